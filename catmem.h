@@ -1,0 +1,727 @@
+/* catmem.h - arena allocation for C and C++, on jemalloc or on the system malloc.
+
+   WHAT IT IS
+   ==========
+   catmem groups memory by lifetime: every allocation goes to an arena (request, response, cache,
+   static, background task, or one you create by name), an arena can be freed all at once, measured
+   on its own, and trimmed. On jemalloc the arenas are real jemalloc manual arenas; on the system
+   backend catmem tracks every block itself so that the same calls mean the same thing.
+
+   It removes the usual traps of using jemalloc arenas by hand:
+   - arenas created at every init until the process runs out of them: catmem creates each arena
+     once per process and reuses it across catmem_init/catmem_shutdown and create/release cycles;
+   - mallocx(MALLOCX_ARENA(i)) silently going through the thread's automatic cache, which mixes
+     arenas and leaves dangling pointers after a reset: catmem gives every thread its own explicit
+     cache per arena, flushes them all before a reset and destroys them when the thread exits;
+   - mallctl names that do not exist (arena.<i>.name, stats.arenas.<i>.allocated): catmem keeps
+     names itself and checks every mallctl result;
+   - crashes on bad input: every call validates what it is given and reports errors (below).
+
+   INCLUDING IT
+   ============
+   Everywhere:                       #include "catmem.h"
+   In exactly one C or C++ file:     #define CATMEM_IMPLEMENTATION
+                                     #include "catmem.h"
+   Keep catmem.h next to its backends/ directory (it includes "backends/<name>.h"). With Bazel,
+   depend on @catmem//:catmem; the targets compile the implementation for you.
+   Link with -ljemalloc -lpthread for the jemalloc backend, -lpthread for the system backend.
+   Compilers: GCC and Clang (C99 or later, C++11 or later); POSIX threads.
+
+   CONFIGURATION MACROS (define them before every #include, the same way in every file)
+   ====================
+   CATMEM_BACKEND_JEMALLOC  use jemalloc's manual arenas (needs <jemalloc/jemalloc.h>, -ljemalloc).
+   CATMEM_BACKEND_SYSTEM    use malloc/free; catmem tracks blocks so reset and stats still work.
+                            Define at most one. With none, jemalloc is chosen when
+                            <jemalloc/jemalloc.h> can be included and the system backend otherwise.
+   CATMEM_MAX_ARENAS        arena slots, built-in ones included (default 64, at most 4000).
+                            Every thread keeps one int per slot in thread-local storage.
+   CATMEM_NAME_MAX          longest arena name in bytes (default 31).
+   CATMEM_DEBUG             1: check on every free that the pointer belongs to the arena given,
+                            and abort with a message on misuse that cannot be reported otherwise.
+                            Slow (jemalloc: one arenas.lookup per free). Default 0.
+   CATMEM_API               storage class of the public functions (default: extern).
+
+   A SHORT EXAMPLE
+   ===============
+       if (catmem_init() != 0) abort();
+       catmem_arena *req = catmem_arena_get(CATMEM_REQUEST);
+       char *body = catmem_alloc(req, 4096);            // NULL and errno on failure
+       char *copy = catmem_strdup(req, "hello");
+       ...
+       catmem_arena_reset(req);                         // body and copy are gone, in one call
+       catmem_arena *sessions = catmem_arena_create("sessions");
+       catmem_stats st;
+       catmem_arena_stats(sessions, &st);               // st.allocated, st.nmalloc, ...
+       catmem_arena_release(sessions);                  // frees it; the slot is reused later
+       catmem_shutdown();
+
+   ERRORS
+   ======
+   Allocation functions return NULL and set errno; control functions return 0 or an errno value
+   (and leave errno alone). Nothing is lost on failure: a failed realloc leaves the block as it was.
+     EINVAL      NULL or released arena handle; alignment zero, not a power of two, or above
+                 CATMEM_ALIGN_MAX; unknown kind; bad name; release of a built-in arena.
+     ENOMEM      out of memory; size above CATMEM_SIZE_MAX; n * size overflows in calloc.
+     ESHUTDOWN   called before catmem_init() or after catmem_shutdown().
+     EEXIST      catmem_arena_create with the name of a live arena.
+     ENAMETOOLONG  name longer than CATMEM_NAME_MAX.
+     EAGAIN      no free arena slot (CATMEM_MAX_ARENAS), or jemalloc cannot create more arenas.
+     ENOTSUP     the feature does not exist on this backend or in this process (profiling without
+                 MALLOC_CONF=prof:true, decay tuning on the system backend).
+     ENOENT      catmem_arena_find found no arena of that name.
+   Size 0 is valid everywhere and returns a unique pointer, as if 1 byte had been asked for; this
+   includes catmem_realloc(a, p, 0), which never frees p and returns NULL.
+   catmem_free(a, NULL) does nothing. catmem_free(NULL, p) still frees p correctly (the owner comes
+   from the pointer) and sets errno to EINVAL so the mistake can be found.
+
+   LIFETIME
+   ========
+   catmem_init is idempotent and thread-safe; it is not reference-counted. catmem_shutdown is
+   idempotent: it drops every thread's caches and makes allocation, reset, purge and stats fail
+   with ESHUTDOWN until the next catmem_init. It does NOT free what the arenas hold: arenas and
+   handles live as long as the process, and the next catmem_init hands back the same arenas, with
+   the same ids, without creating any. catmem_free keeps working after shutdown, so memory can be
+   handed back at any time. catmem_arena_release frees everything the arena holds and gives its
+   slot to the next catmem_arena_create, which reuses the backend arena too: create/release cycles
+   never grow the number of backend arenas. A released handle fails with EINVAL until its slot is
+   reused; after that it names the new arena, as a closed file descriptor number would.
+
+   THREADS
+   =======
+   - Every function may be called from any thread.
+   - Allocation and free in one arena from many threads at once is safe and scales: on jemalloc
+     each thread allocates through its own cache for that arena. Caches are destroyed when the
+     thread exits, so thread churn never exhausts jemalloc's cache ids.
+   - catmem_arena_reset and catmem_arena_release free memory other threads may be using. The caller
+     must make sure that no other thread allocates from or frees into THAT arena during the call
+     and that nobody uses its memory afterwards; other arenas are unaffected. A built-in arena
+     shared by concurrent requests (CATMEM_REQUEST) therefore cannot be reset while requests are in
+     flight: give each worker its own arena with catmem_arena_create, or reset at a quiescent point.
+   - catmem_shutdown must not run concurrently with other catmem calls.
+   - catmem_arena_stats and catmem_arena_purge may run at any time.
+
+   STATISTICS (catmem_stats)
+   ==========
+                jemalloc backend                          system backend
+     allocated  bytes in live blocks, size-class rounded  bytes asked for by live blocks
+     active     bytes in the arena's active pages         bytes taken from malloc (block headers
+                                                          and alignment padding included)
+     resident   bytes of the arena physically resident    0 per arena; total: process RSS
+     mapped     bytes mapped for the arena                0 per arena; total: glibc's heap (mallinfo2)
+     nmalloc    objects handed out by the arena           allocation calls
+     ndalloc    objects returned to the arena             frees, and blocks freed by reset/release
+   On jemalloc, objects travel between the arena and thread caches in batches: nmalloc and
+   ndalloc count those objects, and memory that a thread freed but still caches counts as
+   allocated. catmem_arena_stats first flushes the calling thread's cache for that arena, so a
+   single-threaded program sees exact figures; other threads' caches hold at most a few hundred
+   small objects each. catmem_total_stats covers the whole process on jemalloc (everything
+   jemalloc serves) and the sum of catmem's arenas on the system backend.
+
+   MISUSE THAT CANNOT BE REPORTED
+   ==============================
+   Freeing a pointer that catmem did not allocate, or freeing it twice, is undefined, as with free().
+   Freeing a catmem block with plain free() on jemalloc puts it into the thread's automatic cache,
+   which defeats reset; always use catmem_free. Freeing into the wrong arena still frees the block,
+   but on jemalloc may hand it out again from the wrong arena: CATMEM_DEBUG aborts on it.
+   catmem_free_sized needs the size asked for (or anything up to the usable size) and must not be
+   used on blocks from catmem_aligned_alloc; use catmem_free for those.
+*/
+#ifndef CATMEM_H
+#define CATMEM_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <errno.h>
+
+/* ---- configuration ------------------------------------------------------------------------- */
+
+#if defined(CATMEM_BACKEND_JEMALLOC) && defined(CATMEM_BACKEND_SYSTEM)
+#error "catmem: both CATMEM_BACKEND_JEMALLOC and CATMEM_BACKEND_SYSTEM are defined; define exactly one, or none to let catmem pick jemalloc when <jemalloc/jemalloc.h> is available."
+#endif
+#if !defined(CATMEM_BACKEND_JEMALLOC) && !defined(CATMEM_BACKEND_SYSTEM)
+#  if defined(__has_include)
+#    if __has_include(<jemalloc/jemalloc.h>)
+#      define CATMEM_BACKEND_JEMALLOC 1
+#    else
+#      define CATMEM_BACKEND_SYSTEM 1
+#    endif
+#  else
+#    define CATMEM_BACKEND_SYSTEM 1
+#  endif
+#endif
+
+#ifndef CATMEM_MAX_ARENAS
+#define CATMEM_MAX_ARENAS 64
+#endif
+#if CATMEM_MAX_ARENAS < 6 || CATMEM_MAX_ARENAS > 4000
+#error "catmem: CATMEM_MAX_ARENAS must be between 6 (the 5 built-in arenas and one more) and 4000 (jemalloc's arena limit)."
+#endif
+#ifndef CATMEM_NAME_MAX
+#define CATMEM_NAME_MAX 31
+#endif
+#ifndef CATMEM_DEBUG
+#define CATMEM_DEBUG 0
+#endif
+#ifndef CATMEM_API
+#define CATMEM_API extern
+#endif
+
+/* Largest size any catmem allocation accepts; larger requests fail with ENOMEM. */
+#define CATMEM_SIZE_MAX ((size_t)PTRDIFF_MAX)
+/* Largest alignment catmem_aligned_alloc accepts (1 GiB, enough for huge-page alignment). */
+#define CATMEM_ALIGN_MAX ((size_t)1 << 30)
+
+/* ---- compiler attributes ------------------------------------------------------------------- */
+
+#if defined(__has_attribute)
+#  define CATMEMI_HAS_ATTR(x) __has_attribute(x)
+#else
+#  define CATMEMI_HAS_ATTR(x) 0
+#endif
+#if CATMEMI_HAS_ATTR(malloc)
+#  define CATMEMI_MALLOC __attribute__((malloc))
+#else
+#  define CATMEMI_MALLOC
+#endif
+#if CATMEMI_HAS_ATTR(alloc_size)
+#  define CATMEMI_SIZE(i) __attribute__((alloc_size(i)))
+#  define CATMEMI_SIZE2(i, j) __attribute__((alloc_size(i, j)))
+#else
+#  define CATMEMI_SIZE(i)
+#  define CATMEMI_SIZE2(i, j)
+#endif
+#if CATMEMI_HAS_ATTR(alloc_align)
+#  define CATMEMI_ALIGN(i) __attribute__((alloc_align(i)))
+#else
+#  define CATMEMI_ALIGN(i)
+#endif
+#if CATMEMI_HAS_ATTR(warn_unused_result)
+#  define CATMEMI_NODISCARD __attribute__((warn_unused_result))
+#else
+#  define CATMEMI_NODISCARD
+#endif
+#if defined(__GNUC__)
+#  define CATMEMI_LIKELY(x) __builtin_expect(!!(x), 1)
+#  define CATMEMI_UNLIKELY(x) __builtin_expect(!!(x), 0)
+#  define CATMEMI_TLS __thread
+#else
+#  define CATMEMI_LIKELY(x) (x)
+#  define CATMEMI_UNLIKELY(x) (x)
+#  define CATMEMI_TLS _Thread_local
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- types ----------------------------------------------------------------------------------- */
+
+/* The built-in arenas, one per typical lifetime. */
+typedef enum catmem_kind {
+    CATMEM_REQUEST = 0, /* memory of one request; reset when the request ends */
+    CATMEM_RESPONSE,    /* response bodies and headers */
+    CATMEM_CACHE,       /* long-lived cached objects */
+    CATMEM_STATIC,      /* lives until the process exits */
+    CATMEM_TASK,        /* background tasks */
+    CATMEM_KIND_COUNT
+} catmem_kind;
+
+/* An arena handle. Valid for the whole process; the field is private. */
+typedef struct catmem_arena {
+    unsigned slot;
+} catmem_arena;
+
+/* See STATISTICS at the top of this file for what each backend reports. */
+typedef struct catmem_stats {
+    size_t allocated;
+    size_t active;
+    size_t resident;
+    size_t mapped;
+    uint64_t nmalloc;
+    uint64_t ndalloc;
+} catmem_stats;
+
+/* ---- lifetime -------------------------------------------------------------------------------- */
+
+CATMEM_API int catmem_init(void);         /* 0, or an errno value; idempotent, thread-safe */
+CATMEM_API void catmem_shutdown(void);    /* idempotent; arenas persist and are reused by init */
+CATMEM_API int catmem_is_initialized(void);
+CATMEM_API const char *catmem_backend_name(void); /* "jemalloc" or "system"; works before init */
+
+/* ---- arenas ---------------------------------------------------------------------------------- */
+
+CATMEM_API catmem_arena *catmem_arena_get(catmem_kind kind);
+CATMEM_API catmem_arena *catmem_arena_create(const char *name); /* a user arena, named uniquely */
+CATMEM_API catmem_arena *catmem_arena_find(const char *name);
+CATMEM_API int catmem_arena_release(catmem_arena *a);   /* frees its memory; slot reused later */
+CATMEM_API const char *catmem_arena_name(const catmem_arena *a); /* NULL for a bad handle */
+/* The backend's own id for the arena (jemalloc arena index; system: catmem slot), or -1. */
+CATMEM_API int catmem_arena_id(const catmem_arena *a);
+/* 1 when p, a live block from any catmem arena, belongs to a; 0 otherwise (and for NULL). p must
+   come from catmem: jemalloc's lookup crashes on pointers it never handed out. */
+CATMEM_API int catmem_arena_owns(const catmem_arena *a, const void *p);
+
+CATMEM_API int catmem_arena_reset(catmem_arena *a);  /* frees every block of a at once */
+CATMEM_API int catmem_arena_purge(catmem_arena *a);  /* unused pages back to the OS (system:
+                                                        malloc_trim, process-wide) */
+CATMEM_API int catmem_arena_stats(catmem_arena *a, catmem_stats *out);
+CATMEM_API int catmem_total_stats(catmem_stats *out);
+/* jemalloc's page decay for one arena, in milliseconds (-1: never, 0: at once). System: ENOTSUP. */
+CATMEM_API int catmem_arena_set_decay(catmem_arena *a, long dirty_ms, long muzzy_ms);
+
+/* Heap profiling: jemalloc only, and only when the process started with MALLOC_CONF=prof:true
+   (or a malloc_conf symbol saying so); ENOTSUP otherwise. path NULL: jemalloc's default name. */
+CATMEM_API int catmem_prof_active(int on);
+CATMEM_API int catmem_prof_dump(const char *path);
+
+/* ---- allocation (fast paths are inline below) ------------------------------------------------ */
+
+static inline void *catmem_alloc(catmem_arena *a, size_t size)
+    CATMEMI_MALLOC CATMEMI_SIZE(2) CATMEMI_NODISCARD;
+static inline void *catmem_calloc(catmem_arena *a, size_t n, size_t size)
+    CATMEMI_MALLOC CATMEMI_SIZE2(2, 3) CATMEMI_NODISCARD;
+static inline void *catmem_aligned_alloc(catmem_arena *a, size_t alignment, size_t size)
+    CATMEMI_MALLOC CATMEMI_ALIGN(2) CATMEMI_SIZE(3) CATMEMI_NODISCARD;
+CATMEM_API void *catmem_realloc(catmem_arena *a, void *p, size_t size)
+    CATMEMI_SIZE(3) CATMEMI_NODISCARD;
+CATMEM_API char *catmem_strdup(catmem_arena *a, const char *s) CATMEMI_MALLOC CATMEMI_NODISCARD;
+static inline void catmem_free(catmem_arena *a, void *p);
+static inline void catmem_free_sized(catmem_arena *a, void *p, size_t size);
+
+/* ---- internals shared by the inline fast paths ----------------------------------------------- */
+
+/* Allocation options, encoded as jemalloc's mallocx flags so that backend passes them through:
+   the low 6 bits are log2 of the alignment, CATMEMI_ZERO asks for zeroed memory. */
+#define CATMEMI_ZERO 0x40
+#define CATMEMI_LG_ALIGN_MASK 0x3f
+
+/* The slow paths: argument checks, errno, first use of an arena on a thread, backend fallbacks. */
+CATMEM_API void *catmemi_alloc_slow(const catmem_arena *a, size_t size, int opts);
+CATMEM_API void catmemi_free_slow(const catmem_arena *a, void *p, size_t size);
+
+/* The backend's inline part: catmemi_be_alloc, catmemi_be_free, catmemi_be_free_sized. */
+#define CATMEMI_PART_INLINE
+#if defined(CATMEM_BACKEND_JEMALLOC)
+#  include "backends/jemalloc.h"
+#else
+#  include "backends/system.h"
+#endif
+#undef CATMEMI_PART_INLINE
+
+#if CATMEM_DEBUG
+CATMEM_API void catmemi_debug_check_free(const catmem_arena *a, const void *p);
+#  define CATMEMI_DEBUG_CHECK_FREE(a, p) catmemi_debug_check_free((a), (p))
+#else
+#  define CATMEMI_DEBUG_CHECK_FREE(a, p) ((void)0)
+#endif
+
+/* One unsigned comparison rejects both 0 and sizes above CATMEM_SIZE_MAX: they take the slow
+   path, which maps 0 to 1 and reports the rest. */
+#define CATMEMI_SIZE_OK(n) ((size_t)(n) - 1 < CATMEM_SIZE_MAX)
+
+static inline void *catmem_alloc(catmem_arena *a, size_t size) {
+    if (CATMEMI_LIKELY(a != NULL && CATMEMI_SIZE_OK(size)))
+        return catmemi_be_alloc(a, size, 0);
+    return catmemi_alloc_slow(a, size, 0);
+}
+
+static inline void *catmem_calloc(catmem_arena *a, size_t n, size_t size) {
+    size_t total;
+#if defined(__GNUC__)
+    if (__builtin_mul_overflow(n, size, &total))
+        total = SIZE_MAX; /* reported as ENOMEM by the slow path */
+#else
+    total = (size != 0 && n > SIZE_MAX / size) ? SIZE_MAX : n * size;
+#endif
+    if (CATMEMI_LIKELY(a != NULL && CATMEMI_SIZE_OK(total)))
+        return catmemi_be_alloc(a, total, CATMEMI_ZERO);
+    return catmemi_alloc_slow(a, total, CATMEMI_ZERO);
+}
+
+static inline void *catmem_aligned_alloc(catmem_arena *a, size_t alignment, size_t size) {
+    int lg;
+    if (CATMEMI_UNLIKELY(alignment == 0 || (alignment & (alignment - 1)) != 0 ||
+                         alignment > CATMEM_ALIGN_MAX))
+        return catmemi_alloc_slow(a, size, -1); /* -1: bad alignment, reported as EINVAL */
+#if defined(__GNUC__)
+    lg = __builtin_ctzll((unsigned long long)alignment);
+#else
+    for (lg = 0; ((size_t)1 << lg) < alignment; lg++) {}
+#endif
+    if (CATMEMI_LIKELY(a != NULL && CATMEMI_SIZE_OK(size)))
+        return catmemi_be_alloc(a, size, lg);
+    return catmemi_alloc_slow(a, size, lg);
+}
+
+static inline void catmem_free(catmem_arena *a, void *p) {
+    if (p == NULL) return;
+    CATMEMI_DEBUG_CHECK_FREE(a, p);
+    if (CATMEMI_LIKELY(a != NULL))
+        catmemi_be_free(a, p);
+    else
+        catmemi_free_slow(a, p, 0);
+}
+
+static inline void catmem_free_sized(catmem_arena *a, void *p, size_t size) {
+    if (p == NULL) return;
+    CATMEMI_DEBUG_CHECK_FREE(a, p);
+    if (CATMEMI_LIKELY(a != NULL && CATMEMI_SIZE_OK(size)))
+        catmemi_be_free_sized(a, p, size);
+    else
+        catmemi_free_slow(a, p, size);
+}
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* CATMEM_H */
+
+/* =============================================================================================
+   IMPLEMENTATION: process-wide state and every slow path. Compiled once, where the including
+   file defines CATMEM_IMPLEMENTATION.
+   ============================================================================================= */
+#if defined(CATMEM_IMPLEMENTATION) && !defined(CATMEMI_IMPLEMENTED)
+#define CATMEMI_IMPLEMENTED
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+enum { CATMEMI_DOWN = 0, CATMEMI_UP = 1 };            /* catmemi_state */
+enum { CATMEMI_FREE = 0, CATMEMI_LIVE = 1 };          /* catmemi_slot.state */
+
+/* The backend's per-slot data (catmemi_be_slot). */
+#define CATMEMI_PART_TYPES
+#if defined(CATMEM_BACKEND_JEMALLOC)
+#  include "backends/jemalloc.h"
+#else
+#  include "backends/system.h"
+#endif
+#undef CATMEMI_PART_TYPES
+
+/* One arena slot: the registry of named arenas. Slots 0..CATMEM_KIND_COUNT-1 are the built-in
+   arenas. A slot's backend arena is made once (created != 0) and kept for the process. */
+typedef struct catmemi_slot {
+    catmem_arena handle;        /* handle.slot == index in catmemi_slots */
+    int state;                  /* CATMEMI_FREE or CATMEMI_LIVE; atomic */
+    int created;                /* the backend arena exists */
+    char name[CATMEM_NAME_MAX + 1];
+    catmemi_be_slot be;
+} catmemi_slot;
+
+static catmemi_slot catmemi_slots[CATMEM_MAX_ARENAS];
+static int catmemi_state;       /* CATMEMI_DOWN or CATMEMI_UP; atomic */
+static int catmemi_once_done;   /* thread key and fork handlers installed; under catmemi_mu */
+/* Guards the registry, init/shutdown and every backend operation on other threads' caches. */
+static pthread_mutex_t catmemi_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static const char *const catmemi_kind_names[CATMEM_KIND_COUNT] = {
+    "request", "response", "cache", "static", "task"};
+
+static void catmemi_lock(void) { pthread_mutex_lock(&catmemi_mu); }
+static void catmemi_unlock(void) { pthread_mutex_unlock(&catmemi_mu); }
+static int catmemi_is_up(void) { return __atomic_load_n(&catmemi_state, __ATOMIC_ACQUIRE) == CATMEMI_UP; }
+static int catmemi_slot_live(const catmemi_slot *s) {
+    return __atomic_load_n(&s->state, __ATOMIC_ACQUIRE) == CATMEMI_LIVE;
+}
+
+/* The backend's out-of-line part: catmemi_be_* functions used below. */
+#define CATMEMI_PART_IMPL
+#if defined(CATMEM_BACKEND_JEMALLOC)
+#  include "backends/jemalloc.h"
+#else
+#  include "backends/system.h"
+#endif
+#undef CATMEMI_PART_IMPL
+
+/* Maps a handle to its slot without judging its state; NULL for anything that is not a handle. */
+static catmemi_slot *catmemi_slot_of(const catmem_arena *a) {
+    uintptr_t base = (uintptr_t)catmemi_slots, p = (uintptr_t)a;
+    if (a == NULL || p < base || p >= base + sizeof catmemi_slots ||
+        (p - base) % sizeof(catmemi_slot) != offsetof(catmemi_slot, handle))
+        return NULL;
+    return &catmemi_slots[(p - base) / sizeof(catmemi_slot)];
+}
+
+/* The one argument check behind every call that takes a handle: the slot, or NULL with *err. */
+static catmemi_slot *catmemi_check(const catmem_arena *a, int *err) {
+    catmemi_slot *s = catmemi_slot_of(a);
+    if (s == NULL) { *err = EINVAL; return NULL; }
+    if (!catmemi_is_up()) { *err = ESHUTDOWN; return NULL; }
+    if (!catmemi_slot_live(s)) { *err = EINVAL; return NULL; }
+    return s;
+}
+
+static int catmemi_make_arena(catmemi_slot *s) {
+    int err;
+    if (s->created) return 0;
+    err = catmemi_be_arena_create(s);
+    if (err == 0) s->created = 1;
+    return err;
+}
+
+static void catmemi_atfork_prepare(void) { catmemi_lock(); catmemi_be_atfork_prepare(); }
+static void catmemi_atfork_parent(void) { catmemi_be_atfork_parent(); catmemi_unlock(); }
+static void catmemi_atfork_child(void) {
+    catmemi_be_atfork_child();
+    pthread_mutex_init(&catmemi_mu, NULL); /* other threads are gone; nobody else holds it */
+}
+
+CATMEM_API int catmem_init(void) {
+    int err = 0;
+    unsigned i;
+    if (catmemi_is_up()) return 0;
+    catmemi_lock();
+    if (catmemi_state == CATMEMI_UP) goto out;
+    if (!catmemi_once_done) {
+        err = catmemi_be_once();
+        if (err == 0 && pthread_atfork(catmemi_atfork_prepare, catmemi_atfork_parent,
+                                       catmemi_atfork_child) != 0)
+            err = ENOMEM;
+        if (err != 0) goto out;
+        for (i = 0; i < CATMEM_MAX_ARENAS; i++) catmemi_slots[i].handle.slot = i;
+        catmemi_once_done = 1;
+    }
+    for (i = 0; i < CATMEM_KIND_COUNT; i++) {
+        catmemi_slot *s = &catmemi_slots[i];
+        if ((err = catmemi_make_arena(s)) != 0) goto out;
+        if (s->name[0] == '\0') strcpy(s->name, catmemi_kind_names[i]);
+        __atomic_store_n(&s->state, CATMEMI_LIVE, __ATOMIC_RELEASE);
+    }
+    __atomic_store_n(&catmemi_state, CATMEMI_UP, __ATOMIC_RELEASE);
+out:
+    catmemi_unlock();
+    return err;
+}
+
+CATMEM_API void catmem_shutdown(void) {
+    catmemi_lock();
+    if (catmemi_state == CATMEMI_UP) {
+        __atomic_store_n(&catmemi_state, CATMEMI_DOWN, __ATOMIC_RELEASE);
+        catmemi_be_drop_caches(NULL);
+    }
+    catmemi_unlock();
+}
+
+CATMEM_API int catmem_is_initialized(void) { return catmemi_is_up(); }
+
+CATMEM_API const char *catmem_backend_name(void) { return CATMEMI_BE_NAME; }
+
+CATMEM_API catmem_arena *catmem_arena_get(catmem_kind kind) {
+    if ((unsigned)kind >= CATMEM_KIND_COUNT) { errno = EINVAL; return NULL; }
+    if (!catmemi_is_up()) { errno = ESHUTDOWN; return NULL; }
+    return &catmemi_slots[kind].handle;
+}
+
+static int catmemi_check_name(const char *name) {
+    size_t len;
+    if (name == NULL || name[0] == '\0') return EINVAL;
+    len = strlen(name);
+    return len > CATMEM_NAME_MAX ? ENAMETOOLONG : 0;
+}
+
+/* Under catmemi_mu. */
+static catmemi_slot *catmemi_find_locked(const char *name) {
+    unsigned i;
+    for (i = 0; i < CATMEM_MAX_ARENAS; i++)
+        if (catmemi_slots[i].state == CATMEMI_LIVE && strcmp(catmemi_slots[i].name, name) == 0)
+            return &catmemi_slots[i];
+    return NULL;
+}
+
+CATMEM_API catmem_arena *catmem_arena_create(const char *name) {
+    catmemi_slot *s = NULL;
+    unsigned i;
+    int err = catmemi_check_name(name);
+    if (err != 0) { errno = err; return NULL; }
+    catmemi_lock();
+    if (catmemi_state != CATMEMI_UP) { err = ESHUTDOWN; goto out; }
+    if (catmemi_find_locked(name) != NULL) { err = EEXIST; goto out; }
+    /* A free slot whose backend arena already exists first: reuse keeps the arena count flat. */
+    for (i = CATMEM_KIND_COUNT; i < CATMEM_MAX_ARENAS && s == NULL; i++)
+        if (catmemi_slots[i].state == CATMEMI_FREE && catmemi_slots[i].created)
+            s = &catmemi_slots[i];
+    for (i = CATMEM_KIND_COUNT; i < CATMEM_MAX_ARENAS && s == NULL; i++)
+        if (catmemi_slots[i].state == CATMEMI_FREE)
+            s = &catmemi_slots[i];
+    if (s == NULL) { err = EAGAIN; goto out; }
+    if ((err = catmemi_make_arena(s)) != 0) { s = NULL; goto out; }
+    strcpy(s->name, name);
+    __atomic_store_n(&s->state, CATMEMI_LIVE, __ATOMIC_RELEASE);
+out:
+    catmemi_unlock();
+    if (s == NULL) { errno = err; return NULL; }
+    return &s->handle;
+}
+
+CATMEM_API catmem_arena *catmem_arena_find(const char *name) {
+    catmemi_slot *s;
+    int err = catmemi_check_name(name);
+    if (err != 0) { errno = err; return NULL; }
+    catmemi_lock();
+    if (catmemi_state != CATMEMI_UP) err = ESHUTDOWN;
+    s = err ? NULL : catmemi_find_locked(name);
+    catmemi_unlock();
+    if (s == NULL) { errno = err ? err : ENOENT; return NULL; }
+    return &s->handle;
+}
+
+CATMEM_API int catmem_arena_release(catmem_arena *a) {
+    int err = 0;
+    catmemi_slot *s;
+    catmemi_lock();
+    s = catmemi_check(a, &err);
+    if (s != NULL && s->handle.slot < CATMEM_KIND_COUNT) err = EINVAL; /* built-ins stay */
+    if (err == 0) {
+        catmemi_be_drop_caches(s);
+        err = catmemi_be_reset(s);
+        if (err == 0) {
+            s->name[0] = '\0';
+            __atomic_store_n(&s->state, CATMEMI_FREE, __ATOMIC_RELEASE);
+        }
+    }
+    catmemi_unlock();
+    return err;
+}
+
+CATMEM_API const char *catmem_arena_name(const catmem_arena *a) {
+    catmemi_slot *s = catmemi_slot_of(a);
+    return (s != NULL && catmemi_slot_live(s)) ? s->name : NULL;
+}
+
+CATMEM_API int catmem_arena_id(const catmem_arena *a) {
+    catmemi_slot *s = catmemi_slot_of(a);
+    return (s != NULL && s->created) ? catmemi_be_arena_id(s) : -1;
+}
+
+CATMEM_API int catmem_arena_owns(const catmem_arena *a, const void *p) {
+    catmemi_slot *s = catmemi_slot_of(a);
+    return (s != NULL && s->created && p != NULL) ? catmemi_be_owns(s, p) : 0;
+}
+
+CATMEM_API int catmem_arena_reset(catmem_arena *a) {
+    int err = 0;
+    catmemi_slot *s;
+    catmemi_lock();
+    s = catmemi_check(a, &err);
+    if (s != NULL) err = catmemi_be_reset(s);
+    catmemi_unlock();
+    return err;
+}
+
+CATMEM_API int catmem_arena_purge(catmem_arena *a) {
+    int err = 0;
+    catmemi_slot *s = catmemi_check(a, &err);
+    return s != NULL ? catmemi_be_purge(s) : err;
+}
+
+CATMEM_API int catmem_arena_stats(catmem_arena *a, catmem_stats *out) {
+    int err = 0;
+    catmemi_slot *s = catmemi_check(a, &err);
+    if (out == NULL) return EINVAL;
+    memset(out, 0, sizeof *out);
+    return s != NULL ? catmemi_be_stats(s, out) : err;
+}
+
+CATMEM_API int catmem_total_stats(catmem_stats *out) {
+    if (out == NULL) return EINVAL;
+    memset(out, 0, sizeof *out);
+    if (!catmemi_is_up()) return ESHUTDOWN;
+    return catmemi_be_total_stats(out);
+}
+
+CATMEM_API int catmem_arena_set_decay(catmem_arena *a, long dirty_ms, long muzzy_ms) {
+    int err = 0;
+    catmemi_slot *s = catmemi_check(a, &err);
+    if (s == NULL) return err;
+    if (dirty_ms < -1 || muzzy_ms < -1) return EINVAL;
+    return catmemi_be_set_decay(s, dirty_ms, muzzy_ms);
+}
+
+CATMEM_API int catmem_prof_active(int on) {
+    return catmemi_is_up() ? catmemi_be_prof_active(on != 0) : ESHUTDOWN;
+}
+
+CATMEM_API int catmem_prof_dump(const char *path) {
+    return catmemi_is_up() ? catmemi_be_prof_dump(path) : ESHUTDOWN;
+}
+
+CATMEM_API void *catmemi_alloc_slow(const catmem_arena *a, size_t size, int opts) {
+    int err = 0;
+    void *p;
+    catmemi_slot *s = catmemi_check(a, &err);
+    if (s == NULL) { errno = err; return NULL; }
+    if (opts < 0) { errno = EINVAL; return NULL; }
+    if (size == 0) size = 1;
+    if (size > CATMEM_SIZE_MAX) { errno = ENOMEM; return NULL; }
+    p = catmemi_be_alloc_slow(s, size, opts);
+    if (p == NULL) errno = ENOMEM;
+    return p;
+}
+
+CATMEM_API void catmemi_free_slow(const catmem_arena *a, void *p, size_t size) {
+    int err = 0;
+    catmemi_slot *s = catmemi_check(a, &err);
+    if (p == NULL) return;
+    if (a == NULL || (size != 0 && size > CATMEM_SIZE_MAX)) {
+        catmemi_be_free_slow(NULL, p, 0); /* the pointer knows its owner; the call was wrong */
+        errno = EINVAL;
+        return;
+    }
+    /* s is NULL after shutdown or for a released arena: free without touching any cache. */
+    catmemi_be_free_slow(s, p, size);
+}
+
+CATMEM_API void *catmem_realloc(catmem_arena *a, void *p, size_t size) {
+    int err = 0;
+    catmemi_slot *s;
+    void *q;
+    if (p == NULL) return catmem_alloc(a, size);
+    s = catmemi_check(a, &err);
+    if (s == NULL) { errno = err; return NULL; }
+    if (size == 0) size = 1;
+    if (size > CATMEM_SIZE_MAX) { errno = ENOMEM; return NULL; }
+    q = catmemi_be_realloc(s, p, size);
+    if (q == NULL) errno = ENOMEM;
+    return q;
+}
+
+CATMEM_API char *catmem_strdup(catmem_arena *a, const char *str) {
+    size_t n;
+    char *p;
+    if (str == NULL) { errno = EINVAL; return NULL; }
+    n = strlen(str) + 1;
+    p = (char *)catmem_alloc(a, n);
+    if (p != NULL) memcpy(p, str, n);
+    return p;
+}
+
+#if CATMEM_DEBUG
+CATMEM_API void catmemi_debug_check_free(const catmem_arena *a, const void *p) {
+    catmemi_slot *s = catmemi_slot_of(a);
+    unsigned i;
+    if (s == NULL) {
+        fprintf(stderr, "catmem: free of %p with an invalid arena handle %p\n", p, (void *)a);
+        abort();
+    }
+    if (catmem_arena_owns(a, p)) return;
+    for (i = 0; i < CATMEM_MAX_ARENAS; i++)
+        if (catmemi_slots[i].created && catmemi_be_owns(&catmemi_slots[i], p)) {
+            fprintf(stderr, "catmem: %p freed into arena '%s' but belongs to arena '%s'\n", p,
+                    s->name, catmemi_slots[i].name);
+            abort();
+        }
+    fprintf(stderr, "catmem: %p freed into arena '%s' was not allocated by catmem\n", p, s->name);
+    abort();
+}
+#endif
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* CATMEM_IMPLEMENTATION */
