@@ -1,0 +1,528 @@
+/* The contract of every public function, run on each backend. */
+#include "catmem.h"
+
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <cmocka.h>
+
+/* Sizes the compiler cannot see through, so that its own alloc_size diagnostics stay quiet. */
+static volatile size_t huge_size = CATMEM_SIZE_MAX;
+
+static catmem_arena *req(void) { return catmem_arena_get(CATMEM_REQUEST); }
+
+static void test_before_init_everything_fails_cleanly(void **state) {
+    catmem_stats st;
+    (void)state;
+    assert_false(catmem_is_initialized());
+    errno = 0;
+    assert_null(catmem_arena_get(CATMEM_REQUEST));
+    assert_int_equal(errno, ESHUTDOWN);
+    errno = 0;
+    assert_null(catmem_arena_create("early"));
+    assert_int_equal(errno, ESHUTDOWN);
+    errno = 0;
+    assert_null(catmem_alloc(NULL, 16));
+    assert_int_equal(errno, EINVAL);
+    assert_int_equal(catmem_total_stats(&st), ESHUTDOWN);
+    assert_int_equal(catmem_prof_dump(NULL), ESHUTDOWN);
+    catmem_shutdown(); /* harmless before init */
+    assert_string_equal(catmem_backend_name(), CATMEM_TEST_BACKEND);
+}
+
+static void test_init_is_idempotent_and_gives_distinct_builtin_arenas(void **state) {
+    int i, j;
+    (void)state;
+    for (i = 0; i < 3; i++) assert_int_equal(catmem_init(), 0);
+    assert_true(catmem_is_initialized());
+    for (i = 0; i < CATMEM_KIND_COUNT; i++) {
+        catmem_arena *a = catmem_arena_get((catmem_kind)i);
+        assert_non_null(a);
+        assert_true(catmem_arena_id(a) >= 0);
+        for (j = 0; j < i; j++) assert_ptr_not_equal(a, catmem_arena_get((catmem_kind)j));
+    }
+    assert_string_equal(catmem_arena_name(catmem_arena_get(CATMEM_REQUEST)), "request");
+    assert_string_equal(catmem_arena_name(catmem_arena_get(CATMEM_TASK)), "task");
+    errno = 0;
+    assert_null(catmem_arena_get(CATMEM_KIND_COUNT));
+    assert_int_equal(errno, EINVAL);
+    errno = 0;
+    assert_null(catmem_arena_get((catmem_kind)-1));
+    assert_int_equal(errno, EINVAL);
+}
+
+static void test_alloc_and_free(void **state) {
+    size_t sizes[] = {1, 7, 16, 100, 4096, 40000, 3 << 20};
+    size_t i;
+    (void)state;
+    for (i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        unsigned char *p = catmem_alloc(req(), sizes[i]);
+        assert_non_null(p);
+        assert_int_equal((uintptr_t)p % 16, 0); /* suitable for any object */
+        memset(p, 0xab, sizes[i]);
+        assert_true(catmem_arena_owns(req(), p));
+        catmem_free(req(), p);
+    }
+    catmem_free(req(), NULL); /* no-op */
+}
+
+static void test_zero_size_gives_unique_pointers(void **state) {
+    void *a, *b;
+    (void)state;
+    a = catmem_alloc(req(), 0);
+    b = catmem_alloc(req(), 0);
+    assert_non_null(a);
+    assert_non_null(b);
+    assert_ptr_not_equal(a, b);
+    catmem_free(req(), a);
+    catmem_free_sized(req(), b, 0);
+}
+
+static void test_absurd_sizes_fail_with_enomem(void **state) {
+    size_t bad[] = {huge_size, huge_size + 1, SIZE_MAX, SIZE_MAX - 15, (size_t)1 << 62};
+    size_t i;
+    (void)state;
+    for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        errno = 0;
+        assert_null(catmem_alloc(req(), bad[i]));
+        assert_int_equal(errno, ENOMEM);
+        errno = 0;
+        assert_null(catmem_aligned_alloc(req(), 64, bad[i]));
+        assert_int_equal(errno, ENOMEM);
+    }
+}
+
+static void test_null_handle_fails_with_einval(void **state) {
+    void *p;
+    (void)state;
+    errno = 0;
+    assert_null(catmem_alloc(NULL, 8));
+    assert_int_equal(errno, EINVAL);
+    errno = 0;
+    assert_null(catmem_calloc(NULL, 2, 8));
+    assert_int_equal(errno, EINVAL);
+    errno = 0;
+    assert_null(catmem_aligned_alloc(NULL, 64, 8));
+    assert_int_equal(errno, EINVAL);
+    errno = 0;
+    assert_null(catmem_strdup(NULL, "x"));
+    assert_int_equal(errno, EINVAL);
+    errno = 0;
+    assert_null(catmem_realloc(NULL, NULL, 8));
+    assert_int_equal(errno, EINVAL);
+    assert_int_equal(catmem_arena_reset(NULL), EINVAL);
+    assert_int_equal(catmem_arena_purge(NULL), EINVAL);
+    assert_int_equal(catmem_arena_release(NULL), EINVAL);
+    assert_int_equal(catmem_arena_set_decay(NULL, 0, 0), EINVAL);
+    assert_null(catmem_arena_name(NULL));
+    assert_int_equal(catmem_arena_id(NULL), -1);
+    assert_false(catmem_arena_owns(NULL, &p));
+    {
+        catmem_stats st;
+        assert_int_equal(catmem_arena_stats(NULL, &st), EINVAL);
+        assert_int_equal(catmem_arena_stats(req(), NULL), EINVAL);
+        assert_int_equal(catmem_total_stats(NULL), EINVAL);
+    }
+    /* Control functions reject a handle that is not one of catmem's. */
+    {
+        catmem_arena fake = {2};
+        catmem_stats st;
+        assert_int_equal(catmem_arena_reset(&fake), EINVAL);
+        assert_int_equal(catmem_arena_stats(&fake, &st), EINVAL);
+        assert_int_equal(catmem_arena_release(&fake), EINVAL);
+        assert_null(catmem_arena_name(&fake));
+    }
+}
+
+static void test_free_with_null_handle_still_frees(void **state) {
+    catmem_arena *a = catmem_arena_create("nullfree");
+    catmem_stats st;
+    void *p;
+    (void)state;
+    assert_non_null(a);
+    p = catmem_alloc(a, 5000);
+    assert_non_null(p);
+    errno = 0;
+    catmem_free(NULL, p);
+    assert_int_equal(errno, EINVAL);
+    assert_int_equal(catmem_arena_stats(a, &st), 0);
+    assert_int_equal(st.allocated, 0);
+    assert_int_equal(catmem_arena_release(a), 0);
+}
+
+static void test_calloc_zeroes_and_checks_overflow(void **state) {
+    size_t n = (size_t)1 << (sizeof(size_t) * 8 - 2);
+    unsigned char *p;
+    size_t i;
+    int round;
+    (void)state;
+    for (round = 0; round < 2; round++) { /* the second round reuses dirty memory */
+        p = catmem_calloc(req(), 100, 33);
+        assert_non_null(p);
+        for (i = 0; i < 3300; i++) assert_int_equal(p[i], 0);
+        memset(p, 0xff, 3300);
+        catmem_free(req(), p);
+    }
+    errno = 0;
+    assert_null(catmem_calloc(req(), n, 8));
+    assert_int_equal(errno, ENOMEM);
+    errno = 0;
+    assert_null(catmem_calloc(req(), SIZE_MAX, SIZE_MAX));
+    assert_int_equal(errno, ENOMEM);
+    p = catmem_calloc(req(), 0, 8);
+    assert_non_null(p);
+    catmem_free(req(), p);
+}
+
+static void test_realloc_keeps_contents_and_fails_without_loss(void **state) {
+    unsigned char *p, *q;
+    size_t i, sizes[] = {10, 100, 5000, 70000, 50, 3};
+    size_t k, prev = 10;
+    (void)state;
+    p = catmem_realloc(req(), NULL, 10); /* NULL: an allocation */
+    assert_non_null(p);
+    for (i = 0; i < 10; i++) p[i] = (unsigned char)i;
+    for (k = 1; k < sizeof sizes / sizeof sizes[0]; k++) {
+        size_t keep = prev < sizes[k] ? prev : sizes[k];
+        q = catmem_realloc(req(), p, sizes[k]);
+        assert_non_null(q);
+        for (i = 0; i < keep && i < 10; i++) assert_int_equal(q[i], (unsigned char)i);
+        for (i = 10; i < sizes[k]; i++) q[i] = (unsigned char)i;
+        p = q;
+        prev = sizes[k];
+    }
+    errno = 0;
+    assert_null(catmem_realloc(req(), p, huge_size));
+    assert_int_equal(errno, ENOMEM);
+    assert_int_equal(p[2], 2); /* untouched */
+    q = catmem_realloc(req(), p, 0); /* size 0: a minimal block, never a free */
+    assert_non_null(q);
+    catmem_free(req(), q);
+}
+
+static void test_realloc_into_another_arena_moves_the_block(void **state) {
+    catmem_arena *other = catmem_arena_create("realloc-target");
+    char *p, *q;
+    (void)state;
+    assert_non_null(other);
+    p = catmem_alloc(req(), 64);
+    assert_non_null(p);
+    strcpy(p, "moving");
+    q = catmem_realloc(other, p, 100000); /* large enough that jemalloc must move it */
+    assert_non_null(q);
+    assert_string_equal(q, "moving");
+    assert_true(catmem_arena_owns(other, q));
+    assert_false(catmem_arena_owns(req(), q));
+    catmem_free(other, q);
+    assert_int_equal(catmem_arena_release(other), 0);
+}
+
+static void test_aligned_alloc(void **state) {
+    size_t al;
+    (void)state;
+    for (al = 1; al <= ((size_t)1 << 21); al <<= 1) {
+        unsigned char *p = catmem_aligned_alloc(req(), al, 24);
+        assert_non_null(p);
+        assert_int_equal((uintptr_t)p % al, 0);
+        memset(p, 1, 24);
+        assert_true(catmem_arena_owns(req(), p));
+        catmem_free(req(), p);
+    }
+    {
+        size_t bad[] = {0, 3, 24, 48, 1000, CATMEM_ALIGN_MAX << 1, SIZE_MAX};
+        size_t i;
+        for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+            errno = 0;
+            assert_null(catmem_aligned_alloc(req(), bad[i], 16));
+            assert_int_equal(errno, EINVAL);
+        }
+    }
+}
+
+static void test_free_sized(void **state) {
+    size_t sizes[] = {1, 24, 200, 9000, 100000};
+    size_t i;
+    (void)state;
+    for (i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        void *p = catmem_alloc(req(), sizes[i]);
+        assert_non_null(p);
+        catmem_free_sized(req(), p, sizes[i]);
+    }
+    catmem_free_sized(req(), NULL, 10);
+}
+
+static void test_strdup(void **state) {
+    char *s;
+    (void)state;
+    s = catmem_strdup(req(), "catmem");
+    assert_non_null(s);
+    assert_string_equal(s, "catmem");
+    catmem_free(req(), s);
+    s = catmem_strdup(req(), "");
+    assert_non_null(s);
+    assert_string_equal(s, "");
+    catmem_free(req(), s);
+    errno = 0;
+    assert_null(catmem_strdup(req(), NULL));
+    assert_int_equal(errno, EINVAL);
+}
+
+static void test_create_find_release_and_names(void **state) {
+    char longname[CATMEM_NAME_MAX + 2];
+    catmem_arena *a, *b;
+    int id;
+    (void)state;
+    memset(longname, 'x', sizeof longname - 1);
+    longname[sizeof longname - 1] = '\0';
+    errno = 0;
+    assert_null(catmem_arena_create(NULL));
+    assert_int_equal(errno, EINVAL);
+    errno = 0;
+    assert_null(catmem_arena_create(""));
+    assert_int_equal(errno, EINVAL);
+    errno = 0;
+    assert_null(catmem_arena_create(longname));
+    assert_int_equal(errno, ENAMETOOLONG);
+    longname[CATMEM_NAME_MAX] = '\0'; /* exactly the longest allowed */
+    a = catmem_arena_create(longname);
+    assert_non_null(a);
+    assert_string_equal(catmem_arena_name(a), longname);
+    assert_int_equal(catmem_arena_release(a), 0);
+
+    a = catmem_arena_create("sessions");
+    assert_non_null(a);
+    id = catmem_arena_id(a);
+    errno = 0;
+    assert_null(catmem_arena_create("sessions"));
+    assert_int_equal(errno, EEXIST);
+    errno = 0;
+    assert_null(catmem_arena_create("request")); /* built-in names are taken too */
+    assert_int_equal(errno, EEXIST);
+    assert_ptr_equal(catmem_arena_find("sessions"), a);
+    assert_ptr_equal(catmem_arena_find("cache"), catmem_arena_get(CATMEM_CACHE));
+    errno = 0;
+    assert_null(catmem_arena_find("nope"));
+    assert_int_equal(errno, ENOENT);
+
+    assert_int_equal(catmem_arena_release(catmem_arena_get(CATMEM_STATIC)), EINVAL);
+    assert_int_equal(catmem_arena_release(a), 0);
+    assert_int_equal(catmem_arena_release(a), EINVAL); /* twice */
+    assert_null(catmem_arena_name(a));
+    errno = 0;
+    assert_null(catmem_alloc(a, 10)); /* use after release */
+    assert_int_equal(errno, EINVAL);
+    assert_int_equal(catmem_arena_reset(a), EINVAL);
+    errno = 0;
+    assert_null(catmem_arena_find("sessions"));
+    assert_int_equal(errno, ENOENT);
+
+    /* The slot and its backend arena are reused by the next create. */
+    b = catmem_arena_create("sessions-2");
+    assert_ptr_equal(b, a);
+    assert_int_equal(catmem_arena_id(b), id);
+    assert_int_equal(catmem_arena_release(b), 0);
+}
+
+static void test_slots_run_out_with_eagain_and_come_back(void **state) {
+    catmem_arena *made[CATMEM_MAX_ARENAS];
+    char name[32];
+    int n = 0, i;
+    (void)state;
+    for (;;) {
+        snprintf(name, sizeof name, "fill-%d", n);
+        made[n] = catmem_arena_create(name);
+        if (made[n] == NULL) break;
+        n++;
+        assert_true(n < CATMEM_MAX_ARENAS);
+    }
+    assert_int_equal(errno, EAGAIN);
+    assert_int_equal(n, CATMEM_MAX_ARENAS - CATMEM_KIND_COUNT);
+    assert_int_equal(catmem_arena_release(made[3]), 0);
+    made[3] = catmem_arena_create("again");
+    assert_non_null(made[3]);
+    for (i = 0; i < n; i++) assert_int_equal(catmem_arena_release(made[i]), 0);
+}
+
+static void test_reset_frees_everything(void **state) {
+    catmem_arena *a = catmem_arena_create("reset-me");
+    catmem_stats st;
+    int i, round;
+    (void)state;
+    assert_non_null(a);
+    for (round = 0; round < 3; round++) {
+        for (i = 0; i < 1000; i++) {
+            char *p = catmem_alloc(a, (size_t)(i % 300) + 1);
+            assert_non_null(p);
+            p[0] = 'x';
+        }
+        assert_non_null(catmem_aligned_alloc(a, 4096, 100));
+        assert_non_null(catmem_calloc(a, 10, 100000));
+        assert_int_equal(catmem_arena_stats(a, &st), 0);
+        assert_true(st.allocated >= 140500 + 100 + 1000000); /* sum of the sizes asked for */
+        assert_int_equal(catmem_arena_reset(a), 0);
+        assert_int_equal(catmem_arena_stats(a, &st), 0);
+        assert_int_equal(st.allocated, 0);
+    }
+    assert_int_equal(catmem_arena_release(a), 0);
+}
+
+static void test_stats_move_as_expected(void **state) {
+    catmem_arena *a = catmem_arena_create("stats");
+    catmem_stats before, during, after, total;
+    void *p[200];
+    int i;
+    (void)state;
+    assert_non_null(a);
+    assert_int_equal(catmem_arena_stats(a, &before), 0);
+    assert_int_equal(before.allocated, 0);
+    for (i = 0; i < 200; i++) {
+        p[i] = catmem_alloc(a, 100);
+        assert_non_null(p[i]);
+    }
+    p[0] = catmem_realloc(a, p[0], 200000); /* a large one too */
+    assert_non_null(p[0]);
+    assert_int_equal(catmem_arena_stats(a, &during), 0);
+    assert_true(during.allocated >= 199 * 100 + 200000);
+    assert_true(during.active >= during.allocated);
+    assert_true(during.nmalloc >= before.nmalloc + 200);
+    assert_int_equal(catmem_total_stats(&total), 0);
+    assert_true(total.allocated >= during.allocated);
+    assert_true(total.nmalloc >= during.nmalloc);
+    assert_true(total.resident > 0);
+#if defined(CATMEM_BACKEND_JEMALLOC)
+    assert_true(total.mapped > 0); /* system: 0 whenever malloc is not glibc's (ASan, Valgrind) */
+#endif
+    for (i = 0; i < 200; i++) catmem_free(a, p[i]);
+    assert_int_equal(catmem_arena_stats(a, &after), 0);
+    assert_int_equal(after.allocated, 0);
+    assert_true(after.ndalloc >= during.ndalloc + 200);
+    assert_true(after.nmalloc - after.ndalloc == before.nmalloc - before.ndalloc);
+    assert_int_equal(catmem_arena_release(a), 0);
+}
+
+static void test_arenas_are_separated(void **state) {
+    catmem_arena *a = catmem_arena_create("sep-a"), *b = catmem_arena_create("sep-b");
+    void *pa[300], *pb[300];
+    int i, round;
+    (void)state;
+    assert_non_null(a);
+    assert_non_null(b);
+    for (round = 0; round < 3; round++) {
+        for (i = 0; i < 300; i++) {
+            pa[i] = catmem_alloc(a, (size_t)(i % 64) * 8 + 8);
+            pb[i] = catmem_alloc(b, (size_t)(i % 64) * 8 + 8);
+            assert_non_null(pa[i]);
+            assert_non_null(pb[i]);
+            assert_true(catmem_arena_owns(a, pa[i]));
+            assert_false(catmem_arena_owns(b, pa[i]));
+            assert_true(catmem_arena_owns(b, pb[i]));
+            assert_false(catmem_arena_owns(a, pb[i]));
+        }
+        /* Free A's blocks, then allocate from B: B must never get A's memory back. */
+        for (i = 0; i < 300; i++) catmem_free(a, pa[i]);
+        for (i = 0; i < 300; i++) catmem_free(b, pb[i]);
+    }
+    assert_int_equal(catmem_arena_release(a), 0);
+    assert_int_equal(catmem_arena_release(b), 0);
+}
+
+static void test_purge_and_decay(void **state) {
+    catmem_arena *a = catmem_arena_create("purge");
+    void *big;
+    (void)state;
+    assert_non_null(a);
+    big = catmem_alloc(a, 8 << 20);
+    assert_non_null(big);
+    memset(big, 1, 8 << 20);
+    catmem_free(a, big);
+    assert_int_equal(catmem_arena_purge(a), 0);
+    assert_int_equal(catmem_arena_set_decay(a, -2, 0), EINVAL);
+#if defined(CATMEM_BACKEND_JEMALLOC)
+    assert_int_equal(catmem_arena_set_decay(a, 0, 0), 0);
+    assert_int_equal(catmem_arena_set_decay(a, -1, 5000), 0);
+#else
+    assert_int_equal(catmem_arena_set_decay(a, 0, 0), ENOTSUP);
+#endif
+    assert_int_equal(catmem_arena_release(a), 0);
+}
+
+static void test_profiling_needs_prof_true(void **state) {
+    (void)state;
+    /* This binary does not start jemalloc with prof:true (prof_test does). */
+    assert_int_equal(catmem_prof_active(1), ENOTSUP);
+    assert_int_equal(catmem_prof_dump(NULL), ENOTSUP);
+}
+
+static void test_shutdown_then_use_then_reinit(void **state) {
+    catmem_arena *a = catmem_arena_create("survivor"), *r = req();
+    catmem_stats st;
+    char *keep, *late;
+    int id_a, id_r;
+    (void)state;
+    assert_non_null(a);
+    id_a = catmem_arena_id(a);
+    id_r = catmem_arena_id(r);
+    keep = catmem_strdup(a, "still here");
+    late = catmem_alloc(r, 32);
+    assert_non_null(keep);
+    assert_non_null(late);
+    catmem_shutdown();
+    catmem_shutdown(); /* idempotent */
+    assert_false(catmem_is_initialized());
+    errno = 0;
+    assert_null(catmem_alloc(a, 8));
+    assert_int_equal(errno, ESHUTDOWN);
+    errno = 0;
+    assert_null(catmem_alloc(r, 8));
+    assert_int_equal(errno, ESHUTDOWN);
+    errno = 0;
+    assert_null(catmem_realloc(r, late, 64));
+    assert_int_equal(errno, ESHUTDOWN);
+    assert_int_equal(catmem_arena_reset(a), ESHUTDOWN);
+    assert_int_equal(catmem_arena_purge(a), ESHUTDOWN);
+    assert_int_equal(catmem_arena_stats(a, &st), ESHUTDOWN);
+    assert_int_equal(catmem_arena_release(a), ESHUTDOWN);
+    catmem_free(r, late); /* freeing keeps working */
+    assert_string_equal(keep, "still here"); /* shutdown frees nothing */
+
+    assert_int_equal(catmem_init(), 0);
+    assert_ptr_equal(catmem_arena_find("survivor"), a);
+    assert_int_equal(catmem_arena_id(a), id_a);
+    assert_int_equal(catmem_arena_id(req()), id_r);
+    assert_string_equal(keep, "still here");
+    catmem_free(a, keep);
+    assert_int_equal(catmem_arena_stats(a, &st), 0);
+    assert_int_equal(st.allocated, 0);
+    assert_int_equal(catmem_arena_release(a), 0);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_before_init_everything_fails_cleanly),
+        cmocka_unit_test(test_init_is_idempotent_and_gives_distinct_builtin_arenas),
+        cmocka_unit_test(test_alloc_and_free),
+        cmocka_unit_test(test_zero_size_gives_unique_pointers),
+        cmocka_unit_test(test_absurd_sizes_fail_with_enomem),
+        cmocka_unit_test(test_null_handle_fails_with_einval),
+        cmocka_unit_test(test_free_with_null_handle_still_frees),
+        cmocka_unit_test(test_calloc_zeroes_and_checks_overflow),
+        cmocka_unit_test(test_realloc_keeps_contents_and_fails_without_loss),
+        cmocka_unit_test(test_realloc_into_another_arena_moves_the_block),
+        cmocka_unit_test(test_aligned_alloc),
+        cmocka_unit_test(test_free_sized),
+        cmocka_unit_test(test_strdup),
+        cmocka_unit_test(test_create_find_release_and_names),
+        cmocka_unit_test(test_slots_run_out_with_eagain_and_come_back),
+        cmocka_unit_test(test_reset_frees_everything),
+        cmocka_unit_test(test_stats_move_as_expected),
+        cmocka_unit_test(test_arenas_are_separated),
+        cmocka_unit_test(test_purge_and_decay),
+        cmocka_unit_test(test_profiling_needs_prof_true),
+        cmocka_unit_test(test_shutdown_then_use_then_reinit),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,362 @@
+/* catmem under threads: one arena shared by many threads, frees from other threads, thread churn,
+   and reset/release while other threads hold caches of the arena. */
+#include "catmem.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#if defined(CATMEM_BACKEND_JEMALLOC)
+#include <jemalloc/jemalloc.h>
+#endif
+
+static uint32_t rnd(uint32_t *s) {
+    *s ^= *s << 13;
+    *s ^= *s >> 17;
+    *s ^= *s << 5;
+    return *s;
+}
+
+static void fill(unsigned char *p, size_t n, unsigned char tag) { memset(p, tag, n); }
+static int intact(const unsigned char *p, size_t n, unsigned char tag) {
+    size_t i;
+    for (i = 0; i < n; i++)
+        if (p[i] != tag) return 0;
+    return 1;
+}
+
+static size_t allocated(catmem_arena *a) {
+    catmem_stats st;
+    assert_int_equal(catmem_arena_stats(a, &st), 0);
+    return st.allocated;
+}
+
+/* ---- many threads, one arena ------------------------------------------------------------------ */
+
+#define WORKERS 8
+#define LIVE 64
+
+typedef struct {
+    catmem_arena *arena;
+    int id;
+    int errors;
+} worker_arg;
+
+static void *churn(void *arg) {
+    worker_arg *w = (worker_arg *)arg;
+    unsigned char *p[LIVE] = {0};
+    size_t n[LIVE] = {0};
+    uint32_t seed = 0x9e3779b9u * (uint32_t)(w->id + 1);
+    int i, k;
+    for (i = 0; i < 20000; i++) {
+        k = (int)(rnd(&seed) % LIVE);
+        if (p[k] != NULL) {
+            if (!intact(p[k], n[k], (unsigned char)(w->id * LIVE + k))) w->errors++;
+            if (i & 1)
+                catmem_free(w->arena, p[k]);
+            else
+                catmem_free_sized(w->arena, p[k], n[k]);
+        }
+        n[k] = (rnd(&seed) % 8 == 0) ? 1000 + rnd(&seed) % 60000 : 1 + rnd(&seed) % 512;
+        p[k] = (unsigned char *)catmem_alloc(w->arena, n[k]);
+        if (p[k] == NULL) {
+            w->errors++;
+            continue;
+        }
+        fill(p[k], n[k], (unsigned char)(w->id * LIVE + k));
+    }
+    for (k = 0; k < LIVE; k++) {
+        if (p[k] == NULL) continue;
+        if (!intact(p[k], n[k], (unsigned char)(w->id * LIVE + k))) w->errors++;
+        catmem_free(w->arena, p[k]);
+    }
+    return NULL;
+}
+
+static void run_workers(catmem_arena *a, void *(*fn)(void *)) {
+    pthread_t t[WORKERS];
+    worker_arg w[WORKERS];
+    int i;
+    for (i = 0; i < WORKERS; i++) {
+        w[i].arena = a;
+        w[i].id = i;
+        w[i].errors = 0;
+        assert_int_equal(pthread_create(&t[i], NULL, fn, &w[i]), 0);
+    }
+    for (i = 0; i < WORKERS; i++) {
+        pthread_join(t[i], NULL);
+        assert_int_equal(w[i].errors, 0);
+    }
+}
+
+static void test_many_threads_allocate_from_one_arena(void **state) {
+    catmem_arena *a = catmem_arena_create("shared");
+    (void)state;
+    assert_non_null(a);
+    run_workers(a, churn);
+    /* Exited threads gave their caches back: nothing is left over. */
+    assert_int_equal(allocated(a), 0);
+    run_workers(catmem_arena_get(CATMEM_REQUEST), churn);
+    assert_int_equal(catmem_arena_release(a), 0);
+}
+
+/* ---- frees from another thread -------------------------------------------------------------------- */
+
+#define QUEUE 256
+static void *queue[QUEUE];
+static int q_head, q_tail, q_done;
+static pthread_mutex_t q_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t q_cv = PTHREAD_COND_INITIALIZER;
+
+static void *producer(void *arg) {
+    catmem_arena *a = (catmem_arena *)arg;
+    int i;
+    for (i = 0; i < 20000; i++) {
+        unsigned char *p = (unsigned char *)catmem_alloc(a, 16 + (size_t)(i % 200));
+        assert_non_null(p);
+        p[0] = (unsigned char)i;
+        pthread_mutex_lock(&q_mu);
+        while (q_tail - q_head == QUEUE) pthread_cond_wait(&q_cv, &q_mu);
+        queue[q_tail++ % QUEUE] = p;
+        pthread_cond_broadcast(&q_cv);
+        pthread_mutex_unlock(&q_mu);
+    }
+    pthread_mutex_lock(&q_mu);
+    q_done = 1;
+    pthread_cond_broadcast(&q_cv);
+    pthread_mutex_unlock(&q_mu);
+    return NULL;
+}
+
+static void *consumer(void *arg) {
+    catmem_arena *a = (catmem_arena *)arg;
+    int i = 0;
+    for (;;) {
+        unsigned char *p;
+        pthread_mutex_lock(&q_mu);
+        while (q_head == q_tail && !q_done) pthread_cond_wait(&q_cv, &q_mu);
+        if (q_head == q_tail) {
+            pthread_mutex_unlock(&q_mu);
+            break;
+        }
+        p = (unsigned char *)queue[q_head++ % QUEUE];
+        pthread_cond_broadcast(&q_cv);
+        pthread_mutex_unlock(&q_mu);
+        assert_int_equal(p[0], (unsigned char)i++);
+        catmem_free(a, p);
+    }
+    return NULL;
+}
+
+static void test_blocks_freed_by_another_thread(void **state) {
+    catmem_arena *a = catmem_arena_create("handoff");
+    pthread_t p, c;
+    (void)state;
+    assert_non_null(a);
+    q_head = q_tail = q_done = 0;
+    assert_int_equal(pthread_create(&p, NULL, producer, a), 0);
+    assert_int_equal(pthread_create(&c, NULL, consumer, a), 0);
+    pthread_join(p, NULL);
+    pthread_join(c, NULL);
+    assert_int_equal(allocated(a), 0);
+    assert_int_equal(catmem_arena_release(a), 0);
+}
+
+/* ---- thread churn ----------------------------------------------------------------------------------- */
+
+static void *short_lived(void *arg) {
+    catmem_arena *a = (catmem_arena *)arg;
+    char *x = (char *)catmem_alloc(a, 32);
+    char *y = (char *)catmem_alloc(catmem_arena_get(CATMEM_TASK), 700);
+    char *z = (char *)catmem_calloc(a, 3, 1000);
+    if (x == NULL || y == NULL || z == NULL || z[2999] != 0) return (void *)1;
+    x[0] = y[0] = 'x';
+    catmem_free(a, x);
+    catmem_free(catmem_arena_get(CATMEM_TASK), y);
+    catmem_free(a, z);
+    return NULL;
+}
+
+/* 20,000 threads each make thread caches in two arenas and exit. jemalloc has about 4,000 cache
+   ids; a cache that outlived its thread would exhaust them after a few thousand threads. */
+static void test_20000_short_lived_threads(void **state) {
+    catmem_arena *a = catmem_arena_create("churn");
+    pthread_t t[WORKERS];
+    int batch, i;
+    (void)state;
+    assert_non_null(a);
+    for (batch = 0; batch < 20000 / WORKERS; batch++) {
+        for (i = 0; i < WORKERS; i++) assert_int_equal(pthread_create(&t[i], NULL, short_lived, a), 0);
+        for (i = 0; i < WORKERS; i++) {
+            void *ret = (void *)1;
+            pthread_join(t[i], &ret);
+            assert_null(ret);
+        }
+    }
+    assert_int_equal(allocated(a), 0);
+#if defined(CATMEM_BACKEND_JEMALLOC)
+    {
+        /* Cache ids were recycled: a new one comes from the few that were ever live at once. */
+        unsigned tc;
+        size_t sz = sizeof tc;
+        assert_int_equal(mallctl("tcache.create", &tc, &sz, NULL, 0), 0);
+        assert_true(tc < 4 * WORKERS);
+        assert_int_equal(mallctl("tcache.destroy", NULL, NULL, &tc, sizeof tc), 0);
+    }
+#endif
+    assert_int_equal(catmem_arena_release(a), 0);
+}
+
+/* ---- reset and release while other threads hold caches of the arena ----------------------------- */
+
+#define HOLDERS 4
+#define BLOCKS 400
+
+typedef struct {
+    catmem_arena **arena;       /* read after each barrier: release may swap it */
+    int id;
+    unsigned char *p[BLOCKS];
+    int errors;
+} holder_arg;
+
+static pthread_barrier_t phase;
+
+static void alloc_tagged(holder_arg *h, catmem_arena *a, int tag_base) {
+    int k;
+    for (k = 0; k < BLOCKS; k++) {
+        h->p[k] = (unsigned char *)catmem_alloc(a, 16 + (size_t)(k % 8) * 16);
+        if (h->p[k] == NULL) { h->errors++; continue; }
+        fill(h->p[k], 16 + (size_t)(k % 8) * 16, (unsigned char)(tag_base + h->id));
+    }
+}
+
+static void check_tagged(holder_arg *h, int tag_base) {
+    int k;
+    for (k = 0; k < BLOCKS; k++)
+        if (h->p[k] == NULL || !intact(h->p[k], 16 + (size_t)(k % 8) * 16, (unsigned char)(tag_base + h->id)))
+            h->errors++;
+}
+
+static void *holder(void *arg) {
+    holder_arg *h = (holder_arg *)arg;
+    int k;
+    /* Phase 1: allocate, then free every other block: the freed ones sit in this thread's cache. */
+    alloc_tagged(h, *h->arena, 0);
+    for (k = 0; k < BLOCKS; k += 2) catmem_free(*h->arena, h->p[k]);
+    pthread_barrier_wait(&phase); /* main resets (or releases and re-creates) now */
+    pthread_barrier_wait(&phase);
+    /* Phase 2: allocate again. A cache still holding pointers into the reset arena would hand
+       out blocks the arena also hands to others: the tags below would then be overwritten. */
+    alloc_tagged(h, *h->arena, 100);
+    pthread_barrier_wait(&phase);
+    check_tagged(h, 100);
+    pthread_barrier_wait(&phase);
+    for (k = 0; k < BLOCKS; k++) catmem_free(*h->arena, h->p[k]);
+    return NULL;
+}
+
+static void run_holders(catmem_arena **shared, int release) {
+    pthread_t t[HOLDERS];
+    static holder_arg h[HOLDERS + 1];
+    int i;
+    pthread_barrier_init(&phase, NULL, HOLDERS + 1);
+    for (i = 0; i < HOLDERS; i++) {
+        memset(&h[i], 0, sizeof h[i]);
+        h[i].arena = shared;
+        h[i].id = i;
+        assert_int_equal(pthread_create(&t[i], NULL, holder, &h[i]), 0);
+    }
+    pthread_barrier_wait(&phase);
+    if (release) {
+        assert_int_equal(catmem_arena_release(*shared), 0);
+        *shared = catmem_arena_create("holders-2");
+        assert_non_null(*shared);
+    } else {
+        assert_int_equal(catmem_arena_reset(*shared), 0);
+    }
+    assert_int_equal(allocated(*shared), 0);
+    pthread_barrier_wait(&phase);
+    memset(&h[HOLDERS], 0, sizeof h[HOLDERS]);
+    h[HOLDERS].id = HOLDERS;
+    alloc_tagged(&h[HOLDERS], *shared, 100); /* the main thread competes for the same memory */
+    pthread_barrier_wait(&phase);
+    check_tagged(&h[HOLDERS], 100);
+    assert_int_equal(h[HOLDERS].errors, 0);
+    pthread_barrier_wait(&phase);
+    for (i = 0; i < HOLDERS; i++) {
+        pthread_join(t[i], NULL);
+        assert_int_equal(h[i].errors, 0);
+    }
+    for (i = 0; i < BLOCKS; i++) catmem_free(*shared, h[HOLDERS].p[i]);
+    pthread_barrier_destroy(&phase);
+}
+
+static void test_reset_after_other_threads_used_the_arena(void **state) {
+    catmem_arena *a = catmem_arena_create("holders");
+    (void)state;
+    assert_non_null(a);
+    run_holders(&a, 0);
+    assert_int_equal(allocated(a), 0);
+    assert_int_equal(catmem_arena_release(a), 0);
+}
+
+static void test_release_after_other_threads_used_the_arena(void **state) {
+    catmem_arena *a = catmem_arena_create("holders");
+    (void)state;
+    assert_non_null(a);
+    run_holders(&a, 1);
+    assert_int_equal(allocated(a), 0);
+    assert_int_equal(catmem_arena_release(a), 0);
+}
+
+/* ---- arenas stay separate under threads ------------------------------------------------------------ */
+
+static void *two_arenas(void *arg) {
+    worker_arg *w = (worker_arg *)arg;
+    catmem_arena *mine = w->arena, *other = catmem_arena_get(CATMEM_RESPONSE);
+    void *p[100], *q[100];
+    int round, k;
+    for (round = 0; round < 50; round++) {
+        for (k = 0; k < 100; k++) {
+            p[k] = catmem_alloc(mine, 8 + (size_t)k * 8);
+            q[k] = catmem_alloc(other, 8 + (size_t)k * 8);
+            if (!catmem_arena_owns(mine, p[k]) || !catmem_arena_owns(other, q[k])) w->errors++;
+        }
+        for (k = 0; k < 100; k++) {
+            catmem_free(mine, p[k]);
+            catmem_free(other, q[k]);
+        }
+    }
+    return NULL;
+}
+
+static void test_arenas_stay_separate_under_threads(void **state) {
+    catmem_arena *a = catmem_arena_create("separate");
+    (void)state;
+    assert_non_null(a);
+    run_workers(a, two_arenas);
+    assert_int_equal(catmem_arena_release(a), 0);
+}
+
+static int setup(void **state) {
+    (void)state;
+    return catmem_init();
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_many_threads_allocate_from_one_arena),
+        cmocka_unit_test(test_blocks_freed_by_another_thread),
+        cmocka_unit_test(test_20000_short_lived_threads),
+        cmocka_unit_test(test_reset_after_other_threads_used_the_arena),
+        cmocka_unit_test(test_release_after_other_threads_used_the_arena),
+        cmocka_unit_test(test_arenas_stay_separate_under_threads),
+    };
+    return cmocka_run_group_tests(tests, setup, NULL);
+}
