@@ -100,10 +100,13 @@ static int catmemi_be_arena_id(const catmemi_slot *s) { return (int)s->handle.sl
 
 static void *catmemi_be_alloc_slow(catmemi_slot *s, size_t size, int opts) {
     unsigned lg = (unsigned)(opts & CATMEMI_LG_ALIGN_MASK);
-    size_t align = (size_t)1 << lg, total = catmemi_sys_total(size, lg);
-    char *base = (char *)((opts & CATMEMI_ZERO) ? calloc(1, total) : malloc(total));
+    size_t align = (size_t)1 << lg, total;
+    char *base;
     uintptr_t user;
     catmemi_sys_blk *h;
+    if (size > CATMEM_SIZE_MAX - catmemi_sys_total(0, lg)) return NULL; /* no malloc can */
+    total = catmemi_sys_total(size, lg);
+    base = (char *)((opts & CATMEMI_ZERO) ? calloc(1, total) : malloc(total));
     if (base == NULL) return NULL;
     user = (uintptr_t)base + CATMEMI_SYS_HDR;
     if (align > CATMEMI_SYS_ALIGN) user = (user + align - 1) & ~(uintptr_t)(align - 1);
@@ -144,6 +147,7 @@ static void *catmemi_be_realloc(catmemi_slot *s, void *p, size_t size) {
         return q;
     }
     /* Out of the list while realloc may move it; back in whether or not realloc succeeds. */
+    if (size > CATMEM_SIZE_MAX - catmemi_sys_total(0, 0)) return NULL;
     catmemi_sys_unlink(s, h, 0);
     nh = (catmemi_sys_blk *)realloc(h, catmemi_sys_total(size, 0));
     if (nh == NULL) {

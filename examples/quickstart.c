@@ -1,8 +1,9 @@
 /* quickstart: the whole life of catmem in one page.
-   Build with Bazel:  ./tools/bazel run //examples:quickstart
-   Or by hand:        cc -O2 -I. examples/quickstart.c -ljemalloc -lpthread   (jemalloc backend)
-                      cc -O2 -I. -DCATMEM_BACKEND_SYSTEM examples/quickstart.c -lpthread       */
-#define CATMEM_IMPLEMENTATION
+   With Bazel:  ./tools/bazel run //examples:quickstart
+   By hand, from the repository root (this file is the program's only file, so it also compiles
+   catmem's implementation: -DCATMEM_IMPLEMENTATION):
+     cc -O2 -I. -DCATMEM_IMPLEMENTATION examples/quickstart.c -ljemalloc -lpthread
+     cc -O2 -I. -DCATMEM_IMPLEMENTATION -DCATMEM_BACKEND_SYSTEM examples/quickstart.c -lpthread */
 #include "catmem.h"
 
 #include <stdio.h>

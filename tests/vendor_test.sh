@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# A user who vendors catmem copies catmem.h and backends/ into their tree and builds with plain
+# cc, no Bazel: the quickstart example must build warning-free as C99, C11 and C17 with gcc and
+# clang, on both backends and with the backend picked automatically, and run.
+set -euo pipefail
+
+src="${TEST_SRCDIR:-}/${TEST_WORKSPACE:-}"
+[[ -f "${src}/catmem.h" ]] || src="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+work="$(mktemp -d "${TEST_TMPDIR:-/tmp}/vendor.XXXXXX")"
+trap 'rm -rf "${work}"' EXIT
+
+mkdir -p "${work}/third_party/catmem/backends" "${work}/app"
+cp "${src}/catmem.h" "${work}/third_party/catmem/"
+cp "${src}/backends/"*.h "${work}/third_party/catmem/backends/"
+cp "${src}/examples/quickstart.c" "${work}/app/"
+# The usual layout: the implementation compiled in a file of its own.
+printf '#define CATMEM_IMPLEMENTATION\n#include "catmem.h"\n' >"${work}/app/catmem_impl.c"
+cd "${work}"
+
+fail=0
+check() { # check <expected backend> <compiler and flags...>
+  local want="$1" out
+  shift
+  if ! "$@" -Wall -Wextra -Wpedantic -Werror -Ithird_party/catmem app/quickstart.c \
+      app/catmem_impl.c -o app/quickstart ${libs}; then
+    echo "FAIL: build: $*" >&2
+    fail=1
+    return
+  fi
+  out="$(./app/quickstart)"
+  if [[ "${out}" != *"catmem backend: ${want}"* || "${out}" != *"calloc overflow refused"* ]]; then
+    echo "FAIL: run: $*: ${out}" >&2
+    fail=1
+    return
+  fi
+  echo "ok: ${want}: $*"
+}
+
+for cc in gcc clang; do
+  for std in c99 c11 c17; do
+    libs="-ljemalloc -lpthread" check jemalloc "${cc}" "-std=${std}" -DCATMEM_BACKEND_JEMALLOC
+    libs="-lpthread" check system "${cc}" "-std=${std}" -DCATMEM_BACKEND_SYSTEM
+  done
+  # No backend macro: jemalloc, because <jemalloc/jemalloc.h> is installed here.
+  libs="-ljemalloc -lpthread" check jemalloc "${cc}" -std=c11
+done
+# The implementation compiles as C++17 too, for C++-only trees.
+for backend in JEMALLOC SYSTEM; do
+  for cxx in g++ clang++; do
+    if "${cxx}" -std=c++17 -Wall -Wextra -Wpedantic -Werror -Ithird_party/catmem \
+        "-DCATMEM_BACKEND_${backend}" -fsyntax-only -x c++ app/catmem_impl.c; then
+      echo "ok: ${cxx} -std=c++17 implementation, ${backend}"
+    else
+      echo "FAIL: ${cxx} -std=c++17 implementation, ${backend}" >&2
+      fail=1
+    fi
+  done
+done
+# Both backends at once is a clear compile-time error.
+if gcc -Ithird_party/catmem -DCATMEM_BACKEND_JEMALLOC -DCATMEM_BACKEND_SYSTEM -fsyntax-only \
+    app/catmem_impl.c 2>err.txt; then
+  echo "FAIL: both backends defined compiled" >&2
+  fail=1
+elif ! grep -q "define exactly one" err.txt; then
+  echo "FAIL: unclear error for two backends: $(cat err.txt)" >&2
+  fail=1
+fi
+exit "${fail}"
