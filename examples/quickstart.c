@@ -48,8 +48,8 @@ int main(void) {
     }
     token = catmem_strdup(sessions, "token-1234");
     catmem_arena_stats(sessions, &st);
-    printf("arena '%s' (id %d): %zu bytes allocated, %llu allocations\n", catmem_arena_name(sessions),
-           catmem_arena_id(sessions), st.allocated, (unsigned long long)st.nmalloc);
+    printf("arena '%s' (id %d): %zu bytes in %llu live blocks\n", catmem_arena_name(sessions),
+           catmem_arena_id(sessions), st.allocated, (unsigned long long)(st.nmalloc - st.ndalloc));
     catmem_free(sessions, token);
     catmem_arena_release(sessions);
 
