@@ -371,6 +371,141 @@ static inline void catmem_free_sized(catmem_arena *a, void *p, size_t size) {
         catmemi_free_slow(a, p, size);
 }
 
+
+/* ---- regions: single-threaded bump allocation, released in bulk ------------------------------ */
+
+/* Where memory checkers learn what a region hands out and takes back; the only place that knows
+   about them. Under AddressSanitizer, region memory that is not handed out is poisoned, so a use
+   after catmem_region_reset/restore/release is reported. With CATMEM_VALGRIND (default: on when
+   CATMEM_DEBUG is and <valgrind/memcheck.h> exists) memcheck is told the same. With CATMEM_DEBUG,
+   memory taken back is also filled with 0xdd. */
+#if defined(__SANITIZE_ADDRESS__)
+#  define CATMEMI_ASAN 1
+#elif defined(__has_feature)
+#  if __has_feature(address_sanitizer)
+#    define CATMEMI_ASAN 1
+#  endif
+#endif
+#ifndef CATMEM_VALGRIND
+#  if CATMEM_DEBUG && defined(__has_include)
+#    if __has_include(<valgrind/memcheck.h>)
+#      define CATMEM_VALGRIND 1
+#    endif
+#  endif
+#endif
+#ifndef CATMEM_VALGRIND
+#  define CATMEM_VALGRIND 0
+#endif
+#if defined(CATMEMI_ASAN)
+#  include <sanitizer/asan_interface.h>
+#  define CATMEMI_ASAN_POISON(p, n) __asan_poison_memory_region((p), (n))
+#  define CATMEMI_ASAN_UNPOISON(p, n) __asan_unpoison_memory_region((p), (n))
+#else
+#  define CATMEMI_ASAN_POISON(p, n) ((void)0)
+#  define CATMEMI_ASAN_UNPOISON(p, n) ((void)0)
+#endif
+#if CATMEM_VALGRIND
+#  include <valgrind/memcheck.h>
+#  define CATMEMI_VG_NOACCESS(p, n) ((void)VALGRIND_MAKE_MEM_NOACCESS((p), (n)))
+#  define CATMEMI_VG_UNDEFINED(p, n) ((void)VALGRIND_MAKE_MEM_UNDEFINED((p), (n)))
+#else
+#  define CATMEMI_VG_NOACCESS(p, n) ((void)0)
+#  define CATMEMI_VG_UNDEFINED(p, n) ((void)0)
+#endif
+#if CATMEM_DEBUG
+#  include <string.h>
+#  define CATMEMI_DEBUG_FILL(p, n) memset((p), 0xdd, (n))
+#else
+#  define CATMEMI_DEBUG_FILL(p, n) ((void)0)
+#endif
+/* p..p+n handed out to the caller. */
+#define CATMEMI_TRACK_ALLOC(p, n) (CATMEMI_ASAN_UNPOISON(p, n), CATMEMI_VG_UNDEFINED(p, n))
+/* p..p+n taken back by the region: no one may touch it until it is handed out again. */
+#define CATMEMI_TRACK_FREE(p, n) \
+    (CATMEMI_ASAN_UNPOISON(p, n), CATMEMI_DEBUG_FILL(p, n), CATMEMI_ASAN_POISON(p, n), \
+     CATMEMI_VG_NOACCESS(p, n))
+/* p..p+n given back to the arena, which may use it again. */
+#define CATMEMI_TRACK_RETURN(p, n) (CATMEMI_ASAN_UNPOISON(p, n), CATMEMI_VG_UNDEFINED(p, n))
+
+/* Every region allocation is aligned to CATMEM_REGION_ALIGN (suitable for max_align_t on the
+   common 64-bit ABIs). Chunks start at CATMEM_REGION_CHUNK_MIN bytes and double up to
+   CATMEM_REGION_CHUNK_MAX. */
+#ifndef CATMEM_REGION_ALIGN
+#define CATMEM_REGION_ALIGN 16
+#endif
+#ifndef CATMEM_REGION_CHUNK_MIN
+#define CATMEM_REGION_CHUNK_MIN 4096
+#endif
+#ifndef CATMEM_REGION_CHUNK_MAX
+#define CATMEM_REGION_CHUNK_MAX (1024 * 1024)
+#endif
+
+typedef struct catmemi_region_block catmemi_region_block;
+
+/* A region: caller-owned (a local, a struct member, a thread-local), used by one thread at a
+   time. The fields are private. */
+typedef struct catmem_region {
+    char *cur;                    /* next free byte, CATMEM_REGION_ALIGN-aligned */
+    char *end;                    /* end of the current chunk */
+    catmemi_region_block *chunks; /* the current chunk, then older ones */
+    catmemi_region_block *large;  /* blocks of their own, newest first */
+    catmem_arena *arena;
+} catmem_region;
+
+/* A point to come back to with catmem_region_restore. */
+typedef struct catmem_region_mark {
+    catmemi_region_block *chunk;
+    char *cur;
+    catmemi_region_block *large;
+} catmem_region_mark;
+
+CATMEM_API int catmem_region_init(catmem_region *r, catmem_arena *a); /* allocates nothing */
+static inline void *catmem_region_alloc(catmem_region *r, size_t size)
+    CATMEMI_MALLOC CATMEMI_SIZE(2) CATMEMI_NODISCARD;
+static inline void *catmem_region_alloc_aligned(catmem_region *r, size_t alignment, size_t size)
+    CATMEMI_MALLOC CATMEMI_ALIGN(2) CATMEMI_SIZE(3) CATMEMI_NODISCARD;
+CATMEM_API void *catmem_region_calloc(catmem_region *r, size_t n, size_t size)
+    CATMEMI_MALLOC CATMEMI_SIZE2(2, 3) CATMEMI_NODISCARD;
+CATMEM_API char *catmem_region_strdup(catmem_region *r, const char *s)
+    CATMEMI_MALLOC CATMEMI_NODISCARD;
+CATMEM_API catmem_region_mark catmem_region_save(const catmem_region *r);
+CATMEM_API int catmem_region_restore(catmem_region *r, catmem_region_mark mark);
+CATMEM_API int catmem_region_reset(catmem_region *r);
+CATMEM_API int catmem_region_release(catmem_region *r);
+
+/* Everything that does not fit the current chunk: new chunks, blocks of their own, errors. */
+CATMEM_API void *catmemi_region_alloc_slow(catmem_region *r, size_t alignment, size_t size);
+
+#define CATMEMI_REGION_ROUND(n) \
+    (((size_t)(n) + (CATMEM_REGION_ALIGN - 1)) & ~(size_t)(CATMEM_REGION_ALIGN - 1))
+
+static inline void *catmem_region_alloc(catmem_region *r, size_t size) {
+    if (CATMEMI_LIKELY(r != NULL)) {
+        char *p = r->cur;
+        size_t n = CATMEMI_REGION_ROUND(size); /* 0 for size 0 and for sizes that wrap */
+        if (CATMEMI_LIKELY(n - 1 < (size_t)((uintptr_t)r->end - (uintptr_t)p))) {
+            r->cur = p + n;
+            CATMEMI_TRACK_ALLOC(p, size);
+            return p;
+        }
+    }
+    return catmemi_region_alloc_slow(r, CATMEM_REGION_ALIGN, size);
+}
+
+static inline void *catmem_region_alloc_aligned(catmem_region *r, size_t alignment, size_t size) {
+    if (CATMEMI_LIKELY(r != NULL && alignment != 0 && (alignment & (alignment - 1)) == 0 &&
+                       alignment <= CATMEM_ALIGN_MAX)) {
+        uintptr_t p = ((uintptr_t)r->cur + alignment - 1) & ~(uintptr_t)(alignment - 1);
+        size_t n = CATMEMI_REGION_ROUND(size);
+        if (CATMEMI_LIKELY(p <= (uintptr_t)r->end && n - 1 < (size_t)((uintptr_t)r->end - p))) {
+            r->cur = (char *)p + n;
+            CATMEMI_TRACK_ALLOC((void *)p, size);
+            return (void *)p;
+        }
+    }
+    return catmemi_region_alloc_slow(r, alignment, size);
+}
+
 #ifdef __cplusplus
 }
 #endif
@@ -699,6 +834,206 @@ CATMEM_API char *catmem_strdup(catmem_arena *a, const char *str) {
     p = (char *)catmem_alloc(a, n);
     if (p != NULL) memcpy(p, str, n);
     return p;
+}
+
+/* ---- regions -------------------------------------------------------------------------------- */
+
+/* The header of every chunk and of every block of its own: the memory a region takes from its
+   arena. size counts the whole block, header included. */
+struct catmemi_region_block {
+    catmemi_region_block *prev;
+    size_t size;
+};
+#define CATMEMI_REGION_HDR CATMEMI_REGION_ROUND(sizeof(catmemi_region_block))
+
+static char *catmemi_block_data(catmemi_region_block *b) { return (char *)b + CATMEMI_REGION_HDR; }
+static char *catmemi_block_end(catmemi_region_block *b) { return (char *)b + b->size; }
+
+static catmemi_region_block *catmemi_block_new(catmem_region *r, size_t size) {
+    catmemi_region_block *b = (catmemi_region_block *)catmem_alloc(r->arena, size);
+    if (b != NULL) {
+        b->size = size;
+        CATMEMI_TRACK_FREE(catmemi_block_data(b), size - CATMEMI_REGION_HDR);
+    }
+    return b;
+}
+
+/* Frees the blocks of a list from b up to (not including) stop. */
+static void catmemi_blocks_free(catmem_region *r, catmemi_region_block *b, catmemi_region_block *stop) {
+    while (b != stop) {
+        catmemi_region_block *prev = b->prev;
+        CATMEMI_TRACK_RETURN(catmemi_block_data(b), b->size - CATMEMI_REGION_HDR);
+        catmem_free_sized(r->arena, b, b->size);
+        b = prev;
+    }
+}
+
+static void catmemi_region_use_chunk(catmem_region *r, catmemi_region_block *c, char *cur) {
+    r->chunks = c;
+    r->cur = cur;
+    r->end = catmemi_block_end(c);
+}
+
+CATMEM_API int catmem_region_init(catmem_region *r, catmem_arena *a) {
+    if (r == NULL) return EINVAL;
+    memset(r, 0, sizeof *r);
+    r->arena = a;
+    return a != NULL ? 0 : EINVAL;
+}
+
+CATMEM_API void *catmemi_region_alloc_slow(catmem_region *r, size_t alignment, size_t size) {
+    catmemi_region_block *b;
+    size_t n, need, next;
+    uintptr_t p;
+    if (r == NULL || r->arena == NULL || alignment == 0 || (alignment & (alignment - 1)) != 0 ||
+        alignment > CATMEM_ALIGN_MAX) {
+        errno = EINVAL;
+        return NULL;
+    }
+    if (size > CATMEM_SIZE_MAX - CATMEM_ALIGN_MAX - CATMEMI_REGION_HDR) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    if (alignment < CATMEM_REGION_ALIGN) alignment = CATMEM_REGION_ALIGN;
+    n = CATMEMI_REGION_ROUND(size == 0 ? 1 : size);
+    /* Size 0 took this path only because of the rounding: it may still fit. */
+    p = ((uintptr_t)r->cur + alignment - 1) & ~(uintptr_t)(alignment - 1);
+    if (r->cur != NULL && p <= (uintptr_t)r->end && n <= (size_t)((uintptr_t)r->end - p)) {
+        r->cur = (char *)p + n;
+        CATMEMI_TRACK_ALLOC((void *)p, size);
+        return (void *)p;
+    }
+    need = CATMEMI_REGION_HDR + n + (alignment - CATMEM_REGION_ALIGN); /* room to align in */
+    next = r->chunks == NULL ? CATMEM_REGION_CHUNK_MIN : r->chunks->size * 2;
+    if (next > CATMEM_REGION_CHUNK_MAX) next = CATMEM_REGION_CHUNK_MAX;
+    /* Large: a block of its own, so that the rest of the current chunk is not wasted. */
+    b = catmemi_block_new(r, need > next / 2 ? need : next);
+    if (b == NULL) return NULL; /* errno set by catmem_alloc */
+    p = ((uintptr_t)catmemi_block_data(b) + alignment - 1) & ~(uintptr_t)(alignment - 1);
+    if (need > next / 2) {
+        b->prev = r->large;
+        r->large = b;
+    } else {
+        b->prev = r->chunks;
+        catmemi_region_use_chunk(r, b, (char *)p + n);
+    }
+    CATMEMI_TRACK_ALLOC((void *)p, size);
+    return (void *)p;
+}
+
+CATMEM_API void *catmem_region_calloc(catmem_region *r, size_t n, size_t size) {
+    size_t total;
+    void *p;
+#if defined(__GNUC__)
+    if (__builtin_mul_overflow(n, size, &total)) total = SIZE_MAX;
+#else
+    total = (size != 0 && n > SIZE_MAX / size) ? SIZE_MAX : n * size;
+#endif
+    p = catmem_region_alloc(r, total);
+    if (p != NULL) memset(p, 0, total);
+    return p;
+}
+
+CATMEM_API char *catmem_region_strdup(catmem_region *r, const char *s) {
+    size_t n;
+    char *p;
+    if (s == NULL) {
+        errno = EINVAL;
+        return NULL;
+    }
+    n = strlen(s) + 1;
+    p = (char *)catmem_region_alloc(r, n);
+    if (p != NULL) memcpy(p, s, n);
+    return p;
+}
+
+CATMEM_API catmem_region_mark catmem_region_save(const catmem_region *r) {
+    catmem_region_mark m;
+    memset(&m, 0, sizeof m);
+    if (r != NULL) {
+        m.chunk = r->chunks;
+        m.cur = r->cur;
+        m.large = r->large;
+    }
+    return m;
+}
+
+static int catmemi_block_listed(catmemi_region_block *list, catmemi_region_block *b) {
+    for (; list != NULL; list = list->prev)
+        if (list == b) return 1;
+    return b == NULL;
+}
+
+CATMEM_API int catmem_region_restore(catmem_region *r, catmem_region_mark m) {
+    if (r == NULL) return EINVAL;
+    /* A mark from this region that is still valid: its blocks are still ours, and it does not
+       point past what is allocated now (a mark taken before a reset, say). */
+    if (!catmemi_block_listed(r->chunks, m.chunk) || !catmemi_block_listed(r->large, m.large))
+        return EINVAL;
+    if (m.chunk == NULL ? m.cur != NULL
+                        : (m.cur < catmemi_block_data(m.chunk) || m.cur > catmemi_block_end(m.chunk) ||
+                           (m.chunk == r->chunks && m.cur > r->cur)))
+        return EINVAL;
+    catmemi_blocks_free(r, r->large, m.large);
+    r->large = m.large;
+    catmemi_blocks_free(r, r->chunks, m.chunk);
+    if (m.chunk == NULL) {
+        r->chunks = NULL;
+        r->cur = r->end = NULL;
+    } else {
+        catmemi_region_use_chunk(r, m.chunk, m.cur);
+        CATMEMI_TRACK_FREE(r->cur, (size_t)(r->end - r->cur));
+    }
+    return 0;
+}
+
+CATMEM_API int catmem_region_reset(catmem_region *r) {
+    catmemi_region_block *b, *keep;
+    size_t used = 0, want;
+    if (r == NULL) return EINVAL;
+    keep = r->chunks;
+    if (keep != NULL && keep->prev == NULL && r->large == NULL) {
+        /* The steady state: one chunk that held everything. No call into the arena. */
+        catmemi_region_use_chunk(r, keep, catmemi_block_data(keep));
+        CATMEMI_TRACK_FREE(r->cur, (size_t)(r->end - r->cur));
+        return 0;
+    }
+    /* Keep one chunk, big enough for what this cycle used (up to the cap), so that the next
+       cycle of the same shape fits in it. If that chunk cannot be had, keep the newest. */
+    for (b = r->chunks; b != NULL; b = b->prev) used += b->size;
+    for (b = r->large; b != NULL; b = b->prev) used += b->size;
+    want = used < CATMEM_REGION_CHUNK_MAX ? used : CATMEM_REGION_CHUNK_MAX;
+    want = (want + CATMEM_REGION_CHUNK_MIN - 1) / CATMEM_REGION_CHUNK_MIN * CATMEM_REGION_CHUNK_MIN;
+    if (keep == NULL || keep->size < want) {
+        int saved = errno;
+        catmemi_region_block *fresh = catmemi_block_new(r, want);
+        errno = saved; /* a failure here loses nothing: the newest chunk stays */
+        if (fresh != NULL) {
+            fresh->prev = keep;
+            keep = fresh;
+        }
+    }
+    catmemi_blocks_free(r, r->large, NULL);
+    r->large = NULL;
+    if (keep == NULL) {
+        r->chunks = NULL;
+        r->cur = r->end = NULL;
+        return 0;
+    }
+    catmemi_blocks_free(r, keep->prev, NULL);
+    keep->prev = NULL;
+    catmemi_region_use_chunk(r, keep, catmemi_block_data(keep));
+    CATMEMI_TRACK_FREE(r->cur, (size_t)(r->end - r->cur));
+    return 0;
+}
+
+CATMEM_API int catmem_region_release(catmem_region *r) {
+    if (r == NULL) return EINVAL;
+    catmemi_blocks_free(r, r->large, NULL);
+    catmemi_blocks_free(r, r->chunks, NULL);
+    r->large = r->chunks = NULL;
+    r->cur = r->end = NULL;
+    return 0;
 }
 
 #if CATMEM_DEBUG
