@@ -2,7 +2,7 @@
 
 BACKENDS = ["jemalloc", "system"]
 
-def catmem_test(name, srcs, backends = BACKENDS, copts = [], **kwargs):
+def catmem_test(name, srcs, backends = BACKENDS, copts = [], debug = False, **kwargs):
     """Generates <name>_<backend> for every backend and a test_suite <name> of them all.
 
     Args:
@@ -10,6 +10,7 @@ def catmem_test(name, srcs, backends = BACKENDS, copts = [], **kwargs):
       srcs: test sources; they include "catmem.h" and <cmocka.h>.
       backends: the backends to test (default: all).
       copts: extra compiler options.
+      debug: link the CATMEM_DEBUG=1 variant of the library.
       **kwargs: passed to every cc_test (size, env, timeout, ...).
     """
     tests = []
@@ -19,7 +20,7 @@ def catmem_test(name, srcs, backends = BACKENDS, copts = [], **kwargs):
             name = test,
             srcs = srcs,
             copts = ["-Wall", "-Wextra", "-Werror"] + copts,
-            deps = ["//:catmem_" + backend],
+            deps = ["//:catmem_" + backend + ("_debug" if debug else "")],
             linkopts = ["-lcmocka"],
             **kwargs
         )
