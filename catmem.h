@@ -40,6 +40,11 @@
                             and abort with a message on misuse that cannot be reported otherwise.
                             Slow (jemalloc: one arenas.lookup per free). Default 0.
    CATMEM_API               storage class of the public functions (default: extern).
+   CATMEM_REGION_ALIGN      alignment of every region allocation (default 16).
+   CATMEM_REGION_CHUNK_MIN  first chunk of a region, in bytes (default 4096).
+   CATMEM_REGION_CHUNK_MAX  largest chunk of a region (default 1 MiB).
+   CATMEM_VALGRIND          1: describe region memory to Valgrind's memcheck (default: 1 when
+                            CATMEM_DEBUG is and <valgrind/memcheck.h> exists).
 
    A SHORT EXAMPLE
    ===============
@@ -55,12 +60,42 @@
        catmem_arena_release(sessions);                  // frees it; the slot is reused later
        catmem_shutdown();
 
+   REGIONS
+   =======
+   A catmem_region is a bump allocator for one thread that draws chunks from an arena: the fastest
+   way to allocate many small objects that die together, such as everything of one request.
+       catmem_region r;                                  // one per worker thread
+       catmem_region_init(&r, catmem_arena_get(CATMEM_REQUEST));
+       for (;;) {                                        // each request
+           char *path = catmem_region_strdup(&r, "/index.html");
+           ...
+           catmem_region_reset(&r);                      // all of it gone at once
+       }
+       catmem_region_release(&r);                        // chunks back to the arena
+   - Allocation bumps a pointer (inline), aligned to CATMEM_REGION_ALIGN; there is no per-object
+     free. Requests larger than half of the next chunk get a block of their own, so the current
+     chunk is not wasted. Chunks double from CATMEM_REGION_CHUNK_MIN up to CATMEM_REGION_CHUNK_MAX.
+   - catmem_region_reset keeps one chunk, sized for what the cycle used (up to the cap): a steady
+     workload then never calls into the arena at all.
+   - catmem_region_save and catmem_region_restore make nested scopes. A mark dies with its scope
+     (a restore to an outer mark, a reset, a release); restore refuses a mark it can tell is dead
+     or foreign with EINVAL, and changes nothing then.
+   - Many regions, one per thread, may draw on one arena at once. This is how request memory
+     scales: a shared arena cannot be reset while other requests live in it, a region can.
+   - Never reset or release an arena while regions hold chunks of it: release the regions first
+     (or catmem_region_init them again afterwards, which forgets their chunks).
+   - After catmem_shutdown a region still serves from the chunk it holds (that memory stays valid,
+     like all catmem memory); anything that needs its arena fails with ESHUTDOWN.
+   - Under AddressSanitizer, region memory not handed out is poisoned: a use after reset, restore
+     or release is reported. With CATMEM_DEBUG it is also filled with 0xdd.
+
    ERRORS
    ======
    Allocation functions return NULL and set errno; control functions return 0 or an errno value
    (and leave errno alone). Nothing is lost on failure: a failed realloc leaves the block as it was.
-     EINVAL      NULL or released arena handle; alignment zero, not a power of two, or above
-                 CATMEM_ALIGN_MAX; unknown kind; bad name; release of a built-in arena.
+     EINVAL      NULL or released arena handle; NULL or uninitialised region; alignment zero, not
+                 a power of two, or above CATMEM_ALIGN_MAX; unknown kind; bad name; release of a
+                 built-in arena; a dead or foreign region mark.
      ENOMEM      out of memory; size above CATMEM_SIZE_MAX; n * size overflows in calloc.
      ESHUTDOWN   called before catmem_init() or after catmem_shutdown().
      EEXIST      catmem_arena_create with the name of a live arena.
