@@ -170,10 +170,12 @@
 
 /* ---- configuration ------------------------------------------------------------------------- */
 
-#if defined(CATMEM_BACKEND_JEMALLOC) && defined(CATMEM_BACKEND_SYSTEM)
-#error "catmem: both CATMEM_BACKEND_JEMALLOC and CATMEM_BACKEND_SYSTEM are defined; define exactly one, or none to let catmem pick jemalloc when <jemalloc/jemalloc.h> is available."
+#if (defined(CATMEM_BACKEND_JEMALLOC) + defined(CATMEM_BACKEND_SYSTEM) + \
+     defined(CATMEM_BACKEND_RUNTIME)) > 1
+#error "catmem: more than one of CATMEM_BACKEND_JEMALLOC, CATMEM_BACKEND_SYSTEM and CATMEM_BACKEND_RUNTIME is defined; define exactly one, or none to let catmem pick jemalloc when <jemalloc/jemalloc.h> is available."
 #endif
-#if !defined(CATMEM_BACKEND_JEMALLOC) && !defined(CATMEM_BACKEND_SYSTEM)
+#if !defined(CATMEM_BACKEND_JEMALLOC) && !defined(CATMEM_BACKEND_SYSTEM) && \
+    !defined(CATMEM_BACKEND_RUNTIME)
 #  if defined(__has_include)
 #    if __has_include(<jemalloc/jemalloc.h>)
 #      define CATMEM_BACKEND_JEMALLOC 1
@@ -183,6 +185,19 @@
 #  else
 #    define CATMEM_BACKEND_SYSTEM 1
 #  endif
+#endif
+
+/* The backend file, included once per part (inline fast paths, types, implementation). */
+#if defined(CATMEM_BACKEND_JEMALLOC)
+#  define CATMEMI_BACKEND_FILE "backends/jemalloc.h"
+#elif defined(CATMEM_BACKEND_SYSTEM)
+#  define CATMEMI_BACKEND_FILE "backends/system.h"
+#else
+#  define CATMEMI_BACKEND_FILE "backends/runtime.h"
+#endif
+/* A prefixed jemalloc (built with --with-jemalloc-prefix=je_, say): CATMEM_JEMALLOC_PREFIX je_ */
+#ifndef CATMEM_JEMALLOC_PREFIX
+#define CATMEM_JEMALLOC_PREFIX
 #endif
 
 #ifndef CATMEM_MAX_ARENAS
@@ -282,6 +297,9 @@ CATMEM_API int catmem_init(void);         /* 0, or an errno value; idempotent, t
 CATMEM_API void catmem_shutdown(void);    /* idempotent; arenas persist and are reused by init */
 CATMEM_API int catmem_is_initialized(void);
 CATMEM_API const char *catmem_backend_name(void); /* "jemalloc" or "system"; works before init */
+/* Why that backend: "jemalloc 5.3.0-... (linked)", "jemalloc 5.3.0-... found in process",
+   "no jemalloc in process: system malloc", ... Works before init. */
+CATMEM_API const char *catmem_backend_info(void);
 
 /* ---- arenas ---------------------------------------------------------------------------------- */
 
@@ -336,11 +354,7 @@ CATMEM_API void catmemi_free_slow(const catmem_arena *a, void *p, size_t size);
 
 /* The backend's inline part: catmemi_be_alloc, catmemi_be_free, catmemi_be_free_sized. */
 #define CATMEMI_PART_INLINE
-#if defined(CATMEM_BACKEND_JEMALLOC)
-#  include "backends/jemalloc.h"
-#else
-#  include "backends/system.h"
-#endif
+#include CATMEMI_BACKEND_FILE
 #undef CATMEMI_PART_INLINE
 
 #if CATMEM_DEBUG
@@ -565,13 +579,10 @@ extern "C" {
 enum { CATMEMI_DOWN = 0, CATMEMI_UP = 1 };            /* catmemi_state */
 enum { CATMEMI_FREE = 0, CATMEMI_LIVE = 1 };          /* catmemi_slot.state */
 
-/* The backend's per-slot data (catmemi_be_slot). */
+/* The backends' per-slot data: catmemi_je_slot (CATMEMI_HAS_JE), catmemi_sys_slot
+   (CATMEMI_HAS_SYS); the runtime backend has both. */
 #define CATMEMI_PART_TYPES
-#if defined(CATMEM_BACKEND_JEMALLOC)
-#  include "backends/jemalloc.h"
-#else
-#  include "backends/system.h"
-#endif
+#include CATMEMI_BACKEND_FILE
 #undef CATMEMI_PART_TYPES
 
 /* One arena slot: the registry of named arenas. Slots 0..CATMEM_KIND_COUNT-1 are the built-in
@@ -581,8 +592,37 @@ typedef struct catmemi_slot {
     int state;                  /* CATMEMI_FREE or CATMEMI_LIVE; atomic */
     int created;                /* the backend arena exists */
     char name[CATMEM_NAME_MAX + 1];
-    catmemi_be_slot be;
+#if defined(CATMEMI_HAS_JE)
+    catmemi_je_slot je;
+#endif
+#if defined(CATMEMI_HAS_SYS)
+    catmemi_sys_slot sys;
+#endif
 } catmemi_slot;
+
+/* What a backend does out of line. catmem.h has checked arguments and state before any call;
+   the comments say which calls run under catmemi_mu. */
+typedef struct catmemi_ops {
+    const char *name;                                   /* catmem_backend_name() */
+    int (*once)(void);                                  /* at the first init; mu */
+    int (*arena_create)(catmemi_slot *s);               /* once per slot; mu */
+    int (*arena_id)(const catmemi_slot *s);
+    void *(*alloc_slow)(catmemi_slot *s, size_t size, int opts);
+    void (*free_slow)(catmemi_slot *s, void *p, size_t size); /* s NULL: no usable arena */
+    void *(*realloc)(catmemi_slot *s, void *p, size_t size);
+    void (*drop_caches)(catmemi_slot *s);               /* s NULL: every slot; mu */
+    int (*reset)(catmemi_slot *s);                      /* mu */
+    int (*purge)(catmemi_slot *s);
+    int (*stats)(catmemi_slot *s, catmem_stats *out);   /* out zeroed */
+    int (*total_stats)(catmem_stats *out);              /* out zeroed */
+    int (*owns)(const catmemi_slot *s, const void *p);
+    int (*set_decay)(catmemi_slot *s, long dirty_ms, long muzzy_ms);
+    int (*prof_active)(int on);
+    int (*prof_dump)(const char *path);
+    void (*atfork_prepare)(void);                       /* mu */
+    void (*atfork_parent)(void);                        /* mu */
+    void (*atfork_child)(void);
+} catmemi_ops;
 
 static catmemi_slot catmemi_slots[CATMEM_MAX_ARENAS];
 static int catmemi_state;       /* CATMEMI_DOWN or CATMEMI_UP; atomic */
@@ -600,14 +640,21 @@ static int catmemi_slot_live(const catmemi_slot *s) {
     return __atomic_load_n(&s->state, __ATOMIC_ACQUIRE) == CATMEMI_LIVE;
 }
 
-/* The backend's out-of-line part: catmemi_be_* functions used below. */
+/* The backend's out-of-line part: its catmemi_ops, and catmemi_select() that picks them. */
 #define CATMEMI_PART_IMPL
-#if defined(CATMEM_BACKEND_JEMALLOC)
-#  include "backends/jemalloc.h"
-#else
-#  include "backends/system.h"
-#endif
+#include CATMEMI_BACKEND_FILE
 #undef CATMEMI_PART_IMPL
+
+/* The live backend, chosen once per process before anything is allocated: memory always goes
+   back to the allocator that gave it. catmemi_info says what was chosen and why. */
+static const catmemi_ops *catmemi_be;
+static char catmemi_info[160];
+static pthread_once_t catmemi_select_once = PTHREAD_ONCE_INIT;
+static void catmemi_select_now(void) { catmemi_be = catmemi_select(catmemi_info, sizeof catmemi_info); }
+static const catmemi_ops *catmemi_backend(void) {
+    pthread_once(&catmemi_select_once, catmemi_select_now);
+    return catmemi_be;
+}
 
 /* Maps a handle to its slot without judging its state; NULL for anything that is not a handle. */
 static catmemi_slot *catmemi_slot_of(const catmem_arena *a) {
@@ -630,15 +677,18 @@ static catmemi_slot *catmemi_check(const catmem_arena *a, int *err) {
 static int catmemi_make_arena(catmemi_slot *s) {
     int err;
     if (s->created) return 0;
-    err = catmemi_be_arena_create(s);
+    err = catmemi_be->arena_create(s);
     if (err == 0) s->created = 1;
     return err;
 }
 
-static void catmemi_atfork_prepare(void) { catmemi_lock(); catmemi_be_atfork_prepare(); }
-static void catmemi_atfork_parent(void) { catmemi_be_atfork_parent(); catmemi_unlock(); }
+static void catmemi_atfork_prepare(void) {
+    catmemi_lock();
+    catmemi_be->atfork_prepare();
+}
+static void catmemi_atfork_parent(void) { catmemi_be->atfork_parent(); catmemi_unlock(); }
 static void catmemi_atfork_child(void) {
-    catmemi_be_atfork_child();
+    catmemi_be->atfork_child();
     pthread_mutex_init(&catmemi_mu, NULL); /* other threads are gone; nobody else holds it */
 }
 
@@ -646,10 +696,11 @@ CATMEM_API int catmem_init(void) {
     int err = 0;
     unsigned i;
     if (catmemi_is_up()) return 0;
+    catmemi_backend();
     catmemi_lock();
     if (catmemi_state == CATMEMI_UP) goto out;
     if (!catmemi_once_done) {
-        err = catmemi_be_once();
+        err = catmemi_be->once();
         if (err == 0 && pthread_atfork(catmemi_atfork_prepare, catmemi_atfork_parent,
                                        catmemi_atfork_child) != 0)
             err = ENOMEM;
@@ -673,14 +724,19 @@ CATMEM_API void catmem_shutdown(void) {
     catmemi_lock();
     if (catmemi_state == CATMEMI_UP) {
         __atomic_store_n(&catmemi_state, CATMEMI_DOWN, __ATOMIC_RELEASE);
-        catmemi_be_drop_caches(NULL);
+        catmemi_be->drop_caches(NULL);
     }
     catmemi_unlock();
 }
 
 CATMEM_API int catmem_is_initialized(void) { return catmemi_is_up(); }
 
-CATMEM_API const char *catmem_backend_name(void) { return CATMEMI_BE_NAME; }
+CATMEM_API const char *catmem_backend_name(void) { return catmemi_backend()->name; }
+
+CATMEM_API const char *catmem_backend_info(void) {
+    catmemi_backend();
+    return catmemi_info;
+}
 
 CATMEM_API catmem_arena *catmem_arena_get(catmem_kind kind) {
     if ((unsigned)kind >= CATMEM_KIND_COUNT) { errno = EINVAL; return NULL; }
@@ -748,8 +804,8 @@ CATMEM_API int catmem_arena_release(catmem_arena *a) {
     s = catmemi_check(a, &err);
     if (s != NULL && s->handle.slot < CATMEM_KIND_COUNT) err = EINVAL; /* built-ins stay */
     if (err == 0) {
-        catmemi_be_drop_caches(s);
-        err = catmemi_be_reset(s);
+        catmemi_be->drop_caches(s);
+        err = catmemi_be->reset(s);
         if (err == 0) {
             s->name[0] = '\0';
             __atomic_store_n(&s->state, CATMEMI_FREE, __ATOMIC_RELEASE);
@@ -766,12 +822,12 @@ CATMEM_API const char *catmem_arena_name(const catmem_arena *a) {
 
 CATMEM_API int catmem_arena_id(const catmem_arena *a) {
     catmemi_slot *s = catmemi_slot_of(a);
-    return (s != NULL && s->created) ? catmemi_be_arena_id(s) : -1;
+    return (s != NULL && s->created) ? catmemi_be->arena_id(s) : -1;
 }
 
 CATMEM_API int catmem_arena_owns(const catmem_arena *a, const void *p) {
     catmemi_slot *s = catmemi_slot_of(a);
-    return (s != NULL && s->created && p != NULL) ? catmemi_be_owns(s, p) : 0;
+    return (s != NULL && s->created && p != NULL) ? catmemi_be->owns(s, p) : 0;
 }
 
 CATMEM_API int catmem_arena_reset(catmem_arena *a) {
@@ -779,7 +835,7 @@ CATMEM_API int catmem_arena_reset(catmem_arena *a) {
     catmemi_slot *s;
     catmemi_lock();
     s = catmemi_check(a, &err);
-    if (s != NULL) err = catmemi_be_reset(s);
+    if (s != NULL) err = catmemi_be->reset(s);
     catmemi_unlock();
     return err;
 }
@@ -787,7 +843,7 @@ CATMEM_API int catmem_arena_reset(catmem_arena *a) {
 CATMEM_API int catmem_arena_purge(catmem_arena *a) {
     int err = 0;
     catmemi_slot *s = catmemi_check(a, &err);
-    return s != NULL ? catmemi_be_purge(s) : err;
+    return s != NULL ? catmemi_be->purge(s) : err;
 }
 
 CATMEM_API int catmem_arena_stats(catmem_arena *a, catmem_stats *out) {
@@ -795,14 +851,14 @@ CATMEM_API int catmem_arena_stats(catmem_arena *a, catmem_stats *out) {
     catmemi_slot *s = catmemi_check(a, &err);
     if (out == NULL) return EINVAL;
     memset(out, 0, sizeof *out);
-    return s != NULL ? catmemi_be_stats(s, out) : err;
+    return s != NULL ? catmemi_be->stats(s, out) : err;
 }
 
 CATMEM_API int catmem_total_stats(catmem_stats *out) {
     if (out == NULL) return EINVAL;
     memset(out, 0, sizeof *out);
     if (!catmemi_is_up()) return ESHUTDOWN;
-    return catmemi_be_total_stats(out);
+    return catmemi_be->total_stats(out);
 }
 
 CATMEM_API int catmem_arena_set_decay(catmem_arena *a, long dirty_ms, long muzzy_ms) {
@@ -810,15 +866,15 @@ CATMEM_API int catmem_arena_set_decay(catmem_arena *a, long dirty_ms, long muzzy
     catmemi_slot *s = catmemi_check(a, &err);
     if (s == NULL) return err;
     if (dirty_ms < -1 || muzzy_ms < -1) return EINVAL;
-    return catmemi_be_set_decay(s, dirty_ms, muzzy_ms);
+    return catmemi_be->set_decay(s, dirty_ms, muzzy_ms);
 }
 
 CATMEM_API int catmem_prof_active(int on) {
-    return catmemi_is_up() ? catmemi_be_prof_active(on != 0) : ESHUTDOWN;
+    return catmemi_is_up() ? catmemi_be->prof_active(on != 0) : ESHUTDOWN;
 }
 
 CATMEM_API int catmem_prof_dump(const char *path) {
-    return catmemi_is_up() ? catmemi_be_prof_dump(path) : ESHUTDOWN;
+    return catmemi_is_up() ? catmemi_be->prof_dump(path) : ESHUTDOWN;
 }
 
 CATMEM_API void *catmemi_alloc_slow(const catmem_arena *a, size_t size, int opts) {
@@ -829,7 +885,7 @@ CATMEM_API void *catmemi_alloc_slow(const catmem_arena *a, size_t size, int opts
     if (opts < 0) { errno = EINVAL; return NULL; }
     if (size == 0) size = 1;
     if (size > CATMEM_SIZE_MAX) { errno = ENOMEM; return NULL; }
-    p = catmemi_be_alloc_slow(s, size, opts);
+    p = catmemi_be->alloc_slow(s, size, opts);
     if (p == NULL) errno = ENOMEM;
     return p;
 }
@@ -838,13 +894,17 @@ CATMEM_API void catmemi_free_slow(const catmem_arena *a, void *p, size_t size) {
     int err = 0;
     catmemi_slot *s = catmemi_check(a, &err);
     if (p == NULL) return;
+    if (catmemi_be == NULL) { /* before any init: p cannot be catmem's */
+        errno = EINVAL;
+        return;
+    }
     if (a == NULL || (size != 0 && size > CATMEM_SIZE_MAX)) {
-        catmemi_be_free_slow(NULL, p, 0); /* the pointer knows its owner; the call was wrong */
+        catmemi_be->free_slow(NULL, p, 0); /* the pointer knows its owner; the call was wrong */
         errno = EINVAL;
         return;
     }
     /* s is NULL after shutdown or for a released arena: free without touching any cache. */
-    catmemi_be_free_slow(s, p, size);
+    catmemi_be->free_slow(s, p, size);
 }
 
 CATMEM_API void *catmem_realloc(catmem_arena *a, void *p, size_t size) {
@@ -856,7 +916,7 @@ CATMEM_API void *catmem_realloc(catmem_arena *a, void *p, size_t size) {
     if (s == NULL) { errno = err; return NULL; }
     if (size == 0) size = 1;
     if (size > CATMEM_SIZE_MAX) { errno = ENOMEM; return NULL; }
-    q = catmemi_be_realloc(s, p, size);
+    q = catmemi_be->realloc(s, p, size);
     if (q == NULL) errno = ENOMEM;
     return q;
 }
@@ -1081,7 +1141,7 @@ CATMEM_API void catmemi_debug_check_free(const catmem_arena *a, const void *p) {
     }
     if (catmem_arena_owns(a, p)) return;
     for (i = 0; i < CATMEM_MAX_ARENAS; i++)
-        if (catmemi_slots[i].created && catmemi_be_owns(&catmemi_slots[i], p)) {
+        if (catmemi_slots[i].created && catmemi_be->owns(&catmemi_slots[i], p)) {
             fprintf(stderr, "catmem: %p freed into arena '%s' but belongs to arena '%s'\n", p,
                     s->name, catmemi_slots[i].name);
             abort();

@@ -6,10 +6,11 @@
                             catmemi_be_alloc(a, size, opts), catmemi_be_free(a, p),
                             catmemi_be_free_sized(a, p, size)
                           each falls back to catmemi_alloc_slow / catmemi_free_slow.
-     CATMEMI_PART_TYPES   catmemi_be_slot, the backend's data in each arena slot.
-     CATMEMI_PART_IMPL    CATMEMI_BE_NAME and the out-of-line catmemi_be_* functions that
-                          catmem.h's implementation calls (listed where they are defined below).
-   catmem.h has already checked arguments and state when it calls a catmemi_be_* function.
+     CATMEMI_PART_TYPES   catmemi_<name>_slot, the backend's data in each arena slot.
+     CATMEMI_PART_IMPL    the out-of-line functions, gathered in a catmemi_ops table (declared
+                          in catmem.h), and catmemi_select(), which returns the table to use.
+   Adding a backend is adding one file with these parts. The runtime backend (runtime.h)
+   includes this file and system.h under CATMEMI_RUNTIME and picks one of the two at run time.
 
    How this backend keeps arenas separate and fast: each thread gets, per arena, its own explicit
    jemalloc thread cache (tcache.create). The mallocx flags for "this arena through my cache" are
@@ -19,7 +20,14 @@
    and are destroyed when their thread exits (a pthread key destructor). */
 
 #if defined(CATMEMI_PART_INLINE)
+#if !defined(CATMEMI_RUNTIME)
 #include <jemalloc/jemalloc.h>
+#define CATMEMI_CAT2(a, b) a##b
+#define CATMEMI_CAT(a, b) CATMEMI_CAT2(a, b)
+/* jemalloc's functions under the prefix of the jemalloc in use (CATMEM_JEMALLOC_PREFIX). The
+   runtime backend defines this to call through the pointers it found instead. */
+#define CATMEMI_JE(name) CATMEMI_CAT(CATMEM_JEMALLOC_PREFIX, name)
+#endif
 
 /* mallocx flags per arena slot for the calling thread; 0 = take the slow path. */
 extern CATMEMI_TLS int catmemi_je_flags[CATMEM_MAX_ARENAS];
@@ -27,7 +35,7 @@ extern CATMEMI_TLS int catmemi_je_flags[CATMEM_MAX_ARENAS];
 static inline void *catmemi_be_alloc(const catmem_arena *a, size_t size, int opts) {
     int f = catmemi_je_flags[a->slot];
     void *p;
-    if (CATMEMI_LIKELY(f != 0) && CATMEMI_LIKELY((p = mallocx(size, f | opts)) != NULL))
+    if (CATMEMI_LIKELY(f != 0) && CATMEMI_LIKELY((p = CATMEMI_JE(mallocx)(size, f | opts)) != NULL))
         return p;
     return catmemi_alloc_slow(a, size, opts);
 }
@@ -36,7 +44,7 @@ static inline void *catmemi_be_alloc(const catmem_arena *a, size_t size, int opt
 static inline void catmemi_be_free(const catmem_arena *a, void *p) {
     int f = catmemi_je_flags[a->slot];
     if (CATMEMI_LIKELY(f != 0))
-        dallocx(p, f);
+        CATMEMI_JE(dallocx)(p, f);
     else
         catmemi_free_slow(a, p, 0);
 }
@@ -44,27 +52,32 @@ static inline void catmemi_be_free(const catmem_arena *a, void *p) {
 static inline void catmemi_be_free_sized(const catmem_arena *a, void *p, size_t size) {
     int f = catmemi_je_flags[a->slot];
     if (CATMEMI_LIKELY(f != 0))
-        sdallocx(p, size, f);
+        CATMEMI_JE(sdallocx)(p, size, f);
     else
         catmemi_free_slow(a, p, size);
 }
 #endif /* CATMEMI_PART_INLINE */
 
 #if defined(CATMEMI_PART_TYPES)
-typedef struct catmemi_be_slot {
+#define CATMEMI_HAS_JE 1
+typedef struct catmemi_je_slot {
     unsigned index; /* jemalloc arena index, from arenas.create */
-} catmemi_be_slot;
+} catmemi_je_slot;
 #endif
 
 #if defined(CATMEMI_PART_IMPL)
 #include <stdbool.h>
 #include <sys/types.h>
 
-#define CATMEMI_BE_NAME "jemalloc"
-
+#if !defined(CATMEMI_RUNTIME)
+#define CATMEMI_MALLOCX_ARENA(a) MALLOCX_ARENA(a)
+#define CATMEMI_MALLOCX_TCACHE(tc) MALLOCX_TCACHE(tc)
+#define CATMEMI_MALLOCX_TCACHE_NONE MALLOCX_TCACHE_NONE
+#define CATMEMI_MALLCTL_ARENAS_ALL MALLCTL_ARENAS_ALL
 /* catmem's option encoding must be jemalloc's mallocx flags (a compile-time check). */
 typedef char catmemi_je_opts_match[(CATMEMI_ZERO == MALLOCX_ZERO && MALLOCX_LG_ALIGN(5) == 5 &&
                                     CATMEMI_LG_ALIGN_MASK == 0x3f) ? 1 : -1];
+#endif
 
 CATMEMI_TLS int catmemi_je_flags[CATMEM_MAX_ARENAS];
 
@@ -85,8 +98,8 @@ static size_t catmemi_je_page;
 static int catmemi_je_ctl(const catmemi_slot *s, const char *fmt, void *old, size_t *oldlen,
                           void *newp, size_t newlen) {
     char name[96];
-    snprintf(name, sizeof name, fmt, s->be.index);
-    return mallctl(name, old, oldlen, newp, newlen);
+    snprintf(name, sizeof name, fmt, s->je.index);
+    return CATMEMI_JE(mallctl)(name, old, oldlen, newp, newlen);
 }
 
 /* Drops one thread's cache for slot i (or all slots when i < 0). Under catmemi_mu, and only
@@ -96,7 +109,7 @@ static void catmemi_je_drop(catmemi_je_thread *t, int i) {
     for (k = (i < 0 ? 0 : i); k < (i < 0 ? CATMEM_MAX_ARENAS : i + 1); k++) {
         if (t->tc[k] != 0) {
             unsigned id = t->tc[k] - 1;
-            (void)mallctl("tcache.destroy", NULL, NULL, &id, sizeof id); /* fails only for bad ids */
+            (void)CATMEMI_JE(mallctl)("tcache.destroy", NULL, NULL, &id, sizeof id); /* fails only for bad ids */
             t->tc[k] = 0;
         }
         t->flags[k] = 0;
@@ -136,12 +149,12 @@ static int catmemi_je_thread_flags(catmemi_slot *s) {
         catmemi_je_threads.next = t;
         pthread_setspecific(catmemi_je_key, t);
     }
-    if (mallctl("tcache.create", &tc, &sz, NULL, 0) == 0) {
+    if (CATMEMI_JE(mallctl)("tcache.create", &tc, &sz, NULL, 0) == 0) {
         t->tc[i] = tc + 1;
-        f = MALLOCX_ARENA(s->be.index) | MALLOCX_TCACHE(tc);
+        f = CATMEMI_MALLOCX_ARENA(s->je.index) | CATMEMI_MALLOCX_TCACHE(tc);
     } else {
         /* Out of cache ids (thousands of live thread/arena pairs): still correct, slower. */
-        f = MALLOCX_ARENA(s->be.index) | MALLOCX_TCACHE_NONE;
+        f = CATMEMI_MALLOCX_ARENA(s->je.index) | CATMEMI_MALLOCX_TCACHE_NONE;
     }
     catmemi_je_flags[i] = f;
 out:
@@ -152,7 +165,7 @@ out:
 static int catmemi_je_flags_for(catmemi_slot *s) {
     int f = catmemi_je_flags[s->handle.slot];
     if (f == 0) f = catmemi_je_thread_flags(s);
-    return f != 0 ? f : (MALLOCX_ARENA(s->be.index) | MALLOCX_TCACHE_NONE);
+    return f != 0 ? f : (CATMEMI_MALLOCX_ARENA(s->je.index) | CATMEMI_MALLOCX_TCACHE_NONE);
 }
 
 /* Flushes the calling thread's cache for s so that its objects are back in the arena. */
@@ -160,80 +173,86 @@ static void catmemi_je_flush_own(const catmemi_slot *s) {
     unsigned tc = catmemi_je_self.tc[s->handle.slot];
     if (tc != 0) {
         tc -= 1;
-        (void)mallctl("tcache.flush", NULL, NULL, &tc, sizeof tc);
+        (void)CATMEMI_JE(mallctl)("tcache.flush", NULL, NULL, &tc, sizeof tc);
     }
 }
 
-/* Once per process: is jemalloc really there and answering? */
-static int catmemi_be_once(void) {
-    const char *version;
+/* jemalloc's version string, or NULL when it does not answer. */
+static const char *catmemi_je_version(void) {
+    const char *version = NULL;
     size_t sz = sizeof version;
-    if (mallctl("version", &version, &sz, NULL, 0) != 0) return ENOSYS;
+    return CATMEMI_JE(mallctl)("version", &version, &sz, NULL, 0) == 0 ? version : NULL;
+}
+
+/* Once per process: is jemalloc really there and answering? */
+static int catmemi_je_once(void) {
+    size_t sz;
+    if (catmemi_je_version() == NULL) return ENOSYS;
     sz = sizeof catmemi_je_page;
-    if (mallctl("arenas.page", &catmemi_je_page, &sz, NULL, 0) != 0) return ENOSYS;
+    if (CATMEMI_JE(mallctl)("arenas.page", &catmemi_je_page, &sz, NULL, 0) != 0) return ENOSYS;
     return pthread_key_create(&catmemi_je_key, catmemi_je_thread_exit);
 }
 
-static int catmemi_be_arena_create(catmemi_slot *s) {
+static int catmemi_je_arena_create(catmemi_slot *s) {
     unsigned index;
     size_t sz = sizeof index;
-    int err = mallctl("arenas.create", &index, &sz, NULL, 0);
-    if (err == 0) s->be.index = index;
+    int err = CATMEMI_JE(mallctl)("arenas.create", &index, &sz, NULL, 0);
+    if (err == 0) s->je.index = index;
     return err;
 }
 
-static int catmemi_be_arena_id(const catmemi_slot *s) { return (int)s->be.index; }
+static int catmemi_je_arena_id(const catmemi_slot *s) { return (int)s->je.index; }
 
-static void *catmemi_be_alloc_slow(catmemi_slot *s, size_t size, int opts) {
-    return mallocx(size, catmemi_je_flags_for(s) | opts);
+static void *catmemi_je_alloc_slow(catmemi_slot *s, size_t size, int opts) {
+    return CATMEMI_JE(mallocx)(size, catmemi_je_flags_for(s) | opts);
 }
 
 /* s NULL: no usable arena (NULL handle, shutdown, released): free without any cache. */
-static void catmemi_be_free_slow(catmemi_slot *s, void *p, size_t size) {
-    int f = s != NULL ? catmemi_je_flags_for(s) : MALLOCX_TCACHE_NONE;
+static void catmemi_je_free_slow(catmemi_slot *s, void *p, size_t size) {
+    int f = s != NULL ? catmemi_je_flags_for(s) : CATMEMI_MALLOCX_TCACHE_NONE;
     if (size != 0)
-        sdallocx(p, size, f);
+        CATMEMI_JE(sdallocx)(p, size, f);
     else
-        dallocx(p, f);
+        CATMEMI_JE(dallocx)(p, f);
 }
 
-static void *catmemi_be_realloc(catmemi_slot *s, void *p, size_t size) {
-    return rallocx(p, size, catmemi_je_flags_for(s));
+static void *catmemi_je_realloc(catmemi_slot *s, void *p, size_t size) {
+    return CATMEMI_JE(rallocx)(p, size, catmemi_je_flags_for(s));
 }
 
 /* Under catmemi_mu: every thread's cache for s (all slots when s is NULL) is destroyed. */
-static void catmemi_be_drop_caches(catmemi_slot *s) {
+static void catmemi_je_drop_caches(catmemi_slot *s) {
     catmemi_je_thread *t;
     for (t = catmemi_je_threads.next; t != &catmemi_je_threads; t = t->next)
         catmemi_je_drop(t, s != NULL ? (int)s->handle.slot : -1);
 }
 
 /* Under catmemi_mu. Caches hold pointers into the arena: flush them all first. */
-static int catmemi_be_reset(catmemi_slot *s) {
+static int catmemi_je_reset(catmemi_slot *s) {
     catmemi_je_thread *t;
     unsigned i = s->handle.slot;
     for (t = catmemi_je_threads.next; t != &catmemi_je_threads; t = t->next)
         if (t->tc[i] != 0) {
             unsigned id = t->tc[i] - 1;
-            int err = mallctl("tcache.flush", NULL, NULL, &id, sizeof id);
+            int err = CATMEMI_JE(mallctl)("tcache.flush", NULL, NULL, &id, sizeof id);
             if (err != 0) return err;
         }
     return catmemi_je_ctl(s, "arena.%u.reset", NULL, NULL, NULL, 0);
 }
 
-static int catmemi_be_purge(catmemi_slot *s) {
+static int catmemi_je_purge(catmemi_slot *s) {
     catmemi_je_flush_own(s);
     return catmemi_je_ctl(s, "arena.%u.purge", NULL, NULL, NULL, 0);
 }
 
 static int catmemi_je_epoch(void) {
     uint64_t epoch = 1;
-    return mallctl("epoch", NULL, NULL, &epoch, sizeof epoch);
+    return CATMEMI_JE(mallctl)("epoch", NULL, NULL, &epoch, sizeof epoch);
 }
 
 static int catmemi_je_read(const catmemi_slot *s, const char *fmt, void *out, size_t size) {
     size_t sz = size;
-    int err = s != NULL ? catmemi_je_ctl(s, fmt, out, &sz, NULL, 0) : mallctl(fmt, out, &sz, NULL, 0);
+    int err = s != NULL ? catmemi_je_ctl(s, fmt, out, &sz, NULL, 0) : CATMEMI_JE(mallctl)(fmt, out, &sz, NULL, 0);
     return (err == 0 && sz != size) ? EINVAL : err;
 }
 
@@ -259,7 +278,7 @@ static int catmemi_je_counts(const catmemi_slot *s, const char *prefix, catmem_s
     return err;
 }
 
-static int catmemi_be_stats(catmemi_slot *s, catmem_stats *out) {
+static int catmemi_je_stats(catmemi_slot *s, catmem_stats *out) {
     size_t small, large, pactive;
     int err;
     catmemi_je_flush_own(s);
@@ -275,7 +294,7 @@ static int catmemi_be_stats(catmemi_slot *s, catmem_stats *out) {
     return catmemi_je_counts(s, "stats.arenas.%u", out);
 }
 
-static int catmemi_be_total_stats(catmem_stats *out) {
+static int catmemi_je_total_stats(catmem_stats *out) {
     char prefix[32];
     int err;
     if ((err = catmemi_je_epoch()) != 0) return err;
@@ -284,17 +303,17 @@ static int catmemi_be_total_stats(catmem_stats *out) {
         (err = catmemi_je_read(NULL, "stats.resident", &out->resident, sizeof(size_t))) ||
         (err = catmemi_je_read(NULL, "stats.mapped", &out->mapped, sizeof(size_t))))
         return err == ENOENT ? ENOTSUP : err;
-    snprintf(prefix, sizeof prefix, "stats.arenas.%d", MALLCTL_ARENAS_ALL);
+    snprintf(prefix, sizeof prefix, "stats.arenas.%d", CATMEMI_MALLCTL_ARENAS_ALL);
     return catmemi_je_counts(NULL, prefix, out);
 }
 
-static int catmemi_be_owns(const catmemi_slot *s, const void *p) {
+static int catmemi_je_owns(const catmemi_slot *s, const void *p) {
     unsigned index;
     size_t sz = sizeof index;
-    return mallctl("arenas.lookup", &index, &sz, (void *)&p, sizeof p) == 0 && index == s->be.index;
+    return CATMEMI_JE(mallctl)("arenas.lookup", &index, &sz, (void *)&p, sizeof p) == 0 && index == s->je.index;
 }
 
-static int catmemi_be_set_decay(catmemi_slot *s, long dirty_ms, long muzzy_ms) {
+static int catmemi_je_set_decay(catmemi_slot *s, long dirty_ms, long muzzy_ms) {
     ssize_t d = (ssize_t)dirty_ms, m = (ssize_t)muzzy_ms;
     int err = catmemi_je_ctl(s, "arena.%u.dirty_decay_ms", NULL, NULL, &d, sizeof d);
     return err != 0 ? err : catmemi_je_ctl(s, "arena.%u.muzzy_decay_ms", NULL, NULL, &m, sizeof m);
@@ -303,25 +322,25 @@ static int catmemi_be_set_decay(catmemi_slot *s, long dirty_ms, long muzzy_ms) {
 static int catmemi_je_prof_enabled(void) {
     bool on = false;
     size_t sz = sizeof on;
-    return mallctl("opt.prof", &on, &sz, NULL, 0) == 0 && on;
+    return CATMEMI_JE(mallctl)("opt.prof", &on, &sz, NULL, 0) == 0 && on;
 }
 
-static int catmemi_be_prof_active(int on) {
+static int catmemi_je_prof_active(int on) {
     bool b = on != 0;
     if (!catmemi_je_prof_enabled()) return ENOTSUP;
-    return mallctl("prof.active", NULL, NULL, &b, sizeof b);
+    return CATMEMI_JE(mallctl)("prof.active", NULL, NULL, &b, sizeof b);
 }
 
-static int catmemi_be_prof_dump(const char *path) {
+static int catmemi_je_prof_dump(const char *path) {
     if (!catmemi_je_prof_enabled()) return ENOTSUP;
-    return path != NULL ? mallctl("prof.dump", NULL, NULL, (void *)&path, sizeof path)
-                        : mallctl("prof.dump", NULL, NULL, NULL, 0);
+    return path != NULL ? CATMEMI_JE(mallctl)("prof.dump", NULL, NULL, (void *)&path, sizeof path)
+                        : CATMEMI_JE(mallctl)("prof.dump", NULL, NULL, NULL, 0);
 }
 
-static void catmemi_be_atfork_prepare(void) {}
-static void catmemi_be_atfork_parent(void) {}
+static void catmemi_je_atfork_prepare(void) {}
+static void catmemi_je_atfork_parent(void) {}
 /* In the child only the forking thread runs: the other threads' caches can go. */
-static void catmemi_be_atfork_child(void) {
+static void catmemi_je_atfork_child(void) {
     catmemi_je_thread *t = catmemi_je_threads.next, *next;
     for (; t != &catmemi_je_threads; t = next) {
         next = t->next;
@@ -331,4 +350,20 @@ static void catmemi_be_atfork_child(void) {
         }
     }
 }
+static const catmemi_ops catmemi_je_ops = {
+    "jemalloc",           catmemi_je_once,           catmemi_je_arena_create,
+    catmemi_je_arena_id,  catmemi_je_alloc_slow,     catmemi_je_free_slow,
+    catmemi_je_realloc,   catmemi_je_drop_caches,    catmemi_je_reset,
+    catmemi_je_purge,     catmemi_je_stats,          catmemi_je_total_stats,
+    catmemi_je_owns,      catmemi_je_set_decay,      catmemi_je_prof_active,
+    catmemi_je_prof_dump, catmemi_je_atfork_prepare, catmemi_je_atfork_parent,
+    catmemi_je_atfork_child};
+
+#if !defined(CATMEMI_RUNTIME)
+static const catmemi_ops *catmemi_select(char *info, size_t size) {
+    const char *v = catmemi_je_version();
+    snprintf(info, size, "jemalloc %s (linked)", v != NULL ? v : "(not answering)");
+    return &catmemi_je_ops;
+}
+#endif
 #endif /* CATMEMI_PART_IMPL */

@@ -5,7 +5,7 @@
    its arena's list, which is what lets catmem_arena_reset free everything at once and keeps
    per-arena statistics exact. The list and counters of an arena are guarded by its own mutex. */
 
-#if defined(CATMEMI_PART_INLINE)
+#if defined(CATMEMI_PART_INLINE) && !defined(CATMEMI_RUNTIME)
 /* Every call needs the arena's lock anyway: the slow path is the only path. */
 static inline void *catmemi_be_alloc(const catmem_arena *a, size_t size, int opts) {
     return catmemi_alloc_slow(a, size, opts);
@@ -19,6 +19,7 @@ static inline void catmemi_be_free_sized(const catmem_arena *a, void *p, size_t 
 #endif /* CATMEMI_PART_INLINE */
 
 #if defined(CATMEMI_PART_TYPES)
+#define CATMEMI_HAS_SYS 1
 /* The header in front of every block: 32 bytes on 64-bit, a multiple of malloc's alignment. */
 typedef struct catmemi_sys_blk {
     struct catmemi_sys_blk *prev, *next;
@@ -29,19 +30,18 @@ typedef struct catmemi_sys_blk {
     uint8_t magic;       /* CATMEMI_SYS_MAGIC while the block is live */
 } catmemi_sys_blk;
 
-typedef struct catmemi_be_slot {
+typedef struct catmemi_sys_slot {
     pthread_mutex_t mu;
     catmemi_sys_blk head; /* circular list of live blocks */
     size_t allocated, active;
     uint64_t nmalloc, ndalloc;
-} catmemi_be_slot;
+} catmemi_sys_slot;
 #endif /* CATMEMI_PART_TYPES */
 
 #if defined(CATMEMI_PART_IMPL)
 #include <malloc.h>
 #include <unistd.h>
 
-#define CATMEMI_BE_NAME "system"
 #define CATMEMI_SYS_MAGIC 0xC7
 /* malloc's guaranteed alignment: at least 2 * sizeof(void *) on every glibc/musl target. */
 #define CATMEMI_SYS_ALIGN (2 * sizeof(void *))
@@ -63,7 +63,7 @@ static catmemi_slot *catmemi_sys_owner(const catmemi_sys_blk *h) {
 
 /* Links h into s's list and counts its bytes; counted: also one more allocation. */
 static void catmemi_sys_link(catmemi_slot *s, catmemi_sys_blk *h, int counted) {
-    catmemi_be_slot *b = &s->be;
+    catmemi_sys_slot *b = &s->sys;
     pthread_mutex_lock(&b->mu);
     h->prev = &b->head;
     h->next = b->head.next;
@@ -76,7 +76,7 @@ static void catmemi_sys_link(catmemi_slot *s, catmemi_sys_blk *h, int counted) {
 }
 
 static void catmemi_sys_unlink(catmemi_slot *s, catmemi_sys_blk *h, int counted) {
-    catmemi_be_slot *b = &s->be;
+    catmemi_sys_slot *b = &s->sys;
     pthread_mutex_lock(&b->mu);
     h->prev->next = h->next;
     h->next->prev = h->prev;
@@ -88,17 +88,17 @@ static void catmemi_sys_unlink(catmemi_slot *s, catmemi_sys_blk *h, int counted)
 
 static void *catmemi_sys_base(catmemi_sys_blk *h) { return (char *)h - h->offset; }
 
-static int catmemi_be_once(void) { return 0; }
+static int catmemi_sys_once(void) { return 0; }
 
-static int catmemi_be_arena_create(catmemi_slot *s) {
-    int err = pthread_mutex_init(&s->be.mu, NULL);
-    s->be.head.prev = s->be.head.next = &s->be.head;
+static int catmemi_sys_arena_create(catmemi_slot *s) {
+    int err = pthread_mutex_init(&s->sys.mu, NULL);
+    s->sys.head.prev = s->sys.head.next = &s->sys.head;
     return err;
 }
 
-static int catmemi_be_arena_id(const catmemi_slot *s) { return (int)s->handle.slot; }
+static int catmemi_sys_arena_id(const catmemi_slot *s) { return (int)s->handle.slot; }
 
-static void *catmemi_be_alloc_slow(catmemi_slot *s, size_t size, int opts) {
+static void *catmemi_sys_alloc_slow(catmemi_slot *s, size_t size, int opts) {
     unsigned lg = (unsigned)(opts & CATMEMI_LG_ALIGN_MASK);
     size_t align = (size_t)1 << lg, total;
     char *base;
@@ -122,7 +122,7 @@ static void *catmemi_be_alloc_slow(catmemi_slot *s, size_t size, int opts) {
 
 /* The block's own header names its arena, so s (possibly NULL or wrong) is not needed. A pointer
    without catmem's header is left alone and reported rather than handed to free(). */
-static void catmemi_be_free_slow(catmemi_slot *s, void *p, size_t size) {
+static void catmemi_sys_free_slow(catmemi_slot *s, void *p, size_t size) {
     catmemi_sys_blk *h = catmemi_sys_hdr(p);
     catmemi_slot *owner = catmemi_sys_owner(h);
     (void)s;
@@ -133,17 +133,17 @@ static void catmemi_be_free_slow(catmemi_slot *s, void *p, size_t size) {
     free(catmemi_sys_base(h));
 }
 
-static void *catmemi_be_realloc(catmemi_slot *s, void *p, size_t size) {
+static void *catmemi_sys_realloc(catmemi_slot *s, void *p, size_t size) {
     catmemi_sys_blk *h = catmemi_sys_hdr(p), *nh;
     catmemi_slot *owner = catmemi_sys_owner(h);
     void *q;
     if (owner == NULL) return NULL;
     if (owner != s || h->offset != 0) {
         /* Moves to another arena, or sits behind alignment padding: new block and a copy. */
-        q = catmemi_be_alloc_slow(s, size, 0);
+        q = catmemi_sys_alloc_slow(s, size, 0);
         if (q == NULL) return NULL;
         memcpy(q, p, h->size < size ? h->size : size);
-        catmemi_be_free_slow(owner, p, 0);
+        catmemi_sys_free_slow(owner, p, 0);
         return q;
     }
     /* Out of the list while realloc may move it; back in whether or not realloc succeeds. */
@@ -160,10 +160,10 @@ static void *catmemi_be_realloc(catmemi_slot *s, void *p, size_t size) {
     return (char *)nh + CATMEMI_SYS_HDR;
 }
 
-static void catmemi_be_drop_caches(catmemi_slot *s) { (void)s; } /* no caches */
+static void catmemi_sys_drop_caches(catmemi_slot *s) { (void)s; } /* no caches */
 
-static int catmemi_be_reset(catmemi_slot *s) {
-    catmemi_be_slot *b = &s->be;
+static int catmemi_sys_reset(catmemi_slot *s) {
+    catmemi_sys_slot *b = &s->sys;
     catmemi_sys_blk *h, *next;
     pthread_mutex_lock(&b->mu);
     for (h = b->head.next; h != &b->head; h = next) {
@@ -179,7 +179,7 @@ static int catmemi_be_reset(catmemi_slot *s) {
 }
 
 /* glibc can only trim the whole process's heap. */
-static int catmemi_be_purge(catmemi_slot *s) {
+static int catmemi_sys_purge(catmemi_slot *s) {
     (void)s;
 #if defined(__GLIBC__)
     malloc_trim(0);
@@ -187,7 +187,7 @@ static int catmemi_be_purge(catmemi_slot *s) {
     return 0;
 }
 
-static void catmemi_sys_add(catmem_stats *out, catmemi_be_slot *b) {
+static void catmemi_sys_add(catmem_stats *out, catmemi_sys_slot *b) {
     pthread_mutex_lock(&b->mu);
     out->allocated += b->allocated;
     out->active += b->active;
@@ -196,16 +196,16 @@ static void catmemi_sys_add(catmem_stats *out, catmemi_be_slot *b) {
     pthread_mutex_unlock(&b->mu);
 }
 
-static int catmemi_be_stats(catmemi_slot *s, catmem_stats *out) {
-    catmemi_sys_add(out, &s->be);
+static int catmemi_sys_stats(catmemi_slot *s, catmem_stats *out) {
+    catmemi_sys_add(out, &s->sys);
     return 0;
 }
 
-static int catmemi_be_total_stats(catmem_stats *out) {
+static int catmemi_sys_total_stats(catmem_stats *out) {
     unsigned i;
     FILE *f;
     for (i = 0; i < CATMEM_MAX_ARENAS; i++)
-        if (catmemi_slots[i].created) catmemi_sys_add(out, &catmemi_slots[i].be);
+        if (catmemi_slots[i].created) catmemi_sys_add(out, &catmemi_slots[i].sys);
     f = fopen("/proc/self/statm", "r");
     if (f != NULL) {
         unsigned long pages, rss;
@@ -221,31 +221,46 @@ static int catmemi_be_total_stats(catmem_stats *out) {
     return 0;
 }
 
-static int catmemi_be_owns(const catmemi_slot *s, const void *p) {
+static int catmemi_sys_owns(const catmemi_slot *s, const void *p) {
     return catmemi_sys_owner(catmemi_sys_hdr(p)) == s;
 }
 
-static int catmemi_be_set_decay(catmemi_slot *s, long dirty_ms, long muzzy_ms) {
+static int catmemi_sys_set_decay(catmemi_slot *s, long dirty_ms, long muzzy_ms) {
     (void)s; (void)dirty_ms; (void)muzzy_ms;
     return ENOTSUP; /* glibc has no per-arena decay */
 }
-static int catmemi_be_prof_active(int on) { (void)on; return ENOTSUP; }
-static int catmemi_be_prof_dump(const char *path) { (void)path; return ENOTSUP; }
+static int catmemi_sys_prof_active(int on) { (void)on; return ENOTSUP; }
+static int catmemi_sys_prof_dump(const char *path) { (void)path; return ENOTSUP; }
 
 /* Arena locks are taken around fork() so that the child never inherits one held mid-update. */
-static void catmemi_be_atfork_prepare(void) {
+static void catmemi_sys_atfork_prepare(void) {
     unsigned i;
     for (i = 0; i < CATMEM_MAX_ARENAS; i++)
-        if (catmemi_slots[i].created) pthread_mutex_lock(&catmemi_slots[i].be.mu);
+        if (catmemi_slots[i].created) pthread_mutex_lock(&catmemi_slots[i].sys.mu);
 }
-static void catmemi_be_atfork_parent(void) {
+static void catmemi_sys_atfork_parent(void) {
     unsigned i;
     for (i = 0; i < CATMEM_MAX_ARENAS; i++)
-        if (catmemi_slots[i].created) pthread_mutex_unlock(&catmemi_slots[i].be.mu);
+        if (catmemi_slots[i].created) pthread_mutex_unlock(&catmemi_slots[i].sys.mu);
 }
-static void catmemi_be_atfork_child(void) {
+static void catmemi_sys_atfork_child(void) {
     unsigned i;
     for (i = 0; i < CATMEM_MAX_ARENAS; i++)
-        if (catmemi_slots[i].created) pthread_mutex_init(&catmemi_slots[i].be.mu, NULL);
+        if (catmemi_slots[i].created) pthread_mutex_init(&catmemi_slots[i].sys.mu, NULL);
 }
+static const catmemi_ops catmemi_sys_ops = {
+    "system",              catmemi_sys_once,           catmemi_sys_arena_create,
+    catmemi_sys_arena_id,  catmemi_sys_alloc_slow,     catmemi_sys_free_slow,
+    catmemi_sys_realloc,   catmemi_sys_drop_caches,    catmemi_sys_reset,
+    catmemi_sys_purge,     catmemi_sys_stats,          catmemi_sys_total_stats,
+    catmemi_sys_owns,      catmemi_sys_set_decay,      catmemi_sys_prof_active,
+    catmemi_sys_prof_dump, catmemi_sys_atfork_prepare, catmemi_sys_atfork_parent,
+    catmemi_sys_atfork_child};
+
+#if !defined(CATMEMI_RUNTIME)
+static const catmemi_ops *catmemi_select(char *info, size_t size) {
+    snprintf(info, size, "system malloc (compiled in)");
+    return &catmemi_sys_ops;
+}
+#endif
 #endif /* CATMEMI_PART_IMPL */

@@ -1,5 +1,6 @@
 /* The contract of every public function, run on each backend. */
 #include "catmem.h"
+#include "testing.h"
 
 #include <errno.h>
 #include <setjmp.h>
@@ -33,7 +34,7 @@ static void test_before_init_everything_fails_cleanly(void **state) {
     assert_int_equal(catmem_total_stats(&st), ESHUTDOWN);
     assert_int_equal(catmem_prof_dump(NULL), ESHUTDOWN);
     catmem_shutdown(); /* harmless before init */
-#if defined(CATMEM_BACKEND_JEMALLOC)
+#if EXPECT_JEMALLOC
     assert_string_equal(catmem_backend_name(), "jemalloc");
 #else
     assert_string_equal(catmem_backend_name(), "system");
@@ -399,7 +400,7 @@ static void test_stats_move_as_expected(void **state) {
     assert_true(total.allocated >= during.allocated);
     assert_true(total.nmalloc >= during.nmalloc);
     assert_true(total.resident > 0);
-#if defined(CATMEM_BACKEND_JEMALLOC)
+#if EXPECT_JEMALLOC
     assert_true(total.mapped > 0); /* system: 0 whenever malloc is not glibc's (ASan, Valgrind) */
 #endif
     for (i = 0; i < 200; i++) catmem_free(a, p[i]);
@@ -447,7 +448,7 @@ static void test_purge_and_decay(void **state) {
     catmem_free(a, big);
     assert_int_equal(catmem_arena_purge(a), 0);
     assert_int_equal(catmem_arena_set_decay(a, -2, 0), EINVAL);
-#if defined(CATMEM_BACKEND_JEMALLOC)
+#if EXPECT_JEMALLOC
     assert_int_equal(catmem_arena_set_decay(a, 0, 0), 0);
     assert_int_equal(catmem_arena_set_decay(a, -1, 5000), 0);
 #else

@@ -2,6 +2,7 @@
    region memory that was taken back unusable: ASan reports a use after reset, and without ASan
    the memory reads as 0xdd. Runs against the _debug libraries. */
 #include "catmem.h"
+#include "testing.h"
 
 #include <errno.h>
 #include <setjmp.h>

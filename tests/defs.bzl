@@ -1,27 +1,54 @@
 """catmem_test: one test source, one cc_test per backend."""
 
-BACKENDS = ["jemalloc", "system"]
+# Every backend the suite runs on. The runtime backend runs twice: alone (it must fall back to
+# the system malloc) and with Debian's jemalloc preloaded (it must bind to it). LD_PRELOAD takes
+# the bare soname, found by the dynamic linker's usual search.
+VARIANTS = {
+    "jemalloc": struct(library = "catmem_jemalloc", defines = [], env = {}, tags = []),
+    "system": struct(library = "catmem_system", defines = [], env = {}, tags = []),
+    "runtime": struct(
+        library = "catmem_runtime",
+        defines = ["CATMEM_TEST_PRELOAD=0"],
+        env = {},
+        tags = [],
+    ),
+    # Not under ASan or TSan: their runtimes must be the first library loaded, and refuse a
+    # preloaded malloc (.bazelrc filters the tag out there).
+    "runtime_preload": struct(
+        library = "catmem_runtime",
+        defines = ["CATMEM_TEST_PRELOAD=1"],
+        env = {"LD_PRELOAD": "libjemalloc.so.2"},
+        tags = ["jemalloc_preload"],
+    ),
+}
 
-def catmem_test(name, srcs, backends = BACKENDS, copts = [], debug = False, **kwargs):
-    """Generates <name>_<backend> for every backend and a test_suite <name> of them all.
+def catmem_test(name, srcs, variants = VARIANTS.keys(), copts = [], debug = False, env = {}, **kwargs):
+    """Generates <name>_<variant> for every backend variant and a test_suite <name> of them all.
 
     Args:
       name: base name.
-      srcs: test sources; they include "catmem.h" and <cmocka.h>.
-      backends: the backends to test (default: all).
+      srcs: test sources; they include "catmem.h", "testing.h" and <cmocka.h>.
+      variants: the backend variants to test (default: all).
       copts: extra compiler options.
       debug: link the CATMEM_DEBUG=1 variant of the library.
-      **kwargs: passed to every cc_test (size, env, timeout, ...).
+      env: extra environment of the test.
+      **kwargs: passed to every cc_test (size, timeout, ...).
     """
     tests = []
-    for backend in backends:
-        test = "%s_%s" % (name, backend)
+    for variant in variants:
+        v = VARIANTS[variant]
+        test = "%s_%s" % (name, variant)
+        test_env = dict(v.env)
+        test_env.update(env)
         native.cc_test(
             name = test,
-            srcs = srcs,
+            srcs = srcs + ["testing.h"],
             copts = ["-Wall", "-Wextra", "-Werror"] + copts,
-            deps = ["//:catmem_" + backend + ("_debug" if debug else "")],
-            linkopts = ["-lcmocka"],
+            local_defines = v.defines,
+            deps = ["//:" + v.library + ("_debug" if debug else "")],
+            env = test_env,
+            linkopts = ["-lcmocka", "-ldl"],
+            tags = v.tags,
             **kwargs
         )
         tests.append(test)

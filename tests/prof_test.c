@@ -1,6 +1,7 @@
 /* Heap profiling. Bazel runs this with MALLOC_CONF=prof:true (see tests/BUILD.bazel): jemalloc
    then profiles and catmem can dump; the system backend refuses with ENOTSUP all the same. */
 #include "catmem.h"
+#include "testing.h"
 
 #include <setjmp.h>
 #include <stdarg.h>
@@ -21,7 +22,7 @@ static void test_prof_dump(void **state) {
     assert_non_null(getenv("MALLOC_CONF"));
     assert_int_equal(catmem_init(), 0);
     snprintf(path, sizeof path, "%s/catmem-%d.heap", dir != NULL ? dir : "/tmp", (int)getpid());
-#if defined(CATMEM_BACKEND_JEMALLOC)
+#if EXPECT_JEMALLOC
     {
         struct stat st;
         assert_int_equal(catmem_prof_active(1), 0);

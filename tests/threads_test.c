@@ -1,6 +1,7 @@
 /* catmem under threads: one arena shared by many threads, frees from other threads, thread churn,
    and reset/release while other threads hold caches of the arena. */
 #include "catmem.h"
+#include "testing.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -11,10 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
-
-#if defined(CATMEM_BACKEND_JEMALLOC)
-#include <jemalloc/jemalloc.h>
-#endif
 
 static uint32_t rnd(uint32_t *s) {
     *s ^= *s << 13;
@@ -200,14 +197,14 @@ static void test_20000_short_lived_threads(void **state) {
         }
     }
     assert_int_equal(allocated(a), 0);
-#if defined(CATMEM_BACKEND_JEMALLOC)
+#if EXPECT_JEMALLOC
     {
         /* Cache ids were recycled: a new one comes from the few that were ever live at once. */
         unsigned tc;
         size_t sz = sizeof tc;
-        assert_int_equal(mallctl("tcache.create", &tc, &sz, NULL, 0), 0);
+        assert_int_equal(test_mallctl("tcache.create", &tc, &sz, NULL, 0), 0);
         assert_true(tc < 4 * WORKERS);
-        assert_int_equal(mallctl("tcache.destroy", NULL, NULL, &tc, sizeof tc), 0);
+        assert_int_equal(test_mallctl("tcache.destroy", NULL, NULL, &tc, sizeof tc), 0);
     }
 #endif
     assert_int_equal(catmem_arena_release(a), 0);

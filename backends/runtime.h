@@ -1,0 +1,101 @@
+/* catmem backend: bind at run time to the jemalloc already in the process, or fall back to the
+   system malloc (CATMEM_BACKEND_RUNTIME). Included only by catmem.h; the parts are described at
+   the top of backends/jemalloc.h.
+
+   catmem does not link jemalloc at all here. At the first catmem_init (or the first question to
+   catmem_backend_name/_info), it looks for mallctl, mallocx, dallocx, sdallocx and rallocx with
+   dlsym(RTLD_DEFAULT, ...) under each prefix of CATMEM_RUNTIME_PREFIXES, asks mallctl("version"),
+   and uses real manual arenas exactly as the jemalloc backend does (the same code, through the
+   pointers it found). Without a jemalloc 5 in the process it uses the system backend. The choice
+   is made once, before the first allocation, so every block goes back to the allocator that
+   gave it.
+
+   This is the backend for code that is loaded late (a Python extension, a plugin): it never
+   brings a second jemalloc into the process and never needs static TLS of its own, yet gets
+   arenas wherever the process has jemalloc (LD_PRELOAD, or a host linked with it). */
+
+#if !defined(CATMEMI_RUNTIME)
+#define CATMEMI_RUNTIME 1
+#endif
+
+/* The symbol prefixes to try, in order: "" is a jemalloc that is the process's malloc; "je_"
+   finds a jemalloc built with --with-jemalloc-prefix=je_ whose symbols are visible. */
+#ifndef CATMEM_RUNTIME_PREFIXES
+#define CATMEM_RUNTIME_PREFIXES ""
+#endif
+
+#if defined(CATMEMI_PART_INLINE)
+/* The jemalloc functions in use: NULL until bound, and then never changed. */
+typedef struct catmemi_rt_fns {
+    void *(*mallocx)(size_t size, int flags);
+    void (*dallocx)(void *p, int flags);
+    void (*sdallocx)(void *p, size_t size, int flags);
+    void *(*rallocx)(void *p, size_t size, int flags);
+    int (*mallctl)(const char *name, void *oldp, size_t *oldlenp, void *newp, size_t newlen);
+} catmemi_rt_fns;
+CATMEM_API catmemi_rt_fns catmemi_rt;
+#define CATMEMI_JE(name) (catmemi_rt.name)
+#endif
+
+#if defined(CATMEMI_PART_IMPL)
+#include <dlfcn.h>
+
+/* jemalloc's mallocx flag encoding, part of its ABI since 4.0 (jemalloc.h is not included). */
+#define CATMEMI_MALLOCX_ARENA(a) ((int)(((unsigned)(a) + 1) << 20))
+#define CATMEMI_MALLOCX_TCACHE(tc) ((int)(((unsigned)(tc) + 2) << 8))
+#define CATMEMI_MALLOCX_TCACHE_NONE CATMEMI_MALLOCX_TCACHE(-1)
+#define CATMEMI_MALLCTL_ARENAS_ALL 4096
+
+catmemi_rt_fns catmemi_rt;
+#endif
+
+/* The two backends this one chooses between, each with all its parts. */
+#include "jemalloc.h"
+#include "system.h"
+
+#if defined(CATMEMI_PART_IMPL)
+
+/* Looks the five functions up under one prefix; 1 when all are there. */
+static int catmemi_rt_bind(const char *prefix, catmemi_rt_fns *f) {
+    static const char *const names[] = {"mallocx", "dallocx", "sdallocx", "rallocx", "mallctl"};
+    void *sym[5];
+    char name[64];
+    unsigned i;
+    for (i = 0; i < 5; i++) {
+        snprintf(name, sizeof name, "%s%s", prefix, names[i]);
+        if ((sym[i] = dlsym(RTLD_DEFAULT, name)) == NULL) return 0;
+    }
+    /* POSIX guarantees that dlsym results convert to function pointers; memcpy says so to C. */
+    memcpy(&f->mallocx, &sym[0], sizeof sym[0]);
+    memcpy(&f->dallocx, &sym[1], sizeof sym[1]);
+    memcpy(&f->sdallocx, &sym[2], sizeof sym[2]);
+    memcpy(&f->rallocx, &sym[3], sizeof sym[3]);
+    memcpy(&f->mallctl, &sym[4], sizeof sym[4]);
+    return 1;
+}
+
+static const catmemi_ops *catmemi_select(char *info, size_t size) {
+    static const char *const prefixes[] = {CATMEM_RUNTIME_PREFIXES};
+    const char *why = "no jemalloc in process";
+    unsigned i;
+    for (i = 0; i < sizeof prefixes / sizeof prefixes[0]; i++) {
+        catmemi_rt_fns f;
+        const char *v = NULL;
+        size_t sz = sizeof v;
+        if (!catmemi_rt_bind(prefixes[i], &f)) continue;
+        if (f.mallctl("version", &v, &sz, NULL, 0) != 0 || v == NULL) {
+            why = "jemalloc in process does not answer mallctl(\"version\")";
+            continue;
+        }
+        if (strtol(v, NULL, 10) < 5) { /* arena reset and explicit caches as catmem uses them */
+            snprintf(info, size, "jemalloc %s in process is older than 5.0: system malloc", v);
+            return &catmemi_sys_ops;
+        }
+        catmemi_rt = f;
+        snprintf(info, size, "jemalloc %s found in process (symbol prefix \"%s\")", v, prefixes[i]);
+        return &catmemi_je_ops;
+    }
+    snprintf(info, size, "%s: system malloc", why);
+    return &catmemi_sys_ops;
+}
+#endif /* CATMEMI_PART_IMPL */

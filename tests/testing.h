@@ -1,0 +1,30 @@
+/* What the tests may expect of the backend under test, and a way to ask jemalloc directly.
+
+   CATMEM_TEST_PRELOAD is 1 for the runtime backend run with jemalloc in LD_PRELOAD, 0 without.
+   EXPECT_JEMALLOC is 1 where jemalloc serves catmem: the jemalloc backend, and the runtime
+   backend with jemalloc preloaded. test_mallctl reaches the process's jemalloc through dlsym,
+   so the runtime tests need not link it (linking it would put it in the process). */
+#ifndef CATMEM_TESTING_H
+#define CATMEM_TESTING_H
+
+#include <dlfcn.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#if defined(CATMEM_BACKEND_JEMALLOC) || (defined(CATMEM_TEST_PRELOAD) && CATMEM_TEST_PRELOAD)
+#define EXPECT_JEMALLOC 1
+#else
+#define EXPECT_JEMALLOC 0
+#endif
+
+static inline int test_mallctl(const char *name, void *oldp, size_t *oldlenp, void *newp,
+                               size_t newlen) {
+    int (*fn)(const char *, void *, size_t *, void *, size_t);
+    void *sym = dlsym(RTLD_DEFAULT, "mallctl");
+    if (sym == NULL) abort(); /* only called where EXPECT_JEMALLOC */
+    memcpy(&fn, &sym, sizeof sym);
+    return fn(name, oldp, oldlenp, newp, newlen);
+}
+
+#endif
