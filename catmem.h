@@ -24,15 +24,24 @@
                                      #include "catmem.h"
    Keep catmem.h next to its backends/ directory (it includes "backends/<name>.h"). With Bazel,
    depend on @catmem//:catmem; the targets compile the implementation for you.
-   Link with -ljemalloc -lpthread for the jemalloc backend, -lpthread for the system backend.
+   Link with -ljemalloc -lpthread for the jemalloc backend, -lpthread for the system backend,
+   -ldl -lpthread for the runtime backend.
    Compilers: GCC and Clang (C99 or later, C++11 or later); POSIX threads.
 
    CONFIGURATION MACROS (define them before every #include, the same way in every file)
    ====================
    CATMEM_BACKEND_JEMALLOC  use jemalloc's manual arenas (needs <jemalloc/jemalloc.h>, -ljemalloc).
    CATMEM_BACKEND_SYSTEM    use malloc/free; catmem tracks blocks so reset and stats still work.
+   CATMEM_BACKEND_RUNTIME   link no jemalloc; at init, use the jemalloc already in the process
+                            (LD_PRELOAD, or linked by the host program) if there is one, and the
+                            system backend otherwise. For code loaded late: Python extensions,
+                            plugins. catmem_backend_name/_info tell what was found.
                             Define at most one. With none, jemalloc is chosen when
                             <jemalloc/jemalloc.h> can be included and the system backend otherwise.
+   CATMEM_JEMALLOC_PREFIX   the symbol prefix of the jemalloc to link (one built with
+                            --with-jemalloc-prefix=je_: define it as je_). Default: none.
+   CATMEM_RUNTIME_PREFIXES  the prefixes the runtime backend tries, as a list of strings
+                            (default ""; for example "", "je_").
    CATMEM_MAX_ARENAS        arena slots, built-in ones included (default 64, at most 4000).
                             Every thread keeps one int per slot in thread-local storage.
    CATMEM_NAME_MAX          longest arena name in bytes (default 31).

@@ -39,6 +39,18 @@ static void test_before_init_everything_fails_cleanly(void **state) {
 #else
     assert_string_equal(catmem_backend_name(), "system");
 #endif
+    /* The reason for the choice, before init too. */
+#if defined(CATMEM_BACKEND_JEMALLOC)
+    assert_non_null(strstr(catmem_backend_info(), "jemalloc 5."));
+    assert_non_null(strstr(catmem_backend_info(), "(linked)"));
+#elif defined(CATMEM_BACKEND_SYSTEM)
+    assert_string_equal(catmem_backend_info(), "system malloc (compiled in)");
+#elif EXPECT_JEMALLOC
+    assert_non_null(strstr(catmem_backend_info(), "jemalloc 5."));
+    assert_non_null(strstr(catmem_backend_info(), "found in process"));
+#else
+    assert_string_equal(catmem_backend_info(), "no jemalloc in process: system malloc");
+#endif
 }
 
 static void test_init_is_idempotent_and_gives_distinct_builtin_arenas(void **state) {
