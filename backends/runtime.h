@@ -92,7 +92,8 @@ static const catmemi_ops *catmemi_select(char *info, size_t size) {
             return &catmemi_sys_ops;
         }
         catmemi_rt = f;
-        snprintf(info, size, "jemalloc %s found in process (symbol prefix \"%s\")", v, prefixes[i]);
+        snprintf(info, size, "jemalloc %s found in process%s%s", v,
+                 prefixes[i][0] != '\0' ? " with symbol prefix " : "", prefixes[i]);
         return &catmemi_je_ops;
     }
     snprintf(info, size, "%s: system malloc", why);

@@ -27,7 +27,7 @@ check() { # check <expected backend> <compiler and flags...>
     fail=1
     return
   fi
-  out="$(./app/quickstart)"
+  out="$(LD_PRELOAD="${LD_PRELOAD:-}" ./app/quickstart)"
   if [[ "${out}" != *"catmem backend: ${want}"* || "${out}" != *"calloc overflow refused"* ]]; then
     echo "FAIL: run: $*: ${out}" >&2
     fail=1
@@ -41,11 +41,15 @@ for cc in gcc clang; do
     libs="-ljemalloc -lpthread" check jemalloc "${cc}" "-std=${std}" -DCATMEM_BACKEND_JEMALLOC
     libs="-lpthread" check system "${cc}" "-std=${std}" -DCATMEM_BACKEND_SYSTEM
   done
+  # The runtime backend links no jemalloc: system malloc alone, jemalloc when preloaded.
+  libs="-ldl -lpthread" check system "${cc}" -std=c99 -DCATMEM_BACKEND_RUNTIME
+  libs="-ldl -lpthread" LD_PRELOAD=libjemalloc.so.2 check jemalloc "${cc}" -std=c11 \
+    -DCATMEM_BACKEND_RUNTIME
   # No backend macro: jemalloc, because <jemalloc/jemalloc.h> is installed here.
   libs="-ljemalloc -lpthread" check jemalloc "${cc}" -std=c11
 done
 # The implementation compiles as C++17 too, for C++-only trees.
-for backend in JEMALLOC SYSTEM; do
+for backend in JEMALLOC SYSTEM RUNTIME; do
   for cxx in g++ clang++; do
     if "${cxx}" -std=c++17 -Wall -Wextra -Wpedantic -Werror -Ithird_party/catmem \
         "-DCATMEM_BACKEND_${backend}" -fsyntax-only -x c++ app/catmem_impl.c; then
