@@ -217,9 +217,9 @@ double bench_run_threads(int nthreads, bench_thread_fn fn, void *arg, const char
     return (double)(t1 - t0) / (double)st[0].t.ops;
 }
 
-double bench_peak_rss_mib(int nthreads, bench_thread_fn fn, void *arg) {
+double bench_peak_rss_mib(int nthreads, bench_thread_fn fn, void *arg, double *start_mib) {
     int fd[2], status;
-    double peak = -1;
+    double res[2] = {-1, -1}; /* peak, start */
     pid_t pid;
     fflush(NULL); /* or the child's exit would print what the parent buffered, twice */
     if (pipe(fd) != 0) return -1;
@@ -228,16 +228,18 @@ double bench_peak_rss_mib(int nthreads, bench_thread_fn fn, void *arg) {
     if (pid == 0) {
         close(fd[0]);
         bench_reset_hwm();
+        res[1] = bench_rss_mib();
         (void)bench_run_threads(nthreads, fn, arg, NULL);
-        peak = bench_hwm_mib();
-        if (write(fd[1], &peak, sizeof peak) != (ssize_t)sizeof peak) _exit(1);
+        res[0] = bench_hwm_mib();
+        if (write(fd[1], res, sizeof res) != (ssize_t)sizeof res) _exit(1);
         _exit(0);
     }
     close(fd[1]);
-    if (read(fd[0], &peak, sizeof peak) != (ssize_t)sizeof peak) peak = -1;
+    if (read(fd[0], res, sizeof res) != (ssize_t)sizeof res) res[0] = res[1] = -1;
     close(fd[0]);
     waitpid(pid, &status, 0);
-    return peak;
+    if (start_mib) *start_mib = res[1];
+    return res[0];
 }
 
 /* ---- results ---------------------------------------------------------------------------------- */
@@ -296,13 +298,14 @@ void bench_table_print(const bench_table *t, const char *extra_head,
     int i, best = bench_fastest(t);
     printf("\n### %s, %d thread%s, catmem %s backend\n\n", t->workload, t->nthreads,
            t->nthreads == 1 ? "" : "s", t->backend);
-    printf("| peer | ns/op (median of %d) | min-max | x fastest | peak RSS MiB |%s%s\n", t->nreps,
+    printf("| peer | ns/op (median of %d) | min-max | x fastest | peak RSS MiB (growth) |%s%s\n", t->nreps,
            extra_head ? " " : "", extra_head ? extra_head : "");
     printf("|---|---:|---:|---:|---:|%s\n", extra_head ? "---:|" : "");
     for (i = 0; i < t->nrows; i++) {
         char buf[64], peak[32];
         if (t->rows[i].peak_mib >= 0)
-            snprintf(peak, sizeof peak, "%.1f", t->rows[i].peak_mib);
+            snprintf(peak, sizeof peak, "%.1f (+%.1f)", t->rows[i].peak_mib,
+                     t->rows[i].peak_mib - t->rows[i].start_mib);
         else
             snprintf(peak, sizeof peak, "-");
         printf("| %s%s%s | %.2f | %.2f-%.2f | %.2f | %s |", i == best ? "**" : "", t->rows[i].name,

@@ -125,8 +125,9 @@ void bench_thread_end(bench_thread *t, uint64_t ops);
 double bench_run_threads(int nthreads, bench_thread_fn fn, void *arg, const char *cg_label);
 
 /* Runs bench_run_threads once in a forked child (so that allocators do not share pages or
-   peaks with each other) and returns the child's peak RSS in MiB, or -1. */
-double bench_peak_rss_mib(int nthreads, bench_thread_fn fn, void *arg);
+   peaks with each other) and returns the child's peak RSS in MiB, or -1; *start_mib gets the
+   child's RSS before it ran (what it inherited: the sequences and the program). */
+double bench_peak_rss_mib(int nthreads, bench_thread_fn fn, void *arg, double *start_mib);
 
 /* Set by main from bench_opts: affects bench_thread_begin/end. */
 extern int bench_callgrind_mode;
@@ -141,6 +142,7 @@ typedef struct bench_row {
     const char *key;   /* the same peer in every build, for the chart */
     double ns[BENCH_MAX_REPS];
     double peak_mib;   /* < 0: not measured */
+    double start_mib;  /* RSS when that measurement started */
 } bench_row;
 
 typedef struct bench_table {

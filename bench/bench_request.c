@@ -204,8 +204,8 @@ int main(int argc, char **argv) {
     /* Peaks first, each in a fresh child, while this process has allocated almost nothing. */
     if (o.rss)
         for (i = 0; i < NPEERS; i++) {
-            t1.rows[i].peak_mib = bench_peak_rss_mib(1, peers[i].fn, NULL);
-            t2.rows[i].peak_mib = bench_peak_rss_mib(2, peers[i].fn, NULL);
+            t1.rows[i].peak_mib = bench_peak_rss_mib(1, peers[i].fn, NULL, &t1.rows[i].start_mib);
+            t2.rows[i].peak_mib = bench_peak_rss_mib(2, peers[i].fn, NULL, &t2.rows[i].start_mib);
         }
     /* Every repetition measures every peer, in an order rotated per repetition so that no peer
        always runs right after the same neighbour. */
