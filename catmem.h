@@ -42,6 +42,9 @@
                             --with-jemalloc-prefix=je_: define it as je_). Default: none.
    CATMEM_RUNTIME_PREFIXES  the prefixes the runtime backend tries, as a list of strings
                             (default ""; for example "", "je_").
+   CATMEM_SYSTEM_MALLOC, CATMEM_SYSTEM_CALLOC, CATMEM_SYSTEM_REALLOC, CATMEM_SYSTEM_FREE
+                            the functions under the system backend (default: the C library's);
+                            define all four or none.
    CATMEM_MAX_ARENAS        arena slots, built-in ones included (default 64, at most 4000).
                             Every thread keeps one int per slot in thread-local storage.
    CATMEM_NAME_MAX          longest arena name in bytes (default 31).

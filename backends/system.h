@@ -42,6 +42,15 @@ typedef struct catmemi_sys_slot {
 #include <malloc.h>
 #include <unistd.h>
 
+/* The allocator under this backend: define all four to put catmem on another malloc (or, in
+   catmem's fault-injection test, on one that fails when told to). */
+#ifndef CATMEM_SYSTEM_MALLOC
+#define CATMEM_SYSTEM_MALLOC malloc
+#define CATMEM_SYSTEM_CALLOC calloc
+#define CATMEM_SYSTEM_REALLOC realloc
+#define CATMEM_SYSTEM_FREE free
+#endif
+
 #define CATMEMI_SYS_MAGIC 0xC7
 /* malloc's guaranteed alignment: at least 2 * sizeof(void *) on every glibc/musl target. */
 #define CATMEMI_SYS_ALIGN (2 * sizeof(void *))
@@ -106,7 +115,8 @@ static void *catmemi_sys_alloc_slow(catmemi_slot *s, size_t size, int opts) {
     catmemi_sys_blk *h;
     if (size > CATMEM_SIZE_MAX - catmemi_sys_total(0, lg)) return NULL; /* no malloc can */
     total = catmemi_sys_total(size, lg);
-    base = (char *)((opts & CATMEMI_ZERO) ? calloc(1, total) : malloc(total));
+    base = (char *)((opts & CATMEMI_ZERO) ? CATMEM_SYSTEM_CALLOC(1, total)
+                                          : CATMEM_SYSTEM_MALLOC(total));
     if (base == NULL) return NULL;
     user = (uintptr_t)base + CATMEMI_SYS_HDR;
     if (align > CATMEMI_SYS_ALIGN) user = (user + align - 1) & ~(uintptr_t)(align - 1);
@@ -130,7 +140,7 @@ static void catmemi_sys_free_slow(catmemi_slot *s, void *p, size_t size) {
     if (owner == NULL) { errno = EINVAL; return; }
     catmemi_sys_unlink(owner, h, 1);
     h->magic = 0;
-    free(catmemi_sys_base(h));
+    CATMEM_SYSTEM_FREE(catmemi_sys_base(h));
 }
 
 static void *catmemi_sys_realloc(catmemi_slot *s, void *p, size_t size) {
@@ -149,7 +159,7 @@ static void *catmemi_sys_realloc(catmemi_slot *s, void *p, size_t size) {
     /* Out of the list while realloc may move it; back in whether or not realloc succeeds. */
     if (size > CATMEM_SIZE_MAX - catmemi_sys_total(0, 0)) return NULL;
     catmemi_sys_unlink(s, h, 0);
-    nh = (catmemi_sys_blk *)realloc(h, catmemi_sys_total(size, 0));
+    nh = (catmemi_sys_blk *)CATMEM_SYSTEM_REALLOC(h, catmemi_sys_total(size, 0));
     if (nh == NULL) {
         catmemi_sys_link(s, h, 0);
         return NULL;
@@ -169,7 +179,7 @@ static int catmemi_sys_reset(catmemi_slot *s) {
     for (h = b->head.next; h != &b->head; h = next) {
         next = h->next;
         h->magic = 0;
-        free(catmemi_sys_base(h));
+        CATMEM_SYSTEM_FREE(catmemi_sys_base(h));
         b->ndalloc++;
     }
     b->head.prev = b->head.next = &b->head;

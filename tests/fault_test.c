@@ -1,0 +1,293 @@
+/* Fault injection: the allocator under catmem fails at its N-th call, for every N along a
+   scripted workload. Every catmem call must then fail cleanly (NULL and ENOMEM/EAGAIN, or that
+   error code), lose nothing (a failed realloc keeps the block and its contents), leak nothing,
+   and the library must work again as soon as allocation succeeds.
+
+   This file compiles catmem's implementation itself, on top of counting wrappers: on the
+   jemalloc backend through CATMEM_JEMALLOC_PREFIX (catmem calls fault_mallocx, which calls
+   jemalloc's mallocx), on the system backend through CATMEM_SYSTEM_MALLOC and friends. tcache
+   and arena creation (mallctl) are allocations too and fail on their turn. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static long fault_calls;     /* allocation calls since the counter was reset */
+static long fault_at = -1;   /* the call that fails; -1: none */
+/* Blocks the underlying allocator handed out and did not get back: exact on the system backend.
+   On jemalloc, arena.<i>.reset frees blocks inside jemalloc, past these wrappers, so there the
+   arenas' own statistics show the leaks instead. */
+static long live_blocks;
+static long injected;        /* failures injected so far */
+
+static int fault_now(void) {
+    if (++fault_calls != fault_at) return 0;
+    injected++;
+    return 1;
+}
+
+#if defined(FAULT_JEMALLOC)
+#include <jemalloc/jemalloc.h>
+#define CATMEM_BACKEND_JEMALLOC 1
+#define CATMEM_JEMALLOC_PREFIX fault_
+
+static void *fault_mallocx(size_t size, int flags) {
+    void *p = fault_now() ? NULL : mallocx(size, flags);
+    if (p != NULL) live_blocks++;
+    return p;
+}
+static void *fault_rallocx(void *p, size_t size, int flags) {
+    return fault_now() ? NULL : rallocx(p, size, flags);
+}
+static void fault_dallocx(void *p, int flags) {
+    live_blocks--;
+    dallocx(p, flags);
+}
+static void fault_sdallocx(void *p, size_t size, int flags) {
+    live_blocks--;
+    sdallocx(p, size, flags);
+}
+/* Creating an arena or a thread cache allocates too; reading and flushing do not. */
+static int fault_mallctl(const char *name, void *oldp, size_t *oldlenp, void *newp, size_t newlen) {
+    if ((strcmp(name, "arenas.create") == 0 || strcmp(name, "tcache.create") == 0) && fault_now())
+        return EAGAIN;
+    return mallctl(name, oldp, oldlenp, newp, newlen);
+}
+#else
+#define CATMEM_BACKEND_SYSTEM 1
+static void *fault_malloc(size_t size) {
+    void *p = fault_now() ? NULL : malloc(size);
+    if (p != NULL) live_blocks++;
+    return p;
+}
+static void *fault_calloc(size_t n, size_t size) {
+    void *p = fault_now() ? NULL : calloc(n, size);
+    if (p != NULL) live_blocks++;
+    return p;
+}
+static void *fault_realloc(void *p, size_t size) {
+    return fault_now() ? NULL : realloc(p, size);
+}
+static void fault_free(void *p) {
+    if (p != NULL) live_blocks--;
+    free(p);
+}
+#define CATMEM_SYSTEM_MALLOC fault_malloc
+#define CATMEM_SYSTEM_CALLOC fault_calloc
+#define CATMEM_SYSTEM_REALLOC fault_realloc
+#define CATMEM_SYSTEM_FREE fault_free
+#endif
+
+#define CATMEM_IMPLEMENTATION
+#include "catmem.h"
+
+#include <cmocka.h>
+
+static int violations;
+
+#define EXPECT(cond)                                                                          \
+    do {                                                                                      \
+        if (!(cond)) {                                                                        \
+            violations++;                                                                     \
+            fprintf(stderr, "fault_at %ld: line %d: %s\n", fault_at, __LINE__, #cond);       \
+        }                                                                                     \
+    } while (0)
+
+/* A failed allocation must say why: ENOMEM, or EAGAIN where an arena or cache could not be
+   made. */
+#define EXPECT_CLEAN_NULL() EXPECT(errno == ENOMEM || errno == EAGAIN)
+
+static void fill(void *p, size_t n, unsigned char tag) { memset(p, tag, n); }
+static int intact(const void *p, size_t n, unsigned char tag) {
+    const unsigned char *c = (const unsigned char *)p;
+    size_t i;
+    for (i = 0; i < n; i++)
+        if (c[i] != tag) return 0;
+    return 1;
+}
+
+#define NBLOCKS 40
+
+/* The scripted workload: everything a program does with catmem, each result checked. Returns
+   with everything it allocated given back, whatever failed on the way. */
+static void workload(void) {
+    catmem_arena *req, *user;
+    catmem_region r;
+    catmem_region_mark m;
+    catmem_stats st;
+    void *p[NBLOCKS];
+    size_t n[NBLOCKS];
+    char *s;
+    int i, err;
+
+    err = catmem_init();
+    if (err != 0) {
+        EXPECT(err == ENOMEM || err == EAGAIN);
+        EXPECT(!catmem_is_initialized());
+        return;
+    }
+    req = catmem_arena_get(CATMEM_REQUEST);
+    EXPECT(req != NULL);
+    errno = 0;
+    user = catmem_arena_create("fault-user");
+    if (user == NULL) EXPECT_CLEAN_NULL();
+
+    for (i = 0; i < NBLOCKS; i++) {
+        catmem_arena *a = (user != NULL && i % 2) ? user : req;
+        n[i] = (i % 7 == 0) ? 20000 + (size_t)i * 100 : 8 + (size_t)i * 24;
+        errno = 0;
+        switch (i % 4) {
+        case 0: p[i] = catmem_alloc(a, n[i]); break;
+        case 1: p[i] = catmem_calloc(a, 1, n[i]); break;
+        case 2: p[i] = catmem_aligned_alloc(a, 256, n[i]); break;
+        default: p[i] = NULL; break; /* below */
+        }
+        if (i % 4 == 3) { /* strdup: a string of its own, freed at once */
+            errno = 0;
+            s = catmem_strdup(a, "fault injection");
+            if (s == NULL)
+                EXPECT_CLEAN_NULL();
+            else
+                catmem_free(a, s);
+            errno = 0;
+            p[i] = catmem_alloc(a, n[i]);
+        }
+        if (p[i] == NULL) {
+            EXPECT_CLEAN_NULL();
+            continue;
+        }
+        if (i % 4 == 1) EXPECT(intact(p[i], n[i], 0));
+        fill(p[i], n[i], (unsigned char)i);
+    }
+    /* Grow every other block: a failed realloc keeps the block and its contents. */
+    for (i = 0; i < NBLOCKS; i += 2) {
+        catmem_arena *a = (user != NULL && i % 2) ? user : req;
+        void *q;
+        if (p[i] == NULL || i % 4 == 2) continue; /* realloc does not keep big alignment */
+        errno = 0;
+        q = catmem_realloc(a, p[i], n[i] * 3);
+        if (q == NULL) {
+            EXPECT_CLEAN_NULL();
+            EXPECT(intact(p[i], n[i], (unsigned char)i));
+            continue;
+        }
+        EXPECT(intact(q, n[i], (unsigned char)i));
+        p[i] = q;
+    }
+    /* A region with chunks, a large block, a scope, and a reset that wants a new warm chunk. */
+    catmem_region_init(&r, req);
+    for (i = 0; i < 60; i++) {
+        errno = 0;
+        s = (char *)catmem_region_alloc(&r, (i % 20 == 0) ? 50000 : 100);
+        if (s == NULL)
+            EXPECT_CLEAN_NULL();
+        else
+            s[0] = 'x';
+    }
+    m = catmem_region_save(&r);
+    for (i = 0; i < 30; i++) {
+        errno = 0;
+        if (catmem_region_strdup(&r, "scoped") == NULL) EXPECT_CLEAN_NULL();
+    }
+    EXPECT(catmem_region_restore(&r, m) == 0);
+    EXPECT(catmem_region_reset(&r) == 0);
+    errno = 0;
+    if (catmem_region_calloc(&r, 10, 10) == NULL) EXPECT_CLEAN_NULL();
+    EXPECT(catmem_region_release(&r) == 0);
+
+    EXPECT(catmem_arena_stats(req, &st) == 0);
+    for (i = 0; i < NBLOCKS; i++) {
+        catmem_arena *a = (user != NULL && i % 2) ? user : req;
+        if (p[i] == NULL) continue;
+        if (i % 3 == 0) catmem_free(a, p[i]); /* the rest goes with reset and release */
+    }
+    EXPECT(catmem_arena_reset(req) == 0);
+    EXPECT(catmem_arena_stats(req, &st) == 0 && st.allocated == 0); /* nothing leaked */
+    if (user != NULL) {
+        EXPECT(catmem_arena_reset(user) == 0);
+        EXPECT(catmem_arena_stats(user, &st) == 0 && st.allocated == 0);
+        EXPECT(catmem_arena_release(user) == 0);
+    }
+    catmem_shutdown();
+}
+
+/* Runs first: making the process's arenas fails on every one in turn (they are made once per
+   process, so the workload below never makes them again). */
+static void test_arena_creation_fails_cleanly(void **state) {
+    catmem_arena *a;
+    int err, failures = 0;
+    (void)state;
+    do { /* each try makes one more built-in arena and fails on the next */
+        fault_calls = 0;
+        fault_at = 2;
+        err = catmem_init();
+        if (err != 0) {
+            assert_int_equal(err, EAGAIN);
+            assert_false(catmem_is_initialized());
+            errno = 0;
+            assert_null(catmem_arena_get(CATMEM_REQUEST));
+            assert_int_equal(errno, ESHUTDOWN);
+            failures++;
+        }
+    } while (err != 0);
+    fault_at = -1;
+#if defined(FAULT_JEMALLOC)
+    assert_int_equal(failures, CATMEM_KIND_COUNT - 1);
+#endif
+    fault_calls = 0;
+    fault_at = 1;
+    errno = 0;
+    a = catmem_arena_create("fault-user");
+#if defined(FAULT_JEMALLOC)
+    assert_null(a);
+    assert_int_equal(errno, EAGAIN);
+    fault_at = -1;
+    a = catmem_arena_create("fault-user"); /* the name was not taken by the failure */
+#endif
+    fault_at = -1;
+    assert_non_null(a);
+    assert_int_equal(catmem_arena_release(a), 0);
+    catmem_shutdown();
+}
+
+static void test_every_allocation_fails_once(void **state) {
+    long total, at;
+    (void)state;
+    /* A clean run: how many allocation calls the workload makes. */
+    fault_at = -1;
+    fault_calls = 0;
+    workload();
+    total = fault_calls;
+    assert_int_equal(violations, 0);
+#if !defined(FAULT_JEMALLOC)
+    assert_int_equal(live_blocks, 0);
+#endif
+    assert_true(total > 20);
+    for (at = 1; at <= total; at++) {
+        long before = injected;
+        fault_calls = 0;
+        fault_at = at;
+        workload(); /* fails once, at call number `at` */
+        assert_int_equal(injected, before + 1); /* the failure did happen */
+#if !defined(FAULT_JEMALLOC)
+        assert_int_equal(live_blocks, 0); /* nothing leaked */
+#endif
+        fault_at = -1;
+        fault_calls = 0;
+        workload(); /* and then everything works again */
+        assert_int_equal(violations, 0);
+    }
+    printf("fault points injected: %ld (of %ld allocation calls per workload)\n", injected, total);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_arena_creation_fails_cleanly),
+        cmocka_unit_test(test_every_allocation_fails_once),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
