@@ -142,6 +142,7 @@ fi
 
 # 2. The source index. Add a deb-src entry that mirrors the machine's own deb entry for this
 # release (same URI, so the same mirror or proxy; same key), in the same format.
+# shellcheck source=/dev/null
 codename="$(. /etc/os-release && echo "${VERSION_CODENAME:-bookworm}")"
 src_file_822=/etc/apt/sources.list.d/catmem-deb-src.sources
 src_file_list=/etc/apt/sources.list.d/catmem-deb-src.list
