@@ -6,8 +6,8 @@
 #   CC=clang tools/build_prefixed_jemalloc.sh       # another compiler (default: gcc)
 #
 # INSTALL_DIR defaults to $CATMEM_PREFIXED_JEMALLOC_DIR, else
-# ${XDG_CACHE_HOME:-$HOME/.cache}/catmem/jemalloc-je-5.3.0: outside the repository, shared by
-# every checkout. The last line on stdout is INSTALL_DIR, so scripts can write
+# ${XDG_CACHE_HOME:-$HOME/.cache}/catmem/jemalloc-je-5.3.0 (without HOME: the passwd entry's home
+# directory): outside the repository, shared by every checkout. The last line on stdout is INSTALL_DIR, so scripts can write
 #   je="$(tools/build_prefixed_jemalloc.sh)"
 #   cc -fPIC -shared -I"$je/include" module.c "$je/lib/libjemalloc_pic.a" \
 #     $(cat "$je/share/catmem/LIBS") -o module.so          # LIBS: -lm -lgcc -pthread here
@@ -60,7 +60,11 @@ case "${1:-}" in
     ;;
 esac
 
-dest="${1:-${CATMEM_PREFIXED_JEMALLOC_DIR:-${XDG_CACHE_HOME:-${HOME}/.cache}/catmem/jemalloc-je-${je_version}}}"
+# HOME may be unset (Bazel's test environment): then the home directory of the passwd entry.
+home="${HOME:-$(getent passwd "$(id -u)" | cut -d: -f6)}"
+dest="${1:-${CATMEM_PREFIXED_JEMALLOC_DIR:-${XDG_CACHE_HOME:-${home}/.cache}/catmem/jemalloc-je-${je_version}}}"
+[[ -n "${1:-}${CATMEM_PREFIXED_JEMALLOC_DIR:-}${XDG_CACHE_HOME:-}${home}" ]] ||
+  { echo "build_prefixed_jemalloc: no HOME: pass INSTALL_DIR" >&2; exit 1; }
 case "${dest}" in
   /*) ;;
   *) dest="${PWD}/${dest}" ;;

@@ -35,15 +35,18 @@
 #           "dlopen/host.c",
 #           "dlopen/load.py",
 #           "dlopen/module.c",
-#           "//:tools/build_prefixed_jemalloc.sh",   # needs exports_files in //:BUILD.bazel
+#           "//:tools/build_prefixed_jemalloc.sh",
 #       ],
 #       tags = ["jemalloc_preload", "local"],
 #   )
 # - "jemalloc_preload": it preloads jemalloc, which ASan/TSan runs cannot (.bazelrc filters it).
+# - exports_files(["tools/build_prefixed_jemalloc.sh"]) in //:BUILD.bazel: without it Bazel 4.2.3
+#   refuses the label ("not declared in package ''").
 # - "local": the private jemalloc lives in a cache outside the sandbox; a sandboxed test can read
-#   it but not build it. Bazel's test environment may not carry HOME/XDG_CACHE_HOME: pass the
-#   cache with --test_env=CATMEM_PREFIXED_JEMALLOC_DIR=... (or --test_env=HOME), and build it
-#   beforehand (tools/build_prefixed_jemalloc.sh, e.g. in .ci/run) so the test only reads it.
+#   it but not build it (it then skips remedy 3). Bazel's test environment has no HOME: the build
+#   script then uses the passwd entry's home, i.e. the same cache as a manual run by that user;
+#   --test_env=CATMEM_PREFIXED_JEMALLOC_DIR=... names another. Building it beforehand
+#   (tools/build_prefixed_jemalloc.sh in .ci/run, as root) keeps the test at a few seconds.
 # - The test builds with the system's cc, not Bazel's toolchain: sanitizer configs do not apply.
 set -euo pipefail
 
