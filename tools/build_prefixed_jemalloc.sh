@@ -47,6 +47,9 @@
 # the script adds what is missing: a deb-src entry next to the machine's own Debian entry (same
 # mirror, same key) and the packages dpkg-dev gcc libc6-dev make. Otherwise it says what to run.
 set -euo pipefail
+# Bash reads a script while it runs it; the braces make it read the rest at once, so that a
+# checkout or an edit during the build cannot change what runs.
+{
 
 je_version=5.3.0
 # Upstream's release tarball, as Debian ships it (jemalloc_5.3.0.orig.tar.bz2).
@@ -227,8 +230,7 @@ fi
 
 # 3. Source: download, check, unpack (dpkg-source applies Debian's patches).
 work="$(mktemp -d "${TMPDIR:-/tmp}/catmem-jemalloc.XXXXXX")"
-cleanup() { rm -rf "${work}"; }
-trap cleanup EXIT
+trap 'rm -rf "${work}"' EXIT
 cd "${work}"
 log "apt-get source jemalloc (in ${work})"
 apt_opts=()
@@ -323,3 +325,5 @@ EOF
 printf 'recipe: %s\nlibs: %s\n' "${recipe}" "${libs}" >"${marker}"
 log "built jemalloc ${version} (Debian ${debian_version}) in ${seconds} s; link with ${lib} ${libs}"
 echo "${dest}"
+exit 0
+}

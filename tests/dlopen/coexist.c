@@ -22,6 +22,11 @@ size_t malloc_usable_size(void *ptr);
 
 typedef int mallctl_fn(const char *, void *, size_t *, void *, size_t);
 
+/* Through volatile pointers: compilers may drop a malloc/free pair whose memory is never used
+   (clang does), and this program must really allocate. */
+static void *(*volatile sys_malloc)(size_t) = malloc;
+static void (*volatile sys_free)(void *) = free;
+
 static int failures;
 
 static void check(int ok, const char *what) {
@@ -68,7 +73,7 @@ int main(int argc, char **argv) {
   check(strncmp(version_of(mallctl), "5.", 2) == 0, "the system's jemalloc answers mallctl");
 
   pj = je_mallocx(100, 0);
-  ps = malloc(100);
+  ps = sys_malloc(100);
   check(pj != NULL && ps != NULL, "je_mallocx(100) and malloc(100)");
   check(owns(je_mallctl, pj), "je_mallctl(\"arenas.lookup\") finds the je_mallocx block");
   check(owns(mallctl, ps), "mallctl(\"arenas.lookup\") finds the malloc block");
@@ -82,7 +87,7 @@ int main(int argc, char **argv) {
   big_je = je_mallocx(big, 0);
   je1 = allocated(je_mallctl);
   sys1 = allocated(mallctl);
-  big_sys = malloc(big);
+  big_sys = sys_malloc(big);
   je2 = allocated(je_mallctl);
   sys2 = allocated(mallctl);
   printf("stats.allocated  private: %zu -> %zu -> %zu   system: %zu -> %zu -> %zu\n", je0, je1,
@@ -93,9 +98,9 @@ int main(int argc, char **argv) {
 
   /* Each block goes back to the copy that made it. */
   je_dallocx(big_je, 0);
-  free(big_sys);
+  sys_free(big_sys);
   je_dallocx(pj, 0);
-  free(ps);
+  sys_free(ps);
   check(allocated(je_mallctl) < je0 + slack && allocated(mallctl) < sys2 - big + slack,
         "je_dallocx and free give the blocks back to their own heaps");
 

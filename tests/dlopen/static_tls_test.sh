@@ -173,7 +173,9 @@ if [[ -n "${CATMEM_PREFIXED_JEMALLOC_DIR:-}" && -f "${CATMEM_PREFIXED_JEMALLOC_D
 elif [[ -x "${build_script}" ]]; then
   echo "running ${build_script} (returns at once if already built)"
   start=${SECONDS}
-  if je="$("${build_script}" | tail -n 1)" && [[ -f "${je}/.catmem-build-complete" ]]; then
+  # Without CC: the cache's archive links with any C compiler, and the build script would
+  # rebuild the cache with the test's compiler.
+  if je="$(env -u CC "${build_script}" | tail -n 1)" && [[ -f "${je}/.catmem-build-complete" ]]; then
     echo "private jemalloc: ${je} ($((SECONDS - start)) s)"
   else
     je=""
