@@ -207,6 +207,9 @@ if ! have_source_index; then
     src_file="${src_file_822}"
   elif [[ -f "${src_file_list}" ]]; then
     src_file="${src_file_list}"
+  elif grep -qsE '^[[:space:]]*(deb-src[[:space:]]|Types:.*deb-src)' /etc/apt/sources.list \
+    /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources; then
+    src_file="" # the machine has deb-src entries of its own: a full apt-get update
   else
     entry="$(deb_src_entry)" || die "no enabled Debian 'deb' entry for ${codename} found in /etc/apt"
     if [[ "${entry}" == Types:* ]]; then src_file="${src_file_822}"; else src_file="${src_file_list}"; fi
@@ -221,10 +224,15 @@ and run apt-get update (or run this script as root once)."
       "${entry}" >"${src_file}"
   fi
   [[ "${is_root}" == 1 ]] || die "apt has no source index for jemalloc yet: run apt-get update as root"
-  # Fetch only this entry's index: quick, and leaves every other list as it is.
-  log "apt-get update for ${src_file}"
-  apt-get update -o Dir::Etc::SourceList="${src_file}" -o Dir::Etc::SourceParts=- \
-    -o APT::Get::List-Cleanup=0 >&2
+  if [[ -n "${src_file}" ]]; then
+    # Fetch only this entry's index: quick, and leaves every other list as it is.
+    log "apt-get update for ${src_file}"
+    apt-get update -o Dir::Etc::SourceList="${src_file}" -o Dir::Etc::SourceParts=- \
+      -o APT::Get::List-Cleanup=0 >&2
+  else
+    log "apt-get update"
+    apt-get update >&2
+  fi
   have_source_index || die "apt still has no source index for jemalloc after apt-get update"
 fi
 
