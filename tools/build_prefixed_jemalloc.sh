@@ -7,7 +7,8 @@
 #
 # INSTALL_DIR defaults to $CATMEM_PREFIXED_JEMALLOC_DIR, else
 # ${XDG_CACHE_HOME:-$HOME/.cache}/catmem/jemalloc-je-5.3.0 (without HOME: the passwd entry's home
-# directory): outside the repository, shared by every checkout. The last line on stdout is INSTALL_DIR, so scripts can write
+# directory): outside the repository, shared by every checkout. The last line on stdout is
+# INSTALL_DIR, so scripts can write
 #   je="$(tools/build_prefixed_jemalloc.sh)"
 #   cc -fPIC -shared -I"$je/include" module.c "$je/lib/libjemalloc_pic.a" \
 #     $(cat "$je/share/catmem/LIBS") -o module.so          # LIBS: -lm -lgcc -pthread here
