@@ -175,7 +175,7 @@ int main(int argc, char **argv) {
     }
 
     bench_reqseq_make(&seq, 4096, 0x5eed0001u);
-    nreq_timed = (size_t)(20000 * o.scale);
+    nreq_timed = (size_t)(40000 * o.scale);
     if (o.callgrind) nreq_timed = (size_t)(500 * o.scale);
     if (nreq_timed < 10) nreq_timed = 10;
     nreq_warm = nreq_timed / 10 < 50 ? 50 : nreq_timed / 10;

@@ -12,12 +12,16 @@
 #                   valgrind --tool=callgrind (reduced counts, 1 thread); writes
 #                   bench/results/callgrind.md
 #   --no-callgrind  timings only (by default the instruction counts follow the timings)
+# Environment: BENCH_OUTPUT_BASE=DIR builds in a Bazel output base of its own (a server of its
+# own), for a machine where another build holds the default server for a long time; stop that
+# server afterwards with ./tools/bazel --output_base=DIR shutdown.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "${here}/.." && pwd)"
 results="${here}/results"
-command_line="bench/run.sh${*:+ $*}"
+command_line="${BENCH_OUTPUT_BASE:+BENCH_OUTPUT_BASE=${BENCH_OUTPUT_BASE} }bench/run.sh${*:+ $*}"
+bazel=(./tools/bazel ${BENCH_OUTPUT_BASE:+"--output_base=${BENCH_OUTPUT_BASE}"})
 
 reps=7
 mem_reps=3
@@ -29,16 +33,16 @@ while [[ $# -gt 0 ]]; do
     --quick) quick=(--quick); reps=3; mem_reps=1; shift ;;
     --callgrind) mode=callgrind; shift ;;
     --no-callgrind) mode=timings; shift ;;
-    -h|--help) sed -n '2,16p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n "2,19p" "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "run.sh: unknown option $1 (try --help)" >&2; exit 2 ;;
   esac
 done
 
 cd "${root}"
 echo "run.sh: building //bench:all with -c opt" >&2
-./tools/bazel build -c opt //bench:all >&2
+"${bazel[@]}" build -c opt //bench:all >&2
 # Not the bazel-bin symlink: it follows whatever configuration was built last, by anyone.
-bin="$(./tools/bazel info -c opt bazel-bin 2>/dev/null)/bench"
+bin="$("${bazel[@]}" info -c opt bazel-bin 2>/dev/null)/bench"
 mkdir -p "${results}"
 tmp="$(mktemp -d)"
 trap 'rm -rf "${tmp}"' EXIT
@@ -70,7 +74,8 @@ run_callgrind() {
       valgrind --tool=callgrind --collect-atstart=no --callgrind-out-file="${tmp}/cg.out.%p" \
         "${bin}/${prog}_${backend}" --callgrind >/dev/null 2>"${tmp}/valgrind.log" ||
         { cat "${tmp}/valgrind.log" >&2; return 1; }
-      for f in "${tmp}"/cg.out.*; do
+      # In dump order (cg.out.PID.1, .2, ... .10: natural sort), which is the programs' row order.
+      for f in $(ls -v "${tmp}"/cg.out.*); do
         awk '/^desc: Trigger: Client Request: bench\|/ { sub(/^desc: Trigger: Client Request: /, ""); label = $0 }
              /^totals:/ { total = $2 }
              END { if (label != "") { n = split(label, a, "|"); printf "%s\t%s\t%s\t%.1f\n", a[2], a[3], a[4], total / a[5] } }' \
@@ -151,6 +156,13 @@ awk -F'\t' '$1 == "memory" {
   END { for (i = 0; i < n; i++) { k = order[i]; printf "\"%s\"\t%s\t%s\t%s\t%s\n", k,
           f["jemalloc|" k], p["jemalloc|" k], f["system|" k], p["system|" k] } }' \
   "${tmp}/data.tsv" >"${tmp}/memory.dat"
+# instructions per op: cg.tsv rows are "workload backend key Ir/op"
+for w in request general; do
+  awk -F'\t' -v w="${w}" '$1 == w { if (!($3 in seen)) { seen[$3] = 1; order[n++] = $3 } v[$2 "|" $3] = $4 }
+    END { for (i = 0; i < n; i++) { k = order[i]; printf "\"%s\"\t%s\t%s\n", k,
+            ("jemalloc|" k in v) ? v["jemalloc|" k] : "NaN", ("system|" k in v) ? v["system|" k] : "NaN" } }' \
+    "${tmp}/cg.tsv" 2>/dev/null >"${tmp}/cg_${w}.dat" || true
+done
 cp "${tmp}/data.tsv" "${results}/latest.tsv"
 if command -v gnuplot >/dev/null; then
   gnuplot -e "dir='${tmp}'; out='${results}/latest.png'" "${here}/plot.gp"
