@@ -154,7 +154,7 @@
      active     bytes in the arena's active pages         bytes taken from malloc (block headers
                                                           and alignment padding included)
      resident   bytes of the arena physically resident    0 per arena; total: process RSS
-     mapped     bytes mapped for the arena                0 per arena; total: glibc's heap (mallinfo2)
+     mapped     bytes mapped for the arena                0 per arena; total: glibc heap (mallinfo2)
      nmalloc    objects handed out by the arena           allocation calls
      ndalloc    objects returned to the arena             frees, and blocks freed by reset/release
    On jemalloc, objects travel between the arena and thread caches in batches: nmalloc and
@@ -166,7 +166,8 @@
 
    MISUSE THAT CANNOT BE REPORTED
    ==============================
-   Freeing a pointer that catmem did not allocate, or freeing it twice, is undefined, as with free().
+   Freeing a pointer that catmem did not allocate, or freeing it twice, is undefined, as with
+   free().
    Freeing a catmem block with plain free() on jemalloc puts it into the thread's automatic cache,
    which defeats reset; always use catmem_free. Freeing into the wrong arena still frees the block,
    but on jemalloc may hand it out again from the wrong arena: CATMEM_DEBUG aborts on it.
@@ -182,11 +183,11 @@
 
 /* ---- configuration ------------------------------------------------------------------------- */
 
-#if (defined(CATMEM_BACKEND_JEMALLOC) + defined(CATMEM_BACKEND_SYSTEM) + \
+#if (defined(CATMEM_BACKEND_JEMALLOC) + defined(CATMEM_BACKEND_SYSTEM) +                           \
      defined(CATMEM_BACKEND_RUNTIME)) > 1
-#error "catmem: more than one of CATMEM_BACKEND_JEMALLOC, CATMEM_BACKEND_SYSTEM and CATMEM_BACKEND_RUNTIME is defined; define exactly one, or none to let catmem pick jemalloc when <jemalloc/jemalloc.h> is available."
+#  error "catmem: define exactly one CATMEM_BACKEND_* (JEMALLOC, SYSTEM or RUNTIME), or none"
 #endif
-#if !defined(CATMEM_BACKEND_JEMALLOC) && !defined(CATMEM_BACKEND_SYSTEM) && \
+#if !defined(CATMEM_BACKEND_JEMALLOC) && !defined(CATMEM_BACKEND_SYSTEM) &&                        \
     !defined(CATMEM_BACKEND_RUNTIME)
 #  if defined(__has_include)
 #    if __has_include(<jemalloc/jemalloc.h>)
@@ -209,23 +210,23 @@
 #endif
 /* A prefixed jemalloc (built with --with-jemalloc-prefix=je_, say): CATMEM_JEMALLOC_PREFIX je_ */
 #ifndef CATMEM_JEMALLOC_PREFIX
-#define CATMEM_JEMALLOC_PREFIX
+#  define CATMEM_JEMALLOC_PREFIX
 #endif
 
 #ifndef CATMEM_MAX_ARENAS
-#define CATMEM_MAX_ARENAS 64
+#  define CATMEM_MAX_ARENAS 64
 #endif
 #if CATMEM_MAX_ARENAS < 6 || CATMEM_MAX_ARENAS > 4000
-#error "catmem: CATMEM_MAX_ARENAS must be between 6 (the 5 built-in arenas and one more) and 4000 (jemalloc's arena limit)."
+#  error "catmem: CATMEM_MAX_ARENAS must be between 6 and 4000 (jemalloc's arena limit)"
 #endif
 #ifndef CATMEM_NAME_MAX
-#define CATMEM_NAME_MAX 31
+#  define CATMEM_NAME_MAX 31
 #endif
 #ifndef CATMEM_DEBUG
-#define CATMEM_DEBUG 0
+#  define CATMEM_DEBUG 0
 #endif
 #ifndef CATMEM_API
-#define CATMEM_API extern
+#  define CATMEM_API extern
 #endif
 
 /* Largest size any catmem allocation accepts; larger requests fail with ENOMEM. */
@@ -246,7 +247,7 @@
 #  define CATMEMI_MALLOC
 #endif
 #if CATMEMI_HAS_ATTR(alloc_size)
-#  define CATMEMI_SIZE(i) __attribute__((alloc_size(i)))
+#  define CATMEMI_SIZE(i)     __attribute__((alloc_size(i)))
 #  define CATMEMI_SIZE2(i, j) __attribute__((alloc_size(i, j)))
 #else
 #  define CATMEMI_SIZE(i)
@@ -263,13 +264,13 @@
 #  define CATMEMI_NODISCARD
 #endif
 #if defined(__GNUC__)
-#  define CATMEMI_LIKELY(x) __builtin_expect(!!(x), 1)
+#  define CATMEMI_LIKELY(x)   __builtin_expect(!!(x), 1)
 #  define CATMEMI_UNLIKELY(x) __builtin_expect(!!(x), 0)
-#  define CATMEMI_TLS __thread
+#  define CATMEMI_TLS         __thread
 #else
-#  define CATMEMI_LIKELY(x) (x)
+#  define CATMEMI_LIKELY(x)   (x)
 #  define CATMEMI_UNLIKELY(x) (x)
-#  define CATMEMI_TLS _Thread_local
+#  define CATMEMI_TLS         _Thread_local
 #endif
 
 #ifdef __cplusplus
@@ -305,8 +306,8 @@ typedef struct catmem_stats {
 
 /* ---- lifetime -------------------------------------------------------------------------------- */
 
-CATMEM_API int catmem_init(void);         /* 0, or an errno value; idempotent, thread-safe */
-CATMEM_API void catmem_shutdown(void);    /* idempotent; arenas persist and are reused by init */
+CATMEM_API int catmem_init(void);      /* 0, or an errno value; idempotent, thread-safe */
+CATMEM_API void catmem_shutdown(void); /* idempotent; arenas persist and are reused by init */
 CATMEM_API int catmem_is_initialized(void);
 CATMEM_API const char *catmem_backend_name(void); /* "jemalloc" or "system"; works before init */
 /* Why that backend: "jemalloc 5.3.0-... (linked)", "jemalloc 5.3.0-... found in process",
@@ -318,7 +319,7 @@ CATMEM_API const char *catmem_backend_info(void);
 CATMEM_API catmem_arena *catmem_arena_get(catmem_kind kind);
 CATMEM_API catmem_arena *catmem_arena_create(const char *name); /* a user arena, named uniquely */
 CATMEM_API catmem_arena *catmem_arena_find(const char *name);
-CATMEM_API int catmem_arena_release(catmem_arena *a);   /* frees its memory; slot reused later */
+CATMEM_API int catmem_arena_release(catmem_arena *a); /* frees its memory; slot reused later */
 CATMEM_API const char *catmem_arena_name(const catmem_arena *a); /* NULL for a bad handle */
 /* The backend's own id for the arena (jemalloc arena index; system: catmem slot), or -1. */
 CATMEM_API int catmem_arena_id(const catmem_arena *a);
@@ -326,8 +327,8 @@ CATMEM_API int catmem_arena_id(const catmem_arena *a);
    come from catmem: jemalloc's lookup crashes on pointers it never handed out. */
 CATMEM_API int catmem_arena_owns(const catmem_arena *a, const void *p);
 
-CATMEM_API int catmem_arena_reset(catmem_arena *a);  /* frees every block of a at once */
-CATMEM_API int catmem_arena_purge(catmem_arena *a);  /* unused pages back to the OS (system:
+CATMEM_API int catmem_arena_reset(catmem_arena *a); /* frees every block of a at once */
+CATMEM_API int catmem_arena_purge(catmem_arena *a); /* unused pages back to the OS (system:
                                                         malloc_trim, process-wide) */
 CATMEM_API int catmem_arena_stats(catmem_arena *a, catmem_stats *out);
 CATMEM_API int catmem_total_stats(catmem_stats *out);
@@ -341,12 +342,13 @@ CATMEM_API int catmem_prof_dump(const char *path);
 
 /* ---- allocation (fast paths are inline below) ------------------------------------------------ */
 
-static inline void *catmem_alloc(catmem_arena *a, size_t size)
-    CATMEMI_MALLOC CATMEMI_SIZE(2) CATMEMI_NODISCARD;
-static inline void *catmem_calloc(catmem_arena *a, size_t n, size_t size)
-    CATMEMI_MALLOC CATMEMI_SIZE2(2, 3) CATMEMI_NODISCARD;
-static inline void *catmem_aligned_alloc(catmem_arena *a, size_t alignment, size_t size)
-    CATMEMI_MALLOC CATMEMI_ALIGN(2) CATMEMI_SIZE(3) CATMEMI_NODISCARD;
+static inline void *catmem_alloc(catmem_arena *a, size_t size) CATMEMI_MALLOC
+    CATMEMI_SIZE(2) CATMEMI_NODISCARD;
+static inline void *catmem_calloc(catmem_arena *a, size_t n, size_t size) CATMEMI_MALLOC
+    CATMEMI_SIZE2(2, 3) CATMEMI_NODISCARD;
+static inline void *catmem_aligned_alloc(catmem_arena *a, size_t alignment,
+                                         size_t size) CATMEMI_MALLOC CATMEMI_ALIGN(2)
+    CATMEMI_SIZE(3) CATMEMI_NODISCARD;
 CATMEM_API void *catmem_realloc(catmem_arena *a, void *p, size_t size)
     CATMEMI_SIZE(3) CATMEMI_NODISCARD;
 CATMEM_API char *catmem_strdup(catmem_arena *a, const char *s) CATMEMI_MALLOC CATMEMI_NODISCARD;
@@ -357,7 +359,7 @@ static inline void catmem_free_sized(catmem_arena *a, void *p, size_t size);
 
 /* Allocation options, encoded as jemalloc's mallocx flags so that backend passes them through:
    the low 6 bits are log2 of the alignment, CATMEMI_ZERO asks for zeroed memory. */
-#define CATMEMI_ZERO 0x40
+#define CATMEMI_ZERO          0x40
 #define CATMEMI_LG_ALIGN_MASK 0x3f
 
 /* The slow paths: argument checks, errno, first use of an arena on a thread, backend fallbacks. */
@@ -378,11 +380,10 @@ CATMEM_API void catmemi_debug_check_free(const catmem_arena *a, const void *p);
 
 /* One unsigned comparison rejects both 0 and sizes above CATMEM_SIZE_MAX: they take the slow
    path, which maps 0 to 1 and reports the rest. */
-#define CATMEMI_SIZE_OK(n) ((size_t)(n) - 1 < CATMEM_SIZE_MAX)
+#define CATMEMI_SIZE_OK(n) ((size_t)(n)-1 < CATMEM_SIZE_MAX)
 
 static inline void *catmem_alloc(catmem_arena *a, size_t size) {
-    if (CATMEMI_LIKELY(a != NULL && CATMEMI_SIZE_OK(size)))
-        return catmemi_be_alloc(a, size, 0);
+    if (CATMEMI_LIKELY(a != NULL && CATMEMI_SIZE_OK(size))) return catmemi_be_alloc(a, size, 0);
     return catmemi_alloc_slow(a, size, 0);
 }
 
@@ -409,8 +410,7 @@ static inline void *catmem_aligned_alloc(catmem_arena *a, size_t alignment, size
 #else
     for (lg = 0; ((size_t)1 << lg) < alignment; lg++) {}
 #endif
-    if (CATMEMI_LIKELY(a != NULL && CATMEMI_SIZE_OK(size)))
-        return catmemi_be_alloc(a, size, lg);
+    if (CATMEMI_LIKELY(a != NULL && CATMEMI_SIZE_OK(size))) return catmemi_be_alloc(a, size, lg);
     return catmemi_alloc_slow(a, size, lg);
 }
 
@@ -431,7 +431,6 @@ static inline void catmem_free_sized(catmem_arena *a, void *p, size_t size) {
     else
         catmemi_free_slow(a, p, size);
 }
-
 
 /* ---- regions: single-threaded bump allocation, released in bulk ------------------------------ */
 
@@ -459,18 +458,18 @@ static inline void catmem_free_sized(catmem_arena *a, void *p, size_t size) {
 #endif
 #if defined(CATMEMI_ASAN)
 #  include <sanitizer/asan_interface.h>
-#  define CATMEMI_ASAN_POISON(p, n) __asan_poison_memory_region((p), (n))
+#  define CATMEMI_ASAN_POISON(p, n)   __asan_poison_memory_region((p), (n))
 #  define CATMEMI_ASAN_UNPOISON(p, n) __asan_unpoison_memory_region((p), (n))
 #else
-#  define CATMEMI_ASAN_POISON(p, n) ((void)0)
+#  define CATMEMI_ASAN_POISON(p, n)   ((void)0)
 #  define CATMEMI_ASAN_UNPOISON(p, n) ((void)0)
 #endif
 #if CATMEM_VALGRIND
 #  include <valgrind/memcheck.h>
-#  define CATMEMI_VG_NOACCESS(p, n) ((void)VALGRIND_MAKE_MEM_NOACCESS((p), (n)))
+#  define CATMEMI_VG_NOACCESS(p, n)  ((void)VALGRIND_MAKE_MEM_NOACCESS((p), (n)))
 #  define CATMEMI_VG_UNDEFINED(p, n) ((void)VALGRIND_MAKE_MEM_UNDEFINED((p), (n)))
 #else
-#  define CATMEMI_VG_NOACCESS(p, n) ((void)0)
+#  define CATMEMI_VG_NOACCESS(p, n)  ((void)0)
 #  define CATMEMI_VG_UNDEFINED(p, n) ((void)0)
 #endif
 #if CATMEM_DEBUG
@@ -479,26 +478,24 @@ static inline void catmem_free_sized(catmem_arena *a, void *p, size_t size) {
 #else
 #  define CATMEMI_DEBUG_FILL(p, n) ((void)0)
 #endif
-/* p..p+n handed out to the caller. */
-#define CATMEMI_TRACK_ALLOC(p, n) (CATMEMI_ASAN_UNPOISON(p, n), CATMEMI_VG_UNDEFINED(p, n))
+/* p..p+n may be used: handed out to the caller, or given back to the arena. */
+#define CATMEMI_TRACK_USABLE(p, n) (CATMEMI_ASAN_UNPOISON(p, n), CATMEMI_VG_UNDEFINED(p, n))
 /* p..p+n taken back by the region: no one may touch it until it is handed out again. */
-#define CATMEMI_TRACK_FREE(p, n) \
-    (CATMEMI_ASAN_UNPOISON(p, n), CATMEMI_DEBUG_FILL(p, n), CATMEMI_ASAN_POISON(p, n), \
-     CATMEMI_VG_NOACCESS(p, n))
-/* p..p+n given back to the arena, which may use it again. */
-#define CATMEMI_TRACK_RETURN(p, n) (CATMEMI_ASAN_UNPOISON(p, n), CATMEMI_VG_UNDEFINED(p, n))
+#define CATMEMI_TRACK_UNUSABLE(p, n)                                                               \
+  (CATMEMI_TRACK_USABLE(p, n), CATMEMI_DEBUG_FILL(p, n), CATMEMI_ASAN_POISON(p, n),                \
+   CATMEMI_VG_NOACCESS(p, n))
 
 /* Every region allocation is aligned to CATMEM_REGION_ALIGN (suitable for max_align_t on the
    common 64-bit ABIs). Chunks start at CATMEM_REGION_CHUNK_MIN bytes and double up to
    CATMEM_REGION_CHUNK_MAX. */
 #ifndef CATMEM_REGION_ALIGN
-#define CATMEM_REGION_ALIGN 16
+#  define CATMEM_REGION_ALIGN 16
 #endif
 #ifndef CATMEM_REGION_CHUNK_MIN
-#define CATMEM_REGION_CHUNK_MIN 4096
+#  define CATMEM_REGION_CHUNK_MIN 4096
 #endif
 #ifndef CATMEM_REGION_CHUNK_MAX
-#define CATMEM_REGION_CHUNK_MAX (1024 * 1024)
+#  define CATMEM_REGION_CHUNK_MAX (1024 * 1024)
 #endif
 
 typedef struct catmemi_region_block catmemi_region_block;
@@ -521,14 +518,15 @@ typedef struct catmem_region_mark {
 } catmem_region_mark;
 
 CATMEM_API int catmem_region_init(catmem_region *r, catmem_arena *a); /* allocates nothing */
-static inline void *catmem_region_alloc(catmem_region *r, size_t size)
-    CATMEMI_MALLOC CATMEMI_SIZE(2) CATMEMI_NODISCARD;
-static inline void *catmem_region_alloc_aligned(catmem_region *r, size_t alignment, size_t size)
-    CATMEMI_MALLOC CATMEMI_ALIGN(2) CATMEMI_SIZE(3) CATMEMI_NODISCARD;
-CATMEM_API void *catmem_region_calloc(catmem_region *r, size_t n, size_t size)
-    CATMEMI_MALLOC CATMEMI_SIZE2(2, 3) CATMEMI_NODISCARD;
-CATMEM_API char *catmem_region_strdup(catmem_region *r, const char *s)
-    CATMEMI_MALLOC CATMEMI_NODISCARD;
+static inline void *catmem_region_alloc(catmem_region *r, size_t size) CATMEMI_MALLOC
+    CATMEMI_SIZE(2) CATMEMI_NODISCARD;
+static inline void *catmem_region_alloc_aligned(catmem_region *r, size_t alignment,
+                                                size_t size) CATMEMI_MALLOC CATMEMI_ALIGN(2)
+    CATMEMI_SIZE(3) CATMEMI_NODISCARD;
+CATMEM_API void *catmem_region_calloc(catmem_region *r, size_t n, size_t size) CATMEMI_MALLOC
+    CATMEMI_SIZE2(2, 3) CATMEMI_NODISCARD;
+CATMEM_API char *catmem_region_strdup(catmem_region *r,
+                                      const char *s) CATMEMI_MALLOC CATMEMI_NODISCARD;
 CATMEM_API catmem_region_mark catmem_region_save(const catmem_region *r);
 CATMEM_API int catmem_region_restore(catmem_region *r, catmem_region_mark mark);
 CATMEM_API int catmem_region_reset(catmem_region *r);
@@ -537,8 +535,8 @@ CATMEM_API int catmem_region_release(catmem_region *r);
 /* Everything that does not fit the current chunk: new chunks, blocks of their own, errors. */
 CATMEM_API void *catmemi_region_alloc_slow(catmem_region *r, size_t alignment, size_t size);
 
-#define CATMEMI_REGION_ROUND(n) \
-    (((size_t)(n) + (CATMEM_REGION_ALIGN - 1)) & ~(size_t)(CATMEM_REGION_ALIGN - 1))
+#define CATMEMI_REGION_ROUND(n)                                                                    \
+  (((size_t)(n) + (CATMEM_REGION_ALIGN - 1)) & ~(size_t)(CATMEM_REGION_ALIGN - 1))
 
 static inline void *catmem_region_alloc(catmem_region *r, size_t size) {
     if (CATMEMI_LIKELY(r != NULL)) {
@@ -546,7 +544,7 @@ static inline void *catmem_region_alloc(catmem_region *r, size_t size) {
         size_t n = CATMEMI_REGION_ROUND(size); /* 0 for size 0 and for sizes that wrap */
         if (CATMEMI_LIKELY(n - 1 < (size_t)((uintptr_t)r->end - (uintptr_t)p))) {
             r->cur = p + n;
-            CATMEMI_TRACK_ALLOC(p, size);
+            CATMEMI_TRACK_USABLE(p, size);
             return p;
         }
     }
@@ -560,7 +558,7 @@ static inline void *catmem_region_alloc_aligned(catmem_region *r, size_t alignme
         size_t n = CATMEMI_REGION_ROUND(size);
         if (CATMEMI_LIKELY(p <= (uintptr_t)r->end && n - 1 < (size_t)((uintptr_t)r->end - p))) {
             r->cur = (char *)p + n;
-            CATMEMI_TRACK_ALLOC((void *)p, size);
+            CATMEMI_TRACK_USABLE((void *)p, size);
             return (void *)p;
         }
     }
@@ -588,8 +586,8 @@ static inline void *catmem_region_alloc_aligned(catmem_region *r, size_t alignme
 extern "C" {
 #endif
 
-enum { CATMEMI_DOWN = 0, CATMEMI_UP = 1 };            /* catmemi_state */
-enum { CATMEMI_FREE = 0, CATMEMI_LIVE = 1 };          /* catmemi_slot.state */
+enum { CATMEMI_DOWN = 0, CATMEMI_UP = 1 };   /* catmemi_state */
+enum { CATMEMI_FREE = 0, CATMEMI_LIVE = 1 }; /* catmemi_slot.state */
 
 /* The backends' per-slot data: catmemi_je_slot (CATMEMI_HAS_JE), catmemi_sys_slot
    (CATMEMI_HAS_SYS); the runtime backend has both. */
@@ -600,9 +598,9 @@ enum { CATMEMI_FREE = 0, CATMEMI_LIVE = 1 };          /* catmemi_slot.state */
 /* One arena slot: the registry of named arenas. Slots 0..CATMEM_KIND_COUNT-1 are the built-in
    arenas. A slot's backend arena is made once (created != 0) and kept for the process. */
 typedef struct catmemi_slot {
-    catmem_arena handle;        /* handle.slot == index in catmemi_slots */
-    int state;                  /* CATMEMI_FREE or CATMEMI_LIVE; atomic */
-    int created;                /* the backend arena exists */
+    catmem_arena handle; /* handle.slot == index in catmemi_slots */
+    int state;           /* CATMEMI_FREE or CATMEMI_LIVE; atomic */
+    int created;         /* the backend arena exists */
     char name[CATMEM_NAME_MAX + 1];
 #if defined(CATMEMI_HAS_JE)
     catmemi_je_slot je;
@@ -615,39 +613,41 @@ typedef struct catmemi_slot {
 /* What a backend does out of line. catmem.h has checked arguments and state before any call;
    the comments say which calls run under catmemi_mu. */
 typedef struct catmemi_ops {
-    const char *name;                                   /* catmem_backend_name() */
-    int (*once)(void);                                  /* at the first init; mu */
-    int (*arena_create)(catmemi_slot *s);               /* once per slot; mu */
+    const char *name;                     /* catmem_backend_name() */
+    int (*once)(void);                    /* at the first init; mu */
+    int (*arena_create)(catmemi_slot *s); /* once per slot; mu */
     int (*arena_id)(const catmemi_slot *s);
     void *(*alloc_slow)(catmemi_slot *s, size_t size, int opts);
     void (*free_slow)(catmemi_slot *s, void *p, size_t size); /* s NULL: no usable arena */
     void *(*realloc)(catmemi_slot *s, void *p, size_t size);
-    void (*drop_caches)(catmemi_slot *s);               /* s NULL: every slot; mu */
-    int (*reset)(catmemi_slot *s);                      /* mu */
+    void (*drop_caches)(catmemi_slot *s); /* s NULL: every slot; mu */
+    int (*reset)(catmemi_slot *s);        /* mu */
     int (*purge)(catmemi_slot *s);
-    int (*stats)(catmemi_slot *s, catmem_stats *out);   /* out zeroed */
-    int (*total_stats)(catmem_stats *out);              /* out zeroed */
+    int (*stats)(catmemi_slot *s, catmem_stats *out); /* out zeroed */
+    int (*total_stats)(catmem_stats *out);            /* out zeroed */
     int (*owns)(const catmemi_slot *s, const void *p);
     int (*set_decay)(catmemi_slot *s, long dirty_ms, long muzzy_ms);
     int (*prof_active)(int on);
     int (*prof_dump)(const char *path);
-    void (*atfork_prepare)(void);                       /* mu */
-    void (*atfork_parent)(void);                        /* mu */
+    void (*atfork_prepare)(void); /* mu */
+    void (*atfork_parent)(void);  /* mu */
     void (*atfork_child)(void);
 } catmemi_ops;
 
 static catmemi_slot catmemi_slots[CATMEM_MAX_ARENAS];
-static int catmemi_state;       /* CATMEMI_DOWN or CATMEMI_UP; atomic */
-static int catmemi_once_done;   /* thread key and fork handlers installed; under catmemi_mu */
+static int catmemi_state;     /* CATMEMI_DOWN or CATMEMI_UP; atomic */
+static int catmemi_once_done; /* thread key and fork handlers installed; under catmemi_mu */
 /* Guards the registry, init/shutdown and every backend operation on other threads' caches. */
 static pthread_mutex_t catmemi_mu = PTHREAD_MUTEX_INITIALIZER;
 
-static const char *const catmemi_kind_names[CATMEM_KIND_COUNT] = {
-    "request", "response", "cache", "static", "task"};
+static const char *const catmemi_kind_names[CATMEM_KIND_COUNT] = {"request", "response", "cache",
+                                                                  "static", "task"};
 
 static void catmemi_lock(void) { pthread_mutex_lock(&catmemi_mu); }
 static void catmemi_unlock(void) { pthread_mutex_unlock(&catmemi_mu); }
-static int catmemi_is_up(void) { return __atomic_load_n(&catmemi_state, __ATOMIC_ACQUIRE) == CATMEMI_UP; }
+static int catmemi_is_up(void) {
+    return __atomic_load_n(&catmemi_state, __ATOMIC_ACQUIRE) == CATMEMI_UP;
+}
 static int catmemi_slot_live(const catmemi_slot *s) {
     return __atomic_load_n(&s->state, __ATOMIC_ACQUIRE) == CATMEMI_LIVE;
 }
@@ -662,7 +662,9 @@ static int catmemi_slot_live(const catmemi_slot *s) {
 static const catmemi_ops *catmemi_be;
 static char catmemi_info[160];
 static pthread_once_t catmemi_select_once = PTHREAD_ONCE_INIT;
-static void catmemi_select_now(void) { catmemi_be = catmemi_select(catmemi_info, sizeof catmemi_info); }
+static void catmemi_select_now(void) {
+    catmemi_be = catmemi_select(catmemi_info, sizeof catmemi_info);
+}
 static const catmemi_ops *catmemi_backend(void) {
     pthread_once(&catmemi_select_once, catmemi_select_now);
     return catmemi_be;
@@ -680,9 +682,18 @@ static catmemi_slot *catmemi_slot_of(const catmem_arena *a) {
 /* The one argument check behind every call that takes a handle: the slot, or NULL with *err. */
 static catmemi_slot *catmemi_check(const catmem_arena *a, int *err) {
     catmemi_slot *s = catmemi_slot_of(a);
-    if (s == NULL) { *err = EINVAL; return NULL; }
-    if (!catmemi_is_up()) { *err = ESHUTDOWN; return NULL; }
-    if (!catmemi_slot_live(s)) { *err = EINVAL; return NULL; }
+    if (s == NULL) {
+        *err = EINVAL;
+        return NULL;
+    }
+    if (!catmemi_is_up()) {
+        *err = ESHUTDOWN;
+        return NULL;
+    }
+    if (!catmemi_slot_live(s)) {
+        *err = EINVAL;
+        return NULL;
+    }
     return s;
 }
 
@@ -698,7 +709,10 @@ static void catmemi_atfork_prepare(void) {
     catmemi_lock();
     catmemi_be->atfork_prepare();
 }
-static void catmemi_atfork_parent(void) { catmemi_be->atfork_parent(); catmemi_unlock(); }
+static void catmemi_atfork_parent(void) {
+    catmemi_be->atfork_parent();
+    catmemi_unlock();
+}
 static void catmemi_atfork_child(void) {
     catmemi_be->atfork_child();
     pthread_mutex_init(&catmemi_mu, NULL); /* other threads are gone; nobody else holds it */
@@ -751,8 +765,14 @@ CATMEM_API const char *catmem_backend_info(void) {
 }
 
 CATMEM_API catmem_arena *catmem_arena_get(catmem_kind kind) {
-    if ((unsigned)kind >= CATMEM_KIND_COUNT) { errno = EINVAL; return NULL; }
-    if (!catmemi_is_up()) { errno = ESHUTDOWN; return NULL; }
+    if ((unsigned)kind >= CATMEM_KIND_COUNT) {
+        errno = EINVAL;
+        return NULL;
+    }
+    if (!catmemi_is_up()) {
+        errno = ESHUTDOWN;
+        return NULL;
+    }
     return &catmemi_slots[kind].handle;
 }
 
@@ -776,36 +796,59 @@ CATMEM_API catmem_arena *catmem_arena_create(const char *name) {
     catmemi_slot *s = NULL;
     unsigned i;
     int err = catmemi_check_name(name);
-    if (err != 0) { errno = err; return NULL; }
+    if (err != 0) {
+        errno = err;
+        return NULL;
+    }
     catmemi_lock();
-    if (catmemi_state != CATMEMI_UP) { err = ESHUTDOWN; goto out; }
-    if (catmemi_find_locked(name) != NULL) { err = EEXIST; goto out; }
+    if (catmemi_state != CATMEMI_UP) {
+        err = ESHUTDOWN;
+        goto out;
+    }
+    if (catmemi_find_locked(name) != NULL) {
+        err = EEXIST;
+        goto out;
+    }
     /* A free slot whose backend arena already exists first: reuse keeps the arena count flat. */
     for (i = CATMEM_KIND_COUNT; i < CATMEM_MAX_ARENAS && s == NULL; i++)
         if (catmemi_slots[i].state == CATMEMI_FREE && catmemi_slots[i].created)
             s = &catmemi_slots[i];
     for (i = CATMEM_KIND_COUNT; i < CATMEM_MAX_ARENAS && s == NULL; i++)
-        if (catmemi_slots[i].state == CATMEMI_FREE)
-            s = &catmemi_slots[i];
-    if (s == NULL) { err = EAGAIN; goto out; }
-    if ((err = catmemi_make_arena(s)) != 0) { s = NULL; goto out; }
+        if (catmemi_slots[i].state == CATMEMI_FREE) s = &catmemi_slots[i];
+    if (s == NULL) {
+        err = EAGAIN;
+        goto out;
+    }
+    if ((err = catmemi_make_arena(s)) != 0) {
+        s = NULL;
+        goto out;
+    }
     strcpy(s->name, name);
     __atomic_store_n(&s->state, CATMEMI_LIVE, __ATOMIC_RELEASE);
 out:
     catmemi_unlock();
-    if (s == NULL) { errno = err; return NULL; }
+    if (s == NULL) {
+        errno = err;
+        return NULL;
+    }
     return &s->handle;
 }
 
 CATMEM_API catmem_arena *catmem_arena_find(const char *name) {
     catmemi_slot *s;
     int err = catmemi_check_name(name);
-    if (err != 0) { errno = err; return NULL; }
+    if (err != 0) {
+        errno = err;
+        return NULL;
+    }
     catmemi_lock();
     if (catmemi_state != CATMEMI_UP) err = ESHUTDOWN;
     s = err ? NULL : catmemi_find_locked(name);
     catmemi_unlock();
-    if (s == NULL) { errno = err ? err : ENOENT; return NULL; }
+    if (s == NULL) {
+        errno = err ? err : ENOENT;
+        return NULL;
+    }
     return &s->handle;
 }
 
@@ -893,10 +936,19 @@ CATMEM_API void *catmemi_alloc_slow(const catmem_arena *a, size_t size, int opts
     int err = 0;
     void *p;
     catmemi_slot *s = catmemi_check(a, &err);
-    if (s == NULL) { errno = err; return NULL; }
-    if (opts < 0) { errno = EINVAL; return NULL; }
+    if (s == NULL) {
+        errno = err;
+        return NULL;
+    }
+    if (opts < 0) {
+        errno = EINVAL;
+        return NULL;
+    }
     if (size == 0) size = 1;
-    if (size > CATMEM_SIZE_MAX) { errno = ENOMEM; return NULL; }
+    if (size > CATMEM_SIZE_MAX) {
+        errno = ENOMEM;
+        return NULL;
+    }
     p = catmemi_be->alloc_slow(s, size, opts);
     if (p == NULL) errno = ENOMEM;
     return p;
@@ -925,9 +977,15 @@ CATMEM_API void *catmem_realloc(catmem_arena *a, void *p, size_t size) {
     void *q;
     if (p == NULL) return catmem_alloc(a, size);
     s = catmemi_check(a, &err);
-    if (s == NULL) { errno = err; return NULL; }
+    if (s == NULL) {
+        errno = err;
+        return NULL;
+    }
     if (size == 0) size = 1;
-    if (size > CATMEM_SIZE_MAX) { errno = ENOMEM; return NULL; }
+    if (size > CATMEM_SIZE_MAX) {
+        errno = ENOMEM;
+        return NULL;
+    }
     q = catmemi_be->realloc(s, p, size);
     if (q == NULL) errno = ENOMEM;
     return q;
@@ -936,7 +994,10 @@ CATMEM_API void *catmem_realloc(catmem_arena *a, void *p, size_t size) {
 CATMEM_API char *catmem_strdup(catmem_arena *a, const char *str) {
     size_t n;
     char *p;
-    if (str == NULL) { errno = EINVAL; return NULL; }
+    if (str == NULL) {
+        errno = EINVAL;
+        return NULL;
+    }
     n = strlen(str) + 1;
     p = (char *)catmem_alloc(a, n);
     if (p != NULL) memcpy(p, str, n);
@@ -960,16 +1021,17 @@ static catmemi_region_block *catmemi_block_new(catmem_region *r, size_t size) {
     catmemi_region_block *b = (catmemi_region_block *)catmem_alloc(r->arena, size);
     if (b != NULL) {
         b->size = size;
-        CATMEMI_TRACK_FREE(catmemi_block_data(b), size - CATMEMI_REGION_HDR);
+        CATMEMI_TRACK_UNUSABLE(catmemi_block_data(b), size - CATMEMI_REGION_HDR);
     }
     return b;
 }
 
 /* Frees the blocks of a list from b up to (not including) stop. */
-static void catmemi_blocks_free(catmem_region *r, catmemi_region_block *b, catmemi_region_block *stop) {
+static void catmemi_blocks_free(catmem_region *r, catmemi_region_block *b,
+                                catmemi_region_block *stop) {
     while (b != stop) {
         catmemi_region_block *prev = b->prev;
-        CATMEMI_TRACK_RETURN(catmemi_block_data(b), b->size - CATMEMI_REGION_HDR);
+        CATMEMI_TRACK_USABLE(catmemi_block_data(b), b->size - CATMEMI_REGION_HDR);
         catmem_free_sized(r->arena, b, b->size);
         b = prev;
     }
@@ -1007,7 +1069,7 @@ CATMEM_API void *catmemi_region_alloc_slow(catmem_region *r, size_t alignment, s
     p = ((uintptr_t)r->cur + alignment - 1) & ~(uintptr_t)(alignment - 1);
     if (r->cur != NULL && p <= (uintptr_t)r->end && n <= (size_t)((uintptr_t)r->end - p)) {
         r->cur = (char *)p + n;
-        CATMEMI_TRACK_ALLOC((void *)p, size);
+        CATMEMI_TRACK_USABLE((void *)p, size);
         return (void *)p;
     }
     need = CATMEMI_REGION_HDR + n + (alignment - CATMEM_REGION_ALIGN); /* room to align in */
@@ -1024,7 +1086,7 @@ CATMEM_API void *catmemi_region_alloc_slow(catmem_region *r, size_t alignment, s
         b->prev = r->chunks;
         catmemi_region_use_chunk(r, b, (char *)p + n);
     }
-    CATMEMI_TRACK_ALLOC((void *)p, size);
+    CATMEMI_TRACK_USABLE((void *)p, size);
     return (void *)p;
 }
 
@@ -1077,9 +1139,10 @@ CATMEM_API int catmem_region_restore(catmem_region *r, catmem_region_mark m) {
        point past what is allocated now (a mark taken before a reset, say). */
     if (!catmemi_block_listed(r->chunks, m.chunk) || !catmemi_block_listed(r->large, m.large))
         return EINVAL;
-    if (m.chunk == NULL ? m.cur != NULL
-                        : (m.cur < catmemi_block_data(m.chunk) || m.cur > catmemi_block_end(m.chunk) ||
-                           (m.chunk == r->chunks && m.cur > r->cur)))
+    if (m.chunk == NULL
+            ? m.cur != NULL
+            : (m.cur < catmemi_block_data(m.chunk) || m.cur > catmemi_block_end(m.chunk) ||
+               (m.chunk == r->chunks && m.cur > r->cur)))
         return EINVAL;
     catmemi_blocks_free(r, r->large, m.large);
     r->large = m.large;
@@ -1089,7 +1152,7 @@ CATMEM_API int catmem_region_restore(catmem_region *r, catmem_region_mark m) {
         r->cur = r->end = NULL;
     } else {
         catmemi_region_use_chunk(r, m.chunk, m.cur);
-        CATMEMI_TRACK_FREE(r->cur, (size_t)(r->end - r->cur));
+        CATMEMI_TRACK_UNUSABLE(r->cur, (size_t)(r->end - r->cur));
     }
     return 0;
 }
@@ -1102,7 +1165,7 @@ CATMEM_API int catmem_region_reset(catmem_region *r) {
     if (keep != NULL && keep->prev == NULL && r->large == NULL) {
         /* The steady state: one chunk that held everything. No call into the arena. */
         catmemi_region_use_chunk(r, keep, catmemi_block_data(keep));
-        CATMEMI_TRACK_FREE(r->cur, (size_t)(r->end - r->cur));
+        CATMEMI_TRACK_UNUSABLE(r->cur, (size_t)(r->end - r->cur));
         return 0;
     }
     /* Keep one chunk, big enough for what this cycle used (up to the cap), so that the next
@@ -1130,7 +1193,7 @@ CATMEM_API int catmem_region_reset(catmem_region *r) {
     catmemi_blocks_free(r, keep->prev, NULL);
     keep->prev = NULL;
     catmemi_region_use_chunk(r, keep, catmemi_block_data(keep));
-    CATMEMI_TRACK_FREE(r->cur, (size_t)(r->end - r->cur));
+    CATMEMI_TRACK_UNUSABLE(r->cur, (size_t)(r->end - r->cur));
     return 0;
 }
 

@@ -20,14 +20,14 @@
    and are destroyed when their thread exits (a pthread key destructor). */
 
 #if defined(CATMEMI_PART_INLINE)
-#if !defined(CATMEMI_RUNTIME)
-#include <jemalloc/jemalloc.h>
-#define CATMEMI_CAT2(a, b) a##b
-#define CATMEMI_CAT(a, b) CATMEMI_CAT2(a, b)
+#  if !defined(CATMEMI_RUNTIME)
+#    include <jemalloc/jemalloc.h>
+#    define CATMEMI_CAT2(a, b) a##b
+#    define CATMEMI_CAT(a, b)  CATMEMI_CAT2(a, b)
 /* jemalloc's functions under the prefix of the jemalloc in use (CATMEM_JEMALLOC_PREFIX). The
    runtime backend defines this to call through the pointers it found instead. */
-#define CATMEMI_JE(name) CATMEMI_CAT(CATMEM_JEMALLOC_PREFIX, name)
-#endif
+#    define CATMEMI_JE(name) CATMEMI_CAT(CATMEM_JEMALLOC_PREFIX, name)
+#  endif
 
 /* mallocx flags per arena slot for the calling thread; 0 = take the slow path. */
 extern CATMEMI_TLS int catmemi_je_flags[CATMEM_MAX_ARENAS];
@@ -59,25 +59,27 @@ static inline void catmemi_be_free_sized(const catmem_arena *a, void *p, size_t 
 #endif /* CATMEMI_PART_INLINE */
 
 #if defined(CATMEMI_PART_TYPES)
-#define CATMEMI_HAS_JE 1
+#  define CATMEMI_HAS_JE 1
 typedef struct catmemi_je_slot {
     unsigned index; /* jemalloc arena index, from arenas.create */
 } catmemi_je_slot;
 #endif
 
 #if defined(CATMEMI_PART_IMPL)
-#include <stdbool.h>
-#include <sys/types.h>
+#  include <stdbool.h>
+#  include <sys/types.h>
 
-#if !defined(CATMEMI_RUNTIME)
-#define CATMEMI_MALLOCX_ARENA(a) MALLOCX_ARENA(a)
-#define CATMEMI_MALLOCX_TCACHE(tc) MALLOCX_TCACHE(tc)
-#define CATMEMI_MALLOCX_TCACHE_NONE MALLOCX_TCACHE_NONE
-#define CATMEMI_MALLCTL_ARENAS_ALL MALLCTL_ARENAS_ALL
+#  if !defined(CATMEMI_RUNTIME)
+#    define CATMEMI_MALLOCX_ARENA(a)    MALLOCX_ARENA(a)
+#    define CATMEMI_MALLOCX_TCACHE(tc)  MALLOCX_TCACHE(tc)
+#    define CATMEMI_MALLOCX_TCACHE_NONE MALLOCX_TCACHE_NONE
+#    define CATMEMI_MALLCTL_ARENAS_ALL  MALLCTL_ARENAS_ALL
 /* catmem's option encoding must be jemalloc's mallocx flags (a compile-time check). */
 typedef char catmemi_je_opts_match[(CATMEMI_ZERO == MALLOCX_ZERO && MALLOCX_LG_ALIGN(5) == 5 &&
-                                    CATMEMI_LG_ALIGN_MASK == 0x3f) ? 1 : -1];
-#endif
+                                    CATMEMI_LG_ALIGN_MASK == 0x3f)
+                                       ? 1
+                                       : -1];
+#  endif
 
 CATMEMI_TLS int catmemi_je_flags[CATMEM_MAX_ARENAS];
 
@@ -109,7 +111,8 @@ static void catmemi_je_drop(catmemi_je_thread *t, int i) {
     for (k = (i < 0 ? 0 : i); k < (i < 0 ? CATMEM_MAX_ARENAS : i + 1); k++) {
         if (t->tc[k] != 0) {
             unsigned id = t->tc[k] - 1;
-            (void)CATMEMI_JE(mallctl)("tcache.destroy", NULL, NULL, &id, sizeof id); /* fails only for bad ids */
+            (void)CATMEMI_JE(mallctl)("tcache.destroy", NULL, NULL, &id,
+                                      sizeof id); /* fails only for bad ids */
             t->tc[k] = 0;
         }
         t->flags[k] = 0;
@@ -252,7 +255,8 @@ static int catmemi_je_epoch(void) {
 
 static int catmemi_je_read(const catmemi_slot *s, const char *fmt, void *out, size_t size) {
     size_t sz = size;
-    int err = s != NULL ? catmemi_je_ctl(s, fmt, out, &sz, NULL, 0) : CATMEMI_JE(mallctl)(fmt, out, &sz, NULL, 0);
+    int err = s != NULL ? catmemi_je_ctl(s, fmt, out, &sz, NULL, 0)
+                        : CATMEMI_JE(mallctl)(fmt, out, &sz, NULL, 0);
     return (err == 0 && sz != size) ? EINVAL : err;
 }
 
@@ -261,16 +265,16 @@ static int catmemi_je_counts(const catmemi_slot *s, const char *prefix, catmem_s
     uint64_t sm, lm, sd, ld;
     char fmt[64];
     int err = 0;
-#define CATMEMI_JE_READ(what, var)                                                            \
-    if (err == 0) {                                                                           \
-        snprintf(fmt, sizeof fmt, "%s." what, prefix);                                        \
-        err = catmemi_je_read(s, fmt, &(var), sizeof(var));                                   \
+#  define CATMEMI_JE_READ(what, var)                                                               \
+    if (err == 0) {                                                                                \
+      snprintf(fmt, sizeof fmt, "%s." what, prefix);                                               \
+      err = catmemi_je_read(s, fmt, &(var), sizeof(var));                                          \
     }
     CATMEMI_JE_READ("small.nmalloc", sm)
     CATMEMI_JE_READ("large.nmalloc", lm)
     CATMEMI_JE_READ("small.ndalloc", sd)
     CATMEMI_JE_READ("large.ndalloc", ld)
-#undef CATMEMI_JE_READ
+#  undef CATMEMI_JE_READ
     if (err == 0) {
         out->nmalloc = sm + lm;
         out->ndalloc = sd + ld;
@@ -310,7 +314,8 @@ static int catmemi_je_total_stats(catmem_stats *out) {
 static int catmemi_je_owns(const catmemi_slot *s, const void *p) {
     unsigned index;
     size_t sz = sizeof index;
-    return CATMEMI_JE(mallctl)("arenas.lookup", &index, &sz, (void *)&p, sizeof p) == 0 && index == s->je.index;
+    return CATMEMI_JE(mallctl)("arenas.lookup", &index, &sz, (void *)&p, sizeof p) == 0 &&
+           index == s->je.index;
 }
 
 static int catmemi_je_set_decay(catmemi_slot *s, long dirty_ms, long muzzy_ms) {
@@ -350,20 +355,31 @@ static void catmemi_je_atfork_child(void) {
         }
     }
 }
-static const catmemi_ops catmemi_je_ops = {
-    "jemalloc",           catmemi_je_once,           catmemi_je_arena_create,
-    catmemi_je_arena_id,  catmemi_je_alloc_slow,     catmemi_je_free_slow,
-    catmemi_je_realloc,   catmemi_je_drop_caches,    catmemi_je_reset,
-    catmemi_je_purge,     catmemi_je_stats,          catmemi_je_total_stats,
-    catmemi_je_owns,      catmemi_je_set_decay,      catmemi_je_prof_active,
-    catmemi_je_prof_dump, catmemi_je_atfork_prepare, catmemi_je_atfork_parent,
-    catmemi_je_atfork_child};
+static const catmemi_ops catmemi_je_ops = {"jemalloc",
+                                           catmemi_je_once,
+                                           catmemi_je_arena_create,
+                                           catmemi_je_arena_id,
+                                           catmemi_je_alloc_slow,
+                                           catmemi_je_free_slow,
+                                           catmemi_je_realloc,
+                                           catmemi_je_drop_caches,
+                                           catmemi_je_reset,
+                                           catmemi_je_purge,
+                                           catmemi_je_stats,
+                                           catmemi_je_total_stats,
+                                           catmemi_je_owns,
+                                           catmemi_je_set_decay,
+                                           catmemi_je_prof_active,
+                                           catmemi_je_prof_dump,
+                                           catmemi_je_atfork_prepare,
+                                           catmemi_je_atfork_parent,
+                                           catmemi_je_atfork_child};
 
-#if !defined(CATMEMI_RUNTIME)
+#  if !defined(CATMEMI_RUNTIME)
 static const catmemi_ops *catmemi_select(char *info, size_t size) {
     const char *v = catmemi_je_version();
     snprintf(info, size, "jemalloc %s (linked)", v != NULL ? v : "(not answering)");
     return &catmemi_je_ops;
 }
-#endif
+#  endif
 #endif /* CATMEMI_PART_IMPL */

@@ -15,13 +15,13 @@
    arenas wherever the process has jemalloc (LD_PRELOAD, or a host linked with it). */
 
 #if !defined(CATMEMI_RUNTIME)
-#define CATMEMI_RUNTIME 1
+#  define CATMEMI_RUNTIME 1
 #endif
 
 /* The symbol prefixes to try, in order: "" is a jemalloc that is the process's malloc; "je_"
    finds a jemalloc built with --with-jemalloc-prefix=je_ whose symbols are visible. */
 #ifndef CATMEM_RUNTIME_PREFIXES
-#define CATMEM_RUNTIME_PREFIXES ""
+#  define CATMEM_RUNTIME_PREFIXES ""
 #endif
 
 #if defined(CATMEMI_PART_INLINE)
@@ -34,17 +34,17 @@ typedef struct catmemi_rt_fns {
     int (*mallctl)(const char *name, void *oldp, size_t *oldlenp, void *newp, size_t newlen);
 } catmemi_rt_fns;
 CATMEM_API catmemi_rt_fns catmemi_rt;
-#define CATMEMI_JE(name) (catmemi_rt.name)
+#  define CATMEMI_JE(name) (catmemi_rt.name)
 #endif
 
 #if defined(CATMEMI_PART_IMPL)
-#include <dlfcn.h>
+#  include <dlfcn.h>
 
 /* jemalloc's mallocx flag encoding, part of its ABI since 4.0 (jemalloc.h is not included). */
-#define CATMEMI_MALLOCX_ARENA(a) ((int)(((unsigned)(a) + 1) << 20))
-#define CATMEMI_MALLOCX_TCACHE(tc) ((int)(((unsigned)(tc) + 2) << 8))
-#define CATMEMI_MALLOCX_TCACHE_NONE CATMEMI_MALLOCX_TCACHE(-1)
-#define CATMEMI_MALLCTL_ARENAS_ALL 4096
+#  define CATMEMI_MALLOCX_ARENA(a)    ((int)(((unsigned)(a) + 1) << 20))
+#  define CATMEMI_MALLOCX_TCACHE(tc)  ((int)(((unsigned)(tc) + 2) << 8))
+#  define CATMEMI_MALLOCX_TCACHE_NONE CATMEMI_MALLOCX_TCACHE(-1)
+#  define CATMEMI_MALLCTL_ARENAS_ALL  4096
 
 catmemi_rt_fns catmemi_rt;
 #endif

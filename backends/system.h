@@ -10,24 +10,22 @@
 static inline void *catmemi_be_alloc(const catmem_arena *a, size_t size, int opts) {
     return catmemi_alloc_slow(a, size, opts);
 }
-static inline void catmemi_be_free(const catmem_arena *a, void *p) {
-    catmemi_free_slow(a, p, 0);
-}
+static inline void catmemi_be_free(const catmem_arena *a, void *p) { catmemi_free_slow(a, p, 0); }
 static inline void catmemi_be_free_sized(const catmem_arena *a, void *p, size_t size) {
     catmemi_free_slow(a, p, size);
 }
 #endif /* CATMEMI_PART_INLINE */
 
 #if defined(CATMEMI_PART_TYPES)
-#define CATMEMI_HAS_SYS 1
+#  define CATMEMI_HAS_SYS 1
 /* The header in front of every block: 32 bytes on 64-bit, a multiple of malloc's alignment. */
 typedef struct catmemi_sys_blk {
     struct catmemi_sys_blk *prev, *next;
-    size_t size;         /* bytes asked for */
-    uint32_t offset;     /* from the start of malloc's block to this header (alignment padding) */
-    uint16_t slot;       /* owning arena */
-    uint8_t lg_align;    /* log2 of the alignment asked for */
-    uint8_t magic;       /* CATMEMI_SYS_MAGIC while the block is live */
+    size_t size;      /* bytes asked for */
+    uint32_t offset;  /* from the start of malloc's block to this header (alignment padding) */
+    uint16_t slot;    /* owning arena */
+    uint8_t lg_align; /* log2 of the alignment asked for */
+    uint8_t magic;    /* CATMEMI_SYS_MAGIC while the block is live */
 } catmemi_sys_blk;
 
 typedef struct catmemi_sys_slot {
@@ -39,22 +37,22 @@ typedef struct catmemi_sys_slot {
 #endif /* CATMEMI_PART_TYPES */
 
 #if defined(CATMEMI_PART_IMPL)
-#include <malloc.h>
-#include <unistd.h>
+#  include <malloc.h>
+#  include <unistd.h>
 
 /* The allocator under this backend: define all four to put catmem on another malloc (or, in
    catmem's fault-injection test, on one that fails when told to). */
-#ifndef CATMEM_SYSTEM_MALLOC
-#define CATMEM_SYSTEM_MALLOC malloc
-#define CATMEM_SYSTEM_CALLOC calloc
-#define CATMEM_SYSTEM_REALLOC realloc
-#define CATMEM_SYSTEM_FREE free
-#endif
+#  ifndef CATMEM_SYSTEM_MALLOC
+#    define CATMEM_SYSTEM_MALLOC  malloc
+#    define CATMEM_SYSTEM_CALLOC  calloc
+#    define CATMEM_SYSTEM_REALLOC realloc
+#    define CATMEM_SYSTEM_FREE    free
+#  endif
 
-#define CATMEMI_SYS_MAGIC 0xC7
+#  define CATMEMI_SYS_MAGIC 0xC7
 /* malloc's guaranteed alignment: at least 2 * sizeof(void *) on every glibc/musl target. */
-#define CATMEMI_SYS_ALIGN (2 * sizeof(void *))
-#define CATMEMI_SYS_HDR \
+#  define CATMEMI_SYS_ALIGN (2 * sizeof(void *))
+#  define CATMEMI_SYS_HDR                                                                          \
     ((sizeof(catmemi_sys_blk) + CATMEMI_SYS_ALIGN - 1) & ~(CATMEMI_SYS_ALIGN - 1))
 
 static catmemi_sys_blk *catmemi_sys_hdr(const void *p) {
@@ -137,7 +135,10 @@ static void catmemi_sys_free_slow(catmemi_slot *s, void *p, size_t size) {
     catmemi_slot *owner = catmemi_sys_owner(h);
     (void)s;
     (void)size;
-    if (owner == NULL) { errno = EINVAL; return; }
+    if (owner == NULL) {
+        errno = EINVAL;
+        return;
+    }
     catmemi_sys_unlink(owner, h, 1);
     h->magic = 0;
     CATMEM_SYSTEM_FREE(catmemi_sys_base(h));
@@ -191,9 +192,9 @@ static int catmemi_sys_reset(catmemi_slot *s) {
 /* glibc can only trim the whole process's heap. */
 static int catmemi_sys_purge(catmemi_slot *s) {
     (void)s;
-#if defined(__GLIBC__)
+#  if defined(__GLIBC__)
     malloc_trim(0);
-#endif
+#  endif
     return 0;
 }
 
@@ -219,15 +220,16 @@ static int catmemi_sys_total_stats(catmem_stats *out) {
     f = fopen("/proc/self/statm", "r");
     if (f != NULL) {
         unsigned long pages, rss;
-        if (fscanf(f, "%lu %lu", &pages, &rss) == 2) out->resident = rss * (size_t)sysconf(_SC_PAGESIZE);
+        if (fscanf(f, "%lu %lu", &pages, &rss) == 2)
+            out->resident = rss * (size_t)sysconf(_SC_PAGESIZE);
         fclose(f);
     }
-#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 33))
+#  if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 33))
     {
         struct mallinfo2 mi = mallinfo2();
         out->mapped = mi.arena + mi.hblkhd;
     }
-#endif
+#  endif
     return 0;
 }
 
@@ -236,11 +238,19 @@ static int catmemi_sys_owns(const catmemi_slot *s, const void *p) {
 }
 
 static int catmemi_sys_set_decay(catmemi_slot *s, long dirty_ms, long muzzy_ms) {
-    (void)s; (void)dirty_ms; (void)muzzy_ms;
+    (void)s;
+    (void)dirty_ms;
+    (void)muzzy_ms;
     return ENOTSUP; /* glibc has no per-arena decay */
 }
-static int catmemi_sys_prof_active(int on) { (void)on; return ENOTSUP; }
-static int catmemi_sys_prof_dump(const char *path) { (void)path; return ENOTSUP; }
+static int catmemi_sys_prof_active(int on) {
+    (void)on;
+    return ENOTSUP;
+}
+static int catmemi_sys_prof_dump(const char *path) {
+    (void)path;
+    return ENOTSUP;
+}
 
 /* Arena locks are taken around fork() so that the child never inherits one held mid-update. */
 static void catmemi_sys_atfork_prepare(void) {
@@ -258,19 +268,30 @@ static void catmemi_sys_atfork_child(void) {
     for (i = 0; i < CATMEM_MAX_ARENAS; i++)
         if (catmemi_slots[i].created) pthread_mutex_init(&catmemi_slots[i].sys.mu, NULL);
 }
-static const catmemi_ops catmemi_sys_ops = {
-    "system",              catmemi_sys_once,           catmemi_sys_arena_create,
-    catmemi_sys_arena_id,  catmemi_sys_alloc_slow,     catmemi_sys_free_slow,
-    catmemi_sys_realloc,   catmemi_sys_drop_caches,    catmemi_sys_reset,
-    catmemi_sys_purge,     catmemi_sys_stats,          catmemi_sys_total_stats,
-    catmemi_sys_owns,      catmemi_sys_set_decay,      catmemi_sys_prof_active,
-    catmemi_sys_prof_dump, catmemi_sys_atfork_prepare, catmemi_sys_atfork_parent,
-    catmemi_sys_atfork_child};
+static const catmemi_ops catmemi_sys_ops = {"system",
+                                            catmemi_sys_once,
+                                            catmemi_sys_arena_create,
+                                            catmemi_sys_arena_id,
+                                            catmemi_sys_alloc_slow,
+                                            catmemi_sys_free_slow,
+                                            catmemi_sys_realloc,
+                                            catmemi_sys_drop_caches,
+                                            catmemi_sys_reset,
+                                            catmemi_sys_purge,
+                                            catmemi_sys_stats,
+                                            catmemi_sys_total_stats,
+                                            catmemi_sys_owns,
+                                            catmemi_sys_set_decay,
+                                            catmemi_sys_prof_active,
+                                            catmemi_sys_prof_dump,
+                                            catmemi_sys_atfork_prepare,
+                                            catmemi_sys_atfork_parent,
+                                            catmemi_sys_atfork_child};
 
-#if !defined(CATMEMI_RUNTIME)
+#  if !defined(CATMEMI_RUNTIME)
 static const catmemi_ops *catmemi_select(char *info, size_t size) {
     snprintf(info, size, "system malloc (compiled in)");
     return &catmemi_sys_ops;
 }
-#endif
+#  endif
 #endif /* CATMEMI_PART_IMPL */

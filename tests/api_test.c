@@ -217,7 +217,7 @@ static void test_realloc_keeps_contents_and_fails_without_loss(void **state) {
     errno = 0;
     assert_null(catmem_realloc(req(), p, huge_size));
     assert_int_equal(errno, ENOMEM);
-    assert_int_equal(p[2], 2); /* untouched */
+    assert_int_equal(p[2], 2);       /* untouched */
     q = catmem_realloc(req(), p, 0); /* size 0: a minimal block, never a free */
     assert_non_null(q);
     catmem_free(req(), q);
@@ -505,7 +505,7 @@ static void test_shutdown_then_use_then_reinit(void **state) {
     assert_int_equal(catmem_arena_purge(a), ESHUTDOWN);
     assert_int_equal(catmem_arena_stats(a, &st), ESHUTDOWN);
     assert_int_equal(catmem_arena_release(a), ESHUTDOWN);
-    catmem_free(r, late); /* freeing keeps working */
+    catmem_free(r, late);                    /* freeing keeps working */
     assert_string_equal(keep, "still here"); /* shutdown frees nothing */
 
     assert_int_equal(catmem_init(), 0);

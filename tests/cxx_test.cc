@@ -26,8 +26,12 @@ template <class T> struct ArenaAllocator {
         return static_cast<T *>(p);
     }
     void deallocate(T *p, std::size_t n) { catmem_free_sized(arena, p, n * sizeof(T)); }
-    template <class U> bool operator==(const ArenaAllocator<U> &o) const { return arena == o.arena; }
-    template <class U> bool operator!=(const ArenaAllocator<U> &o) const { return arena != o.arena; }
+    template <class U> bool operator==(const ArenaAllocator<U> &o) const {
+        return arena == o.arena;
+    }
+    template <class U> bool operator!=(const ArenaAllocator<U> &o) const {
+        return arena != o.arena;
+    }
 };
 
 void test_vector_in_an_arena(void **) {

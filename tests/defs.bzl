@@ -5,12 +5,14 @@
 # the bare soname, found by the dynamic linker's usual search.
 VARIANTS = {
     "jemalloc": struct(library = "catmem_jemalloc", defines = [], env = {}, tags = []),
-    "system": struct(library = "catmem_system", defines = [], env = {}, tags = []),
+    # "valgrind": the variants on the system malloc, which memcheck sees completely
+    # (--config=valgrind runs those).
+    "system": struct(library = "catmem_system", defines = [], env = {}, tags = ["valgrind"]),
     "runtime": struct(
         library = "catmem_runtime",
         defines = ["CATMEM_TEST_PRELOAD=0"],
         env = {},
-        tags = [],
+        tags = ["valgrind"],
     ),
     # Not under ASan or TSan: their runtimes must be the first library loaded, and refuse a
     # preloaded malloc (.bazelrc filters the tag out there).
@@ -34,6 +36,7 @@ def catmem_test(name, srcs, variants = VARIANTS.keys(), copts = [], debug = Fals
       env: extra environment of the test.
       **kwargs: passed to every cc_test (size, timeout, ...).
     """
+    tags = kwargs.pop("tags", [])
     tests = []
     for variant in variants:
         v = VARIANTS[variant]
@@ -48,7 +51,7 @@ def catmem_test(name, srcs, variants = VARIANTS.keys(), copts = [], debug = Fals
             deps = ["//:" + v.library + ("_debug" if debug else "")],
             env = test_env,
             linkopts = ["-lcmocka", "-ldl"],
-            tags = v.tags,
+            tags = v.tags + tags,
             **kwargs
         )
         tests.append(test)

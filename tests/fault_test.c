@@ -16,13 +16,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-static long fault_calls;     /* allocation calls since the counter was reset */
-static long fault_at = -1;   /* the call that fails; -1: none */
+static long fault_calls;   /* allocation calls since the counter was reset */
+static long fault_at = -1; /* the call that fails; -1: none */
 /* Blocks the underlying allocator handed out and did not get back: exact on the system backend.
    On jemalloc, arena.<i>.reset frees blocks inside jemalloc, past these wrappers, so there the
    arenas' own statistics show the leaks instead. */
 static long live_blocks;
-static long injected;        /* failures injected so far */
+static long injected; /* failures injected so far */
 
 static int fault_now(void) {
     if (++fault_calls != fault_at) return 0;
@@ -31,9 +31,9 @@ static int fault_now(void) {
 }
 
 #if defined(FAULT_JEMALLOC)
-#include <jemalloc/jemalloc.h>
-#define CATMEM_BACKEND_JEMALLOC 1
-#define CATMEM_JEMALLOC_PREFIX fault_
+#  include <jemalloc/jemalloc.h>
+#  define CATMEM_BACKEND_JEMALLOC 1
+#  define CATMEM_JEMALLOC_PREFIX  fault_
 
 static void *fault_mallocx(size_t size, int flags) {
     void *p = fault_now() ? NULL : mallocx(size, flags);
@@ -58,7 +58,7 @@ static int fault_mallctl(const char *name, void *oldp, size_t *oldlenp, void *ne
     return mallctl(name, oldp, oldlenp, newp, newlen);
 }
 #else
-#define CATMEM_BACKEND_SYSTEM 1
+#  define CATMEM_BACKEND_SYSTEM 1
 static void *fault_malloc(size_t size) {
     void *p = fault_now() ? NULL : malloc(size);
     if (p != NULL) live_blocks++;
@@ -69,17 +69,15 @@ static void *fault_calloc(size_t n, size_t size) {
     if (p != NULL) live_blocks++;
     return p;
 }
-static void *fault_realloc(void *p, size_t size) {
-    return fault_now() ? NULL : realloc(p, size);
-}
+static void *fault_realloc(void *p, size_t size) { return fault_now() ? NULL : realloc(p, size); }
 static void fault_free(void *p) {
     if (p != NULL) live_blocks--;
     free(p);
 }
-#define CATMEM_SYSTEM_MALLOC fault_malloc
-#define CATMEM_SYSTEM_CALLOC fault_calloc
-#define CATMEM_SYSTEM_REALLOC fault_realloc
-#define CATMEM_SYSTEM_FREE fault_free
+#  define CATMEM_SYSTEM_MALLOC  fault_malloc
+#  define CATMEM_SYSTEM_CALLOC  fault_calloc
+#  define CATMEM_SYSTEM_REALLOC fault_realloc
+#  define CATMEM_SYSTEM_FREE    fault_free
 #endif
 
 #define CATMEM_IMPLEMENTATION
@@ -89,13 +87,13 @@ static void fault_free(void *p) {
 
 static int violations;
 
-#define EXPECT(cond)                                                                          \
-    do {                                                                                      \
-        if (!(cond)) {                                                                        \
-            violations++;                                                                     \
-            fprintf(stderr, "fault_at %ld: line %d: %s\n", fault_at, __LINE__, #cond);       \
-        }                                                                                     \
-    } while (0)
+#define EXPECT(cond)                                                                               \
+  do {                                                                                             \
+    if (!(cond)) {                                                                                 \
+      violations++;                                                                                \
+      fprintf(stderr, "fault_at %ld: line %d: %s\n", fault_at, __LINE__, #cond);                   \
+    }                                                                                              \
+  } while (0)
 
 /* A failed allocation must say why: ENOMEM, or EAGAIN where an arena or cache could not be
    made. */
@@ -271,7 +269,7 @@ static void test_every_allocation_fails_once(void **state) {
         long before = injected;
         fault_calls = 0;
         fault_at = at;
-        workload(); /* fails once, at call number `at` */
+        workload();                             /* fails once, at call number `at` */
         assert_int_equal(injected, before + 1); /* the failure did happen */
 #if !defined(FAULT_JEMALLOC)
         assert_int_equal(live_blocks, 0); /* nothing leaked */

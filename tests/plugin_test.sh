@@ -4,7 +4,11 @@
 #  - runtime backend: loads everywhere; "system" in a plain process, real jemalloc arenas (the
 #    module's self-test checks their separation) when jemalloc is preloaded;
 #  - jemalloc backend linked dynamically: fails with "cannot allocate memory in static TLS block",
-#    and each documented remedy (LD_PRELOAD, GLIBC_TUNABLES) makes it load and work.
+#    and each documented remedy (LD_PRELOAD, GLIBC_TUNABLES) makes it load and work;
+#  - jemalloc backend on a private je_-prefixed jemalloc (tools/build_prefixed_jemalloc.sh,
+#    CATMEM_JEMALLOC_PREFIX=je_): loads anywhere, and lives next to Debian's jemalloc serving the
+#    host's malloc (preloaded): each heap gets its own pointers back, the self-test's ownership
+#    checks go through the private copy's arenas.lookup.
 set -euo pipefail
 
 runfiles="${TEST_SRCDIR:-.}/${TEST_WORKSPACE:-catmem}"
@@ -53,4 +57,28 @@ for loader_cmd in "${host}" "${python} ${loader}"; do
       env GLIBC_TUNABLES="${tunable}" ${loader_cmd} "${jemalloc_plugin}"
   }
 done
+# The plugin on the private prefixed jemalloc, built with plain cc as a module author would.
+if je="$("${runfiles}/tools/build_prefixed_jemalloc.sh" | tail -n 1)" && [[ -d "${je}/lib" ]]; then
+  work="$(mktemp -d "${TEST_TMPDIR:-/tmp}/plugin.XXXXXX")"
+  # shellcheck disable=SC2046 # LIBS holds several linker options
+  cc -O2 -fPIC -shared -fvisibility=hidden -I"${runfiles}" -I"${je}/include" \
+    -DCATMEM_BACKEND_JEMALLOC -DCATMEM_JEMALLOC_PREFIX=je_ -DCATMEM_IMPLEMENTATION \
+    "${runfiles}/examples/plugin/catmem_plugin.c" -o "${work}/libcatmem_plugin_je.so" \
+    "${je}/lib/libjemalloc_pic.a" $(cat "${je}/share/catmem/LIBS") -Wl,-z,nodelete
+  for loader_cmd in "${host}" "${python} ${loader}"; do
+    name="${loader_cmd##*/}"
+    # shellcheck disable=SC2086
+    {
+      expect "${name}: private je_ jemalloc, plain process" \
+        "backend jemalloc (jemalloc 5." "(linked)), selftest 0" -- \
+        ${loader_cmd} "${work}/libcatmem_plugin_je.so"
+      expect "${name}: private je_ jemalloc next to Debian's jemalloc as malloc" \
+        "backend jemalloc (jemalloc 5." "(linked)), selftest 0" -- \
+        env LD_PRELOAD=libjemalloc.so.2 ${loader_cmd} "${work}/libcatmem_plugin_je.so"
+    }
+  done
+else
+  echo "FAIL: the private jemalloc could not be built (tools/build_prefixed_jemalloc.sh)" >&2
+  fail=1
+fi
 exit "${fail}"

@@ -205,7 +205,7 @@ static void test_reset_reaches_a_steady_state_without_the_arena(void **state) {
     int i;
     (void)state;
     assert_int_equal(catmem_region_init(&r, arena), 0);
-    one_request(&r); /* cycle 1: chunks grow, large block */
+    one_request(&r);                              /* cycle 1: chunks grow, large block */
     assert_int_equal(catmem_region_reset(&r), 0); /* one warm chunk sized for all of it */
     first2 = one_request(&r);
     assert_int_equal(catmem_region_reset(&r), 0);

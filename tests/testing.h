@@ -13,9 +13,9 @@
 #include <string.h>
 
 #if defined(CATMEM_BACKEND_JEMALLOC) || (defined(CATMEM_TEST_PRELOAD) && CATMEM_TEST_PRELOAD)
-#define EXPECT_JEMALLOC 1
+#  define EXPECT_JEMALLOC 1
 #else
-#define EXPECT_JEMALLOC 0
+#  define EXPECT_JEMALLOC 0
 #endif
 
 static inline int test_mallctl(const char *name, void *oldp, size_t *oldlenp, void *newp,
@@ -25,6 +25,14 @@ static inline int test_mallctl(const char *name, void *oldp, size_t *oldlenp, vo
     if (sym == NULL) abort(); /* only called where EXPECT_JEMALLOC */
     memcpy(&fn, &sym, sizeof sym);
     return fn(name, oldp, oldlenp, newp, newlen);
+}
+
+/* n scaled by CATMEM_TEST_SCALE percent (default 100): the Valgrind configuration runs the
+   long loops shorter, since memcheck is some fifty times slower. */
+static inline long test_scaled(long n) {
+    const char *env = getenv("CATMEM_TEST_SCALE");
+    long pct = env != NULL ? atol(env) : 100, m = n * (pct > 0 ? pct : 100) / 100;
+    return m > 0 ? m : 1;
 }
 
 #endif

@@ -34,10 +34,10 @@ static size_t allocated(catmem_arena *a) {
     return st.allocated;
 }
 
-/* ---- many threads, one arena ------------------------------------------------------------------ */
+/* ---- many threads, one arena ----------------------------------------------------------------- */
 
 #define WORKERS 8
-#define LIVE 64
+#define LIVE    64
 
 typedef struct {
     catmem_arena *arena;
@@ -51,7 +51,7 @@ static void *churn(void *arg) {
     size_t n[LIVE] = {0};
     uint32_t seed = 0x9e3779b9u * (uint32_t)(w->id + 1);
     int i, k;
-    for (i = 0; i < 20000; i++) {
+    for (i = 0; i < test_scaled(20000); i++) {
         k = (int)(rnd(&seed) % LIVE);
         if (p[k] != NULL) {
             if (!intact(p[k], n[k], (unsigned char)(w->id * LIVE + k))) w->errors++;
@@ -103,7 +103,7 @@ static void test_many_threads_allocate_from_one_arena(void **state) {
     assert_int_equal(catmem_arena_release(a), 0);
 }
 
-/* ---- frees from another thread -------------------------------------------------------------------- */
+/* ---- frees from another thread --------------------------------------------------------------- */
 
 #define QUEUE 256
 static void *queue[QUEUE];
@@ -114,7 +114,7 @@ static pthread_cond_t q_cv = PTHREAD_COND_INITIALIZER;
 static void *producer(void *arg) {
     catmem_arena *a = (catmem_arena *)arg;
     int i;
-    for (i = 0; i < 20000; i++) {
+    for (i = 0; i < test_scaled(20000); i++) {
         unsigned char *p = (unsigned char *)catmem_alloc(a, 16 + (size_t)(i % 200));
         assert_non_null(p);
         p[0] = (unsigned char)i;
@@ -165,7 +165,7 @@ static void test_blocks_freed_by_another_thread(void **state) {
     assert_int_equal(catmem_arena_release(a), 0);
 }
 
-/* ---- thread churn ----------------------------------------------------------------------------------- */
+/* ---- thread churn ---------------------------------------------------------------------------- */
 
 static void *short_lived(void *arg) {
     catmem_arena *a = (catmem_arena *)arg;
@@ -188,8 +188,9 @@ static void test_20000_short_lived_threads(void **state) {
     int batch, i;
     (void)state;
     assert_non_null(a);
-    for (batch = 0; batch < 20000 / WORKERS; batch++) {
-        for (i = 0; i < WORKERS; i++) assert_int_equal(pthread_create(&t[i], NULL, short_lived, a), 0);
+    for (batch = 0; batch < test_scaled(20000) / WORKERS; batch++) {
+        for (i = 0; i < WORKERS; i++)
+            assert_int_equal(pthread_create(&t[i], NULL, short_lived, a), 0);
         for (i = 0; i < WORKERS; i++) {
             void *ret = (void *)1;
             pthread_join(t[i], &ret);
@@ -210,13 +211,13 @@ static void test_20000_short_lived_threads(void **state) {
     assert_int_equal(catmem_arena_release(a), 0);
 }
 
-/* ---- reset and release while other threads hold caches of the arena ----------------------------- */
+/* ---- reset and release while other threads hold caches of the arena -------------------------- */
 
 #define HOLDERS 4
-#define BLOCKS 400
+#define BLOCKS  400
 
 typedef struct {
-    catmem_arena **arena;       /* read after each barrier: release may swap it */
+    catmem_arena **arena; /* read after each barrier: release may swap it */
     int id;
     unsigned char *p[BLOCKS];
     int errors;
@@ -228,7 +229,10 @@ static void alloc_tagged(holder_arg *h, catmem_arena *a, int tag_base) {
     int k;
     for (k = 0; k < BLOCKS; k++) {
         h->p[k] = (unsigned char *)catmem_alloc(a, 16 + (size_t)(k % 8) * 16);
-        if (h->p[k] == NULL) { h->errors++; continue; }
+        if (h->p[k] == NULL) {
+            h->errors++;
+            continue;
+        }
         fill(h->p[k], 16 + (size_t)(k % 8) * 16, (unsigned char)(tag_base + h->id));
     }
 }
@@ -236,7 +240,8 @@ static void alloc_tagged(holder_arg *h, catmem_arena *a, int tag_base) {
 static void check_tagged(holder_arg *h, int tag_base) {
     int k;
     for (k = 0; k < BLOCKS; k++)
-        if (h->p[k] == NULL || !intact(h->p[k], 16 + (size_t)(k % 8) * 16, (unsigned char)(tag_base + h->id)))
+        if (h->p[k] == NULL ||
+            !intact(h->p[k], 16 + (size_t)(k % 8) * 16, (unsigned char)(tag_base + h->id)))
             h->errors++;
 }
 
@@ -312,7 +317,7 @@ static void test_release_after_other_threads_used_the_arena(void **state) {
     assert_int_equal(catmem_arena_release(a), 0);
 }
 
-/* ---- arenas stay separate under threads ------------------------------------------------------------ */
+/* ---- arenas stay separate under threads ------------------------------------------------------ */
 
 static void *two_arenas(void *arg) {
     worker_arg *w = (worker_arg *)arg;

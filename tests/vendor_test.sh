@@ -65,7 +65,7 @@ if gcc -Ithird_party/catmem -DCATMEM_BACKEND_JEMALLOC -DCATMEM_BACKEND_SYSTEM -f
     app/catmem_impl.c 2>err.txt; then
   echo "FAIL: both backends defined compiled" >&2
   fail=1
-elif ! grep -q "define exactly one" err.txt; then
+elif ! grep -q "define exactly one CATMEM_BACKEND_" err.txt; then
   echo "FAIL: unclear error for two backends: $(cat err.txt)" >&2
   fail=1
 fi
