@@ -40,6 +40,12 @@ uint64_t bench_now_ns(void) {
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+static uint64_t thread_cpu_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
 /* ---- sizes ------------------------------------------------------------------------------------ */
 
 uint32_t bench_size_draw(bench_rng *r) {
@@ -147,6 +153,8 @@ void bench_parse_args(int argc, char **argv, bench_opts *o, const char *usage_wh
 
 /* ---- threads ---------------------------------------------------------------------------------- */
 
+double bench_last_cores;
+
 typedef struct bench_run {
     pthread_barrier_t start, stop;
     const char *cg_label;
@@ -158,11 +166,13 @@ void bench_thread_begin(bench_thread *t) {
         CALLGRIND_ZERO_STATS;
         CALLGRIND_TOGGLE_COLLECT; /* on: callgrind runs with --collect-atstart=no */
     }
+    t->c0 = thread_cpu_ns();
     t->t0 = bench_now_ns();
 }
 
 void bench_thread_end(bench_thread *t, uint64_t ops) {
     t->t1 = bench_now_ns();
+    t->c1 = thread_cpu_ns();
     t->ops = ops;
     if (bench_callgrind_mode) {
         char label[256];
@@ -190,7 +200,7 @@ double bench_run_threads(int nthreads, bench_thread_fn fn, void *arg, const char
     bench_run run;
     bench_thread_start st[8];
     pthread_t tid[8];
-    uint64_t t0 = UINT64_MAX, t1 = 0;
+    uint64_t t0 = UINT64_MAX, t1 = 0, cpu = 0;
     int i;
     if (nthreads < 1 || nthreads > 8) die("1 to 8 threads");
     run.cg_label = cg_label;
@@ -212,8 +222,10 @@ double bench_run_threads(int nthreads, bench_thread_fn fn, void *arg, const char
     for (i = 0; i < nthreads; i++) {
         if (st[i].t.t0 < t0) t0 = st[i].t.t0;
         if (st[i].t.t1 > t1) t1 = st[i].t.t1;
+        cpu += st[i].t.c1 - st[i].t.c0;
     }
     if (st[0].t.ops == 0) die("a worker reported no operations");
+    bench_last_cores = (double)cpu / (double)(t1 - t0);
     return (double)(t1 - t0) / (double)st[0].t.ops;
 }
 
@@ -298,9 +310,12 @@ void bench_table_print(const bench_table *t, const char *extra_head,
     int i, best = bench_fastest(t);
     printf("\n### %s, %d thread%s, catmem %s backend\n\n", t->workload, t->nthreads,
            t->nthreads == 1 ? "" : "s", t->backend);
-    printf("| peer | ns/op (median of %d) | min-max | x fastest | peak RSS MiB (growth) |%s%s\n", t->nreps,
-           extra_head ? " " : "", extra_head ? extra_head : "");
-    printf("|---|---:|---:|---:|---:|%s\n", extra_head ? "---:|" : "");
+    printf("cores used: the threads' CPU time over the wall time of the timed section, median "
+           "(%d would be every thread on a core of its own all the time).\n\n", t->nthreads);
+    printf("| peer | ns/op (median of %d) | min-max | x fastest | cores used | "
+           "peak RSS MiB (growth) |%s%s\n",
+           t->nreps, extra_head ? " " : "", extra_head ? extra_head : "");
+    printf("|---|---:|---:|---:|---:|---:|%s\n", extra_head ? "---:|" : "");
     for (i = 0; i < t->nrows; i++) {
         char buf[64], peak[32];
         if (t->rows[i].peak_mib >= 0)
@@ -308,9 +323,10 @@ void bench_table_print(const bench_table *t, const char *extra_head,
                      t->rows[i].peak_mib - t->rows[i].start_mib);
         else
             snprintf(peak, sizeof peak, "-");
-        printf("| %s%s%s | %.2f | %.2f-%.2f | %.2f | %s |", i == best ? "**" : "", t->rows[i].name,
-               i == best ? "**" : "", bench_row_median(t, i), row_min(t, i), row_max(t, i),
-               bench_ratio(t, i, best), peak);
+        printf("| %s%s%s | %.2f | %.2f-%.2f | %.2f | %.2f | %s |", i == best ? "**" : "",
+               t->rows[i].name, i == best ? "**" : "", bench_row_median(t, i), row_min(t, i),
+               row_max(t, i), bench_ratio(t, i, best), bench_median(t->rows[i].cores, t->nreps),
+               peak);
         if (extra_head) printf(" %s |", extra(t, i, buf, sizeof buf));
         printf("\n");
     }

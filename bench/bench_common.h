@@ -107,6 +107,7 @@ typedef struct bench_thread {
     int id, nthreads;
     void *arg;       /* the workload's input, shared and read-only */
     uint64_t t0, t1; /* the timed section */
+    uint64_t c0, c1; /* the thread's CPU time then (CLOCK_THREAD_CPUTIME_ID) */
     uint64_t ops;    /* operations in the timed section (given to bench_thread_end) */
     struct bench_run *run;
 } bench_thread;
@@ -123,6 +124,10 @@ void bench_thread_end(bench_thread *t, uint64_t ops);
    time from the first begin to the last end, divided by the operations of one thread. So perfect
    scaling keeps the figure equal to the one-thread figure. */
 double bench_run_threads(int nthreads, bench_thread_fn fn, void *arg, const char *cg_label);
+/* Cores the last bench_run_threads actually got during its timed section: the threads' CPU time
+   over the wall time. Ideal: nthreads. Less means the (shared) machine ran something else, and
+   then no scaling figure can be read as catmem's. */
+extern double bench_last_cores;
 
 /* Runs bench_run_threads once in a forked child (so that allocators do not share pages or
    peaks with each other) and returns the child's peak RSS in MiB, or -1; *start_mib gets the
@@ -141,6 +146,7 @@ typedef struct bench_row {
     const char *name;  /* shown in the table, backend included where it matters */
     const char *key;   /* the same peer in every build, for the chart */
     double ns[BENCH_MAX_REPS];
+    double cores[BENCH_MAX_REPS]; /* bench_last_cores of each repetition */
     double peak_mib;   /* < 0: not measured */
     double start_mib;  /* RSS when that measurement started */
 } bench_row;

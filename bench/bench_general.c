@@ -204,7 +204,11 @@ int main(int argc, char **argv) {
             char label[96];
             snprintf(label, sizeof label, "general|%s|%s", backend, peers[k].key);
             t1.rows[k].ns[rep] = bench_run_threads(1, peers[k].fn, NULL, label);
-            if (!o.callgrind) t2.rows[k].ns[rep] = bench_run_threads(2, peers[k].fn, NULL, NULL);
+            t1.rows[k].cores[rep] = bench_last_cores;
+            if (!o.callgrind) {
+                t2.rows[k].ns[rep] = bench_run_threads(2, peers[k].fn, NULL, NULL);
+                t2.rows[k].cores[rep] = bench_last_cores;
+            }
         }
     if (o.callgrind) {
         printf("\n(callgrind mode: instruction counts are in the callgrind dumps)\n");
