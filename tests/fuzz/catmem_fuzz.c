@@ -1,0 +1,1510 @@
+/* catmem_fuzz.c - libFuzzer target: the input is decoded into a sequence of catmem calls, and
+   every result is checked against a small model of what the manual at the top of catmem.h
+   promises.
+
+   Build (tests/fuzz/run_fuzz.sh does this for the three backends):
+     clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -I. \
+         -DCATMEM_BACKEND_SYSTEM tests/fuzz/catmem_fuzz.c -o fuzz_system -lpthread
+     (-DCATMEM_BACKEND_JEMALLOC ... -ljemalloc, or -DCATMEM_BACKEND_RUNTIME ... -ldl)
+   Run with ASAN_OPTIONS=allocator_may_return_null=1:detect_leaks=1 (the huge-size probes ask
+   ASan's malloc for impossible sizes and expect NULL).
+   Replay one input and print every call it makes:
+     CATMEM_FUZZ_TRACE=1 ./fuzz_system tests/fuzz/regressions/<file>
+
+   The input format: a sequence of operations, each an opcode byte followed by the bytes its
+   arguments need (see the OP_ enum; tests/fuzz/make_corpus.py writes inputs by name). Reading
+   past the end yields zeros, so every byte string is a valid input.
+
+   The model (bounded: MAX_BLOCKS live blocks, MAX_BYTES live bytes, sizes up to MAX_SIZE except
+   the huge-size probes that must fail):
+   - every live block (arena blocks, and region allocations until their region forgets them) is
+     filled with a pattern derived from its id; the pattern is verified before every free and
+     realloc (the kept prefix after it), after every arena reset/release (all other blocks), after
+     every region restore (the blocks older than the mark) and at the end of each input;
+   - live blocks never overlap; alignment of aligned_alloc and of regions is honoured;
+     calloc'ed memory reads as zero;
+   - invalid input gives NULL with the documented errno (allocation functions) or the documented
+     error code (control functions, which must leave errno alone);
+   - statistics: no field wraps; nmalloc >= ndalloc; active >= allocated; when no region holds
+     chunks of the arena, allocated equals the bytes the model holds there (system backend: the
+     sizes asked for, and nmalloc - ndalloc equals the number of blocks; jemalloc backend: the
+     size-class rounded sizes, sallocx, which the manual promises to a single-threaded program);
+     after a reset, allocated is 0.
+   What is asserted on which backend is decided at run time from catmem_backend_name(): the
+   runtime backend in a plain process is the system backend and is checked as one.
+
+   At the end of each input everything is given back: regions released, user arenas released,
+   built-in arenas reset, so nothing leaks from one input to the next. */
+#define CATMEM_IMPLEMENTATION
+/* Fewer arena slots than the default 64: the exhaust operation fills them all, and on jemalloc
+   every statistics call merges every arena of the process, so fewer arenas fuzz faster. */
+#ifndef CATMEM_MAX_ARENAS
+#define CATMEM_MAX_ARENAS 16
+#endif
+#include "catmem.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#if defined(CATMEM_BACKEND_JEMALLOC)
+#define FUZZ_HAVE_SALLOCX 1 /* jemalloc is linked: sallocx gives a block's size class */
+#endif
+
+#define MAX_BLOCKS 256
+#define MAX_BYTES ((size_t)1 << 20)
+#define MAX_SIZE ((size_t)65536)
+#define N_USER 6
+#define N_ARENAS (CATMEM_KIND_COUNT + N_USER)
+#define N_REGIONS 3
+#define N_MARKS 4
+#define N_DEAD 4
+#define N_RELEASED 8
+#define USER_SLOTS (CATMEM_MAX_ARENAS - CATMEM_KIND_COUNT)
+#define ERRNO_SENTINEL 4242 /* errno before a control function, which must leave it alone */
+
+/* The opcodes. make_corpus.py has the same list: keep them in step. */
+enum {
+    OP_ALLOC, OP_CALLOC, OP_REALLOC, OP_ALIGNED, OP_FREE, OP_FREE_SIZED, OP_STRDUP,
+    OP_RESET, OP_PURGE, OP_STATS, OP_CREATE, OP_RELEASE, OP_GET, OP_INFO,
+    OP_R_INIT, OP_R_ALLOC, OP_R_ALIGNED, OP_R_CALLOC, OP_R_STRDUP, OP_R_SAVE, OP_R_RESTORE,
+    OP_R_RESET, OP_R_RELEASE, OP_SHUTDOWN, OP_INIT, OP_PROBE, OP_DECAY, OP_EXHAUST,
+    OP_COUNT
+};
+static const char *const op_names[OP_COUNT] = {
+    "alloc", "calloc", "realloc", "aligned_alloc", "free", "free_sized", "strdup",
+    "arena_reset", "arena_purge", "stats", "arena_create", "arena_release", "arena_get", "info",
+    "region_init", "region_alloc", "region_alloc_aligned", "region_calloc", "region_strdup",
+    "region_save", "region_restore", "region_reset", "region_release", "shutdown", "init",
+    "probe", "set_decay", "exhaust"};
+
+/* ---- the model -------------------------------------------------------------------------------- */
+
+enum { BLK_ARENA, BLK_REGION };
+typedef struct {
+    unsigned char *p;
+    size_t size;  /* asked for; 0 is a unique 1-byte-wide pointer nothing is written to */
+    uint32_t id;  /* pattern seed */
+    int kind;     /* BLK_ARENA or BLK_REGION */
+    int ar;       /* BLK_ARENA: model arena index */
+    int rg;       /* BLK_REGION: model region index */
+    uint32_t seq; /* BLK_REGION: order within its region, compared with marks */
+    int aligned;  /* from catmem_aligned_alloc: catmem_free_sized must not be used */
+} blk;
+
+typedef struct {
+    catmem_arena *h;
+    int live;
+    char name[CATMEM_NAME_MAX + 2];
+} marena;
+
+typedef struct {
+    catmem_region_mark m;
+    uint32_t seq;
+} mmark;
+
+typedef struct {
+    catmem_region r;
+    catmem_arena *h;  /* the handle it was initialised with (NULL: uninitialised) */
+    int may_hold;     /* may hold chunks of h's arena */
+    uint32_t seq;
+    mmark marks[N_MARKS]; /* live marks, oldest first */
+    int nmarks;
+    catmem_region_mark dead[N_DEAD]; /* marks that died, for probing */
+    int ndead;
+} mregion;
+
+static struct {
+    int up;
+    marena ar[N_ARENAS]; /* 0..4: built-in, 5..: user */
+    blk b[MAX_BLOCKS];
+    int nb;
+    size_t bytes;
+    mregion rg[N_REGIONS];
+    catmem_arena *released[N_RELEASED];
+    int nreleased;
+    uint32_t next_id;
+    int touched[N_ARENAS]; /* allocated from: its statistics are checked at the end */
+    unsigned op;
+    const char *opname;
+} M;
+
+static catmem_arena *builtin[CATMEM_KIND_COUNT];
+static int builtin_id[CATMEM_KIND_COUNT];
+static const char *const kind_names[CATMEM_KIND_COUNT] = {"request", "response", "cache",
+                                                          "static", "task"};
+static int trace;
+/* CATMEM_FUZZ_AVOID_KNOWN=1: do not make the calls of known, reported, unfixed bugs (listed in
+   regressions/README.md), so that a long run can look for others. Off by default. */
+static int avoid_known;
+static int exact_sys; /* the live backend is the system backend */
+static int exact_je;  /* the live backend is jemalloc and sallocx is at hand */
+
+/* ---- input ------------------------------------------------------------------------------------ */
+
+static const uint8_t *in_p;
+static size_t in_n;
+static unsigned u8(void) {
+    if (in_n == 0) return 0;
+    in_n--;
+    return *in_p++;
+}
+
+/* ---- reporting -------------------------------------------------------------------------------- */
+
+static const char *ename(int e) {
+    switch (e) {
+    case 0: return "0";
+    case EINVAL: return "EINVAL";
+    case ENOMEM: return "ENOMEM";
+    case ESHUTDOWN: return "ESHUTDOWN";
+    case EEXIST: return "EEXIST";
+    case ENAMETOOLONG: return "ENAMETOOLONG";
+    case EAGAIN: return "EAGAIN";
+    case ENOTSUP: return "ENOTSUP";
+    case ENOENT: return "ENOENT";
+    case ERRNO_SENTINEL: return "(unchanged)";
+    default: {
+        static char buf[32];
+        snprintf(buf, sizeof buf, "errno %d", e);
+        return buf;
+    }
+    }
+}
+
+static void fail(const char *fmt, ...) {
+    va_list ap;
+    fprintf(stderr, "\ncatmem_fuzz [%s backend]: MODEL VIOLATION in op #%u (%s): ",
+            catmem_backend_name(), M.op, M.opname ? M.opname : "cleanup");
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "\n(replay with CATMEM_FUZZ_TRACE=1 to see every call)\n");
+    abort();
+}
+#define CHECK(cond, ...) \
+    do {                 \
+        if (!(cond)) fail(__VA_ARGS__); \
+    } while (0)
+#define T(...) \
+    do {       \
+        if (trace) fprintf(stderr, __VA_ARGS__); \
+    } while (0)
+
+/* A control function: returns an error code and must leave errno alone. */
+#define CTL(rc, call)                                                                      \
+    do {                                                                                   \
+        errno = ERRNO_SENTINEL;                                                            \
+        (rc) = (call);                                                                     \
+        CHECK(errno == ERRNO_SENTINEL, "%s returned %s and changed errno to %s", #call,     \
+              ename(rc), ename(errno));                                                    \
+    } while (0)
+
+static void expect_fail(const void *p, int err, int want, const char *what) {
+    CHECK(p == NULL, "%s returned %p, expected NULL with %s", what, p, ename(want));
+    CHECK(err == want, "%s returned NULL with errno %s, expected %s", what, ename(err),
+          ename(want));
+}
+
+/* ---- arenas ----------------------------------------------------------------------------------- */
+
+static int arena_of(const catmem_arena *h) {
+    int i;
+    if (h == NULL) return -1;
+    for (i = 0; i < N_ARENAS; i++)
+        if (M.ar[i].live && M.ar[i].h == h) return i;
+    return -1;
+}
+
+/* What catmem must say about a call on handle h before looking at anything else. */
+static int handle_err(const catmem_arena *h) {
+    if (h == NULL) return EINVAL;
+    if (!M.up) return ESHUTDOWN;
+    return arena_of(h) < 0 ? EINVAL : 0;
+}
+
+static const char *hdesc(const catmem_arena *h) {
+    static char buf[4][48];
+    static int k;
+    int i = arena_of(h);
+    k = (k + 1) & 3;
+    if (h == NULL) return "NULL";
+    if (i >= 0) snprintf(buf[k], sizeof buf[k], "%s", M.ar[i].name);
+    else snprintf(buf[k], sizeof buf[k], "released@%p", (const void *)h);
+    return buf[k];
+}
+
+static catmem_arena *released_handle(void) {
+    int i, n = 0;
+    catmem_arena *c[N_RELEASED];
+    for (i = 0; i < M.nreleased; i++)
+        if (arena_of(M.released[i]) < 0) c[n++] = M.released[i];
+    return n ? c[u8() % n] : NULL;
+}
+
+static void note_released(catmem_arena *h) {
+    int i;
+    for (i = 0; i < M.nreleased; i++)
+        if (M.released[i] == h) return;
+    if (M.nreleased < N_RELEASED) M.released[M.nreleased++] = h;
+}
+
+/* A handle to call with: mostly live arenas, sometimes NULL or a released one. */
+static catmem_arena *pick_arena(void) {
+    unsigned s = u8() % 16;
+    int i;
+    if (s < 5) return M.ar[s].h;
+    if (s < 11) {
+        i = CATMEM_KIND_COUNT + (int)(s - 5);
+        if (M.ar[i].live) return M.ar[i].h;
+        return M.ar[s % 5].h;
+    }
+    if (s < 14) { /* any live user arena */
+        for (i = 0; i < N_USER; i++) {
+            int k = CATMEM_KIND_COUNT + (int)((s + (unsigned)i) % N_USER);
+            if (M.ar[k].live) return M.ar[k].h;
+        }
+        return M.ar[s % 5].h;
+    }
+    if (s == 14) return NULL;
+    return released_handle();
+}
+
+/* ---- blocks ----------------------------------------------------------------------------------- */
+
+/* Block id's pattern is the pattern table from an offset that depends on the id: fills and
+   checks are one memcpy and one memcmp. */
+#define PAT_SPAN ((size_t)65536)
+static unsigned char pat_table[PAT_SPAN + MAX_SIZE];
+static const unsigned char zeros[MAX_SIZE];
+
+static void pat_init(void) {
+    size_t i;
+    for (i = 0; i < sizeof pat_table; i++) {
+        uint32_t x = (uint32_t)i * 2654435761u + (uint32_t)(i >> 8) * 40503u;
+        pat_table[i] = (unsigned char)(x ^ (x >> 11) ^ (x >> 23));
+    }
+}
+static const unsigned char *pat_of(uint32_t id) {
+    return pat_table + ((id * 40503u + (id >> 16)) % PAT_SPAN);
+}
+
+static void fill(unsigned char *p, uint32_t id, size_t from, size_t to) {
+    if (to > from) memcpy(p + from, pat_of(id) + from, to - from);
+}
+
+static const char *bdesc(const blk *b) {
+    static char buf[96];
+    if (b->kind == BLK_ARENA)
+        snprintf(buf, sizeof buf, "block #%u (%zu bytes at %p, arena %s)", (unsigned)b->id,
+                 b->size, (void *)b->p, M.ar[b->ar].name);
+    else
+        snprintf(buf, sizeof buf, "region block #%u (%zu bytes at %p, region %d, seq %u)",
+                 (unsigned)b->id, b->size, (void *)b->p, b->rg, (unsigned)b->seq);
+    return buf;
+}
+
+static void verify(const blk *b, size_t upto, const char *when) {
+    const unsigned char *want = pat_of(b->id);
+    size_t i;
+    if (upto > b->size) upto = b->size;
+    if (upto == 0 || memcmp(b->p, want, upto) == 0) return;
+    for (i = 0; i < upto && b->p[i] == want[i]; i++) {}
+    fail("%s: %s: byte %zu is 0x%02x, expected 0x%02x (contents not preserved)", when, bdesc(b),
+         i, b->p[i], want[i]);
+}
+
+/* p[0..size) must read as zero. */
+static void check_zero(const unsigned char *p, size_t size, const char *what) {
+    size_t i;
+    if (size == 0 || memcmp(p, zeros, size) == 0) return;
+    for (i = 0; i < size && p[i] == 0; i++) {}
+    fail("%s = %p (%zu bytes): byte %zu is 0x%02x, not zero", what, (const void *)p, size, i, p[i]);
+}
+
+static void verify_all(const char *when) {
+    int i;
+    for (i = 0; i < M.nb; i++) verify(&M.b[i], M.b[i].size, when);
+}
+
+/* [p, p + max(size, 1)) must not overlap any live block but skip. */
+static void check_overlap(const unsigned char *p, size_t size, int skip, const char *what) {
+    uintptr_t a = (uintptr_t)p, n = size ? size : 1;
+    int i;
+    CHECK(a + n > a, "%s: %p + %zu wraps around", what, (const void *)p, size);
+    for (i = 0; i < M.nb; i++) {
+        uintptr_t q = (uintptr_t)M.b[i].p, m = M.b[i].size ? M.b[i].size : 1;
+        if (i == skip) continue;
+        if (a < q + m && q < a + n)
+            fail("%s returned %p (%zu bytes), which overlaps live %s", what, (const void *)p,
+                 size, bdesc(&M.b[i]));
+    }
+}
+
+static int room_for(size_t size) { return M.nb < MAX_BLOCKS && M.bytes + size <= MAX_BYTES; }
+
+static int add_block(unsigned char *p, size_t size, int kind, int ar, int rg, uint32_t seq,
+                     int aligned) {
+    blk *b;
+    if (!room_for(size)) return -1;
+    b = &M.b[M.nb];
+    b->p = p;
+    b->size = size;
+    b->id = ++M.next_id;
+    b->kind = kind;
+    b->ar = ar;
+    b->rg = rg;
+    b->seq = seq;
+    b->aligned = aligned;
+    fill(p, b->id, 0, size);
+    M.bytes += size;
+    if (kind == BLK_ARENA) M.touched[ar] = 1;
+    else if (arena_of(M.rg[rg].h) >= 0) M.touched[arena_of(M.rg[rg].h)] = 1;
+    return M.nb++;
+}
+
+static void remove_block(int i) {
+    M.bytes -= M.b[i].size;
+    M.b[i] = M.b[--M.nb];
+}
+
+static void forget_arena(int ar) {
+    int i;
+    for (i = M.nb - 1; i >= 0; i--)
+        if (M.b[i].kind == BLK_ARENA && M.b[i].ar == ar) remove_block(i);
+}
+
+static void forget_region(int rg, uint32_t from_seq) {
+    int i;
+    for (i = M.nb - 1; i >= 0; i--)
+        if (M.b[i].kind == BLK_REGION && M.b[i].rg == rg && M.b[i].seq >= from_seq)
+            remove_block(i);
+}
+
+/* An arena block, or -1 when there is none. */
+static int pick_block(void) {
+    int i, start, n = M.nb;
+    if (n == 0) return -1;
+    start = (int)(u8() % (unsigned)n);
+    for (i = 0; i < n; i++) {
+        int k = (start + i) % n;
+        if (M.b[k].kind == BLK_ARENA) return k;
+    }
+    return -1;
+}
+
+/* A new arena block from h (model arena ar): checked, then kept or given back at once. */
+static void new_block(catmem_arena *h, int ar, unsigned char *p, size_t size, size_t align,
+                      int zeroed, int aligned, const char *what) {
+    CHECK(p != NULL, "%s(%s, %zu) failed with errno %s", what, hdesc(h), size, ename(errno));
+    CHECK(((uintptr_t)p & (align - 1)) == 0, "%s(%s, %zu) returned %p, not %zu-aligned", what,
+          hdesc(h), size, (void *)p, align);
+    check_overlap(p, size, -1, what);
+    if (zeroed) check_zero(p, size, what);
+    if (add_block(p, size, BLK_ARENA, ar, 0, 0, aligned) < 0) {
+        fill(p, 7, 0, size); /* usable for all of size */
+        catmem_free(h, p);
+        T("  (model full: freed at once)\n");
+    }
+}
+
+/* ---- sizes ------------------------------------------------------------------------------------ */
+
+static const size_t special_sizes[] = {
+    0,     1,     7,     8,     15,    16,    17,    31,    32,    33,    48,    63,
+    64,    65,    127,   128,   129,   255,   256,   257,   511,   512,   1023,  1024,
+    2000,  2032,  2047,  2048,  3583,  3584,  4064,  4080,  4095,  4096,  4097,  8191,
+    8192,  8193,  14336, 16384, 16385, 28672, 32768, 32769, 57344, 65535, 65536};
+#define N_SPECIAL (sizeof special_sizes / sizeof special_sizes[0])
+
+/* 0..MAX_SIZE, mostly small. */
+static size_t pick_size(void) {
+    unsigned m = u8(), v = m >> 2;
+    switch (m & 3) {
+    case 0: return v;
+    case 1: return (size_t)v * 64 + u8() % 64;
+    case 2: return ((size_t)v << 10) | ((size_t)u8() << 2) | (u8() & 3);
+    default: return special_sizes[v % N_SPECIAL];
+    }
+}
+
+/* Sizes that no allocator can serve: all must fail with ENOMEM. */
+static const size_t huge_sizes[] = {
+    SIZE_MAX,
+    SIZE_MAX - 1,
+    SIZE_MAX - 4096,
+    (size_t)PTRDIFF_MAX + 1,
+    (size_t)PTRDIFF_MAX,
+    (size_t)PTRDIFF_MAX - 1,
+    (size_t)PTRDIFF_MAX - 64,
+    (size_t)PTRDIFF_MAX - ((size_t)1 << 30) - 16, /* just past the region's own limit */
+    (size_t)PTRDIFF_MAX - ((size_t)1 << 30) - 4096,
+    (size_t)1 << 62,
+    (size_t)1 << 56,
+    (size_t)1 << 48, /* more than the 47-bit user address space */
+};
+#define N_HUGE (sizeof huge_sizes / sizeof huge_sizes[0])
+static size_t pick_huge(void) { return huge_sizes[u8() % N_HUGE]; }
+
+/* ---- statistics ------------------------------------------------------------------------------- */
+
+static int region_holds(const catmem_arena *h) {
+    int i;
+    for (i = 0; i < N_REGIONS; i++)
+        if (M.rg[i].may_hold && M.rg[i].h == h) return 1;
+    return 0;
+}
+
+static void check_sane(const catmem_stats *st, const char *what) {
+    CHECK(st->allocated < ((size_t)1 << 40) && st->active < ((size_t)1 << 40) &&
+              st->resident < ((size_t)1 << 46) && st->mapped < ((size_t)1 << 46) &&
+              st->nmalloc < ((uint64_t)1 << 50) && st->ndalloc < ((uint64_t)1 << 50),
+          "%s: a figure wrapped: allocated %zu active %zu resident %zu mapped %zu nmalloc %llu "
+          "ndalloc %llu",
+          what, st->allocated, st->active, st->resident, st->mapped,
+          (unsigned long long)st->nmalloc, (unsigned long long)st->ndalloc);
+    CHECK(st->nmalloc >= st->ndalloc, "%s: nmalloc %llu < ndalloc %llu", what,
+          (unsigned long long)st->nmalloc, (unsigned long long)st->ndalloc);
+}
+
+static size_t usable(const blk *b) {
+#if defined(FUZZ_HAVE_SALLOCX)
+    if (exact_je) return sallocx(b->p, 0);
+#endif
+    return b->size ? b->size : 1;
+}
+
+/* The statistics of model arena ar against the model. */
+static void check_arena_stats(int ar, const catmem_stats *st) {
+    size_t sum = 0, rsum = 0;
+    uint64_t count = 0;
+    int i, holds = region_holds(M.ar[ar].h);
+    char what[80];
+    snprintf(what, sizeof what, "catmem_arena_stats(%s)", M.ar[ar].name);
+    check_sane(st, what);
+    CHECK(st->active >= st->allocated, "%s: active %zu < allocated %zu", what, st->active,
+          st->allocated);
+    for (i = 0; i < M.nb; i++) {
+        const blk *b = &M.b[i];
+        if (b->kind == BLK_ARENA && b->ar == ar) {
+            sum += usable(b);
+            count++;
+        } else if (b->kind == BLK_REGION && M.rg[b->rg].h == M.ar[ar].h) {
+            rsum += b->size ? b->size : 1;
+        }
+    }
+    T("  stats %s: allocated %zu active %zu resident %zu mapped %zu nmalloc %llu ndalloc %llu; "
+      "model %zu bytes in %llu blocks, %zu in regions%s\n",
+      M.ar[ar].name, st->allocated, st->active, st->resident, st->mapped,
+      (unsigned long long)st->nmalloc, (unsigned long long)st->ndalloc, sum,
+      (unsigned long long)count, rsum, holds ? " (a region holds chunks)" : "");
+    if (exact_sys) {
+        CHECK(st->resident == 0 && st->mapped == 0,
+              "%s: resident %zu and mapped %zu must be 0 per arena on the system backend", what,
+              st->resident, st->mapped);
+        if (!holds) {
+            CHECK(st->allocated == sum, "%s: allocated %zu, but the live blocks asked for %zu",
+                  what, st->allocated, sum);
+            CHECK(st->nmalloc - st->ndalloc == count,
+                  "%s: nmalloc %llu - ndalloc %llu != %llu live blocks", what,
+                  (unsigned long long)st->nmalloc, (unsigned long long)st->ndalloc,
+                  (unsigned long long)count);
+        } else {
+            CHECK(st->allocated >= sum + rsum, "%s: allocated %zu < %zu in live blocks", what,
+                  st->allocated, sum + rsum);
+            CHECK(st->nmalloc - st->ndalloc >= count, "%s: nmalloc - ndalloc < %llu live blocks",
+                  what, (unsigned long long)count);
+        }
+    } else if (exact_je) {
+        if (!holds)
+            CHECK(st->allocated == sum,
+                  "%s: allocated %zu, but the live blocks' size classes add up to %zu", what,
+                  st->allocated, sum);
+        else
+            CHECK(st->allocated >= sum + rsum, "%s: allocated %zu < %zu in live blocks", what,
+                  st->allocated, sum + rsum);
+    }
+}
+
+static void stats_of(int ar) {
+    catmem_stats st;
+    int rc;
+    CTL(rc, catmem_arena_stats(M.ar[ar].h, &st));
+    CHECK(rc == handle_err(M.ar[ar].h), "catmem_arena_stats(%s) = %s, expected %s",
+          M.ar[ar].name, ename(rc), ename(handle_err(M.ar[ar].h)));
+    if (rc == 0) check_arena_stats(ar, &st);
+}
+
+/* ---- regions ---------------------------------------------------------------------------------- */
+
+static void marks_die(mregion *g) {
+    int i;
+    for (i = 0; i < g->nmarks; i++) {
+        if (g->ndead == N_DEAD) {
+            memmove(&g->dead[0], &g->dead[1], sizeof g->dead[0] * (N_DEAD - 1));
+            g->ndead--;
+        }
+        g->dead[g->ndead++] = g->marks[i].m;
+    }
+    g->nmarks = 0;
+}
+
+/* The region's memory is gone (reset, release, init, an accepted restore to an unknown mark). */
+static void region_forget_all(int k) {
+    forget_region(k, 0);
+    marks_die(&M.rg[k]);
+}
+
+static void region_release(int k, const char *why) {
+    int rc;
+    CTL(rc, catmem_region_release(&M.rg[k].r));
+    T("  catmem_region_release(region %d) = %s (%s)\n", k, ename(rc), why);
+    CHECK(rc == 0, "catmem_region_release(region %d) = %s (%s)", k, ename(rc), why);
+    region_forget_all(k);
+    M.rg[k].may_hold = 0;
+}
+
+/* Before arena reset/release: regions holding chunks of h are released first (policy bit 0) or
+   initialised again afterwards (bit 1), the two ways the manual allows. Returns the regions to
+   initialise again. */
+static unsigned regions_before_arena_reset(catmem_arena *h, unsigned policy) {
+    unsigned later = 0;
+    int k;
+    if (avoid_known && !exact_sys) policy = 0; /* known bug jemalloc_poisoned_after_arena_reset */
+    for (k = 0; k < N_REGIONS; k++) {
+        if (M.rg[k].h != h || !M.rg[k].may_hold) continue;
+        if (policy & (1u << k)) later |= 1u << k;
+        else region_release(k, "before its arena goes");
+    }
+    return later;
+}
+
+static void regions_after_arena_reset(catmem_arena *h, unsigned later) {
+    int k, rc;
+    for (k = 0; k < N_REGIONS; k++) {
+        if (!(later & (1u << k))) continue;
+        CTL(rc, catmem_region_init(&M.rg[k].r, h));
+        T("  catmem_region_init(region %d, %s) = %s (after its arena went)\n", k, hdesc(h),
+          ename(rc));
+        CHECK(rc == 0, "catmem_region_init(region %d, %s) = %s", k, hdesc(h), ename(rc));
+        region_forget_all(k);
+        M.rg[k].may_hold = 0;
+    }
+}
+
+/* A region allocation result: p from region k asked for size with the alignment given. */
+static void region_result(int k, void *vp, int err, size_t size, size_t align, int zeroed,
+                          const char *what) {
+    mregion *g = &M.rg[k];
+    unsigned char *p = (unsigned char *)vp;
+    int he = handle_err(g->h);
+    char desc[96];
+    snprintf(desc, sizeof desc, "%s(region %d on %s, %zu)", what, k, hdesc(g->h), size);
+    if (g->h != NULL) g->may_hold = 1;
+    if (g->h == NULL) {
+        expect_fail(p, err, EINVAL, desc); /* uninitialised */
+        return;
+    }
+    if (he != 0) {
+        /* After shutdown the chunk in hand still serves; anything else needs the arena. A
+           region whose arena was released holds no chunk (the model releases or initialises
+           it again), so it must fail. */
+        if (p == NULL || arena_of(g->h) < 0 || M.up) {
+            expect_fail(p, err, he, desc);
+            return;
+        }
+    }
+    CHECK(p != NULL, "%s failed with errno %s", desc, ename(err));
+    if (align < CATMEM_REGION_ALIGN) align = CATMEM_REGION_ALIGN;
+    CHECK(((uintptr_t)p & (align - 1)) == 0, "%s returned %p, not %zu-aligned", desc,
+          (void *)p, align);
+    check_overlap(p, size, -1, desc);
+    if (zeroed) check_zero(p, size, desc);
+    if (add_block(p, size, BLK_REGION, -1, k, g->seq++, 0) < 0) {
+        fill(p, 7, 0, size); /* usable for all of size; the model just does not keep it */
+        T("  (model full: not kept)\n");
+    }
+}
+
+/* ---- operations ------------------------------------------------------------------------------- */
+
+static void op_alloc(void) {
+    catmem_arena *h = pick_arena();
+    size_t size = pick_size();
+    int he = handle_err(h), e;
+    void *p;
+    errno = 0;
+    p = catmem_alloc(h, size);
+    e = errno;
+    T("catmem_alloc(%s, %zu) = %p (%s)\n", hdesc(h), size, p, ename(e));
+    if (he) expect_fail(p, e, he, "catmem_alloc");
+    else new_block(h, arena_of(h), (unsigned char *)p, size, 1, 0, 0, "catmem_alloc");
+}
+
+static void op_calloc(void) {
+    catmem_arena *h = pick_arena();
+    size_t n = u8() % 65, size = pick_size();
+    int he = handle_err(h), e;
+    void *p;
+    if (n != 0 && n * size > MAX_SIZE) size = MAX_SIZE / n;
+    errno = 0;
+    p = catmem_calloc(h, n, size);
+    e = errno;
+    T("catmem_calloc(%s, %zu, %zu) = %p (%s)\n", hdesc(h), n, size, p, ename(e));
+    if (he) expect_fail(p, e, he, "catmem_calloc");
+    else new_block(h, arena_of(h), (unsigned char *)p, n * size, 1, 1, 0, "catmem_calloc");
+}
+
+static void op_aligned(void) {
+    catmem_arena *h = pick_arena();
+    size_t align = (size_t)1 << (u8() % 17), size = pick_size();
+    int he = handle_err(h), e;
+    void *p;
+    errno = 0;
+    p = catmem_aligned_alloc(h, align, size);
+    e = errno;
+    T("catmem_aligned_alloc(%s, %zu, %zu) = %p (%s)\n", hdesc(h), align, size, p, ename(e));
+    if (he) expect_fail(p, e, he, "catmem_aligned_alloc");
+    else new_block(h, arena_of(h), (unsigned char *)p, size, align, 0, 1, "catmem_aligned_alloc");
+}
+
+static void op_strdup(void) {
+    catmem_arena *h = pick_arena();
+    char s[128];
+    size_t len = u8() % 100, i;
+    int he = handle_err(h), e;
+    char *p;
+    for (i = 0; i < len; i++) {
+        unsigned c = u8();
+        s[i] = (char)(c ? c : 'z');
+    }
+    s[len] = '\0';
+    errno = 0;
+    p = catmem_strdup(h, s);
+    e = errno;
+    T("catmem_strdup(%s, <%zu chars>) = %p (%s)\n", hdesc(h), len, (void *)p, ename(e));
+    if (he) {
+        expect_fail(p, e, he, "catmem_strdup");
+        return;
+    }
+    CHECK(p != NULL, "catmem_strdup(%s, <%zu chars>) failed: %s", hdesc(h), len, ename(e));
+    CHECK(memcmp(p, s, len + 1) == 0, "catmem_strdup(%s) = %p does not hold the string",
+          hdesc(h), (void *)p);
+    new_block(h, arena_of(h), (unsigned char *)p, len + 1, 1, 0, 0, "catmem_strdup");
+}
+
+static void op_realloc(void) {
+    int i = pick_block(), e, he;
+    unsigned mode = u8() % 16;
+    size_t size = mode == 15 ? pick_huge() : pick_size();
+    catmem_arena *h;
+    blk *b;
+    unsigned char *q;
+    if (i < 0) { /* realloc(a, NULL, n) is catmem_alloc(a, n) */
+        h = pick_arena();
+        he = handle_err(h);
+        if (mode == 15) size = 100;
+        errno = 0;
+        q = (unsigned char *)catmem_realloc(h, NULL, size);
+        e = errno;
+        T("catmem_realloc(%s, NULL, %zu) = %p (%s)\n", hdesc(h), size, (void *)q, ename(e));
+        if (he) expect_fail(q, e, he, "catmem_realloc(NULL)");
+        else new_block(h, arena_of(h), q, size, 1, 0, 0, "catmem_realloc(NULL)");
+        return;
+    }
+    b = &M.b[i];
+    h = mode == 13 ? NULL : mode == 14 ? released_handle() : M.ar[b->ar].h;
+    he = handle_err(h);
+    if (he == 0 && mode == 15) he = ENOMEM;
+    verify(b, b->size, "before catmem_realloc");
+    errno = 0;
+    q = (unsigned char *)catmem_realloc(h, b->p, size);
+    e = errno;
+    T("catmem_realloc(%s, #%u %p [%zu], %zu) = %p (%s)\n", hdesc(h), (unsigned)b->id,
+      (void *)b->p, b->size, size, (void *)q, ename(e));
+    if (he) {
+        expect_fail(q, e, he, "catmem_realloc");
+        verify(b, b->size, "after a failed catmem_realloc");
+        return;
+    }
+    CHECK(q != NULL, "catmem_realloc(%s, %p, %zu) failed: %s", hdesc(h), (void *)b->p, size,
+          ename(e));
+    b->p = q;
+    verify(b, size, "after catmem_realloc (the kept prefix)");
+    check_overlap(q, size, i, "catmem_realloc");
+    fill(q, b->id, b->size < size ? b->size : size, size);
+    M.bytes = M.bytes - b->size + size;
+    b->size = size;
+    if (M.bytes > MAX_BYTES) { /* keep the model small */
+        catmem_free(h, q);
+        remove_block(i);
+        T("  (model full: freed at once)\n");
+    }
+}
+
+static void op_free(int sized) {
+    int i = pick_block(), e;
+    unsigned mode = u8() % 8;
+    catmem_arena *h;
+    blk *b;
+    if (i < 0) { /* catmem_free(a, NULL) does nothing */
+        h = pick_arena();
+        T("catmem_free%s(%s, NULL)\n", sized ? "_sized" : "", hdesc(h));
+        if (sized) catmem_free_sized(h, NULL, 8);
+        else catmem_free(h, NULL);
+        return;
+    }
+    b = &M.b[i];
+    h = mode == 7 ? NULL : M.ar[b->ar].h; /* NULL: still frees, and says EINVAL */
+    verify(b, b->size, "before catmem_free");
+    errno = 0;
+    if (sized && !b->aligned) catmem_free_sized(h, b->p, b->size);
+    else catmem_free(h, b->p);
+    e = errno;
+    T("catmem_free%s(%s, #%u %p [%zu]) (%s)\n", sized && !b->aligned ? "_sized" : "", hdesc(h),
+      (unsigned)b->id, (void *)b->p, b->size, ename(e));
+    if (h == NULL)
+        CHECK(e == EINVAL, "catmem_free(NULL, p) must free p and set errno to EINVAL, errno %s",
+              ename(e));
+    remove_block(i);
+}
+
+/* catmem_arena_reset (release = 0) or catmem_arena_release (1). */
+static void op_reset(int release) {
+    catmem_arena *h = pick_arena();
+    unsigned policy = u8();
+    int ar = arena_of(h), want = handle_err(h), rc;
+    unsigned later = 0;
+    const char *what = release ? "catmem_arena_release" : "catmem_arena_reset";
+    char name[CATMEM_NAME_MAX + 2] = "";
+    if (release && want == 0 && ar < CATMEM_KIND_COUNT) want = EINVAL; /* built-ins stay */
+    if (want == 0) later = regions_before_arena_reset(h, policy);
+    if (ar >= 0) snprintf(name, sizeof name, "%s", M.ar[ar].name);
+    CTL(rc, release ? catmem_arena_release(h) : catmem_arena_reset(h));
+    T("%s(%s) = %s\n", what, hdesc(h), ename(rc));
+    CHECK(rc == want, "%s(%s) = %s, expected %s", what, hdesc(h), ename(rc), ename(want));
+    if (rc != 0) return;
+    forget_arena(ar);
+    if (release) {
+        M.ar[ar].live = 0;
+        note_released(h);
+        CHECK(catmem_arena_name(h) == NULL, "catmem_arena_name of a released arena is not NULL");
+    }
+    regions_after_arena_reset(h, later);
+    verify_all(release ? "after another arena's release" : "after another arena's reset");
+    if (!release) {
+        catmem_stats st;
+        CTL(rc, catmem_arena_stats(h, &st));
+        CHECK(rc == 0, "catmem_arena_stats(%s) after reset = %s", name, ename(rc));
+        check_arena_stats(ar, &st);
+        if (!region_holds(h))
+            CHECK(st.allocated == 0, "catmem_arena_stats(%s) after reset: allocated %zu", name,
+                  st.allocated);
+    }
+}
+
+static void op_purge(void) {
+    catmem_arena *h = pick_arena();
+    int rc, want = handle_err(h);
+    CTL(rc, catmem_arena_purge(h));
+    T("catmem_arena_purge(%s) = %s\n", hdesc(h), ename(rc));
+    CHECK(rc == want, "catmem_arena_purge(%s) = %s, expected %s", hdesc(h), ename(rc),
+          ename(want));
+}
+
+static void op_stats(void) {
+    catmem_arena *h = pick_arena();
+    unsigned mode = u8() % 8;
+    catmem_stats st;
+    int rc, want, i;
+    if (mode == 0) {
+        CTL(rc, catmem_arena_stats(h, NULL));
+        T("catmem_arena_stats(%s, NULL) = %s\n", hdesc(h), ename(rc));
+        CHECK(rc == EINVAL, "catmem_arena_stats(%s, NULL) = %s", hdesc(h), ename(rc));
+        return;
+    }
+    if (mode == 1) {
+        size_t sum = 0;
+        CTL(rc, catmem_total_stats(&st));
+        T("catmem_total_stats = %s: allocated %zu nmalloc %llu ndalloc %llu\n", ename(rc),
+          st.allocated, (unsigned long long)st.nmalloc, (unsigned long long)st.ndalloc);
+        CHECK(rc == (M.up ? 0 : ESHUTDOWN), "catmem_total_stats = %s", ename(rc));
+        if (rc != 0) return;
+        check_sane(&st, "catmem_total_stats");
+        for (i = 0; i < M.nb; i++)
+            if (M.b[i].kind == BLK_ARENA) sum += usable(&M.b[i]);
+        if (exact_sys || exact_je)
+            CHECK(st.allocated >= sum, "catmem_total_stats: allocated %zu < %zu live", st.allocated,
+                  sum);
+        return;
+    }
+    want = handle_err(h);
+    CTL(rc, catmem_arena_stats(h, &st));
+    T("catmem_arena_stats(%s) = %s\n", hdesc(h), ename(rc));
+    CHECK(rc == want, "catmem_arena_stats(%s) = %s, expected %s", hdesc(h), ename(rc),
+          ename(want));
+    if (rc == 0) check_arena_stats(arena_of(h), &st);
+}
+
+static int name_live(const char *name) {
+    int i;
+    for (i = 0; i < N_ARENAS; i++)
+        if (M.ar[i].live && strcmp(M.ar[i].name, name) == 0) return 1;
+    return 0;
+}
+
+static void op_create(void) {
+    unsigned s = u8() % 12;
+    char name[80];
+    int want = 0, e, slot = -1, i, rc;
+    catmem_arena *h;
+    if (s < 8) snprintf(name, sizeof name, "u%u", s);
+    else if (s == 8) snprintf(name, sizeof name, "%s", kind_names[u8() % CATMEM_KIND_COUNT]);
+    else if (s == 9) memset(name, 'n', CATMEM_NAME_MAX), name[CATMEM_NAME_MAX] = '\0';
+    else if (s == 10) memset(name, 'l', CATMEM_NAME_MAX + 1), name[CATMEM_NAME_MAX + 1] = '\0';
+    else name[0] = '\0';
+    if (name[0] == '\0') want = EINVAL;
+    else if (strlen(name) > CATMEM_NAME_MAX) want = ENAMETOOLONG;
+    else if (!M.up) want = ESHUTDOWN;
+    else if (name_live(name)) want = EEXIST;
+    errno = 0;
+    h = catmem_arena_create(name);
+    e = errno;
+    T("catmem_arena_create(\"%s\") = %p (%s)\n", name, (void *)h, ename(e));
+    if (want) {
+        expect_fail(h, e, want, "catmem_arena_create");
+        return;
+    }
+    CHECK(h != NULL, "catmem_arena_create(\"%s\") failed: %s", name, ename(e));
+    CHECK(arena_of(h) < 0, "catmem_arena_create(\"%s\") returned the live handle of %s", name,
+          hdesc(h));
+    CHECK(catmem_arena_name(h) != NULL && strcmp(catmem_arena_name(h), name) == 0,
+          "catmem_arena_name of new arena \"%s\" is \"%s\"", name,
+          catmem_arena_name(h) ? catmem_arena_name(h) : "(null)");
+    CHECK(catmem_arena_find(name) == h, "catmem_arena_find(\"%s\") is not the new arena", name);
+    for (i = CATMEM_KIND_COUNT; i < N_ARENAS && slot < 0; i++)
+        if (!M.ar[i].live) slot = i;
+    if (slot < 0) { /* the model has no room: give it back */
+        CTL(rc, catmem_arena_release(h));
+        CHECK(rc == 0, "catmem_arena_release(new \"%s\") = %s", name, ename(rc));
+        note_released(h);
+        return;
+    }
+    M.ar[slot].h = h;
+    M.ar[slot].live = 1;
+    snprintf(M.ar[slot].name, sizeof M.ar[slot].name, "%s", name);
+    stats_of(slot); /* a new arena (maybe a reused slot) starts empty */
+}
+
+static void check_builtin(int k, catmem_arena *h) {
+    CHECK(h == builtin[k], "catmem_arena_get(%s) = %p, was %p", kind_names[k], (void *)h,
+          (void *)builtin[k]);
+    CHECK(catmem_arena_id(h) == builtin_id[k], "catmem_arena_id(%s) = %d, was %d", kind_names[k],
+          catmem_arena_id(h), builtin_id[k]);
+    CHECK(catmem_arena_name(h) != NULL && strcmp(catmem_arena_name(h), kind_names[k]) == 0,
+          "catmem_arena_name(%s) wrong", kind_names[k]);
+}
+
+static void op_get(void) {
+    static const int kinds[] = {0, 1, 2, 3, 4, CATMEM_KIND_COUNT, -1, 1000};
+    int k = kinds[u8() % 8], e, want;
+    catmem_arena *h;
+    want = (k < 0 || k >= CATMEM_KIND_COUNT) ? EINVAL : M.up ? 0 : ESHUTDOWN;
+    errno = 0;
+    h = catmem_arena_get((catmem_kind)k);
+    e = errno;
+    T("catmem_arena_get(%d) = %p (%s)\n", k, (void *)h, ename(e));
+    if (want) expect_fail(h, e, want, "catmem_arena_get");
+    else check_builtin(k, h);
+}
+
+/* find, name, id, owns. */
+static void op_info(void) {
+    catmem_arena *h = pick_arena();
+    int ar = arena_of(h), e, i;
+    catmem_arena *f;
+    const char *name = catmem_arena_name(h);
+    T("info(%s)\n", hdesc(h));
+    if (ar < 0) {
+        CHECK(name == NULL, "catmem_arena_name(%s) = \"%s\", expected NULL", hdesc(h), name);
+        CHECK(catmem_arena_owns(h, NULL) == 0, "catmem_arena_owns(%s, NULL) != 0", hdesc(h));
+        errno = 0;
+        f = catmem_arena_find("u7-never");
+        e = errno;
+        expect_fail(f, e, M.up ? ENOENT : ESHUTDOWN, "catmem_arena_find(unknown name)");
+        return;
+    }
+    CHECK(name != NULL && strcmp(name, M.ar[ar].name) == 0, "catmem_arena_name(%s) = \"%s\"",
+          M.ar[ar].name, name ? name : "(null)");
+    CHECK(catmem_arena_id(h) >= 0, "catmem_arena_id(%s) = %d", M.ar[ar].name, catmem_arena_id(h));
+    errno = 0;
+    f = catmem_arena_find(M.ar[ar].name);
+    e = errno;
+    if (M.up) CHECK(f == h, "catmem_arena_find(\"%s\") = %p, expected %p (%s)", M.ar[ar].name,
+                    (void *)f, (void *)h, ename(e));
+    else expect_fail(f, e, ESHUTDOWN, "catmem_arena_find after shutdown");
+    /* owns: up to 8 blocks, of this arena and of others. */
+    if (M.nb > 0) {
+        int start = (int)u8();
+        for (i = 0; i < M.nb && i < 8; i++) {
+            const blk *b = &M.b[(start + i) % M.nb];
+            if (b->kind != BLK_ARENA) continue;
+            CHECK(catmem_arena_owns(h, b->p) == (b->ar == ar), "catmem_arena_owns(%s, %s) = %d",
+                  M.ar[ar].name, bdesc(b), catmem_arena_owns(h, b->p));
+        }
+    }
+}
+
+/* ---- region operations ------------------------------------------------------------------------ */
+
+static int pick_region(void) { return (int)(u8() % N_REGIONS); }
+
+static void op_r_init(void) {
+    int k = pick_region(), rc;
+    catmem_arena *h = pick_arena();
+    mregion *g = &M.rg[k];
+    if (g->may_hold) region_release(k, "before init");
+    CTL(rc, catmem_region_init(&g->r, h));
+    T("catmem_region_init(region %d, %s) = %s\n", k, hdesc(h), ename(rc));
+    CHECK(rc == (h == NULL ? EINVAL : 0), "catmem_region_init(region %d, %s) = %s", k, hdesc(h),
+          ename(rc));
+    region_forget_all(k);
+    g->h = h;
+    g->may_hold = 0;
+}
+
+static void op_r_alloc(int how) { /* 0 alloc, 1 aligned, 2 calloc, 3 strdup */
+    int k = pick_region(), e;
+    mregion *g = &M.rg[k];
+    size_t size, align = CATMEM_REGION_ALIGN, n = 1;
+    char s[128];
+    void *p;
+    if (how == 1) align = (size_t)1 << (u8() % 13);
+    if (how == 2) n = u8() % 33;
+    size = how == 3 ? 0 : pick_size();
+    if (n != 0 && n * size > MAX_SIZE) size = MAX_SIZE / n;
+    if (how == 3) {
+        size_t i;
+        size = u8() % 100;
+        for (i = 0; i < size; i++) {
+            unsigned c = u8();
+            s[i] = (char)(c ? c : 'y');
+        }
+        s[size] = '\0';
+    }
+    errno = 0;
+    switch (how) {
+    case 0: p = catmem_region_alloc(&g->r, size); break;
+    case 1: p = catmem_region_alloc_aligned(&g->r, align, size); break;
+    case 2: p = catmem_region_calloc(&g->r, n, size); break;
+    default: p = catmem_region_strdup(&g->r, s); break;
+    }
+    e = errno;
+    T("catmem_%s(region %d on %s, align %zu, %zu x %zu) = %p (%s)\n", M.opname, k,
+      hdesc(g->h), align, n, size, p, ename(e));
+    if (how == 3) {
+        if (p != NULL)
+            CHECK(memcmp(p, s, size + 1) == 0, "catmem_region_strdup = %p lost the string", p);
+        size += 1;
+    }
+    region_result(k, p, e, n * size, how == 1 ? align : CATMEM_REGION_ALIGN, how == 2,
+                  M.opname);
+}
+
+static void op_r_save(void) {
+    int k = pick_region();
+    mregion *g = &M.rg[k];
+    catmem_region_mark m = catmem_region_save(&g->r);
+    T("catmem_region_save(region %d) = {%p, %p, %p} seq %u\n", k, (void *)m.chunk, (void *)m.cur,
+      (void *)m.large, (unsigned)g->seq);
+    if (g->nmarks == N_MARKS) { /* the oldest stays valid; the model stops tracking it */
+        memmove(&g->marks[0], &g->marks[1], sizeof g->marks[0] * (N_MARKS - 1));
+        g->nmarks--;
+    }
+    g->marks[g->nmarks].m = m;
+    g->marks[g->nmarks].seq = g->seq;
+    g->nmarks++;
+}
+
+static void op_r_restore(void) {
+    int k = pick_region(), rc;
+    mregion *g = &M.rg[k];
+    unsigned s = u8() % 8, idx = u8();
+    catmem_region_mark m;
+    memset(&m, 0, sizeof m);
+    if (s < 5 && g->nmarks > 0) { /* a live mark: must work */
+        int i = (int)(idx % (unsigned)g->nmarks);
+        CTL(rc, catmem_region_restore(&g->r, g->marks[i].m));
+        T("catmem_region_restore(region %d, live mark %d, seq %u) = %s\n", k, i,
+          (unsigned)g->marks[i].seq, ename(rc));
+        CHECK(rc == 0, "catmem_region_restore(region %d, live mark %d) = %s", k, i, ename(rc));
+        forget_region(k, g->marks[i].seq);
+        g->nmarks = i + 1;
+        verify_all("after catmem_region_restore (blocks older than the mark)");
+        return;
+    }
+    if (s == 5 && g->ndead > 0) m = g->dead[idx % (unsigned)g->ndead];
+    else if (s == 6) { /* another region's mark */
+        mregion *o = &M.rg[(k + 1 + (int)(idx % (N_REGIONS - 1))) % N_REGIONS];
+        if (o->nmarks > 0) m = o->marks[o->nmarks - 1].m;
+        else if (o->ndead > 0) m = o->dead[0];
+    } else if (s == 7) { /* the NULL region */
+        CTL(rc, catmem_region_restore(NULL, m));
+        T("catmem_region_restore(NULL) = %s\n", ename(rc));
+        CHECK(rc == EINVAL, "catmem_region_restore(NULL) = %s", ename(rc));
+        return;
+    }
+    /* A dead, foreign or empty mark: refused with EINVAL when catmem can tell, else taken. */
+    CTL(rc, catmem_region_restore(&g->r, m));
+    T("catmem_region_restore(region %d, other mark {%p, %p, %p}) = %s\n", k, (void *)m.chunk,
+      (void *)m.cur, (void *)m.large, ename(rc));
+    CHECK(rc == 0 || rc == EINVAL, "catmem_region_restore(region %d, dead/foreign mark) = %s", k,
+          ename(rc));
+    if (rc == 0) region_forget_all(k);
+    verify_all(rc == 0 ? "after an accepted restore to an unknown mark"
+                       : "after a refused restore");
+}
+
+static void op_r_reset(void) {
+    int k = pick_region(), rc;
+    mregion *g = &M.rg[k];
+    if (avoid_known && g->h != NULL && handle_err(g->h) == 0 && g->r.chunks == NULL &&
+        g->r.large == NULL) {
+        T("catmem_region_reset(region %d): skipped, known bug region_reset_empty\n", k);
+        return;
+    }
+    CTL(rc, catmem_region_reset(&g->r));
+    T("catmem_region_reset(region %d on %s) = %s\n", k, hdesc(g->h), ename(rc));
+    if (g->h != NULL) CHECK(rc == 0, "catmem_region_reset(region %d) = %s", k, ename(rc));
+    else CHECK(rc == 0 || rc == EINVAL, "catmem_region_reset(uninitialised) = %s", ename(rc));
+    region_forget_all(k);
+    if (g->h != NULL) g->may_hold = 1;
+    verify_all("after another region's reset");
+}
+
+static void op_r_release(void) {
+    int k = pick_region();
+    region_release(k, "asked");
+    verify_all("after another region's release");
+}
+
+/* ---- lifetime --------------------------------------------------------------------------------- */
+
+static void op_shutdown(void) {
+    catmem_shutdown();
+    if (u8() & 1) catmem_shutdown(); /* idempotent */
+    T("catmem_shutdown()\n");
+    M.up = 0;
+    CHECK(catmem_is_initialized() == 0, "catmem_is_initialized() after shutdown");
+}
+
+static void do_init(void) {
+    int rc, k;
+    CTL(rc, catmem_init());
+    T("catmem_init() = %s\n", ename(rc));
+    CHECK(rc == 0, "catmem_init() = %s", ename(rc));
+    M.up = 1;
+    CHECK(catmem_is_initialized() == 1, "catmem_is_initialized() after init");
+    for (k = 0; k < CATMEM_KIND_COUNT; k++) check_builtin(k, catmem_arena_get((catmem_kind)k));
+}
+
+static void op_init(void) {
+    do_init();
+    if (u8() & 1) do_init(); /* idempotent */
+}
+
+/* ---- probes: invalid input must be reported, never crash --------------------------------------- */
+
+static void probe(void) {
+    unsigned what = u8() % 14;
+    catmem_arena *h = pick_arena();
+    int he = handle_err(h), e, rc;
+    size_t size;
+    void *p;
+    catmem_stats st;
+    switch (what) {
+    case 0: { /* bad alignment */
+        static const size_t bad[] = {0, 3, 6, 24, 48, 1000, (size_t)1 << 31, (size_t)1 << 40,
+                                     (size_t)1 << 63, SIZE_MAX, ((size_t)1 << 30) + 1};
+        size_t align = bad[u8() % (sizeof bad / sizeof bad[0])];
+        size = pick_size();
+        errno = 0;
+        p = catmem_aligned_alloc(h, align, size);
+        e = errno;
+        T("catmem_aligned_alloc(%s, %zu, %zu) = %p (%s)\n", hdesc(h), align, size, p, ename(e));
+        expect_fail(p, e, he ? he : EINVAL, "catmem_aligned_alloc(bad alignment)");
+        break;
+    }
+    case 1: { /* calloc overflow */
+        static const size_t ns[][2] = {{SIZE_MAX, 2},
+                                       {(SIZE_MAX >> 1) + 2, 2},
+                                       {(size_t)1 << 32, (size_t)1 << 32},
+                                       {SIZE_MAX, SIZE_MAX},
+                                       {(size_t)PTRDIFF_MAX, 3},
+                                       {2, (size_t)PTRDIFF_MAX},
+                                       {(size_t)1 << 24, (size_t)1 << 40},
+                                       {1, SIZE_MAX}};
+        unsigned j = u8() % 8;
+        errno = 0;
+        p = catmem_calloc(h, ns[j][0], ns[j][1]);
+        e = errno;
+        T("catmem_calloc(%s, %zu, %zu) = %p (%s)\n", hdesc(h), ns[j][0], ns[j][1], p, ename(e));
+        expect_fail(p, e, he ? he : ENOMEM, "catmem_calloc(overflowing)");
+        break;
+    }
+    case 2: /* huge size */
+        size = pick_huge();
+        errno = 0;
+        p = catmem_alloc(h, size);
+        e = errno;
+        T("catmem_alloc(%s, %zu) = %p (%s)\n", hdesc(h), size, p, ename(e));
+        expect_fail(p, e, he ? he : ENOMEM, "catmem_alloc(huge)");
+        break;
+    case 3: { /* huge size, good alignment (the largest one included) */
+        size_t align = (size_t)1 << (u8() % 31);
+        size = pick_huge();
+        errno = 0;
+        p = catmem_aligned_alloc(h, align, size);
+        e = errno;
+        T("catmem_aligned_alloc(%s, %zu, %zu) = %p (%s)\n", hdesc(h), align, size, p, ename(e));
+        expect_fail(p, e, he ? he : ENOMEM, "catmem_aligned_alloc(huge)");
+        break;
+    }
+    case 4: /* strdup(NULL) */
+        errno = 0;
+        p = catmem_strdup(h, NULL);
+        e = errno;
+        T("catmem_strdup(%s, NULL) = %p (%s)\n", hdesc(h), p, ename(e));
+        expect_fail(p, e, EINVAL, "catmem_strdup(NULL string)");
+        break;
+    case 5: { /* bad names */
+        static const char *const names[] = {NULL, "",
+                                            "0123456789abcdef0123456789abcdef",
+                                            "0123456789abcdef0123456789abcdef0123456789"};
+        static const int want[] = {EINVAL, EINVAL, ENAMETOOLONG, ENAMETOOLONG};
+        unsigned j = u8() % 4;
+        errno = 0;
+        p = catmem_arena_create(names[j]);
+        e = errno;
+        T("catmem_arena_create(bad name %u) = %p (%s)\n", j, p, ename(e));
+        expect_fail(p, e, want[j], "catmem_arena_create(bad name)");
+        errno = 0;
+        p = catmem_arena_find(names[j]);
+        e = errno;
+        expect_fail(p, e, want[j], "catmem_arena_find(bad name)");
+        break;
+    }
+    case 6: /* release of a built-in arena; NULL handles to control functions */
+        CTL(rc, catmem_arena_release(builtin[u8() % CATMEM_KIND_COUNT]));
+        T("catmem_arena_release(built-in) = %s\n", ename(rc));
+        CHECK(rc == (M.up ? EINVAL : ESHUTDOWN), "catmem_arena_release(built-in) = %s", ename(rc));
+        CTL(rc, catmem_arena_release(NULL));
+        CHECK(rc == EINVAL, "catmem_arena_release(NULL) = %s", ename(rc));
+        CTL(rc, catmem_arena_reset(NULL));
+        CHECK(rc == EINVAL, "catmem_arena_reset(NULL) = %s", ename(rc));
+        CTL(rc, catmem_arena_purge(NULL));
+        CHECK(rc == EINVAL, "catmem_arena_purge(NULL) = %s", ename(rc));
+        CTL(rc, catmem_arena_stats(NULL, &st));
+        CHECK(rc == EINVAL, "catmem_arena_stats(NULL) = %s", ename(rc));
+        CTL(rc, catmem_total_stats(NULL));
+        CHECK(rc == EINVAL, "catmem_total_stats(NULL) = %s", ename(rc));
+        CTL(rc, catmem_arena_set_decay(NULL, 0, 0));
+        CHECK(rc == EINVAL, "catmem_arena_set_decay(NULL) = %s", ename(rc));
+        CHECK(catmem_arena_name(NULL) == NULL && catmem_arena_id(NULL) == -1,
+              "catmem_arena_name/_id(NULL)");
+        break;
+    case 7: { /* a released handle through every call */
+        catmem_arena *r = released_handle();
+        int want = r == NULL ? EINVAL : M.up ? EINVAL : ESHUTDOWN;
+        T("released handle %s\n", hdesc(r));
+        errno = 0;
+        p = catmem_alloc(r, 16);
+        expect_fail(p, errno, want, "catmem_alloc(released)");
+        errno = 0;
+        p = catmem_calloc(r, 2, 16);
+        expect_fail(p, errno, want, "catmem_calloc(released)");
+        errno = 0;
+        p = catmem_aligned_alloc(r, 64, 16);
+        expect_fail(p, errno, want, "catmem_aligned_alloc(released)");
+        errno = 0;
+        p = catmem_strdup(r, "x");
+        expect_fail(p, errno, want, "catmem_strdup(released)");
+        errno = 0;
+        p = catmem_realloc(r, NULL, 16);
+        expect_fail(p, errno, want, "catmem_realloc(released, NULL)");
+        CTL(rc, catmem_arena_reset(r));
+        CHECK(rc == want, "catmem_arena_reset(released) = %s", ename(rc));
+        CTL(rc, catmem_arena_purge(r));
+        CHECK(rc == want, "catmem_arena_purge(released) = %s", ename(rc));
+        CTL(rc, catmem_arena_stats(r, &st));
+        CHECK(rc == want, "catmem_arena_stats(released) = %s", ename(rc));
+        CTL(rc, catmem_arena_release(r));
+        CHECK(rc == want, "catmem_arena_release(released) = %s", ename(rc));
+        CTL(rc, catmem_arena_set_decay(r, 0, 0));
+        CHECK(rc == want, "catmem_arena_set_decay(released) = %s", ename(rc));
+        CHECK(catmem_arena_name(r) == NULL, "catmem_arena_name(released) is not NULL");
+        break;
+    }
+    case 8: { /* the NULL region, and a region never initialised (all zero) */
+        catmem_region z;
+        catmem_region_mark m = catmem_region_save(NULL);
+        catmem_region *r = (u8() & 1) ? NULL : &z;
+        memset(&z, 0, sizeof z);
+        CHECK(m.chunk == NULL && m.cur == NULL && m.large == NULL, "catmem_region_save(NULL)");
+        errno = 0;
+        p = catmem_region_alloc(r, 16);
+        expect_fail(p, errno, EINVAL, "catmem_region_alloc(NULL or uninitialised)");
+        errno = 0;
+        p = catmem_region_alloc_aligned(r, 64, 16);
+        expect_fail(p, errno, EINVAL, "catmem_region_alloc_aligned(NULL or uninitialised)");
+        errno = 0;
+        p = catmem_region_calloc(r, 4, 4);
+        expect_fail(p, errno, EINVAL, "catmem_region_calloc(NULL or uninitialised)");
+        errno = 0;
+        p = catmem_region_strdup(r, "x");
+        expect_fail(p, errno, EINVAL, "catmem_region_strdup(NULL or uninitialised)");
+        if (r == NULL) {
+            CTL(rc, catmem_region_reset(NULL));
+            CHECK(rc == EINVAL, "catmem_region_reset(NULL) = %s", ename(rc));
+            CTL(rc, catmem_region_release(NULL));
+            CHECK(rc == EINVAL, "catmem_region_release(NULL) = %s", ename(rc));
+            CTL(rc, catmem_region_init(NULL, h));
+            CHECK(rc == EINVAL, "catmem_region_init(NULL) = %s", ename(rc));
+        }
+        T("region NULL/uninitialised probes\n");
+        break;
+    }
+    case 9: { /* a model region: bad alignment, huge sizes, overflowing calloc, NULL string */
+        int k = pick_region();
+        mregion *g = &M.rg[k];
+        static const size_t bad[] = {0, 3, 24, (size_t)1 << 31, SIZE_MAX};
+        size_t align = bad[u8() % 5];
+        errno = 0;
+        p = catmem_region_alloc_aligned(&g->r, align, 16);
+        e = errno;
+        T("catmem_region_alloc_aligned(region %d, %zu, 16) = %p (%s)\n", k, align, p, ename(e));
+        expect_fail(p, e, EINVAL, "catmem_region_alloc_aligned(bad alignment)");
+        errno = 0;
+        p = catmem_region_strdup(&g->r, NULL);
+        expect_fail(p, errno, EINVAL, "catmem_region_strdup(NULL string)");
+        size = pick_huge();
+        errno = 0;
+        p = (u8() & 1) ? catmem_region_alloc(&g->r, size)
+                       : catmem_region_alloc_aligned(&g->r, (size_t)1 << (u8() % 31), size);
+        e = errno;
+        T("catmem_region_alloc(region %d on %s, %zu) = %p (%s)\n", k, hdesc(g->h), size, p,
+          ename(e));
+        {
+            int want = ENOMEM;
+            if (g->h == NULL) want = EINVAL;
+            else if (size <= CATMEM_SIZE_MAX - CATMEM_ALIGN_MAX - 16 && handle_err(g->h))
+                want = handle_err(g->h); /* checked by the arena, after the region's own limit */
+            expect_fail(p, e, want, "catmem_region_alloc(huge)");
+        }
+        errno = 0;
+        p = catmem_region_calloc(&g->r, (size_t)1 << 33, (size_t)1 << 33);
+        e = errno;
+        expect_fail(p, e, g->h == NULL ? EINVAL : ENOMEM, "catmem_region_calloc(overflowing)");
+        if (g->h != NULL) g->may_hold = 1;
+        break;
+    }
+    case 10: { /* huge realloc of a live block: fails, block intact */
+        int i = pick_block();
+        blk *b;
+        if (i < 0) break;
+        b = &M.b[i];
+        size = pick_huge();
+        he = handle_err(M.ar[b->ar].h);
+        errno = 0;
+        p = catmem_realloc(M.ar[b->ar].h, b->p, size);
+        e = errno;
+        T("catmem_realloc(%s, #%u, %zu) = %p (%s)\n", M.ar[b->ar].name, (unsigned)b->id, size, p,
+          ename(e));
+        expect_fail(p, e, he ? he : ENOMEM, "catmem_realloc(huge)");
+        verify(b, b->size, "after a failed huge catmem_realloc");
+        break;
+    }
+    case 11: /* prof without MALLOC_CONF=prof:true */
+        CTL(rc, catmem_prof_active(u8() & 1));
+        T("catmem_prof_active = %s\n", ename(rc));
+        CHECK(M.up ? (rc == ENOTSUP || rc == 0) : rc == ESHUTDOWN, "catmem_prof_active = %s",
+              ename(rc));
+        break;
+    case 12: /* catmem_free(NULL handle / any handle, NULL) does nothing */
+        catmem_free(h, NULL);
+        catmem_free_sized(h, NULL, 16);
+        catmem_free(NULL, NULL);
+        T("catmem_free(%s, NULL)\n", hdesc(h));
+        break;
+    default: { /* the largest alignment is accepted (with a size that cannot be had) */
+        size = (size_t)1 << 48;
+        errno = 0;
+        p = catmem_aligned_alloc(h, CATMEM_ALIGN_MAX, size);
+        e = errno;
+        T("catmem_aligned_alloc(%s, CATMEM_ALIGN_MAX, 2^48) = %p (%s)\n", hdesc(h), p, ename(e));
+        expect_fail(p, e, he ? he : ENOMEM, "catmem_aligned_alloc(CATMEM_ALIGN_MAX, 2^48)");
+        break;
+    }
+    }
+}
+
+static void op_decay(void) {
+    static const long v[] = {-2, -1, 0, 1, 1000, 10000};
+    catmem_arena *h = pick_arena();
+    long d = v[u8() % 6], m = v[u8() % 6];
+    int rc, want = handle_err(h);
+    if (want == 0 && (d < -1 || m < -1)) want = EINVAL;
+    if (want == 0) want = exact_sys ? ENOTSUP : 0;
+    CTL(rc, catmem_arena_set_decay(h, d, m));
+    T("catmem_arena_set_decay(%s, %ld, %ld) = %s\n", hdesc(h), d, m, ename(rc));
+    CHECK(rc == want, "catmem_arena_set_decay(%s, %ld, %ld) = %s, expected %s", hdesc(h), d, m,
+          ename(rc), ename(want));
+}
+
+/* Every free slot taken: exactly as many creates succeed as there are free slots, then EAGAIN. */
+static void op_exhaust(void) {
+    catmem_arena *made[USER_SLOTS];
+    int n = 0, live = 0, i, e, rc;
+    char name[16];
+    catmem_arena *h;
+    for (i = CATMEM_KIND_COUNT; i < N_ARENAS; i++) live += M.ar[i].live;
+    for (;;) {
+        snprintf(name, sizeof name, "x%d", n);
+        errno = 0;
+        h = catmem_arena_create(name);
+        e = errno;
+        if (h == NULL || n == USER_SLOTS) break;
+        made[n++] = h;
+    }
+    T("exhaust: %d arenas created, then %s (%d user arenas were live)\n", n, ename(e), live);
+    if (!M.up) {
+        expect_fail(h, e, ESHUTDOWN, "catmem_arena_create after shutdown");
+        return;
+    }
+    CHECK(h == NULL, "more than %d user arenas", USER_SLOTS);
+    expect_fail(h, e, EAGAIN, "catmem_arena_create with every slot taken");
+    CHECK(n == USER_SLOTS - live, "%d arenas created with %d of %d slots free", n,
+          USER_SLOTS - live, USER_SLOTS);
+    for (i = 0; i < n; i++) {
+        CHECK(arena_of(made[i]) < 0, "exhaust: a new arena has a live handle");
+        CTL(rc, catmem_arena_release(made[i]));
+        CHECK(rc == 0, "catmem_arena_release(x%d) = %s", i, ename(rc));
+        note_released(made[i]);
+    }
+}
+
+/* ---- driver ----------------------------------------------------------------------------------- */
+
+int LLVMFuzzerInitialize(int *argc, char ***argv) {
+    const char *t = getenv("CATMEM_FUZZ_TRACE");
+    int k;
+    (void)argc;
+    (void)argv;
+    trace = t != NULL && *t != '\0' && *t != '0';
+    pat_init();
+    t = getenv("CATMEM_FUZZ_AVOID_KNOWN");
+    avoid_known = t != NULL && *t != '\0' && *t != '0';
+    if (catmem_init() != 0) {
+        fprintf(stderr, "catmem_fuzz: catmem_init failed\n");
+        abort();
+    }
+    for (k = 0; k < CATMEM_KIND_COUNT; k++) {
+        builtin[k] = catmem_arena_get((catmem_kind)k);
+        builtin_id[k] = catmem_arena_id(builtin[k]);
+    }
+    exact_sys = strcmp(catmem_backend_name(), "system") == 0;
+#if defined(FUZZ_HAVE_SALLOCX)
+    exact_je = strcmp(catmem_backend_name(), "jemalloc") == 0;
+#endif
+    if (trace) fprintf(stderr, "catmem_fuzz: backend %s (%s)\n", catmem_backend_name(),
+                       catmem_backend_info());
+    return 0;
+}
+
+/* Everything back: regions released, user arenas released, built-in arenas reset. */
+static void cleanup(void) {
+    int i, rc;
+    M.opname = NULL;
+    T("-- end of input: cleanup\n");
+    if (!M.up) do_init();
+    verify_all("at the end of the input");
+    for (i = 0; i < N_REGIONS; i++) region_release(i, "end of input");
+    for (i = CATMEM_KIND_COUNT; i < N_ARENAS; i++) {
+        if (!M.ar[i].live) continue;
+        CTL(rc, catmem_arena_release(M.ar[i].h));
+        CHECK(rc == 0, "catmem_arena_release(%s) at the end = %s", M.ar[i].name, ename(rc));
+        forget_arena(i);
+        M.ar[i].live = 0;
+    }
+    for (i = 0; i < CATMEM_KIND_COUNT; i++) {
+        catmem_stats st;
+        /* An arena the input never allocated from holds nothing of it (failed allocations leave
+           nothing, transient blocks are freed at once, region chunks went with the regions);
+           on jemalloc a reset and a stats call each cost a pass over every arena. */
+        if (!M.touched[i]) continue;
+        CTL(rc, catmem_arena_reset(M.ar[i].h));
+        CHECK(rc == 0, "catmem_arena_reset(%s) at the end = %s", M.ar[i].name, ename(rc));
+        forget_arena(i);
+        CTL(rc, catmem_arena_stats(M.ar[i].h, &st));
+        CHECK(rc == 0, "catmem_arena_stats(%s) at the end = %s", M.ar[i].name, ename(rc));
+        check_arena_stats(i, &st);
+        CHECK(st.allocated == 0, "catmem_arena_stats(%s) after the final reset: allocated %zu",
+              M.ar[i].name, st.allocated);
+    }
+    CHECK(M.nb == 0 && M.bytes == 0, "model not empty at the end");
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+    int k;
+    memset(&M, 0, sizeof M);
+    M.up = catmem_is_initialized();
+    if (!M.up) do_init(); /* the previous input always leaves catmem up; be safe anyway */
+    for (k = 0; k < CATMEM_KIND_COUNT; k++) {
+        M.ar[k].h = builtin[k];
+        M.ar[k].live = 1;
+        snprintf(M.ar[k].name, sizeof M.ar[k].name, "%s", kind_names[k]);
+    }
+    in_p = data;
+    in_n = size;
+    T("-- input of %zu bytes\n", size);
+    while (in_n > 0) {
+        unsigned op = u8() % OP_COUNT;
+        M.op++;
+        M.opname = op_names[op];
+        switch (op) {
+        case OP_ALLOC: op_alloc(); break;
+        case OP_CALLOC: op_calloc(); break;
+        case OP_REALLOC: op_realloc(); break;
+        case OP_ALIGNED: op_aligned(); break;
+        case OP_FREE: op_free(0); break;
+        case OP_FREE_SIZED: op_free(1); break;
+        case OP_STRDUP: op_strdup(); break;
+        case OP_RESET: op_reset(0); break;
+        case OP_PURGE: op_purge(); break;
+        case OP_STATS: op_stats(); break;
+        case OP_CREATE: op_create(); break;
+        case OP_RELEASE: op_reset(1); break;
+        case OP_GET: op_get(); break;
+        case OP_INFO: op_info(); break;
+        case OP_R_INIT: op_r_init(); break;
+        case OP_R_ALLOC: op_r_alloc(0); break;
+        case OP_R_ALIGNED: op_r_alloc(1); break;
+        case OP_R_CALLOC: op_r_alloc(2); break;
+        case OP_R_STRDUP: op_r_alloc(3); break;
+        case OP_R_SAVE: op_r_save(); break;
+        case OP_R_RESTORE: op_r_restore(); break;
+        case OP_R_RESET: op_r_reset(); break;
+        case OP_R_RELEASE: op_r_release(); break;
+        case OP_SHUTDOWN: op_shutdown(); break;
+        case OP_INIT: op_init(); break;
+        case OP_PROBE: probe(); break;
+        case OP_DECAY: op_decay(); break;
+        default: op_exhaust(); break;
+        }
+    }
+    cleanup();
+    return 0;
+}

@@ -1,0 +1,220 @@
+#!/usr/bin/env python3
+"""Writes the seed corpus (corpus/) and the regression inputs (regressions/) of catmem_fuzz.c.
+
+Each input is a list of operations, spelled here by name; the byte format is the one
+catmem_fuzz.c decodes (an opcode byte, then the bytes of its arguments). Run it after changing
+either file and commit what it writes:
+
+    python3 tests/fuzz/make_corpus.py
+
+Keep OPS in the order of the OP_ enum in catmem_fuzz.c.
+"""
+import os
+import sys
+
+OPS = [
+    "alloc", "calloc", "realloc", "aligned_alloc", "free", "free_sized", "strdup",
+    "arena_reset", "arena_purge", "stats", "arena_create", "arena_release", "arena_get", "info",
+    "region_init", "region_alloc", "region_alloc_aligned", "region_calloc", "region_strdup",
+    "region_save", "region_restore", "region_reset", "region_release", "shutdown", "init",
+    "probe", "set_decay", "exhaust",
+]
+OP = {name: i for i, name in enumerate(OPS)}
+
+# Arena selectors (pick_arena): built-ins by kind, user model slots, NULL, a released handle.
+REQUEST, RESPONSE, CACHE, STATIC, TASK = 0, 1, 2, 3, 4
+def USER(i): return 5 + i          # the model's user arena i (a built-in when not live)
+NULL_ARENA = 14
+RELEASED = 15                      # followed by one byte choosing among released handles
+
+SPECIAL = [0, 1, 7, 8, 15, 16, 17, 31, 32, 33, 48, 63, 64, 65, 127, 128, 129, 255, 256, 257,
+           511, 512, 1023, 1024, 2000, 2032, 2047, 2048, 3583, 3584, 4064, 4080, 4095, 4096,
+           4097, 8191, 8192, 8193, 14336, 16384, 16385, 28672, 32768, 32769, 57344, 65535, 65536]
+
+
+def size(n):
+    """The bytes pick_size() decodes to n."""
+    if n < 64:
+        return [n << 2]
+    if n < 4096:
+        return [((n // 64) << 2) | 1, n % 64]
+    if n < 65536:
+        return [((n >> 10) << 2) | 2, (n >> 2) & 0xFF, n & 3]
+    return [(SPECIAL.index(n) << 2) | 3]
+
+
+def op(name, *args):
+    out = [OP[name]]
+    for a in args:
+        out.extend(a if isinstance(a, list) else [a])
+    return out
+
+
+def seq(*ops):
+    return bytes(b for o in ops for b in o)
+
+
+def text(s):
+    return [len(s)] + list(s.encode())
+
+
+# The seed corpus: small inputs that reach every operation.
+CORPUS = {
+    "allocations": seq(
+        op("alloc", REQUEST, size(24)),
+        op("alloc", RESPONSE, size(0)),
+        op("alloc", CACHE, size(5000)),
+        op("calloc", STATIC, 10, size(12)),
+        op("aligned_alloc", TASK, 12, size(100)),      # 4096-aligned
+        op("strdup", REQUEST, text("hello, catmem")),
+        op("realloc", 0, 0, size(3000)),
+        op("realloc", 1, 0, size(1)),
+        op("free", 0, 0),
+        op("free_sized", 1, 0),
+        op("free", 0, 7),                               # catmem_free(NULL, p): EINVAL
+        op("stats", REQUEST, 2),
+        op("stats", REQUEST, 1),                        # total
+    ),
+    "arenas": seq(
+        op("arena_create", 0),                          # "u0"
+        op("arena_create", 1),                          # "u1"
+        op("arena_create", 0),                          # EEXIST
+        op("arena_create", 8, CACHE),                   # "cache": EEXIST
+        op("arena_create", 9),                          # the longest name
+        op("alloc", USER(0), size(100)),
+        op("alloc", USER(1), size(20000)),
+        op("calloc", USER(1), 3, size(7)),
+        op("stats", USER(0), 3),
+        op("info", USER(1), 0),
+        op("arena_purge", USER(1)),
+        op("arena_reset", USER(0), 0),
+        op("arena_release", USER(1), 0),
+        op("alloc", RELEASED, 0, size(8)),              # released handle: EINVAL
+        op("arena_get", 2),
+        op("arena_get", 6),                             # kind -1: EINVAL
+        op("arena_release", CACHE, 0),                  # built-in: EINVAL
+        op("arena_create", 1),                          # "u1" again: reuses the slot
+        op("alloc", USER(1), size(64)),
+    ),
+    "regions": seq(
+        op("region_init", 0, REQUEST),
+        op("region_alloc", 0, size(24)),
+        op("region_alloc", 0, size(0)),
+        op("region_save", 0),
+        op("region_alloc", 0, size(3000)),              # a block of its own
+        op("region_alloc_aligned", 0, 8, size(40)),     # 256-aligned
+        op("region_save", 0),
+        op("region_calloc", 0, 5, size(9)),
+        op("region_strdup", 0, text("region string")),
+        op("region_restore", 0, 0, 1),                  # the inner mark
+        op("region_alloc", 0, size(6000)),
+        op("region_restore", 0, 0, 0),                  # the outer mark
+        op("region_alloc", 0, size(100)),
+        op("region_reset", 0),
+        op("region_restore", 0, 5, 0),                  # a dead mark
+        op("region_alloc", 0, size(100)),
+        op("region_init", 1, CACHE),
+        op("region_alloc", 1, size(5000)),
+        op("region_restore", 1, 6, 0),                  # another region's mark
+        op("region_release", 1),
+        op("region_release", 0),
+    ),
+    "arena_reset_with_regions": seq(
+        op("arena_create", 0),
+        op("region_init", 0, USER(0)),
+        op("region_init", 1, USER(0)),
+        op("region_alloc", 0, size(100)),
+        op("region_alloc", 1, size(100)),
+        op("alloc", USER(0), size(50)),
+        op("alloc", REQUEST, size(50)),
+        op("arena_reset", USER(0), 0b010),              # region 0 released first, 1 init after
+        op("region_alloc", 1, size(10)),
+        op("arena_release", USER(0), 0b001),            # region 0 init after, 1 released first
+        op("region_alloc", 0, size(10)),                # on a released arena: EINVAL
+    ),
+    "shutdown": seq(
+        op("alloc", REQUEST, size(40)),
+        op("region_init", 0, RESPONSE),
+        op("region_alloc", 0, size(40)),
+        op("shutdown", 1),
+        op("alloc", REQUEST, size(40)),                 # ESHUTDOWN
+        op("realloc", 0, 0, size(80)),                  # ESHUTDOWN, block kept
+        op("region_alloc", 0, size(40)),                # from the chunk in hand
+        op("stats", REQUEST, 2),                        # ESHUTDOWN
+        op("arena_get", 0),                             # ESHUTDOWN
+        op("free", 0, 0),                               # still frees
+        op("init", 1),
+        op("alloc", REQUEST, size(40)),
+    ),
+    "probes": seq(
+        op("alloc", REQUEST, size(10)),
+        op("arena_create", 0),
+        op("arena_release", USER(0), 0),
+        op("probe", 0, REQUEST, 1, size(16)),          # alignment 3: EINVAL
+        op("probe", 1, NULL_ARENA, 2),                  # overflowing calloc, NULL handle
+        op("probe", 1, CACHE, 3),                       # overflowing calloc: ENOMEM
+        op("probe", 2, TASK, 0),                        # SIZE_MAX
+        op("probe", 2, TASK, 11),                       # 2^48
+        op("probe", 3, STATIC, 12, 9),                  # 4096-aligned 2^62
+        op("probe", 4, REQUEST),                        # strdup(NULL)
+        op("probe", 5, REQUEST, 2),                     # 32-byte name
+        op("probe", 6, REQUEST, 1),                     # release of a built-in
+        op("probe", 7, REQUEST, 0),                     # a released handle everywhere
+        op("region_init", 0, REQUEST),
+        op("probe", 8, REQUEST, 0),                     # uninitialised region
+        op("probe", 8, REQUEST, 1),                     # NULL region
+        op("probe", 9, REQUEST, 0, 1, 0, 1),            # region 0: alignment 3, SIZE_MAX - 1
+        op("probe", 9, REQUEST, 1, 0, 11, 0, 4),        # region 1 (uninitialised), 2^48
+        op("probe", 10, REQUEST, 0, 9),                 # realloc to 2^62
+        op("probe", 11, REQUEST, 1),                    # prof without prof:true
+        op("probe", 12, REQUEST),                       # catmem_free(a, NULL)
+        op("probe", 13, REQUEST),                       # CATMEM_ALIGN_MAX
+        op("shutdown", 0),
+        op("probe", 2, TASK, 4),                        # after shutdown: ESHUTDOWN
+        op("probe", 7, REQUEST, 0),
+        op("init", 0),
+    ),
+    "misc": seq(
+        op("set_decay", REQUEST, 2, 3),
+        op("set_decay", REQUEST, 0, 2),                 # -2: EINVAL
+        op("arena_purge", NULL_ARENA),
+        op("exhaust"),
+        op("arena_create", 3),
+        op("exhaust"),
+        op("info", RELEASED, 0),
+    ),
+}
+
+# Inputs that made catmem fail; replayed by run_fuzz.sh on every run. See regressions/README.md.
+REGRESSIONS = {
+    # catmem_region_reset of a region that holds nothing (just initialised) on a live arena.
+    "region_reset_empty": seq(
+        op("region_init", 0, STATIC),
+        op("region_reset", 0),
+    ),
+    # jemalloc backend under ASan: an arena reset while a region holds chunks of it (allowed when
+    # the region is initialised again afterwards) gives the chunks back still poisoned; the
+    # arena's next block lies in that memory and the first write to it is reported.
+    "jemalloc_poisoned_after_arena_reset": seq(
+        op("arena_create", 0),
+        op("region_init", 0, USER(0)),
+        op("region_alloc", 0, size(16)),
+        op("arena_reset", USER(0), 0b001),              # region 0: init again afterwards
+        op("alloc", USER(0), size(4096)),
+    ),
+}
+
+
+def main():
+    here = os.path.dirname(os.path.abspath(__file__))
+    for sub, inputs in (("corpus", CORPUS), ("regressions", REGRESSIONS)):
+        d = os.path.join(here, sub)
+        os.makedirs(d, exist_ok=True)
+        for name, data in inputs.items():
+            with open(os.path.join(d, name), "wb") as f:
+                f.write(data)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
