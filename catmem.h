@@ -602,7 +602,7 @@ enum { CATMEMI_FREE = 0, CATMEMI_LIVE = 1 }; /* catmemi_slot.state */
 typedef struct catmemi_slot {
     catmem_arena handle; /* handle.slot == index in catmemi_slots */
     int state;           /* CATMEMI_FREE or CATMEMI_LIVE; atomic */
-    int created;         /* the backend arena exists */
+    int created;         /* the backend arena exists; atomic (catmemi_created) */
     char name[CATMEM_NAME_MAX + 1];
 #if defined(CATMEMI_HAS_JE)
     catmemi_je_slot je;
@@ -649,6 +649,11 @@ static void catmemi_lock(void) { pthread_mutex_lock(&catmemi_mu); }
 static void catmemi_unlock(void) { pthread_mutex_unlock(&catmemi_mu); }
 static int catmemi_is_up(void) {
     return __atomic_load_n(&catmemi_state, __ATOMIC_ACQUIRE) == CATMEMI_UP;
+}
+/* Set once under catmemi_mu, read without it (statistics, ownership): release/acquire, so a
+   reader that sees it also sees the backend arena fully made. */
+static int catmemi_created(const catmemi_slot *s) {
+    return __atomic_load_n(&s->created, __ATOMIC_ACQUIRE);
 }
 static int catmemi_slot_live(const catmemi_slot *s) {
     return __atomic_load_n(&s->state, __ATOMIC_ACQUIRE) == CATMEMI_LIVE;
@@ -701,9 +706,9 @@ static catmemi_slot *catmemi_check(const catmem_arena *a, int *err) {
 
 static int catmemi_make_arena(catmemi_slot *s) {
     int err;
-    if (s->created) return 0;
+    if (catmemi_created(s)) return 0;
     err = catmemi_be->arena_create(s);
-    if (err == 0) s->created = 1;
+    if (err == 0) __atomic_store_n(&s->created, 1, __ATOMIC_RELEASE);
     return err;
 }
 
@@ -813,7 +818,7 @@ CATMEM_API catmem_arena *catmem_arena_create(const char *name) {
     }
     /* A free slot whose backend arena already exists first: reuse keeps the arena count flat. */
     for (i = CATMEM_KIND_COUNT; i < CATMEM_MAX_ARENAS && s == NULL; i++)
-        if (catmemi_slots[i].state == CATMEMI_FREE && catmemi_slots[i].created)
+        if (catmemi_slots[i].state == CATMEMI_FREE && catmemi_created(&catmemi_slots[i]))
             s = &catmemi_slots[i];
     for (i = CATMEM_KIND_COUNT; i < CATMEM_MAX_ARENAS && s == NULL; i++)
         if (catmemi_slots[i].state == CATMEMI_FREE) s = &catmemi_slots[i];
@@ -879,12 +884,12 @@ CATMEM_API const char *catmem_arena_name(const catmem_arena *a) {
 
 CATMEM_API int catmem_arena_id(const catmem_arena *a) {
     catmemi_slot *s = catmemi_slot_of(a);
-    return (s != NULL && s->created) ? catmemi_be->arena_id(s) : -1;
+    return (s != NULL && catmemi_created(s)) ? catmemi_be->arena_id(s) : -1;
 }
 
 CATMEM_API int catmem_arena_owns(const catmem_arena *a, const void *p) {
     catmemi_slot *s = catmemi_slot_of(a);
-    return (s != NULL && s->created && p != NULL) ? catmemi_be->owns(s, p) : 0;
+    return (s != NULL && catmemi_created(s) && p != NULL) ? catmemi_be->owns(s, p) : 0;
 }
 
 CATMEM_API int catmem_arena_reset(catmem_arena *a) {
@@ -1218,7 +1223,7 @@ CATMEM_API void catmemi_debug_check_free(const catmem_arena *a, const void *p) {
     }
     if (catmem_arena_owns(a, p)) return;
     for (i = 0; i < CATMEM_MAX_ARENAS; i++)
-        if (catmemi_slots[i].created && catmemi_be->owns(&catmemi_slots[i], p)) {
+        if (catmemi_created(&catmemi_slots[i]) && catmemi_be->owns(&catmemi_slots[i], p)) {
             fprintf(stderr, "catmem: %p freed into arena '%s' but belongs to arena '%s'\n", p,
                     s->name, catmemi_slots[i].name);
             abort();

@@ -216,7 +216,7 @@ static int catmemi_sys_total_stats(catmem_stats *out) {
     unsigned i;
     FILE *f;
     for (i = 0; i < CATMEM_MAX_ARENAS; i++)
-        if (catmemi_slots[i].created) catmemi_sys_add(out, &catmemi_slots[i].sys);
+        if (catmemi_created(&catmemi_slots[i])) catmemi_sys_add(out, &catmemi_slots[i].sys);
     f = fopen("/proc/self/statm", "r");
     if (f != NULL) {
         unsigned long pages, rss;
@@ -256,17 +256,17 @@ static int catmemi_sys_prof_dump(const char *path) {
 static void catmemi_sys_atfork_prepare(void) {
     unsigned i;
     for (i = 0; i < CATMEM_MAX_ARENAS; i++)
-        if (catmemi_slots[i].created) pthread_mutex_lock(&catmemi_slots[i].sys.mu);
+        if (catmemi_created(&catmemi_slots[i])) pthread_mutex_lock(&catmemi_slots[i].sys.mu);
 }
 static void catmemi_sys_atfork_parent(void) {
     unsigned i;
     for (i = 0; i < CATMEM_MAX_ARENAS; i++)
-        if (catmemi_slots[i].created) pthread_mutex_unlock(&catmemi_slots[i].sys.mu);
+        if (catmemi_created(&catmemi_slots[i])) pthread_mutex_unlock(&catmemi_slots[i].sys.mu);
 }
 static void catmemi_sys_atfork_child(void) {
     unsigned i;
     for (i = 0; i < CATMEM_MAX_ARENAS; i++)
-        if (catmemi_slots[i].created) pthread_mutex_init(&catmemi_slots[i].sys.mu, NULL);
+        if (catmemi_created(&catmemi_slots[i])) pthread_mutex_init(&catmemi_slots[i].sys.mu, NULL);
 }
 static const catmemi_ops catmemi_sys_ops = {"system",
                                             catmemi_sys_once,

@@ -748,6 +748,7 @@ static void op_realloc(void) {
 static void op_free(int sized) {
     int i = pick_block(), e;
     unsigned mode = u8() % 8;
+    size_t size;
     catmem_arena *h;
     blk *b;
     if (i < 0) { /* catmem_free(a, NULL) does nothing */
@@ -760,12 +761,14 @@ static void op_free(int sized) {
     b = &M.b[i];
     h = mode == 7 ? NULL : M.ar[b->ar].h; /* NULL: still frees, and says EINVAL */
     verify(b, b->size, "before catmem_free");
+    /* free_sized takes the size asked for, or anything up to the usable size. */
+    size = mode >= 4 ? usable(b) : b->size;
     errno = 0;
-    if (sized && !b->aligned) catmem_free_sized(h, b->p, b->size);
+    if (sized && !b->aligned) catmem_free_sized(h, b->p, size);
     else catmem_free(h, b->p);
     e = errno;
-    T("catmem_free%s(%s, #%u %p [%zu]) (%s)\n", sized && !b->aligned ? "_sized" : "", hdesc(h),
-      (unsigned)b->id, (void *)b->p, b->size, ename(e));
+    T("catmem_free%s(%s, #%u %p [%zu], %zu) (%s)\n", sized && !b->aligned ? "_sized" : "",
+      hdesc(h), (unsigned)b->id, (void *)b->p, b->size, size, ename(e));
     if (h == NULL)
         CHECK(e == EINVAL, "catmem_free(NULL, p) must free p and set errno to EINVAL, errno %s",
               ename(e));
