@@ -108,7 +108,7 @@ for backend in ${backends}; do
     log="${work}/replay_${backend}_$(basename "${input}").log"
     if ! env -u CATMEM_FUZZ_AVOID_KNOWN "${bin}" "${input}" >"${log}" 2>&1; then
       echo "FAIL: ${backend}: replay of ${input#"${src}"/}:" >&2
-      grep -E 'MODEL VIOLATION|ERROR: (AddressSanitizer|LeakSanitizer|libFuzzer)|runtime error|SUMMARY' \
+      grep -E 'MODEL VIOLATION|ERROR: (AddressSanitizer|LeakSanitizer|libFuzzer)|runtime error|SUMMARY|CHECK failed' \
         "${log}" | head -5 >&2
       cp "${log}" "${artifacts}/" 2>/dev/null
       fail=1
