@@ -631,6 +631,8 @@ typedef struct catmemi_ops {
     int (*set_decay)(catmemi_slot *s, long dirty_ms, long muzzy_ms);
     int (*prof_active)(int on);
     int (*prof_dump)(const char *path);
+    void (*publish)(void);        /* after init, shutdown, create, release: state for the fast
+                                     path; mu */
     void (*atfork_prepare)(void); /* mu */
     void (*atfork_parent)(void);  /* mu */
     void (*atfork_child)(void);
@@ -748,6 +750,7 @@ CATMEM_API int catmem_init(void) {
         __atomic_store_n(&s->state, CATMEMI_LIVE, __ATOMIC_RELEASE);
     }
     __atomic_store_n(&catmemi_state, CATMEMI_UP, __ATOMIC_RELEASE);
+    catmemi_be->publish();
 out:
     catmemi_unlock();
     return err;
@@ -757,6 +760,7 @@ CATMEM_API void catmem_shutdown(void) {
     catmemi_lock();
     if (catmemi_state == CATMEMI_UP) {
         __atomic_store_n(&catmemi_state, CATMEMI_DOWN, __ATOMIC_RELEASE);
+        catmemi_be->publish();
         catmemi_be->drop_caches(NULL);
     }
     catmemi_unlock();
@@ -832,6 +836,7 @@ CATMEM_API catmem_arena *catmem_arena_create(const char *name) {
     }
     strcpy(s->name, name);
     __atomic_store_n(&s->state, CATMEMI_LIVE, __ATOMIC_RELEASE);
+    catmemi_be->publish();
 out:
     catmemi_unlock();
     if (s == NULL) {
@@ -871,6 +876,7 @@ CATMEM_API int catmem_arena_release(catmem_arena *a) {
         if (err == 0) {
             s->name[0] = '\0';
             __atomic_store_n(&s->state, CATMEMI_FREE, __ATOMIC_RELEASE);
+            catmemi_be->publish();
         }
     }
     catmemi_unlock();

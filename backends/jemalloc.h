@@ -342,6 +342,8 @@ static int catmemi_je_prof_dump(const char *path) {
                         : CATMEMI_JE(mallctl)("prof.dump", NULL, NULL, NULL, 0);
 }
 
+/* The fast path needs no published state: shutdown and release clear the thread caches. */
+static void catmemi_je_publish(void) {}
 static void catmemi_je_atfork_prepare(void) {}
 static void catmemi_je_atfork_parent(void) {}
 /* In the child only the forking thread runs: the other threads' caches can go. */
@@ -371,6 +373,7 @@ static const catmemi_ops catmemi_je_ops = {"jemalloc",
                                            catmemi_je_set_decay,
                                            catmemi_je_prof_active,
                                            catmemi_je_prof_dump,
+                                           catmemi_je_publish,
                                            catmemi_je_atfork_prepare,
                                            catmemi_je_atfork_parent,
                                            catmemi_je_atfork_child};

@@ -22,6 +22,9 @@ static long fault_at = -1; /* the call that fails; -1: none */
    On jemalloc, arena.<i>.reset frees blocks inside jemalloc, past these wrappers, so there the
    arenas' own statistics show the leaks instead. */
 static long live_blocks;
+/* What stays allocated on purpose: the system backend's per-thread heaps, kept with their
+   arenas for the next thread. Measured after the first clean run. */
+static long baseline_blocks;
 static long injected; /* failures injected so far */
 
 static int fault_now(void) {
@@ -249,20 +252,39 @@ static void test_arena_creation_fails_cleanly(void **state) {
     fault_at = -1;
     assert_non_null(a);
     assert_int_equal(catmem_arena_release(a), 0);
+#if !defined(FAULT_JEMALLOC)
+    {
+        /* A thread's first allocation in an arena makes its heap there: that can fail too. */
+        void *p;
+        fault_calls = 0;
+        fault_at = 1;
+        errno = 0;
+        assert_null(catmem_alloc(catmem_arena_get(CATMEM_STATIC), 10));
+        assert_int_equal(errno, ENOMEM);
+        assert_int_equal(live_blocks, 0);
+        fault_at = -1;
+        p = catmem_alloc(catmem_arena_get(CATMEM_STATIC), 10);
+        assert_non_null(p);
+        catmem_free(catmem_arena_get(CATMEM_STATIC), p);
+    }
+#endif
     catmem_shutdown();
 }
 
 static void test_every_allocation_fails_once(void **state) {
     long total, at;
     (void)state;
-    /* A clean run: how many allocation calls the workload makes. */
+    /* Two clean runs: the first makes what is made once (the system backend's heaps), the
+       second counts the allocation calls of every run after it. */
     fault_at = -1;
+    workload();
     fault_calls = 0;
     workload();
     total = fault_calls;
     assert_int_equal(violations, 0);
+    baseline_blocks = live_blocks;
 #if !defined(FAULT_JEMALLOC)
-    assert_int_equal(live_blocks, 0);
+    assert_true(baseline_blocks <= 2); /* a heap in each of the two arenas used */
 #endif
     assert_true(total > 20);
     for (at = 1; at <= total; at++) {
@@ -272,7 +294,7 @@ static void test_every_allocation_fails_once(void **state) {
         workload();                             /* fails once, at call number `at` */
         assert_int_equal(injected, before + 1); /* the failure did happen */
 #if !defined(FAULT_JEMALLOC)
-        assert_int_equal(live_blocks, 0); /* nothing leaked */
+        assert_int_equal(live_blocks, baseline_blocks); /* nothing leaked */
 #endif
         fault_at = -1;
         fault_calls = 0;
