@@ -357,86 +357,9 @@ CATMEM_API char *catmem_strdup(catmem_arena *a, const char *s) CATMEMI_MALLOC CA
 static inline void catmem_free(catmem_arena *a, void *p);
 static inline void catmem_free_sized(catmem_arena *a, void *p, size_t size);
 
-/* ---- internals shared by the inline fast paths ----------------------------------------------- */
+/* ---- memory checkers ------------------------------------------------------------------------ */
 
-/* Allocation options, encoded as jemalloc's mallocx flags so that backend passes them through:
-   the low 6 bits are log2 of the alignment, CATMEMI_ZERO asks for zeroed memory. */
-#define CATMEMI_ZERO          0x40
-#define CATMEMI_LG_ALIGN_MASK 0x3f
-
-/* The slow paths: argument checks, errno, first use of an arena on a thread, backend fallbacks. */
-CATMEM_API void *catmemi_alloc_slow(const catmem_arena *a, size_t size, int opts);
-CATMEM_API void catmemi_free_slow(const catmem_arena *a, void *p, size_t size);
-
-/* The backend's inline part: catmemi_be_alloc, catmemi_be_free, catmemi_be_free_sized. */
-#define CATMEMI_PART_INLINE
-#include CATMEMI_BACKEND_FILE
-#undef CATMEMI_PART_INLINE
-
-#if CATMEM_DEBUG
-CATMEM_API void catmemi_debug_check_free(const catmem_arena *a, const void *p);
-#  define CATMEMI_DEBUG_CHECK_FREE(a, p) catmemi_debug_check_free((a), (p))
-#else
-#  define CATMEMI_DEBUG_CHECK_FREE(a, p) ((void)0)
-#endif
-
-/* One unsigned comparison rejects both 0 and sizes above CATMEM_SIZE_MAX: they take the slow
-   path, which maps 0 to 1 and reports the rest. */
-#define CATMEMI_SIZE_OK(n) ((size_t)(n)-1 < CATMEM_SIZE_MAX)
-
-static inline void *catmem_alloc(catmem_arena *a, size_t size) {
-    if (CATMEMI_LIKELY(a != NULL && CATMEMI_SIZE_OK(size))) return catmemi_be_alloc(a, size, 0);
-    return catmemi_alloc_slow(a, size, 0);
-}
-
-static inline void *catmem_calloc(catmem_arena *a, size_t n, size_t size) {
-    size_t total;
-#if defined(__GNUC__)
-    if (__builtin_mul_overflow(n, size, &total))
-        total = SIZE_MAX; /* reported as ENOMEM by the slow path */
-#else
-    total = (size != 0 && n > SIZE_MAX / size) ? SIZE_MAX : n * size;
-#endif
-    if (CATMEMI_LIKELY(a != NULL && CATMEMI_SIZE_OK(total)))
-        return catmemi_be_alloc(a, total, CATMEMI_ZERO);
-    return catmemi_alloc_slow(a, total, CATMEMI_ZERO);
-}
-
-static inline void *catmem_aligned_alloc(catmem_arena *a, size_t alignment, size_t size) {
-    int lg;
-    if (CATMEMI_UNLIKELY(alignment == 0 || (alignment & (alignment - 1)) != 0 ||
-                         alignment > CATMEM_ALIGN_MAX))
-        return catmemi_alloc_slow(a, size, -1); /* -1: bad alignment, reported as EINVAL */
-#if defined(__GNUC__)
-    lg = __builtin_ctzll((unsigned long long)alignment);
-#else
-    for (lg = 0; ((size_t)1 << lg) < alignment; lg++) {}
-#endif
-    if (CATMEMI_LIKELY(a != NULL && CATMEMI_SIZE_OK(size))) return catmemi_be_alloc(a, size, lg);
-    return catmemi_alloc_slow(a, size, lg);
-}
-
-static inline void catmem_free(catmem_arena *a, void *p) {
-    if (p == NULL) return;
-    CATMEMI_DEBUG_CHECK_FREE(a, p);
-    if (CATMEMI_LIKELY(a != NULL))
-        catmemi_be_free(a, p);
-    else
-        catmemi_free_slow(a, p, 0);
-}
-
-static inline void catmem_free_sized(catmem_arena *a, void *p, size_t size) {
-    if (p == NULL) return;
-    CATMEMI_DEBUG_CHECK_FREE(a, p);
-    if (CATMEMI_LIKELY(a != NULL && CATMEMI_SIZE_OK(size)))
-        catmemi_be_free_sized(a, p, size);
-    else
-        catmemi_free_slow(a, p, size);
-}
-
-/* ---- regions: single-threaded bump allocation, released in bulk ------------------------------ */
-
-/* Where memory checkers learn what a region hands out and takes back; the only place that knows
+/* Where memory checkers learn what catmem hands out and takes back; the only place that knows
    about them. Under AddressSanitizer, region memory that is not handed out is poisoned, so a use
    after catmem_region_reset/restore/release is reported. With CATMEM_VALGRIND (default: on when
    CATMEM_DEBUG is and <valgrind/memcheck.h> exists) memcheck is told the same. With CATMEM_DEBUG,
@@ -486,6 +409,100 @@ static inline void catmem_free_sized(catmem_arena *a, void *p, size_t size) {
 #define CATMEMI_TRACK_UNUSABLE(p, n)                                                               \
   (CATMEMI_TRACK_USABLE(p, n), CATMEMI_DEBUG_FILL(p, n), CATMEMI_ASAN_POISON(p, n),                \
    CATMEMI_VG_NOACCESS(p, n))
+
+/* An arena may be reset while a region still holds (poisoned) chunks of it, if the region is
+   initialised again afterwards (REGIONS above): the arena may then hand that memory out again,
+   so under ASan whatever an arena hands out is made addressable first. */
+#if defined(CATMEMI_ASAN)
+static inline void *catmemi_fresh(void *p, size_t n) {
+    if (p != NULL) __asan_unpoison_memory_region(p, n);
+    return p;
+}
+#  define CATMEMI_FRESH(p, n) catmemi_fresh((p), (n))
+#else
+#  define CATMEMI_FRESH(p, n) (p)
+#endif
+
+/* ---- internals shared by the inline fast paths ----------------------------------------------- */
+
+/* Allocation options, encoded as jemalloc's mallocx flags so that backend passes them through:
+   the low 6 bits are log2 of the alignment, CATMEMI_ZERO asks for zeroed memory. */
+#define CATMEMI_ZERO          0x40
+#define CATMEMI_LG_ALIGN_MASK 0x3f
+
+/* The slow paths: argument checks, errno, first use of an arena on a thread, backend fallbacks. */
+CATMEM_API void *catmemi_alloc_slow(const catmem_arena *a, size_t size, int opts);
+CATMEM_API void catmemi_free_slow(const catmem_arena *a, void *p, size_t size);
+
+/* The backend's inline part: catmemi_be_alloc, catmemi_be_free, catmemi_be_free_sized. */
+#define CATMEMI_PART_INLINE
+#include CATMEMI_BACKEND_FILE
+#undef CATMEMI_PART_INLINE
+
+#if CATMEM_DEBUG
+CATMEM_API void catmemi_debug_check_free(const catmem_arena *a, const void *p);
+#  define CATMEMI_DEBUG_CHECK_FREE(a, p) catmemi_debug_check_free((a), (p))
+#else
+#  define CATMEMI_DEBUG_CHECK_FREE(a, p) ((void)0)
+#endif
+
+/* One unsigned comparison rejects both 0 and sizes above CATMEM_SIZE_MAX: they take the slow
+   path, which maps 0 to 1 and reports the rest. */
+#define CATMEMI_SIZE_OK(n) ((size_t)(n)-1 < CATMEM_SIZE_MAX)
+
+static inline void *catmem_alloc(catmem_arena *a, size_t size) {
+    if (CATMEMI_LIKELY(a != NULL && CATMEMI_SIZE_OK(size)))
+        return CATMEMI_FRESH(catmemi_be_alloc(a, size, 0), size);
+    return CATMEMI_FRESH(catmemi_alloc_slow(a, size, 0), size);
+}
+
+static inline void *catmem_calloc(catmem_arena *a, size_t n, size_t size) {
+    size_t total;
+#if defined(__GNUC__)
+    if (__builtin_mul_overflow(n, size, &total))
+        total = SIZE_MAX; /* reported as ENOMEM by the slow path */
+#else
+    total = (size != 0 && n > SIZE_MAX / size) ? SIZE_MAX : n * size;
+#endif
+    if (CATMEMI_LIKELY(a != NULL && CATMEMI_SIZE_OK(total)))
+        return CATMEMI_FRESH(catmemi_be_alloc(a, total, CATMEMI_ZERO), total);
+    return CATMEMI_FRESH(catmemi_alloc_slow(a, total, CATMEMI_ZERO), total);
+}
+
+static inline void *catmem_aligned_alloc(catmem_arena *a, size_t alignment, size_t size) {
+    int lg;
+    if (CATMEMI_UNLIKELY(alignment == 0 || (alignment & (alignment - 1)) != 0 ||
+                         alignment > CATMEM_ALIGN_MAX))
+        return catmemi_alloc_slow(a, size, -1); /* -1: bad alignment, reported as EINVAL */
+#if defined(__GNUC__)
+    lg = __builtin_ctzll((unsigned long long)alignment);
+#else
+    for (lg = 0; ((size_t)1 << lg) < alignment; lg++) {}
+#endif
+    if (CATMEMI_LIKELY(a != NULL && CATMEMI_SIZE_OK(size)))
+        return CATMEMI_FRESH(catmemi_be_alloc(a, size, lg), size);
+    return CATMEMI_FRESH(catmemi_alloc_slow(a, size, lg), size);
+}
+
+static inline void catmem_free(catmem_arena *a, void *p) {
+    if (p == NULL) return;
+    CATMEMI_DEBUG_CHECK_FREE(a, p);
+    if (CATMEMI_LIKELY(a != NULL))
+        catmemi_be_free(a, p);
+    else
+        catmemi_free_slow(a, p, 0);
+}
+
+static inline void catmem_free_sized(catmem_arena *a, void *p, size_t size) {
+    if (p == NULL) return;
+    CATMEMI_DEBUG_CHECK_FREE(a, p);
+    if (CATMEMI_LIKELY(a != NULL && CATMEMI_SIZE_OK(size)))
+        catmemi_be_free_sized(a, p, size);
+    else
+        catmemi_free_slow(a, p, size);
+}
+
+/* ---- regions: single-threaded bump allocation, released in bulk ------------------------------ */
 
 /* Every region allocation is aligned to CATMEM_REGION_ALIGN (suitable for max_align_t on the
    common 64-bit ABIs). Chunks start at CATMEM_REGION_CHUNK_MIN bytes and double up to
@@ -1001,7 +1018,7 @@ CATMEM_API void *catmem_realloc(catmem_arena *a, void *p, size_t size) {
     }
     q = catmemi_be->realloc(s, p, size);
     if (q == NULL) errno = ENOMEM;
-    return q;
+    return CATMEMI_FRESH(q, size);
 }
 
 CATMEM_API char *catmem_strdup(catmem_arena *a, const char *str) {
@@ -1175,6 +1192,7 @@ CATMEM_API int catmem_region_reset(catmem_region *r) {
     size_t used = 0, want;
     if (r == NULL) return EINVAL;
     keep = r->chunks;
+    if (keep == NULL && r->large == NULL) return 0; /* holds nothing: nothing to keep warm */
     if (keep != NULL && keep->prev == NULL && r->large == NULL) {
         /* The steady state: one chunk that held everything. No call into the arena. */
         catmemi_region_use_chunk(r, keep, catmemi_block_data(keep));

@@ -308,6 +308,61 @@ static void test_after_shutdown_only_memory_already_held_is_served(void **state)
     assert_int_equal(catmem_region_release(&r), 0);
 }
 
+/* Regression (found by the fuzzer): resetting a region that held nothing made a 0-byte "chunk",
+   wrote past it, and let later allocations run off its end. */
+static void test_reset_of_a_region_that_holds_nothing(void **state) {
+    catmem_region r;
+    catmem_region_mark empty;
+    catmem_stats before = stats(), after;
+    unsigned char *p[4];
+    int i;
+    (void)state;
+    assert_int_equal(catmem_region_init(&r, arena), 0);
+    empty = catmem_region_save(&r);
+    assert_int_equal(catmem_region_reset(&r), 0); /* just initialised */
+    after = stats();
+    assert_int_equal(after.allocated, before.allocated); /* and nothing was allocated */
+    assert_non_null(catmem_region_alloc(&r, 10));
+    assert_int_equal(catmem_region_restore(&r, empty), 0);
+    assert_int_equal(catmem_region_reset(&r), 0); /* restored to empty */
+    assert_int_equal(catmem_region_release(&r), 0);
+    assert_int_equal(catmem_region_reset(&r), 0); /* released */
+    for (i = 0; i < 4; i++) { /* and it still hands out sound, separate memory */
+        p[i] = (unsigned char *)catmem_region_alloc(&r, i < 2 ? 100000 : 24);
+        assert_non_null(p[i]);
+        memset(p[i], i + 1, i < 2 ? 100000 : 24);
+    }
+    for (i = 0; i < 4; i++) assert_int_equal(p[i][(i < 2 ? 100000 : 24) - 1], i + 1);
+    assert_int_equal(catmem_region_release(&r), 0);
+    after = stats();
+    assert_int_equal(after.allocated, before.allocated);
+}
+
+/* Regression (found by the fuzzer under ASan on jemalloc): an arena reset while a region held a
+   poisoned chunk, then the region initialised again as the manual allows; the arena handed the
+   chunk's memory out again still poisoned. Meaningful under --config=asan. */
+static void test_arena_reset_under_a_region_then_init_again(void **state) {
+    catmem_arena *a = catmem_arena_create("region-reset-under");
+    catmem_region r;
+    unsigned char *p;
+    int i;
+    (void)state;
+    assert_non_null(a);
+    assert_int_equal(catmem_region_init(&r, a), 0);
+    assert_non_null(catmem_region_alloc(&r, 16)); /* a chunk, mostly poisoned under ASan */
+    assert_int_equal(catmem_arena_reset(a), 0);
+    assert_int_equal(catmem_region_init(&r, a), 0); /* forgets the freed chunk */
+    for (i = 0; i < 8; i++) {
+        p = (unsigned char *)catmem_alloc(a, 4096); /* may reuse the chunk's memory */
+        assert_non_null(p);
+        memset(p, 0x5a, 4096);
+        assert_int_equal(p[4095], 0x5a);
+    }
+    assert_non_null(catmem_region_alloc(&r, 100));
+    assert_int_equal(catmem_region_release(&r), 0);
+    assert_int_equal(catmem_arena_release(a), 0);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_init_and_bad_handles),
@@ -321,6 +376,8 @@ int main(void) {
         cmocka_unit_test(test_mark_from_before_a_reset_is_refused),
         cmocka_unit_test(test_release_gives_everything_back),
         cmocka_unit_test(test_after_shutdown_only_memory_already_held_is_served),
+        cmocka_unit_test(test_reset_of_a_region_that_holds_nothing),
+        cmocka_unit_test(test_arena_reset_under_a_region_then_init_again),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }
