@@ -22,15 +22,9 @@ static void test_before_init_everything_fails_cleanly(void **state) {
     catmem_stats st;
     (void)state;
     assert_false(catmem_is_initialized());
-    errno = 0;
-    assert_null(catmem_arena_get(CATMEM_REQUEST));
-    assert_int_equal(errno, ESHUTDOWN);
-    errno = 0;
-    assert_null(catmem_arena_create("early"));
-    assert_int_equal(errno, ESHUTDOWN);
-    errno = 0;
-    assert_null(catmem_alloc(NULL, 16));
-    assert_int_equal(errno, EINVAL);
+    assert_null_errno(catmem_arena_get(CATMEM_REQUEST), ESHUTDOWN);
+    assert_null_errno(catmem_arena_create("early"), ESHUTDOWN);
+    assert_null_errno(catmem_alloc(NULL, 16), EINVAL);
     assert_int_equal(catmem_total_stats(&st), ESHUTDOWN);
     assert_int_equal(catmem_prof_dump(NULL), ESHUTDOWN);
     catmem_shutdown(); /* harmless before init */
@@ -66,12 +60,8 @@ static void test_init_is_idempotent_and_gives_distinct_builtin_arenas(void **sta
     }
     assert_string_equal(catmem_arena_name(catmem_arena_get(CATMEM_REQUEST)), "request");
     assert_string_equal(catmem_arena_name(catmem_arena_get(CATMEM_TASK)), "task");
-    errno = 0;
-    assert_null(catmem_arena_get(CATMEM_KIND_COUNT));
-    assert_int_equal(errno, EINVAL);
-    errno = 0;
-    assert_null(catmem_arena_get((catmem_kind)-1));
-    assert_int_equal(errno, EINVAL);
+    assert_null_errno(catmem_arena_get(CATMEM_KIND_COUNT), EINVAL);
+    assert_null_errno(catmem_arena_get((catmem_kind)-1), EINVAL);
 }
 
 static void test_alloc_and_free(void **state) {
@@ -106,33 +96,19 @@ static void test_absurd_sizes_fail_with_enomem(void **state) {
     size_t i;
     (void)state;
     for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        errno = 0;
-        assert_null(catmem_alloc(req(), bad[i]));
-        assert_int_equal(errno, ENOMEM);
-        errno = 0;
-        assert_null(catmem_aligned_alloc(req(), 64, bad[i]));
-        assert_int_equal(errno, ENOMEM);
+        assert_null_errno(catmem_alloc(req(), bad[i]), ENOMEM);
+        assert_null_errno(catmem_aligned_alloc(req(), 64, bad[i]), ENOMEM);
     }
 }
 
 static void test_null_handle_fails_with_einval(void **state) {
     void *p;
     (void)state;
-    errno = 0;
-    assert_null(catmem_alloc(NULL, 8));
-    assert_int_equal(errno, EINVAL);
-    errno = 0;
-    assert_null(catmem_calloc(NULL, 2, 8));
-    assert_int_equal(errno, EINVAL);
-    errno = 0;
-    assert_null(catmem_aligned_alloc(NULL, 64, 8));
-    assert_int_equal(errno, EINVAL);
-    errno = 0;
-    assert_null(catmem_strdup(NULL, "x"));
-    assert_int_equal(errno, EINVAL);
-    errno = 0;
-    assert_null(catmem_realloc(NULL, NULL, 8));
-    assert_int_equal(errno, EINVAL);
+    assert_null_errno(catmem_alloc(NULL, 8), EINVAL);
+    assert_null_errno(catmem_calloc(NULL, 2, 8), EINVAL);
+    assert_null_errno(catmem_aligned_alloc(NULL, 64, 8), EINVAL);
+    assert_null_errno(catmem_strdup(NULL, "x"), EINVAL);
+    assert_null_errno(catmem_realloc(NULL, NULL, 8), EINVAL);
     assert_int_equal(catmem_arena_reset(NULL), EINVAL);
     assert_int_equal(catmem_arena_purge(NULL), EINVAL);
     assert_int_equal(catmem_arena_release(NULL), EINVAL);
@@ -186,12 +162,8 @@ static void test_calloc_zeroes_and_checks_overflow(void **state) {
         memset(p, 0xff, 3300);
         catmem_free(req(), p);
     }
-    errno = 0;
-    assert_null(catmem_calloc(req(), n, 8));
-    assert_int_equal(errno, ENOMEM);
-    errno = 0;
-    assert_null(catmem_calloc(req(), max_size, max_size));
-    assert_int_equal(errno, ENOMEM);
+    assert_null_errno(catmem_calloc(req(), n, 8), ENOMEM);
+    assert_null_errno(catmem_calloc(req(), max_size, max_size), ENOMEM);
     p = catmem_calloc(req(), 0, 8);
     assert_non_null(p);
     catmem_free(req(), p);
@@ -214,9 +186,7 @@ static void test_realloc_keeps_contents_and_fails_without_loss(void **state) {
         p = q;
         prev = sizes[k];
     }
-    errno = 0;
-    assert_null(catmem_realloc(req(), p, huge_size));
-    assert_int_equal(errno, ENOMEM);
+    assert_null_errno(catmem_realloc(req(), p, huge_size), ENOMEM);
     assert_int_equal(p[2], 2);       /* untouched */
     q = catmem_realloc(req(), p, 0); /* size 0: a minimal block, never a free */
     assert_non_null(q);
@@ -255,9 +225,7 @@ static void test_aligned_alloc(void **state) {
         size_t bad[] = {0, 3, 24, 48, 1000, CATMEM_ALIGN_MAX << 1, SIZE_MAX};
         size_t i;
         for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-            errno = 0;
-            assert_null(catmem_aligned_alloc(req(), bad[i], 16));
-            assert_int_equal(errno, EINVAL);
+            assert_null_errno(catmem_aligned_alloc(req(), bad[i], 16), EINVAL);
         }
     }
 }
@@ -285,9 +253,7 @@ static void test_strdup(void **state) {
     assert_non_null(s);
     assert_string_equal(s, "");
     catmem_free(req(), s);
-    errno = 0;
-    assert_null(catmem_strdup(req(), NULL));
-    assert_int_equal(errno, EINVAL);
+    assert_null_errno(catmem_strdup(req(), NULL), EINVAL);
 }
 
 static void test_create_find_release_and_names(void **state) {
@@ -297,15 +263,9 @@ static void test_create_find_release_and_names(void **state) {
     (void)state;
     memset(longname, 'x', sizeof longname - 1);
     longname[sizeof longname - 1] = '\0';
-    errno = 0;
-    assert_null(catmem_arena_create(NULL));
-    assert_int_equal(errno, EINVAL);
-    errno = 0;
-    assert_null(catmem_arena_create(""));
-    assert_int_equal(errno, EINVAL);
-    errno = 0;
-    assert_null(catmem_arena_create(longname));
-    assert_int_equal(errno, ENAMETOOLONG);
+    assert_null_errno(catmem_arena_create(NULL), EINVAL);
+    assert_null_errno(catmem_arena_create(""), EINVAL);
+    assert_null_errno(catmem_arena_create(longname), ENAMETOOLONG);
     longname[CATMEM_NAME_MAX] = '\0'; /* exactly the longest allowed */
     a = catmem_arena_create(longname);
     assert_non_null(a);
@@ -315,17 +275,13 @@ static void test_create_find_release_and_names(void **state) {
     a = catmem_arena_create("sessions");
     assert_non_null(a);
     id = catmem_arena_id(a);
-    errno = 0;
-    assert_null(catmem_arena_create("sessions"));
-    assert_int_equal(errno, EEXIST);
+    assert_null_errno(catmem_arena_create("sessions"), EEXIST);
     errno = 0;
     assert_null(catmem_arena_create("request")); /* built-in names are taken too */
     assert_int_equal(errno, EEXIST);
     assert_ptr_equal(catmem_arena_find("sessions"), a);
     assert_ptr_equal(catmem_arena_find("cache"), catmem_arena_get(CATMEM_CACHE));
-    errno = 0;
-    assert_null(catmem_arena_find("nope"));
-    assert_int_equal(errno, ENOENT);
+    assert_null_errno(catmem_arena_find("nope"), ENOENT);
 
     assert_int_equal(catmem_arena_release(catmem_arena_get(CATMEM_STATIC)), EINVAL);
     assert_int_equal(catmem_arena_release(a), 0);
@@ -335,9 +291,7 @@ static void test_create_find_release_and_names(void **state) {
     assert_null(catmem_alloc(a, 10)); /* use after release */
     assert_int_equal(errno, EINVAL);
     assert_int_equal(catmem_arena_reset(a), EINVAL);
-    errno = 0;
-    assert_null(catmem_arena_find("sessions"));
-    assert_int_equal(errno, ENOENT);
+    assert_null_errno(catmem_arena_find("sessions"), ENOENT);
 
     /* The slot and its backend arena are reused by the next create. */
     b = catmem_arena_create("sessions-2");
@@ -492,15 +446,9 @@ static void test_shutdown_then_use_then_reinit(void **state) {
     catmem_shutdown();
     catmem_shutdown(); /* idempotent */
     assert_false(catmem_is_initialized());
-    errno = 0;
-    assert_null(catmem_alloc(a, 8));
-    assert_int_equal(errno, ESHUTDOWN);
-    errno = 0;
-    assert_null(catmem_alloc(r, 8));
-    assert_int_equal(errno, ESHUTDOWN);
-    errno = 0;
-    assert_null(catmem_realloc(r, late, 64));
-    assert_int_equal(errno, ESHUTDOWN);
+    assert_null_errno(catmem_alloc(a, 8), ESHUTDOWN);
+    assert_null_errno(catmem_alloc(r, 8), ESHUTDOWN);
+    assert_null_errno(catmem_realloc(r, late, 64), ESHUTDOWN);
     assert_int_equal(catmem_arena_reset(a), ESHUTDOWN);
     assert_int_equal(catmem_arena_purge(a), ESHUTDOWN);
     assert_int_equal(catmem_arena_stats(a, &st), ESHUTDOWN);

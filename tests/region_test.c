@@ -36,21 +36,11 @@ static void test_init_and_bad_handles(void **state) {
     assert_null(catmem_region_alloc(&r, 8)); /* initialised without an arena */
     assert_int_equal(errno, EINVAL);
     memset(&zero, 0, sizeof zero);
-    errno = 0;
-    assert_null(catmem_region_alloc(&zero, 8));
-    assert_int_equal(errno, EINVAL);
-    errno = 0;
-    assert_null(catmem_region_alloc(NULL, 8));
-    assert_int_equal(errno, EINVAL);
-    errno = 0;
-    assert_null(catmem_region_alloc_aligned(NULL, 64, 8));
-    assert_int_equal(errno, EINVAL);
-    errno = 0;
-    assert_null(catmem_region_calloc(NULL, 1, 8));
-    assert_int_equal(errno, EINVAL);
-    errno = 0;
-    assert_null(catmem_region_strdup(NULL, "x"));
-    assert_int_equal(errno, EINVAL);
+    assert_null_errno(catmem_region_alloc(&zero, 8), EINVAL);
+    assert_null_errno(catmem_region_alloc(NULL, 8), EINVAL);
+    assert_null_errno(catmem_region_alloc_aligned(NULL, 64, 8), EINVAL);
+    assert_null_errno(catmem_region_calloc(NULL, 1, 8), EINVAL);
+    assert_null_errno(catmem_region_strdup(NULL, "x"), EINVAL);
     assert_int_equal(catmem_region_reset(NULL), EINVAL);
     assert_int_equal(catmem_region_release(NULL), EINVAL);
     assert_int_equal(catmem_region_restore(NULL, catmem_region_save(NULL)), EINVAL);
@@ -95,30 +85,16 @@ static void test_zero_size_and_errors(void **state) {
     assert_non_null(a);
     assert_non_null(b);
     assert_ptr_not_equal(a, b);
-    errno = 0;
-    assert_null(catmem_region_alloc(&r, max_size));
-    assert_int_equal(errno, ENOMEM);
-    errno = 0;
-    assert_null(catmem_region_alloc(&r, max_size - 8));
-    assert_int_equal(errno, ENOMEM);
-    errno = 0;
-    assert_null(catmem_region_alloc(&r, CATMEM_SIZE_MAX));
-    assert_int_equal(errno, ENOMEM);
-    errno = 0;
-    assert_null(catmem_region_calloc(&r, max_size / 2, 3));
-    assert_int_equal(errno, ENOMEM);
+    assert_null_errno(catmem_region_alloc(&r, max_size), ENOMEM);
+    assert_null_errno(catmem_region_alloc(&r, max_size - 8), ENOMEM);
+    assert_null_errno(catmem_region_alloc(&r, CATMEM_SIZE_MAX), ENOMEM);
+    assert_null_errno(catmem_region_calloc(&r, max_size / 2, 3), ENOMEM);
     for (al = 0; al < 100; al += 3) {
         if ((al & (al - 1)) == 0 && al != 0) continue;
-        errno = 0;
-        assert_null(catmem_region_alloc_aligned(&r, al, 8));
-        assert_int_equal(errno, EINVAL);
+        assert_null_errno(catmem_region_alloc_aligned(&r, al, 8), EINVAL);
     }
-    errno = 0;
-    assert_null(catmem_region_alloc_aligned(&r, CATMEM_ALIGN_MAX * 2, 8));
-    assert_int_equal(errno, EINVAL);
-    errno = 0;
-    assert_null(catmem_region_strdup(&r, NULL));
-    assert_int_equal(errno, EINVAL);
+    assert_null_errno(catmem_region_alloc_aligned(&r, CATMEM_ALIGN_MAX * 2, 8), EINVAL);
+    assert_null_errno(catmem_region_strdup(&r, NULL), EINVAL);
     assert_int_equal(catmem_region_release(&r), 0);
 }
 

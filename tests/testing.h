@@ -8,6 +8,7 @@
 #define CATMEM_TESTING_H
 
 #include <dlfcn.h>
+#include <errno.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +27,14 @@ static inline int test_mallctl(const char *name, void *oldp, size_t *oldlenp, vo
     memcpy(&fn, &sym, sizeof sym);
     return fn(name, oldp, oldlenp, newp, newlen);
 }
+
+/* expr returns NULL and sets errno to err (cmocka's asserts, so the line of the call is shown). */
+#define assert_null_errno(expr, err)                                                               \
+  do {                                                                                             \
+    errno = 0;                                                                                     \
+    assert_null(expr);                                                                             \
+    assert_int_equal(errno, (err));                                                                \
+  } while (0)
 
 /* n scaled by CATMEM_TEST_SCALE percent (default 100): the Valgrind configuration runs the
    long loops shorter, since memcheck is some fifty times slower. */
