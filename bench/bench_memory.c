@@ -264,7 +264,7 @@ int main(int argc, char **argv) {
         printf("Process malloc's purge (for APR and talloc): %s. Figures: median of %d.\n\n",
                proc_purge, o.reps);
         printf("| peer | released by | purged by | before MiB | peak MiB (VmHWM / ru_maxrss) | "
-               "after free MiB | after purge MiB | left over MiB (of which jemalloc metadata) | "
+               "after free MiB | after purge MiB | left over MiB (jemalloc stats.metadata growth) | "
                "within 10%% of before | burst ms | free ms | purge ms |\n");
         printf("|---|---|---|---:|---:|---:|---:|---:|:---:|---:|---:|---:|\n");
         if (o.data != NULL) data = fopen(o.data, "a");
