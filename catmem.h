@@ -410,17 +410,13 @@ static inline void catmem_free_sized(catmem_arena *a, void *p, size_t size);
   (CATMEMI_TRACK_USABLE(p, n), CATMEMI_DEBUG_FILL(p, n), CATMEMI_ASAN_POISON(p, n),                \
    CATMEMI_VG_NOACCESS(p, n))
 
-/* An arena may be reset while a region still holds (poisoned) chunks of it, if the region is
-   initialised again afterwards (REGIONS above): the arena may then hand that memory out again,
-   so under ASan whatever an arena hands out is made addressable first. */
-#if defined(CATMEMI_ASAN)
-static inline void *catmemi_fresh(void *p, size_t n) {
-    if (p != NULL) __asan_unpoison_memory_region(p, n);
-    return p;
-}
-#  define CATMEMI_FRESH(p, n) catmemi_fresh((p), (n))
+/* Region chunks are watched (poisoned) while a region holds them; an arena reset frees them
+   behind the region's back (allowed when the region is initialised again, see REGIONS), so the
+   implementation then keeps a list of each arena's chunks to make them usable again first. */
+#if defined(CATMEMI_ASAN) || CATMEM_VALGRIND
+#  define CATMEMI_TRACKING 1
 #else
-#  define CATMEMI_FRESH(p, n) (p)
+#  define CATMEMI_TRACKING 0
 #endif
 
 /* ---- internals shared by the inline fast paths ----------------------------------------------- */
@@ -451,9 +447,8 @@ CATMEM_API void catmemi_debug_check_free(const catmem_arena *a, const void *p);
 #define CATMEMI_SIZE_OK(n) ((size_t)(n)-1 < CATMEM_SIZE_MAX)
 
 static inline void *catmem_alloc(catmem_arena *a, size_t size) {
-    if (CATMEMI_LIKELY(a != NULL && CATMEMI_SIZE_OK(size)))
-        return CATMEMI_FRESH(catmemi_be_alloc(a, size, 0), size);
-    return CATMEMI_FRESH(catmemi_alloc_slow(a, size, 0), size);
+    if (CATMEMI_LIKELY(a != NULL && CATMEMI_SIZE_OK(size))) return catmemi_be_alloc(a, size, 0);
+    return catmemi_alloc_slow(a, size, 0);
 }
 
 static inline void *catmem_calloc(catmem_arena *a, size_t n, size_t size) {
@@ -465,8 +460,8 @@ static inline void *catmem_calloc(catmem_arena *a, size_t n, size_t size) {
     total = (size != 0 && n > SIZE_MAX / size) ? SIZE_MAX : n * size;
 #endif
     if (CATMEMI_LIKELY(a != NULL && CATMEMI_SIZE_OK(total)))
-        return CATMEMI_FRESH(catmemi_be_alloc(a, total, CATMEMI_ZERO), total);
-    return CATMEMI_FRESH(catmemi_alloc_slow(a, total, CATMEMI_ZERO), total);
+        return catmemi_be_alloc(a, total, CATMEMI_ZERO);
+    return catmemi_alloc_slow(a, total, CATMEMI_ZERO);
 }
 
 static inline void *catmem_aligned_alloc(catmem_arena *a, size_t alignment, size_t size) {
@@ -479,9 +474,8 @@ static inline void *catmem_aligned_alloc(catmem_arena *a, size_t alignment, size
 #else
     for (lg = 0; ((size_t)1 << lg) < alignment; lg++) {}
 #endif
-    if (CATMEMI_LIKELY(a != NULL && CATMEMI_SIZE_OK(size)))
-        return CATMEMI_FRESH(catmemi_be_alloc(a, size, lg), size);
-    return CATMEMI_FRESH(catmemi_alloc_slow(a, size, lg), size);
+    if (CATMEMI_LIKELY(a != NULL && CATMEMI_SIZE_OK(size))) return catmemi_be_alloc(a, size, lg);
+    return catmemi_alloc_slow(a, size, lg);
 }
 
 static inline void catmem_free(catmem_arena *a, void *p) {
@@ -627,6 +621,9 @@ typedef struct catmemi_slot {
 #if defined(CATMEMI_HAS_SYS)
     catmemi_sys_slot sys;
 #endif
+#if CATMEMI_TRACKING
+    catmemi_region_block *chunks; /* region chunks drawn from this arena; under catmemi_mu */
+#endif
 } catmemi_slot;
 
 /* What a backend does out of line. catmem.h has checked arguments and state before any call;
@@ -695,6 +692,8 @@ static const catmemi_ops *catmemi_backend(void) {
     pthread_once(&catmemi_select_once, catmemi_select_now);
     return catmemi_be;
 }
+
+static void catmemi_untrack_chunks(catmemi_slot *s); /* with the regions, below */
 
 /* Maps a handle to its slot without judging its state; NULL for anything that is not a handle. */
 static catmemi_slot *catmemi_slot_of(const catmem_arena *a) {
@@ -889,6 +888,7 @@ CATMEM_API int catmem_arena_release(catmem_arena *a) {
     if (s != NULL && s->handle.slot < CATMEM_KIND_COUNT) err = EINVAL; /* built-ins stay */
     if (err == 0) {
         catmemi_be->drop_caches(s);
+        catmemi_untrack_chunks(s);
         err = catmemi_be->reset(s);
         if (err == 0) {
             s->name[0] = '\0';
@@ -920,7 +920,10 @@ CATMEM_API int catmem_arena_reset(catmem_arena *a) {
     catmemi_slot *s;
     catmemi_lock();
     s = catmemi_check(a, &err);
-    if (s != NULL) err = catmemi_be->reset(s);
+    if (s != NULL) {
+        catmemi_untrack_chunks(s);
+        err = catmemi_be->reset(s);
+    }
     catmemi_unlock();
     return err;
 }
@@ -1018,7 +1021,7 @@ CATMEM_API void *catmem_realloc(catmem_arena *a, void *p, size_t size) {
     }
     q = catmemi_be->realloc(s, p, size);
     if (q == NULL) errno = ENOMEM;
-    return CATMEMI_FRESH(q, size);
+    return q;
 }
 
 CATMEM_API char *catmem_strdup(catmem_arena *a, const char *str) {
@@ -1041,16 +1044,54 @@ CATMEM_API char *catmem_strdup(catmem_arena *a, const char *str) {
 struct catmemi_region_block {
     catmemi_region_block *prev;
     size_t size;
+#if CATMEMI_TRACKING
+    catmemi_region_block *arena_prev, *arena_next; /* in its arena's list of chunks */
+    unsigned slot;
+#endif
 };
 #define CATMEMI_REGION_HDR CATMEMI_REGION_ROUND(sizeof(catmemi_region_block))
 
 static char *catmemi_block_data(catmemi_region_block *b) { return (char *)b + CATMEMI_REGION_HDR; }
 static char *catmemi_block_end(catmemi_region_block *b) { return (char *)b + b->size; }
 
+#if CATMEMI_TRACKING
+static void catmemi_track(catmemi_region_block *b, unsigned slot) {
+    catmemi_lock();
+    b->slot = slot;
+    b->arena_prev = NULL;
+    b->arena_next = catmemi_slots[slot].chunks;
+    if (b->arena_next != NULL) b->arena_next->arena_prev = b;
+    catmemi_slots[slot].chunks = b;
+    catmemi_unlock();
+}
+static void catmemi_untrack(catmemi_region_block *b) {
+    catmemi_lock();
+    if (b->arena_prev != NULL)
+        b->arena_prev->arena_next = b->arena_next;
+    else
+        catmemi_slots[b->slot].chunks = b->arena_next;
+    if (b->arena_next != NULL) b->arena_next->arena_prev = b->arena_prev;
+    catmemi_unlock();
+}
+/* Under catmemi_mu, before the arena frees everything: its region chunks become usable memory
+   again, so that the arena can hand it out without a false report. */
+static void catmemi_untrack_chunks(catmemi_slot *s) {
+    catmemi_region_block *b;
+    for (b = s->chunks; b != NULL; b = b->arena_next)
+        CATMEMI_TRACK_USABLE(catmemi_block_data(b), b->size - CATMEMI_REGION_HDR);
+    s->chunks = NULL;
+}
+#else
+#  define catmemi_track(b, slot) ((void)0)
+#  define catmemi_untrack(b)     ((void)0)
+static void catmemi_untrack_chunks(catmemi_slot *s) { (void)s; }
+#endif
+
 static catmemi_region_block *catmemi_block_new(catmem_region *r, size_t size) {
     catmemi_region_block *b = (catmemi_region_block *)catmem_alloc(r->arena, size);
     if (b != NULL) {
         b->size = size;
+        catmemi_track(b, r->arena->slot);
         CATMEMI_TRACK_UNUSABLE(catmemi_block_data(b), size - CATMEMI_REGION_HDR);
     }
     return b;
@@ -1061,6 +1102,7 @@ static void catmemi_blocks_free(catmem_region *r, catmemi_region_block *b,
                                 catmemi_region_block *stop) {
     while (b != stop) {
         catmemi_region_block *prev = b->prev;
+        catmemi_untrack(b);
         CATMEMI_TRACK_USABLE(catmemi_block_data(b), b->size - CATMEMI_REGION_HDR);
         catmem_free_sized(r->arena, b, b->size);
         b = prev;
@@ -1084,23 +1126,26 @@ CATMEM_API void *catmemi_region_alloc_slow(catmem_region *r, size_t alignment, s
     catmemi_region_block *b;
     size_t n, need, next;
     uintptr_t p;
+    int huge, err = 0;
     if (r == NULL || r->arena == NULL || alignment == 0 || (alignment & (alignment - 1)) != 0 ||
         alignment > CATMEM_ALIGN_MAX) {
         errno = EINVAL;
         return NULL;
     }
-    if (size > CATMEM_SIZE_MAX - CATMEM_ALIGN_MAX - CATMEMI_REGION_HDR) {
-        errno = ENOMEM;
-        return NULL;
-    }
+    huge = size > CATMEM_SIZE_MAX - CATMEM_ALIGN_MAX - CATMEMI_REGION_HDR;
     if (alignment < CATMEM_REGION_ALIGN) alignment = CATMEM_REGION_ALIGN;
     n = CATMEMI_REGION_ROUND(size == 0 ? 1 : size);
     /* Size 0 took this path only because of the rounding: it may still fit. */
     p = ((uintptr_t)r->cur + alignment - 1) & ~(uintptr_t)(alignment - 1);
-    if (r->cur != NULL && p <= (uintptr_t)r->end && n <= (size_t)((uintptr_t)r->end - p)) {
+    if (!huge && r->cur != NULL && p <= (uintptr_t)r->end && n <= (size_t)((uintptr_t)r->end - p)) {
         r->cur = (char *)p + n;
         CATMEMI_TRACK_USABLE((void *)p, size);
         return (void *)p;
+    }
+    /* From here on the arena is needed: its errors come first, as for catmem_alloc. */
+    if (catmemi_check(r->arena, &err) == NULL || (huge && (err = ENOMEM) != 0)) {
+        errno = err;
+        return NULL;
     }
     need = CATMEMI_REGION_HDR + n + (alignment - CATMEM_REGION_ALIGN); /* room to align in */
     next = r->chunks == NULL ? CATMEM_REGION_CHUNK_MIN : r->chunks->size * 2;

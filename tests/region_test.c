@@ -339,6 +339,19 @@ static void test_arena_reset_under_a_region_then_init_again(void **state) {
     assert_int_equal(catmem_arena_release(a), 0);
 }
 
+/* A region whose arena is gone reports the arena's error first, as catmem_alloc does. */
+static void test_region_on_a_released_arena(void **state) {
+    catmem_arena *a = catmem_arena_create("region-released");
+    catmem_region r;
+    (void)state;
+    assert_non_null(a);
+    assert_int_equal(catmem_region_init(&r, a), 0);
+    assert_int_equal(catmem_arena_release(a), 0);
+    assert_null_errno(catmem_region_alloc(&r, 10), EINVAL);
+    assert_null_errno(catmem_region_alloc(&r, max_size), EINVAL);
+    assert_null_errno(catmem_region_alloc_aligned(&r, 64, 10), EINVAL);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_init_and_bad_handles),
@@ -354,6 +367,7 @@ int main(void) {
         cmocka_unit_test(test_after_shutdown_only_memory_already_held_is_served),
         cmocka_unit_test(test_reset_of_a_region_that_holds_nothing),
         cmocka_unit_test(test_arena_reset_under_a_region_then_init_again),
+        cmocka_unit_test(test_region_on_a_released_arena),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }
