@@ -46,7 +46,7 @@
                             the functions under the system backend (default: the C library's);
                             define all four or none.
    CATMEM_MAX_ARENAS        arena slots, built-in ones included (default 64, at most 4000).
-                            Every thread keeps one int per slot in thread-local storage.
+                            Every thread keeps one word per slot in thread-local storage.
    CATMEM_NAME_MAX          longest arena name in bytes (default 31).
    CATMEM_DEBUG             1: check on every free that the pointer belongs to the arena given,
                             and abort with a message on misuse that cannot be reported otherwise.
@@ -137,8 +137,10 @@
    =======
    - Every function may be called from any thread.
    - Allocation and free in one arena from many threads at once is safe and scales: on jemalloc
-     each thread allocates through its own cache for that arena. Caches are destroyed when the
-     thread exits, so thread churn never exhausts jemalloc's cache ids.
+     each thread allocates through its own cache for that arena; on the system backend through a
+     heap of its own for that arena (a block freed by another thread goes back through its
+     owner's heap). Caches are destroyed, and heaps handed on, when their thread exits, so thread
+     churn never exhausts jemalloc's cache ids nor piles up heaps.
    - catmem_arena_reset and catmem_arena_release free memory other threads may be using. The caller
      must make sure that no other thread allocates from or frees into THAT arena during the call
      and that nobody uses its memory afterwards; other arenas are unaffected. A built-in arena
@@ -162,7 +164,9 @@
    allocated. catmem_arena_stats first flushes the calling thread's cache for that arena, so a
    single-threaded program sees exact figures; other threads' caches hold at most a few hundred
    small objects each. catmem_total_stats covers the whole process on jemalloc (everything
-   jemalloc serves) and the sum of catmem's arenas on the system backend. On jemalloc a stats
+   jemalloc serves) and the sum of catmem's arenas on the system backend. On the system backend a
+   block that one thread freed into another living thread's heap counts as allocated until that
+   thread's next allocation or free in the arena. On jemalloc a stats
    call refreshes every arena's statistics (mallctl "epoch") and costs a fraction of a
    millisecond (about 0.18 ms measured here): call it to monitor, not on every request.
 
