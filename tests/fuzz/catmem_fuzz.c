@@ -204,10 +204,16 @@ static void fail(const char *fmt, ...) {
               ename(rc), ename(errno));                                                    \
     } while (0)
 
-static void expect_fail(const void *p, int err, int want, const char *what) {
+/* When two documented causes apply at once (a size no one can serve, after shutdown), the manual
+   does not say which one is reported: either is right. want2 0: there is one cause. */
+static void expect_fail2(const void *p, int err, int want, int want2, const char *what) {
     CHECK(p == NULL, "%s returned %p, expected NULL with %s", what, p, ename(want));
-    CHECK(err == want, "%s returned NULL with errno %s, expected %s", what, ename(err),
-          ename(want));
+    CHECK(err == want || (want2 != 0 && err == want2),
+          "%s returned NULL with errno %s, expected %s%s%s", what, ename(err), ename(want),
+          want2 ? " or " : "", want2 ? ename(want2) : "");
+}
+static void expect_fail(const void *p, int err, int want, const char *what) {
+    expect_fail2(p, err, want, 0, what);
 }
 
 /* ---- arenas ----------------------------------------------------------------------------------- */
@@ -826,7 +832,8 @@ static void op_stats(void) {
     if (mode == 0) {
         CTL(rc, catmem_arena_stats(h, NULL));
         T("catmem_arena_stats(%s, NULL) = %s\n", hdesc(h), ename(rc));
-        CHECK(rc == EINVAL, "catmem_arena_stats(%s, NULL) = %s", hdesc(h), ename(rc));
+        CHECK(rc == EINVAL || (rc != 0 && rc == handle_err(h)), "catmem_arena_stats(%s, NULL) = %s",
+              hdesc(h), ename(rc));
         return;
     }
     if (mode == 1) {
@@ -878,7 +885,7 @@ static void op_create(void) {
     e = errno;
     T("catmem_arena_create(\"%s\") = %p (%s)\n", name, (void *)h, ename(e));
     if (want) {
-        expect_fail(h, e, want, "catmem_arena_create");
+        expect_fail2(h, e, want, M.up ? 0 : ESHUTDOWN, "catmem_arena_create");
         return;
     }
     CHECK(h != NULL, "catmem_arena_create(\"%s\") failed: %s", name, ename(e));
@@ -920,7 +927,7 @@ static void op_get(void) {
     h = catmem_arena_get((catmem_kind)k);
     e = errno;
     T("catmem_arena_get(%d) = %p (%s)\n", k, (void *)h, ename(e));
-    if (want) expect_fail(h, e, want, "catmem_arena_get");
+    if (want) expect_fail2(h, e, want, M.up ? 0 : ESHUTDOWN, "catmem_arena_get");
     else check_builtin(k, h);
 }
 
@@ -1133,7 +1140,7 @@ static void probe(void) {
         p = catmem_aligned_alloc(h, align, size);
         e = errno;
         T("catmem_aligned_alloc(%s, %zu, %zu) = %p (%s)\n", hdesc(h), align, size, p, ename(e));
-        expect_fail(p, e, he ? he : EINVAL, "catmem_aligned_alloc(bad alignment)");
+        expect_fail2(p, e, EINVAL, he, "catmem_aligned_alloc(bad alignment)");
         break;
     }
     case 1: { /* calloc overflow */
@@ -1150,7 +1157,7 @@ static void probe(void) {
         p = catmem_calloc(h, ns[j][0], ns[j][1]);
         e = errno;
         T("catmem_calloc(%s, %zu, %zu) = %p (%s)\n", hdesc(h), ns[j][0], ns[j][1], p, ename(e));
-        expect_fail(p, e, he ? he : ENOMEM, "catmem_calloc(overflowing)");
+        expect_fail2(p, e, ENOMEM, he, "catmem_calloc(overflowing)");
         break;
     }
     case 2: /* huge size */
@@ -1159,7 +1166,7 @@ static void probe(void) {
         p = catmem_alloc(h, size);
         e = errno;
         T("catmem_alloc(%s, %zu) = %p (%s)\n", hdesc(h), size, p, ename(e));
-        expect_fail(p, e, he ? he : ENOMEM, "catmem_alloc(huge)");
+        expect_fail2(p, e, ENOMEM, he, "catmem_alloc(huge)");
         break;
     case 3: { /* huge size, good alignment (the largest one included) */
         size_t align = (size_t)1 << (u8() % 31);
@@ -1168,7 +1175,7 @@ static void probe(void) {
         p = catmem_aligned_alloc(h, align, size);
         e = errno;
         T("catmem_aligned_alloc(%s, %zu, %zu) = %p (%s)\n", hdesc(h), align, size, p, ename(e));
-        expect_fail(p, e, he ? he : ENOMEM, "catmem_aligned_alloc(huge)");
+        expect_fail2(p, e, ENOMEM, he, "catmem_aligned_alloc(huge)");
         break;
     }
     case 4: /* strdup(NULL) */
@@ -1176,7 +1183,7 @@ static void probe(void) {
         p = catmem_strdup(h, NULL);
         e = errno;
         T("catmem_strdup(%s, NULL) = %p (%s)\n", hdesc(h), p, ename(e));
-        expect_fail(p, e, EINVAL, "catmem_strdup(NULL string)");
+        expect_fail2(p, e, EINVAL, he, "catmem_strdup(NULL string)");
         break;
     case 5: { /* bad names */
         static const char *const names[] = {NULL, "",
@@ -1188,17 +1195,18 @@ static void probe(void) {
         p = catmem_arena_create(names[j]);
         e = errno;
         T("catmem_arena_create(bad name %u) = %p (%s)\n", j, p, ename(e));
-        expect_fail(p, e, want[j], "catmem_arena_create(bad name)");
+        expect_fail2(p, e, want[j], M.up ? 0 : ESHUTDOWN, "catmem_arena_create(bad name)");
         errno = 0;
         p = catmem_arena_find(names[j]);
         e = errno;
-        expect_fail(p, e, want[j], "catmem_arena_find(bad name)");
+        expect_fail2(p, e, want[j], M.up ? 0 : ESHUTDOWN, "catmem_arena_find(bad name)");
         break;
     }
     case 6: /* release of a built-in arena; NULL handles to control functions */
         CTL(rc, catmem_arena_release(builtin[u8() % CATMEM_KIND_COUNT]));
         T("catmem_arena_release(built-in) = %s\n", ename(rc));
-        CHECK(rc == (M.up ? EINVAL : ESHUTDOWN), "catmem_arena_release(built-in) = %s", ename(rc));
+        CHECK(rc == EINVAL || (!M.up && rc == ESHUTDOWN), "catmem_arena_release(built-in) = %s",
+              ename(rc));
         CTL(rc, catmem_arena_release(NULL));
         CHECK(rc == EINVAL, "catmem_arena_release(NULL) = %s", ename(rc));
         CTL(rc, catmem_arena_reset(NULL));
@@ -1208,7 +1216,8 @@ static void probe(void) {
         CTL(rc, catmem_arena_stats(NULL, &st));
         CHECK(rc == EINVAL, "catmem_arena_stats(NULL) = %s", ename(rc));
         CTL(rc, catmem_total_stats(NULL));
-        CHECK(rc == EINVAL, "catmem_total_stats(NULL) = %s", ename(rc));
+        CHECK(rc == EINVAL || (!M.up && rc == ESHUTDOWN), "catmem_total_stats(NULL) = %s",
+              ename(rc));
         CTL(rc, catmem_arena_set_decay(NULL, 0, 0));
         CHECK(rc == EINVAL, "catmem_arena_set_decay(NULL) = %s", ename(rc));
         CHECK(catmem_arena_name(NULL) == NULL && catmem_arena_id(NULL) == -1,
@@ -1284,10 +1293,13 @@ static void probe(void) {
         p = catmem_region_alloc_aligned(&g->r, align, 16);
         e = errno;
         T("catmem_region_alloc_aligned(region %d, %zu, 16) = %p (%s)\n", k, align, p, ename(e));
-        expect_fail(p, e, EINVAL, "catmem_region_alloc_aligned(bad alignment)");
+        expect_fail2(p, e, EINVAL, g->h ? handle_err(g->h) : 0,
+                     "catmem_region_alloc_aligned(bad alignment)");
         errno = 0;
         p = catmem_region_strdup(&g->r, NULL);
-        expect_fail(p, errno, EINVAL, "catmem_region_strdup(NULL string)");
+        e = errno;
+        expect_fail2(p, e, EINVAL, g->h ? handle_err(g->h) : 0,
+                     "catmem_region_strdup(NULL string)");
         size = pick_huge();
         errno = 0;
         p = (u8() & 1) ? catmem_region_alloc(&g->r, size)
@@ -1295,17 +1307,14 @@ static void probe(void) {
         e = errno;
         T("catmem_region_alloc(region %d on %s, %zu) = %p (%s)\n", k, hdesc(g->h), size, p,
           ename(e));
-        {
-            int want = ENOMEM;
-            if (g->h == NULL) want = EINVAL;
-            else if (size <= CATMEM_SIZE_MAX - CATMEM_ALIGN_MAX - 16 && handle_err(g->h))
-                want = handle_err(g->h); /* checked by the arena, after the region's own limit */
-            expect_fail(p, e, want, "catmem_region_alloc(huge)");
-        }
+        /* Too big, and maybe uninitialised or on an arena that cannot serve. */
+        expect_fail2(p, e, ENOMEM, g->h == NULL ? EINVAL : handle_err(g->h),
+                     "catmem_region_alloc(huge)");
         errno = 0;
         p = catmem_region_calloc(&g->r, (size_t)1 << 33, (size_t)1 << 33);
         e = errno;
-        expect_fail(p, e, g->h == NULL ? EINVAL : ENOMEM, "catmem_region_calloc(overflowing)");
+        expect_fail2(p, e, ENOMEM, g->h == NULL ? EINVAL : handle_err(g->h),
+                     "catmem_region_calloc(overflowing)");
         if (g->h != NULL) g->may_hold = 1;
         break;
     }
@@ -1321,7 +1330,7 @@ static void probe(void) {
         e = errno;
         T("catmem_realloc(%s, #%u, %zu) = %p (%s)\n", M.ar[b->ar].name, (unsigned)b->id, size, p,
           ename(e));
-        expect_fail(p, e, he ? he : ENOMEM, "catmem_realloc(huge)");
+        expect_fail2(p, e, ENOMEM, he, "catmem_realloc(huge)");
         verify(b, b->size, "after a failed huge catmem_realloc");
         break;
     }
@@ -1343,7 +1352,7 @@ static void probe(void) {
         p = catmem_aligned_alloc(h, CATMEM_ALIGN_MAX, size);
         e = errno;
         T("catmem_aligned_alloc(%s, CATMEM_ALIGN_MAX, 2^48) = %p (%s)\n", hdesc(h), p, ename(e));
-        expect_fail(p, e, he ? he : ENOMEM, "catmem_aligned_alloc(CATMEM_ALIGN_MAX, 2^48)");
+        expect_fail2(p, e, ENOMEM, he, "catmem_aligned_alloc(CATMEM_ALIGN_MAX, 2^48)");
         break;
     }
     }
@@ -1353,13 +1362,12 @@ static void op_decay(void) {
     static const long v[] = {-2, -1, 0, 1, 1000, 10000};
     catmem_arena *h = pick_arena();
     long d = v[u8() % 6], m = v[u8() % 6];
-    int rc, want = handle_err(h);
-    if (want == 0 && (d < -1 || m < -1)) want = EINVAL;
-    if (want == 0) want = exact_sys ? ENOTSUP : 0;
+    int rc, want = handle_err(h), bad = (d < -1 || m < -1) ? EINVAL : 0;
+    if (want == 0) want = bad ? bad : exact_sys ? ENOTSUP : 0;
     CTL(rc, catmem_arena_set_decay(h, d, m));
     T("catmem_arena_set_decay(%s, %ld, %ld) = %s\n", hdesc(h), d, m, ename(rc));
-    CHECK(rc == want, "catmem_arena_set_decay(%s, %ld, %ld) = %s, expected %s", hdesc(h), d, m,
-          ename(rc), ename(want));
+    CHECK(rc == want || (bad && rc == bad), "catmem_arena_set_decay(%s, %ld, %ld) = %s, expected %s",
+          hdesc(h), d, m, ename(rc), ename(want));
 }
 
 /* Every free slot taken: exactly as many creates succeed as there are free slots, then EAGAIN. */
