@@ -125,8 +125,8 @@ static catmemi_sys_slot *catmemi_sys_slot_of(const catmemi_sys_blk *h) {
 static void catmemi_sys_add_size(size_t *c, size_t d) {
     __atomic_store_n(c, __atomic_load_n(c, __ATOMIC_RELAXED) + d, __ATOMIC_RELAXED);
 }
-static void catmemi_sys_add_count(uint64_t *c, uint64_t d) {
-    __atomic_store_n(c, __atomic_load_n(c, __ATOMIC_RELAXED) + d, __ATOMIC_RELAXED);
+static void catmemi_sys_add_count(uint64_t *c, uint64_t d) { /* release: see catmemi_sys_add */
+    __atomic_store_n(c, __atomic_load_n(c, __ATOMIC_RELAXED) + d, __ATOMIC_RELEASE);
 }
 
 /* Link and unlink are on every allocation and free: inline, and the bytes taken from malloc
@@ -357,9 +357,11 @@ static void catmemi_sys_add(catmem_stats *out, catmemi_sys_slot *ss) {
     catmemi_sys_heap *hp;
     pthread_mutex_lock(&ss->mu);
     for (hp = ss->heaps; hp != NULL; hp = hp->next) {
+        /* Frees before allocations: a free counted now was counted as an allocation before,
+           so nmalloc - ndalloc, the live blocks, cannot come out negative. */
+        uint64_t ndalloc = __atomic_load_n(&hp->ndalloc, __ATOMIC_ACQUIRE);
+        uint64_t nmalloc = __atomic_load_n(&hp->nmalloc, __ATOMIC_ACQUIRE);
         size_t allocated = __atomic_load_n(&hp->allocated, __ATOMIC_RELAXED);
-        uint64_t nmalloc = __atomic_load_n(&hp->nmalloc, __ATOMIC_RELAXED);
-        uint64_t ndalloc = __atomic_load_n(&hp->ndalloc, __ATOMIC_RELAXED);
         /* Bytes taken from malloc: payloads, a header per live block, alignment room. */
         out->allocated += allocated;
         out->active += allocated + (size_t)(nmalloc - ndalloc) * CATMEMI_SYS_HDR +

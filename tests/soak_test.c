@@ -47,6 +47,15 @@ typedef struct {
     unsigned char tag;
 } block;
 
+/* Counts an error and says where, so that a failure in a long run can be read. */
+static void soak_error(soaker *me, int line) {
+    me->errors++;
+    fprintf(stderr, "soak: thread %d: check at soak_test.c:%d failed (errno %d)\n", me->id, line,
+            errno);
+}
+
+#define SOAK_ERROR(me) soak_error((me), __LINE__)
+
 static int check(const block *b) {
     size_t i;
     for (i = 0; i < b->n; i += 1 + i / 8) /* every byte of small blocks, a sample of big ones */
@@ -73,7 +82,7 @@ static void *soak(void *arg) {
         me->ops++;
         if (op < 60) { /* replace a block: check, free, allocate, fill */
             if (b->p != NULL) {
-                if (!check(b)) me->errors++;
+                if (!check(b)) SOAK_ERROR(me);
                 if (op & 1)
                     catmem_free(b->a, b->p);
                 else
@@ -84,7 +93,7 @@ static void *soak(void *arg) {
             b->p = (unsigned char *)((op % 5 == 0) ? catmem_calloc(b->a, 1, b->n)
                                                    : catmem_alloc(b->a, b->n));
             if (b->p == NULL) {
-                me->errors++;
+                SOAK_ERROR(me);
                 continue;
             }
             b->tag = (unsigned char)rnd(&seed);
@@ -93,14 +102,14 @@ static void *soak(void *arg) {
             unsigned char *q;
             size_t n;
             if (b->p == NULL) continue;
-            if (!check(b)) me->errors++;
+            if (!check(b)) SOAK_ERROR(me);
             n = 1 + rnd(&seed) % 4000;
             q = (unsigned char *)catmem_realloc(b->a, b->p, n);
             if (q == NULL) {
-                me->errors++;
+                SOAK_ERROR(me);
                 continue;
             }
-            if (q[0] != b->tag || (n >= b->n && q[b->n - 1] != b->tag)) me->errors++;
+            if (q[0] != b->tag || (n >= b->n && q[b->n - 1] != b->tag)) SOAK_ERROR(me);
             b->p = q;
             b->n = n;
             memset(b->p, b->tag, b->n);
@@ -110,44 +119,45 @@ static void *soak(void *arg) {
                 mark = catmem_region_save(&region);
                 rp = NULL;
             } else if (op == 71) {
-                if (catmem_region_restore(&region, mark) != 0) me->errors++;
+                if (catmem_region_restore(&region, mark) != 0) SOAK_ERROR(me);
                 rp = NULL;
             } else {
-                if (rp != NULL && rp[0] != 0x7e) me->errors++;
+                if (rp != NULL && rp[0] != 0x7e) SOAK_ERROR(me);
                 rp = (unsigned char *)catmem_region_alloc(&region, 1 + rnd(&seed) % 300);
                 if (rp == NULL) {
-                    me->errors++;
+                    SOAK_ERROR(me);
                     continue;
                 }
                 rp[0] = 0x7e;
             }
         } else if (op < 95) { /* statistics, never inconsistent */
             catmem_stats st;
-            if (catmem_arena_stats(shared[op % 2], &st) != 0 || st.active < st.allocated)
-                me->errors++;
-            if (catmem_total_stats(&st) != 0) me->errors++;
+            if (catmem_arena_stats(shared[op % 2], &st) != 0 || st.active < st.allocated ||
+                st.nmalloc < st.ndalloc)
+                SOAK_ERROR(me);
+            if (catmem_total_stats(&st) != 0) SOAK_ERROR(me);
         } else { /* an arena of our own: release it with its blocks, or make a new one */
             if (own != NULL) {
                 for (k = 0; k < SLOTS; k++)
                     if (blocks[k].a == own) {
-                        if (blocks[k].p != NULL && !check(&blocks[k])) me->errors++;
+                        if (blocks[k].p != NULL && !check(&blocks[k])) SOAK_ERROR(me);
                         blocks[k].p = NULL; /* freed by the release */
                     }
-                if (catmem_arena_release(own) != 0) me->errors++;
+                if (catmem_arena_release(own) != 0) SOAK_ERROR(me);
                 own = NULL;
             } else {
                 snprintf(name, sizeof name, "soak-%d-%d", me->id, own_count++);
                 own = catmem_arena_create(name);
-                if (own == NULL) me->errors++;
+                if (own == NULL) SOAK_ERROR(me);
             }
         }
     }
     for (k = 0; k < SLOTS; k++)
         if (blocks[k].p != NULL) {
-            if (!check(&blocks[k])) me->errors++;
+            if (!check(&blocks[k])) SOAK_ERROR(me);
             catmem_free(blocks[k].a, blocks[k].p);
         }
-    if (own != NULL && catmem_arena_release(own) != 0) me->errors++;
+    if (own != NULL && catmem_arena_release(own) != 0) SOAK_ERROR(me);
     catmem_region_release(&region);
     return NULL;
 }
