@@ -457,14 +457,19 @@ static inline void *catmem_alloc(catmem_arena *a, size_t size) {
     return catmemi_alloc_slow(a, size, 0);
 }
 
-static inline void *catmem_calloc(catmem_arena *a, size_t n, size_t size) {
+/* n * size, or SIZE_MAX when it overflows: a size no allocation accepts (ENOMEM). */
+static inline size_t catmemi_mul_size(size_t n, size_t size) {
     size_t total;
 #if defined(__GNUC__)
-    if (__builtin_mul_overflow(n, size, &total))
-        total = SIZE_MAX; /* reported as ENOMEM by the slow path */
+    if (__builtin_mul_overflow(n, size, &total)) total = SIZE_MAX;
 #else
     total = (size != 0 && n > SIZE_MAX / size) ? SIZE_MAX : n * size;
 #endif
+    return total;
+}
+
+static inline void *catmem_calloc(catmem_arena *a, size_t n, size_t size) {
+    size_t total = catmemi_mul_size(n, size);
     if (CATMEMI_LIKELY(a != NULL && CATMEMI_SIZE_OK(total)))
         return catmemi_be_alloc(a, total, CATMEMI_ZERO);
     return catmemi_alloc_slow(a, total, CATMEMI_ZERO);
@@ -1181,14 +1186,8 @@ CATMEM_API void *catmemi_region_alloc_slow(catmem_region *r, size_t alignment, s
 }
 
 CATMEM_API void *catmem_region_calloc(catmem_region *r, size_t n, size_t size) {
-    size_t total;
-    void *p;
-#if defined(__GNUC__)
-    if (__builtin_mul_overflow(n, size, &total)) total = SIZE_MAX;
-#else
-    total = (size != 0 && n > SIZE_MAX / size) ? SIZE_MAX : n * size;
-#endif
-    p = catmem_region_alloc(r, total);
+    size_t total = catmemi_mul_size(n, size);
+    void *p = catmem_region_alloc(r, total);
     if (p != NULL) memset(p, 0, total);
     return p;
 }
