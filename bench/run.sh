@@ -40,7 +40,9 @@ done
 
 cd "${root}"
 echo "run.sh: building //bench:all with -c opt" >&2
-"${bazel[@]}" build -c opt //bench:all >&2
+# No convenience symlinks: with a separate output base they would point outside the default
+# one, and `bazel test //...` would then wander into them.
+"${bazel[@]}" build -c opt --symlink_prefix=/ //bench:all >&2
 # Not the bazel-bin symlink: it follows whatever configuration was built last, by anyone.
 bin="$("${bazel[@]}" info -c opt bazel-bin 2>/dev/null)/bench"
 mkdir -p "${results}"
