@@ -436,7 +436,8 @@ static inline void catmem_free_sized(catmem_arena *a, void *p, size_t size);
 CATMEM_API void *catmemi_alloc_slow(const catmem_arena *a, size_t size, int opts);
 CATMEM_API void catmemi_free_slow(const catmem_arena *a, void *p, size_t size);
 
-/* The backend's inline part: catmemi_be_alloc, catmemi_be_free, catmemi_be_free_sized. */
+/* The backend's inline part: catmemi_be_alloc, catmemi_be_free, catmemi_be_free_sized (see the
+   top of backends/jemalloc.h). */
 #define CATMEMI_PART_INLINE
 #include CATMEMI_BACKEND_FILE
 #undef CATMEMI_PART_INLINE

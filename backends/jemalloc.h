@@ -2,13 +2,16 @@
 
    Every backend file has the same three parts, selected by the macro catmem.h defines around
    each #include:
-     CATMEMI_PART_INLINE  the fast paths, inline in every user file:
-                            catmemi_be_alloc(a, size, opts), catmemi_be_free(a, p),
-                            catmemi_be_free_sized(a, p, size)
-                          each falls back to catmemi_alloc_slow / catmemi_free_slow.
+     CATMEMI_PART_INLINE  the fast paths, inline in every user file, under the backend's own
+                          names (catmemi_je_fast_alloc(a, size, opts), catmemi_je_fast_free(a, p),
+                          catmemi_je_fast_free_sized(a, p, size)); the backend that is compiled
+                          in maps catmemi_be_alloc/_free/_free_sized, which catmem.h calls, to
+                          them (the runtime backend maps them itself). Each falls back to
+                          catmemi_alloc_slow / catmemi_free_slow.
      CATMEMI_PART_TYPES   catmemi_<name>_slot, the backend's data in each arena slot.
-     CATMEMI_PART_IMPL    the out-of-line functions, gathered in a catmemi_ops table (declared
-                          in catmem.h), and catmemi_select(), which returns the table to use.
+     CATMEMI_PART_IMPL    the out-of-line functions, gathered by name in a catmemi_ops table
+                          (declared in catmem.h) by catmemi_<name>_table(), and catmemi_select(),
+                          which returns the table to use (called once, under pthread_once).
    Adding a backend is adding one file with these parts. The runtime backend (runtime.h)
    includes this file and system.h under CATMEMI_RUNTIME and picks one of the two at run time.
 
@@ -32,7 +35,7 @@
 /* mallocx flags per arena slot for the calling thread; 0 = take the slow path. */
 extern CATMEMI_TLS int catmemi_je_flags[CATMEM_MAX_ARENAS];
 
-static inline void *catmemi_be_alloc(const catmem_arena *a, size_t size, int opts) {
+static inline void *catmemi_je_fast_alloc(const catmem_arena *a, size_t size, int opts) {
     int f = catmemi_je_flags[a->slot];
     void *p;
     if (CATMEMI_LIKELY(f != 0) && CATMEMI_LIKELY((p = CATMEMI_JE(mallocx)(size, f | opts)) != NULL))
@@ -41,7 +44,7 @@ static inline void *catmemi_be_alloc(const catmem_arena *a, size_t size, int opt
 }
 
 /* dallocx ignores the arena bits of f and takes the owner from the pointer. */
-static inline void catmemi_be_free(const catmem_arena *a, void *p) {
+static inline void catmemi_je_fast_free(const catmem_arena *a, void *p) {
     int f = catmemi_je_flags[a->slot];
     if (CATMEMI_LIKELY(f != 0))
         CATMEMI_JE(dallocx)(p, f);
@@ -49,13 +52,18 @@ static inline void catmemi_be_free(const catmem_arena *a, void *p) {
         catmemi_free_slow(a, p, 0);
 }
 
-static inline void catmemi_be_free_sized(const catmem_arena *a, void *p, size_t size) {
+static inline void catmemi_je_fast_free_sized(const catmem_arena *a, void *p, size_t size) {
     int f = catmemi_je_flags[a->slot];
     if (CATMEMI_LIKELY(f != 0))
         CATMEMI_JE(sdallocx)(p, size, f);
     else
         catmemi_free_slow(a, p, size);
 }
+#  if !defined(CATMEMI_RUNTIME)
+#    define catmemi_be_alloc      catmemi_je_fast_alloc
+#    define catmemi_be_free       catmemi_je_fast_free
+#    define catmemi_be_free_sized catmemi_je_fast_free_sized
+#  endif
 #endif /* CATMEMI_PART_INLINE */
 
 #if defined(CATMEMI_PART_TYPES)
@@ -357,32 +365,39 @@ static void catmemi_je_atfork_child(void) {
         }
     }
 }
-static const catmemi_ops catmemi_je_ops = {"jemalloc",
-                                           catmemi_je_once,
-                                           catmemi_je_arena_create,
-                                           catmemi_je_arena_id,
-                                           catmemi_je_alloc_slow,
-                                           catmemi_je_free_slow,
-                                           catmemi_je_realloc,
-                                           catmemi_je_drop_caches,
-                                           catmemi_je_reset,
-                                           catmemi_je_purge,
-                                           catmemi_je_stats,
-                                           catmemi_je_total_stats,
-                                           catmemi_je_owns,
-                                           catmemi_je_set_decay,
-                                           catmemi_je_prof_active,
-                                           catmemi_je_prof_dump,
-                                           catmemi_je_publish,
-                                           catmemi_je_atfork_prepare,
-                                           catmemi_je_atfork_parent,
-                                           catmemi_je_atfork_child};
+/* The table the core calls through, filled by name (C++, which compiles this file too, has no
+   designated initializers before C++20). */
+static catmemi_ops catmemi_je_ops;
+static const catmemi_ops *catmemi_je_table(void) {
+    catmemi_ops *o = &catmemi_je_ops;
+    o->name = "jemalloc";
+    o->once = catmemi_je_once;
+    o->arena_create = catmemi_je_arena_create;
+    o->arena_id = catmemi_je_arena_id;
+    o->alloc_slow = catmemi_je_alloc_slow;
+    o->free_slow = catmemi_je_free_slow;
+    o->realloc = catmemi_je_realloc;
+    o->drop_caches = catmemi_je_drop_caches;
+    o->reset = catmemi_je_reset;
+    o->purge = catmemi_je_purge;
+    o->stats = catmemi_je_stats;
+    o->total_stats = catmemi_je_total_stats;
+    o->owns = catmemi_je_owns;
+    o->set_decay = catmemi_je_set_decay;
+    o->prof_active = catmemi_je_prof_active;
+    o->prof_dump = catmemi_je_prof_dump;
+    o->publish = catmemi_je_publish;
+    o->atfork_prepare = catmemi_je_atfork_prepare;
+    o->atfork_parent = catmemi_je_atfork_parent;
+    o->atfork_child = catmemi_je_atfork_child;
+    return o;
+}
 
 #  if !defined(CATMEMI_RUNTIME)
 static const catmemi_ops *catmemi_select(char *info, size_t size) {
     const char *v = catmemi_je_version();
     snprintf(info, size, "jemalloc %s (linked)", v != NULL ? v : "(not answering)");
-    return &catmemi_je_ops;
+    return catmemi_je_table();
 }
 #  endif
 #endif /* CATMEMI_PART_IMPL */

@@ -53,6 +53,14 @@ catmemi_rt_fns catmemi_rt;
 #include "jemalloc.h"
 #include "system.h"
 
+#if defined(CATMEMI_PART_INLINE)
+/* Until the system engine has an inline path of its own here, the fast path is jemalloc's: when
+   the system malloc was chosen, its flags stay 0 and every call takes the slow path. */
+#  define catmemi_be_alloc      catmemi_je_fast_alloc
+#  define catmemi_be_free       catmemi_je_fast_free
+#  define catmemi_be_free_sized catmemi_je_fast_free_sized
+#endif
+
 #if defined(CATMEMI_PART_IMPL)
 
 /* Looks the five functions up under one prefix; 1 when all are there. */
@@ -89,14 +97,14 @@ static const catmemi_ops *catmemi_select(char *info, size_t size) {
         }
         if (strtol(v, NULL, 10) < 5) { /* arena reset and explicit caches as catmem uses them */
             snprintf(info, size, "jemalloc %s in process is older than 5.0: system malloc", v);
-            return &catmemi_sys_ops;
+            return catmemi_sys_table();
         }
         catmemi_rt = f;
         snprintf(info, size, "jemalloc %s found in process%s%s", v,
                  prefixes[i][0] != '\0' ? " with symbol prefix " : "", prefixes[i]);
-        return &catmemi_je_ops;
+        return catmemi_je_table();
     }
     snprintf(info, size, "%s: system malloc", why);
-    return &catmemi_sys_ops;
+    return catmemi_sys_table();
 }
 #endif /* CATMEMI_PART_IMPL */

@@ -26,7 +26,7 @@ extern CATMEMI_TLS catmemi_sys_heap *catmemi_sys_tls[CATMEM_MAX_ARENAS];
 CATMEM_API void *catmemi_sys_heap_alloc(catmemi_sys_heap *h, size_t size, int opts);
 CATMEM_API void catmemi_sys_free(void *p);
 
-static inline void *catmemi_be_alloc(const catmem_arena *a, size_t size, int opts) {
+static inline void *catmemi_sys_fast_alloc(const catmem_arena *a, size_t size, int opts) {
     catmemi_sys_heap *h = catmemi_sys_tls[a->slot];
     void *p;
     if (CATMEMI_LIKELY(h != NULL &&
@@ -36,15 +36,18 @@ static inline void *catmemi_be_alloc(const catmem_arena *a, size_t size, int opt
     return catmemi_alloc_slow(a, size, opts);
 }
 /* The block's header names its heap and arena: the handle is not needed to free it. */
-static inline void catmemi_be_free(const catmem_arena *a, void *p) {
+static inline void catmemi_sys_fast_free(const catmem_arena *a, void *p) {
     (void)a;
     catmemi_sys_free(p);
 }
-static inline void catmemi_be_free_sized(const catmem_arena *a, void *p, size_t size) {
+static inline void catmemi_sys_fast_free_sized(const catmem_arena *a, void *p, size_t size) {
     (void)a;
     (void)size;
     catmemi_sys_free(p);
 }
+#  define catmemi_be_alloc      catmemi_sys_fast_alloc
+#  define catmemi_be_free       catmemi_sys_fast_free
+#  define catmemi_be_free_sized catmemi_sys_fast_free_sized
 #endif /* CATMEMI_PART_INLINE */
 
 #if defined(CATMEMI_PART_TYPES)
@@ -450,31 +453,38 @@ static void catmemi_sys_atfork_child(void) {
     }
 }
 
-static const catmemi_ops catmemi_sys_ops = {"system",
-                                            catmemi_sys_once,
-                                            catmemi_sys_arena_create,
-                                            catmemi_sys_arena_id,
-                                            catmemi_sys_alloc_slow,
-                                            catmemi_sys_free_slow,
-                                            catmemi_sys_realloc,
-                                            catmemi_sys_drop_caches,
-                                            catmemi_sys_reset,
-                                            catmemi_sys_purge,
-                                            catmemi_sys_stats,
-                                            catmemi_sys_total_stats,
-                                            catmemi_sys_owns,
-                                            catmemi_sys_set_decay,
-                                            catmemi_sys_prof_active,
-                                            catmemi_sys_prof_dump,
-                                            catmemi_sys_publish,
-                                            catmemi_sys_atfork_prepare,
-                                            catmemi_sys_atfork_parent,
-                                            catmemi_sys_atfork_child};
+/* The table the core calls through, filled by name (C++, which compiles this file too, has no
+   designated initializers before C++20). */
+static catmemi_ops catmemi_sys_ops;
+static const catmemi_ops *catmemi_sys_table(void) {
+    catmemi_ops *o = &catmemi_sys_ops;
+    o->name = "system";
+    o->once = catmemi_sys_once;
+    o->arena_create = catmemi_sys_arena_create;
+    o->arena_id = catmemi_sys_arena_id;
+    o->alloc_slow = catmemi_sys_alloc_slow;
+    o->free_slow = catmemi_sys_free_slow;
+    o->realloc = catmemi_sys_realloc;
+    o->drop_caches = catmemi_sys_drop_caches;
+    o->reset = catmemi_sys_reset;
+    o->purge = catmemi_sys_purge;
+    o->stats = catmemi_sys_stats;
+    o->total_stats = catmemi_sys_total_stats;
+    o->owns = catmemi_sys_owns;
+    o->set_decay = catmemi_sys_set_decay;
+    o->prof_active = catmemi_sys_prof_active;
+    o->prof_dump = catmemi_sys_prof_dump;
+    o->publish = catmemi_sys_publish;
+    o->atfork_prepare = catmemi_sys_atfork_prepare;
+    o->atfork_parent = catmemi_sys_atfork_parent;
+    o->atfork_child = catmemi_sys_atfork_child;
+    return o;
+}
 
 #  if !defined(CATMEMI_RUNTIME)
 static const catmemi_ops *catmemi_select(char *info, size_t size) {
     snprintf(info, size, "system malloc (compiled in)");
-    return &catmemi_sys_ops;
+    return catmemi_sys_table();
 }
 #  endif
 #endif /* CATMEMI_PART_IMPL */
