@@ -93,8 +93,9 @@ def count(text, status=0, tests=None):
     targets, total = found
     passed = sum(1 for s in targets.values() if s in PASSING)
     by_status = sum(1 for s in targets.values() if s in SKIPPING)
-    # Bazel counts every test it was asked to test; a line it left out (older and newer
-    # versions hide FAILED TO BUILD in some modes) did not pass, since passes are always listed.
+    # Bazel's total counts every test it took; one without a line (newer versions print FAILED
+    # TO BUILD only with --verbose_test_summary) did not pass: the default --test_summary=short
+    # lists every pass.
     hidden = max(0, total - len(targets))
     failed = len(targets) - passed - by_status + hidden
     if status and not failed:
