@@ -252,17 +252,22 @@ static PyObject *App_handle(AppObject *self, PyObject *args, PyObject *kwds) {
     path.data = PyUnicode_AsUTF8AndSize(path_obj, &path.len);
     if (path.data == NULL) return NULL;
     if (headers_obj != NULL) {
-        seq = PySequence_Fast(headers_obj, "headers must be a sequence of str");
-        if (seq == NULL) return NULL;
-        nheaders = PySequence_Fast_GET_SIZE(seq);
+        /* A tuple of our own, not the caller's list: another thread could change a list while
+           the GIL is released, and free strings whose UTF-8 the request is reading. */
+        seq = PyUnicode_Check(headers_obj) ? NULL : PySequence_Tuple(headers_obj);
+        if (seq == NULL) {
+            PyErr_SetString(PyExc_TypeError, "headers must be a sequence of str");
+            return NULL;
+        }
+        nheaders = PyTuple_GET_SIZE(seq);
     }
     start = catmem_region_save(&self->region);
     /* The table of header spans lives in the region too. The UTF-8 it points to belongs to the
-       str objects, which seq keeps alive while the GIL is released. */
+       str objects, which the tuple keeps alive while the GIL is released. */
     headers = catmem_region_alloc(&self->region, sizeof(span) * (size_t)(nheaders + 1));
     if (headers == NULL) goto nomem;
     for (i = 0; i < nheaders; i++) {
-        PyObject *h = PySequence_Fast_GET_ITEM(seq, i);
+        PyObject *h = PyTuple_GET_ITEM(seq, i);
         if (!PyUnicode_Check(h)) {
             PyErr_SetString(PyExc_TypeError, "headers must be a sequence of str");
             goto done;

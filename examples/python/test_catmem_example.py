@@ -222,6 +222,8 @@ def test_handle_answers_and_resets_after_each_call():
     # Outside a scope every call is a request of its own: nothing accumulates.
     assert app.stats()["allocated"] == warm
     assert app.stats()["requests"] == 201
+    # Any iterable of str will do for the headers.
+    assert b" headers=2 " in app.handle("/", (h for h in ["A: 1", "B: 2"]))
 
 
 def test_request_scope_resets_at_exit_and_nests():
@@ -330,6 +332,7 @@ def test_an_app_is_used_by_one_thread_at_a_time():
 def test_bad_arguments():
     app = cm.App()
     for bad in (lambda: app.handle(b"/bytes"), lambda: app.handle("/", [1]),
+                lambda: app.handle("/", "Host: h"), lambda: app.handle("/", 42),
                 lambda: app.handle("/", body_size=-1), lambda: cm.App("name")):
         try:
             bad()
