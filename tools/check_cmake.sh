@@ -1,0 +1,210 @@
+#!/usr/bin/env bash
+# Checks catmem's CMake and pkg-config support, from a clean state, in temporary directories
+# outside the source tree (removed at exit):
+#   1. configure and build catmem with CMake, run the cmocka suite with ctest;
+#   2. three consumer projects that get catmem by add_subdirectory, by FetchContent (SOURCE_DIR,
+#      so nothing is downloaded) and by find_package from an installed prefix, each linking
+#      catmem::catmem, the explicit backend targets and a shared module (catmem's static
+#      libraries must be PIC), and running what they built;
+#   3. plain cc with `pkg-config --cflags --libs` for catmem.pc and each catmem-<backend>.pc.
+# Every program prints the backend it got, which is checked. Any failure exits non-zero.
+#
+# Usage: tools/check_cmake.sh [CATMEM_DIR]   (default: this checkout)
+set -euo pipefail
+
+catmem="$(cd "${1:-$(dirname "${BASH_SOURCE[0]}")/..}" && pwd)"
+jobs="$(nproc 2>/dev/null || echo 2)"
+
+# cmake and pkg-config are not among tools/bazel's packages: install them like it does (as
+# root), or name them.
+missing=""
+command -v cmake >/dev/null || missing="${missing} cmake"
+command -v pkg-config >/dev/null || missing="${missing} pkgconf"
+if [[ -n "${missing}" ]]; then
+  if [[ "$(id -u)" == 0 ]] && command -v apt-get >/dev/null; then
+    echo "check_cmake: installing missing packages:${missing}" >&2
+    apt-get update >&2
+    # shellcheck disable=SC2086 # a list of package names
+    DEBIAN_FRONTEND=noninteractive apt-get install -y ${missing} >&2
+  else
+    echo "check_cmake: missing packages. Install them with:" >&2
+    echo "  sudo apt-get install -y${missing}" >&2
+    exit 1
+  fi
+fi
+
+work="$(mktemp -d "${TMPDIR:-/tmp}/catmem-cmake.XXXXXX")"
+trap 'rm -rf "${work}"' EXIT
+
+fail() {
+  echo "check_cmake: FAIL: $*" >&2
+  exit 1
+}
+
+# expect <backend> <command...>: runs the command; its output must name that backend.
+expect() {
+  local want="$1" out
+  shift
+  out="$("$@")" || fail "exit status $?: $*"
+  [[ "${out}" == *"backend ${want}"* ]] || fail "expected backend ${want}: $*: ${out}"
+  echo "  ok: ${out}"
+}
+
+# ---- 1. catmem's own build and tests ------------------------------------------------------------
+
+echo "== 1. cmake build and ctest (${catmem})"
+cmake -S "${catmem}" -B "${work}/build" >"${work}/configure.log" ||
+  { cat "${work}/configure.log"; fail "configure"; }
+grep '^-- catmem:' "${work}/configure.log"
+cmake --build "${work}/build" --parallel "${jobs}" >"${work}/build.log" ||
+  { tail -50 "${work}/build.log"; fail "build"; }
+(cd "${work}/build" && ctest --output-on-failure --parallel "${jobs}") || fail "ctest"
+
+# The backend catmem::catmem and catmem.pc default to, and whether jemalloc was found.
+default="$(sed -n 's/^CATMEM_BACKEND:STRING=//p' "${work}/build/CMakeCache.txt")"
+have_jemalloc=0
+[[ -f "${work}/build/libcatmem_jemalloc.a" ]] && have_jemalloc=1
+echo "  default backend: ${default}, jemalloc found: ${have_jemalloc}"
+
+cmake --install "${work}/build" --prefix "${work}/prefix" >/dev/null || fail "install"
+[[ -f "${work}/prefix/include/catmem/catmem.h" ]] || fail "catmem.h not installed"
+for header in "${catmem}"/backends/*.h "${catmem}/catmem.hpp"; do
+  [[ -f "${header}" ]] || continue
+  rel="${header#"${catmem}/"}"
+  [[ -f "${work}/prefix/include/catmem/${rel}" ]] || fail "${rel} not installed"
+done
+
+# ---- 2. consumer projects -----------------------------------------------------------------------
+
+src="${work}/consumer-src"
+mkdir -p "${src}"
+cat >"${src}/main.c" <<'EOF'
+#include <stdio.h>
+
+#include "catmem.h"
+
+int main(void) {
+    char *s;
+    if (catmem_init() != 0) return 1;
+    s = catmem_strdup(catmem_arena_get(CATMEM_REQUEST), "consumer");
+    if (s == NULL) return 1;
+    printf("%s: backend %s (%s)\n", s, catmem_backend_name(), catmem_backend_info());
+    catmem_arena_reset(catmem_arena_get(CATMEM_REQUEST));
+    catmem_shutdown();
+    return 0;
+}
+EOF
+# A shared module on catmem's static library: links only if that library is PIC.
+cat >"${src}/plugin.c" <<'EOF'
+#include <catmem.h>
+
+const char *plugin_backend(void);
+const char *plugin_backend(void) {
+    return catmem_init() == 0 && catmem_alloc(catmem_arena_get(CATMEM_TASK), 64) != NULL
+               ? catmem_backend_name()
+               : "failed";
+}
+EOF
+cat >"${src}/loader.c" <<'EOF'
+#include <dlfcn.h>
+#include <stdio.h>
+#include <string.h>
+
+int main(int argc, char **argv) {
+    void *module = argc > 1 ? dlopen(argv[1], RTLD_NOW | RTLD_LOCAL) : NULL;
+    void *sym = module != NULL ? dlsym(module, "plugin_backend") : NULL;
+    const char *(*fn)(void);
+    if (sym == NULL) {
+        fprintf(stderr, "loader: %s\n", dlerror());
+        return 1;
+    }
+    memcpy(&fn, &sym, sizeof sym);
+    printf("plugin: backend %s\n", fn());
+    return 0;
+}
+EOF
+# The part after catmem is available; the route's own part comes first.
+cat >"${src}/targets.cmake" <<'EOF'
+add_executable(app main.c)
+target_link_libraries(app PRIVATE catmem::catmem)
+foreach(backend system runtime jemalloc)
+  if(TARGET catmem::${backend})
+    add_executable(app_${backend} main.c)
+    target_link_libraries(app_${backend} PRIVATE catmem::${backend})
+  endif()
+endforeach()
+add_library(plugin MODULE plugin.c)
+set_target_properties(plugin PROPERTIES PREFIX "")
+target_link_libraries(plugin PRIVATE catmem::runtime)
+add_executable(loader loader.c)
+target_link_libraries(loader PRIVATE ${CMAKE_DL_LIBS})
+EOF
+
+# consumer <route> <how to get catmem> [cmake options...]: builds and runs a consumer project.
+consumer() {
+  local route="$1" get="$2" dir="${work}/consumer-$1" want
+  shift 2
+  echo "== 2. consumer: ${route}"
+  mkdir -p "${dir}"
+  cp "${src}"/*.c "${dir}/"
+  {
+    echo "cmake_minimum_required(VERSION 3.16)"
+    echo "project(consumer LANGUAGES C)"
+    echo "${get}"
+    cat "${src}/targets.cmake"
+  } >"${dir}/CMakeLists.txt"
+  cmake -S "${dir}" -B "${dir}/build" "$@" >"${dir}/configure.log" ||
+    { cat "${dir}/configure.log"; fail "${route}: configure"; }
+  cmake --build "${dir}/build" --parallel "${jobs}" >"${dir}/build.log" ||
+    { tail -50 "${dir}/build.log"; fail "${route}: build"; }
+  # A subproject builds no tests (CATMEM_BUILD_TESTS defaults to ON only at the top level).
+  if find "${dir}/build" -name 'api_test_*' -type f | grep -q .; then
+    fail "${route}: catmem's tests were built inside a consumer"
+  fi
+  want="${default}"
+  for arg in "$@"; do [[ "${arg}" == -DCATMEM_BACKEND=* ]] && want="${arg#-DCATMEM_BACKEND=}"; done
+  # The runtime backend without jemalloc in the process is the system backend.
+  [[ "${want}" == runtime ]] && want=system
+  expect "${want}" "${dir}/build/app"
+  expect system "${dir}/build/app_system"
+  expect system "${dir}/build/app_runtime"
+  expect system "${dir}/build/loader" "${dir}/build/plugin.so"
+  if [[ "${have_jemalloc}" == 1 ]]; then
+    expect jemalloc "${dir}/build/app_jemalloc"
+    expect jemalloc env LD_PRELOAD=libjemalloc.so.2 "${dir}/build/app_runtime"
+    expect jemalloc env LD_PRELOAD=libjemalloc.so.2 "${dir}/build/loader" "${dir}/build/plugin.so"
+  fi
+}
+
+consumer add_subdirectory "add_subdirectory(\"${catmem}\" catmem)"
+consumer add_subdirectory-runtime "add_subdirectory(\"${catmem}\" catmem)" -DCATMEM_BACKEND=runtime
+consumer FetchContent "include(FetchContent)
+FetchContent_Declare(catmem SOURCE_DIR \"${catmem}\")
+FetchContent_MakeAvailable(catmem)"
+consumer find_package "find_package(catmem CONFIG REQUIRED)" "-DCMAKE_PREFIX_PATH=${work}/prefix"
+
+# ---- 3. pkg-config ------------------------------------------------------------------------------
+
+pc="$(find "${work}/prefix" -name catmem.pc -print -quit)"
+[[ -n "${pc}" ]] || fail "catmem.pc not installed"
+export PKG_CONFIG_PATH="${pc%/*}"
+echo "== 3. pkg-config (PKG_CONFIG_PATH=${PKG_CONFIG_PATH})"
+# pkgconf_app <module> <expected backend>: builds main.c with the module's flags and runs it.
+pkgconf_app() {
+  local module="$1" want="$2" flags
+  flags="$(pkg-config --cflags --libs "${module}")" || fail "pkg-config ${module}"
+  echo "  ${module}: ${flags}"
+  # shellcheck disable=SC2086 # the flags are words
+  cc -std=c99 -Wall -Wextra -Wpedantic -Werror "${src}/main.c" -o "${work}/app-${module}" \
+    ${flags} || fail "cc with ${module}"
+  expect "${want}" "${work}/app-${module}"
+}
+pkgconf_app catmem "$([[ "${default}" == runtime ]] && echo system || echo "${default}")"
+pkgconf_app catmem-system system
+pkgconf_app catmem-runtime system
+if [[ "${have_jemalloc}" == 1 ]]; then
+  pkgconf_app catmem-jemalloc jemalloc
+  expect jemalloc env LD_PRELOAD=libjemalloc.so.2 "${work}/app-catmem-runtime"
+fi
+
+echo "check_cmake: OK (${catmem})"
