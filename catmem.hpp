@@ -13,10 +13,13 @@
        std::vector<int, catmem::allocator<int>> v{catmem::allocator<int>(a)};
 
        catmem::region_resource request{catmem_arena_get(CATMEM_REQUEST)};
-       std::pmr::vector<std::pmr::string> headers{&request};
-       ...                              // the request
-       headers = {};                    // nothing may point into the region after release()
-       request.release();               // everything of the request gone in one call
+       for (;;) {                                   // each request
+           {
+               std::pmr::vector<std::pmr::string> headers{&request};
+               ...
+           }                                        // nothing points into the region now
+           request.release();                       // the whole request freed in one call
+       }
 
    Errors follow the standard library, not catmem's errno convention: when catmem returns NULL
    (out of memory, a size above CATMEM_SIZE_MAX, catmem not initialised) allocation throws

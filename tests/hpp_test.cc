@@ -76,8 +76,7 @@ void test_vector_map_and_string_allocate_from_the_arena(void **state) {
             alloc<std::pair<const int, astring>>(a)};
         for (int i = 0; i < 100; i++) {
             // Longer than any small-string buffer, so the characters live in the arena too.
-            m.emplace(i, astring(std::string(64, static_cast<char>('a' + i % 26)).c_str(),
-                                 alloc<char>(a)));
+            m.emplace(i, astring(64, static_cast<char>('a' + i % 26), alloc<char>(a)));
         }
         assert_int_equal(m.size(), 100);
         assert_true(m.at(3).get_allocator() == alloc<char>(a));
@@ -302,7 +301,7 @@ void test_arena_reset_after_containers_die(void **state) {
         {
             std::vector<astring, alloc<astring>> v{alloc<astring>(a)};
             for (int i = 0; i < 100; i++)
-                v.emplace_back(std::string(40, 'r').c_str(), alloc<char>(a));
+                v.emplace_back(40, 'r', alloc<char>(a));
             catmem::region_resource rr(a);
             std::pmr::vector<int> pv(&rr);
             pv.assign(1000, round);
