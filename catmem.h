@@ -101,15 +101,49 @@
    - Under AddressSanitizer, region memory not handed out is poisoned: a use after reset, restore
      or release is reported. With CATMEM_DEBUG it is also filled with 0xdd.
 
+   LIFETIMES: CLEANUPS, CHILD ARENAS, OUT OF MEMORY, THE REPORT
+   ============================================================
+       catmem_arena *req = catmem_arena_create_child(catmem_arena_get(CATMEM_REQUEST), "req-42");
+       int fd = open(path, O_RDONLY);
+       catmem_arena_on_reset(req, close_fd, (void *)(intptr_t)fd);   // runs at reset or release
+       ...
+       catmem_arena_release(req);                       // close_fd runs, then the memory goes
+   - Cleanups (catmem_arena_on_reset) run at catmem_arena_reset and _release: last registered
+     first, each exactly once, on the calling thread, before any of the arena's memory is freed.
+     They run outside catmem's locks, so a cleanup may call catmem; but while they run the arena
+     (and every arena reset with it) refuses everything except catmem_free with EBUSY: a cleanup
+     that allocates from, resets, releases or registers on it gets EBUSY, never a deadlock. A
+     record costs one small malloc; ENOMEM registers nothing.
+   - Child arenas (catmem_arena_create_child) are user arenas with a parent, any arena built-in
+     ones included. catmem_arena_reset(parent) resets every child first, deepest first, each
+     with its cleanups, then the parent; catmem_arena_release(parent) releases them all the same
+     way. A child's own reset or release touches only its subtree. Statistics are per arena: a
+     parent's figures do not include its children's.
+   - Regions have cleanups too (catmem_region_on_reset): run by catmem_region_reset and _release,
+     and by catmem_region_restore for those registered after the mark, before the region takes
+     its memory back. Their records live in the region. While they run the region answers EBUSY.
+   - catmem_set_oom_handler(fn, arg): when an allocation, a realloc or a region chunk is about to
+     fail for lack of memory, fn(arena, size, arg) runs; non-zero makes catmem try once more.
+     Sizes above CATMEM_SIZE_MAX fail at once, without it. A thread never re-enters it (an
+     allocation failing inside it just fails); several threads may run it at once.
+   - catmem_report(out, CATMEM_REPORT_TEXT or _JSON) writes every live arena (name, id, parent,
+     statistics, pending cleanups) and the total, as a table or as one JSON object. With
+     CATMEM_REPORT=stderr, stdout or a file path in the environment at the first init, the
+     report is written when the process exits (JSON when the path ends in ".json").
+
    ERRORS
    ======
    Allocation functions return NULL and set errno; control functions return 0 or an errno value
    (and leave errno alone). Nothing is lost on failure: a failed realloc leaves the block as it was.
      EINVAL      NULL or released arena handle; NULL or uninitialised region; alignment zero, not
                  a power of two, or above CATMEM_ALIGN_MAX; unknown kind; bad name; release of a
-                 built-in arena; a dead or foreign region mark.
-     ENOMEM      out of memory; size above CATMEM_SIZE_MAX; n * size overflows in calloc.
-     ESHUTDOWN   called before catmem_init() or after catmem_shutdown().
+                 built-in arena; a dead or foreign region mark; a NULL cleanup function; an
+                 unknown report format.
+     ENOMEM      out of memory (after the out-of-memory handler had its chance); size above
+                 CATMEM_SIZE_MAX; n * size overflows in calloc.
+     ESHUTDOWN   called after catmem_shutdown() (and before the next catmem_init()).
+     EBUSY       the arena or region is running its cleanups (see LIFETIMES).
+     EIO         catmem_report could not write to its stream.
      EEXIST      catmem_arena_create with the name of a live arena.
      ENAMETOOLONG  name longer than CATMEM_NAME_MAX.
      EAGAIN      no free arena slot (CATMEM_MAX_ARENAS), or jemalloc cannot create more arenas.
@@ -117,15 +151,19 @@
                  MALLOC_CONF=prof:true, decay tuning on the system backend).
      ENOENT      catmem_arena_find found no arena of that name.
    Size 0 is valid everywhere and returns a unique pointer, as if 1 byte had been asked for; this
-   includes catmem_realloc(a, p, 0), which never frees p and returns NULL.
+   includes catmem_realloc(a, p, 0), which is catmem_realloc(a, p, 1): p is never freed without a
+   block that replaces it (which may be at another address, as with any realloc).
    catmem_free(a, NULL) does nothing. catmem_free(NULL, p) still frees p correctly (the owner comes
    from the pointer) and sets errno to EINVAL so the mistake can be found.
 
    LIFETIME
    ========
-   catmem_init is idempotent and thread-safe; it is not reference-counted. catmem_shutdown is
-   idempotent: it drops every thread's caches and makes allocation, reset, purge and stats fail
-   with ESHUTDOWN until the next catmem_init. It does NOT free what the arenas hold: arenas and
+   The first catmem call of the process initialises catmem as catmem_init would (if that fails,
+   the call reports the init's error and the next call tries again), so code that allocates
+   before anyone calls catmem_init works. catmem_init is idempotent and thread-safe; it is not
+   reference-counted. catmem_shutdown is idempotent: it drops every thread's caches and makes
+   allocation, reset, purge and stats fail with ESHUTDOWN until the next catmem_init (after it no
+   call initialises implicitly). It does NOT free what the arenas hold: arenas and
    handles live as long as the process, and the next catmem_init hands back the same arenas, with
    the same ids, without creating any. catmem_free keeps working after shutdown, so memory can be
    handed back at any time. catmem_arena_release frees everything the arena holds and gives its
@@ -142,10 +180,12 @@
      owner's heap). Caches are destroyed, and heaps handed on, when their thread exits, so thread
      churn never exhausts jemalloc's cache ids nor piles up heaps.
    - catmem_arena_reset and catmem_arena_release free memory other threads may be using. The caller
-     must make sure that no other thread allocates from or frees into THAT arena during the call
-     and that nobody uses its memory afterwards; other arenas are unaffected. A built-in arena
-     shared by concurrent requests (CATMEM_REQUEST) therefore cannot be reset while requests are in
-     flight: give each worker its own arena with catmem_arena_create, or reset at a quiescent point.
+     must make sure that no other thread allocates from or frees into THAT arena (or, for a
+     parent, any of its children) during the call and that nobody uses its memory afterwards;
+     other arenas are unaffected. A built-in arena shared by concurrent requests (CATMEM_REQUEST)
+     therefore cannot be reset while requests are in flight: give each request or worker its own
+     arena (catmem_arena_create_child(catmem_arena_get(CATMEM_REQUEST), name) keeps them grouped),
+     or reset at a quiescent point. Cleanups run on the thread that resets or releases.
    - catmem_shutdown must not run concurrently with other catmem calls.
    - catmem_arena_stats and catmem_arena_purge may run at any time.
 
