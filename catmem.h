@@ -1386,6 +1386,7 @@ static void catmemi_report_stats(FILE *out, int json, const catmem_stats *st) {
 static void catmemi_report_print(FILE *out, int json, const catmemi_report_row *rows, unsigned n,
                                  const catmem_stats *total) {
     unsigned i;
+    int w = 8;
     if (json) {
         fputs("{\"backend\": ", out);
         catmemi_json_str(out, catmemi_be->name);
@@ -1409,17 +1410,23 @@ static void catmemi_report_print(FILE *out, int json, const catmemi_report_row *
         fputs("}}\n", out);
         return;
     }
-    fprintf(out, "catmem report: backend %s (%s)\n", catmemi_be->name, catmemi_info);
-    fprintf(out, "%-*s %5s %-*s %14s %14s %14s %14s %12s %12s %8s\n", CATMEM_NAME_MAX, "arena",
-            "id", CATMEM_NAME_MAX, "parent", "allocated", "active", "resident", "mapped",
-            "nmalloc", "ndalloc", "cleanups");
+    /* Columns as wide as the longest name, so that the table stays readable. */
     for (i = 0; i < n; i++) {
-        fprintf(out, "%-*s %5d %-*s", CATMEM_NAME_MAX, rows[i].name, rows[i].id, CATMEM_NAME_MAX,
+        int a = (int)strlen(rows[i].name), b = (int)strlen(rows[i].parent);
+        if (a > w) w = a;
+        if (b > w) w = b;
+    }
+    fprintf(out, "catmem report: backend %s (%s)\n", catmemi_be->name, catmemi_info);
+    fprintf(out, "%-*s %5s %-*s %14s %14s %14s %14s %12s %12s %8s\n", w, "arena", "id", w,
+            "parent", "allocated", "active", "resident", "mapped", "nmalloc", "ndalloc",
+            "cleanups");
+    for (i = 0; i < n; i++) {
+        fprintf(out, "%-*s %5d %-*s", w, rows[i].name, rows[i].id, w,
                 rows[i].parent[0] != '\0' ? rows[i].parent : "-");
         catmemi_report_stats(out, 0, &rows[i].st);
         fprintf(out, " %8u\n", rows[i].cleanups);
     }
-    fprintf(out, "%-*s %5s %-*s", CATMEM_NAME_MAX, "total", "", CATMEM_NAME_MAX, "");
+    fprintf(out, "%-*s %5s %-*s", w, "total", "", w, "");
     catmemi_report_stats(out, 0, total);
     fputs("\n", out);
 }

@@ -258,7 +258,9 @@ static void test_children_of_a_builtin_arena(void **state) {
 
 /* A child's cleanup that resets its parent: EBUSY, the parent is cleaning too. */
 static int child_reset_parent;
-static void resets_parent(void *arg) { child_reset_parent = catmem_arena_reset((catmem_arena *)arg); }
+static void resets_parent(void *arg) {
+    child_reset_parent = catmem_arena_reset((catmem_arena *)arg);
+}
 
 static void test_a_childs_cleanup_cannot_reset_its_parent(void **state) {
     catmem_arena *p = catmem_arena_create("p2");
@@ -406,13 +408,12 @@ static void test_report_text_and_json(void **state) {
                         catmem_backend_name());
     row = find_arena(doc, "rep-child");
     assert_non_null(row);
-    assert_string_equal(cJSON_GetObjectItemCaseSensitive(row, "parent")->valuestring,
-                        "rep-parent");
+    assert_string_equal(cJSON_GetObjectItemCaseSensitive(row, "parent")->valuestring, "rep-parent");
     assert_int_equal(cJSON_GetObjectItemCaseSensitive(row, "cleanups")->valueint, 2);
     assert_true(cJSON_GetObjectItemCaseSensitive(row, "allocated")->valuedouble >= 5000);
     assert_int_equal(cJSON_GetObjectItemCaseSensitive(row, "id")->valueint, catmem_arena_id(c));
-    assert_true(cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(find_arena(doc, "rep-parent"),
-                                                             "parent")));
+    assert_true(
+        cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(find_arena(doc, "rep-parent"), "parent")));
     assert_non_null(find_arena(doc, "q\"uo\\te\t")); /* escaped, and read back the same */
     total = cJSON_GetObjectItemCaseSensitive(doc, "total");
     assert_true(cJSON_GetObjectItemCaseSensitive(total, "allocated")->valuedouble >= 5000);
