@@ -101,15 +101,49 @@
    - Under AddressSanitizer, region memory not handed out is poisoned: a use after reset, restore
      or release is reported. With CATMEM_DEBUG it is also filled with 0xdd.
 
+   LIFETIMES: CLEANUPS, CHILD ARENAS, OUT OF MEMORY, THE REPORT
+   ============================================================
+       catmem_arena *req = catmem_arena_create_child(catmem_arena_get(CATMEM_REQUEST), "req-42");
+       int fd = open(path, O_RDONLY);
+       catmem_arena_on_reset(req, close_fd, (void *)(intptr_t)fd);   // runs at reset or release
+       ...
+       catmem_arena_release(req);                       // close_fd runs, then the memory goes
+   - Cleanups (catmem_arena_on_reset) run at catmem_arena_reset and _release: last registered
+     first, each exactly once, on the calling thread, before any of the arena's memory is freed.
+     They run outside catmem's locks, so a cleanup may call catmem; but while they run the arena
+     (and every arena reset with it) refuses everything except catmem_free with EBUSY: a cleanup
+     that allocates from, resets, releases or registers on it gets EBUSY, never a deadlock. A
+     record costs one small malloc; ENOMEM registers nothing.
+   - Child arenas (catmem_arena_create_child) are user arenas with a parent, any arena built-in
+     ones included. catmem_arena_reset(parent) resets every child first, deepest first, each
+     with its cleanups, then the parent; catmem_arena_release(parent) releases them all the same
+     way. A child's own reset or release touches only its subtree. Statistics are per arena: a
+     parent's figures do not include its children's.
+   - Regions have cleanups too (catmem_region_on_reset): run by catmem_region_reset and _release,
+     and by catmem_region_restore for those registered after the mark, before the region takes
+     its memory back. Their records live in the region. While they run the region answers EBUSY.
+   - catmem_set_oom_handler(fn, arg): when an allocation, a realloc or a region chunk is about to
+     fail for lack of memory, fn(arena, size, arg) runs; non-zero makes catmem try once more.
+     Sizes above CATMEM_SIZE_MAX fail at once, without it. A thread never re-enters it (an
+     allocation failing inside it just fails); several threads may run it at once.
+   - catmem_report(out, CATMEM_REPORT_TEXT or _JSON) writes every live arena (name, id, parent,
+     statistics, pending cleanups) and the total, as a table or as one JSON object. With
+     CATMEM_REPORT=stderr, stdout or a file path in the environment at the first init, the
+     report is written when the process exits (JSON when the path ends in ".json").
+
    ERRORS
    ======
    Allocation functions return NULL and set errno; control functions return 0 or an errno value
    (and leave errno alone). Nothing is lost on failure: a failed realloc leaves the block as it was.
      EINVAL      NULL or released arena handle; NULL or uninitialised region; alignment zero, not
                  a power of two, or above CATMEM_ALIGN_MAX; unknown kind; bad name; release of a
-                 built-in arena; a dead or foreign region mark.
-     ENOMEM      out of memory; size above CATMEM_SIZE_MAX; n * size overflows in calloc.
-     ESHUTDOWN   called before catmem_init() or after catmem_shutdown().
+                 built-in arena; a dead or foreign region mark; a NULL cleanup function; an
+                 unknown report format.
+     ENOMEM      out of memory (after the out-of-memory handler had its chance); size above
+                 CATMEM_SIZE_MAX; n * size overflows in calloc.
+     ESHUTDOWN   called after catmem_shutdown() (and before the next catmem_init()).
+     EBUSY       the arena or region is running its cleanups (see LIFETIMES).
+     EIO         catmem_report could not write to its stream.
      EEXIST      catmem_arena_create with the name of a live arena.
      ENAMETOOLONG  name longer than CATMEM_NAME_MAX.
      EAGAIN      no free arena slot (CATMEM_MAX_ARENAS), or jemalloc cannot create more arenas.
@@ -117,15 +151,19 @@
                  MALLOC_CONF=prof:true, decay tuning on the system backend).
      ENOENT      catmem_arena_find found no arena of that name.
    Size 0 is valid everywhere and returns a unique pointer, as if 1 byte had been asked for; this
-   includes catmem_realloc(a, p, 0), which never frees p and returns NULL.
+   includes catmem_realloc(a, p, 0), which is catmem_realloc(a, p, 1): p is never freed without a
+   block that replaces it (which may be at another address, as with any realloc).
    catmem_free(a, NULL) does nothing. catmem_free(NULL, p) still frees p correctly (the owner comes
    from the pointer) and sets errno to EINVAL so the mistake can be found.
 
    LIFETIME
    ========
-   catmem_init is idempotent and thread-safe; it is not reference-counted. catmem_shutdown is
-   idempotent: it drops every thread's caches and makes allocation, reset, purge and stats fail
-   with ESHUTDOWN until the next catmem_init. It does NOT free what the arenas hold: arenas and
+   The first catmem call of the process initialises catmem as catmem_init would (if that fails,
+   the call reports the init's error and the next call tries again), so code that allocates
+   before anyone calls catmem_init works. catmem_init is idempotent and thread-safe; it is not
+   reference-counted. catmem_shutdown is idempotent: it drops every thread's caches and makes
+   allocation, reset, purge and stats fail with ESHUTDOWN until the next catmem_init (after it no
+   call initialises implicitly). It does NOT free what the arenas hold: arenas and
    handles live as long as the process, and the next catmem_init hands back the same arenas, with
    the same ids, without creating any. catmem_free keeps working after shutdown, so memory can be
    handed back at any time. catmem_arena_release frees everything the arena holds and gives its
@@ -142,10 +180,12 @@
      owner's heap). Caches are destroyed, and heaps handed on, when their thread exits, so thread
      churn never exhausts jemalloc's cache ids nor piles up heaps.
    - catmem_arena_reset and catmem_arena_release free memory other threads may be using. The caller
-     must make sure that no other thread allocates from or frees into THAT arena during the call
-     and that nobody uses its memory afterwards; other arenas are unaffected. A built-in arena
-     shared by concurrent requests (CATMEM_REQUEST) therefore cannot be reset while requests are in
-     flight: give each worker its own arena with catmem_arena_create, or reset at a quiescent point.
+     must make sure that no other thread allocates from or frees into THAT arena (or, for a
+     parent, any of its children) during the call and that nobody uses its memory afterwards;
+     other arenas are unaffected. A built-in arena shared by concurrent requests (CATMEM_REQUEST)
+     therefore cannot be reset while requests are in flight: give each request or worker its own
+     arena (catmem_arena_create_child(catmem_arena_get(CATMEM_REQUEST), name) keeps them grouped),
+     or reset at a quiescent point. Cleanups run on the thread that resets or releases.
    - catmem_shutdown must not run concurrently with other catmem calls.
    - catmem_arena_stats and catmem_arena_purge may run at any time.
 
@@ -187,6 +227,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <errno.h>
 
 /* ---- configuration ------------------------------------------------------------------------- */
@@ -347,6 +388,31 @@ CATMEM_API int catmem_arena_set_decay(catmem_arena *a, long dirty_ms, long muzzy
    (or a malloc_conf symbol saying so); ENOTSUP otherwise. path NULL: jemalloc's default name. */
 CATMEM_API int catmem_prof_active(int on);
 CATMEM_API int catmem_prof_dump(const char *path);
+
+/* ---- lifetimes: cleanups, child arenas, the out-of-memory handler, the report ---------------- */
+
+/* Run when the arena (or region) it was registered on is reset or released. */
+typedef void (*catmem_cleanup_fn)(void *arg);
+/* fn(arg) runs at the next catmem_arena_reset or _release of a, or of an ancestor of a: last
+   registered first, each exactly once, before the arena's memory is freed (a cleanup may still
+   read what it points to). fn NULL: EINVAL. */
+CATMEM_API int catmem_arena_on_reset(catmem_arena *a, catmem_cleanup_fn fn, void *arg);
+/* A user arena that lives inside parent: resetting parent resets it first (its cleanups run
+   first), releasing parent releases it. Children of children work. */
+CATMEM_API catmem_arena *catmem_arena_create_child(catmem_arena *parent, const char *name);
+CATMEM_API catmem_arena *catmem_arena_parent(const catmem_arena *a); /* NULL: top level */
+
+/* Called when an allocation is about to fail for lack of memory: return non-zero after making
+   room to have catmem try once more, zero to fail. Never re-entered by the thread running it.
+   fn NULL: no handler (the default). */
+typedef int (*catmem_oom_fn)(catmem_arena *a, size_t size, void *arg);
+CATMEM_API void catmem_set_oom_handler(catmem_oom_fn fn, void *arg);
+
+/* Every live arena (name, id, parent, statistics, pending cleanups) and the total, as a
+   readable table or as one JSON object. */
+#define CATMEM_REPORT_TEXT 0
+#define CATMEM_REPORT_JSON 1
+CATMEM_API int catmem_report(FILE *out, int flags);
 
 /* ---- allocation (fast paths are inline below) ------------------------------------------------ */
 
@@ -524,6 +590,7 @@ static inline void catmem_free_sized(catmem_arena *a, void *p, size_t size) {
 #endif
 
 typedef struct catmemi_region_block catmemi_region_block;
+typedef struct catmemi_cleanup catmemi_cleanup;
 
 /* A region: caller-owned (a local, a struct member, a thread-local), used by one thread at a
    time. The fields are private. */
@@ -533,6 +600,8 @@ typedef struct catmem_region {
     catmemi_region_block *chunks; /* the current chunk, then older ones */
     catmemi_region_block *large;  /* blocks of their own, newest first */
     catmem_arena *arena;
+    catmemi_cleanup *cleanups; /* newest first, allocated in the region itself */
+    int busy;                  /* running its cleanups: every call but free fails with EBUSY */
 } catmem_region;
 
 /* A point to come back to with catmem_region_restore. */
@@ -540,6 +609,7 @@ typedef struct catmem_region_mark {
     catmemi_region_block *chunk;
     char *cur;
     catmemi_region_block *large;
+    catmemi_cleanup *cleanups;
 } catmem_region_mark;
 
 CATMEM_API int catmem_region_init(catmem_region *r, catmem_arena *a); /* allocates nothing */
@@ -556,6 +626,10 @@ CATMEM_API catmem_region_mark catmem_region_save(const catmem_region *r);
 CATMEM_API int catmem_region_restore(catmem_region *r, catmem_region_mark mark);
 CATMEM_API int catmem_region_reset(catmem_region *r);
 CATMEM_API int catmem_region_release(catmem_region *r);
+/* fn(arg) runs at catmem_region_reset and _release, and at a catmem_region_restore to a mark
+   taken before it was registered: last registered first, each exactly once, before the memory
+   is taken back. The record lives in the region (ENOMEM when it cannot get room). */
+CATMEM_API int catmem_region_on_reset(catmem_region *r, catmem_cleanup_fn fn, void *arg);
 
 /* Everything that does not fit the current chunk: new chunks, blocks of their own, errors. */
 CATMEM_API void *catmemi_region_alloc_slow(catmem_region *r, size_t alignment, size_t size);
@@ -611,8 +685,19 @@ static inline void *catmem_region_alloc_aligned(catmem_region *r, size_t alignme
 extern "C" {
 #endif
 
-enum { CATMEMI_DOWN = 0, CATMEMI_UP = 1 };   /* catmemi_state */
-enum { CATMEMI_FREE = 0, CATMEMI_LIVE = 1 }; /* catmemi_slot.state */
+/* catmemi_state. NEVER until the first init: a call then initialises catmem implicitly. DOWN
+   after catmem_shutdown: calls fail with ESHUTDOWN until the next catmem_init. */
+enum { CATMEMI_NEVER = 0, CATMEMI_UP = 1, CATMEMI_DOWN = 2 };
+/* catmemi_slot.state. CLEANING: its cleanups (or its children's) are running, outside
+   catmemi_mu; every call on it but free fails with EBUSY meanwhile. */
+enum { CATMEMI_FREE = 0, CATMEMI_LIVE = 1, CATMEMI_CLEANING = 2 };
+
+/* A registered cleanup, in a list newest first: an arena's (under catmemi_mu) or a region's. */
+struct catmemi_cleanup {
+    catmemi_cleanup *next;
+    catmem_cleanup_fn fn;
+    void *arg;
+};
 
 /* The backends' per-slot data: catmemi_je_slot (CATMEMI_HAS_JE), catmemi_sys_slot
    (CATMEMI_HAS_SYS); the runtime backend has both. */
@@ -624,8 +709,11 @@ enum { CATMEMI_FREE = 0, CATMEMI_LIVE = 1 }; /* catmemi_slot.state */
    arenas. A slot's backend arena is made once (created != 0) and kept for the process. */
 typedef struct catmemi_slot {
     catmem_arena handle; /* handle.slot == index in catmemi_slots */
-    int state;           /* CATMEMI_FREE or CATMEMI_LIVE; atomic */
+    int state;           /* CATMEMI_FREE, _LIVE or _CLEANING; atomic */
     int created;         /* the backend arena exists; atomic (catmemi_created) */
+    unsigned parent;     /* slot index + 1 of the parent arena; 0: top level. Under mu */
+    catmemi_cleanup *cleanups; /* newest first; under catmemi_mu */
+    unsigned ncleanups;
     char name[CATMEM_NAME_MAX + 1];
 #if defined(CATMEMI_HAS_JE)
     catmemi_je_slot je;
@@ -665,7 +753,7 @@ typedef struct catmemi_ops {
 } catmemi_ops;
 
 static catmemi_slot catmemi_slots[CATMEM_MAX_ARENAS];
-static int catmemi_state;     /* CATMEMI_DOWN or CATMEMI_UP; atomic */
+static int catmemi_state;     /* CATMEMI_NEVER, _UP or _DOWN; atomic */
 static int catmemi_once_done; /* thread key and fork handlers installed; under catmemi_mu */
 /* Guards the registry, init/shutdown and every backend operation on other threads' caches. */
 static pthread_mutex_t catmemi_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -686,6 +774,30 @@ static int catmemi_created(const catmemi_slot *s) {
 static int catmemi_slot_live(const catmemi_slot *s) {
     return __atomic_load_n(&s->state, __ATOMIC_ACQUIRE) == CATMEMI_LIVE;
 }
+/* Live, or running its cleanups: it still has a name, statistics and memory. */
+static int catmemi_slot_used(const catmemi_slot *s) {
+    return __atomic_load_n(&s->state, __ATOMIC_ACQUIRE) != CATMEMI_FREE;
+}
+/* Implicit init: the first call before any catmem_init initialises catmem; after an explicit
+   catmem_shutdown nothing does but catmem_init. 0 when catmem is up; otherwise ESHUTDOWN, or
+   the error of the init that failed (a later call tries again). */
+static int catmemi_up_or_init(void) {
+    int err;
+    if (CATMEMI_LIKELY(catmemi_is_up())) return 0;
+    if (__atomic_load_n(&catmemi_state, __ATOMIC_ACQUIRE) != CATMEMI_NEVER) return ESHUTDOWN;
+    err = catmem_init();
+    return err != 0 ? err : catmemi_is_up() ? 0 : ESHUTDOWN;
+}
+
+/* The allocator under the system backend, and under catmem's own bookkeeping (cleanup records):
+   define all four to put catmem on another malloc (or, in catmem's fault-injection test, on one
+   that fails when told to). */
+#ifndef CATMEM_SYSTEM_MALLOC
+#  define CATMEM_SYSTEM_MALLOC  malloc
+#  define CATMEM_SYSTEM_CALLOC  calloc
+#  define CATMEM_SYSTEM_REALLOC realloc
+#  define CATMEM_SYSTEM_FREE    free
+#endif
 
 /* The backend's out-of-line part: its catmemi_ops, and catmemi_select() that picks them. */
 #define CATMEMI_PART_IMPL
@@ -716,8 +828,10 @@ static catmemi_slot *catmemi_slot_of(const catmem_arena *a) {
     return &catmemi_slots[(p - base) / sizeof(catmemi_slot)];
 }
 
-/* The one argument check behind every call that takes a handle: the slot, or NULL with *err. */
-static catmemi_slot *catmemi_check(const catmem_arena *a, int *err) {
+/* The one argument check behind every call that takes a handle: the slot, or NULL with *err.
+   Under catmemi_mu (which catmem_init takes): no implicit init here; the caller did that before
+   taking the lock, with catmemi_up_or_init. */
+static catmemi_slot *catmemi_check_locked(const catmem_arena *a, int *err) {
     catmemi_slot *s = catmemi_slot_of(a);
     if (s == NULL) {
         *err = EINVAL;
@@ -727,11 +841,17 @@ static catmemi_slot *catmemi_check(const catmem_arena *a, int *err) {
         *err = ESHUTDOWN;
         return NULL;
     }
-    if (!catmemi_slot_live(s)) {
-        *err = EINVAL;
-        return NULL;
+    switch (__atomic_load_n(&s->state, __ATOMIC_ACQUIRE)) {
+    case CATMEMI_LIVE: return s;
+    case CATMEMI_CLEANING: *err = EBUSY; return NULL;
+    default: *err = EINVAL; return NULL;
     }
-    return s;
+}
+
+/* The same without the lock held. */
+static catmemi_slot *catmemi_check(const catmem_arena *a, int *err) {
+    if (catmemi_slot_of(a) != NULL && (*err = catmemi_up_or_init()) != 0) return NULL;
+    return catmemi_check_locked(a, err);
 }
 
 static int catmemi_make_arena(catmemi_slot *s) {
@@ -755,6 +875,8 @@ static void catmemi_atfork_child(void) {
     pthread_mutex_init(&catmemi_mu, NULL); /* other threads are gone; nobody else holds it */
 }
 
+static void catmemi_report_at_exit_once(void); /* with the report, below */
+
 CATMEM_API int catmem_init(void) {
     int err = 0;
     unsigned i;
@@ -769,6 +891,7 @@ CATMEM_API int catmem_init(void) {
             err = ENOMEM;
         if (err != 0) goto out;
         for (i = 0; i < CATMEM_MAX_ARENAS; i++) catmemi_slots[i].handle.slot = i;
+        catmemi_report_at_exit_once();
         catmemi_once_done = 1;
     }
     for (i = 0; i < CATMEM_KIND_COUNT; i++) {
@@ -786,6 +909,8 @@ out:
 
 CATMEM_API void catmem_shutdown(void) {
     catmemi_lock();
+    if (catmemi_state == CATMEMI_NEVER) /* no implicit init after an explicit shutdown */
+        __atomic_store_n(&catmemi_state, CATMEMI_DOWN, __ATOMIC_RELEASE);
     if (catmemi_state == CATMEMI_UP) {
         __atomic_store_n(&catmemi_state, CATMEMI_DOWN, __ATOMIC_RELEASE);
         catmemi_be->publish();
@@ -804,12 +929,13 @@ CATMEM_API const char *catmem_backend_info(void) {
 }
 
 CATMEM_API catmem_arena *catmem_arena_get(catmem_kind kind) {
+    int err;
     if ((unsigned)kind >= CATMEM_KIND_COUNT) {
         errno = EINVAL;
         return NULL;
     }
-    if (!catmemi_is_up()) {
-        errno = ESHUTDOWN;
+    if ((err = catmemi_up_or_init()) != 0) {
+        errno = err;
         return NULL;
     }
     return &catmemi_slots[kind].handle;
@@ -826,20 +952,26 @@ static int catmemi_check_name(const char *name) {
 static catmemi_slot *catmemi_find_locked(const char *name) {
     unsigned i;
     for (i = 0; i < CATMEM_MAX_ARENAS; i++)
-        if (catmemi_slots[i].state == CATMEMI_LIVE && strcmp(catmemi_slots[i].name, name) == 0)
+        if (catmemi_slot_used(&catmemi_slots[i]) && strcmp(catmemi_slots[i].name, name) == 0)
             return &catmemi_slots[i];
     return NULL;
 }
 
-CATMEM_API catmem_arena *catmem_arena_create(const char *name) {
-    catmemi_slot *s = NULL;
+/* catmem_arena_create and _create_child: parent NULL for a top-level arena. */
+static catmem_arena *catmemi_create(const catmem_arena *parent, const char *name) {
+    catmemi_slot *s = NULL, *ps = NULL;
     unsigned i;
     int err = catmemi_check_name(name);
     if (err != 0) {
         errno = err;
         return NULL;
     }
+    if ((err = catmemi_up_or_init()) != 0) {
+        errno = err;
+        return NULL;
+    }
     catmemi_lock();
+    if (parent != NULL && (ps = catmemi_check_locked(parent, &err)) == NULL) goto out;
     if (catmemi_state != CATMEMI_UP) {
         err = ESHUTDOWN;
         goto out;
@@ -863,6 +995,7 @@ CATMEM_API catmem_arena *catmem_arena_create(const char *name) {
         goto out;
     }
     strcpy(s->name, name);
+    s->parent = ps != NULL ? ps->handle.slot + 1 : 0;
     __atomic_store_n(&s->state, CATMEMI_LIVE, __ATOMIC_RELEASE);
     catmemi_be->publish();
 out:
@@ -874,10 +1007,39 @@ out:
     return &s->handle;
 }
 
+CATMEM_API catmem_arena *catmem_arena_create(const char *name) {
+    return catmemi_create(NULL, name);
+}
+
+CATMEM_API catmem_arena *catmem_arena_create_child(catmem_arena *parent, const char *name) {
+    if (parent == NULL) {
+        errno = EINVAL;
+        return NULL;
+    }
+    return catmemi_create(parent, name);
+}
+
+CATMEM_API catmem_arena *catmem_arena_parent(const catmem_arena *a) {
+    catmemi_slot *s = catmemi_slot_of(a);
+    catmem_arena *p = NULL;
+    if (s == NULL) {
+        errno = EINVAL;
+        return NULL;
+    }
+    catmemi_lock();
+    if (catmemi_slot_used(s) && s->parent != 0) p = &catmemi_slots[s->parent - 1].handle;
+    catmemi_unlock();
+    return p;
+}
+
 CATMEM_API catmem_arena *catmem_arena_find(const char *name) {
     catmemi_slot *s;
     int err = catmemi_check_name(name);
     if (err != 0) {
+        errno = err;
+        return NULL;
+    }
+    if ((err = catmemi_up_or_init()) != 0) {
         errno = err;
         return NULL;
     }
@@ -892,29 +1054,9 @@ CATMEM_API catmem_arena *catmem_arena_find(const char *name) {
     return &s->handle;
 }
 
-CATMEM_API int catmem_arena_release(catmem_arena *a) {
-    int err = 0;
-    catmemi_slot *s;
-    catmemi_lock();
-    s = catmemi_check(a, &err);
-    if (s != NULL && s->handle.slot < CATMEM_KIND_COUNT) err = EINVAL; /* built-ins stay */
-    if (err == 0) {
-        catmemi_be->drop_caches(s);
-        catmemi_untrack_chunks(s);
-        err = catmemi_be->reset(s);
-        if (err == 0) {
-            s->name[0] = '\0';
-            __atomic_store_n(&s->state, CATMEMI_FREE, __ATOMIC_RELEASE);
-            catmemi_be->publish();
-        }
-    }
-    catmemi_unlock();
-    return err;
-}
-
 CATMEM_API const char *catmem_arena_name(const catmem_arena *a) {
     catmemi_slot *s = catmemi_slot_of(a);
-    return (s != NULL && catmemi_slot_live(s)) ? s->name : NULL;
+    return (s != NULL && catmemi_slot_used(s)) ? s->name : NULL;
 }
 
 CATMEM_API int catmem_arena_id(const catmem_arena *a) {
@@ -927,16 +1069,121 @@ CATMEM_API int catmem_arena_owns(const catmem_arena *a, const void *p) {
     return (s != NULL && catmemi_created(s) && p != NULL) ? catmemi_be->owns(s, p) : 0;
 }
 
-CATMEM_API int catmem_arena_reset(catmem_arena *a) {
-    int err = 0;
-    catmemi_slot *s;
-    catmemi_lock();
-    s = catmemi_check(a, &err);
-    if (s != NULL) {
+/* ---- reset and release of an arena and its children ----------------------------------------- */
+
+/* Under catmemi_mu: s and every arena below it, children before their parent, appended to ids
+   from index n; returns the new count. */
+static unsigned catmemi_subtree(const catmemi_slot *s, unsigned short *ids, unsigned n) {
+    unsigned i, me = s->handle.slot + 1;
+    for (i = CATMEM_KIND_COUNT; i < CATMEM_MAX_ARENAS; i++)
+        if (catmemi_slots[i].parent == me && catmemi_slot_used(&catmemi_slots[i]))
+            n = catmemi_subtree(&catmemi_slots[i], ids, n);
+    ids[n++] = (unsigned short)s->handle.slot;
+    return n;
+}
+
+/* Runs the cleanups of each arena in ids, in order, newest first; catmemi_mu is NOT held, so a
+   cleanup may call catmem; its own arenas are CLEANING meanwhile and refuse it with EBUSY. */
+static void catmemi_run_cleanups(const unsigned short *ids, unsigned n) {
+    unsigned i;
+    for (i = 0; i < n; i++) {
+        catmemi_slot *s = &catmemi_slots[ids[i]];
+        catmemi_cleanup *c;
+        catmemi_lock();
+        c = s->cleanups;
+        s->cleanups = NULL;
+        s->ncleanups = 0;
+        catmemi_unlock();
+        while (c != NULL) {
+            catmemi_cleanup *next = c->next;
+            c->fn(c->arg);
+            CATMEM_SYSTEM_FREE(c);
+            c = next;
+        }
+    }
+}
+
+/* Under catmemi_mu: frees everything the arenas in ids hold and, for a release, gives their
+   slots back. The first error is returned; an arena that failed stays live. */
+static int catmemi_reset_all(const unsigned short *ids, unsigned n, int release) {
+    unsigned i;
+    int first = 0;
+    for (i = 0; i < n; i++) {
+        catmemi_slot *s = &catmemi_slots[ids[i]];
+        int err;
+        if (release) catmemi_be->drop_caches(s);
         catmemi_untrack_chunks(s);
         err = catmemi_be->reset(s);
+        if (err == 0 && release) {
+            s->name[0] = '\0';
+            s->parent = 0;
+            __atomic_store_n(&s->state, CATMEMI_FREE, __ATOMIC_RELEASE);
+        } else {
+            __atomic_store_n(&s->state, CATMEMI_LIVE, __ATOMIC_RELEASE);
+        }
+        if (first == 0) first = err;
+    }
+    catmemi_be->publish();
+    return first;
+}
+
+/* catmem_arena_reset and _release. Children go first; cleanups run outside the registry lock
+   (they may call catmem), with every arena of the subtree marked CLEANING so that nothing
+   registers, allocates, resets or releases there meanwhile (EBUSY, never a deadlock). */
+static int catmemi_reset_tree(catmem_arena *a, int release) {
+    unsigned short ids[CATMEM_MAX_ARENAS];
+    unsigned i, n = 0;
+    int err = 0, cleanups = 0;
+    catmemi_slot *s;
+    if (catmemi_slot_of(a) != NULL && (err = catmemi_up_or_init()) != 0) return err;
+    catmemi_lock();
+    s = catmemi_check_locked(a, &err);
+    if (s != NULL && release && s->handle.slot < CATMEM_KIND_COUNT) err = EINVAL; /* built-ins */
+    if (err == 0) n = catmemi_subtree(s, ids, 0);
+    for (i = 0; i < n && err == 0; i++) {
+        if (catmemi_slots[ids[i]].state != CATMEMI_LIVE) err = EBUSY; /* a child is cleaning */
+        cleanups |= catmemi_slots[ids[i]].cleanups != NULL;
+    }
+    if (err == 0 && cleanups) {
+        /* Close the fast paths too: a cleanup that allocates there gets EBUSY, not memory that
+           the reset is about to free. */
+        for (i = 0; i < n; i++) {
+            __atomic_store_n(&catmemi_slots[ids[i]].state, CATMEMI_CLEANING, __ATOMIC_RELEASE);
+            catmemi_be->drop_caches(&catmemi_slots[ids[i]]);
+        }
+        catmemi_be->publish();
+        catmemi_unlock();
+        catmemi_run_cleanups(ids, n);
+        catmemi_lock();
+    }
+    if (err == 0) err = catmemi_reset_all(ids, n, release);
+    catmemi_unlock();
+    return err;
+}
+
+CATMEM_API int catmem_arena_reset(catmem_arena *a) { return catmemi_reset_tree(a, 0); }
+
+CATMEM_API int catmem_arena_release(catmem_arena *a) { return catmemi_reset_tree(a, 1); }
+
+CATMEM_API int catmem_arena_on_reset(catmem_arena *a, catmem_cleanup_fn fn, void *arg) {
+    catmemi_cleanup *c;
+    catmemi_slot *s;
+    int err = 0;
+    if (catmemi_check(a, &err) == NULL) return err; /* and again under the lock */
+    if (fn == NULL) return EINVAL;
+    c = (catmemi_cleanup *)CATMEM_SYSTEM_MALLOC(sizeof *c);
+    if (c == NULL) return ENOMEM;
+    c->fn = fn;
+    c->arg = arg;
+    catmemi_lock();
+    s = catmemi_check_locked(a, &err);
+    if (s != NULL) {
+        c->next = s->cleanups;
+        s->cleanups = c;
+        s->ncleanups++;
     }
     catmemi_unlock();
+    if (s == NULL) CATMEM_SYSTEM_FREE(c);
     return err;
 }
 
@@ -964,9 +1211,10 @@ CATMEM_API int catmem_arena_stats(catmem_arena *a, catmem_stats *out) {
 }
 
 CATMEM_API int catmem_total_stats(catmem_stats *out) {
+    int err;
     if (out == NULL) return EINVAL;
     memset(out, 0, sizeof *out);
-    if (!catmemi_is_up()) return ESHUTDOWN;
+    if ((err = catmemi_up_or_init()) != 0) return err;
     return catmemi_stats_done(catmemi_be->total_stats(out), out);
 }
 
@@ -979,11 +1227,44 @@ CATMEM_API int catmem_arena_set_decay(catmem_arena *a, long dirty_ms, long muzzy
 }
 
 CATMEM_API int catmem_prof_active(int on) {
-    return catmemi_is_up() ? catmemi_be->prof_active(on != 0) : ESHUTDOWN;
+    int err = catmemi_up_or_init();
+    return err == 0 ? catmemi_be->prof_active(on != 0) : err;
 }
 
 CATMEM_API int catmem_prof_dump(const char *path) {
-    return catmemi_is_up() ? catmemi_be->prof_dump(path) : ESHUTDOWN;
+    int err = catmemi_up_or_init();
+    return err == 0 ? catmemi_be->prof_dump(path) : err;
+}
+
+/* ---- the out-of-memory handler -------------------------------------------------------------- */
+
+static catmem_oom_fn catmemi_oom_fn;
+static void *catmemi_oom_arg;
+static pthread_mutex_t catmemi_oom_mu = PTHREAD_MUTEX_INITIALIZER; /* the pair changes together */
+static CATMEMI_TLS int catmemi_in_oom; /* this thread runs the handler: never re-enter it */
+
+CATMEM_API void catmem_set_oom_handler(catmem_oom_fn fn, void *arg) {
+    pthread_mutex_lock(&catmemi_oom_mu);
+    catmemi_oom_fn = fn;
+    catmemi_oom_arg = arg;
+    pthread_mutex_unlock(&catmemi_oom_mu);
+}
+
+/* An allocation of size in a failed: 1 when the handler made room and it may be tried again. */
+static int catmemi_oom(const catmem_arena *a, size_t size) {
+    catmem_oom_fn fn;
+    void *arg;
+    int again;
+    if (catmemi_in_oom) return 0;
+    pthread_mutex_lock(&catmemi_oom_mu);
+    fn = catmemi_oom_fn;
+    arg = catmemi_oom_arg;
+    pthread_mutex_unlock(&catmemi_oom_mu);
+    if (fn == NULL) return 0;
+    catmemi_in_oom = 1;
+    again = fn((catmem_arena *)(uintptr_t)a, size, arg) != 0;
+    catmemi_in_oom = 0;
+    return again;
 }
 
 CATMEM_API void *catmemi_alloc_slow(const catmem_arena *a, size_t size, int opts) {
@@ -1004,7 +1285,10 @@ CATMEM_API void *catmemi_alloc_slow(const catmem_arena *a, size_t size, int opts
         return NULL;
     }
     p = catmemi_be->alloc_slow(s, size, opts);
-    if (p == NULL) errno = ENOMEM;
+    /* The handler may have reset, released or shut down anything: check again. */
+    if (p == NULL && catmemi_oom(a, size) && (s = catmemi_check(a, &err)) != NULL)
+        p = catmemi_be->alloc_slow(s, size, opts);
+    if (p == NULL) errno = err != 0 ? err : ENOMEM;
     return p;
 }
 
@@ -1041,7 +1325,9 @@ CATMEM_API void *catmem_realloc(catmem_arena *a, void *p, size_t size) {
         return NULL;
     }
     q = catmemi_be->realloc(s, p, size);
-    if (q == NULL) errno = ENOMEM;
+    if (q == NULL && catmemi_oom(a, size) && (s = catmemi_check(a, &err)) != NULL)
+        q = catmemi_be->realloc(s, p, size);
+    if (q == NULL) errno = err != 0 ? err : ENOMEM;
     return q;
 }
 
@@ -1056,6 +1342,155 @@ CATMEM_API char *catmem_strdup(catmem_arena *a, const char *str) {
     p = (char *)catmem_alloc(a, n);
     if (p != NULL) memcpy(p, str, n);
     return p;
+}
+
+/* ---- the report ----------------------------------------------------------------------------- */
+
+/* One arena as the report shows it, copied under catmemi_mu and printed after. */
+typedef struct catmemi_report_row {
+    char name[CATMEM_NAME_MAX + 1];
+    char parent[CATMEM_NAME_MAX + 1]; /* "" for a top-level arena */
+    int id;
+    unsigned cleanups;
+    catmem_stats st;
+} catmemi_report_row;
+
+/* A JSON string: names are the caller's bytes, so quotes, backslashes and controls are escaped. */
+static void catmemi_json_str(FILE *out, const char *str) {
+    fputc('"', out);
+    for (; *str != '\0'; str++) {
+        unsigned char c = (unsigned char)*str;
+        if (c == '"' || c == '\\')
+            fprintf(out, "\\%c", c);
+        else if (c < 0x20)
+            fprintf(out, "\\u%04x", c);
+        else
+            fputc(c, out);
+    }
+    fputc('"', out);
+}
+
+static void catmemi_report_stats(FILE *out, int json, const catmem_stats *st) {
+    if (json)
+        fprintf(out,
+                "\"allocated\": %zu, \"active\": %zu, \"resident\": %zu, \"mapped\": %zu, "
+                "\"nmalloc\": %llu, \"ndalloc\": %llu",
+                st->allocated, st->active, st->resident, st->mapped,
+                (unsigned long long)st->nmalloc, (unsigned long long)st->ndalloc);
+    else
+        fprintf(out, " %14zu %14zu %14zu %14zu %12llu %12llu", st->allocated, st->active,
+                st->resident, st->mapped, (unsigned long long)st->nmalloc,
+                (unsigned long long)st->ndalloc);
+}
+
+static void catmemi_report_print(FILE *out, int json, const catmemi_report_row *rows, unsigned n,
+                                 const catmem_stats *total) {
+    unsigned i;
+    int w = 8;
+    if (json) {
+        fputs("{\"backend\": ", out);
+        catmemi_json_str(out, catmemi_be->name);
+        fputs(", \"info\": ", out);
+        catmemi_json_str(out, catmemi_info);
+        fputs(", \"arenas\": [", out);
+        for (i = 0; i < n; i++) {
+            fputs(i ? ",\n  {\"name\": " : "\n  {\"name\": ", out);
+            catmemi_json_str(out, rows[i].name);
+            fprintf(out, ", \"id\": %d, \"parent\": ", rows[i].id);
+            if (rows[i].parent[0] != '\0')
+                catmemi_json_str(out, rows[i].parent);
+            else
+                fputs("null", out);
+            fprintf(out, ", \"cleanups\": %u, ", rows[i].cleanups);
+            catmemi_report_stats(out, 1, &rows[i].st);
+            fputc('}', out);
+        }
+        fputs("],\n \"total\": {", out);
+        catmemi_report_stats(out, 1, total);
+        fputs("}}\n", out);
+        return;
+    }
+    /* Columns as wide as the longest name, so that the table stays readable. */
+    for (i = 0; i < n; i++) {
+        int a = (int)strlen(rows[i].name), b = (int)strlen(rows[i].parent);
+        if (a > w) w = a;
+        if (b > w) w = b;
+    }
+    fprintf(out, "catmem report: backend %s (%s)\n", catmemi_be->name, catmemi_info);
+    fprintf(out, "%-*s %5s %-*s %14s %14s %14s %14s %12s %12s %8s\n", w, "arena", "id", w,
+            "parent", "allocated", "active", "resident", "mapped", "nmalloc", "ndalloc",
+            "cleanups");
+    for (i = 0; i < n; i++) {
+        fprintf(out, "%-*s %5d %-*s", w, rows[i].name, rows[i].id, w,
+                rows[i].parent[0] != '\0' ? rows[i].parent : "-");
+        catmemi_report_stats(out, 0, &rows[i].st);
+        fprintf(out, " %8u\n", rows[i].cleanups);
+    }
+    fprintf(out, "%-*s %5s %-*s", w, "total", "", w, "");
+    catmemi_report_stats(out, 0, total);
+    fputs("\n", out);
+}
+
+/* The report whatever catmem's state (the exit report runs after a shutdown too). Statistics a
+   backend cannot give are zeros, as everywhere. */
+static int catmemi_report(FILE *out, int json) {
+    catmemi_report_row *rows =
+        (catmemi_report_row *)CATMEM_SYSTEM_CALLOC(CATMEM_MAX_ARENAS, sizeof *rows);
+    catmem_stats total;
+    unsigned i, n = 0;
+    if (rows == NULL) return ENOMEM;
+    catmemi_lock();
+    for (i = 0; i < CATMEM_MAX_ARENAS; i++) {
+        catmemi_slot *s = &catmemi_slots[i];
+        catmemi_report_row *row = &rows[n];
+        if (!catmemi_created(s) || !catmemi_slot_used(s)) continue;
+        strcpy(row->name, s->name);
+        if (s->parent != 0) strcpy(row->parent, catmemi_slots[s->parent - 1].name);
+        row->id = catmemi_be->arena_id(s);
+        row->cleanups = s->ncleanups;
+        (void)catmemi_stats_done(catmemi_be->stats(s, &row->st), &row->st);
+        n++;
+    }
+    catmemi_unlock();
+    memset(&total, 0, sizeof total);
+    (void)catmemi_stats_done(catmemi_be->total_stats(&total), &total);
+    catmemi_report_print(out, json, rows, n, &total);
+    CATMEM_SYSTEM_FREE(rows);
+    return ferror(out) ? EIO : 0;
+}
+
+CATMEM_API int catmem_report(FILE *out, int flags) {
+    if (out == NULL || (flags != CATMEM_REPORT_TEXT && flags != CATMEM_REPORT_JSON)) return EINVAL;
+    int err = catmemi_up_or_init();
+    if (err != 0) return err;
+    return catmemi_report(out, flags == CATMEM_REPORT_JSON);
+}
+
+/* CATMEM_REPORT=stderr, stdout or a file path: the report when the process exits (JSON when the
+   path ends in ".json"). Read once, at the first init. */
+static void catmemi_report_at_exit(void) {
+    const char *where = getenv("CATMEM_REPORT");
+    size_t len;
+    FILE *f;
+    if (where == NULL || where[0] == '\0' || catmemi_be == NULL) return;
+    len = strlen(where);
+    if (strcmp(where, "stderr") == 0 || strcmp(where, "stdout") == 0) {
+        f = strcmp(where, "stderr") == 0 ? stderr : stdout;
+        (void)catmemi_report(f, 0);
+        fflush(f);
+        return;
+    }
+    if ((f = fopen(where, "w")) == NULL) {
+        fprintf(stderr, "catmem: CATMEM_REPORT: cannot open %s\n", where);
+        return;
+    }
+    (void)catmemi_report(f, len > 5 && strcmp(where + len - 5, ".json") == 0);
+    fclose(f);
+}
+
+static void catmemi_report_at_exit_once(void) {
+    const char *where = getenv("CATMEM_REPORT");
+    if (where != NULL && where[0] != '\0') (void)atexit(catmemi_report_at_exit);
 }
 
 /* ---- regions -------------------------------------------------------------------------------- */
@@ -1136,6 +1571,37 @@ static void catmemi_region_use_chunk(catmem_region *r, catmemi_region_block *c, 
     r->end = catmemi_block_end(c);
 }
 
+/* Runs r's cleanups newer than stop, newest first. Meanwhile the region is busy: a cleanup that
+   allocates from it, resets, restores or releases it gets EBUSY. Their records live in the
+   region's memory, which stays valid until the caller takes it back. */
+static void catmemi_region_cleanups(catmem_region *r, catmemi_cleanup *stop) {
+    char *cur = r->cur, *end = r->end;
+    if (r->cleanups == stop) return;
+    r->busy = 1;
+    r->cur = r->end = NULL; /* sends catmem_region_alloc to the slow path, which says EBUSY */
+    while (r->cleanups != stop) {
+        catmemi_cleanup *c = r->cleanups;
+        r->cleanups = c->next;
+        c->fn(c->arg);
+    }
+    r->cur = cur;
+    r->end = end;
+    r->busy = 0;
+}
+
+CATMEM_API int catmem_region_on_reset(catmem_region *r, catmem_cleanup_fn fn, void *arg) {
+    catmemi_cleanup *c;
+    if (r == NULL || fn == NULL) return EINVAL;
+    if (r->busy) return EBUSY;
+    c = (catmemi_cleanup *)catmem_region_alloc(r, sizeof *c);
+    if (c == NULL) return errno;
+    c->fn = fn;
+    c->arg = arg;
+    c->next = r->cleanups;
+    r->cleanups = c;
+    return 0;
+}
+
 CATMEM_API int catmem_region_init(catmem_region *r, catmem_arena *a) {
     if (r == NULL) return EINVAL;
     memset(r, 0, sizeof *r);
@@ -1151,6 +1617,10 @@ CATMEM_API void *catmemi_region_alloc_slow(catmem_region *r, size_t alignment, s
     if (r == NULL || r->arena == NULL || alignment == 0 || (alignment & (alignment - 1)) != 0 ||
         alignment > CATMEM_ALIGN_MAX) {
         errno = EINVAL;
+        return NULL;
+    }
+    if (r->busy) { /* running its cleanups: cur and end are cleared, so every call comes here */
+        errno = EBUSY;
         return NULL;
     }
     huge = size > CATMEM_SIZE_MAX - CATMEM_ALIGN_MAX - CATMEMI_REGION_HDR;
@@ -1213,6 +1683,7 @@ CATMEM_API catmem_region_mark catmem_region_save(const catmem_region *r) {
         m.chunk = r->chunks;
         m.cur = r->cur;
         m.large = r->large;
+        m.cleanups = r->cleanups;
     }
     return m;
 }
@@ -1223,8 +1694,15 @@ static int catmemi_block_listed(catmemi_region_block *list, catmemi_region_block
     return b == NULL;
 }
 
+static int catmemi_cleanup_listed(catmemi_cleanup *list, catmemi_cleanup *c) {
+    for (; list != NULL; list = list->next)
+        if (list == c) return 1;
+    return c == NULL;
+}
+
 CATMEM_API int catmem_region_restore(catmem_region *r, catmem_region_mark m) {
     if (r == NULL) return EINVAL;
+    if (r->busy) return EBUSY;
     /* A mark from this region that is still valid: its blocks are still ours, and it does not
        point past what is allocated now (a mark taken before a reset, say). */
     if (!catmemi_block_listed(r->chunks, m.chunk) || !catmemi_block_listed(r->large, m.large))
@@ -1234,6 +1712,8 @@ CATMEM_API int catmem_region_restore(catmem_region *r, catmem_region_mark m) {
             : (m.cur < catmemi_block_data(m.chunk) || m.cur > catmemi_block_end(m.chunk) ||
                (m.chunk == r->chunks && m.cur > r->cur)))
         return EINVAL;
+    if (!catmemi_cleanup_listed(r->cleanups, m.cleanups)) return EINVAL;
+    catmemi_region_cleanups(r, m.cleanups);
     catmemi_blocks_free(r, r->large, m.large);
     r->large = m.large;
     catmemi_blocks_free(r, r->chunks, m.chunk);
@@ -1251,6 +1731,8 @@ CATMEM_API int catmem_region_reset(catmem_region *r) {
     catmemi_region_block *b, *keep;
     size_t used = 0, want;
     if (r == NULL) return EINVAL;
+    if (r->busy) return EBUSY;
+    catmemi_region_cleanups(r, NULL);
     keep = r->chunks;
     if (keep == NULL && r->large == NULL) return 0; /* holds nothing: nothing to keep warm */
     if (keep != NULL && keep->prev == NULL && r->large == NULL) {
@@ -1290,6 +1772,8 @@ CATMEM_API int catmem_region_reset(catmem_region *r) {
 
 CATMEM_API int catmem_region_release(catmem_region *r) {
     if (r == NULL) return EINVAL;
+    if (r->busy) return EBUSY;
+    catmemi_region_cleanups(r, NULL);
     catmemi_blocks_free(r, r->large, NULL);
     catmemi_blocks_free(r, r->chunks, NULL);
     r->large = r->chunks = NULL;

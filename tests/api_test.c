@@ -18,16 +18,22 @@ static volatile size_t max_size = SIZE_MAX;
 
 static catmem_arena *req(void) { return catmem_arena_get(CATMEM_REQUEST); }
 
-static void test_before_init_everything_fails_cleanly(void **state) {
+/* The first call before any catmem_init would initialise catmem (lifetime_test checks that);
+   an explicit catmem_shutdown first makes every call fail until catmem_init. */
+static void test_shutdown_before_init_makes_everything_fail_cleanly(void **state) {
     catmem_stats st;
     (void)state;
+    assert_false(catmem_is_initialized());
+    catmem_shutdown();
+    catmem_shutdown(); /* idempotent */
     assert_false(catmem_is_initialized());
     assert_null_errno(catmem_arena_get(CATMEM_REQUEST), ESHUTDOWN);
     assert_null_errno(catmem_arena_create("early"), ESHUTDOWN);
     assert_null_errno(catmem_alloc(NULL, 16), EINVAL);
     assert_int_equal(catmem_total_stats(&st), ESHUTDOWN);
     assert_int_equal(catmem_prof_dump(NULL), ESHUTDOWN);
-    catmem_shutdown(); /* harmless before init */
+    assert_int_equal(catmem_report(stdout, CATMEM_REPORT_TEXT), ESHUTDOWN);
+    assert_false(catmem_is_initialized());
 #if EXPECT_JEMALLOC
     assert_string_equal(catmem_backend_name(), "jemalloc");
 #else
@@ -188,8 +194,10 @@ static void test_realloc_keeps_contents_and_fails_without_loss(void **state) {
     }
     assert_null_errno(catmem_realloc(req(), p, huge_size), ENOMEM);
     assert_int_equal(p[2], 2);       /* untouched */
-    q = catmem_realloc(req(), p, 0); /* size 0: a minimal block, never a free */
+    p[0] = 0x5a;
+    q = catmem_realloc(req(), p, 0); /* size 0: as size 1, never a free (it may move) */
     assert_non_null(q);
+    assert_int_equal(q[0], 0x5a);
     catmem_free(req(), q);
 }
 
@@ -469,7 +477,7 @@ static void test_shutdown_then_use_then_reinit(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_before_init_everything_fails_cleanly),
+        cmocka_unit_test(test_shutdown_before_init_makes_everything_fail_cleanly),
         cmocka_unit_test(test_init_is_idempotent_and_gives_distinct_builtin_arenas),
         cmocka_unit_test(test_alloc_and_free),
         cmocka_unit_test(test_zero_size_gives_unique_pointers),
