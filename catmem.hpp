@@ -22,7 +22,7 @@
        }
 
    Errors follow the standard library, not catmem's errno convention: when catmem returns NULL
-   (out of memory, a size above CATMEM_SIZE_MAX, catmem not initialised) allocation throws
+   (out of memory, a size above CATMEM_SIZE_MAX, a call after catmem_shutdown) allocation throws
    std::bad_alloc, and std::bad_array_new_length when n * sizeof(T) overflows.
 
    Lifetime rules are catmem's: resetting or releasing an arena while a container still holds
