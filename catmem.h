@@ -362,6 +362,12 @@ CATMEM_API void *catmem_realloc(catmem_arena *a, void *p, size_t size)
 CATMEM_API char *catmem_strdup(catmem_arena *a, const char *s) CATMEMI_MALLOC CATMEMI_NODISCARD;
 static inline void catmem_free(catmem_arena *a, void *p);
 static inline void catmem_free_sized(catmem_arena *a, void *p, size_t size);
+/* The bytes p may use (at least what was asked for; the size class); 0 for NULL. p must be a
+   live block from catmem. */
+CATMEM_API size_t catmem_usable_size(const void *p);
+/* Frees p into whichever arena owns it (found from the pointer); NULL does nothing. Bypasses
+   every thread cache on jemalloc. */
+CATMEM_API void catmem_free_any(void *p);
 
 /* ---- memory checkers ------------------------------------------------------------------------ */
 
@@ -648,6 +654,8 @@ typedef struct catmemi_ops {
     void *(*alloc_slow)(catmemi_slot *s, size_t size, int opts);
     void (*free_slow)(catmemi_slot *s, void *p, size_t size); /* s NULL: no usable arena */
     void *(*realloc)(catmemi_slot *s, void *p, size_t size);
+    size_t (*usable_size)(const void *p); /* p != NULL */
+    void (*free_any)(void *p);            /* p != NULL; the owner comes from p */
     void (*drop_caches)(catmemi_slot *s); /* s NULL: every slot; mu */
     int (*reset)(catmemi_slot *s);        /* mu */
     int (*purge)(catmemi_slot *s);
@@ -1043,6 +1051,19 @@ CATMEM_API void *catmem_realloc(catmem_arena *a, void *p, size_t size) {
     q = catmemi_be->realloc(s, p, size);
     if (q == NULL) errno = ENOMEM;
     return q;
+}
+
+CATMEM_API size_t catmem_usable_size(const void *p) {
+    return (p != NULL && catmemi_be != NULL) ? catmemi_be->usable_size(p) : 0;
+}
+
+CATMEM_API void catmem_free_any(void *p) {
+    if (p == NULL) return;
+    if (catmemi_be == NULL) { /* before any init: p cannot be catmem's */
+        errno = EINVAL;
+        return;
+    }
+    catmemi_be->free_any(p);
 }
 
 CATMEM_API char *catmem_strdup(catmem_arena *a, const char *str) {
