@@ -38,7 +38,7 @@
 #  define CATMEMI_SYS_NPAGES     (1 << (CATMEMI_SYS_SEG_SHIFT - CATMEMI_SYS_PAGE_SHIFT))
 #  define CATMEMI_SYS_NCLS       36    /* 16..128 by 16, then 4 per doubling up to 16 KiB */
 #  define CATMEMI_SYS_SMALL_MAX  16384 /* above: large blocks */
-#  define CATMEMI_SYS_FAST_MAX   1024  /* sizes the inline path classifies by table */
+#  define CATMEMI_SYS_FAST_MAX   CATMEMI_SYS_SMALL_MAX /* classified by table, inline */
 /* The segment bitmap covers the 47-bit user address space of x86-64 and AArch64 Linux. */
 #  define CATMEMI_SYS_ADDR_BITS 47
 #  define CATMEMI_SYS_MAP_WORDS ((size_t)1 << (CATMEMI_SYS_ADDR_BITS - CATMEMI_SYS_SEG_SHIFT - 6))
@@ -64,6 +64,7 @@ typedef struct catmemi_sys_page {
     catmemi_sys_blk *free;       /* owner: blocks to hand out */
     catmemi_sys_blk *local_free; /* owner: blocks the owner freed */
     uintptr_t start;             /* first block */
+    catmemi_sys_heap *heap;      /* atomic: the owning heap */
     uint32_t span;               /* atomic: bytes of blocks carved so far, from start */
     uint32_t bsize;              /* block size; 0: the page is not in use */
     uint32_t recip;              /* ceil(2^32 / bsize): block index by multiplication */
@@ -72,9 +73,9 @@ typedef struct catmemi_sys_page {
     uint32_t capacity, reserved; /* owner: blocks carved, blocks that fit */
     uint32_t touched;            /* atomic: bytes written since the last purge (resident) */
     unsigned cls;
-    catmemi_sys_heap *heap;             /* atomic: the owning heap */
-    catmemi_sys_blk *thread_free;       /* atomic: blocks freed by other threads */
+    catmemi_sys_blk *thread_free;         /* atomic: blocks freed by other threads */
     struct catmemi_sys_page *prev, *next; /* the heap's pages of this class; heap mutex */
+    uintptr_t pad[4];                     /* 128 bytes: the index is a shift */
 } catmemi_sys_page;
 
 /* The header at the start of every segment. The cookie comes first: an overflow from the
@@ -91,11 +92,11 @@ typedef struct catmemi_sys_seg {
 
 typedef struct catmemi_sys_large catmemi_sys_large;
 
+/* Statistics need no counter on the free path: live blocks are counted from the pages (used -
+   xfreed) when asked, and frees are allocations minus live blocks. */
 struct catmemi_sys_heap {
     catmemi_sys_page *pages[CATMEMI_SYS_NCLS]; /* current page per class, or the empty page */
-    uint64_t nalloc[CATMEMI_SYS_NCLS];         /* owner writes, relaxed: blocks handed out */
-    uint64_t nfree[CATMEMI_SYS_NCLS];          /* owner writes, relaxed: blocks it freed */
-    uint64_t nremote[CATMEMI_SYS_NCLS];        /* atomic: blocks other threads freed */
+    uint64_t nalloc;                           /* owner writes, relaxed: blocks handed out */
     pthread_mutex_t mu;                        /* the slow path, and others' visits */
     catmemi_sys_page *list[CATMEMI_SYS_NCLS];  /* pages per class; mu */
     catmemi_sys_seg *segs;                     /* mu */
@@ -117,7 +118,7 @@ extern uint8_t catmemi_sys_cls_small[CATMEMI_SYS_FAST_MAX / 16 + 1]; /* (size+15
 extern uint64_t catmemi_sys_map[CATMEMI_SYS_MAP_WORDS];        /* 1 bit per 1 MiB: a segment */
 CATMEM_API void *catmemi_sys_alloc_generic(const catmem_arena *a, size_t size, int opts);
 CATMEM_API void catmemi_sys_free_generic(void *p);
-CATMEM_API void catmemi_sys_free_check(catmemi_sys_page *pg, catmemi_sys_blk *b);
+CATMEM_API void catmemi_sys_free_checked(catmemi_sys_page *pg, catmemi_sys_blk *b);
 CATMEM_API void catmemi_sys_corrupt(const void *p, const char *what);
 
 /* x is a carved block of pg: inside the carved span, at a multiple of the block size. The
@@ -128,73 +129,90 @@ static inline int catmemi_sys_in_page(const catmemi_sys_page *pg, uintptr_t x) {
            (uint32_t)(((uint64_t)off * pg->recip) >> 32) * pg->bsize == off;
 }
 
-/* A segment of catmem's (the bitmap) with its cookie intact; NULL otherwise. */
-static inline catmemi_sys_seg *catmemi_sys_seg_of(uintptr_t u) {
+/* A link may point anywhere inside the carved span, 16-aligned (the cheap check of a pop). */
+static inline int catmemi_sys_link_ok(const catmemi_sys_page *pg, uintptr_t x) {
+    uintptr_t off = x - pg->start;
+    return off < __atomic_load_n(&pg->span, __ATOMIC_RELAXED) && (off & 15) == 0;
+}
+
+/* The segment of u if the bitmap says u lies in one, else NULL; its cookie is not checked. */
+static inline catmemi_sys_seg *catmemi_sys_seg_raw(uintptr_t u) {
     size_t i = u >> (CATMEMI_SYS_SEG_SHIFT + 6);
-    catmemi_sys_seg *sg = (catmemi_sys_seg *)(u & ~(CATMEMI_SYS_SEG - 1));
     if (i >= CATMEMI_SYS_MAP_WORDS ||
         !((__atomic_load_n(&catmemi_sys_map[i], __ATOMIC_RELAXED) >>
            ((u >> CATMEMI_SYS_SEG_SHIFT) & 63)) & 1))
         return NULL;
-    if (CATMEMI_UNLIKELY(sg->cookie != (catmemi_sys_key ^ (uintptr_t)sg)))
-        catmemi_sys_corrupt(sg, "segment header");
-    return sg;
+    return (catmemi_sys_seg *)(u & ~(CATMEMI_SYS_SEG - 1));
+}
+
+static inline int catmemi_sys_cookie_ok(const catmemi_sys_seg *sg) {
+    return sg->cookie == (catmemi_sys_key ^ (uintptr_t)sg);
 }
 
 static inline catmemi_sys_page *catmemi_sys_page_of(catmemi_sys_seg *sg, uintptr_t u) {
     return &sg->pages[(u >> CATMEMI_SYS_PAGE_SHIFT) & (CATMEMI_SYS_NPAGES - 1)];
 }
 
-static inline void catmemi_sys_count(uint64_t *c) {
-    __atomic_store_n(c, __atomic_load_n(c, __ATOMIC_RELAXED) + 1, __ATOMIC_RELAXED);
-}
-
 /* Pops pg's free list (not empty), checking the link it follows. */
-static inline void *catmemi_sys_pop(catmemi_sys_heap *h, catmemi_sys_page *pg, unsigned c) {
+static inline void *catmemi_sys_pop(catmemi_sys_heap *h, catmemi_sys_page *pg) {
     catmemi_sys_blk *b = pg->free;
     uintptr_t next = b->link ^ catmemi_sys_key ^ (uintptr_t)b;
-    if (CATMEMI_UNLIKELY(next != 0 && !catmemi_sys_in_page(pg, next)))
+    if (CATMEMI_UNLIKELY(next != 0 && !catmemi_sys_link_ok(pg, next)))
         catmemi_sys_corrupt(b, "free list");
     pg->free = (catmemi_sys_blk *)next;
     b->link = 0; /* a stale link would make the double-free check scan on its free */
     __atomic_store_n(&pg->used, __atomic_load_n(&pg->used, __ATOMIC_RELAXED) + 1,
                      __ATOMIC_RELAXED);
-    catmemi_sys_count(&h->nalloc[c]);
+    __atomic_store_n(&h->nalloc, __atomic_load_n(&h->nalloc, __ATOMIC_RELAXED) + 1,
+                     __ATOMIC_RELAXED);
     return b;
+}
+
+static inline void catmemi_sys_push_local(catmemi_sys_page *pg, catmemi_sys_blk *b) {
+    b->link = (uintptr_t)pg->local_free ^ catmemi_sys_key ^ (uintptr_t)b;
+    pg->local_free = b;
+    /* release: whoever reads used sees the block on the list (see catmemi_sys_page_idle) */
+    __atomic_store_n(&pg->used, __atomic_load_n(&pg->used, __ATOMIC_RELAXED) - 1,
+                     __ATOMIC_RELEASE);
 }
 
 static inline void *catmemi_sys_fast_alloc(const catmem_arena *a, size_t size, int opts) {
     catmemi_sys_heap *h = catmemi_sys_tls[a->slot];
     if (CATMEMI_SYS_ENGINE && CATMEMI_LIKELY(h != NULL && size <= CATMEMI_SYS_FAST_MAX &&
                                              opts == 0)) {
-        unsigned c = catmemi_sys_cls_small[(size + 15) >> 4];
-        catmemi_sys_page *pg = h->pages[c];
-        if (CATMEMI_LIKELY(pg->free != NULL)) return catmemi_sys_pop(h, pg, c);
+        catmemi_sys_page *pg = h->pages[catmemi_sys_cls_small[(size + 15) >> 4]];
+        if (CATMEMI_LIKELY(pg->free != NULL)) return catmemi_sys_pop(h, pg);
     }
     return catmemi_sys_alloc_generic(a, size, opts);
 }
 
-/* The owner's free: onto the page's local list. Anything else takes the generic path. */
+/* The owner's free: onto the page's local list. Anything else, and anything that does not look
+   right, takes the generic path, which tells them apart. */
 static inline void catmemi_sys_fast_free(const catmem_arena *a, void *p) {
     uintptr_t u = (uintptr_t)p;
-    catmemi_sys_seg *sg;
+    size_t i = u >> (CATMEMI_SYS_SEG_SHIFT + 6);
     (void)a;
-    if (CATMEMI_SYS_ENGINE && CATMEMI_LIKELY((sg = catmemi_sys_seg_of(u)) != NULL)) {
+    if (CATMEMI_SYS_ENGINE && CATMEMI_LIKELY(i < CATMEMI_SYS_MAP_WORDS &&
+                                             ((__atomic_load_n(&catmemi_sys_map[i],
+                                                               __ATOMIC_RELAXED) >>
+                                               ((u >> CATMEMI_SYS_SEG_SHIFT) & 63)) & 1))) {
+        catmemi_sys_seg *sg = (catmemi_sys_seg *)(u & ~(CATMEMI_SYS_SEG - 1));
         catmemi_sys_page *pg = catmemi_sys_page_of(sg, u);
-        catmemi_sys_heap *h = catmemi_sys_tls[sg->slot];
-        if (CATMEMI_LIKELY(h != NULL && __atomic_load_n(&pg->heap, __ATOMIC_RELAXED) == h &&
+        /* An unused page has no heap and an empty span: in_page fails for it. */
+        if (CATMEMI_LIKELY(catmemi_sys_cookie_ok(sg) &&
+                           __atomic_load_n(&pg->heap, __ATOMIC_RELAXED) ==
+                               catmemi_sys_tls[sg->slot] &&
                            catmemi_sys_in_page(pg, u))) {
             catmemi_sys_blk *b = (catmemi_sys_blk *)p;
-            uintptr_t old = b->link ^ catmemi_sys_key ^ u;
-            /* Looks like a free block's link: a double free, unless the scan says otherwise. */
-            if (CATMEMI_UNLIKELY(old == 0 || catmemi_sys_in_page(pg, old)))
-                catmemi_sys_free_check(pg, b);
-            b->link = (uintptr_t)pg->local_free ^ catmemi_sys_key ^ u;
-            pg->local_free = b;
-            /* release: whoever reads used sees the block on the list (see purge) */
-            __atomic_store_n(&pg->used, __atomic_load_n(&pg->used, __ATOMIC_RELAXED) - 1,
-                             __ATOMIC_RELEASE);
-            catmemi_sys_count(&h->nfree[pg->cls]);
+            /* The head of the local list, or a word that decodes to a block of this page: maybe
+               a double free, which the out-of-line path checks. */
+            if (CATMEMI_UNLIKELY(b == pg->local_free ||
+                                 (b->link ^ catmemi_sys_key ^ u) - pg->start <
+                                     __atomic_load_n(&pg->span, __ATOMIC_RELAXED))) {
+                catmemi_sys_free_checked(pg, b);
+                return;
+            }
+            catmemi_sys_push_local(pg, b);
             return;
         }
     }
@@ -259,6 +277,13 @@ static uint32_t catmemi_sys_csize[CATMEMI_SYS_NCLS];
 static pthread_key_t catmemi_sys_tkey;
 /* The current page of every class of a heap that has none: its free list is always empty. */
 static catmemi_sys_page catmemi_sys_empty;
+
+/* The segment of u, its cookie checked (the process stops on a bad one); NULL if none. */
+static catmemi_sys_seg *catmemi_sys_seg_of(uintptr_t u) {
+    catmemi_sys_seg *sg = catmemi_sys_seg_raw(u);
+    if (sg != NULL && !catmemi_sys_cookie_ok(sg)) catmemi_sys_corrupt(sg, "segment header");
+    return sg;
+}
 
 /* ---- errors that stop the process ---------------------------------------------------------- */
 
@@ -617,7 +642,7 @@ static void *catmemi_sys_small_alloc(catmemi_sys_heap *h, unsigned c) {
         pg = catmemi_sys_page_find(h, c);
         if (pg == NULL) return NULL;
     }
-    return catmemi_sys_pop(h, pg, c);
+    return catmemi_sys_pop(h, pg);
 }
 
 /* ---- large blocks: a malloc each, recorded in a side table --------------------------------- */
@@ -811,9 +836,10 @@ CATMEM_API void *catmemi_sys_alloc_generic(const catmem_arena *a, size_t size, i
     return p;
 }
 
-/* A free that looked like a double free: it is one when the block is on a free list of its
-   page. The owner's lists are scanned (we are the owner), and the head of thread_free. */
-CATMEM_API void catmemi_sys_free_check(catmemi_sys_page *pg, catmemi_sys_blk *b) {
+/* The owner's free of a block whose first word looked like a link of its page: a double free
+   when the block is on a free list of the page. The owner's lists are scanned (we are the
+   owner), and the head of thread_free; otherwise it was the user's data, and the free goes on. */
+CATMEM_API void catmemi_sys_free_checked(catmemi_sys_page *pg, catmemi_sys_blk *b) {
     catmemi_sys_blk *lists[2], *x;
     unsigned slot = catmemi_sys_seg_of_page(pg)->slot;
     uint32_t n;
@@ -824,18 +850,18 @@ CATMEM_API void catmemi_sys_free_check(catmemi_sys_page *pg, catmemi_sys_blk *b)
         for (x = lists[k], n = 0; x != NULL; n++) {
             uintptr_t next = x->link ^ catmemi_sys_key ^ (uintptr_t)x;
             if (x == b) catmemi_sys_die("double free", b, slot);
-            if (n > pg->reserved || (next != 0 && !catmemi_sys_in_page(pg, next)))
+            if (n > pg->reserved || (next != 0 && !catmemi_sys_link_ok(pg, next)))
                 catmemi_sys_corrupt(x, "free list");
             x = (catmemi_sys_blk *)next;
         }
     if (__atomic_load_n(&pg->thread_free, __ATOMIC_RELAXED) == b)
         catmemi_sys_die("double free", b, slot);
+    catmemi_sys_push_local(pg, b);
 }
 
 /* A block of another heap (another thread's, or an orphan's): onto its page's thread_free,
    lock-free, counted as freed at once. */
 static void catmemi_sys_remote_free(catmemi_sys_page *pg, catmemi_sys_blk *b) {
-    catmemi_sys_heap *h = __atomic_load_n(&pg->heap, __ATOMIC_RELAXED);
     catmemi_sys_blk *old = __atomic_load_n(&pg->thread_free, __ATOMIC_RELAXED);
     if (old == b) catmemi_sys_die("double free", b, catmemi_sys_seg_of_page(pg)->slot);
     do {
@@ -843,7 +869,6 @@ static void catmemi_sys_remote_free(catmemi_sys_page *pg, catmemi_sys_blk *b) {
     } while (!__atomic_compare_exchange_n(&pg->thread_free, &old, b, 1, __ATOMIC_RELEASE,
                                           __ATOMIC_RELAXED));
     __atomic_fetch_add(&pg->xfreed, 1, __ATOMIC_RELEASE);
-    __atomic_fetch_add(&h->nremote[pg->cls], 1, __ATOMIC_RELAXED);
 }
 
 /* The page of p, which must be a block of a segment; stops the process otherwise. */
@@ -1050,9 +1075,6 @@ static void catmemi_sys_heap_reset(catmemi_sys_heap *h) {
     int c;
     pthread_mutex_lock(&h->mu);
     for (c = 0; c < CATMEMI_SYS_NCLS; c++) {
-        uint64_t gone = __atomic_load_n(&h->nalloc[c], __ATOMIC_RELAXED) -
-                        __atomic_load_n(&h->nremote[c], __ATOMIC_RELAXED);
-        __atomic_store_n(&h->nfree[c], gone, __ATOMIC_RELAXED);
         h->pages[c] = &catmemi_sys_empty;
         h->list[c] = NULL;
     }
@@ -1106,34 +1128,37 @@ static int catmemi_sys_purge(catmemi_slot *s) {
     return 0;
 }
 
-/* One heap's figures (heap mutex for its segments): frees read before allocations, so that a
-   free counted here was counted as an allocation too. */
+/* One heap's figures, under its mutex: live blocks are counted from the pages, then the
+   allocations read, so that frees (allocations less live blocks) never come out negative. */
 static void catmemi_sys_heap_stats(catmemi_sys_heap *h, catmem_stats *out) {
     catmemi_sys_seg *sg;
-    int c, i;
-    for (c = 0; c < CATMEMI_SYS_NCLS; c++) {
-        uint64_t f = __atomic_load_n(&h->nfree[c], __ATOMIC_ACQUIRE) +
-                     __atomic_load_n(&h->nremote[c], __ATOMIC_ACQUIRE);
-        uint64_t a = __atomic_load_n(&h->nalloc[c], __ATOMIC_ACQUIRE);
-        out->allocated += (size_t)(a > f ? a - f : 0) * catmemi_sys_csize[c];
-        out->nmalloc += a;
-        out->ndalloc += f;
+    uint64_t live = 0, nalloc;
+    int i;
+    pthread_mutex_lock(&h->mu);
+    for (sg = h->segs; sg != NULL; sg = sg->next) {
+        out->mapped += CATMEMI_SYS_SEG;
+        out->active += (size_t)sg->npages * CATMEMI_SYS_PAGE;
+        out->resident += CATMEMI_SYS_OS_PAGE; /* the header */
+        for (i = 1; i < CATMEMI_SYS_NPAGES; i++) {
+            catmemi_sys_page *pg = &sg->pages[i];
+            uint32_t x = __atomic_load_n(&pg->xfreed, __ATOMIC_ACQUIRE);
+            uint32_t u = __atomic_load_n(&pg->used, __ATOMIC_ACQUIRE);
+            out->resident += __atomic_load_n(&pg->touched, __ATOMIC_RELAXED);
+            if (pg->bsize == 0 || u <= x) continue;
+            live += u - x;
+            out->allocated += (size_t)(u - x) * pg->bsize;
+        }
     }
+    pthread_mutex_unlock(&h->mu);
+    nalloc = __atomic_load_n(&h->nalloc, __ATOMIC_RELAXED);
+    out->nmalloc += nalloc;
+    out->ndalloc += nalloc > live ? nalloc - live : 0;
     out->nmalloc += __atomic_load_n(&h->nlarge, __ATOMIC_RELAXED);
     out->ndalloc += __atomic_load_n(&h->nlarge_free, __ATOMIC_RELAXED);
     out->allocated += __atomic_load_n(&h->large_bytes, __ATOMIC_RELAXED);
     out->active += __atomic_load_n(&h->large_mapped, __ATOMIC_RELAXED);
     out->resident += __atomic_load_n(&h->large_bytes, __ATOMIC_RELAXED);
     out->mapped += __atomic_load_n(&h->large_mapped, __ATOMIC_RELAXED);
-    pthread_mutex_lock(&h->mu);
-    for (sg = h->segs; sg != NULL; sg = sg->next) {
-        out->mapped += CATMEMI_SYS_SEG;
-        out->active += (size_t)sg->npages * CATMEMI_SYS_PAGE;
-        out->resident += CATMEMI_SYS_OS_PAGE; /* the header */
-        for (i = 1; i < CATMEMI_SYS_NPAGES; i++)
-            out->resident += __atomic_load_n(&sg->pages[i].touched, __ATOMIC_RELAXED);
-    }
-    pthread_mutex_unlock(&h->mu);
 }
 
 static void catmemi_sys_add(catmem_stats *out, catmemi_sys_slot *ss) {
