@@ -204,11 +204,11 @@ static inline void catmemi_sys_fast_free(const catmem_arena *a, void *p) {
                                catmemi_sys_tls[sg->slot] &&
                            catmemi_sys_in_page(pg, u))) {
             catmemi_sys_blk *b = (catmemi_sys_blk *)p;
-            /* The head of the local list, or a word that decodes to a block of this page: maybe
-               a double free, which the out-of-line path checks. */
-            if (CATMEMI_UNLIKELY(b == pg->local_free ||
-                                 (b->link ^ catmemi_sys_key ^ u) - pg->start <
-                                     __atomic_load_n(&pg->span, __ATOMIC_RELAXED))) {
+            /* A first word that decodes to a link (the end of a list, or a block of this page),
+               or the head of the local list: maybe a double free, checked out of line. */
+            uintptr_t d = b->link ^ catmemi_sys_key ^ u;
+            if (CATMEMI_UNLIKELY(d == 0 || b == pg->local_free ||
+                                 d - pg->start < __atomic_load_n(&pg->span, __ATOMIC_RELAXED))) {
                 catmemi_sys_free_checked(pg, b);
                 return;
             }
@@ -748,8 +748,8 @@ static void *catmemi_sys_large_alloc(catmemi_sys_heap *h, size_t size, unsigned 
     size_t align = (size_t)1 << lg, usable = catmemi_sys_large_usable(size), total;
     catmemi_sys_large *r;
     char *base;
+    if (size > CATMEM_SIZE_MAX - 2 * align - 16) return NULL; /* no malloc can serve it */
     total = usable + (align > 16 ? align : 0);
-    if (total < usable) return NULL;
     base = (char *)(zero ? CATMEM_SYSTEM_CALLOC(1, total) : CATMEM_SYSTEM_MALLOC(total));
     if (base == NULL) return NULL;
     r = (catmemi_sys_large *)CATMEM_SYSTEM_MALLOC(sizeof *r);
