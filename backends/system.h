@@ -116,10 +116,10 @@ extern CATMEMI_TLS catmemi_sys_heap *catmemi_sys_tls[CATMEM_MAX_ARENAS];
 extern uintptr_t catmemi_sys_key;                              /* random, set once */
 extern uint8_t catmemi_sys_cls_small[CATMEMI_SYS_FAST_MAX / 16 + 1]; /* (size+15)/16 -> class */
 extern uint64_t catmemi_sys_map[CATMEMI_SYS_MAP_WORDS];        /* 1 bit per 1 MiB: a segment */
-CATMEM_API void *catmemi_sys_alloc_generic(const catmem_arena *a, size_t size, int opts);
-CATMEM_API void catmemi_sys_free_generic(void *p);
-CATMEM_API void catmemi_sys_free_checked(catmemi_sys_page *pg, catmemi_sys_blk *b);
-CATMEM_API void catmemi_sys_corrupt(const void *p, const char *what);
+CATMEMI_API void *catmemi_sys_alloc_generic(const catmem_arena *a, size_t size, int opts);
+CATMEMI_API void catmemi_sys_free_generic(void *p);
+CATMEMI_API void catmemi_sys_free_checked(catmemi_sys_page *pg, catmemi_sys_blk *b);
+CATMEMI_API void catmemi_sys_corrupt(const void *p, const char *what);
 
 /* x is a carved block of pg: inside the carved span, at a multiple of the block size. The
    multiplication is exact for offsets below 2^16 and sizes of at least 16. */
@@ -297,7 +297,7 @@ static void CATMEMI_NORETURN catmemi_sys_die(const char *what, const void *p, un
 }
 
 /* Corrupted metadata: the segment (and so its arena) is named when its cookie is intact. */
-CATMEM_API void catmemi_sys_corrupt(const void *p, const char *what) {
+CATMEMI_API void catmemi_sys_corrupt(const void *p, const char *what) {
     uintptr_t u = (uintptr_t)p;
     catmemi_sys_seg *sg = (catmemi_sys_seg *)(u & ~(CATMEMI_SYS_SEG - 1));
     char msg[96];
@@ -826,7 +826,7 @@ static void *catmemi_sys_heap_alloc(catmemi_sys_heap *h, size_t size, int opts) 
 }
 
 /* Everything the inline path does not serve, while the calling thread has a heap there. */
-CATMEM_API void *catmemi_sys_alloc_generic(const catmem_arena *a, size_t size, int opts) {
+CATMEMI_API void *catmemi_sys_alloc_generic(const catmem_arena *a, size_t size, int opts) {
     catmemi_sys_heap *h = catmemi_sys_tls[a->slot];
     void *p;
     if (h == NULL || !__atomic_load_n(&catmemi_sys_open[a->slot], __ATOMIC_RELAXED))
@@ -839,7 +839,7 @@ CATMEM_API void *catmemi_sys_alloc_generic(const catmem_arena *a, size_t size, i
 /* The owner's free of a block whose first word looked like a link of its page: a double free
    when the block is on a free list of the page. The owner's lists are scanned (we are the
    owner), and the head of thread_free; otherwise it was the user's data, and the free goes on. */
-CATMEM_API void catmemi_sys_free_checked(catmemi_sys_page *pg, catmemi_sys_blk *b) {
+CATMEMI_API void catmemi_sys_free_checked(catmemi_sys_page *pg, catmemi_sys_blk *b) {
     catmemi_sys_blk *lists[2], *x;
     unsigned slot = catmemi_sys_seg_of_page(pg)->slot;
     uint32_t n;
@@ -881,7 +881,7 @@ static catmemi_sys_page *catmemi_sys_block_page(catmemi_sys_seg *sg, const void 
 
 /* Any free: a block of a segment (own or remote), a large block, or a pointer that is neither
    (refused with EINVAL, as the block has no owner to name). */
-CATMEM_API void catmemi_sys_free_generic(void *p) {
+CATMEMI_API void catmemi_sys_free_generic(void *p) {
     uintptr_t u = (uintptr_t)p;
     catmemi_sys_seg *sg = catmemi_sys_seg_of(u);
     if (sg != NULL) {
