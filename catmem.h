@@ -336,6 +336,12 @@
 #else
 #  define CATMEMI_NODISCARD
 #endif
+/* The fast paths are small but nested (public call, backend dispatch, pop): inlined whole. */
+#if CATMEMI_HAS_ATTR(always_inline)
+#  define CATMEMI_INLINE static inline __attribute__((always_inline))
+#else
+#  define CATMEMI_INLINE static inline
+#endif
 #if defined(__GNUC__)
 #  define CATMEMI_LIKELY(x)   __builtin_expect(!!(x), 1)
 #  define CATMEMI_UNLIKELY(x) __builtin_expect(!!(x), 0)
@@ -527,7 +533,7 @@ CATMEMI_API void catmemi_debug_check_free(const catmem_arena *a, const void *p);
    path, which maps 0 to 1 and reports the rest. */
 #define CATMEMI_SIZE_OK(n) ((size_t)(n)-1 < CATMEM_SIZE_MAX)
 
-static inline void *catmem_alloc(catmem_arena *a, size_t size) {
+CATMEMI_INLINE void *catmem_alloc(catmem_arena *a, size_t size) {
     if (CATMEMI_LIKELY(a != NULL && CATMEMI_SIZE_OK(size))) return catmemi_be_alloc(a, size, 0);
     return catmemi_alloc_slow(a, size, 0);
 }

@@ -64,18 +64,18 @@ int catmemi_rt_je;
    needs no flag: on jemalloc no thread ever has a system heap, so the system path's own first
    test (a heap for this arena?) sends it on to jemalloc's, and on the system backend jemalloc's
    flags stay 0, so a thread's first allocation reaches the system backend's slow path. */
-static inline void *catmemi_rt_fast_alloc(const catmem_arena *a, size_t size, int opts) {
+CATMEMI_INLINE void *catmemi_rt_fast_alloc(const catmem_arena *a, size_t size, int opts) {
     if (CATMEMI_LIKELY(catmemi_sys_tls[a->slot] != NULL))
         return catmemi_sys_fast_alloc(a, size, opts);
     return catmemi_je_fast_alloc(a, size, opts);
 }
-static inline void catmemi_rt_fast_free(const catmem_arena *a, void *p) {
+CATMEMI_INLINE void catmemi_rt_fast_free(const catmem_arena *a, void *p) {
     if (catmemi_rt_je)
         catmemi_je_fast_free(a, p);
     else
         catmemi_sys_fast_free(a, p);
 }
-static inline void catmemi_rt_fast_free_sized(const catmem_arena *a, void *p, size_t size) {
+CATMEMI_INLINE void catmemi_rt_fast_free_sized(const catmem_arena *a, void *p, size_t size) {
     if (catmemi_rt_je)
         catmemi_je_fast_free_sized(a, p, size);
     else

@@ -154,7 +154,7 @@ static inline catmemi_sys_page *catmemi_sys_page_of(catmemi_sys_seg *sg, uintptr
 }
 
 /* Pops pg's free list (not empty), checking the link it follows. */
-static inline void *catmemi_sys_pop(catmemi_sys_heap *h, catmemi_sys_page *pg) {
+CATMEMI_INLINE void *catmemi_sys_pop(catmemi_sys_heap *h, catmemi_sys_page *pg) {
     catmemi_sys_blk *b = pg->free;
     uintptr_t next = b->link ^ catmemi_sys_key ^ (uintptr_t)b;
     if (CATMEMI_UNLIKELY(next != 0 && !catmemi_sys_link_ok(pg, next)))
@@ -176,7 +176,7 @@ static inline void catmemi_sys_push_local(catmemi_sys_page *pg, catmemi_sys_blk 
                      __ATOMIC_RELEASE);
 }
 
-static inline void *catmemi_sys_fast_alloc(const catmem_arena *a, size_t size, int opts) {
+CATMEMI_INLINE void *catmemi_sys_fast_alloc(const catmem_arena *a, size_t size, int opts) {
     catmemi_sys_heap *h = catmemi_sys_tls[a->slot];
     if (CATMEMI_SYS_ENGINE && CATMEMI_LIKELY(h != NULL && size <= CATMEMI_SYS_FAST_MAX &&
                                              opts == 0)) {

@@ -147,6 +147,11 @@ int main(int argc, char **argv) {
     bench_parse_args(argc, argv, &o, "general workload: every peer, 1 and 2 threads");
     if (catmem_init() != 0) die("catmem_init failed");
     backend = catmem_backend_name();
+#if defined(CATMEM_BACKEND_RUNTIME)
+    /* This build's runtime backend must have fallen back to the system engine. */
+    if (strcmp(backend, "system") != 0) die("the runtime backend did not fall back");
+    backend = "runtime";
+#endif
     jemalloc_backend = strcmp(backend, "jemalloc") == 0;
     bench_header("general workload", backend, &o);
     bench_peers_load(jemalloc_backend ? "libjemalloc" : "libc");
