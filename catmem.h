@@ -48,6 +48,9 @@
                             the functions under the system backend (default: the C library's);
                             define all four or none. Every byte the engine uses comes from them:
                             segments, large blocks, heaps, the large-block table.
+   CATMEM_SYSTEM_ENGINE     1: the system backend's engine even under a memory checker; 0: every
+                            block a malloc of its own (default: 0 under AddressSanitizer and with
+                            CATMEM_VALGRIND, 1 otherwise).
    CATMEM_MAX_ARENAS        arena slots, built-in ones included (default 64, at most 4000).
                             Every thread keeps one word per slot in thread-local storage.
    CATMEM_NAME_MAX          longest arena name in bytes (default 31).

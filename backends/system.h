@@ -43,8 +43,11 @@
 #  define CATMEMI_SYS_ADDR_BITS 47
 #  define CATMEMI_SYS_MAP_WORDS ((size_t)1 << (CATMEMI_SYS_ADDR_BITS - CATMEMI_SYS_SEG_SHIFT - 6))
 
-/* Under a memory checker every block is a malloc of its own, which the checker watches. */
-#  if defined(CATMEMI_ASAN) || CATMEM_VALGRIND
+/* Under a memory checker every block is a malloc of its own, which the checker watches, unless
+   CATMEM_SYSTEM_ENGINE says otherwise (the fuzzer runs the engine under ASan that way). */
+#  if defined(CATMEM_SYSTEM_ENGINE)
+#    define CATMEMI_SYS_ENGINE CATMEM_SYSTEM_ENGINE
+#  elif defined(CATMEMI_ASAN) || CATMEM_VALGRIND
 #    define CATMEMI_SYS_ENGINE 0
 #  else
 #    define CATMEMI_SYS_ENGINE 1
@@ -182,6 +185,11 @@ CATMEMI_INLINE void *catmemi_sys_fast_alloc(const catmem_arena *a, size_t size, 
                                              opts == 0)) {
         catmemi_sys_page *pg = h->pages[catmemi_sys_cls_small[(size + 15) >> 4]];
         if (CATMEMI_LIKELY(pg->free != NULL)) return catmemi_sys_pop(h, pg);
+        if (pg->local_free != NULL) { /* the owner's frees become the free list */
+            pg->free = pg->local_free;
+            pg->local_free = NULL;
+            return catmemi_sys_pop(h, pg);
+        }
     }
     return catmemi_sys_alloc_generic(a, size, opts);
 }
@@ -818,7 +826,7 @@ static void *catmemi_sys_heap_alloc(catmemi_sys_heap *h, size_t size, int opts) 
     if (lg > 4 && size <= CATMEMI_SYS_SMALL_MAX)
         n = catmemi_sys_pow2(size > ((size_t)1 << lg) ? size : (size_t)1 << lg);
     if (CATMEMI_SYS_ENGINE && n <= CATMEMI_SYS_SMALL_MAX) {
-        p = catmemi_sys_small_alloc(h, catmemi_sys_cls(n));
+        p = catmemi_sys_small_alloc(h, catmemi_sys_cls_small[(n + 15) >> 4]);
         if (p != NULL && (opts & CATMEMI_ZERO)) memset(p, 0, size);
         return p;
     }
