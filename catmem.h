@@ -158,7 +158,8 @@
      blocks were all freed (by any thread) is taken back by catmem_arena_purge and whenever any
      thread of the arena needs a new segment, whether its owner sleeps or not. What a sleeping
      owner can keep is its current page of each size class it used: at most 64 KiB per size
-     class per (thread, arena), 2.3 MiB in all if it used all 36 classes. On jemalloc, objects
+     class per (thread, arena), 2.3 MiB in all if it used all 36 classes. (A purge by the owner
+     itself takes those back too.) On jemalloc, objects
      in a sleeping thread's cache stay there (a few hundred small objects per thread and arena).
    - catmem_arena_reset and catmem_arena_release free memory other threads may be using. The caller
      must make sure that no other thread allocates from or frees into THAT arena during the call

@@ -537,13 +537,18 @@ static int catmemi_sys_refill(catmemi_sys_page *pg) {
    segments left empty. Returns the empty segments, linked by next. */
 static catmemi_sys_seg *catmemi_sys_heap_trim(catmemi_sys_heap *h, int purge) {
     catmemi_sys_seg *sg, *next, *empty = NULL;
+    /* A purge by the heap's own thread may take its current pages too: its fast path is not
+       running meanwhile. */
+    int own = purge && catmemi_sys_tls[h->slot] == h;
     int i;
     for (sg = h->segs; sg != NULL; sg = next) {
         next = sg->next;
         for (i = 1; i < CATMEMI_SYS_NPAGES; i++) {
             catmemi_sys_page *pg = &sg->pages[i];
-            if (catmemi_sys_page_idle(pg) && !catmemi_sys_is_current(h, pg))
+            if (catmemi_sys_page_idle(pg) && (own || !catmemi_sys_is_current(h, pg))) {
+                if (catmemi_sys_is_current(h, pg)) h->pages[pg->cls] = &catmemi_sys_empty;
                 catmemi_sys_page_retire(h, pg);
+            }
             if (purge && pg->bsize == 0 && sg->npages != 0 &&
                 __atomic_load_n(&pg->touched, __ATOMIC_RELAXED) != 0) {
                 (void)madvise((void *)((uintptr_t)sg + (uintptr_t)i * CATMEMI_SYS_PAGE),
