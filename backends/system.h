@@ -213,9 +213,9 @@ static inline void catmemi_sys_fast_free(const catmem_arena *a, void *p) {
                            catmemi_sys_in_page(pg, u))) {
             catmemi_sys_blk *b = (catmemi_sys_blk *)p;
             /* A first word that decodes to a link (the end of a list, or a block of this page),
-               or the head of the local list: maybe a double free, checked out of line. */
+               as every block on a free list has: maybe a double free, checked out of line. */
             uintptr_t d = b->link ^ catmemi_sys_key ^ u;
-            if (CATMEMI_UNLIKELY(d == 0 || b == pg->local_free ||
+            if (CATMEMI_UNLIKELY(d == 0 ||
                                  d - pg->start < __atomic_load_n(&pg->span, __ATOMIC_RELAXED))) {
                 catmemi_sys_free_checked(pg, b);
                 return;

@@ -11,6 +11,7 @@
 #define _GNU_SOURCE
 #include "catmem.h"
 #include "bench_common.h"
+#include "bench_catmem.h"
 
 #include <jemalloc/jemalloc.h>
 #include <lauxlib.h>
@@ -116,12 +117,7 @@ int main(int argc, char **argv) {
     bench_opts o;
     int rep, i;
     bench_parse_args(argc, argv, &o, "the Lua 5.4 VM on each allocator");
-    if (catmem_init() != 0) return 2;
-    backend = catmem_backend_name();
-#if defined(CATMEM_BACKEND_RUNTIME)
-    if (strcmp(backend, "system") != 0) return 2;
-    backend = "runtime";
-#endif
+    backend = bench_catmem_backend();
     bench_header("a real client: the Lua 5.4 VM", backend, &o);
     bench_peers_load(strcmp(backend, "jemalloc") == 0 ? "libjemalloc" : "libc");
     snprintf(catmem_name, sizeof catmem_name, "catmem arena (%s backend), sized frees", backend);

@@ -12,6 +12,7 @@
 #define _GNU_SOURCE
 #include "catmem.h"
 #include "bench_common.h"
+#include "bench_catmem.h"
 
 #include <jemalloc/jemalloc.h>
 #include <malloc.h>
@@ -124,53 +125,35 @@ static void *producer(void *arg) {
     return NULL;
 }
 
-/* In a child that ends with the producer still asleep; out: RSS before (MiB), growth by the
-   burst (MiB), left after the frees and purge (MiB), catmem's allocated (-1: not catmem). */
-static int sleeping_in_child(const alloc_peer *p, int is_catmem, double *out) {
-    int fds[2], st;
-    pid_t pid;
-    if (pipe(fds) != 0) return -1;
-    pid = fork();
-    if (pid == 0) {
-        close(fds[0]);
-        dup2(fds[1], 1);
-        {
-            double r[4];
-            pthread_t t;
-            void *few[16];
-            double before;
-            long i;
-            prod_peer = p;
-            prod_ctx = p->setup();
-            prod_v = (void **)bench_map(NOBJ * sizeof(void *));
-            memset(prod_v, 0, NOBJ * sizeof(void *));
-            before = bench_rss_mib();
-            if (pthread_create(&t, NULL, producer, NULL) != 0) _exit(1);
-            pthread_mutex_lock(&prod_mu);
-            while (prod_stage != 1) pthread_cond_wait(&prod_cv, &prod_mu);
-            pthread_mutex_unlock(&prod_mu);
-            r[0] = before;
-            r[1] = bench_rss_mib() - before;
-            for (i = 0; i < NOBJ; i++) p->free(prod_ctx, prod_v[i], 64);
-            for (i = 0; i < 16; i++) few[i] = p->alloc(prod_ctx, 64);
-            for (i = 0; i < 16; i++) p->free(prod_ctx, few[i], 64);
-            p->purge(prod_ctx);
-            r[2] = bench_rss_mib() - before;
-            r[3] = -1;
-            if (is_catmem) {
-                catmem_stats st;
-                if (catmem_arena_stats((catmem_arena *)prod_ctx, &st) == 0)
-                    r[3] = (double)st.allocated;
-            }
-            if (write(fds[1], r, sizeof r) < 0) _exit(1);
-            _exit(0);
-        }
+/* out: RSS before (MiB), growth by the burst (MiB), left after the frees and purge (MiB),
+   catmem's allocated (-1: not catmem). Returns with the producer still asleep: the child ends
+   without it. */
+static void sleeping_producer(const alloc_peer *p, size_t is_catmem, double *out) {
+    pthread_t t;
+    void *few[16];
+    double before;
+    long i;
+    prod_peer = p;
+    prod_ctx = p->setup();
+    prod_v = (void **)bench_map(NOBJ * sizeof(void *));
+    memset(prod_v, 0, NOBJ * sizeof(void *));
+    before = bench_rss_mib();
+    if (pthread_create(&t, NULL, producer, NULL) != 0) _exit(1);
+    pthread_mutex_lock(&prod_mu);
+    while (prod_stage != 1) pthread_cond_wait(&prod_cv, &prod_mu);
+    pthread_mutex_unlock(&prod_mu);
+    out[0] = before;
+    out[1] = bench_rss_mib() - before;
+    for (i = 0; i < NOBJ; i++) p->free(prod_ctx, prod_v[i], 64);
+    for (i = 0; i < 16; i++) few[i] = p->alloc(prod_ctx, 64);
+    for (i = 0; i < 16; i++) p->free(prod_ctx, few[i], 64);
+    p->purge(prod_ctx);
+    out[2] = bench_rss_mib() - before;
+    out[3] = -1;
+    if (is_catmem) {
+        catmem_stats st;
+        if (catmem_arena_stats((catmem_arena *)prod_ctx, &st) == 0) out[3] = (double)st.allocated;
     }
-    close(fds[1]);
-    if (read(fds[0], out, 4 * sizeof(double)) != (ssize_t)(4 * sizeof(double))) out[0] = -1;
-    close(fds[0]);
-    waitpid(pid, &st, 0);
-    return out[0] < 0 ? -1 : 0;
 }
 
 int main(int argc, char **argv) {
@@ -186,12 +169,7 @@ int main(int argc, char **argv) {
     bench_opts o;
     int i, k;
     bench_parse_args(argc, argv, &o, "resident bytes per object; the sleeping producer");
-    if (catmem_init() != 0) return 2;
-    backend = catmem_backend_name();
-#if defined(CATMEM_BACKEND_RUNTIME)
-    if (strcmp(backend, "system") != 0) return 2;
-    backend = "runtime";
-#endif
+    backend = bench_catmem_backend();
     bench_header("memory per object, and memory freed by another thread", backend, &o);
     bench_peers_load(strcmp(backend, "jemalloc") == 0 ? "libjemalloc" : "libc");
     snprintf(catmem_name, sizeof catmem_name, "catmem arena (%s backend)", backend);
@@ -217,7 +195,7 @@ int main(int argc, char **argv) {
            "catmem `allocated` after |\n|---|---|---|---|---|\n");
     for (i = 0; i < 3; i++) {
         double r[4];
-        if (sleeping_in_child(&peers[i], i == 0, r) != 0) {
+        if (in_child(sleeping_producer, &peers[i], i == 0, r, 4) != 4) {
             printf("| %s | failed | | | |\n", peers[i].name);
             continue;
         }

@@ -19,9 +19,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 #include <cmocka.h>
+#include "child.h"
 
 #if defined(CATMEMI_ASAN)
 #  define BLOCKS_ARE_MALLOCS 1 /* the large-block path only: ASan watches each block */
@@ -29,35 +29,6 @@
 #  define BLOCKS_ARE_MALLOCS 0
 #endif
 
-typedef struct {
-    int exited, status;
-    char err[4096];
-} outcome;
-
-/* Runs fn in a child process and collects how it ended and what it said on stderr. */
-static outcome run_child(void (*fn)(void)) {
-    outcome o;
-    int fds[2], st = 0;
-    ssize_t got, n = 0;
-    pid_t pid;
-    memset(&o, 0, sizeof o);
-    assert_int_equal(pipe(fds), 0);
-    pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        dup2(fds[1], 2);
-        close(fds[0]);
-        fn();
-        _exit(0);
-    }
-    close(fds[1]);
-    while ((got = read(fds[0], o.err + n, sizeof o.err - 1 - (size_t)n)) > 0) n += got;
-    close(fds[0]);
-    assert_int_equal(waitpid(pid, &st, 0), pid);
-    o.exited = WIFEXITED(st);
-    o.status = o.exited ? WEXITSTATUS(st) : WTERMSIG(st);
-    return o;
-}
 
 /* Writes n pointer-sized copies of v starting at address at: the overflow. */
 static void overwrite_words(uintptr_t at, uintptr_t v, int n) {
