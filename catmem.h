@@ -206,7 +206,9 @@
      per doubling up to 16 KiB) and no per-block header. The owner of a pointer comes from the
      pointer: mask it to its segment, check the segment's cookie, index the page. Allocation pops
      the page's free list; a free by the owner pushes onto the page's local list; a free by
-     another thread onto the page's atomic list. catmem_usable_size is the size class.
+     another thread onto the page's atomic list. catmem_usable_size is the size class. A bitmap
+     of the address space (16 MiB of zero-initialised data, resident only where segments are)
+     says which pointers lie in segments, so a foreign pointer is never read.
    - Blocks above 16 KiB are large: one malloc each, recorded in a table beside them (a global
      mutex, taken only for large blocks). catmem_realloc of a large block reallocs it in place
      when it can; a failed realloc leaves the block as it was.

@@ -8,9 +8,10 @@
      first, then the descriptors of its 15 PAGES of 64 KiB. Each page holds blocks of one size
      class (36 classes, 16 B to 16 KiB) and no per-block header. The owner of a pointer is found
      by masking it: segment, cookie check, page descriptor, all O(1). A process-wide bitmap says
-     which 1 MiB units are segments, so that a foreign pointer is never dereferenced.
-   - A HEAP belongs to one (thread, arena): a current page per class, per-class counters, its
-     segments. Allocation pops the current page's free list; a free by the owner pushes onto the
+     which 1 MiB units are segments, so that a foreign pointer is never dereferenced (16 MiB of
+     zero-initialised data for the 47-bit address space; only the words touched are resident).
+   - A HEAP belongs to one (thread, arena): a current page per class, an allocation counter,
+     its segments (statistics count live blocks from the pages when asked). Allocation pops the current page's free list; a free by the owner pushes onto the
      page's local list; a free by any other thread pushes onto the page's atomic thread_free list
      (lock-free) and counts as freed at once. Thread exit makes the heap an orphan, adopted by
      the next thread that needs a heap in that arena.
