@@ -5,7 +5,8 @@
    catmem groups memory by lifetime: every allocation goes to an arena (request, response, cache,
    static, background task, or one you create by name), an arena can be freed all at once, measured
    on its own, and trimmed. On jemalloc the arenas are real jemalloc manual arenas; on the system
-   backend catmem tracks every block itself so that the same calls mean the same thing.
+   backend catmem runs an allocator of its own on memory taken from malloc in large pieces, so
+   that the same calls mean the same thing.
 
    It removes the usual traps of using jemalloc arenas by hand:
    - arenas created at every init until the process runs out of them: catmem creates each arena
@@ -31,7 +32,8 @@
    CONFIGURATION MACROS (define them before every #include, the same way in every file)
    ====================
    CATMEM_BACKEND_JEMALLOC  use jemalloc's manual arenas (needs <jemalloc/jemalloc.h>, -ljemalloc).
-   CATMEM_BACKEND_SYSTEM    use malloc/free; catmem tracks blocks so reset and stats still work.
+   CATMEM_BACKEND_SYSTEM    catmem's own engine on malloc (SYSTEM BACKEND below): arenas, reset
+                            and statistics as on jemalloc, no jemalloc needed.
    CATMEM_BACKEND_RUNTIME   link no jemalloc; at init, use the jemalloc already in the process
                             (LD_PRELOAD, or linked by the host program) if there is one, and the
                             system backend otherwise. For code loaded late: Python extensions,
@@ -44,7 +46,11 @@
                             (default ""; for example "", "je_").
    CATMEM_SYSTEM_MALLOC, CATMEM_SYSTEM_CALLOC, CATMEM_SYSTEM_REALLOC, CATMEM_SYSTEM_FREE
                             the functions under the system backend (default: the C library's);
-                            define all four or none.
+                            define all four or none. Every byte the engine uses comes from them:
+                            segments, large blocks, heaps, the large-block table.
+   CATMEM_SYSTEM_ENGINE     1: the system backend's engine even under a memory checker; 0: every
+                            block a malloc of its own (default: 0 under AddressSanitizer and with
+                            CATMEM_VALGRIND, 1 otherwise).
    CATMEM_MAX_ARENAS        arena slots, built-in ones included (default 64, at most 4000).
                             Every thread keeps one word per slot in thread-local storage.
    CATMEM_NAME_MAX          longest arena name in bytes (default 31).
@@ -55,8 +61,10 @@
    CATMEM_REGION_ALIGN      alignment of every region allocation (default 16).
    CATMEM_REGION_CHUNK_MIN  first chunk of a region, in bytes (default 4096).
    CATMEM_REGION_CHUNK_MAX  largest chunk of a region (default 1 MiB).
-   CATMEM_VALGRIND          1: describe region memory to Valgrind's memcheck (default: 1 when
-                            CATMEM_DEBUG is and <valgrind/memcheck.h> exists).
+   CATMEM_VALGRIND          1: describe region memory to Valgrind's memcheck, and give every
+                            block of the system backend a malloc of its own, which memcheck
+                            watches (default: 1 when CATMEM_DEBUG is and <valgrind/memcheck.h>
+                            exists).
 
    A SHORT EXAMPLE
    ===============
@@ -154,7 +162,11 @@
    includes catmem_realloc(a, p, 0), which is catmem_realloc(a, p, 1): p is never freed without a
    block that replaces it (which may be at another address, as with any realloc).
    catmem_free(a, NULL) does nothing. catmem_free(NULL, p) still frees p correctly (the owner comes
-   from the pointer) and sets errno to EINVAL so the mistake can be found.
+   from the pointer) and sets errno to EINVAL so the mistake can be found. catmem_free_any(p)
+   frees p into whichever arena owns it, on every backend; catmem_usable_size(p) is the size
+   class of p (0 for NULL).
+   The system backend stops the process (abort, with a message naming the arena) on corrupted
+   allocator metadata and on the double frees it recognises; see SYSTEM BACKEND.
 
    LIFETIME
    ========
@@ -176,9 +188,17 @@
    - Every function may be called from any thread.
    - Allocation and free in one arena from many threads at once is safe and scales: on jemalloc
      each thread allocates through its own cache for that arena; on the system backend through a
-     heap of its own for that arena (a block freed by another thread goes back through its
-     owner's heap). Caches are destroyed, and heaps handed on, when their thread exits, so thread
-     churn never exhausts jemalloc's cache ids nor piles up heaps.
+     heap of its own for that arena. A block freed by another thread goes back to its owner's
+     page without a lock (a compare-and-swap) and counts as freed at once. Caches are destroyed,
+     and heaps handed on, when their thread exits, so thread churn never exhausts jemalloc's
+     cache ids nor piles up heaps.
+   - A thread that sleeps keeps nothing that others freed: on the system backend, a page whose
+     blocks were all freed (by any thread) is taken back by catmem_arena_purge and whenever any
+     thread of the arena needs a new segment, whether its owner sleeps or not. What a sleeping
+     owner can keep is its current page of each size class it used: at most 64 KiB per size
+     class per (thread, arena), 2.3 MiB in all if it used all 36 classes. (A purge by the owner
+     itself takes those back too.) On jemalloc, objects
+     in a sleeping thread's cache stay there (a few hundred small objects per thread and arena).
    - catmem_arena_reset and catmem_arena_release free memory other threads may be using. The caller
      must make sure that no other thread allocates from or frees into THAT arena (or, for a
      parent, any of its children) during the call and that nobody uses its memory afterwards;
@@ -192,11 +212,15 @@
    STATISTICS (catmem_stats)
    ==========
                 jemalloc backend                          system backend
-     allocated  bytes in live blocks, size-class rounded  bytes asked for by live blocks
-     active     bytes in the arena's active pages         bytes taken from malloc (block headers
-                                                          and alignment padding included)
-     resident   bytes of the arena physically resident    0 per arena; total: process RSS
-     mapped     bytes mapped for the arena                0 per arena; total: glibc heap (mallinfo2)
+     allocated  bytes in live blocks, size-class rounded  the same: catmem_usable_size of every
+                                                          live block (size classes; large blocks
+                                                          rounded up to 16 bytes)
+     active     bytes in the arena's active pages         bytes of the arena's pages in use (64 KiB
+                                                          each) and of its large blocks
+     resident   bytes of the arena physically resident    bytes of its segments written since the
+                                                          last purge, and its large blocks
+     mapped     bytes mapped for the arena                its segments (1 MiB each) and what its
+                                                          large blocks took from malloc
      nmalloc    objects handed out by the arena           allocation calls
      ndalloc    objects returned to the arena             frees, and blocks freed by reset/release
    On jemalloc, objects travel between the arena and thread caches in batches: nmalloc and
@@ -204,21 +228,60 @@
    allocated. catmem_arena_stats first flushes the calling thread's cache for that arena, so a
    single-threaded program sees exact figures; other threads' caches hold at most a few hundred
    small objects each. catmem_total_stats covers the whole process on jemalloc (everything
-   jemalloc serves) and the sum of catmem's arenas on the system backend. On the system backend a
-   block that one thread freed into another living thread's heap counts as allocated until that
-   thread's next allocation or free in the arena. While other threads allocate, the fields are
-   read one after another and may be a few operations out of step; catmem keeps them coherent
-   (ndalloc <= nmalloc, allocated <= active). On jemalloc a stats
+   jemalloc serves) and the sum of catmem's arenas on the system backend. On the system backend
+   the figures are exact whatever the threads do: a block freed by another thread counts as
+   freed the moment it is freed, even while its owner sleeps, and its memory counts as resident
+   until a purge (or another thread's need for a segment) takes its page back. While other
+   threads allocate, the fields are read one after another and may be a few operations out of
+   step; catmem keeps them coherent (ndalloc <= nmalloc, allocated <= active). On jemalloc a stats
    call refreshes every arena's statistics (mallctl "epoch") and costs a fraction of a
    millisecond (about 0.18 ms measured here): call it to monitor, not on every request.
+
+   SYSTEM BACKEND
+   ==============
+   An allocator of catmem's own on memory taken from malloc in large pieces:
+   - Segments of 1 MiB, aligned to 1 MiB (malloc of 2 MiB; pages never touched cost no RSS), each
+     owned by one heap, i.e. one (thread, arena). A segment is a 64 KiB header, then 15 pages of
+     64 KiB; a page holds blocks of one size class (36 classes: 16 to 128 bytes by 16, then four
+     per doubling up to 16 KiB) and no per-block header. The owner of a pointer comes from the
+     pointer: mask it to its segment, check the segment's cookie, index the page. Allocation pops
+     the page's free list; a free by the owner pushes onto the page's local list; a free by
+     another thread onto the page's atomic list. catmem_usable_size is the size class. A bitmap
+     of the address space (16 MiB of zero-initialised data, resident only where segments are)
+     says which pointers lie in segments, so a foreign pointer is never read.
+   - Blocks above 16 KiB are large: one malloc each, recorded in a table beside them (a global
+     mutex, taken only for large blocks). catmem_realloc of a large block reallocs it in place
+     when it can; a failed realloc leaves the block as it was.
+   - catmem_arena_reset and _release free the arena's segments and large blocks (time
+     proportional to segments, not to small objects). catmem_arena_purge gives the OS the pages
+     whose blocks are all free, gives malloc back the segments left empty, and trims glibc's
+     free memory (malloc_trim, which is process-wide).
+   - Hardening. Between two blocks there is no allocator data: a linear overflow from one block
+     reaches only the next block. Free-list links are stored encoded with a per-process random
+     key and the block's own address, and every link is checked when it is followed: it must
+     point into the same page. A segment header starts with a keyed cookie, checked before the
+     header is trusted. Large-block records are checked with the key too. A corrupted link,
+     cookie or record, a double free, or a free of a pointer inside a segment that is no block
+     stops the process with "catmem: <what> at <address> in arena '<name>'" (abort()). A double
+     free is recognised when the block is on its page's lists (always so for an immediate double
+     free by the owning thread; by another thread: when it is the last block freed into that
+     page); a pointer catmem never handed out is refused with errno EINVAL.
+   - Memory checkers. Under AddressSanitizer, and with CATMEM_VALGRIND, every block is a malloc of
+     its own (the large-block path), so ASan's redzones and quarantine and memcheck's tracking
+     apply to every block: a use after free or an overflow is reported as with malloc
+     (tests/hardening_test.c checks ASan's report). Region memory is described to both as well.
+   - CATMEM_BACKEND_RUNTIME without jemalloc in the process runs this backend with the same
+     inline paths.
 
    MISUSE THAT CANNOT BE REPORTED
    ==============================
    Freeing a pointer that catmem did not allocate, or freeing it twice, is undefined, as with
-   free().
+   free(); the system backend refuses a foreign pointer and stops the process on the double
+   frees it recognises (SYSTEM BACKEND).
    Freeing a catmem block with plain free() on jemalloc puts it into the thread's automatic cache,
-   which defeats reset; always use catmem_free. Freeing into the wrong arena still frees the block,
-   but on jemalloc may hand it out again from the wrong arena: CATMEM_DEBUG aborts on it.
+   which defeats reset; always use catmem_free (or catmem_free_any). Freeing into the wrong arena
+   still frees the block, but on jemalloc may hand it out again from the wrong arena: CATMEM_DEBUG
+   aborts on it.
    catmem_free_sized needs the size asked for (or anything up to the usable size) and must not be
    used on blocks from catmem_aligned_alloc; use catmem_free for those.
 */
@@ -277,6 +340,14 @@
 #ifndef CATMEM_API
 #  define CATMEM_API extern
 #endif
+/* Every function of catmem is declared and defined with CATMEMI_API: the user's storage class,
+   and "unused" so that a program built with CATMEM_API=static that does not call every
+   function still compiles without warnings. */
+#if defined(__GNUC__)
+#  define CATMEMI_API CATMEM_API __attribute__((unused))
+#else
+#  define CATMEMI_API CATMEM_API
+#endif
 
 /* Largest size any catmem allocation accepts; larger requests fail with ENOMEM. */
 #define CATMEM_SIZE_MAX ((size_t)PTRDIFF_MAX)
@@ -311,6 +382,12 @@
 #  define CATMEMI_NODISCARD __attribute__((warn_unused_result))
 #else
 #  define CATMEMI_NODISCARD
+#endif
+/* The fast paths are small but nested (public call, backend dispatch, pop): inlined whole. */
+#if CATMEMI_HAS_ATTR(always_inline)
+#  define CATMEMI_INLINE static inline __attribute__((always_inline))
+#else
+#  define CATMEMI_INLINE static inline
 #endif
 #if defined(__GNUC__)
 #  define CATMEMI_LIKELY(x)   __builtin_expect(!!(x), 1)
@@ -355,39 +432,38 @@ typedef struct catmem_stats {
 
 /* ---- lifetime -------------------------------------------------------------------------------- */
 
-CATMEM_API int catmem_init(void);      /* 0, or an errno value; idempotent, thread-safe */
-CATMEM_API void catmem_shutdown(void); /* idempotent; arenas persist and are reused by init */
-CATMEM_API int catmem_is_initialized(void);
-CATMEM_API const char *catmem_backend_name(void); /* "jemalloc" or "system"; works before init */
+CATMEMI_API int catmem_init(void);      /* 0, or an errno value; idempotent, thread-safe */
+CATMEMI_API void catmem_shutdown(void); /* idempotent; arenas persist and are reused by init */
+CATMEMI_API int catmem_is_initialized(void);
+CATMEMI_API const char *catmem_backend_name(void); /* "jemalloc" or "system"; works before init */
 /* Why that backend: "jemalloc 5.3.0-... (linked)", "jemalloc 5.3.0-... found in process",
    "no jemalloc in process: system malloc", ... Works before init. */
-CATMEM_API const char *catmem_backend_info(void);
+CATMEMI_API const char *catmem_backend_info(void);
 
 /* ---- arenas ---------------------------------------------------------------------------------- */
 
-CATMEM_API catmem_arena *catmem_arena_get(catmem_kind kind);
-CATMEM_API catmem_arena *catmem_arena_create(const char *name); /* a user arena, named uniquely */
-CATMEM_API catmem_arena *catmem_arena_find(const char *name);
-CATMEM_API int catmem_arena_release(catmem_arena *a); /* frees its memory; slot reused later */
-CATMEM_API const char *catmem_arena_name(const catmem_arena *a); /* NULL for a bad handle */
+CATMEMI_API catmem_arena *catmem_arena_get(catmem_kind kind);
+CATMEMI_API catmem_arena *catmem_arena_create(const char *name); /* a user arena, named uniquely */
+CATMEMI_API catmem_arena *catmem_arena_find(const char *name);
+CATMEMI_API int catmem_arena_release(catmem_arena *a); /* frees its memory; slot reused later */
+CATMEMI_API const char *catmem_arena_name(const catmem_arena *a); /* NULL for a bad handle */
 /* The backend's own id for the arena (jemalloc arena index; system: catmem slot), or -1. */
-CATMEM_API int catmem_arena_id(const catmem_arena *a);
+CATMEMI_API int catmem_arena_id(const catmem_arena *a);
 /* 1 when p, a live block from any catmem arena, belongs to a; 0 otherwise (and for NULL). p must
    come from catmem: jemalloc's lookup crashes on pointers it never handed out. */
-CATMEM_API int catmem_arena_owns(const catmem_arena *a, const void *p);
+CATMEMI_API int catmem_arena_owns(const catmem_arena *a, const void *p);
 
-CATMEM_API int catmem_arena_reset(catmem_arena *a); /* frees every block of a at once */
-CATMEM_API int catmem_arena_purge(catmem_arena *a); /* unused pages back to the OS (system:
-                                                        malloc_trim, process-wide) */
-CATMEM_API int catmem_arena_stats(catmem_arena *a, catmem_stats *out);
-CATMEM_API int catmem_total_stats(catmem_stats *out);
+CATMEMI_API int catmem_arena_reset(catmem_arena *a); /* frees every block of a at once */
+CATMEMI_API int catmem_arena_purge(catmem_arena *a); /* unused pages back to the OS */
+CATMEMI_API int catmem_arena_stats(catmem_arena *a, catmem_stats *out);
+CATMEMI_API int catmem_total_stats(catmem_stats *out);
 /* jemalloc's page decay for one arena, in milliseconds (-1: never, 0: at once). System: ENOTSUP. */
-CATMEM_API int catmem_arena_set_decay(catmem_arena *a, long dirty_ms, long muzzy_ms);
+CATMEMI_API int catmem_arena_set_decay(catmem_arena *a, long dirty_ms, long muzzy_ms);
 
 /* Heap profiling: jemalloc only, and only when the process started with MALLOC_CONF=prof:true
    (or a malloc_conf symbol saying so); ENOTSUP otherwise. path NULL: jemalloc's default name. */
-CATMEM_API int catmem_prof_active(int on);
-CATMEM_API int catmem_prof_dump(const char *path);
+CATMEMI_API int catmem_prof_active(int on);
+CATMEMI_API int catmem_prof_dump(const char *path);
 
 /* ---- lifetimes: cleanups, child arenas, the out-of-memory handler, the report ---------------- */
 
@@ -396,23 +472,23 @@ typedef void (*catmem_cleanup_fn)(void *arg);
 /* fn(arg) runs at the next catmem_arena_reset or _release of a, or of an ancestor of a: last
    registered first, each exactly once, before the arena's memory is freed (a cleanup may still
    read what it points to). fn NULL: EINVAL. */
-CATMEM_API int catmem_arena_on_reset(catmem_arena *a, catmem_cleanup_fn fn, void *arg);
+CATMEMI_API int catmem_arena_on_reset(catmem_arena *a, catmem_cleanup_fn fn, void *arg);
 /* A user arena that lives inside parent: resetting parent resets it first (its cleanups run
    first), releasing parent releases it. Children of children work. */
-CATMEM_API catmem_arena *catmem_arena_create_child(catmem_arena *parent, const char *name);
-CATMEM_API catmem_arena *catmem_arena_parent(const catmem_arena *a); /* NULL: top level */
+CATMEMI_API catmem_arena *catmem_arena_create_child(catmem_arena *parent, const char *name);
+CATMEMI_API catmem_arena *catmem_arena_parent(const catmem_arena *a); /* NULL: top level */
 
 /* Called when an allocation is about to fail for lack of memory: return non-zero after making
    room to have catmem try once more, zero to fail. Never re-entered by the thread running it.
    fn NULL: no handler (the default). */
 typedef int (*catmem_oom_fn)(catmem_arena *a, size_t size, void *arg);
-CATMEM_API void catmem_set_oom_handler(catmem_oom_fn fn, void *arg);
+CATMEMI_API void catmem_set_oom_handler(catmem_oom_fn fn, void *arg);
 
 /* Every live arena (name, id, parent, statistics, pending cleanups) and the total, as a
    readable table or as one JSON object. */
 #define CATMEM_REPORT_TEXT 0
 #define CATMEM_REPORT_JSON 1
-CATMEM_API int catmem_report(FILE *out, int flags);
+CATMEMI_API int catmem_report(FILE *out, int flags);
 
 /* ---- allocation (fast paths are inline below) ------------------------------------------------ */
 
@@ -423,11 +499,17 @@ static inline void *catmem_calloc(catmem_arena *a, size_t n, size_t size) CATMEM
 static inline void *catmem_aligned_alloc(catmem_arena *a, size_t alignment,
                                          size_t size) CATMEMI_MALLOC CATMEMI_ALIGN(2)
     CATMEMI_SIZE(3) CATMEMI_NODISCARD;
-CATMEM_API void *catmem_realloc(catmem_arena *a, void *p, size_t size)
+CATMEMI_API void *catmem_realloc(catmem_arena *a, void *p, size_t size)
     CATMEMI_SIZE(3) CATMEMI_NODISCARD;
-CATMEM_API char *catmem_strdup(catmem_arena *a, const char *s) CATMEMI_MALLOC CATMEMI_NODISCARD;
+CATMEMI_API char *catmem_strdup(catmem_arena *a, const char *s) CATMEMI_MALLOC CATMEMI_NODISCARD;
 static inline void catmem_free(catmem_arena *a, void *p);
 static inline void catmem_free_sized(catmem_arena *a, void *p, size_t size);
+/* The bytes p may use (at least what was asked for; the size class); 0 for NULL. p must be a
+   live block from catmem. */
+CATMEMI_API size_t catmem_usable_size(const void *p);
+/* Frees p into whichever arena owns it (found from the pointer); NULL does nothing. Bypasses
+   every thread cache on jemalloc. */
+CATMEMI_API void catmem_free_any(void *p);
 
 /* ---- memory checkers ------------------------------------------------------------------------ */
 
@@ -435,7 +517,9 @@ static inline void catmem_free_sized(catmem_arena *a, void *p, size_t size);
    about them. Under AddressSanitizer, region memory that is not handed out is poisoned, so a use
    after catmem_region_reset/restore/release is reported. With CATMEM_VALGRIND (default: on when
    CATMEM_DEBUG is and <valgrind/memcheck.h> exists) memcheck is told the same. With CATMEM_DEBUG,
-   memory taken back is also filled with 0xdd. */
+   memory taken back is also filled with 0xdd. Under either checker the system backend gives
+   every block a malloc of its own (CATMEMI_SYS_ENGINE 0 in backends/system.h), so that the
+   checker watches each block itself. */
 #if defined(__SANITIZE_ADDRESS__)
 #  define CATMEMI_ASAN 1
 #elif defined(__has_feature)
@@ -499,17 +583,19 @@ static inline void catmem_free_sized(catmem_arena *a, void *p, size_t size);
 #define CATMEMI_LG_ALIGN_MASK 0x3f
 
 /* The slow paths: argument checks, errno, first use of an arena on a thread, backend fallbacks. */
-CATMEM_API void *catmemi_alloc_slow(const catmem_arena *a, size_t size, int opts);
-CATMEM_API void catmemi_free_slow(const catmem_arena *a, void *p, size_t size);
+CATMEMI_API void *catmemi_alloc_slow(const catmem_arena *a, size_t size, int opts);
+CATMEMI_API void catmemi_free_slow(const catmem_arena *a, void *p, size_t size);
 
-/* The backend's inline part: catmemi_be_alloc, catmemi_be_free, catmemi_be_free_sized (see the
-   top of backends/jemalloc.h). */
+/* The backend's inline part: catmemi_be_alloc, catmemi_be_free, catmemi_be_free_sized. The
+   backend file is included three times, once per part (CATMEMI_PART_INLINE here, _TYPES and
+   _IMPL in the implementation below); THE BACKEND CONTRACT, next to catmemi_ops, says what each
+   part holds and what it may assume. */
 #define CATMEMI_PART_INLINE
 #include CATMEMI_BACKEND_FILE
 #undef CATMEMI_PART_INLINE
 
 #if CATMEM_DEBUG
-CATMEM_API void catmemi_debug_check_free(const catmem_arena *a, const void *p);
+CATMEMI_API void catmemi_debug_check_free(const catmem_arena *a, const void *p);
 #  define CATMEMI_DEBUG_CHECK_FREE(a, p) catmemi_debug_check_free((a), (p))
 #else
 #  define CATMEMI_DEBUG_CHECK_FREE(a, p) ((void)0)
@@ -519,7 +605,7 @@ CATMEM_API void catmemi_debug_check_free(const catmem_arena *a, const void *p);
    path, which maps 0 to 1 and reports the rest. */
 #define CATMEMI_SIZE_OK(n) ((size_t)(n)-1 < CATMEM_SIZE_MAX)
 
-static inline void *catmem_alloc(catmem_arena *a, size_t size) {
+CATMEMI_INLINE void *catmem_alloc(catmem_arena *a, size_t size) {
     if (CATMEMI_LIKELY(a != NULL && CATMEMI_SIZE_OK(size))) return catmemi_be_alloc(a, size, 0);
     return catmemi_alloc_slow(a, size, 0);
 }
@@ -612,27 +698,27 @@ typedef struct catmem_region_mark {
     catmemi_cleanup *cleanups;
 } catmem_region_mark;
 
-CATMEM_API int catmem_region_init(catmem_region *r, catmem_arena *a); /* allocates nothing */
+CATMEMI_API int catmem_region_init(catmem_region *r, catmem_arena *a); /* allocates nothing */
 static inline void *catmem_region_alloc(catmem_region *r, size_t size) CATMEMI_MALLOC
     CATMEMI_SIZE(2) CATMEMI_NODISCARD;
 static inline void *catmem_region_alloc_aligned(catmem_region *r, size_t alignment,
                                                 size_t size) CATMEMI_MALLOC CATMEMI_ALIGN(2)
     CATMEMI_SIZE(3) CATMEMI_NODISCARD;
-CATMEM_API void *catmem_region_calloc(catmem_region *r, size_t n, size_t size) CATMEMI_MALLOC
+CATMEMI_API void *catmem_region_calloc(catmem_region *r, size_t n, size_t size) CATMEMI_MALLOC
     CATMEMI_SIZE2(2, 3) CATMEMI_NODISCARD;
-CATMEM_API char *catmem_region_strdup(catmem_region *r,
+CATMEMI_API char *catmem_region_strdup(catmem_region *r,
                                       const char *s) CATMEMI_MALLOC CATMEMI_NODISCARD;
-CATMEM_API catmem_region_mark catmem_region_save(const catmem_region *r);
-CATMEM_API int catmem_region_restore(catmem_region *r, catmem_region_mark mark);
-CATMEM_API int catmem_region_reset(catmem_region *r);
-CATMEM_API int catmem_region_release(catmem_region *r);
+CATMEMI_API catmem_region_mark catmem_region_save(const catmem_region *r);
+CATMEMI_API int catmem_region_restore(catmem_region *r, catmem_region_mark mark);
+CATMEMI_API int catmem_region_reset(catmem_region *r);
+CATMEMI_API int catmem_region_release(catmem_region *r);
 /* fn(arg) runs at catmem_region_reset and _release, and at a catmem_region_restore to a mark
    taken before it was registered: last registered first, each exactly once, before the memory
    is taken back. The record lives in the region (ENOMEM when it cannot get room). */
-CATMEM_API int catmem_region_on_reset(catmem_region *r, catmem_cleanup_fn fn, void *arg);
+CATMEMI_API int catmem_region_on_reset(catmem_region *r, catmem_cleanup_fn fn, void *arg);
 
 /* Everything that does not fit the current chunk: new chunks, blocks of their own, errors. */
-CATMEM_API void *catmemi_region_alloc_slow(catmem_region *r, size_t alignment, size_t size);
+CATMEMI_API void *catmemi_region_alloc_slow(catmem_region *r, size_t alignment, size_t size);
 
 #define CATMEMI_REGION_ROUND(n)                                                                    \
   (((size_t)(n) + (CATMEM_REGION_ALIGN - 1)) & ~(size_t)(CATMEM_REGION_ALIGN - 1))
@@ -726,29 +812,65 @@ typedef struct catmemi_slot {
 #endif
 } catmemi_slot;
 
-/* What a backend does out of line. catmem.h has checked arguments and state before any call;
-   the comments say which calls run under catmemi_mu. */
+/* ---- THE BACKEND CONTRACT --------------------------------------------------------------------
+   A backend is one file in backends/, included three times by this header, each time with one
+   of these macros defined (so that each part lands where the core needs it):
+     CATMEMI_PART_INLINE  (in every user file, before catmem_alloc & co.) the fast paths, under the
+                          backend's own names, mapped to catmemi_be_alloc(a, size, opts),
+                          catmemi_be_free(a, p) and catmemi_be_free_sized(a, p, size). They may
+                          assume: a is not NULL (not necessarily live: it may be released or
+                          catmem shut down, and then they must fall back); 1 <= size <=
+                          CATMEM_SIZE_MAX; opts = log2 of the alignment (at most 30) | CATMEMI_ZERO;
+                          p is not NULL. Whatever they do not serve goes to catmemi_alloc_slow /
+                          catmemi_free_slow, which report errors. Data they read is declared
+                          extern (never CATMEM_API, which may be static). No locks.
+     CATMEMI_PART_TYPES   (in the implementation) catmemi_<name>_slot, its data in each arena slot,
+                          and CATMEMI_HAS_<NAME>.
+     CATMEMI_PART_IMPL    (in the implementation) the operations below, gathered by name into a
+                          catmemi_ops by catmemi_<name>_table(), and catmemi_select(info, size),
+                          called once (pthread_once) before anything is allocated: the table to
+                          use, and in info why.
+   Locks: catmemi_mu (the registry: init, shutdown, create, release, reset) comes first; then a
+   backend's per-arena lock; then anything finer (system: a heap's mutex, then the large-block
+   table's). Nothing that holds a later lock takes an earlier one. "mu" below: called with
+   catmemi_mu held. Every other operation may run on any thread at any time, concurrently with
+   allocation and free in the same arena, except where THREADS in the manual says otherwise
+   (reset and release: nobody else uses that arena). Before any call the core has checked the
+   handle (a live slot, catmem up) and the arguments, and size 0 is already 1. */
 typedef struct catmemi_ops {
     const char *name;                     /* catmem_backend_name() */
-    int (*once)(void);                    /* at the first init; mu */
-    int (*arena_create)(catmemi_slot *s); /* once per slot; mu */
+    int (*once)(void);                    /* at the first init: keys, tables; mu */
+    int (*arena_create)(catmemi_slot *s); /* once per slot, kept for the process; mu */
     int (*arena_id)(const catmemi_slot *s);
+    /* A block of size bytes for the calling thread in s (opts as above); NULL: out of memory
+       (the core sets errno). Makes the thread's per-arena state when it has none. */
     void *(*alloc_slow)(catmemi_slot *s, size_t size, int opts);
-    void (*free_slow)(catmemi_slot *s, void *p, size_t size); /* s NULL: no usable arena */
+    /* Frees p; size 0 or what was asked. s NULL: no usable arena (NULL handle, shutdown,
+       released): free without touching any cache. */
+    void (*free_slow)(catmemi_slot *s, void *p, size_t size);
+    /* p moved or resized into s; NULL: failed, p untouched and still valid. */
     void *(*realloc)(catmemi_slot *s, void *p, size_t size);
-    void (*drop_caches)(catmemi_slot *s); /* s NULL: every slot; mu */
-    int (*reset)(catmemi_slot *s);        /* mu */
-    int (*purge)(catmemi_slot *s);
-    int (*stats)(catmemi_slot *s, catmem_stats *out); /* out zeroed */
+    size_t (*usable_size)(const void *p); /* p != NULL, a live block; 0 if not catmem's */
+    void (*free_any)(void *p);            /* p != NULL; the owner comes from p */
+    /* Every thread's cache for s (all slots when NULL) is dropped: after shutdown and before
+       release no thread may serve from one. mu */
+    void (*drop_caches)(catmemi_slot *s);
+    int (*reset)(catmemi_slot *s); /* every block of s freed at once; mu */
+    int (*purge)(catmemi_slot *s); /* unused memory of s back to the OS */
+    int (*stats)(catmemi_slot *s, catmem_stats *out); /* out zeroed; STATISTICS in the manual */
     int (*total_stats)(catmem_stats *out);            /* out zeroed */
-    int (*owns)(const catmemi_slot *s, const void *p);
-    int (*set_decay)(catmemi_slot *s, long dirty_ms, long muzzy_ms);
-    int (*prof_active)(int on);
-    int (*prof_dump)(const char *path);
-    void (*publish)(void);        /* after init, shutdown, create, release: state for the fast
-                                     path; mu */
-    void (*atfork_prepare)(void); /* mu */
-    void (*atfork_parent)(void);  /* mu */
+    int (*owns)(const catmemi_slot *s, const void *p); /* p a live block of any arena */
+    int (*set_decay)(catmemi_slot *s, long dirty_ms, long muzzy_ms); /* ENOTSUP if none */
+    int (*prof_active)(int on);                                     /* ENOTSUP if none */
+    int (*prof_dump)(const char *path);                             /* ENOTSUP if none */
+    /* After init, shutdown, create, release: whatever the inline paths read to know which
+       arenas they may serve. mu */
+    void (*publish)(void);
+    /* fork(): prepare takes every lock of the backend in order, parent releases them, child
+       makes them new and forgets the other threads (their state becomes orphaned). mu for the
+       first two; the child runs alone. */
+    void (*atfork_prepare)(void);
+    void (*atfork_parent)(void);
     void (*atfork_child)(void);
 } catmemi_ops;
 
@@ -877,7 +999,7 @@ static void catmemi_atfork_child(void) {
 
 static void catmemi_report_at_exit_once(void); /* with the report, below */
 
-CATMEM_API int catmem_init(void) {
+CATMEMI_API int catmem_init(void) {
     int err = 0;
     unsigned i;
     if (catmemi_is_up()) return 0;
@@ -907,7 +1029,7 @@ out:
     return err;
 }
 
-CATMEM_API void catmem_shutdown(void) {
+CATMEMI_API void catmem_shutdown(void) {
     catmemi_lock();
     if (catmemi_state == CATMEMI_NEVER) /* no implicit init after an explicit shutdown */
         __atomic_store_n(&catmemi_state, CATMEMI_DOWN, __ATOMIC_RELEASE);
@@ -919,16 +1041,16 @@ CATMEM_API void catmem_shutdown(void) {
     catmemi_unlock();
 }
 
-CATMEM_API int catmem_is_initialized(void) { return catmemi_is_up(); }
+CATMEMI_API int catmem_is_initialized(void) { return catmemi_is_up(); }
 
-CATMEM_API const char *catmem_backend_name(void) { return catmemi_backend()->name; }
+CATMEMI_API const char *catmem_backend_name(void) { return catmemi_backend()->name; }
 
-CATMEM_API const char *catmem_backend_info(void) {
+CATMEMI_API const char *catmem_backend_info(void) {
     catmemi_backend();
     return catmemi_info;
 }
 
-CATMEM_API catmem_arena *catmem_arena_get(catmem_kind kind) {
+CATMEMI_API catmem_arena *catmem_arena_get(catmem_kind kind) {
     int err;
     if ((unsigned)kind >= CATMEM_KIND_COUNT) {
         errno = EINVAL;
@@ -1007,11 +1129,11 @@ out:
     return &s->handle;
 }
 
-CATMEM_API catmem_arena *catmem_arena_create(const char *name) {
+CATMEMI_API catmem_arena *catmem_arena_create(const char *name) {
     return catmemi_create(NULL, name);
 }
 
-CATMEM_API catmem_arena *catmem_arena_create_child(catmem_arena *parent, const char *name) {
+CATMEMI_API catmem_arena *catmem_arena_create_child(catmem_arena *parent, const char *name) {
     if (parent == NULL) {
         errno = EINVAL;
         return NULL;
@@ -1019,7 +1141,7 @@ CATMEM_API catmem_arena *catmem_arena_create_child(catmem_arena *parent, const c
     return catmemi_create(parent, name);
 }
 
-CATMEM_API catmem_arena *catmem_arena_parent(const catmem_arena *a) {
+CATMEMI_API catmem_arena *catmem_arena_parent(const catmem_arena *a) {
     catmemi_slot *s = catmemi_slot_of(a);
     catmem_arena *p = NULL;
     if (s == NULL) {
@@ -1032,7 +1154,7 @@ CATMEM_API catmem_arena *catmem_arena_parent(const catmem_arena *a) {
     return p;
 }
 
-CATMEM_API catmem_arena *catmem_arena_find(const char *name) {
+CATMEMI_API catmem_arena *catmem_arena_find(const char *name) {
     catmemi_slot *s;
     int err = catmemi_check_name(name);
     if (err != 0) {
@@ -1054,17 +1176,17 @@ CATMEM_API catmem_arena *catmem_arena_find(const char *name) {
     return &s->handle;
 }
 
-CATMEM_API const char *catmem_arena_name(const catmem_arena *a) {
+CATMEMI_API const char *catmem_arena_name(const catmem_arena *a) {
     catmemi_slot *s = catmemi_slot_of(a);
     return (s != NULL && catmemi_slot_used(s)) ? s->name : NULL;
 }
 
-CATMEM_API int catmem_arena_id(const catmem_arena *a) {
+CATMEMI_API int catmem_arena_id(const catmem_arena *a) {
     catmemi_slot *s = catmemi_slot_of(a);
     return (s != NULL && catmemi_created(s)) ? catmemi_be->arena_id(s) : -1;
 }
 
-CATMEM_API int catmem_arena_owns(const catmem_arena *a, const void *p) {
+CATMEMI_API int catmem_arena_owns(const catmem_arena *a, const void *p) {
     catmemi_slot *s = catmemi_slot_of(a);
     return (s != NULL && catmemi_created(s) && p != NULL) ? catmemi_be->owns(s, p) : 0;
 }
@@ -1161,11 +1283,11 @@ static int catmemi_reset_tree(catmem_arena *a, int release) {
     return err;
 }
 
-CATMEM_API int catmem_arena_reset(catmem_arena *a) { return catmemi_reset_tree(a, 0); }
+CATMEMI_API int catmem_arena_reset(catmem_arena *a) { return catmemi_reset_tree(a, 0); }
 
-CATMEM_API int catmem_arena_release(catmem_arena *a) { return catmemi_reset_tree(a, 1); }
+CATMEMI_API int catmem_arena_release(catmem_arena *a) { return catmemi_reset_tree(a, 1); }
 
-CATMEM_API int catmem_arena_on_reset(catmem_arena *a, catmem_cleanup_fn fn, void *arg) {
+CATMEMI_API int catmem_arena_on_reset(catmem_arena *a, catmem_cleanup_fn fn, void *arg) {
     catmemi_cleanup *c;
     catmemi_slot *s;
     int err = 0;
@@ -1187,7 +1309,7 @@ CATMEM_API int catmem_arena_on_reset(catmem_arena *a, catmem_cleanup_fn fn, void
     return err;
 }
 
-CATMEM_API int catmem_arena_purge(catmem_arena *a) {
+CATMEMI_API int catmem_arena_purge(catmem_arena *a) {
     int err = 0;
     catmemi_slot *s = catmemi_check(a, &err);
     return s != NULL ? catmemi_be->purge(s) : err;
@@ -1202,7 +1324,7 @@ static int catmemi_stats_done(int err, catmem_stats *out) {
     return err;
 }
 
-CATMEM_API int catmem_arena_stats(catmem_arena *a, catmem_stats *out) {
+CATMEMI_API int catmem_arena_stats(catmem_arena *a, catmem_stats *out) {
     int err = 0;
     catmemi_slot *s = catmemi_check(a, &err);
     if (out == NULL) return EINVAL;
@@ -1210,7 +1332,7 @@ CATMEM_API int catmem_arena_stats(catmem_arena *a, catmem_stats *out) {
     return s != NULL ? catmemi_stats_done(catmemi_be->stats(s, out), out) : err;
 }
 
-CATMEM_API int catmem_total_stats(catmem_stats *out) {
+CATMEMI_API int catmem_total_stats(catmem_stats *out) {
     int err;
     if (out == NULL) return EINVAL;
     memset(out, 0, sizeof *out);
@@ -1218,7 +1340,7 @@ CATMEM_API int catmem_total_stats(catmem_stats *out) {
     return catmemi_stats_done(catmemi_be->total_stats(out), out);
 }
 
-CATMEM_API int catmem_arena_set_decay(catmem_arena *a, long dirty_ms, long muzzy_ms) {
+CATMEMI_API int catmem_arena_set_decay(catmem_arena *a, long dirty_ms, long muzzy_ms) {
     int err = 0;
     catmemi_slot *s = catmemi_check(a, &err);
     if (s == NULL) return err;
@@ -1226,12 +1348,12 @@ CATMEM_API int catmem_arena_set_decay(catmem_arena *a, long dirty_ms, long muzzy
     return catmemi_be->set_decay(s, dirty_ms, muzzy_ms);
 }
 
-CATMEM_API int catmem_prof_active(int on) {
+CATMEMI_API int catmem_prof_active(int on) {
     int err = catmemi_up_or_init();
     return err == 0 ? catmemi_be->prof_active(on != 0) : err;
 }
 
-CATMEM_API int catmem_prof_dump(const char *path) {
+CATMEMI_API int catmem_prof_dump(const char *path) {
     int err = catmemi_up_or_init();
     return err == 0 ? catmemi_be->prof_dump(path) : err;
 }
@@ -1243,7 +1365,7 @@ static void *catmemi_oom_arg;
 static pthread_mutex_t catmemi_oom_mu = PTHREAD_MUTEX_INITIALIZER; /* the pair changes together */
 static CATMEMI_TLS int catmemi_in_oom; /* this thread runs the handler: never re-enter it */
 
-CATMEM_API void catmem_set_oom_handler(catmem_oom_fn fn, void *arg) {
+CATMEMI_API void catmem_set_oom_handler(catmem_oom_fn fn, void *arg) {
     pthread_mutex_lock(&catmemi_oom_mu);
     catmemi_oom_fn = fn;
     catmemi_oom_arg = arg;
@@ -1267,7 +1389,7 @@ static int catmemi_oom(const catmem_arena *a, size_t size) {
     return again;
 }
 
-CATMEM_API void *catmemi_alloc_slow(const catmem_arena *a, size_t size, int opts) {
+CATMEMI_API void *catmemi_alloc_slow(const catmem_arena *a, size_t size, int opts) {
     int err = 0;
     void *p;
     catmemi_slot *s = catmemi_check(a, &err);
@@ -1292,7 +1414,7 @@ CATMEM_API void *catmemi_alloc_slow(const catmem_arena *a, size_t size, int opts
     return p;
 }
 
-CATMEM_API void catmemi_free_slow(const catmem_arena *a, void *p, size_t size) {
+CATMEMI_API void catmemi_free_slow(const catmem_arena *a, void *p, size_t size) {
     int err = 0;
     catmemi_slot *s = catmemi_check(a, &err);
     if (p == NULL) return;
@@ -1309,7 +1431,7 @@ CATMEM_API void catmemi_free_slow(const catmem_arena *a, void *p, size_t size) {
     catmemi_be->free_slow(s, p, size);
 }
 
-CATMEM_API void *catmem_realloc(catmem_arena *a, void *p, size_t size) {
+CATMEMI_API void *catmem_realloc(catmem_arena *a, void *p, size_t size) {
     int err = 0;
     catmemi_slot *s;
     void *q;
@@ -1331,7 +1453,20 @@ CATMEM_API void *catmem_realloc(catmem_arena *a, void *p, size_t size) {
     return q;
 }
 
-CATMEM_API char *catmem_strdup(catmem_arena *a, const char *str) {
+CATMEMI_API size_t catmem_usable_size(const void *p) {
+    return (p != NULL && catmemi_be != NULL) ? catmemi_be->usable_size(p) : 0;
+}
+
+CATMEMI_API void catmem_free_any(void *p) {
+    if (p == NULL) return;
+    if (catmemi_be == NULL) { /* before any init: p cannot be catmem's */
+        errno = EINVAL;
+        return;
+    }
+    catmemi_be->free_any(p);
+}
+
+CATMEMI_API char *catmem_strdup(catmem_arena *a, const char *str) {
     size_t n;
     char *p;
     if (str == NULL) {
@@ -1459,7 +1594,7 @@ static int catmemi_report(FILE *out, int json) {
     return ferror(out) ? EIO : 0;
 }
 
-CATMEM_API int catmem_report(FILE *out, int flags) {
+CATMEMI_API int catmem_report(FILE *out, int flags) {
     if (out == NULL || (flags != CATMEM_REPORT_TEXT && flags != CATMEM_REPORT_JSON)) return EINVAL;
     int err = catmemi_up_or_init();
     if (err != 0) return err;
@@ -1589,7 +1724,7 @@ static void catmemi_region_cleanups(catmem_region *r, catmemi_cleanup *stop) {
     r->busy = 0;
 }
 
-CATMEM_API int catmem_region_on_reset(catmem_region *r, catmem_cleanup_fn fn, void *arg) {
+CATMEMI_API int catmem_region_on_reset(catmem_region *r, catmem_cleanup_fn fn, void *arg) {
     catmemi_cleanup *c;
     if (r == NULL || fn == NULL) return EINVAL;
     if (r->busy) return EBUSY;
@@ -1602,14 +1737,14 @@ CATMEM_API int catmem_region_on_reset(catmem_region *r, catmem_cleanup_fn fn, vo
     return 0;
 }
 
-CATMEM_API int catmem_region_init(catmem_region *r, catmem_arena *a) {
+CATMEMI_API int catmem_region_init(catmem_region *r, catmem_arena *a) {
     if (r == NULL) return EINVAL;
     memset(r, 0, sizeof *r);
     r->arena = a;
     return a != NULL ? 0 : EINVAL;
 }
 
-CATMEM_API void *catmemi_region_alloc_slow(catmem_region *r, size_t alignment, size_t size) {
+CATMEMI_API void *catmemi_region_alloc_slow(catmem_region *r, size_t alignment, size_t size) {
     catmemi_region_block *b;
     size_t n, need, next;
     uintptr_t p;
@@ -1656,14 +1791,14 @@ CATMEM_API void *catmemi_region_alloc_slow(catmem_region *r, size_t alignment, s
     return (void *)p;
 }
 
-CATMEM_API void *catmem_region_calloc(catmem_region *r, size_t n, size_t size) {
+CATMEMI_API void *catmem_region_calloc(catmem_region *r, size_t n, size_t size) {
     size_t total = catmemi_mul_size(n, size);
     void *p = catmem_region_alloc(r, total);
     if (p != NULL) memset(p, 0, total);
     return p;
 }
 
-CATMEM_API char *catmem_region_strdup(catmem_region *r, const char *s) {
+CATMEMI_API char *catmem_region_strdup(catmem_region *r, const char *s) {
     size_t n;
     char *p;
     if (s == NULL) {
@@ -1676,7 +1811,7 @@ CATMEM_API char *catmem_region_strdup(catmem_region *r, const char *s) {
     return p;
 }
 
-CATMEM_API catmem_region_mark catmem_region_save(const catmem_region *r) {
+CATMEMI_API catmem_region_mark catmem_region_save(const catmem_region *r) {
     catmem_region_mark m;
     memset(&m, 0, sizeof m);
     if (r != NULL) {
@@ -1700,7 +1835,7 @@ static int catmemi_cleanup_listed(catmemi_cleanup *list, catmemi_cleanup *c) {
     return c == NULL;
 }
 
-CATMEM_API int catmem_region_restore(catmem_region *r, catmem_region_mark m) {
+CATMEMI_API int catmem_region_restore(catmem_region *r, catmem_region_mark m) {
     if (r == NULL) return EINVAL;
     if (r->busy) return EBUSY;
     /* A mark from this region that is still valid: its blocks are still ours, and it does not
@@ -1727,7 +1862,7 @@ CATMEM_API int catmem_region_restore(catmem_region *r, catmem_region_mark m) {
     return 0;
 }
 
-CATMEM_API int catmem_region_reset(catmem_region *r) {
+CATMEMI_API int catmem_region_reset(catmem_region *r) {
     catmemi_region_block *b, *keep;
     size_t used = 0, want;
     if (r == NULL) return EINVAL;
@@ -1770,7 +1905,7 @@ CATMEM_API int catmem_region_reset(catmem_region *r) {
     return 0;
 }
 
-CATMEM_API int catmem_region_release(catmem_region *r) {
+CATMEMI_API int catmem_region_release(catmem_region *r) {
     if (r == NULL) return EINVAL;
     if (r->busy) return EBUSY;
     catmemi_region_cleanups(r, NULL);
@@ -1782,7 +1917,7 @@ CATMEM_API int catmem_region_release(catmem_region *r) {
 }
 
 #if CATMEM_DEBUG
-CATMEM_API void catmemi_debug_check_free(const catmem_arena *a, const void *p) {
+CATMEMI_API void catmemi_debug_check_free(const catmem_arena *a, const void *p) {
     catmemi_slot *s = catmemi_slot_of(a);
     unsigned i;
     if (s == NULL) {

@@ -231,6 +231,12 @@ static void *catmemi_je_realloc(catmemi_slot *s, void *p, size_t size) {
     return CATMEMI_JE(rallocx)(p, size, catmemi_je_flags_for(s));
 }
 
+static size_t catmemi_je_usable_size(const void *p) { return CATMEMI_JE(sallocx)(p, 0); }
+
+/* The owner arena comes from the pointer, and no cache is involved: correct whatever caching
+   the calling thread does. */
+static void catmemi_je_free_any(void *p) { CATMEMI_JE(dallocx)(p, CATMEMI_MALLOCX_TCACHE_NONE); }
+
 /* Under catmemi_mu: every thread's cache for s (all slots when s is NULL) is destroyed. */
 static void catmemi_je_drop_caches(catmemi_slot *s) {
     catmemi_je_thread *t;
@@ -377,6 +383,8 @@ static const catmemi_ops *catmemi_je_table(void) {
     o->alloc_slow = catmemi_je_alloc_slow;
     o->free_slow = catmemi_je_free_slow;
     o->realloc = catmemi_je_realloc;
+    o->usable_size = catmemi_je_usable_size;
+    o->free_any = catmemi_je_free_any;
     o->drop_caches = catmemi_je_drop_caches;
     o->reset = catmemi_je_reset;
     o->purge = catmemi_je_purge;

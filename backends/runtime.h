@@ -3,7 +3,8 @@
    the top of backends/jemalloc.h.
 
    catmem does not link jemalloc at all here. At the first catmem_init (or the first question to
-   catmem_backend_name/_info), it looks for mallctl, mallocx, dallocx, sdallocx and rallocx with
+   catmem_backend_name/_info), it looks for mallctl, mallocx, dallocx, sdallocx, rallocx and
+   sallocx with
    dlsym(RTLD_DEFAULT, ...) under each prefix of CATMEM_RUNTIME_PREFIXES, asks mallctl("version"),
    and uses real manual arenas exactly as the jemalloc backend does (the same code, through the
    pointers it found). Without a jemalloc 5 in the process it uses the system backend. The choice
@@ -31,9 +32,13 @@ typedef struct catmemi_rt_fns {
     void (*dallocx)(void *p, int flags);
     void (*sdallocx)(void *p, size_t size, int flags);
     void *(*rallocx)(void *p, size_t size, int flags);
+    size_t (*sallocx)(const void *p, int flags);
     int (*mallctl)(const char *name, void *oldp, size_t *oldlenp, void *newp, size_t newlen);
 } catmemi_rt_fns;
-CATMEM_API catmemi_rt_fns catmemi_rt;
+/* Data the inline paths read is always extern (never CATMEM_API, which may be static). */
+extern catmemi_rt_fns catmemi_rt;
+/* 1 once jemalloc is bound (set at selection, before the first allocation; never changed). */
+extern int catmemi_rt_je;
 #  define CATMEMI_JE(name) (catmemi_rt.name)
 #endif
 
@@ -47,6 +52,7 @@ CATMEM_API catmemi_rt_fns catmemi_rt;
 #  define CATMEMI_MALLCTL_ARENAS_ALL  4096
 
 catmemi_rt_fns catmemi_rt;
+int catmemi_rt_je;
 #endif
 
 /* The two backends this one chooses between, each with all its parts. */
@@ -54,22 +60,42 @@ catmemi_rt_fns catmemi_rt;
 #include "system.h"
 
 #if defined(CATMEMI_PART_INLINE)
-/* Until the system engine has an inline path of its own here, the fast path is jemalloc's: when
-   the system malloc was chosen, its flags stay 0 and every call takes the slow path. */
-#  define catmemi_be_alloc      catmemi_je_fast_alloc
-#  define catmemi_be_free       catmemi_je_fast_free
-#  define catmemi_be_free_sized catmemi_je_fast_free_sized
+/* Both inline paths exist; which one runs follows the choice made once at selection. Allocation
+   needs no flag: on jemalloc no thread ever has a system heap, so the system path's own first
+   test (a heap for this arena?) sends it on to jemalloc's, and on the system backend jemalloc's
+   flags stay 0, so a thread's first allocation reaches the system backend's slow path. */
+CATMEMI_INLINE void *catmemi_rt_fast_alloc(const catmem_arena *a, size_t size, int opts) {
+    if (CATMEMI_LIKELY(catmemi_sys_tls[a->slot] != NULL))
+        return catmemi_sys_fast_alloc(a, size, opts);
+    return catmemi_je_fast_alloc(a, size, opts);
+}
+CATMEMI_INLINE void catmemi_rt_fast_free(const catmem_arena *a, void *p) {
+    if (catmemi_rt_je)
+        catmemi_je_fast_free(a, p);
+    else
+        catmemi_sys_fast_free(a, p);
+}
+CATMEMI_INLINE void catmemi_rt_fast_free_sized(const catmem_arena *a, void *p, size_t size) {
+    if (catmemi_rt_je)
+        catmemi_je_fast_free_sized(a, p, size);
+    else
+        catmemi_sys_fast_free_sized(a, p, size);
+}
+#  define catmemi_be_alloc      catmemi_rt_fast_alloc
+#  define catmemi_be_free       catmemi_rt_fast_free
+#  define catmemi_be_free_sized catmemi_rt_fast_free_sized
 #endif
 
 #if defined(CATMEMI_PART_IMPL)
 
-/* Looks the five functions up under one prefix; 1 when all are there. */
+/* Looks the six functions up under one prefix; 1 when all are there. */
 static int catmemi_rt_bind(const char *prefix, catmemi_rt_fns *f) {
-    static const char *const names[] = {"mallocx", "dallocx", "sdallocx", "rallocx", "mallctl"};
-    void *sym[5];
+    static const char *const names[] = {"mallocx", "dallocx", "sdallocx",
+                                        "rallocx", "sallocx", "mallctl"};
+    void *sym[6];
     char name[64];
     unsigned i;
-    for (i = 0; i < 5; i++) {
+    for (i = 0; i < 6; i++) {
         snprintf(name, sizeof name, "%s%s", prefix, names[i]);
         if ((sym[i] = dlsym(RTLD_DEFAULT, name)) == NULL) return 0;
     }
@@ -78,7 +104,8 @@ static int catmemi_rt_bind(const char *prefix, catmemi_rt_fns *f) {
     memcpy(&f->dallocx, &sym[1], sizeof sym[1]);
     memcpy(&f->sdallocx, &sym[2], sizeof sym[2]);
     memcpy(&f->rallocx, &sym[3], sizeof sym[3]);
-    memcpy(&f->mallctl, &sym[4], sizeof sym[4]);
+    memcpy(&f->sallocx, &sym[4], sizeof sym[4]);
+    memcpy(&f->mallctl, &sym[5], sizeof sym[5]);
     return 1;
 }
 
@@ -100,6 +127,7 @@ static const catmemi_ops *catmemi_select(char *info, size_t size) {
             return catmemi_sys_table();
         }
         catmemi_rt = f;
+        catmemi_rt_je = 1;
         snprintf(info, size, "jemalloc %s found in process%s%s", v,
                  prefixes[i][0] != '\0' ? " with symbol prefix " : "", prefixes[i]);
         return catmemi_je_table();

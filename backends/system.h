@@ -1,93 +1,263 @@
-/* catmem backend: the system malloc (CATMEM_BACKEND_SYSTEM). Included only by catmem.h; the
-   three parts and the catmemi_be_* interface are described at the top of backends/jemalloc.h.
+/* catmem backend: catmem's own small-object engine on the system malloc (CATMEM_BACKEND_SYSTEM).
+   Included only by catmem.h; the three parts and the catmemi_be_* interface are described in
+   the BACKEND CONTRACT comment next to catmemi_ops in catmem.h.
 
-   malloc has no arenas, so catmem makes them. Every block carries a header that links it into a
-   list, which is what lets catmem_arena_reset free everything at once and keeps per-arena
-   statistics exact. To keep locks off the fast path, each thread has a heap of its own per arena
-   (its list and counters, touched only by that thread):
-   - a thread frees its own blocks directly; a block of another thread's heap is pushed onto that
-     heap's lock-free "remote" stack, and the owner frees it at its next call;
-   - when a thread exits, its heaps become orphans: their pending remote frees are done, the
-     remote stack is closed, and from then on the heap belongs to whoever holds the arena's
-     mutex (frees into it lock that mutex); the next thread to need a heap in that arena adopts
-     an orphan before it makes a new one, so heaps never outnumber the threads that were alive
-     at once;
-   - reset, release and statistics walk all heaps of an arena under the arena's mutex (reset
-     and release under the THREADS rule of catmem.h: nobody else uses the arena meanwhile).
-   Statistics count a block freed by another thread as allocated until its owner's next call. */
+   malloc has no arenas, so catmem makes them, on memory taken from malloc in large pieces:
+   - A SEGMENT is 1 MiB aligned to 1 MiB (malloc of 2 MiB, aligned inside; glibc maps it, and
+     pages never touched cost no RSS). Its first 64 KiB hold only its header: a keyed cookie
+     first, then the descriptors of its 15 PAGES of 64 KiB. Each page holds blocks of one size
+     class (36 classes, 16 B to 16 KiB) and no per-block header. The owner of a pointer is found
+     by masking it: segment, cookie check, page descriptor, all O(1). A process-wide bitmap says
+     which 1 MiB units are segments, so that a foreign pointer is never dereferenced (16 MiB of
+     zero-initialised data for the 47-bit address space; only the words touched are resident).
+   - A HEAP belongs to one (thread, arena): a current page per class, an allocation counter,
+     its segments (statistics count live blocks from the pages when asked). Allocation pops the current page's free list; a free by the owner pushes onto the
+     page's local list; a free by any other thread pushes onto the page's atomic thread_free list
+     (lock-free) and counts as freed at once. Thread exit makes the heap an orphan, adopted by
+     the next thread that needs a heap in that arena.
+   - Free-list links are stored as next ^ key ^ (address of the block), with a per-process
+     random key, and checked when followed: a link must decode to a block of the same page. A
+     corrupted link or segment header, a double free, a pointer inside a segment that is no
+     block: the process stops with a message that names the arena.
+   - Pages whose blocks were all freed (by anyone, the owner asleep or not) are taken back
+     under the heap's mutex by purge, by any thread of the arena that needs a new segment, and
+     by the owner itself; empty segments move to the heap that needs one or go back to malloc.
+   - Blocks above 16 KiB (and every block under AddressSanitizer or CATMEM_VALGRIND, so that
+     the checker sees each one) are LARGE: one malloc each, recorded in a side table (keyed by
+     address, each record checked with the key) rather than in a header next to the block.
+   Lock order: catmemi_mu, then an arena's mutex (catmemi_sys_slot.mu), then a heap's mutex
+   (heap.mu), then the large-block table's mutex. The owner of a heap takes its heap's mutex
+   only on its slow path and never holds it while taking an arena's mutex. */
 
-#if defined(CATMEMI_PART_INLINE) && !defined(CATMEMI_RUNTIME)
+#if defined(CATMEMI_PART_INLINE)
+#  include <pthread.h>
+
+#  define CATMEMI_SYS_SEG_SHIFT  20 /* segments of 1 MiB */
+#  define CATMEMI_SYS_SEG        ((uintptr_t)1 << CATMEMI_SYS_SEG_SHIFT)
+#  define CATMEMI_SYS_PAGE_SHIFT 16 /* pages of 64 KiB */
+#  define CATMEMI_SYS_PAGE       ((uintptr_t)1 << CATMEMI_SYS_PAGE_SHIFT)
+#  define CATMEMI_SYS_NPAGES     (1 << (CATMEMI_SYS_SEG_SHIFT - CATMEMI_SYS_PAGE_SHIFT))
+#  define CATMEMI_SYS_NCLS       36    /* 16..128 by 16, then 4 per doubling up to 16 KiB */
+#  define CATMEMI_SYS_SMALL_MAX  16384 /* above: large blocks */
+#  define CATMEMI_SYS_FAST_MAX   CATMEMI_SYS_SMALL_MAX /* classified by table, inline */
+/* The segment bitmap covers the 47-bit user address space of x86-64 and AArch64 Linux. */
+#  define CATMEMI_SYS_ADDR_BITS 47
+#  define CATMEMI_SYS_MAP_WORDS ((size_t)1 << (CATMEMI_SYS_ADDR_BITS - CATMEMI_SYS_SEG_SHIFT - 6))
+
+/* Under a memory checker every block is a malloc of its own, which the checker watches, unless
+   CATMEM_SYSTEM_ENGINE says otherwise (the fuzzer runs the engine under ASan that way). */
+#  if defined(CATMEM_SYSTEM_ENGINE)
+#    define CATMEMI_SYS_ENGINE CATMEM_SYSTEM_ENGINE
+#  elif defined(CATMEMI_ASAN) || CATMEM_VALGRIND
+#    define CATMEMI_SYS_ENGINE 0
+#  else
+#    define CATMEMI_SYS_ENGINE 1
+#  endif
+
+/* A free block: its first word is the encoded link to the next free block. */
+typedef struct catmemi_sys_blk {
+    uintptr_t link;
+} catmemi_sys_blk;
+
 typedef struct catmemi_sys_heap catmemi_sys_heap;
-#  define CATMEMI_SYS_HEAP_DECLARED 1
-/* Per slot: 1 while catmem is initialised and the arena is live. The fast path's only check. */
+
+/* A page descriptor, in its segment's header, away from the blocks. Fields marked "owner" are
+   touched only by the owning thread, or by another thread under the heap's mutex while the
+   page is not current and holds no live block. */
+typedef struct catmemi_sys_page {
+    catmemi_sys_blk *free;       /* owner: blocks to hand out */
+    catmemi_sys_blk *local_free; /* owner: blocks the owner freed */
+    uintptr_t start;             /* first block */
+    catmemi_sys_heap *heap;      /* atomic: the owning heap */
+    uint32_t span;               /* atomic: bytes of blocks carved so far, from start */
+    uint32_t bsize;              /* block size; 0: the page is not in use */
+    uint32_t recip;              /* ceil(2^32 / bsize): block index by multiplication */
+    uint32_t used;               /* atomic, owner writes: blocks out, less those collected */
+    uint32_t xfreed;             /* atomic: blocks on thread_free (freed elsewhere) */
+    uint32_t capacity, reserved; /* owner: blocks carved, blocks that fit */
+    uint32_t touched;            /* atomic: bytes written since the last purge (resident) */
+    unsigned cls;
+    catmemi_sys_blk *thread_free;         /* atomic: blocks freed by other threads */
+    struct catmemi_sys_page *prev, *next; /* the heap's pages of this class; heap mutex */
+    uintptr_t pad[4];                     /* 128 bytes: the index is a shift */
+} catmemi_sys_page;
+
+/* The header at the start of every segment. The cookie comes first: an overflow from the
+   memory below must destroy it before it reaches anything else. */
+typedef struct catmemi_sys_seg {
+    uintptr_t cookie; /* catmemi_sys_key ^ the segment's address */
+    unsigned slot;    /* the arena */
+    unsigned npages;  /* pages in use; heap mutex */
+    catmemi_sys_heap *heap;
+    struct catmemi_sys_seg *prev, *next; /* the heap's segments; heap mutex */
+    void *base;                          /* what malloc returned */
+    catmemi_sys_page pages[CATMEMI_SYS_NPAGES]; /* [0] is the header's own page: unused */
+} catmemi_sys_seg;
+
+typedef struct catmemi_sys_large catmemi_sys_large;
+
+/* Statistics need no counter on the free path: live blocks are counted from the pages (used -
+   xfreed) when asked, and frees are allocations minus live blocks. */
+struct catmemi_sys_heap {
+    catmemi_sys_page *pages[CATMEMI_SYS_NCLS]; /* current page per class, or the empty page */
+    uint64_t nalloc;                           /* owner writes, relaxed: blocks handed out */
+    pthread_mutex_t mu;                        /* the slow path, and others' visits */
+    catmemi_sys_page *list[CATMEMI_SYS_NCLS];  /* pages per class; mu */
+    catmemi_sys_seg *segs;                     /* mu */
+    catmemi_sys_heap **owner;      /* the owner's catmemi_sys_tls; NULL: orphan (arena mutex) */
+    struct catmemi_sys_heap *next; /* the arena's heaps; arena mutex */
+    unsigned slot;
+    /* Large blocks: under the table's mutex, read relaxed. */
+    catmemi_sys_large *large;
+    uint64_t nlarge, nlarge_free;
+    size_t large_bytes, large_mapped;
+};
+
+/* Per slot: 1 while catmem is initialised and the arena is live (the generic path checks). */
 extern int catmemi_sys_open[CATMEM_MAX_ARENAS];
 /* The calling thread's heap per slot; NULL until its first allocation there. */
 extern CATMEMI_TLS catmemi_sys_heap *catmemi_sys_tls[CATMEM_MAX_ARENAS];
-CATMEM_API void *catmemi_sys_heap_alloc(catmemi_sys_heap *h, size_t size, int opts);
-CATMEM_API void catmemi_sys_free(void *p);
+extern uintptr_t catmemi_sys_key;                              /* random, set once */
+extern uint8_t catmemi_sys_cls_small[CATMEMI_SYS_FAST_MAX / 16 + 1]; /* (size+15)/16 -> class */
+extern uint64_t catmemi_sys_map[CATMEMI_SYS_MAP_WORDS];        /* 1 bit per 1 MiB: a segment */
+CATMEMI_API void *catmemi_sys_alloc_generic(const catmem_arena *a, size_t size, int opts);
+CATMEMI_API void catmemi_sys_free_generic(void *p);
+CATMEMI_API void catmemi_sys_free_checked(catmemi_sys_page *pg, catmemi_sys_blk *b);
+CATMEMI_API void catmemi_sys_corrupt(const void *p, const char *what);
 
-static inline void *catmemi_sys_fast_alloc(const catmem_arena *a, size_t size, int opts) {
+/* x is a carved block of pg: inside the carved span, at a multiple of the block size. The
+   multiplication is exact for offsets below 2^16 and sizes of at least 16. */
+static inline int catmemi_sys_in_page(const catmemi_sys_page *pg, uintptr_t x) {
+    uintptr_t off = x - pg->start;
+    return off < __atomic_load_n(&pg->span, __ATOMIC_RELAXED) &&
+           (uint32_t)(((uint64_t)off * pg->recip) >> 32) * pg->bsize == off;
+}
+
+/* A link may point anywhere inside the carved span, 16-aligned (the cheap check of a pop). */
+static inline int catmemi_sys_link_ok(const catmemi_sys_page *pg, uintptr_t x) {
+    uintptr_t off = x - pg->start;
+    return off < __atomic_load_n(&pg->span, __ATOMIC_RELAXED) && (off & 15) == 0;
+}
+
+/* The segment of u if the bitmap says u lies in one, else NULL; its cookie is not checked. */
+static inline catmemi_sys_seg *catmemi_sys_seg_raw(uintptr_t u) {
+    size_t i = u >> (CATMEMI_SYS_SEG_SHIFT + 6);
+    if (i >= CATMEMI_SYS_MAP_WORDS ||
+        !((__atomic_load_n(&catmemi_sys_map[i], __ATOMIC_RELAXED) >>
+           ((u >> CATMEMI_SYS_SEG_SHIFT) & 63)) & 1))
+        return NULL;
+    return (catmemi_sys_seg *)(u & ~(CATMEMI_SYS_SEG - 1));
+}
+
+static inline int catmemi_sys_cookie_ok(const catmemi_sys_seg *sg) {
+    return sg->cookie == (catmemi_sys_key ^ (uintptr_t)sg);
+}
+
+static inline catmemi_sys_page *catmemi_sys_page_of(catmemi_sys_seg *sg, uintptr_t u) {
+    return &sg->pages[(u >> CATMEMI_SYS_PAGE_SHIFT) & (CATMEMI_SYS_NPAGES - 1)];
+}
+
+/* Pops pg's free list (not empty), checking the link it follows. */
+CATMEMI_INLINE void *catmemi_sys_pop(catmemi_sys_heap *h, catmemi_sys_page *pg) {
+    catmemi_sys_blk *b = pg->free;
+    uintptr_t next = b->link ^ catmemi_sys_key ^ (uintptr_t)b;
+    if (CATMEMI_UNLIKELY(next != 0 && !catmemi_sys_link_ok(pg, next)))
+        catmemi_sys_corrupt(b, "free list");
+    pg->free = (catmemi_sys_blk *)next;
+    b->link = 0; /* a stale link would make the double-free check scan on its free */
+    __atomic_store_n(&pg->used, __atomic_load_n(&pg->used, __ATOMIC_RELAXED) + 1,
+                     __ATOMIC_RELAXED);
+    __atomic_store_n(&h->nalloc, __atomic_load_n(&h->nalloc, __ATOMIC_RELAXED) + 1,
+                     __ATOMIC_RELAXED);
+    return b;
+}
+
+static inline void catmemi_sys_push_local(catmemi_sys_page *pg, catmemi_sys_blk *b) {
+    b->link = (uintptr_t)pg->local_free ^ catmemi_sys_key ^ (uintptr_t)b;
+    pg->local_free = b;
+    /* release: whoever reads used sees the block on the list (see catmemi_sys_page_idle) */
+    __atomic_store_n(&pg->used, __atomic_load_n(&pg->used, __ATOMIC_RELAXED) - 1,
+                     __ATOMIC_RELEASE);
+}
+
+CATMEMI_INLINE void *catmemi_sys_fast_alloc(const catmem_arena *a, size_t size, int opts) {
     catmemi_sys_heap *h = catmemi_sys_tls[a->slot];
-    void *p;
-    if (CATMEMI_LIKELY(h != NULL &&
-                       __atomic_load_n(&catmemi_sys_open[a->slot], __ATOMIC_RELAXED)) &&
-        CATMEMI_LIKELY((p = catmemi_sys_heap_alloc(h, size, opts)) != NULL))
-        return p;
-    return catmemi_alloc_slow(a, size, opts);
+    if (CATMEMI_SYS_ENGINE && CATMEMI_LIKELY(h != NULL && size <= CATMEMI_SYS_FAST_MAX &&
+                                             opts == 0)) {
+        catmemi_sys_page *pg = h->pages[catmemi_sys_cls_small[(size + 15) >> 4]];
+        if (CATMEMI_LIKELY(pg->free != NULL)) return catmemi_sys_pop(h, pg);
+        if (pg->local_free != NULL) { /* the owner's frees become the free list */
+            pg->free = pg->local_free;
+            pg->local_free = NULL;
+            return catmemi_sys_pop(h, pg);
+        }
+    }
+    return catmemi_sys_alloc_generic(a, size, opts);
 }
-/* The block's header names its heap and arena: the handle is not needed to free it. */
+
+/* The owner's free: onto the page's local list. Anything else, and anything that does not look
+   right, takes the generic path, which tells them apart. */
 static inline void catmemi_sys_fast_free(const catmem_arena *a, void *p) {
+    uintptr_t u = (uintptr_t)p;
+    size_t i = u >> (CATMEMI_SYS_SEG_SHIFT + 6);
     (void)a;
-    catmemi_sys_free(p);
+    if (CATMEMI_SYS_ENGINE && CATMEMI_LIKELY(i < CATMEMI_SYS_MAP_WORDS &&
+                                             ((__atomic_load_n(&catmemi_sys_map[i],
+                                                               __ATOMIC_RELAXED) >>
+                                               ((u >> CATMEMI_SYS_SEG_SHIFT) & 63)) & 1))) {
+        catmemi_sys_seg *sg = (catmemi_sys_seg *)(u & ~(CATMEMI_SYS_SEG - 1));
+        catmemi_sys_page *pg = catmemi_sys_page_of(sg, u);
+        /* An unused page has no heap and an empty span: in_page fails for it. */
+        if (CATMEMI_LIKELY(catmemi_sys_cookie_ok(sg) &&
+                           __atomic_load_n(&pg->heap, __ATOMIC_RELAXED) ==
+                               catmemi_sys_tls[sg->slot] &&
+                           catmemi_sys_in_page(pg, u))) {
+            catmemi_sys_blk *b = (catmemi_sys_blk *)p;
+            /* A first word that decodes to a link (the end of a list, or a block of this page),
+               as every block on a free list has: maybe a double free, checked out of line. */
+            uintptr_t d = b->link ^ catmemi_sys_key ^ u;
+            if (CATMEMI_UNLIKELY(d == 0 ||
+                                 d - pg->start < __atomic_load_n(&pg->span, __ATOMIC_RELAXED))) {
+                catmemi_sys_free_checked(pg, b);
+                return;
+            }
+            catmemi_sys_push_local(pg, b);
+            return;
+        }
+    }
+    catmemi_sys_free_generic(p);
 }
+
 static inline void catmemi_sys_fast_free_sized(const catmem_arena *a, void *p, size_t size) {
-    (void)a;
     (void)size;
-    catmemi_sys_free(p);
+    catmemi_sys_fast_free(a, p);
 }
-#  define catmemi_be_alloc      catmemi_sys_fast_alloc
-#  define catmemi_be_free       catmemi_sys_fast_free
-#  define catmemi_be_free_sized catmemi_sys_fast_free_sized
+#  if !defined(CATMEMI_RUNTIME)
+#    define catmemi_be_alloc      catmemi_sys_fast_alloc
+#    define catmemi_be_free       catmemi_sys_fast_free
+#    define catmemi_be_free_sized catmemi_sys_fast_free_sized
+#  endif
 #endif /* CATMEMI_PART_INLINE */
 
 #if defined(CATMEMI_PART_TYPES)
 #  define CATMEMI_HAS_SYS 1
-#  if !defined(CATMEMI_SYS_HEAP_DECLARED)
-typedef struct catmemi_sys_heap catmemi_sys_heap;
-#  endif
-
-/* The header in front of every block: 48 bytes on 64-bit, a multiple of malloc's alignment. */
-typedef struct catmemi_sys_blk {
-    struct catmemi_sys_blk *prev, *next; /* in its heap's list */
-    catmemi_sys_heap *heap;              /* the heap it belongs to */
-    struct catmemi_sys_blk *remote_next; /* in that heap's remote stack, once freed elsewhere */
-    size_t size;                         /* bytes asked for */
-    uint32_t offset;                     /* from malloc's block to this header (alignment) */
-    uint16_t slot;                       /* owning arena */
-    uint8_t lg_align;                    /* log2 of the alignment asked for */
-    uint8_t magic;                       /* CATMEMI_SYS_MAGIC while the block is live */
-} catmemi_sys_blk;
-
-struct catmemi_sys_heap {
-    catmemi_sys_blk head;     /* circular list of its live blocks */
-    catmemi_sys_blk *remote;  /* atomic: blocks freed by other threads, or CLOSED (orphan) */
-    catmemi_sys_heap **owner; /* the owner's catmemi_sys_tls; NULL: orphan (under the mutex) */
-    size_t allocated;         /* one writer at a time; read with relaxed atomics */
-    size_t padding;           /* room reserved to align blocks beyond malloc's alignment */
-    uint64_t nmalloc, ndalloc;
-    struct catmemi_sys_heap *next; /* the arena's heaps, under its mutex */
-    unsigned slot;                 /* the arena */
-};
-
 typedef struct catmemi_sys_slot {
-    pthread_mutex_t mu;
+    pthread_mutex_t mu;      /* the arena's heaps, orphans, segments moving between heaps */
     catmemi_sys_heap *heaps;
+    int was_open;            /* under catmemi_mu: open at the last publish */
 } catmemi_sys_slot;
 #endif /* CATMEMI_PART_TYPES */
 
 #if defined(CATMEMI_PART_IMPL)
 #  include <malloc.h>
-#  include <unistd.h>
+#  include <sys/mman.h>
+#  include <time.h>
+/* madvise is not declared in strict ISO C modes (-std=c99 without _DEFAULT_SOURCE), which
+   catmem supports; it exists in every Linux libc, with MADV_DONTNEED 4. */
+#  if !defined(MADV_DONTNEED)
+extern int madvise(void *addr, size_t len, int advice);
+#    define MADV_DONTNEED 4
+#  endif
 
 /* The allocator under this backend: define all four to put catmem on another malloc (or, in
    catmem's fault-injection test, on one that fails when told to). */
@@ -98,108 +268,696 @@ typedef struct catmemi_sys_slot {
 #    define CATMEM_SYSTEM_FREE    free
 #  endif
 
-#  define CATMEMI_SYS_MAGIC 0xC7
-/* malloc's guaranteed alignment: at least 2 * sizeof(void *) on every glibc/musl target. */
-#  define CATMEMI_SYS_ALIGN (2 * sizeof(void *))
-#  define CATMEMI_SYS_HDR                                                                          \
-    ((sizeof(catmemi_sys_blk) + CATMEMI_SYS_ALIGN - 1) & ~(CATMEMI_SYS_ALIGN - 1))
-/* The remote stack of an orphan: pushes fail and free under the arena's mutex instead. */
-#  define CATMEMI_SYS_CLOSED ((catmemi_sys_blk *)(uintptr_t)1)
+#  if defined(__GNUC__)
+#    define CATMEMI_NORETURN __attribute__((noreturn))
+#  else
+#    define CATMEMI_NORETURN
+#  endif
+
+#  define CATMEMI_SYS_OS_PAGE 4096u
+#  define CATMEMI_SYS_SCAN    8 /* pages of a class looked at before a new page is taken */
 
 int catmemi_sys_open[CATMEM_MAX_ARENAS];
 CATMEMI_TLS catmemi_sys_heap *catmemi_sys_tls[CATMEM_MAX_ARENAS];
-static pthread_key_t catmemi_sys_key;
+uintptr_t catmemi_sys_key;
+uint8_t catmemi_sys_cls_small[CATMEMI_SYS_FAST_MAX / 16 + 1];
+uint64_t catmemi_sys_map[CATMEMI_SYS_MAP_WORDS];
+static uint32_t catmemi_sys_csize[CATMEMI_SYS_NCLS];
+static pthread_key_t catmemi_sys_tkey;
+/* The current page of every class of a heap that has none: its free list is always empty. */
+static catmemi_sys_page catmemi_sys_empty;
 
-static catmemi_sys_blk *catmemi_sys_hdr(const void *p) {
-    return (catmemi_sys_blk *)(void *)((char *)(uintptr_t)p - CATMEMI_SYS_HDR);
-}
-/* Bytes taken from malloc for a block: header, payload, and room to align it. */
-static size_t catmemi_sys_total(size_t size, unsigned lg_align) {
-    size_t align = (size_t)1 << lg_align;
-    return CATMEMI_SYS_HDR + size + (align > CATMEMI_SYS_ALIGN ? align : 0);
-}
-static void *catmemi_sys_base(catmemi_sys_blk *h) { return (char *)h - h->offset; }
-static catmemi_sys_slot *catmemi_sys_slot_of(const catmemi_sys_blk *h) {
-    return &catmemi_slots[h->slot].sys;
+/* The segment of u, its cookie checked (the process stops on a bad one); NULL if none. */
+static catmemi_sys_seg *catmemi_sys_seg_of(uintptr_t u) {
+    catmemi_sys_seg *sg = catmemi_sys_seg_raw(u);
+    if (sg != NULL && !catmemi_sys_cookie_ok(sg)) catmemi_sys_corrupt(sg, "segment header");
+    return sg;
 }
 
-/* Counters: one writer at a time (the owner, or the mutex holder for an orphan), readers
-   anywhere; relaxed atomics keep both honest without a lock. */
-static void catmemi_sys_add_size(size_t *c, size_t d) {
+/* ---- errors that stop the process ---------------------------------------------------------- */
+
+static const char *catmemi_sys_arena_name(unsigned slot) {
+    return slot < CATMEM_MAX_ARENAS ? catmemi_slots[slot].name : "?";
+}
+
+static void CATMEMI_NORETURN catmemi_sys_die(const char *what, const void *p, unsigned slot) {
+    fprintf(stderr, "catmem: %s at %p in arena '%s'\n", what, p, catmemi_sys_arena_name(slot));
+    abort();
+}
+
+/* Corrupted metadata: the segment (and so its arena) is named when its cookie is intact. */
+CATMEMI_API void catmemi_sys_corrupt(const void *p, const char *what) {
+    uintptr_t u = (uintptr_t)p;
+    catmemi_sys_seg *sg = (catmemi_sys_seg *)(u & ~(CATMEMI_SYS_SEG - 1));
+    char msg[96];
+    unsigned slot = CATMEM_MAX_ARENAS;
+    if (strcmp(what, "segment header") != 0 && sg->cookie == (catmemi_sys_key ^ (uintptr_t)sg))
+        slot = sg->slot;
+    snprintf(msg, sizeof msg, "corrupted %s", what);
+    catmemi_sys_die(msg, p, slot);
+}
+
+/* ---- size classes and the key -------------------------------------------------------------- */
+
+static unsigned catmemi_sys_cls(size_t n) { /* 1 <= n <= CATMEMI_SYS_SMALL_MAX */
+    unsigned k = 0;
+    if (n <= 128) return (unsigned)((n + 15) >> 4) - 1;
+    while (((n - 1) >> k) > 1) k++; /* 2^k <= n-1 < 2^(k+1) */
+    return 8 + (k - 7) * 4 + (unsigned)((n - 1) >> (k - 2)) - 4;
+}
+
+static void catmemi_sys_classes(void) {
+    unsigned c, i;
+    for (c = 0; c < 8; c++) catmemi_sys_csize[c] = 16 * (c + 1);
+    for (c = 8; c < CATMEMI_SYS_NCLS; c++) {
+        unsigned k = 7 + (c - 8) / 4; /* the doubling: (2^k, 2^(k+1)] */
+        catmemi_sys_csize[c] = (1u << k) + ((c - 8) % 4 + 1) * (1u << (k - 2));
+    }
+    for (i = 1; i <= CATMEMI_SYS_FAST_MAX / 16; i++)
+        catmemi_sys_cls_small[i] = (uint8_t)catmemi_sys_cls(i * 16);
+    catmemi_sys_cls_small[0] = 0;
+}
+
+/* A per-process secret for the link encoding and cookies: from the kernel, else mixed. */
+static void catmemi_sys_make_key(void) {
+    uintptr_t k = 0;
+    FILE *f = fopen("/dev/urandom", "rb");
+    if (f != NULL) {
+        if (fread(&k, sizeof k, 1, f) != 1) k = 0;
+        fclose(f);
+    }
+    if (k == 0) /* no /dev/urandom: the time, the clock and where things were mapped */
+        k = ((uintptr_t)time(NULL) << 20) ^ ((uintptr_t)clock() << 40) ^ (uintptr_t)&k ^
+            (uintptr_t)&catmemi_sys_key ^ (uintptr_t)f;
+    catmemi_sys_key = k | 1;
+}
+
+/* ---- segments ----------------------------------------------------------------------------- */
+
+static void catmemi_sys_map_set(uintptr_t u, int on) {
+    uint64_t bit = (uint64_t)1 << ((u >> CATMEMI_SYS_SEG_SHIFT) & 63);
+    uint64_t *w = &catmemi_sys_map[u >> (CATMEMI_SYS_SEG_SHIFT + 6)];
+    if (on)
+        __atomic_fetch_or(w, bit, __ATOMIC_RELEASE);
+    else
+        __atomic_fetch_and(w, ~bit, __ATOMIC_RELEASE);
+}
+
+static catmemi_sys_seg *catmemi_sys_seg_new(catmemi_sys_heap *h) {
+    char *base = (char *)CATMEM_SYSTEM_MALLOC(2 * CATMEMI_SYS_SEG);
+    uintptr_t u;
+    catmemi_sys_seg *sg;
+    if (base == NULL) return NULL;
+    u = ((uintptr_t)base + CATMEMI_SYS_SEG - 1) & ~(CATMEMI_SYS_SEG - 1);
+    if ((u + CATMEMI_SYS_SEG - 1) >> CATMEMI_SYS_ADDR_BITS != 0) { /* beyond the bitmap */
+        CATMEM_SYSTEM_FREE(base);
+        return NULL;
+    }
+    sg = (catmemi_sys_seg *)u;
+    memset(sg, 0, sizeof *sg);
+    sg->cookie = catmemi_sys_key ^ u;
+    sg->slot = h->slot;
+    sg->heap = h;
+    sg->base = base;
+    catmemi_sys_map_set(u, 1);
+    return sg;
+}
+
+/* Gives a segment back to malloc, its pages first to the OS (glibc may keep the chunk). */
+static void catmemi_sys_seg_free(catmemi_sys_seg *sg, int purge) {
+    void *base = sg->base;
+    if (purge)
+        (void)madvise((char *)sg + CATMEMI_SYS_PAGE, CATMEMI_SYS_SEG - CATMEMI_SYS_PAGE,
+                      MADV_DONTNEED);
+    catmemi_sys_map_set((uintptr_t)sg, 0);
+    sg->cookie = 0;
+    CATMEM_SYSTEM_FREE(base);
+}
+
+static void catmemi_sys_seg_link(catmemi_sys_heap *h, catmemi_sys_seg *sg) { /* heap mutex */
+    sg->heap = h;
+    sg->prev = NULL;
+    sg->next = h->segs;
+    if (sg->next != NULL) sg->next->prev = sg;
+    h->segs = sg;
+}
+
+static void catmemi_sys_seg_unlink(catmemi_sys_heap *h, catmemi_sys_seg *sg) { /* heap mutex */
+    if (sg->prev != NULL)
+        sg->prev->next = sg->next;
+    else
+        h->segs = sg->next;
+    if (sg->next != NULL) sg->next->prev = sg->prev;
+    sg->prev = sg->next = NULL;
+}
+
+static catmemi_sys_seg *catmemi_sys_seg_of_page(catmemi_sys_page *pg) {
+    return (catmemi_sys_seg *)((uintptr_t)pg & ~(CATMEMI_SYS_SEG - 1));
+}
+
+/* ---- pages -------------------------------------------------------------------------------- */
+
+static void catmemi_sys_list_add(catmemi_sys_heap *h, catmemi_sys_page *pg) { /* heap mutex */
+    pg->prev = NULL;
+    pg->next = h->list[pg->cls];
+    if (pg->next != NULL) pg->next->prev = pg;
+    h->list[pg->cls] = pg;
+}
+
+static void catmemi_sys_list_del(catmemi_sys_heap *h, catmemi_sys_page *pg) { /* heap mutex */
+    if (pg->prev != NULL)
+        pg->prev->next = pg->next;
+    else
+        h->list[pg->cls] = pg->next;
+    if (pg->next != NULL) pg->next->prev = pg->prev;
+    pg->prev = pg->next = NULL;
+}
+
+/* Under the heap's mutex: page i of sg becomes a page of class c, with nothing carved yet. */
+static catmemi_sys_page *catmemi_sys_page_init(catmemi_sys_heap *h, catmemi_sys_seg *sg, int i,
+                                               unsigned c) {
+    catmemi_sys_page *pg = &sg->pages[i];
+    uint32_t touched = __atomic_load_n(&pg->touched, __ATOMIC_RELAXED);
+    memset(pg, 0, sizeof *pg);
+    __atomic_store_n(&pg->touched, touched, __ATOMIC_RELAXED);
+    pg->start = (uintptr_t)sg + (uintptr_t)i * CATMEMI_SYS_PAGE;
+    pg->bsize = catmemi_sys_csize[c];
+    pg->recip = (uint32_t)((((uint64_t)1 << 32) + pg->bsize - 1) / pg->bsize);
+    pg->reserved = (uint32_t)(CATMEMI_SYS_PAGE / pg->bsize);
+    pg->cls = c;
+    __atomic_store_n(&pg->heap, h, __ATOMIC_RELEASE);
+    sg->npages++;
+    catmemi_sys_list_add(h, pg);
+    return pg;
+}
+
+/* Under the heap's mutex, for a page that is not current and holds no live block. */
+static void catmemi_sys_page_retire(catmemi_sys_heap *h, catmemi_sys_page *pg) {
+    catmemi_sys_list_del(h, pg);
+    pg->free = pg->local_free = NULL;
+    __atomic_store_n(&pg->thread_free, (catmemi_sys_blk *)NULL, __ATOMIC_RELAXED);
+    __atomic_store_n(&pg->used, 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&pg->xfreed, 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&pg->span, 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&pg->heap, (catmemi_sys_heap *)NULL, __ATOMIC_RELAXED);
+    pg->bsize = 0;
+    catmemi_sys_seg_of_page(pg)->npages--;
+}
+
+/* Every block of a page in use is free, wherever it is: the page can be taken back. Reads of
+   used (release by the owner's frees) and xfreed (release by other threads' frees) in that
+   order: when they agree, no block is live, so no one can free into the page any more. */
+static int catmemi_sys_page_idle(catmemi_sys_page *pg) {
+    uint32_t used = __atomic_load_n(&pg->used, __ATOMIC_ACQUIRE);
+    return pg->bsize != 0 && used == __atomic_load_n(&pg->xfreed, __ATOMIC_ACQUIRE);
+}
+
+static int catmemi_sys_is_current(const catmemi_sys_heap *h, const catmemi_sys_page *pg) {
+    return h->pages[pg->cls] == pg;
+}
+
+/* Carves more blocks from the untouched end of the page: about one OS page at a time, so that
+   a page with few live blocks costs little RSS. Owner only. */
+static int catmemi_sys_extend(catmemi_sys_page *pg) {
+    uint32_t n = CATMEMI_SYS_OS_PAGE / pg->bsize, i, end, span;
+    uintptr_t b;
+    if (pg->capacity >= pg->reserved) return 0;
+    if (n == 0) n = 1;
+    if (n > pg->reserved - pg->capacity) n = pg->reserved - pg->capacity;
+    end = pg->capacity + n;
+    for (i = pg->capacity; i < end; i++) {
+        b = pg->start + (uintptr_t)i * pg->bsize;
+        ((catmemi_sys_blk *)b)->link =
+            (i + 1 < end ? b + pg->bsize : (uintptr_t)pg->free) ^ catmemi_sys_key ^ b;
+    }
+    pg->free = (catmemi_sys_blk *)(pg->start + (uintptr_t)pg->capacity * pg->bsize);
+    pg->capacity = end;
+    span = end * pg->bsize;
+    __atomic_store_n(&pg->span, span, __ATOMIC_RELEASE);
+    span = (span + CATMEMI_SYS_OS_PAGE - 1) & ~(CATMEMI_SYS_OS_PAGE - 1);
+    if (span > __atomic_load_n(&pg->touched, __ATOMIC_RELAXED))
+        __atomic_store_n(&pg->touched, span, __ATOMIC_RELAXED);
+    return 1;
+}
+
+/* Takes what other threads freed into pg onto its free list (empty). Owner only. */
+static int catmemi_sys_collect(catmemi_sys_page *pg) {
+    catmemi_sys_blk *b =
+        __atomic_exchange_n(&pg->thread_free, (catmemi_sys_blk *)NULL, __ATOMIC_ACQUIRE);
+    catmemi_sys_blk *x = b;
+    uint32_t n = 0;
+    if (b == NULL) return 0;
+    for (;;) {
+        uintptr_t next = x->link ^ catmemi_sys_key ^ (uintptr_t)x;
+        if (++n > pg->reserved || (next != 0 && !catmemi_sys_in_page(pg, next)))
+            catmemi_sys_corrupt(x, "thread free list");
+        if (next == 0) break;
+        x = (catmemi_sys_blk *)next;
+    }
+    pg->free = b;
+    __atomic_store_n(&pg->used, __atomic_load_n(&pg->used, __ATOMIC_RELAXED) - n,
+                     __ATOMIC_RELEASE);
+    __atomic_fetch_sub(&pg->xfreed, n, __ATOMIC_RELEASE);
+    return 1;
+}
+
+/* Gives pg (its free list empty) blocks again: the owner's frees, other threads' frees, or
+   fresh ones. 0 when the page is full. Owner only. */
+static int catmemi_sys_refill(catmemi_sys_page *pg) {
+    if (pg->free != NULL) return 1;
+    if (pg->local_free != NULL) {
+        pg->free = pg->local_free;
+        pg->local_free = NULL;
+        return 1;
+    }
+    return catmemi_sys_collect(pg) || catmemi_sys_extend(pg);
+}
+
+/* Under every heap's mutex it visits (the arena's mutex held): takes back the idle pages of
+   h that are not current (all of an orphan's), madvises them on a purge, and detaches the
+   segments left empty. Returns the empty segments, linked by next. */
+static catmemi_sys_seg *catmemi_sys_heap_trim(catmemi_sys_heap *h, int purge) {
+    catmemi_sys_seg *sg, *next, *empty = NULL;
+    /* A purge by the heap's own thread may take its current pages too: its fast path is not
+       running meanwhile. */
+    int own = purge && catmemi_sys_tls[h->slot] == h;
+    int i;
+    for (sg = h->segs; sg != NULL; sg = next) {
+        next = sg->next;
+        for (i = 1; i < CATMEMI_SYS_NPAGES; i++) {
+            catmemi_sys_page *pg = &sg->pages[i];
+            if (catmemi_sys_page_idle(pg) && (own || !catmemi_sys_is_current(h, pg))) {
+                if (catmemi_sys_is_current(h, pg)) h->pages[pg->cls] = &catmemi_sys_empty;
+                catmemi_sys_page_retire(h, pg);
+            }
+            if (purge && pg->bsize == 0 && sg->npages != 0 &&
+                __atomic_load_n(&pg->touched, __ATOMIC_RELAXED) != 0) {
+                (void)madvise((void *)((uintptr_t)sg + (uintptr_t)i * CATMEMI_SYS_PAGE),
+                              CATMEMI_SYS_PAGE, MADV_DONTNEED);
+                __atomic_store_n(&pg->touched, 0, __ATOMIC_RELAXED);
+            }
+        }
+        if (sg->npages == 0) {
+            catmemi_sys_seg_unlink(h, sg);
+            sg->next = empty;
+            empty = sg;
+        }
+    }
+    return empty;
+}
+
+/* A segment for h from the arena: the idle pages of every heap are taken back first, and an
+   empty segment is handed over. The rest of the empty segments go back to malloc only on a
+   purge; here they stay with their heaps. Called without h's mutex. */
+static catmemi_sys_seg *catmemi_sys_reclaim(catmemi_sys_heap *h) {
+    catmemi_sys_slot *ss = &catmemi_slots[h->slot].sys;
+    catmemi_sys_heap *o;
+    catmemi_sys_seg *got = NULL;
+    pthread_mutex_lock(&ss->mu);
+    for (o = ss->heaps; o != NULL; o = o->next) {
+        catmemi_sys_seg *empty, *next;
+        pthread_mutex_lock(&o->mu);
+        for (empty = catmemi_sys_heap_trim(o, 0); empty != NULL; empty = next) {
+            next = empty->next;
+            if (got == NULL) {
+                got = empty;
+                got->next = NULL;
+            } else {
+                catmemi_sys_seg_link(o, empty); /* stays where it was */
+            }
+        }
+        pthread_mutex_unlock(&o->mu);
+    }
+    pthread_mutex_unlock(&ss->mu);
+    return got;
+}
+
+static catmemi_sys_page *catmemi_sys_page_free_slot(catmemi_sys_heap *h, unsigned c) {
+    catmemi_sys_seg *sg;
+    int i;
+    for (sg = h->segs; sg != NULL; sg = sg->next)
+        if (sg->npages < CATMEMI_SYS_NPAGES - 1)
+            for (i = 1; i < CATMEMI_SYS_NPAGES; i++)
+                if (sg->pages[i].bsize == 0) return catmemi_sys_page_init(h, sg, i, c);
+    return NULL;
+}
+
+/* Under h's mutex (dropped and taken again around getting a segment): a new page of class c. */
+static catmemi_sys_page *catmemi_sys_page_new(catmemi_sys_heap *h, unsigned c) {
+    catmemi_sys_page *pg = catmemi_sys_page_free_slot(h, c);
+    catmemi_sys_seg *sg;
+    if (pg != NULL) return pg;
+    pthread_mutex_unlock(&h->mu);
+    sg = catmemi_sys_reclaim(h);
+    pthread_mutex_lock(&h->mu);
+    if (sg != NULL) catmemi_sys_seg_link(h, sg);
+    if ((pg = catmemi_sys_page_free_slot(h, c)) != NULL) return pg;
+    pthread_mutex_unlock(&h->mu);
+    sg = catmemi_sys_seg_new(h);
+    pthread_mutex_lock(&h->mu);
+    if (sg == NULL) return NULL;
+    catmemi_sys_seg_link(h, sg);
+    return catmemi_sys_page_init(h, sg, 1, c);
+}
+
+/* The owner's slow path for class c: another page of the class with free blocks (a few are
+   looked at; full ones go to the back), or a new page. */
+static catmemi_sys_page *catmemi_sys_page_find(catmemi_sys_heap *h, unsigned c) {
+    catmemi_sys_page *pg, *next, *found = NULL, *cur = h->pages[c];
+    int k;
+    pthread_mutex_lock(&h->mu);
+    for (pg = h->list[c], k = 0; pg != NULL && k < CATMEMI_SYS_SCAN && found == NULL; k++) {
+        next = pg->next;
+        if (pg != cur && catmemi_sys_refill(pg))
+            found = pg;
+        else if (next != NULL) { /* to the back of the list */
+            catmemi_sys_page *tail = next;
+            while (tail->next != NULL) tail = tail->next;
+            catmemi_sys_list_del(h, pg);
+            pg->prev = tail;
+            tail->next = pg;
+        }
+        pg = next;
+    }
+    if (found == NULL) found = catmemi_sys_page_new(h, c);
+    if (found != NULL) {
+        catmemi_sys_list_del(h, found); /* to the front */
+        catmemi_sys_list_add(h, found);
+        found = catmemi_sys_refill(found) ? found : NULL;
+        if (found != NULL) h->pages[c] = found;
+    }
+    pthread_mutex_unlock(&h->mu);
+    return found;
+}
+
+static void *catmemi_sys_small_alloc(catmemi_sys_heap *h, unsigned c) {
+    catmemi_sys_page *pg = h->pages[c];
+    if (pg == &catmemi_sys_empty || !catmemi_sys_refill(pg)) {
+        pg = catmemi_sys_page_find(h, c);
+        if (pg == NULL) return NULL;
+    }
+    return catmemi_sys_pop(h, pg);
+}
+
+/* ---- large blocks: a malloc each, recorded in a side table --------------------------------- */
+
+/* Nothing of it sits next to the block; the check word ties it to its block and the key. */
+struct catmemi_sys_large {
+    uintptr_t check; /* catmemi_sys_key ^ p ^ size ^ heap */
+    void *p, *base;
+    size_t size;     /* usable bytes */
+    size_t mapped;   /* bytes taken from malloc */
+    catmemi_sys_heap *heap;
+    catmemi_sys_large *hnext;      /* hash chain */
+    catmemi_sys_large *prev, *next; /* the heap's large blocks */
+};
+
+static pthread_mutex_t catmemi_sys_large_mu = PTHREAD_MUTEX_INITIALIZER;
+static catmemi_sys_large *catmemi_sys_buckets0[256];
+static catmemi_sys_large **catmemi_sys_buckets = catmemi_sys_buckets0;
+static size_t catmemi_sys_nbuckets = 256, catmemi_sys_nlarge;
+
+static uintptr_t catmemi_sys_large_sum(const catmemi_sys_large *r) {
+    return catmemi_sys_key ^ (uintptr_t)r->p ^ r->size ^ (uintptr_t)r->heap;
+}
+static size_t catmemi_sys_hash(const void *p, size_t n) {
+    return (size_t)((((uint64_t)(uintptr_t)p >> 4) * 0x9e3779b97f4a7c15ull) >> 20) & (n - 1);
+}
+
+static void catmemi_sys_large_put(catmemi_sys_large *r) { /* table mutex */
+    size_t i = catmemi_sys_hash(r->p, catmemi_sys_nbuckets);
+    r->check = catmemi_sys_large_sum(r);
+    r->hnext = catmemi_sys_buckets[i];
+    catmemi_sys_buckets[i] = r;
+    catmemi_sys_nlarge++;
+}
+
+/* Removes and returns p's record; NULL when p is no large block. Table mutex. */
+static catmemi_sys_large *catmemi_sys_large_take(const void *p) {
+    catmemi_sys_large **r = &catmemi_sys_buckets[catmemi_sys_hash(p, catmemi_sys_nbuckets)], *x;
+    for (; (x = *r) != NULL; r = &x->hnext)
+        if (x->p == p) {
+            if (x->check != catmemi_sys_large_sum(x)) catmemi_sys_corrupt(x, "large block record");
+            *r = x->hnext;
+            catmemi_sys_nlarge--;
+            return x;
+        }
+    return NULL;
+}
+
+/* Table mutex. A bigger table when chains grow; when it cannot be had, longer chains. */
+static void catmemi_sys_large_grow(void) {
+    size_t n = catmemi_sys_nbuckets * 4, i;
+    catmemi_sys_large **b, *r, *next;
+    if (catmemi_sys_nlarge < catmemi_sys_nbuckets * 2) return;
+    b = (catmemi_sys_large **)CATMEM_SYSTEM_CALLOC(n, sizeof *b);
+    if (b == NULL) return;
+    for (i = 0; i < catmemi_sys_nbuckets; i++)
+        for (r = catmemi_sys_buckets[i]; r != NULL; r = next) {
+            size_t j = catmemi_sys_hash(r->p, n);
+            next = r->hnext;
+            r->hnext = b[j];
+            b[j] = r;
+        }
+    if (catmemi_sys_buckets != catmemi_sys_buckets0) CATMEM_SYSTEM_FREE(catmemi_sys_buckets);
+    catmemi_sys_buckets = b;
+    catmemi_sys_nbuckets = n;
+}
+
+static void catmemi_sys_add_z(size_t *c, size_t d) {
     __atomic_store_n(c, __atomic_load_n(c, __ATOMIC_RELAXED) + d, __ATOMIC_RELAXED);
 }
-static void catmemi_sys_add_count(uint64_t *c, uint64_t d) { /* release: see catmemi_sys_add */
-    __atomic_store_n(c, __atomic_load_n(c, __ATOMIC_RELAXED) + d, __ATOMIC_RELEASE);
+static void catmemi_sys_add_n(uint64_t *c, uint64_t d) {
+    __atomic_store_n(c, __atomic_load_n(c, __ATOMIC_RELAXED) + d, __ATOMIC_RELAXED);
 }
 
-/* Link and unlink are on every allocation and free: inline, and the bytes taken from malloc
-   ("active") are not counted here but derived in the statistics from what is (see
-   catmemi_sys_add). */
-static inline void catmemi_sys_link(catmemi_sys_heap *hp, catmemi_sys_blk *h) {
-    h->heap = hp;
-    h->prev = &hp->head;
-    h->next = hp->head.next;
-    h->next->prev = h;
-    hp->head.next = h;
-    catmemi_sys_add_size(&hp->allocated, h->size);
-    if (CATMEMI_UNLIKELY(h->lg_align != 0))
-        catmemi_sys_add_size(&hp->padding, catmemi_sys_total(0, h->lg_align) - CATMEMI_SYS_HDR);
+/* Table mutex: r joins or leaves its heap's list and counters. */
+static void catmemi_sys_large_link(catmemi_sys_large *r) {
+    catmemi_sys_heap *h = r->heap;
+    r->prev = NULL;
+    r->next = h->large;
+    if (r->next != NULL) r->next->prev = r;
+    h->large = r;
+    catmemi_sys_add_z(&h->large_bytes, r->size);
+    catmemi_sys_add_z(&h->large_mapped, r->mapped);
+}
+static void catmemi_sys_large_unlink(catmemi_sys_large *r) {
+    catmemi_sys_heap *h = r->heap;
+    if (r->prev != NULL)
+        r->prev->next = r->next;
+    else
+        h->large = r->next;
+    if (r->next != NULL) r->next->prev = r->prev;
+    catmemi_sys_add_z(&h->large_bytes, (size_t)0 - r->size);
+    catmemi_sys_add_z(&h->large_mapped, (size_t)0 - r->mapped);
 }
 
-static inline void catmemi_sys_unlink(catmemi_sys_heap *hp, catmemi_sys_blk *h) {
-    h->prev->next = h->next;
-    h->next->prev = h->prev;
-    catmemi_sys_add_size(&hp->allocated, (size_t)0 - h->size);
-    if (CATMEMI_UNLIKELY(h->lg_align != 0))
-        catmemi_sys_add_size(&hp->padding,
-                             (size_t)0 - (catmemi_sys_total(0, h->lg_align) - CATMEMI_SYS_HDR));
+/* Usable bytes of a large block of size bytes: 16-byte granules, or exactly size when a
+   checker watches every block (so that it sees an overflow by one byte). */
+static size_t catmemi_sys_large_usable(size_t size) {
+    return CATMEMI_SYS_ENGINE ? (size + 15) & ~(size_t)15 : size;
 }
 
-/* Unlinks and frees one block of hp (by its owner, or under the mutex for an orphan). */
-static inline void catmemi_sys_release_blk(catmemi_sys_heap *hp, catmemi_sys_blk *h) {
-    catmemi_sys_unlink(hp, h);
-    catmemi_sys_add_count(&hp->ndalloc, 1);
-    h->magic = 0;
-    CATMEM_SYSTEM_FREE(catmemi_sys_base(h));
-}
-
-/* Frees what other threads freed into hp; returns the remote stack as it was. */
-static void catmemi_sys_drain(catmemi_sys_heap *hp, catmemi_sys_blk *replacement) {
-    catmemi_sys_blk *h = __atomic_exchange_n(&hp->remote, replacement, __ATOMIC_ACQUIRE), *next;
-    for (; h != NULL && h != CATMEMI_SYS_CLOSED; h = next) {
-        next = h->remote_next;
-        catmemi_sys_release_blk(hp, h);
+static void *catmemi_sys_large_alloc(catmemi_sys_heap *h, size_t size, unsigned lg, int zero) {
+    size_t align = (size_t)1 << lg, usable = catmemi_sys_large_usable(size), total;
+    catmemi_sys_large *r;
+    char *base;
+    if (size > CATMEM_SIZE_MAX - 2 * align - 16) return NULL; /* no malloc can serve it */
+    total = usable + (align > 16 ? align : 0);
+    base = (char *)(zero ? CATMEM_SYSTEM_CALLOC(1, total) : CATMEM_SYSTEM_MALLOC(total));
+    if (base == NULL) return NULL;
+    r = (catmemi_sys_large *)CATMEM_SYSTEM_MALLOC(sizeof *r);
+    if (r == NULL) {
+        CATMEM_SYSTEM_FREE(base);
+        return NULL;
     }
+    r->base = base;
+    r->p = align > 16 ? (void *)(((uintptr_t)base + align - 1) & ~(uintptr_t)(align - 1)) : base;
+    r->size = usable;
+    r->mapped = total;
+    r->heap = h;
+    pthread_mutex_lock(&catmemi_sys_large_mu);
+    catmemi_sys_large_put(r);
+    catmemi_sys_large_link(r);
+    catmemi_sys_add_n(&h->nlarge, 1);
+    catmemi_sys_large_grow();
+    pthread_mutex_unlock(&catmemi_sys_large_mu);
+    return r->p;
 }
 
-static void catmemi_sys_orphan(catmemi_sys_heap *hp) { /* under the arena's mutex */
-    catmemi_sys_drain(hp, CATMEMI_SYS_CLOSED);
-    hp->owner = NULL;
+/* Frees p if it is a large block: 1; 0 when it is not one (anymore). */
+static int catmemi_sys_large_free(void *p) {
+    catmemi_sys_large *r;
+    pthread_mutex_lock(&catmemi_sys_large_mu);
+    r = catmemi_sys_large_take(p);
+    if (r != NULL) {
+        catmemi_sys_large_unlink(r);
+        catmemi_sys_add_n(&r->heap->nlarge_free, 1);
+    }
+    pthread_mutex_unlock(&catmemi_sys_large_mu);
+    if (r == NULL) return 0;
+    CATMEM_SYSTEM_FREE(r->base);
+    CATMEM_SYSTEM_FREE(r);
+    return 1;
+}
+
+/* Looks p up without changing anything: its usable size and arena, or 0. */
+static size_t catmemi_sys_large_info(const void *p, unsigned *slot) {
+    catmemi_sys_large *r;
+    size_t n = 0;
+    pthread_mutex_lock(&catmemi_sys_large_mu);
+    r = catmemi_sys_large_take(p);
+    if (r != NULL) {
+        n = r->size;
+        *slot = r->heap->slot;
+        catmemi_sys_large_put(r);
+    }
+    pthread_mutex_unlock(&catmemi_sys_large_mu);
+    return n;
+}
+
+/* ---- allocation and free ------------------------------------------------------------------- */
+
+static size_t catmemi_sys_pow2(size_t n) {
+    size_t p = 16;
+    while (p < n) p <<= 1;
+    return p;
+}
+
+static void *catmemi_sys_heap_alloc(catmemi_sys_heap *h, size_t size, int opts) {
+    unsigned lg = (unsigned)(opts & CATMEMI_LG_ALIGN_MASK);
+    size_t n = size;
+    void *p;
+    /* A power-of-two class is aligned to its size: pages start 64 KiB-aligned. */
+    if (lg > 4 && size <= CATMEMI_SYS_SMALL_MAX)
+        n = catmemi_sys_pow2(size > ((size_t)1 << lg) ? size : (size_t)1 << lg);
+    if (CATMEMI_SYS_ENGINE && n <= CATMEMI_SYS_SMALL_MAX) {
+        p = catmemi_sys_small_alloc(h, catmemi_sys_cls_small[(n + 15) >> 4]);
+        if (p != NULL && (opts & CATMEMI_ZERO)) memset(p, 0, size);
+        return p;
+    }
+    return catmemi_sys_large_alloc(h, size, lg, opts & CATMEMI_ZERO);
+}
+
+/* Everything the inline path does not serve, while the calling thread has a heap there. */
+CATMEMI_API void *catmemi_sys_alloc_generic(const catmem_arena *a, size_t size, int opts) {
+    catmemi_sys_heap *h = catmemi_sys_tls[a->slot];
+    void *p;
+    if (h == NULL || !__atomic_load_n(&catmemi_sys_open[a->slot], __ATOMIC_RELAXED))
+        return catmemi_alloc_slow(a, size, opts);
+    p = catmemi_sys_heap_alloc(h, size, opts);
+    if (p == NULL) errno = ENOMEM;
+    return p;
+}
+
+/* The owner's free of a block whose first word looked like a link of its page: a double free
+   when the block is on a free list of the page. The owner's lists are scanned (we are the
+   owner), and the head of thread_free; otherwise it was the user's data, and the free goes on. */
+CATMEMI_API void catmemi_sys_free_checked(catmemi_sys_page *pg, catmemi_sys_blk *b) {
+    catmemi_sys_blk *lists[2], *x;
+    unsigned slot = catmemi_sys_seg_of_page(pg)->slot;
+    uint32_t n;
+    int k;
+    lists[0] = pg->free;
+    lists[1] = pg->local_free;
+    for (k = 0; k < 2; k++)
+        for (x = lists[k], n = 0; x != NULL; n++) {
+            uintptr_t next = x->link ^ catmemi_sys_key ^ (uintptr_t)x;
+            if (x == b) catmemi_sys_die("double free", b, slot);
+            if (n > pg->reserved || (next != 0 && !catmemi_sys_link_ok(pg, next)))
+                catmemi_sys_corrupt(x, "free list");
+            x = (catmemi_sys_blk *)next;
+        }
+    if (__atomic_load_n(&pg->thread_free, __ATOMIC_RELAXED) == b)
+        catmemi_sys_die("double free", b, slot);
+    catmemi_sys_push_local(pg, b);
+}
+
+/* A block of another heap (another thread's, or an orphan's): onto its page's thread_free,
+   lock-free, counted as freed at once. */
+static void catmemi_sys_remote_free(catmemi_sys_page *pg, catmemi_sys_blk *b) {
+    catmemi_sys_blk *old = __atomic_load_n(&pg->thread_free, __ATOMIC_RELAXED);
+    if (old == b) catmemi_sys_die("double free", b, catmemi_sys_seg_of_page(pg)->slot);
+    do {
+        b->link = (uintptr_t)old ^ catmemi_sys_key ^ (uintptr_t)b;
+    } while (!__atomic_compare_exchange_n(&pg->thread_free, &old, b, 1, __ATOMIC_RELEASE,
+                                          __ATOMIC_RELAXED));
+    __atomic_fetch_add(&pg->xfreed, 1, __ATOMIC_RELEASE);
+}
+
+/* The page of p, which must be a block of a segment; stops the process otherwise. */
+static catmemi_sys_page *catmemi_sys_block_page(catmemi_sys_seg *sg, const void *p) {
+    catmemi_sys_page *pg = catmemi_sys_page_of(sg, (uintptr_t)p);
+    if (!catmemi_sys_in_page(pg, (uintptr_t)p))
+        catmemi_sys_die("free of a pointer that is no block (double free?)", p, sg->slot);
+    return pg;
+}
+
+/* Any free: a block of a segment (own or remote), a large block, or a pointer that is neither
+   (refused with EINVAL, as the block has no owner to name). */
+CATMEMI_API void catmemi_sys_free_generic(void *p) {
+    uintptr_t u = (uintptr_t)p;
+    catmemi_sys_seg *sg = catmemi_sys_seg_of(u);
+    if (sg != NULL) {
+        catmemi_sys_page *pg = catmemi_sys_block_page(sg, p);
+        catmemi_sys_heap *h = catmemi_sys_tls[sg->slot];
+        if (h != NULL && __atomic_load_n(&pg->heap, __ATOMIC_RELAXED) == h) {
+            catmemi_sys_fast_free(NULL, p); /* the owner's path, now certain to be taken */
+            return;
+        }
+        catmemi_sys_remote_free(pg, (catmemi_sys_blk *)p);
+        return;
+    }
+    if (!catmemi_sys_large_free(p)) errno = EINVAL;
+}
+
+/* ---- heaps and threads --------------------------------------------------------------------- */
+
+static void catmemi_sys_heap_close(catmemi_sys_heap *h) { /* heap mutex */
+    int c;
+    for (c = 0; c < CATMEMI_SYS_NCLS; c++) h->pages[c] = &catmemi_sys_empty;
+}
+
+/* Under the arena's mutex: the heap has no thread any more; its pages are all non-current,
+   so purge and other threads' need for segments take back what gets freed into it. */
+static void catmemi_sys_orphan(catmemi_sys_heap *h) {
+    pthread_mutex_lock(&h->mu);
+    catmemi_sys_heap_close(h);
+    h->owner = NULL;
+    pthread_mutex_unlock(&h->mu);
+}
+
+static catmemi_sys_heap *catmemi_sys_heap_new(unsigned slot) {
+    catmemi_sys_heap *h = (catmemi_sys_heap *)CATMEM_SYSTEM_CALLOC(1, sizeof *h);
+    if (h == NULL) return NULL;
+    if (pthread_mutex_init(&h->mu, NULL) != 0) {
+        CATMEM_SYSTEM_FREE(h);
+        return NULL;
+    }
+    catmemi_sys_heap_close(h);
+    h->slot = slot;
+    return h;
 }
 
 /* The calling thread's heap for s: an orphan adopted, or a new one. NULL: out of memory. */
 static catmemi_sys_heap *catmemi_sys_heap_for(catmemi_slot *s) {
-    catmemi_sys_heap *hp = catmemi_sys_tls[s->handle.slot];
-    if (hp != NULL) return hp;
+    catmemi_sys_heap *h = catmemi_sys_tls[s->handle.slot];
+    if (h != NULL) return h;
     pthread_mutex_lock(&s->sys.mu);
-    for (hp = s->sys.heaps; hp != NULL && hp->owner != NULL; hp = hp->next) {}
-    if (hp == NULL) {
-        hp = (catmemi_sys_heap *)CATMEM_SYSTEM_CALLOC(1, sizeof *hp);
-        if (hp != NULL) {
-            hp->head.prev = hp->head.next = &hp->head;
-            hp->slot = s->handle.slot;
-            hp->next = s->sys.heaps;
-            s->sys.heaps = hp;
-        }
+    for (h = s->sys.heaps; h != NULL && h->owner != NULL; h = h->next) {}
+    if (h == NULL && (h = catmemi_sys_heap_new(s->handle.slot)) != NULL) {
+        h->next = s->sys.heaps;
+        s->sys.heaps = h;
     }
-    if (hp != NULL) {
-        __atomic_store_n(&hp->remote, (catmemi_sys_blk *)NULL, __ATOMIC_RELEASE);
-        hp->owner = catmemi_sys_tls;
-        catmemi_sys_tls[s->handle.slot] = hp;
-        pthread_setspecific(catmemi_sys_key, catmemi_sys_tls); /* orphaned at thread exit */
+    if (h != NULL) {
+        pthread_mutex_lock(&h->mu);
+        h->owner = catmemi_sys_tls;
+        pthread_mutex_unlock(&h->mu);
+        catmemi_sys_tls[s->handle.slot] = h;
+        pthread_setspecific(catmemi_sys_tkey, catmemi_sys_tls); /* orphaned at thread exit */
     }
     pthread_mutex_unlock(&s->sys.mu);
-    return hp;
+    return h;
 }
 
 static void catmemi_sys_thread_exit(void *arg) {
@@ -214,69 +972,12 @@ static void catmemi_sys_thread_exit(void *arg) {
     }
 }
 
-CATMEM_API void *catmemi_sys_heap_alloc(catmemi_sys_heap *hp, size_t size, int opts) {
-    unsigned lg = (unsigned)(opts & CATMEMI_LG_ALIGN_MASK);
-    size_t align = (size_t)1 << lg, total;
-    catmemi_sys_blk *h;
-    char *base;
-    uintptr_t user;
-    if (__atomic_load_n(&hp->remote, __ATOMIC_RELAXED) != NULL) catmemi_sys_drain(hp, NULL);
-    if (size > CATMEM_SIZE_MAX - catmemi_sys_total(0, lg)) return NULL; /* no malloc can */
-    total = catmemi_sys_total(size, lg);
-    base = (char *)((opts & CATMEMI_ZERO) ? CATMEM_SYSTEM_CALLOC(1, total)
-                                          : CATMEM_SYSTEM_MALLOC(total));
-    if (base == NULL) return NULL;
-    user = (uintptr_t)base + CATMEMI_SYS_HDR;
-    if (align > CATMEMI_SYS_ALIGN) user = (user + align - 1) & ~(uintptr_t)(align - 1);
-    h = catmemi_sys_hdr((void *)user);
-    h->size = size;
-    h->offset = (uint32_t)((char *)h - base);
-    h->slot = (uint16_t)hp->slot;
-    h->lg_align = (uint8_t)lg;
-    h->magic = CATMEMI_SYS_MAGIC;
-    catmemi_sys_link(hp, h);
-    catmemi_sys_add_count(&hp->nmalloc, 1);
-    return (void *)user;
-}
-
-/* A block without catmem's header (a foreign or already freed pointer, as far as can be seen) is
-   left alone and reported rather than handed to free(). */
-CATMEM_API void catmemi_sys_free(void *p) {
-    catmemi_sys_blk *h = catmemi_sys_hdr(p), *old;
-    catmemi_sys_heap *hp;
-    catmemi_sys_slot *ss;
-    if (h->magic != CATMEMI_SYS_MAGIC || h->slot >= CATMEM_MAX_ARENAS) {
-        errno = EINVAL;
-        return;
-    }
-    hp = h->heap;
-    if (hp == catmemi_sys_tls[h->slot]) { /* our own block */
-        catmemi_sys_release_blk(hp, h);
-        if (__atomic_load_n(&hp->remote, __ATOMIC_RELAXED) != NULL) catmemi_sys_drain(hp, NULL);
-        return;
-    }
-    old = __atomic_load_n(&hp->remote, __ATOMIC_RELAXED);
-    while (old != CATMEMI_SYS_CLOSED) { /* another thread's: onto its remote stack */
-        h->remote_next = old;
-        if (__atomic_compare_exchange_n(&hp->remote, &old, h, 1, __ATOMIC_RELEASE,
-                                        __ATOMIC_RELAXED))
-            return;
-    }
-    /* An orphan's: it belongs to whoever holds the arena's mutex. It may have been adopted
-       since we looked, and then takes remote frees again. */
-    ss = catmemi_sys_slot_of(h);
-    pthread_mutex_lock(&ss->mu);
-    if (hp->owner == NULL) {
-        catmemi_sys_release_blk(hp, h);
-        pthread_mutex_unlock(&ss->mu);
-        return;
-    }
-    pthread_mutex_unlock(&ss->mu);
-    catmemi_sys_free(p); /* adopted: push it to the new owner */
-}
+/* ---- the operations ------------------------------------------------------------------------ */
 
 static int catmemi_sys_once(void) {
-    return pthread_key_create(&catmemi_sys_key, catmemi_sys_thread_exit);
+    catmemi_sys_classes();
+    catmemi_sys_make_key();
+    return pthread_key_create(&catmemi_sys_tkey, catmemi_sys_thread_exit);
 }
 
 static int catmemi_sys_arena_create(catmemi_slot *s) {
@@ -287,91 +988,197 @@ static int catmemi_sys_arena_create(catmemi_slot *s) {
 static int catmemi_sys_arena_id(const catmemi_slot *s) { return (int)s->handle.slot; }
 
 static void *catmemi_sys_alloc_slow(catmemi_slot *s, size_t size, int opts) {
-    catmemi_sys_heap *hp = catmemi_sys_heap_for(s);
-    return hp != NULL ? catmemi_sys_heap_alloc(hp, size, opts) : NULL;
+    catmemi_sys_heap *h = catmemi_sys_heap_for(s);
+    return h != NULL ? catmemi_sys_heap_alloc(h, size, opts) : NULL;
 }
 
 static void catmemi_sys_free_slow(catmemi_slot *s, void *p, size_t size) {
     (void)s;
     (void)size;
-    catmemi_sys_free(p);
+    catmemi_sys_free_generic(p);
+}
+
+/* Usable size and arena of p; 0 when p is not catmem's. */
+static size_t catmemi_sys_info(const void *p, unsigned *slot) {
+    catmemi_sys_seg *sg = catmemi_sys_seg_of((uintptr_t)p);
+    if (sg != NULL) {
+        catmemi_sys_page *pg = catmemi_sys_page_of(sg, (uintptr_t)p);
+        if (!catmemi_sys_in_page(pg, (uintptr_t)p)) return 0;
+        *slot = sg->slot;
+        return pg->bsize;
+    }
+    return catmemi_sys_large_info(p, slot);
+}
+
+static size_t catmemi_sys_usable_size(const void *p) {
+    unsigned slot;
+    return catmemi_sys_info(p, &slot);
+}
+
+static void *catmemi_sys_move(catmemi_sys_heap *h, void *p, size_t old, size_t size) {
+    void *q = catmemi_sys_heap_alloc(h, size, 0);
+    if (q == NULL) return NULL;
+    memcpy(q, p, old < size ? old : size);
+    catmemi_sys_free_generic(p);
+    return q;
+}
+
+/* A large block of this arena, not aligned beyond malloc's: realloc'ed where it is, its record
+   out of the table meanwhile. NULL: failed, the block as it was. */
+static void *catmemi_sys_large_realloc(catmemi_sys_large *r, size_t size) {
+    size_t usable = catmemi_sys_large_usable(size);
+    void *q = CATMEM_SYSTEM_REALLOC(r->base, usable);
+    pthread_mutex_lock(&catmemi_sys_large_mu);
+    if (q != NULL) {
+        catmemi_sys_large_unlink(r);
+        r->p = r->base = q;
+        r->size = r->mapped = usable;
+        catmemi_sys_large_link(r);
+    }
+    catmemi_sys_large_put(r);
+    pthread_mutex_unlock(&catmemi_sys_large_mu);
+    return q;
 }
 
 static void *catmemi_sys_realloc(catmemi_slot *s, void *p, size_t size) {
-    catmemi_sys_blk *h = catmemi_sys_hdr(p), *nh;
-    catmemi_sys_heap *hp = catmemi_sys_heap_for(s);
-    void *q;
-    if (hp == NULL || h->magic != CATMEMI_SYS_MAGIC) return NULL;
-    if (h->heap != hp || h->offset != 0) {
-        /* Another heap or arena, or behind alignment padding: a new block and a copy. */
-        q = catmemi_sys_heap_alloc(hp, size, 0);
-        if (q == NULL) return NULL;
-        memcpy(q, p, h->size < size ? h->size : size);
-        catmemi_sys_free(p);
-        return q;
+    catmemi_sys_heap *h = catmemi_sys_heap_for(s);
+    catmemi_sys_large *r;
+    unsigned slot = 0;
+    size_t old;
+    if (h == NULL) return NULL;
+    if (catmemi_sys_seg_of((uintptr_t)p) != NULL) {
+        old = catmemi_sys_info(p, &slot);
+        if (old == 0) catmemi_sys_die("realloc of a pointer that is no block", p, slot);
+        if (slot == s->handle.slot && size <= old && size > old / 2) return p;
+        return catmemi_sys_move(h, p, old, size);
     }
-    if (size > CATMEM_SIZE_MAX - catmemi_sys_total(0, 0)) return NULL;
-    /* Out of the list while realloc may move it; back in whether or not realloc succeeds. */
-    catmemi_sys_unlink(hp, h);
-    nh = (catmemi_sys_blk *)CATMEM_SYSTEM_REALLOC(h, catmemi_sys_total(size, 0));
-    if (nh == NULL) {
-        catmemi_sys_link(hp, h);
-        return NULL;
+    pthread_mutex_lock(&catmemi_sys_large_mu);
+    r = catmemi_sys_large_take(p);
+    if (r != NULL && r->heap->slot == s->handle.slot && r->base == r->p &&
+        (!CATMEMI_SYS_ENGINE || size > CATMEMI_SYS_SMALL_MAX)) {
+        pthread_mutex_unlock(&catmemi_sys_large_mu);
+        return catmemi_sys_large_realloc(r, size);
     }
-    nh->size = size;
-    nh->lg_align = 0;
-    catmemi_sys_link(hp, nh);
-    return (char *)nh + CATMEMI_SYS_HDR;
+    if (r != NULL) catmemi_sys_large_put(r);
+    pthread_mutex_unlock(&catmemi_sys_large_mu);
+    if (r == NULL) return NULL; /* not catmem's */
+    return catmemi_sys_move(h, p, r->size, size);
 }
 
 static void catmemi_sys_drop_caches(catmemi_slot *s) { (void)s; } /* no caches */
 
-/* Under catmemi_mu, with nobody else using the arena (THREADS in catmem.h). */
-static int catmemi_sys_reset(catmemi_slot *s) {
-    catmemi_sys_heap *hp;
-    pthread_mutex_lock(&s->sys.mu);
-    for (hp = s->sys.heaps; hp != NULL; hp = hp->next) {
-        catmemi_sys_blk *h, *next;
-        catmemi_sys_drain(hp, hp->owner != NULL ? NULL : CATMEMI_SYS_CLOSED);
-        for (h = hp->head.next; h != &hp->head; h = next) {
-            next = h->next;
-            h->magic = 0;
-            CATMEM_SYSTEM_FREE(catmemi_sys_base(h));
-            catmemi_sys_add_count(&hp->ndalloc, 1);
-        }
-        hp->head.prev = hp->head.next = &hp->head;
-        __atomic_store_n(&hp->allocated, 0, __ATOMIC_RELAXED);
-        __atomic_store_n(&hp->padding, 0, __ATOMIC_RELAXED);
+/* Table mutex: every large block of h, unlinked and counted as freed; freed by the caller. */
+static catmemi_sys_large *catmemi_sys_large_drop(catmemi_sys_heap *h) {
+    catmemi_sys_large *r, *all = h->large;
+    for (r = all; r != NULL; r = r->next) {
+        catmemi_sys_large *t = catmemi_sys_large_take(r->p);
+        (void)t;
+        catmemi_sys_add_n(&h->nlarge_free, 1);
     }
+    h->large = NULL;
+    __atomic_store_n(&h->large_bytes, 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&h->large_mapped, 0, __ATOMIC_RELAXED);
+    return all;
+}
+
+/* Under catmemi_mu, with nobody else using the arena (THREADS in catmem.h): every segment and
+   large block goes back to malloc; counters say every live block was freed. */
+static void catmemi_sys_heap_reset(catmemi_sys_heap *h) {
+    catmemi_sys_seg *sg, *next;
+    catmemi_sys_large *r, *rnext;
+    int c;
+    pthread_mutex_lock(&h->mu);
+    for (c = 0; c < CATMEMI_SYS_NCLS; c++) {
+        h->pages[c] = &catmemi_sys_empty;
+        h->list[c] = NULL;
+    }
+    for (sg = h->segs; sg != NULL; sg = next) {
+        next = sg->next;
+        catmemi_sys_seg_free(sg, 0);
+    }
+    h->segs = NULL;
+    pthread_mutex_unlock(&h->mu);
+    pthread_mutex_lock(&catmemi_sys_large_mu);
+    r = catmemi_sys_large_drop(h);
+    pthread_mutex_unlock(&catmemi_sys_large_mu);
+    for (; r != NULL; r = rnext) {
+        rnext = r->next;
+        CATMEM_SYSTEM_FREE(r->base);
+        CATMEM_SYSTEM_FREE(r);
+    }
+}
+
+static int catmemi_sys_reset(catmemi_slot *s) {
+    catmemi_sys_heap *h;
+    pthread_mutex_lock(&s->sys.mu);
+    for (h = s->sys.heaps; h != NULL; h = h->next) catmemi_sys_heap_reset(h);
     pthread_mutex_unlock(&s->sys.mu);
     return 0;
 }
 
-/* glibc can only trim the whole process's heap. */
+/* Any time, any thread: idle pages of every heap of the arena to the OS, empty segments back to
+   malloc, and glibc's free memory trimmed (large blocks were glibc's). */
 static int catmemi_sys_purge(catmemi_slot *s) {
-    (void)s;
+    catmemi_sys_heap *h;
+    catmemi_sys_seg *empty = NULL, *e, *next;
+    pthread_mutex_lock(&s->sys.mu);
+    for (h = s->sys.heaps; h != NULL; h = h->next) {
+        pthread_mutex_lock(&h->mu);
+        for (e = catmemi_sys_heap_trim(h, 1); e != NULL; e = next) {
+            next = e->next;
+            e->next = empty;
+            empty = e;
+        }
+        pthread_mutex_unlock(&h->mu);
+    }
+    pthread_mutex_unlock(&s->sys.mu);
+    for (; empty != NULL; empty = next) {
+        next = empty->next;
+        catmemi_sys_seg_free(empty, 1);
+    }
 #  if defined(__GLIBC__)
     malloc_trim(0);
 #  endif
     return 0;
 }
 
-static void catmemi_sys_add(catmem_stats *out, catmemi_sys_slot *ss) {
-    catmemi_sys_heap *hp;
-    pthread_mutex_lock(&ss->mu);
-    for (hp = ss->heaps; hp != NULL; hp = hp->next) {
-        /* Frees before allocations: a free counted now was counted as an allocation before,
-           so nmalloc - ndalloc, the live blocks, cannot come out negative. */
-        uint64_t ndalloc = __atomic_load_n(&hp->ndalloc, __ATOMIC_ACQUIRE);
-        uint64_t nmalloc = __atomic_load_n(&hp->nmalloc, __ATOMIC_ACQUIRE);
-        size_t allocated = __atomic_load_n(&hp->allocated, __ATOMIC_RELAXED);
-        /* Bytes taken from malloc: payloads, a header per live block, alignment room. */
-        out->allocated += allocated;
-        out->active += allocated + (size_t)(nmalloc - ndalloc) * CATMEMI_SYS_HDR +
-                       __atomic_load_n(&hp->padding, __ATOMIC_RELAXED);
-        out->nmalloc += nmalloc;
-        out->ndalloc += ndalloc;
+/* One heap's figures, under its mutex: live blocks are counted from the pages, then the
+   allocations read, so that frees (allocations less live blocks) never come out negative. */
+static void catmemi_sys_heap_stats(catmemi_sys_heap *h, catmem_stats *out) {
+    catmemi_sys_seg *sg;
+    uint64_t live = 0, nalloc;
+    int i;
+    pthread_mutex_lock(&h->mu);
+    for (sg = h->segs; sg != NULL; sg = sg->next) {
+        out->mapped += CATMEMI_SYS_SEG;
+        out->active += (size_t)sg->npages * CATMEMI_SYS_PAGE;
+        out->resident += CATMEMI_SYS_OS_PAGE; /* the header */
+        for (i = 1; i < CATMEMI_SYS_NPAGES; i++) {
+            catmemi_sys_page *pg = &sg->pages[i];
+            uint32_t x = __atomic_load_n(&pg->xfreed, __ATOMIC_ACQUIRE);
+            uint32_t u = __atomic_load_n(&pg->used, __ATOMIC_ACQUIRE);
+            out->resident += __atomic_load_n(&pg->touched, __ATOMIC_RELAXED);
+            if (pg->bsize == 0 || u <= x) continue;
+            live += u - x;
+            out->allocated += (size_t)(u - x) * pg->bsize;
+        }
     }
+    pthread_mutex_unlock(&h->mu);
+    nalloc = __atomic_load_n(&h->nalloc, __ATOMIC_RELAXED);
+    out->nmalloc += nalloc;
+    out->ndalloc += nalloc > live ? nalloc - live : 0;
+    out->nmalloc += __atomic_load_n(&h->nlarge, __ATOMIC_RELAXED);
+    out->ndalloc += __atomic_load_n(&h->nlarge_free, __ATOMIC_RELAXED);
+    out->allocated += __atomic_load_n(&h->large_bytes, __ATOMIC_RELAXED);
+    out->active += __atomic_load_n(&h->large_mapped, __ATOMIC_RELAXED);
+    out->resident += __atomic_load_n(&h->large_bytes, __ATOMIC_RELAXED);
+    out->mapped += __atomic_load_n(&h->large_mapped, __ATOMIC_RELAXED);
+}
+
+static void catmemi_sys_add(catmem_stats *out, catmemi_sys_slot *ss) {
+    catmemi_sys_heap *h;
+    pthread_mutex_lock(&ss->mu);
+    for (h = ss->heaps; h != NULL; h = h->next) catmemi_sys_heap_stats(h, out);
     pthread_mutex_unlock(&ss->mu);
 }
 
@@ -382,35 +1189,23 @@ static int catmemi_sys_stats(catmemi_slot *s, catmem_stats *out) {
 
 static int catmemi_sys_total_stats(catmem_stats *out) {
     unsigned i;
-    FILE *f;
     for (i = 0; i < CATMEM_MAX_ARENAS; i++)
         if (catmemi_created(&catmemi_slots[i])) catmemi_sys_add(out, &catmemi_slots[i].sys);
-    f = fopen("/proc/self/statm", "r");
-    if (f != NULL) {
-        unsigned long pages, rss;
-        if (fscanf(f, "%lu %lu", &pages, &rss) == 2)
-            out->resident = rss * (size_t)sysconf(_SC_PAGESIZE);
-        fclose(f);
-    }
-#  if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 33))
-    {
-        struct mallinfo2 mi = mallinfo2();
-        out->mapped = mi.arena + mi.hblkhd;
-    }
-#  endif
     return 0;
 }
 
 static int catmemi_sys_owns(const catmemi_slot *s, const void *p) {
-    const catmemi_sys_blk *h = catmemi_sys_hdr(p);
-    return h->magic == CATMEMI_SYS_MAGIC && h->slot == s->handle.slot;
+    unsigned slot = CATMEM_MAX_ARENAS;
+    return catmemi_sys_info(p, &slot) != 0 && slot == s->handle.slot;
 }
+
+static void catmemi_sys_free_any(void *p) { catmemi_sys_free_generic(p); }
 
 static int catmemi_sys_set_decay(catmemi_slot *s, long dirty_ms, long muzzy_ms) {
     (void)s;
     (void)dirty_ms;
     (void)muzzy_ms;
-    return ENOTSUP; /* glibc has no per-arena decay */
+    return ENOTSUP; /* no decay: catmem_arena_purge gives pages back when asked */
 }
 static int catmemi_sys_prof_active(int on) {
     (void)on;
@@ -421,35 +1216,65 @@ static int catmemi_sys_prof_dump(const char *path) {
     return ENOTSUP;
 }
 
-/* Under catmemi_mu: which arenas the inline fast path may serve. */
+/* Under catmemi_mu: which arenas the generic path may serve. An arena that closes (shutdown,
+   release) also loses every heap's current pages, so the inline path stops serving it. */
 static void catmemi_sys_publish(void) {
     unsigned i;
     int up = catmemi_is_up();
-    for (i = 0; i < CATMEM_MAX_ARENAS; i++)
-        __atomic_store_n(&catmemi_sys_open[i], up && catmemi_slot_live(&catmemi_slots[i]),
-                         __ATOMIC_RELAXED);
+    for (i = 0; i < CATMEM_MAX_ARENAS; i++) {
+        catmemi_slot *s = &catmemi_slots[i];
+        int open = up && catmemi_slot_live(s);
+        __atomic_store_n(&catmemi_sys_open[i], open, __ATOMIC_RELAXED);
+        if (s->sys.was_open && !open) {
+            catmemi_sys_heap *h;
+            pthread_mutex_lock(&s->sys.mu);
+            for (h = s->sys.heaps; h != NULL; h = h->next) {
+                pthread_mutex_lock(&h->mu);
+                catmemi_sys_heap_close(h);
+                pthread_mutex_unlock(&h->mu);
+            }
+            pthread_mutex_unlock(&s->sys.mu);
+        }
+        s->sys.was_open = open;
+    }
 }
 
-/* Arena mutexes are taken around fork() so that the child never inherits one held mid-update. */
+/* Every mutex of the backend is taken around fork(), in the lock order, so that the child never
+   inherits one held mid-update. */
 static void catmemi_sys_atfork_prepare(void) {
     unsigned i;
+    catmemi_sys_heap *h;
     for (i = 0; i < CATMEM_MAX_ARENAS; i++)
-        if (catmemi_created(&catmemi_slots[i])) pthread_mutex_lock(&catmemi_slots[i].sys.mu);
+        if (catmemi_created(&catmemi_slots[i])) {
+            pthread_mutex_lock(&catmemi_slots[i].sys.mu);
+            for (h = catmemi_slots[i].sys.heaps; h != NULL; h = h->next)
+                pthread_mutex_lock(&h->mu);
+        }
+    pthread_mutex_lock(&catmemi_sys_large_mu);
 }
 static void catmemi_sys_atfork_parent(void) {
     unsigned i;
+    catmemi_sys_heap *h;
+    pthread_mutex_unlock(&catmemi_sys_large_mu);
     for (i = 0; i < CATMEM_MAX_ARENAS; i++)
-        if (catmemi_created(&catmemi_slots[i])) pthread_mutex_unlock(&catmemi_slots[i].sys.mu);
+        if (catmemi_created(&catmemi_slots[i])) {
+            for (h = catmemi_slots[i].sys.heaps; h != NULL; h = h->next)
+                pthread_mutex_unlock(&h->mu);
+            pthread_mutex_unlock(&catmemi_slots[i].sys.mu);
+        }
 }
 /* In the child only the forking thread runs: the other threads' heaps become orphans. */
 static void catmemi_sys_atfork_child(void) {
     unsigned i;
+    pthread_mutex_init(&catmemi_sys_large_mu, NULL);
     for (i = 0; i < CATMEM_MAX_ARENAS; i++) {
-        catmemi_sys_heap *hp;
+        catmemi_sys_heap *h;
         if (!catmemi_created(&catmemi_slots[i])) continue;
         pthread_mutex_init(&catmemi_slots[i].sys.mu, NULL);
-        for (hp = catmemi_slots[i].sys.heaps; hp != NULL; hp = hp->next)
-            if (hp->owner != NULL && hp->owner != catmemi_sys_tls) catmemi_sys_orphan(hp);
+        for (h = catmemi_slots[i].sys.heaps; h != NULL; h = h->next) {
+            pthread_mutex_init(&h->mu, NULL);
+            if (h->owner != NULL && h->owner != catmemi_sys_tls) catmemi_sys_orphan(h);
+        }
     }
 }
 
@@ -465,6 +1290,8 @@ static const catmemi_ops *catmemi_sys_table(void) {
     o->alloc_slow = catmemi_sys_alloc_slow;
     o->free_slow = catmemi_sys_free_slow;
     o->realloc = catmemi_sys_realloc;
+    o->usable_size = catmemi_sys_usable_size;
+    o->free_any = catmemi_sys_free_any;
     o->drop_caches = catmemi_sys_drop_caches;
     o->reset = catmemi_sys_reset;
     o->purge = catmemi_sys_purge;

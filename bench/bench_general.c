@@ -12,6 +12,7 @@
 #define _GNU_SOURCE
 #include "catmem.h"
 #include "bench_common.h"
+#include "bench_catmem.h"
 
 #include <jemalloc/jemalloc.h>
 #include <stdio.h>
@@ -32,11 +33,6 @@ typedef struct slot {
     void *p;
     size_t size;
 } slot;
-
-static void die(const char *what) {
-    fprintf(stderr, "bench_general: %s\n", what);
-    exit(2);
-}
 
 /* Operations [FIRST, FIRST + N) of the cyclic sequence: FREE(p, size) the slot's object, then
    ALLOC(size) its successor and touch it. */
@@ -145,8 +141,7 @@ int main(int argc, char **argv) {
     int i, rep, jemalloc_backend;
 
     bench_parse_args(argc, argv, &o, "general workload: every peer, 1 and 2 threads");
-    if (catmem_init() != 0) die("catmem_init failed");
-    backend = catmem_backend_name();
+    backend = bench_catmem_backend();
     jemalloc_backend = strcmp(backend, "jemalloc") == 0;
     bench_header("general workload", backend, &o);
     bench_peers_load(jemalloc_backend ? "libjemalloc" : "libc");

@@ -32,26 +32,44 @@ BACKEND_LINKOPTS = {
         "-lc",
         "-ljemalloc",
     ],
+    # As system; jemalloc is in the process for the peers, so this build's catmem looks for it
+    # under a prefix that does not exist (bench:catmem_runtime_fallback) and falls back.
+    "runtime": [
+        "-Wl,--no-as-needed",
+        "-lc",
+        "-ljemalloc",
+    ],
 }
 
-def bench_program(name, srcs, **kwargs):
-    """Generates <name>_jemalloc and <name>_system.
+# The catmem library of each build.
+BACKEND_LIB = {
+    "jemalloc": "//:catmem_jemalloc",
+    "system": "//:catmem_system",
+    "runtime": ":catmem_runtime_fallback",
+}
+
+def bench_program(name, srcs, backends = ["jemalloc", "system"], copts = [], linkopts = [], **kwargs):
+    """Generates <name>_<backend> for each backend (jemalloc, system, runtime).
 
     Args:
       name: base name.
       srcs: the program's sources; they include "catmem.h" and "bench_common.h" and must not
         define CATMEM_IMPLEMENTATION (the //:catmem_<backend> target compiles it).
+      backends: the builds to make; "runtime" is the runtime backend falling back to the
+        system engine.
+      copts: extra compiler options.
+      linkopts: extra linker options (after the peers' libraries).
       **kwargs: passed to every cc_binary.
     """
-    for backend in ["jemalloc", "system"]:
+    for backend in backends:
         native.cc_binary(
             name = "%s_%s" % (name, backend),
             srcs = srcs,
-            copts = BENCH_COPTS,
+            copts = BENCH_COPTS + copts,
             deps = [
                 ":bench_common",
-                "//:catmem_" + backend,
+                BACKEND_LIB[backend],
             ],
-            linkopts = BACKEND_LINKOPTS[backend] + PEER_LIBS + ["-lpthread"],
+            linkopts = BACKEND_LINKOPTS[backend] + PEER_LIBS + linkopts + ["-lpthread"],
             **kwargs
         )

@@ -50,6 +50,14 @@ tmp="$(mktemp -d)"
 trap 'rm -rf "${tmp}"' EXIT
 
 backends=(jemalloc system)
+# The builds of each program: the runtime backend falling back to the system engine is built for
+# the programs where its fast path matters.
+builds_of() {
+  case "$1" in
+    general | objects | lua) echo jemalloc system runtime ;;
+    *) echo "${backends[@]}" ;;
+  esac
+}
 
 machine_facts() {
   echo "- machine: $(nproc) CPUs (nproc), $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1), $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo) RAM, Linux $(uname -r)"
@@ -70,7 +78,7 @@ run_callgrind() {
   command -v valgrind >/dev/null || { echo "run.sh: valgrind not installed" >&2; return 1; }
   : >"${tmp}/cg.tsv"
   for prog in request general; do
-    for backend in "${backends[@]}"; do
+    for backend in $(builds_of "${prog}"); do
       echo "run.sh: callgrind ${prog}_${backend}" >&2
       rm -f "${tmp}"/cg.out.*
       valgrind --tool=callgrind --collect-atstart=no --callgrind-out-file="${tmp}/cg.out.%p" \
@@ -95,22 +103,23 @@ run_callgrind() {
     echo "one free + one allocation. Deterministic, so it is the figure to compare on a noisy"
     echo "machine; it does not see cache misses, lock contention or system calls' own cost."
     echo
-    echo "| peer | request, jemalloc build | request, system build | general, jemalloc build | general, system build |"
-    echo "|---|---:|---:|---:|---:|"
+    echo "| peer | request, jemalloc build | request, system build | general, jemalloc build | general, system build | general, runtime build |"
+    echo "|---|---:|---:|---:|---:|---:|"
     awk -F'\t' '
       { key = $3; if (!(key in seen)) { seen[key] = 1; order[n++] = key }
         v[$1 "|" $2 "|" key] = $4 }
       END {
         for (i = 0; i < n; i++) {
           k = order[i]; line = "| " k
-          split("request|jemalloc request|system general|jemalloc general|system", cols, " ")
-          for (c = 1; c <= 4; c++) { x = cols[c] "|" k; line = line " | " ((x in v) ? v[x] : "-") }
+          split("request|jemalloc request|system general|jemalloc general|system general|runtime", cols, " ")
+          for (c = 1; c <= 5; c++) { x = cols[c] "|" k; line = line " | " ((x in v) ? v[x] : "-") }
           print line " |"
         }
       }' "${tmp}/cg.tsv"
     echo
     echo "catmem rows are the build's backend: in the jemalloc build, catmem on jemalloc; in the"
-    echo "system build, catmem on glibc's malloc. Other peers are the same code in both builds."
+    echo "system build, catmem's engine on glibc's malloc; in the runtime build, the runtime backend"
+    echo "falling back to that engine. Other peers are the same code in every build."
   } >"${out}"
 }
 
@@ -125,8 +134,8 @@ fi
 # ---- timings --------------------------------------------------------------------------------------
 : >"${tmp}/data.tsv"
 facts="$(machine_facts)"
-for prog in request general memory; do
-  for backend in "${backends[@]}"; do
+for prog in request general memory objects lua; do
+  for backend in $(builds_of "${prog}"); do
     r="${reps}"
     [[ "${prog}" == memory ]] && r="${mem_reps}"
     echo "run.sh: ${prog}_${backend} --reps ${r} ${quick[*]:-}" >&2
@@ -194,8 +203,8 @@ fi
   done
   echo
   echo "![chart](latest.png)"
-  for prog in request general memory; do
-    for backend in "${backends[@]}"; do
+  for prog in request general memory objects lua; do
+    for backend in $(builds_of "${prog}"); do
       echo
       cat "${tmp}/${prog}_${backend}.md"
     done

@@ -250,6 +250,41 @@ static void test_free_sized(void **state) {
     catmem_free_sized(req(), NULL, 10);
 }
 
+/* The size class behind a block, from the pointer alone, and a free that needs no arena. */
+static void test_usable_size_and_free_any(void **state) {
+    catmem_arena *a = catmem_arena_create("any");
+    size_t sizes[] = {1, 16, 17, 100, 1000, 5000, 16384, 16385, 100000, 3 << 20};
+    catmem_stats st;
+    size_t i, sum = 0;
+    void *p[10];
+    (void)state;
+    assert_non_null(a);
+    assert_int_equal(catmem_usable_size(NULL), 0);
+    catmem_free_any(NULL); /* nothing */
+    for (i = 0; i < 10; i++) {
+        size_t u;
+        p[i] = catmem_alloc(a, sizes[i]);
+        assert_non_null(p[i]);
+        u = catmem_usable_size(p[i]);
+        assert_true(u >= sizes[i]);
+        assert_true(u <= sizes[i] + sizes[i] / 4 + 16); /* a size class, not a page */
+        memset(p[i], 0xee, u);                          /* all of it is the caller's */
+        sum += u;
+    }
+    assert_int_equal(catmem_arena_stats(a, &st), 0);
+    assert_int_equal(st.allocated, sum); /* allocated counts usable sizes */
+    {
+        void *q = catmem_aligned_alloc(a, 4096, 100);
+        assert_non_null(q);
+        assert_true(catmem_usable_size(q) >= 100);
+        catmem_free_any(q);
+    }
+    for (i = 0; i < 10; i++) catmem_free_any(p[i]); /* into arena a, from the pointer */
+    assert_int_equal(catmem_arena_stats(a, &st), 0);
+    assert_int_equal(st.allocated, 0);
+    assert_int_equal(catmem_arena_release(a), 0);
+}
+
 static void test_strdup(void **state) {
     char *s;
     (void)state;
@@ -489,6 +524,7 @@ int main(void) {
         cmocka_unit_test(test_realloc_into_another_arena_moves_the_block),
         cmocka_unit_test(test_aligned_alloc),
         cmocka_unit_test(test_free_sized),
+        cmocka_unit_test(test_usable_size_and_free_any),
         cmocka_unit_test(test_strdup),
         cmocka_unit_test(test_create_find_release_and_names),
         cmocka_unit_test(test_slots_run_out_with_eagain_and_come_back),

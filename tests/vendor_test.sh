@@ -60,6 +60,21 @@ for backend in JEMALLOC SYSTEM RUNTIME; do
     fi
   done
 done
+# CATMEM_API=static: everything in one file, nothing exported, and no warning for functions the
+# program does not call.
+cat app/catmem_impl.c app/quickstart.c >app/one_file.c
+for backend in JEMALLOC SYSTEM RUNTIME; do
+  for cc in gcc clang; do
+    if "${cc}" -std=c99 -Wall -Wextra -Wpedantic -Werror -Ithird_party/catmem -DCATMEM_API=static \
+        "-DCATMEM_BACKEND_${backend}" app/one_file.c -o app/one_file -ljemalloc -ldl -lpthread &&
+        ./app/one_file >/dev/null; then
+      echo "ok: ${cc} CATMEM_API=static, ${backend}"
+    else
+      echo "FAIL: ${cc} CATMEM_API=static, ${backend}" >&2
+      fail=1
+    fi
+  done
+done
 # Both backends at once is a clear compile-time error.
 if gcc -Ithird_party/catmem -DCATMEM_BACKEND_JEMALLOC -DCATMEM_BACKEND_SYSTEM -fsyntax-only \
     app/catmem_impl.c 2>err.txt; then
