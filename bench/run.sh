@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# bench/run.sh - builds the catmem benchmarks with -c opt, runs every workload on both catmem
-# backends (each program runs catmem and all its peers in one process), and writes
+# bench/run.sh - builds the catmem benchmarks with -c opt, runs every workload on each catmem
+# backend (each program runs catmem and all its peers in one process), and writes
 #   bench/results/latest.md    machine, command, every table, the targets, instruction counts
 #   bench/results/latest.png   the chart (gnuplot)
 #   bench/results/latest.tsv   the figures behind the chart
@@ -187,8 +187,9 @@ fi
   echo
   echo "${facts}"
   echo
-  echo "Every program runs catmem and all its peers in one process; each is built twice, on"
-  echo "catmem's jemalloc backend and on its system backend, so every ratio below compares"
+  echo "Every program runs catmem and all its peers in one process; each is built on catmem's"
+  echo "jemalloc backend and on its system backend (general, objects and lua also on the runtime"
+  echo "backend falling back to the system engine), so every ratio below compares"
   echo "figures measured in the same run. Times are medians over the repetitions; \"x fastest\""
   echo "and the targets are medians of the ratios measured within each repetition. Peak RSS of"
   echo "each timed peer comes from a separate forked child running the same work once (growth:"
