@@ -37,7 +37,8 @@
      or (regions) restore that covers them, before the memory goes (each verifies the blocks of
      its arena or region); a reset of a parent runs every child's cleanups before any of its
      ancestors' (the partial order the manual promises, not the slot order); a cleanup calling
-     back into what is being reset gets EBUSY (which calls: bits from the input); child arenas
+     back into what is being reset gets EBUSY (which calls: bits from the input), while it may
+     release regions and reset other arenas, whose cleanups then nest; child arenas
      (catmem_arena_create_child, catmem_arena_parent) reset and release with their parent; the
      out-of-memory handler runs exactly once for an allocation that cannot be served, with its
      arena and size, never for a size above CATMEM_SIZE_MAX nor re-entered; catmem_report lists
@@ -108,6 +109,19 @@ static const char *const op_names[OP_COUNT] = {
 
 /* ---- the model -------------------------------------------------------------------------------- */
 
+/* A call that may run cleanups: a reset or release of an arena, or a reset, release or restore
+   of a region. */
+typedef struct {
+    int kind;          /* 0: none (no cleanup may run), BATCH_ARENA or BATCH_REGION */
+    int in[N_ARENAS];  /* BATCH_ARENA: the arenas reset or released with it (busy meanwhile) */
+    int ran[N_ARENAS]; /* BATCH_ARENA: a cleanup of that arena has run */
+    int rg;            /* BATCH_REGION: the region */
+    uint32_t after;    /* BATCH_REGION: only cleanups registered after this may run */
+    int any;           /* BATCH_REGION: an unknown mark: any newest-first run is right */
+    int nran;
+} mbatch;
+#define MAX_DEPTH 4
+
 enum { BLK_ARENA, BLK_REGION };
 typedef struct {
     unsigned char *p;
@@ -170,17 +184,11 @@ static struct {
     const char *opname;
     mcleanup cl[N_CLEANUPS];
     uint32_t cl_seq;
-    /* The reset, release or restore running now, which may run cleanups (one at a time: no
-       cleanup resets anything that has cleanups of its own). */
-    struct {
-        int kind;         /* 0: none (no cleanup may run), BATCH_ARENA or BATCH_REGION */
-        int in[N_ARENAS]; /* BATCH_ARENA: the arenas reset or released with it */
-        int ran[N_ARENAS]; /* BATCH_ARENA: a cleanup of that arena has run */
-        int rg;           /* BATCH_REGION: the region */
-        uint32_t after;   /* BATCH_REGION: only cleanups registered after this may run */
-        int any;          /* BATCH_REGION: an unknown mark: any newest-first run is right */
-        int nran;
-    } batch;
+    /* The reset, release or restore running now, which may run cleanups; the ones it runs
+       inside (a cleanup that releases a region or resets another arena) stack on top. */
+    mbatch batch;
+    mbatch outer[MAX_DEPTH]; /* the batches running around it, innermost last */
+    int depth;
     /* The out-of-memory handler: installed or not, what it does, what the call running now
        may make it see. */
     struct {
@@ -295,11 +303,24 @@ static int arena_of(const catmem_arena *h) {
     return -1;
 }
 
+/* The arena is being reset or released by a call running now (its cleanups, or those of an
+   arena reset with it, are running): every call on it but free says EBUSY. */
+static int arena_busy(int ar) {
+    int d;
+    if (M.batch.kind == BATCH_ARENA && M.batch.in[ar]) return 1;
+    for (d = 0; d < M.depth; d++)
+        if (M.outer[d].kind == BATCH_ARENA && M.outer[d].in[ar]) return 1;
+    return 0;
+}
+
 /* What catmem must say about a call on handle h before looking at anything else. */
 static int handle_err(const catmem_arena *h) {
+    int ar;
     if (h == NULL) return EINVAL;
     if (!M.up) return ESHUTDOWN;
-    return arena_of(h) < 0 ? EINVAL : 0;
+    ar = arena_of(h);
+    if (ar < 0) return EINVAL;
+    return arena_busy(ar) ? EBUSY : 0;
 }
 
 static const char *hdesc(const catmem_arena *h) {
@@ -712,8 +733,18 @@ enum {
     ACT_SELF_OTHER = 16,   /* every other call on it (calloc, aligned, realloc, stats, ...): EBUSY */
     ACT_FREE = 32,         /* arena: free one of its blocks (catmem_free stays allowed) */
     ACT_ELSEWHERE = 64,    /* allocate from an arena that is not being reset: works */
-    ACT_KIN = 128          /* arena: call another arena reset with it: EBUSY */
+    ACT_KIN = 128,         /* arena: call another arena reset with it: EBUSY */
+    /* From the registration's mode byte (arena cleanups): */
+    ACT_REGIONS = 256,     /* release the regions holding chunks of its arena: they give the
+                              chunks back with catmem_free, which stays allowed; their own
+                              cleanups run inside (and find the arena busy) */
+    ACT_NESTED = 512,      /* reset an arena outside the reset (one with no busy arena below
+                              it): its cleanups run inside this one */
+    ACT_NESTED_RELEASE = 1024 /* ... release it instead, if it is a user arena */
 };
+
+static void region_release(int k, const char *why);
+static void tree_reset(catmem_arena *h, int release, unsigned policy, int want);
 
 /* Registered by a cleanup while its arena or region refuses registrations: never runs. */
 static void stray_cleanup(void *arg) {
@@ -824,8 +855,8 @@ static void arena_cleanup_acts(const mcleanup *c) {
             remove_block(i);
         }
     }
-    if (c->acts & ACT_ELSEWHERE) { /* a built-in arena outside the reset: there always is one */
-        for (i = 0; i < CATMEM_KIND_COUNT && M.batch.in[i]; i++) {}
+    if (c->acts & ACT_ELSEWHERE) { /* a built-in arena not busy: at most 2 of 5 are */
+        for (i = 0; i < CATMEM_KIND_COUNT && arena_busy(i); i++) {}
         errno = 0;
         p = catmem_alloc(M.ar[i].h, 24);
         e = errno;
@@ -846,6 +877,30 @@ static void arena_cleanup_acts(const mcleanup *c) {
             CHECK(rc == EBUSY, "catmem_arena_reset(%s) in a cleanup of %s = %s, expected EBUSY",
                   M.ar[i].name, M.ar[ar].name, ename(rc));
             break;
+        }
+    }
+    if (c->acts & ACT_REGIONS)
+        for (i = 0; i < N_REGIONS; i++)
+            if (M.rg[i].may_hold && arena_of(M.rg[i].h) == ar)
+                region_release(i, "in a cleanup of its arena");
+    if ((c->acts & (ACT_NESTED | ACT_NESTED_RELEASE)) && M.depth == 1) {
+        /* One level deep: the cleanups of the nested reset do not nest further. */
+        int in[N_ARENAS], j = -1, n, pass, busy, cl, rel = (c->acts & ACT_NESTED_RELEASE) != 0;
+        /* First choice: an arena whose subtree has cleanups pending, so that they nest. */
+        for (pass = 0; pass < 2 && j < 0; pass++)
+            for (n = 0; n < N_ARENAS && j < 0; n++) {
+                int x = (int)((c->order + (unsigned)n) % N_ARENAS);
+                if (!M.ar[x].live || (rel && x < CATMEM_KIND_COUNT)) continue;
+                subtree(x, in);
+                for (busy = 0, cl = 0, i = 0; i < N_ARENAS; i++) {
+                    busy |= in[i] && arena_busy(i);
+                    cl += in[i] ? (int)pending_cleanups(CL_ARENA, i) : 0;
+                }
+                if (!busy && (pass == 1 || cl > 0)) j = x;
+            }
+        if (j >= 0) {
+            T("  cleanup %s %s, outside the reset\n", rel ? "releases" : "resets", M.ar[j].name);
+            tree_reset(M.ar[j].h, rel, 0, 0);
         }
     }
 }
@@ -955,7 +1010,8 @@ static void on_cleanup(void *arg) {
 }
 
 static void batch_begin(int kind) {
-    CHECK(M.batch.kind == BATCH_NONE, "fuzzer: nested reset batches");
+    CHECK(M.depth < MAX_DEPTH, "fuzzer: batches nested too deep");
+    M.outer[M.depth++] = M.batch;
     memset(&M.batch, 0, sizeof M.batch);
     M.batch.kind = kind;
 }
@@ -980,7 +1036,7 @@ static void batch_end(int rc, const char *what) {
                      (unsigned)c->order, c->owner);
         }
     }
-    M.batch.kind = BATCH_NONE;
+    M.batch = M.outer[--M.depth];
 }
 
 /* A region initialised again forgets its cleanups: they never run. */
@@ -1914,12 +1970,13 @@ static void op_on_reset(void) {
     catmem_arena *h = pick_arena();
     unsigned mode = u8(), acts = u8();
     int ar = arena_of(h), he = handle_err(h), nofn = (mode & 7) == 7, k = free_cleanup(), rc;
+    acts |= ((mode >> 3) & 7) << 8; /* ACT_REGIONS and up */
     if (!nofn && k < 0) {
         T("catmem_arena_on_reset: the model keeps no more cleanups\n");
         return;
     }
     CTL(rc, catmem_arena_on_reset(h, nofn ? NULL : on_cleanup, nofn ? NULL : &M.cl[k]));
-    T("catmem_arena_on_reset(%s, %s, acts 0x%02x) = %s\n", hdesc(h), nofn ? "NULL" : "fn", acts,
+    T("catmem_arena_on_reset(%s, %s, acts 0x%03x) = %s\n", hdesc(h), nofn ? "NULL" : "fn", acts,
       ename(rc));
     if (nofn) { /* with a bad handle too, either cause may be reported */
         CHECK(rc == EINVAL || (he != 0 && rc == he), "catmem_arena_on_reset(%s, NULL) = %s",

@@ -32,6 +32,8 @@ RELEASED = 15                      # followed by one byte choosing among release
 SELF_ALLOC, SELF_RESET, SELF_RELEASE, SELF_REGISTER, SELF_OTHER = 1, 2, 4, 8, 16
 FREE, ELSEWHERE, KIN = 32, 64, 128
 NO_FN = 7                          # arena_on_reset / region_on_reset mode: a NULL function
+# arena_on_reset mode bits 3..5: more for the cleanup to do (ACT_REGIONS, ACT_NESTED...)
+REGIONS, NESTED, NESTED_RELEASE = 1 << 3, 2 << 3, 4 << 3
 
 SPECIAL = [0, 1, 7, 8, 15, 16, 17, 31, 32, 33, 48, 63, 64, 65, 127, 128, 129, 255, 256, 257,
            511, 512, 1023, 1024, 2000, 2032, 2047, 2048, 3583, 3584, 4064, 4080, 4095, 4096,
@@ -260,6 +262,24 @@ CORPUS = {
         op("region_on_reset", 1, 0, SELF_ALLOC),
         op("region_on_reset", 1, 0, 0),
         op("arena_reset", CACHE, 0b000),                # region 1 released first: both run
+    ),
+    "nested_cleanups": seq(
+        op("arena_create", 0),                          # "u0"
+        op("arena_create", 1),                          # "u1"
+        op("region_init", 0, USER(0)),
+        op("region_alloc", 0, size(100)),
+        op("region_on_reset", 0, 0, ELSEWHERE | SELF_ALLOC),  # its arena is busy then: EBUSY
+        op("alloc", USER(0), size(300)),
+        op("alloc", USER(1), size(50)),
+        op("arena_on_reset", USER(1), 0, SELF_ALLOC | FREE),
+        op("arena_on_reset", USER(0), REGIONS | NESTED, ELSEWHERE),
+        op("arena_reset", USER(0), 0b001),              # region 0 kept: the cleanup releases it,
+                                                        # then resets u1 (its cleanup nested)
+        op("arena_create_child", USER(1), 0),           # "c0" under u1
+        op("arena_on_reset", USER(2), 0, SELF_RESET),
+        op("arena_on_reset", USER(0), NESTED_RELEASE, 0),
+        op("arena_release", USER(0), 0),                # releases u1 and c0 inside
+        op("arena_on_reset", REQUEST, NESTED, KIN),     # nothing left with cleanups: any arena
     ),
     "oom_and_report": seq(
         op("oom", 2, REQUEST),                          # no handler: just ENOMEM
