@@ -2253,6 +2253,22 @@ static void check_report_json(const char *js) {
         CHECK(n == pending_cleanups(CL_ARENA, i),
               "catmem_report(JSON): arena \"%s\" has %lu cleanups pending, expected %u",
               M.ar[i].name, n, pending_cleanups(CL_ARENA, i));
+        v = json_value(o, end, "id");
+        CHECK(v != NULL && strtol(v, NULL, 10) == catmem_arena_id(M.ar[i].h),
+              "catmem_report(JSON): arena \"%s\" has id %.12s, catmem_arena_id says %d",
+              M.ar[i].name, v ? v : "(none)", catmem_arena_id(M.ar[i].h));
+        /* The statistics are the arena's own, as catmem_arena_stats gives them: exact where
+           the model knows them (check_arena_stats). */
+        if ((exact_sys || exact_je) && !region_holds(M.ar[i].h)) {
+            size_t sum = 0;
+            int b;
+            for (b = 0; b < M.nb; b++)
+                if (M.b[b].kind == BLK_ARENA && M.b[b].ar == i) sum += usable(&M.b[b]);
+            v = json_value(o, end, "allocated");
+            CHECK(v != NULL && strtoull(v, NULL, 10) == sum,
+                  "catmem_report(JSON): arena \"%s\" has allocated %.20s, its blocks %zu",
+                  M.ar[i].name, v ? v : "(none)", sum);
+        }
     }
     CHECK(nobj == nlive, "catmem_report(JSON) lists %d arenas, the model has %d live", nobj,
           nlive);
