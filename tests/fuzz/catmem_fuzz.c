@@ -1323,6 +1323,14 @@ static void tree_reset(catmem_arena *h, int release, unsigned policy, int want) 
             CHECK(catmem_arena_name(M.ar[i].h) == NULL,
                   "catmem_arena_name of released arena %s%s is not NULL", M.ar[i].name,
                   i == ar ? "" : " (released with its ancestor)");
+            { /* the handle is dead at once, children's too */
+                void *p;
+                errno = 0;
+                p = catmem_alloc(M.ar[i].h, 8);
+                expect_fail(p, errno, EINVAL, "catmem_alloc on a just released arena");
+                CHECK(catmem_arena_parent(M.ar[i].h) == NULL,
+                      "catmem_arena_parent of released arena %s is not NULL", M.ar[i].name);
+            }
         }
     }
     regions_after_arena_reset(later);
