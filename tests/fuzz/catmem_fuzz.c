@@ -2015,13 +2015,7 @@ static void op_r_on_reset(void) {
         return;
     }
     he = g->h == NULL ? EINVAL : handle_err(g->h);
-    if (avoid_known && he != 0) {
-        /* Open bug (regressions/README.md, region_on_reset_errno): a failing
-           catmem_region_on_reset sets errno; the return code is still checked. */
-        rc = catmem_region_on_reset(&g->r, on_cleanup, &M.cl[i]);
-    } else {
-        CTL(rc, catmem_region_on_reset(&g->r, on_cleanup, &M.cl[i]));
-    }
+    CTL(rc, catmem_region_on_reset(&g->r, on_cleanup, &M.cl[i]));
     T("catmem_region_on_reset(region %d on %s, acts 0x%02x) = %s\n", k, hdesc(g->h), acts,
       ename(rc));
     /* The record is a region allocation: after shutdown the chunk in hand may still serve it
@@ -2312,13 +2306,7 @@ static void op_report(void) {
         CHECK(f != NULL, "fuzzer: fmemopen failed");
         setvbuf(f, NULL, _IONBF, 0);
         flags = (int)(u8() & 1);
-        if (avoid_known) {
-            /* Open bug (regressions/README.md, report_eio_errno): the failed write's errno
-               (ENOSPC from stdio) leaks out of catmem_report; the return code is still checked. */
-            rc = catmem_report(f, flags);
-        } else {
-            CTL(rc, catmem_report(f, flags));
-        }
+        CTL(rc, catmem_report(f, flags));
         fclose(f);
         T("catmem_report(16-byte stream, %d) = %s\n", flags, ename(rc));
         CHECK(rc == (M.up ? EIO : ESHUTDOWN), "catmem_report(16-byte stream) = %s, expected %s",
