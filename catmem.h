@@ -1573,6 +1573,7 @@ static int catmemi_report(FILE *out, int json) {
         (catmemi_report_row *)CATMEM_SYSTEM_CALLOC(CATMEM_MAX_ARENAS, sizeof *rows);
     catmem_stats total;
     unsigned i, n = 0;
+    int saved = errno, err; /* stdio may set errno; a control function leaves it alone */
     if (rows == NULL) return ENOMEM;
     catmemi_lock();
     for (i = 0; i < CATMEM_MAX_ARENAS; i++) {
@@ -1591,7 +1592,9 @@ static int catmemi_report(FILE *out, int json) {
     (void)catmemi_stats_done(catmemi_be->total_stats(&total), &total);
     catmemi_report_print(out, json, rows, n, &total);
     CATMEM_SYSTEM_FREE(rows);
-    return ferror(out) ? EIO : 0;
+    err = ferror(out) || fflush(out) != 0 ? EIO : 0;
+    errno = saved;
+    return err;
 }
 
 CATMEMI_API int catmem_report(FILE *out, int flags) {
@@ -1728,8 +1731,13 @@ CATMEMI_API int catmem_region_on_reset(catmem_region *r, catmem_cleanup_fn fn, v
     catmemi_cleanup *c;
     if (r == NULL || fn == NULL) return EINVAL;
     if (r->busy) return EBUSY;
-    c = (catmemi_cleanup *)catmem_region_alloc(r, sizeof *c);
-    if (c == NULL) return errno;
+    {
+        int saved = errno, err; /* a control function reports its error and leaves errno alone */
+        c = (catmemi_cleanup *)catmem_region_alloc(r, sizeof *c);
+        err = errno;
+        errno = saved;
+        if (c == NULL) return err;
+    }
     c->fn = fn;
     c->arg = arg;
     c->next = r->cleanups;

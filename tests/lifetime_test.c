@@ -318,6 +318,13 @@ static void test_region_cleanups(void **state) {
     assert_non_null(catmem_region_alloc(&r, 64));
     assert_int_equal(catmem_region_release(&r), 0);
 
+    {
+        catmem_region never_initialised;
+        memset(&never_initialised, 0, sizeof never_initialised);
+        errno = 0;
+        assert_int_equal(catmem_region_on_reset(&never_initialised, log_cleanup, "x"), EINVAL);
+        assert_int_equal(errno, 0);
+    }
     assert_int_equal(catmem_region_on_reset(NULL, log_cleanup, "x"), EINVAL);
     assert_int_equal(catmem_region_on_reset(&r, NULL, "x"), EINVAL);
 }
@@ -422,7 +429,9 @@ static void test_report_text_and_json(void **state) {
     assert_int_equal(catmem_report(NULL, CATMEM_REPORT_TEXT), EINVAL);
     assert_int_equal(catmem_report(stdout, 7), EINVAL);
     f = fopen("/dev/null", "r"); /* a stream that cannot be written */
+    errno = 0;
     assert_int_equal(catmem_report(f, CATMEM_REPORT_TEXT), EIO);
+    assert_int_equal(errno, 0); /* a control function leaves errno alone */
     fclose(f);
     assert_int_equal(catmem_arena_release(p), 0);
     assert_int_equal(catmem_arena_release(odd), 0);

@@ -13,7 +13,9 @@
 
    The input format: a sequence of operations, each an opcode byte followed by the bytes its
    arguments need (see the OP_ enum; tests/fuzz/make_corpus.py writes inputs by name). Reading
-   past the end yields zeros, so every byte string is a valid input.
+   past the end yields zeros, so every byte string is a valid input. The opcode is the byte
+   modulo the number of operations; new operations are appended, so the committed inputs (whose
+   opcode bytes are below the old count) decode as they did, while random bytes may not.
 
    The model (bounded: MAX_BLOCKS live blocks, MAX_BYTES live bytes, sizes up to MAX_SIZE except
    the huge-size probes that must fail):
@@ -30,12 +32,24 @@
      size asked for) of the blocks the model holds there (system backend: and nmalloc - ndalloc
      equals the number of blocks; jemalloc backend: catmem_usable_size is sallocx, the size
      class, which the manual promises to a single-threaded program);
-     after a reset, allocated is 0.
+     after a reset, allocated is 0;
+   - lifetimes: cleanups registered on arenas (catmem_arena_on_reset) and regions
+     (catmem_region_on_reset) run exactly once, last registered first, only at a reset, release
+     or (regions) restore that covers them, before the memory goes (each verifies the blocks of
+     its arena or region); a reset of a parent runs every child's cleanups before any of its
+     ancestors' (the partial order the manual promises, not the slot order); a cleanup calling
+     back into what is being reset gets EBUSY (which calls: bits from the input), while it may
+     release regions and reset other arenas, whose cleanups then nest; child arenas
+     (catmem_arena_create_child, catmem_arena_parent) reset and release with their parent; the
+     out-of-memory handler runs exactly once for an allocation that cannot be served, with its
+     arena and size, never for a size above CATMEM_SIZE_MAX nor re-entered; catmem_report lists
+     every live arena with its parent and pending cleanups.
    What is asserted on which backend is decided at run time from catmem_backend_name(): the
    runtime backend in a plain process is the system backend and is checked as one.
 
    At the end of each input everything is given back: regions released, user arenas released,
-   built-in arenas reset, so nothing leaks from one input to the next. */
+   built-in arenas reset (every pending cleanup runs then), the out-of-memory handler removed,
+   so nothing leaks from one input to the next. */
 #define CATMEM_IMPLEMENTATION
 /* Fewer arena slots than the default 64: the exhaust operation fills them all, and on jemalloc
    every statistics call merges every arena of the process, so fewer arenas fuzz faster. */
@@ -66,6 +80,14 @@
 #define N_RELEASED 8
 #define USER_SLOTS (CATMEM_MAX_ARENAS - CATMEM_KIND_COUNT)
 #define ERRNO_SENTINEL 4242 /* errno before a control function, which must leave it alone */
+#define N_CLEANUPS 24
+enum { BATCH_NONE, BATCH_ARENA, BATCH_REGION };
+/* A size catmem accepts (at most CATMEM_SIZE_MAX) that no allocator can serve: the allocation
+   really runs out of memory, and the out-of-memory handler must be asked. */
+#define UNSERVABLE (CATMEM_SIZE_MAX - 4096)
+/* The same for a region: below the region's own limit (CATMEM_SIZE_MAX less the largest
+   alignment and a header), so that it asks its arena for a chunk of that size. */
+#define UNSERVABLE_REGION (CATMEM_SIZE_MAX - ((size_t)1 << 32))
 
 /* The opcodes. make_corpus.py has the same list: keep them in step. */
 enum {
@@ -73,6 +95,9 @@ enum {
     OP_RESET, OP_PURGE, OP_STATS, OP_CREATE, OP_RELEASE, OP_GET, OP_INFO,
     OP_R_INIT, OP_R_ALLOC, OP_R_ALIGNED, OP_R_CALLOC, OP_R_STRDUP, OP_R_SAVE, OP_R_RESTORE,
     OP_R_RESET, OP_R_RELEASE, OP_SHUTDOWN, OP_INIT, OP_PROBE, OP_DECAY, OP_EXHAUST,
+    /* Lifetimes. Appended, so that the opcodes above (and the committed inputs) keep their
+       meaning. */
+    OP_ON_RESET, OP_CHILD, OP_PARENT, OP_R_ON_RESET, OP_OOM, OP_REPORT,
     OP_COUNT
 };
 static const char *const op_names[OP_COUNT] = {
@@ -80,9 +105,23 @@ static const char *const op_names[OP_COUNT] = {
     "arena_reset", "arena_purge", "stats", "arena_create", "arena_release", "arena_get", "info",
     "region_init", "region_alloc", "region_alloc_aligned", "region_calloc", "region_strdup",
     "region_save", "region_restore", "region_reset", "region_release", "shutdown", "init",
-    "probe", "set_decay", "exhaust"};
+    "probe", "set_decay", "exhaust",
+    "arena_on_reset", "arena_create_child", "arena_parent", "region_on_reset", "oom", "report"};
 
 /* ---- the model -------------------------------------------------------------------------------- */
+
+/* A call that may run cleanups: a reset or release of an arena, or a reset, release or restore
+   of a region. */
+typedef struct {
+    int kind;          /* 0: none (no cleanup may run), BATCH_ARENA or BATCH_REGION */
+    int in[N_ARENAS];  /* BATCH_ARENA: the arenas reset or released with it (busy meanwhile) */
+    int ran[N_ARENAS]; /* BATCH_ARENA: a cleanup of that arena has run */
+    int rg;            /* BATCH_REGION: the region */
+    uint32_t after;    /* BATCH_REGION: only cleanups registered after this may run */
+    int any;           /* BATCH_REGION: an unknown mark: any newest-first run is right */
+    int nran;
+} mbatch;
+#define MAX_DEPTH 4
 
 enum { BLK_ARENA, BLK_REGION };
 typedef struct {
@@ -99,13 +138,26 @@ typedef struct {
 typedef struct {
     catmem_arena *h;
     int live;
+    int parent; /* model index + 1 of its parent (catmem_arena_create_child); 0: top level */
     char name[CATMEM_NAME_MAX + 2];
 } marena;
 
 typedef struct {
     catmem_region_mark m;
     uint32_t seq;
+    uint32_t cl; /* M.cl_seq when it was taken: cleanups registered later are after the mark */
 } mmark;
+
+/* A registered cleanup (catmem_arena_on_reset, catmem_region_on_reset). Its address is the
+   cleanup's argument, so on_cleanup knows which one catmem runs. */
+enum { CL_ARENA, CL_REGION };
+typedef struct {
+    int used;       /* registered and not run yet */
+    int kind;       /* CL_ARENA or CL_REGION */
+    int owner;      /* model arena or region index */
+    uint32_t order; /* registration order (M.cl_seq) */
+    unsigned acts;  /* what it does when it runs: the ACT_ bits, from the input */
+} mcleanup;
 
 typedef struct {
     catmem_region r;
@@ -131,6 +183,27 @@ static struct {
     int touched[N_ARENAS]; /* allocated from: its statistics are checked at the end */
     unsigned op;
     const char *opname;
+    mcleanup cl[N_CLEANUPS];
+    uint32_t cl_seq;
+    /* The reset, release or restore running now, which may run cleanups; the ones it runs
+       inside (a cleanup that releases a region or resets another arena) stack on top. */
+    mbatch batch;
+    mbatch outer[MAX_DEPTH]; /* the batches running around it, innermost last */
+    int depth;
+    /* The out-of-memory handler: installed or not, what it does, what the call running now
+       may make it see. */
+    struct {
+        int on;
+        int retry;    /* it returns non-zero: catmem tries once more */
+        int nested;   /* it allocates an unservable size itself: must fail, not re-enter */
+        int inside;   /* it is running its nested allocation */
+        int allowed;  /* calls the current catmem call may make (0: any call is wrong) */
+        int maybe;    /* fewer than allowed is fine too (the manual leaves it open) */
+        int calls;
+        catmem_arena *h; /* the arena it must be told */
+        size_t size;     /* the size it must be told (at least, when !exact) */
+        int exact;
+    } oom;
 } M;
 
 static catmem_arena *builtin[CATMEM_KIND_COUNT];
@@ -139,8 +212,9 @@ static const char *const kind_names[CATMEM_KIND_COUNT] = {"request", "response",
                                                           "static", "task"};
 static int trace;
 /* CATMEM_FUZZ_AVOID_KNOWN=1: do not make the calls of known, reported, unfixed bugs (listed in
-   regressions/README.md), so that a long run can look for others. Off by default. Each open bug
-   gets a check of avoid_known where its calls are made; none is open now. */
+   regressions/README.md), so that a long run can look for others. Off by default in the target;
+   run_fuzz.sh turns it on unless told 0. Each open bug gets a check of avoid_known where its
+   calls are made: region_on_reset_errno and report_eio_errno are open now. */
 static int avoid_known;
 static int exact_sys; /* the live backend is the system backend */
 static int exact_je;  /* the live backend is jemalloc and sallocx is at hand */
@@ -168,6 +242,9 @@ static const char *ename(int e) {
     case EAGAIN: return "EAGAIN";
     case ENOTSUP: return "ENOTSUP";
     case ENOENT: return "ENOENT";
+    case EBUSY: return "EBUSY";
+    case EIO: return "EIO";
+    case ENOSPC: return "ENOSPC";
     case ERRNO_SENTINEL: return "(unchanged)";
     default: {
         static char buf[32];
@@ -227,11 +304,24 @@ static int arena_of(const catmem_arena *h) {
     return -1;
 }
 
+/* The arena is being reset or released by a call running now (its cleanups, or those of an
+   arena reset with it, are running): every call on it but free says EBUSY. */
+static int arena_busy(int ar) {
+    int d;
+    if (M.batch.kind == BATCH_ARENA && M.batch.in[ar]) return 1;
+    for (d = 0; d < M.depth; d++)
+        if (M.outer[d].kind == BATCH_ARENA && M.outer[d].in[ar]) return 1;
+    return 0;
+}
+
 /* What catmem must say about a call on handle h before looking at anything else. */
 static int handle_err(const catmem_arena *h) {
+    int ar;
     if (h == NULL) return EINVAL;
     if (!M.up) return ESHUTDOWN;
-    return arena_of(h) < 0 ? EINVAL : 0;
+    ar = arena_of(h);
+    if (ar < 0) return EINVAL;
+    return arena_busy(ar) ? EBUSY : 0;
 }
 
 static const char *hdesc(const catmem_arena *h) {
@@ -552,6 +642,417 @@ static void stats_of(int ar) {
     if (rc == 0) check_arena_stats(ar, &st);
 }
 
+/* ---- child arenas ----------------------------------------------------------------------------- */
+
+static int parent_of(int ar) { return M.ar[ar].parent - 1; }
+
+/* a is a proper ancestor of x. */
+static int is_ancestor(int a, int x) {
+    for (x = parent_of(x); x >= 0; x = parent_of(x))
+        if (x == a) return 1;
+    return 0;
+}
+
+/* in[i] = 1 for ar and every live arena below it: what a reset or release of ar covers. */
+static void subtree(int ar, int *in) {
+    int i;
+    for (i = 0; i < N_ARENAS; i++) in[i] = M.ar[i].live && (i == ar || is_ancestor(ar, i));
+}
+
+/* ---- the out-of-memory handler ---------------------------------------------------------------- */
+
+/* Installed by the oom operation. Every catmem call runs with M.oom.allowed calls to it: 0 for
+   all but the allocations the model knows must run out of memory, so a call from anywhere else
+   (a size above CATMEM_SIZE_MAX, an ordinary allocation) is a violation; so is a second call
+   for one failing allocation, and a call from inside it. */
+static int on_oom(catmem_arena *a, size_t size, void *arg) {
+    CHECK(arg == (void *)&M.oom, "out-of-memory handler got arg %p, not the one installed", arg);
+    CHECK(!M.oom.inside,
+          "out-of-memory handler re-entered (%s, %zu) by the allocation it makes itself",
+          hdesc(a), size);
+    M.oom.calls++;
+    T("  out-of-memory handler(%s, %zu): call %d of %d allowed\n", hdesc(a), size, M.oom.calls,
+      M.oom.allowed);
+    CHECK(M.oom.calls <= M.oom.allowed,
+          "out-of-memory handler called (%s, %zu) %d times by a call that may call it %d times",
+          hdesc(a), size, M.oom.calls, M.oom.allowed);
+    CHECK(a == M.oom.h, "out-of-memory handler told arena %s, expected %s", hdesc(a),
+          hdesc(M.oom.h));
+    CHECK(M.oom.exact ? size == M.oom.size : size >= M.oom.size,
+          "out-of-memory handler told size %zu, expected %s%zu", size, M.oom.exact ? "" : ">= ",
+          M.oom.size);
+    if (M.oom.nested) {
+        void *p;
+        int e, saved_errno = errno; /* what catmem reports must not depend on the handler */
+        M.oom.inside = 1;
+        errno = 0;
+        p = catmem_alloc(a, UNSERVABLE);
+        e = errno;
+        M.oom.inside = 0;
+        expect_fail(p, e, ENOMEM, "catmem_alloc(unservable) inside the out-of-memory handler");
+        errno = saved_errno;
+    }
+    return M.oom.retry;
+}
+
+/* The next catmem call may run the handler `calls` times (if it is installed), telling it h and
+   size (exactly, or at least size); maybe: fewer is right too. */
+static void oom_expect(catmem_arena *h, size_t size, int exact, int calls, int maybe) {
+    M.oom.allowed = M.oom.on ? calls : 0;
+    M.oom.maybe = maybe;
+    M.oom.calls = 0;
+    M.oom.h = h;
+    M.oom.size = size;
+    M.oom.exact = exact;
+}
+
+static void oom_check(const char *what) {
+    CHECK(M.oom.maybe ? M.oom.calls <= M.oom.allowed : M.oom.calls == M.oom.allowed,
+          "%s: the out-of-memory handler ran %d times, expected %s%d", what, M.oom.calls,
+          M.oom.maybe ? "at most " : "", M.oom.allowed);
+    M.oom.allowed = M.oom.calls = M.oom.maybe = 0;
+}
+
+/* Whether an arena allocation of size on h (handle_err he) must ask the handler: it passed
+   every check (so the backend was asked) and the size is one catmem accepts. The huge sizes
+   the model uses that are at most CATMEM_SIZE_MAX are all 2^48 or more: no allocator has them. */
+static int oom_due(int he, size_t size) { return he == 0 && size <= CATMEM_SIZE_MAX; }
+
+/* A region allocation of a huge size asks its arena for a chunk (and so the handler) below the
+   region's own limit, CATMEM_SIZE_MAX less the largest alignment and a header whose size the
+   manual does not give: within 2^31 of CATMEM_SIZE_MAX either is right. */
+static void oom_expect_region(const mregion *g, size_t size) {
+    int ok = g->h != NULL && handle_err(g->h) == 0;
+    if (size > CATMEM_SIZE_MAX) ok = 0;
+    oom_expect(g->h, size, 0, ok, size > CATMEM_SIZE_MAX - ((size_t)1 << 31));
+}
+
+/* ---- cleanups ----------------------------------------------------------------------------------- */
+
+/* What a cleanup does when it runs, chosen by the input at registration. Besides these, every
+   arena cleanup verifies the blocks of its arena (its memory is not freed yet) and every region
+   cleanup the blocks of its region. */
+enum {
+    ACT_SELF_ALLOC = 1,    /* allocate from its own arena or region: EBUSY */
+    ACT_SELF_RESET = 2,    /* reset it: EBUSY */
+    ACT_SELF_RELEASE = 4,  /* release it: EBUSY */
+    ACT_SELF_REGISTER = 8, /* register another cleanup on it: EBUSY */
+    ACT_SELF_OTHER = 16,   /* every other call on it (calloc, aligned, realloc, stats, ...): EBUSY */
+    ACT_FREE = 32,         /* arena: free one of its blocks (catmem_free stays allowed) */
+    ACT_ELSEWHERE = 64,    /* allocate from an arena that is not being reset: works */
+    ACT_KIN = 128,         /* arena: call another arena reset with it: EBUSY */
+    /* From the registration's mode byte (arena cleanups): */
+    ACT_REGIONS = 256,     /* release the regions holding chunks of its arena: they give the
+                              chunks back with catmem_free, which stays allowed; their own
+                              cleanups run inside (and find the arena busy) */
+    ACT_NESTED = 512,      /* reset an arena outside the reset (one with no busy arena below
+                              it): its cleanups run inside this one */
+    ACT_NESTED_RELEASE = 1024 /* ... release it instead, if it is a user arena */
+};
+
+static void region_release(int k, const char *why);
+static void tree_reset(catmem_arena *h, int release, unsigned policy, int want);
+
+/* Registered by a cleanup while its arena or region refuses registrations: never runs. */
+static void stray_cleanup(void *arg) {
+    (void)arg;
+    fail("a cleanup registered while its arena or region was running its cleanups ran");
+}
+
+static int free_cleanup(void) {
+    int i;
+    for (i = 0; i < N_CLEANUPS; i++)
+        if (!M.cl[i].used) return i;
+    return -1;
+}
+
+static void add_cleanup(int i, int kind, int owner, unsigned acts) {
+    M.cl[i].used = 1;
+    M.cl[i].kind = kind;
+    M.cl[i].owner = owner;
+    M.cl[i].order = ++M.cl_seq;
+    M.cl[i].acts = acts;
+}
+
+static unsigned pending_cleanups(int kind, int owner) {
+    unsigned n = 0;
+    int i;
+    for (i = 0; i < N_CLEANUPS; i++)
+        n += M.cl[i].used && M.cl[i].kind == kind && M.cl[i].owner == owner;
+    return n;
+}
+
+/* Cleanups of c's owner registered after c: catmem runs last registered first. */
+static void check_newest(const mcleanup *c) {
+    int i;
+    for (i = 0; i < N_CLEANUPS; i++)
+        if (M.cl[i].used && M.cl[i].kind == c->kind && M.cl[i].owner == c->owner &&
+            M.cl[i].order > c->order)
+            fail("cleanup #%u of %s %s ran before #%u, registered after it (not last-first)",
+                 (unsigned)c->order, c->kind == CL_ARENA ? "arena" : "region",
+                 c->kind == CL_ARENA ? M.ar[c->owner].name : "", (unsigned)M.cl[i].order);
+}
+
+static void arena_cleanup_acts(const mcleanup *c) {
+    int ar = c->owner, rc, e, i;
+    catmem_arena *h = M.ar[ar].h;
+    catmem_stats st;
+    void *p;
+    if (c->acts & ACT_SELF_ALLOC) {
+        errno = 0;
+        p = catmem_alloc(h, 16);
+        e = errno;
+        expect_fail(p, e, EBUSY, "catmem_alloc on its own arena in a cleanup");
+    }
+    if (c->acts & ACT_SELF_RESET) {
+        CTL(rc, catmem_arena_reset(h));
+        CHECK(rc == EBUSY, "catmem_arena_reset(%s) in its cleanup = %s, expected EBUSY",
+              M.ar[ar].name, ename(rc));
+    }
+    if (c->acts & ACT_SELF_RELEASE) {
+        CTL(rc, catmem_arena_release(h));
+        /* A built-in arena is never released either: both causes apply. */
+        CHECK(rc == EBUSY || (ar < CATMEM_KIND_COUNT && rc == EINVAL),
+              "catmem_arena_release(%s) in its cleanup = %s, expected EBUSY", M.ar[ar].name,
+              ename(rc));
+    }
+    if (c->acts & ACT_SELF_REGISTER) {
+        CTL(rc, catmem_arena_on_reset(h, stray_cleanup, NULL));
+        CHECK(rc == EBUSY, "catmem_arena_on_reset(%s) in its cleanup = %s, expected EBUSY",
+              M.ar[ar].name, ename(rc));
+    }
+    if (c->acts & ACT_SELF_OTHER) {
+        int b = -1;
+        errno = 0;
+        p = catmem_calloc(h, 2, 8);
+        expect_fail(p, errno, EBUSY, "catmem_calloc on its own arena in a cleanup");
+        errno = 0;
+        p = catmem_aligned_alloc(h, 64, 8);
+        expect_fail(p, errno, EBUSY, "catmem_aligned_alloc on its own arena in a cleanup");
+        errno = 0;
+        p = catmem_strdup(h, "x");
+        expect_fail(p, errno, EBUSY, "catmem_strdup on its own arena in a cleanup");
+        errno = 0;
+        p = catmem_realloc(h, NULL, 8);
+        expect_fail(p, errno, EBUSY, "catmem_realloc(NULL) on its own arena in a cleanup");
+        for (i = 0; i < M.nb && b < 0; i++)
+            if (M.b[i].kind == BLK_ARENA && M.b[i].ar == ar) b = i;
+        if (b >= 0) {
+            errno = 0;
+            p = catmem_realloc(h, M.b[b].p, M.b[b].size + 100);
+            expect_fail(p, errno, EBUSY, "catmem_realloc on its own arena in a cleanup");
+            verify(&M.b[b], M.b[b].size, "after a refused catmem_realloc in a cleanup");
+        }
+        errno = 0;
+        p = catmem_arena_create_child(h, "c-busy");
+        expect_fail(p, errno, EBUSY, "catmem_arena_create_child of its own arena in a cleanup");
+        CTL(rc, catmem_arena_stats(h, &st));
+        CHECK(rc == EBUSY, "catmem_arena_stats(%s) in its cleanup = %s", M.ar[ar].name,
+              ename(rc));
+        CTL(rc, catmem_arena_purge(h));
+        CHECK(rc == EBUSY, "catmem_arena_purge(%s) in its cleanup = %s", M.ar[ar].name,
+              ename(rc));
+    }
+    if (c->acts & ACT_FREE) {
+        for (i = 0; i < M.nb; i++)
+            if (M.b[i].kind == BLK_ARENA && M.b[i].ar == ar) break;
+        if (i < M.nb) {
+            T("  cleanup frees #%u\n", (unsigned)M.b[i].id);
+            catmem_free(h, M.b[i].p);
+            remove_block(i);
+        }
+    }
+    if (c->acts & ACT_ELSEWHERE) { /* a built-in arena not busy: at most 2 of 5 are */
+        for (i = 0; i < CATMEM_KIND_COUNT && arena_busy(i); i++) {}
+        errno = 0;
+        p = catmem_alloc(M.ar[i].h, 24);
+        e = errno;
+        CHECK(p != NULL, "catmem_alloc(%s) in a cleanup of %s failed: %s", M.ar[i].name,
+              M.ar[ar].name, ename(e));
+        check_overlap((unsigned char *)p, 24, -1, "catmem_alloc in a cleanup");
+        memset(p, 0x5a, 24);
+        catmem_free(M.ar[i].h, p);
+    }
+    if (c->acts & ACT_KIN) { /* another arena of the same reset: busy too */
+        for (i = 0; i < N_ARENAS; i++) {
+            if (i == ar || !M.batch.in[i]) continue;
+            errno = 0;
+            p = catmem_alloc(M.ar[i].h, 16);
+            e = errno;
+            expect_fail(p, e, EBUSY, "catmem_alloc on another arena of the reset in a cleanup");
+            CTL(rc, catmem_arena_reset(M.ar[i].h));
+            CHECK(rc == EBUSY, "catmem_arena_reset(%s) in a cleanup of %s = %s, expected EBUSY",
+                  M.ar[i].name, M.ar[ar].name, ename(rc));
+            break;
+        }
+    }
+    if (c->acts & ACT_REGIONS)
+        for (i = 0; i < N_REGIONS; i++)
+            if (M.rg[i].may_hold && arena_of(M.rg[i].h) == ar)
+                region_release(i, "in a cleanup of its arena");
+    if ((c->acts & (ACT_NESTED | ACT_NESTED_RELEASE)) && M.depth == 1) {
+        /* One level deep: the cleanups of the nested reset do not nest further. */
+        int in[N_ARENAS], j = -1, n, pass, busy, cl, rel = (c->acts & ACT_NESTED_RELEASE) != 0;
+        /* First choice: an arena whose subtree has cleanups pending, so that they nest. */
+        for (pass = 0; pass < 2 && j < 0; pass++)
+            for (n = 0; n < N_ARENAS && j < 0; n++) {
+                int x = (int)((c->order + (unsigned)n) % N_ARENAS);
+                if (!M.ar[x].live || (rel && x < CATMEM_KIND_COUNT)) continue;
+                subtree(x, in);
+                for (busy = 0, cl = 0, i = 0; i < N_ARENAS; i++) {
+                    busy |= in[i] && arena_busy(i);
+                    cl += in[i] ? (int)pending_cleanups(CL_ARENA, i) : 0;
+                }
+                if (!busy && (pass == 1 || cl > 0)) j = x;
+            }
+        if (j >= 0) {
+            T("  cleanup %s %s, outside the reset\n", rel ? "releases" : "resets", M.ar[j].name);
+            tree_reset(M.ar[j].h, rel, 0, 0);
+        }
+    }
+}
+
+static void region_cleanup_acts(const mcleanup *c) {
+    mregion *g = &M.rg[c->owner];
+    int rc, e, he;
+    void *p;
+    if (c->acts & ACT_SELF_ALLOC) {
+        errno = 0;
+        p = catmem_region_alloc(&g->r, 16);
+        e = errno;
+        expect_fail(p, e, EBUSY, "catmem_region_alloc on its own region in a cleanup");
+    }
+    if (c->acts & ACT_SELF_RESET) {
+        CTL(rc, catmem_region_reset(&g->r));
+        CHECK(rc == EBUSY, "catmem_region_reset in its cleanup = %s, expected EBUSY", ename(rc));
+    }
+    if (c->acts & ACT_SELF_RELEASE) {
+        CTL(rc, catmem_region_release(&g->r));
+        CHECK(rc == EBUSY, "catmem_region_release in its cleanup = %s, expected EBUSY",
+              ename(rc));
+    }
+    if (c->acts & ACT_SELF_REGISTER) {
+        CTL(rc, catmem_region_on_reset(&g->r, stray_cleanup, NULL));
+        CHECK(rc == EBUSY, "catmem_region_on_reset in its cleanup = %s, expected EBUSY",
+              ename(rc));
+    }
+    if (c->acts & ACT_SELF_OTHER) {
+        CTL(rc, catmem_region_restore(&g->r, catmem_region_save(&g->r)));
+        CHECK(rc == EBUSY, "catmem_region_restore in its cleanup = %s, expected EBUSY",
+              ename(rc));
+        errno = 0;
+        p = catmem_region_alloc_aligned(&g->r, 64, 8);
+        expect_fail(p, errno, EBUSY, "catmem_region_alloc_aligned in a cleanup");
+        errno = 0;
+        p = catmem_region_calloc(&g->r, 2, 8);
+        expect_fail(p, errno, EBUSY, "catmem_region_calloc in a cleanup");
+        errno = 0;
+        p = catmem_region_strdup(&g->r, "x");
+        expect_fail(p, errno, EBUSY, "catmem_region_strdup in a cleanup");
+    }
+    if (c->acts & ACT_ELSEWHERE) { /* the region's arena is not busy */
+        he = handle_err(g->h);
+        errno = 0;
+        p = catmem_alloc(g->h, 24);
+        e = errno;
+        if (he) {
+            expect_fail(p, e, he, "catmem_alloc on the region's arena in a region cleanup");
+        } else {
+            CHECK(p != NULL, "catmem_alloc(%s) in a region cleanup failed: %s", hdesc(g->h),
+                  ename(e));
+            check_overlap((unsigned char *)p, 24, -1, "catmem_alloc in a region cleanup");
+            memset(p, 0x5a, 24);
+            catmem_free(g->h, p);
+        }
+    }
+}
+
+/* Every cleanup the fuzzer registers: arg is its record. */
+static void on_cleanup(void *arg) {
+    mcleanup *c = (mcleanup *)arg;
+    int i, k = (int)(c - M.cl), saved_errno = errno;
+    CHECK(k >= 0 && k < N_CLEANUPS, "a cleanup ran with argument %p, not one registered", arg);
+    if (c->kind == CL_ARENA)
+        T("  cleanup #%u of arena %s runs (acts 0x%02x)\n", (unsigned)c->order,
+          M.ar[c->owner].name, c->acts);
+    else
+        T("  cleanup #%u of region %d runs (acts 0x%02x)\n", (unsigned)c->order, c->owner,
+          c->acts);
+    CHECK(c->used, "cleanup #%u ran again, or after its region forgot it", (unsigned)c->order);
+    if (c->kind == CL_ARENA) {
+        int ar = c->owner, a;
+        CHECK(M.batch.kind == BATCH_ARENA && M.batch.in[ar],
+              "cleanup #%u of arena %s ran, but no reset or release of it is running",
+              (unsigned)c->order, M.ar[ar].name);
+        check_newest(c);
+        /* Children first: no cleanup of an ancestor in this reset may have run yet. */
+        for (a = parent_of(ar); a >= 0; a = parent_of(a))
+            CHECK(!M.batch.in[a] || !M.batch.ran[a],
+                  "cleanup #%u of arena %s ran after a cleanup of its ancestor %s",
+                  (unsigned)c->order, M.ar[ar].name, M.ar[a].name);
+        /* Before the arena's memory is freed: its blocks still hold their patterns. */
+        for (i = 0; i < M.nb; i++)
+            if (M.b[i].kind == BLK_ARENA && M.b[i].ar == ar)
+                verify(&M.b[i], M.b[i].size, "in a cleanup of its arena");
+        arena_cleanup_acts(c);
+        M.batch.ran[ar] = 1;
+    } else {
+        CHECK(M.batch.kind == BATCH_REGION && M.batch.rg == c->owner,
+              "cleanup #%u of region %d ran, but no reset, release or restore of it is running",
+              (unsigned)c->order, c->owner);
+        check_newest(c);
+        CHECK(M.batch.any || c->order > M.batch.after,
+              "cleanup #%u of region %d ran, but it was registered before the mark restored",
+              (unsigned)c->order, c->owner);
+        for (i = 0; i < M.nb; i++)
+            if (M.b[i].kind == BLK_REGION && M.b[i].rg == c->owner)
+                verify(&M.b[i], M.b[i].size, "in a cleanup of its region");
+        region_cleanup_acts(c);
+    }
+    c->used = 0;
+    M.batch.nran++;
+    /* A well-behaved cleanup leaves errno as it found it, so that the reset or restore that ran
+       it is still checked for leaving errno alone itself. */
+    errno = saved_errno;
+}
+
+static void batch_begin(int kind) {
+    CHECK(M.depth < MAX_DEPTH, "fuzzer: batches nested too deep");
+    M.outer[M.depth++] = M.batch;
+    memset(&M.batch, 0, sizeof M.batch);
+    M.batch.kind = kind;
+}
+
+/* After the call: on success every cleanup it covers ran (those left over are named); on
+   failure none did. */
+static void batch_end(int rc, const char *what) {
+    int i;
+    if (rc != 0) {
+        CHECK(M.batch.nran == 0, "%s failed with %s, but ran %d cleanups", what, ename(rc),
+              M.batch.nran);
+    } else {
+        for (i = 0; i < N_CLEANUPS; i++) {
+            const mcleanup *c = &M.cl[i];
+            if (!c->used) continue;
+            if (M.batch.kind == BATCH_ARENA && c->kind == CL_ARENA && M.batch.in[c->owner])
+                fail("%s returned 0, but cleanup #%u of arena %s never ran", what,
+                     (unsigned)c->order, M.ar[c->owner].name);
+            if (M.batch.kind == BATCH_REGION && c->kind == CL_REGION &&
+                c->owner == M.batch.rg && !M.batch.any && c->order > M.batch.after)
+                fail("%s returned 0, but cleanup #%u of region %d never ran", what,
+                     (unsigned)c->order, c->owner);
+        }
+    }
+    M.batch = M.outer[--M.depth];
+}
+
+/* A region initialised again forgets its cleanups: they never run. */
+static void region_drop_cleanups(int k) {
+    int i;
+    for (i = 0; i < N_CLEANUPS; i++)
+        if (M.cl[i].used && M.cl[i].kind == CL_REGION && M.cl[i].owner == k) M.cl[i].used = 0;
+}
+
 /* ---- regions ---------------------------------------------------------------------------------- */
 
 static void marks_die(mregion *g) {
@@ -574,36 +1075,43 @@ static void region_forget_all(int k) {
 
 static void region_release(int k, const char *why) {
     int rc;
+    T("  catmem_region_release(region %d) (%s)\n", k, why);
+    batch_begin(BATCH_REGION);
+    M.batch.rg = k;
     CTL(rc, catmem_region_release(&M.rg[k].r));
-    T("  catmem_region_release(region %d) = %s (%s)\n", k, ename(rc), why);
+    batch_end(rc, "catmem_region_release");
+    T("  catmem_region_release(region %d) = %s\n", k, ename(rc));
     CHECK(rc == 0, "catmem_region_release(region %d) = %s (%s)", k, ename(rc), why);
     region_forget_all(k);
     M.rg[k].may_hold = 0;
 }
 
-/* Before arena reset/release: regions holding chunks of h are released first (policy bit 0) or
-   initialised again afterwards (bit 1), the two ways the manual allows. Returns the regions to
-   initialise again. */
-static unsigned regions_before_arena_reset(catmem_arena *h, unsigned policy) {
+/* Before arena reset/release: regions holding chunks of an arena in `in` (the arena and its
+   children) are released first (policy bit 0) or initialised again afterwards (bit 1), the two
+   ways the manual allows. Returns the regions to initialise again. */
+static unsigned regions_before_arena_reset(const int *in, unsigned policy) {
     unsigned later = 0;
-    int k;
+    int k, ar;
     for (k = 0; k < N_REGIONS; k++) {
-        if (M.rg[k].h != h || !M.rg[k].may_hold) continue;
+        ar = arena_of(M.rg[k].h);
+        if (ar < 0 || !in[ar] || !M.rg[k].may_hold) continue;
         if (policy & (1u << k)) later |= 1u << k;
         else region_release(k, "before its arena goes");
     }
     return later;
 }
 
-static void regions_after_arena_reset(catmem_arena *h, unsigned later) {
+static void regions_after_arena_reset(unsigned later) {
     int k, rc;
     for (k = 0; k < N_REGIONS; k++) {
+        catmem_arena *h = M.rg[k].h;
         if (!(later & (1u << k))) continue;
         CTL(rc, catmem_region_init(&M.rg[k].r, h));
         T("  catmem_region_init(region %d, %s) = %s (after its arena went)\n", k, hdesc(h),
           ename(rc));
         CHECK(rc == 0, "catmem_region_init(region %d, %s) = %s", k, hdesc(h), ename(rc));
         region_forget_all(k);
+        region_drop_cleanups(k);
         M.rg[k].may_hold = 0;
     }
 }
@@ -733,9 +1241,11 @@ static void op_realloc(void) {
     he = handle_err(h);
     if (he == 0 && mode == 15) he = ENOMEM;
     verify(b, b->size, "before catmem_realloc");
+    oom_expect(h, size, 1, mode == 15 && oom_due(handle_err(h), size), 0);
     errno = 0;
     q = (unsigned char *)catmem_realloc(h, b->p, size);
     e = errno;
+    oom_check("catmem_realloc");
     T("catmem_realloc(%s, #%u %p [%zu], %zu) = %p (%s)\n", hdesc(h), (unsigned)b->id,
       (void *)b->p, b->size, size, (void *)q, ename(e));
     if (he) {
@@ -788,38 +1298,71 @@ static void op_free(int sized) {
     remove_block(i);
 }
 
-/* catmem_arena_reset (release = 0) or catmem_arena_release (1). */
-static void op_reset(int release) {
-    catmem_arena *h = pick_arena();
-    unsigned policy = u8();
-    int ar = arena_of(h), want = handle_err(h), rc;
+/* catmem_arena_reset (release = 0) or catmem_arena_release (1) of h, expected to return want;
+   policy chooses what happens to regions holding chunks (regions_before_arena_reset). On
+   success the arena and every arena below it are reset or released: cleanups of all of them
+   run, children's before their ancestors', and the model forgets all their blocks. */
+static void tree_reset(catmem_arena *h, int release, unsigned policy, int want) {
+    int ar = arena_of(h), rc, i;
+    int in[N_ARENAS];
     unsigned later = 0;
     const char *what = release ? "catmem_arena_release" : "catmem_arena_reset";
     char name[CATMEM_NAME_MAX + 2] = "";
-    if (release && want == 0 && ar < CATMEM_KIND_COUNT) want = EINVAL; /* built-ins stay */
-    if (want == 0) later = regions_before_arena_reset(h, policy);
+    memset(in, 0, sizeof in);
+    if (want == 0) {
+        subtree(ar, in);
+        later = regions_before_arena_reset(in, policy);
+    }
     if (ar >= 0) snprintf(name, sizeof name, "%s", M.ar[ar].name);
+    batch_begin(BATCH_ARENA);
+    memcpy(M.batch.in, in, sizeof in);
     CTL(rc, release ? catmem_arena_release(h) : catmem_arena_reset(h));
+    batch_end(rc, what);
     T("%s(%s) = %s\n", what, hdesc(h), ename(rc));
     CHECK(rc == want, "%s(%s) = %s, expected %s", what, hdesc(h), ename(rc), ename(want));
     if (rc != 0) return;
-    forget_arena(ar);
-    if (release) {
-        M.ar[ar].live = 0;
-        note_released(h);
-        CHECK(catmem_arena_name(h) == NULL, "catmem_arena_name of a released arena is not NULL");
+    for (i = 0; i < N_ARENAS; i++) {
+        if (!in[i]) continue;
+        forget_arena(i);
+        if (release) {
+            M.ar[i].live = 0;
+            note_released(M.ar[i].h);
+            CHECK(catmem_arena_name(M.ar[i].h) == NULL,
+                  "catmem_arena_name of released arena %s%s is not NULL", M.ar[i].name,
+                  i == ar ? "" : " (released with its ancestor)");
+            { /* the handle is dead at once, children's too */
+                void *p;
+                errno = 0;
+                p = catmem_alloc(M.ar[i].h, 8);
+                expect_fail(p, errno, EINVAL, "catmem_alloc on a just released arena");
+                CHECK(catmem_arena_parent(M.ar[i].h) == NULL,
+                      "catmem_arena_parent of released arena %s is not NULL", M.ar[i].name);
+            }
+        }
     }
-    regions_after_arena_reset(h, later);
+    regions_after_arena_reset(later);
     verify_all(release ? "after another arena's release" : "after another arena's reset");
     if (!release) {
-        catmem_stats st;
-        CTL(rc, catmem_arena_stats(h, &st));
-        CHECK(rc == 0, "catmem_arena_stats(%s) after reset = %s", name, ename(rc));
-        check_arena_stats(ar, &st);
-        if (!region_holds(h))
-            CHECK(st.allocated == 0, "catmem_arena_stats(%s) after reset: allocated %zu", name,
-                  st.allocated);
+        for (i = 0; i < N_ARENAS; i++) {
+            catmem_stats st;
+            if (!in[i]) continue;
+            CTL(rc, catmem_arena_stats(M.ar[i].h, &st));
+            CHECK(rc == 0, "catmem_arena_stats(%s) after reset of %s = %s", M.ar[i].name, name,
+                  ename(rc));
+            check_arena_stats(i, &st);
+            if (!region_holds(M.ar[i].h))
+                CHECK(st.allocated == 0, "catmem_arena_stats(%s) after reset of %s: allocated %zu",
+                      M.ar[i].name, name, st.allocated);
+        }
     }
+}
+
+static void op_reset(int release) {
+    catmem_arena *h = pick_arena();
+    unsigned policy = u8();
+    int ar = arena_of(h), want = handle_err(h);
+    if (release && want == 0 && ar < CATMEM_KIND_COUNT) want = EINVAL; /* built-ins stay */
+    tree_reset(h, release, policy, want);
 }
 
 static void op_purge(void) {
@@ -912,7 +1455,10 @@ static void op_create(void) {
     }
     M.ar[slot].h = h;
     M.ar[slot].live = 1;
+    M.ar[slot].parent = 0; /* the model slot may have held a child */
     snprintf(M.ar[slot].name, sizeof M.ar[slot].name, "%s", name);
+    CHECK(catmem_arena_parent(h) == NULL, "catmem_arena_parent of new top-level arena \"%s\" "
+          "is not NULL", name);
     stats_of(slot); /* a new arena (maybe a reused slot) starts empty */
 }
 
@@ -989,6 +1535,7 @@ static void op_r_init(void) {
     CHECK(rc == (h == NULL ? EINVAL : 0), "catmem_region_init(region %d, %s) = %s", k, hdesc(h),
           ename(rc));
     region_forget_all(k);
+    region_drop_cleanups(k); /* none were left (released above); init would forget them */
     g->h = h;
     g->may_hold = 0;
 }
@@ -1043,6 +1590,7 @@ static void op_r_save(void) {
     }
     g->marks[g->nmarks].m = m;
     g->marks[g->nmarks].seq = g->seq;
+    g->marks[g->nmarks].cl = M.cl_seq;
     g->nmarks++;
 }
 
@@ -1054,7 +1602,11 @@ static void op_r_restore(void) {
     memset(&m, 0, sizeof m);
     if (s < 5 && g->nmarks > 0) { /* a live mark: must work */
         int i = (int)(idx % (unsigned)g->nmarks);
+        batch_begin(BATCH_REGION); /* the cleanups registered after the mark run */
+        M.batch.rg = k;
+        M.batch.after = g->marks[i].cl;
         CTL(rc, catmem_region_restore(&g->r, g->marks[i].m));
+        batch_end(rc, "catmem_region_restore(live mark)");
         T("catmem_region_restore(region %d, live mark %d, seq %u) = %s\n", k, i,
           (unsigned)g->marks[i].seq, ename(rc));
         CHECK(rc == 0, "catmem_region_restore(region %d, live mark %d) = %s", k, i, ename(rc));
@@ -1074,8 +1626,13 @@ static void op_r_restore(void) {
         CHECK(rc == EINVAL, "catmem_region_restore(NULL) = %s", ename(rc));
         return;
     }
-    /* A dead, foreign or empty mark: refused with EINVAL when catmem can tell, else taken. */
+    /* A dead, foreign or empty mark: refused with EINVAL when catmem can tell, else taken
+       (which cleanups run then is not the model's to say, but still newest first, once). */
+    batch_begin(BATCH_REGION);
+    M.batch.rg = k;
+    M.batch.any = 1;
     CTL(rc, catmem_region_restore(&g->r, m));
+    batch_end(rc, "catmem_region_restore(unknown mark)");
     T("catmem_region_restore(region %d, other mark {%p, %p, %p}) = %s\n", k, (void *)m.chunk,
       (void *)m.cur, (void *)m.large, ename(rc));
     CHECK(rc == 0 || rc == EINVAL, "catmem_region_restore(region %d, dead/foreign mark) = %s", k,
@@ -1088,7 +1645,10 @@ static void op_r_restore(void) {
 static void op_r_reset(void) {
     int k = pick_region(), rc;
     mregion *g = &M.rg[k];
+    batch_begin(BATCH_REGION);
+    M.batch.rg = k;
     CTL(rc, catmem_region_reset(&g->r));
+    batch_end(rc, "catmem_region_reset");
     T("catmem_region_reset(region %d on %s) = %s\n", k, hdesc(g->h), ename(rc));
     if (g->h != NULL) CHECK(rc == 0, "catmem_region_reset(region %d) = %s", k, ename(rc));
     else CHECK(rc == 0 || rc == EINVAL, "catmem_region_reset(uninitialised) = %s", ename(rc));
@@ -1169,18 +1729,22 @@ static void probe(void) {
     }
     case 2: /* huge size */
         size = pick_huge();
+        oom_expect(h, size, 1, oom_due(he, size), 0);
         errno = 0;
         p = catmem_alloc(h, size);
         e = errno;
+        oom_check("catmem_alloc(huge)");
         T("catmem_alloc(%s, %zu) = %p (%s)\n", hdesc(h), size, p, ename(e));
         expect_fail2(p, e, ENOMEM, he, "catmem_alloc(huge)");
         break;
     case 3: { /* huge size, good alignment (the largest one included) */
         size_t align = (size_t)1 << (u8() % 31);
         size = pick_huge();
+        oom_expect(h, size, 1, oom_due(he, size), 0);
         errno = 0;
         p = catmem_aligned_alloc(h, align, size);
         e = errno;
+        oom_check("catmem_aligned_alloc(huge)");
         T("catmem_aligned_alloc(%s, %zu, %zu) = %p (%s)\n", hdesc(h), align, size, p, ename(e));
         expect_fail2(p, e, ENOMEM, he, "catmem_aligned_alloc(huge)");
         break;
@@ -1308,10 +1872,12 @@ static void probe(void) {
         expect_fail2(p, e, EINVAL, g->h ? handle_err(g->h) : 0,
                      "catmem_region_strdup(NULL string)");
         size = pick_huge();
+        oom_expect_region(g, size);
         errno = 0;
         p = (u8() & 1) ? catmem_region_alloc(&g->r, size)
                        : catmem_region_alloc_aligned(&g->r, (size_t)1 << (u8() % 31), size);
         e = errno;
+        oom_check("catmem_region_alloc(huge)");
         T("catmem_region_alloc(region %d on %s, %zu) = %p (%s)\n", k, hdesc(g->h), size, p,
           ename(e));
         /* Too big, and maybe uninitialised or on an arena that cannot serve. */
@@ -1332,9 +1898,11 @@ static void probe(void) {
         b = &M.b[i];
         size = pick_huge();
         he = handle_err(M.ar[b->ar].h);
+        oom_expect(M.ar[b->ar].h, size, 1, oom_due(he, size), 0);
         errno = 0;
         p = catmem_realloc(M.ar[b->ar].h, b->p, size);
         e = errno;
+        oom_check("catmem_realloc(huge)");
         T("catmem_realloc(%s, #%u, %zu) = %p (%s)\n", M.ar[b->ar].name, (unsigned)b->id, size, p,
           ename(e));
         expect_fail2(p, e, ENOMEM, he, "catmem_realloc(huge)");
@@ -1355,9 +1923,11 @@ static void probe(void) {
         break;
     default: { /* the largest alignment is accepted (with a size that cannot be had) */
         size = (size_t)1 << 48;
+        oom_expect(h, size, 1, oom_due(he, size), 0);
         errno = 0;
         p = catmem_aligned_alloc(h, CATMEM_ALIGN_MAX, size);
         e = errno;
+        oom_check("catmem_aligned_alloc(CATMEM_ALIGN_MAX, 2^48)");
         T("catmem_aligned_alloc(%s, CATMEM_ALIGN_MAX, 2^48) = %p (%s)\n", hdesc(h), p, ename(e));
         expect_fail2(p, e, ENOMEM, he, "catmem_aligned_alloc(CATMEM_ALIGN_MAX, 2^48)");
         break;
@@ -1409,6 +1979,363 @@ static void op_exhaust(void) {
     }
 }
 
+/* ---- lifetimes: cleanups, child arenas, the out-of-memory handler, the report ----------------- */
+
+static void op_on_reset(void) {
+    catmem_arena *h = pick_arena();
+    unsigned mode = u8(), acts = u8();
+    int ar = arena_of(h), he = handle_err(h), nofn = (mode & 7) == 7, k = free_cleanup(), rc;
+    acts |= ((mode >> 3) & 7) << 8; /* ACT_REGIONS and up */
+    if (!nofn && k < 0) {
+        T("catmem_arena_on_reset: the model keeps no more cleanups\n");
+        return;
+    }
+    CTL(rc, catmem_arena_on_reset(h, nofn ? NULL : on_cleanup, nofn ? NULL : &M.cl[k]));
+    T("catmem_arena_on_reset(%s, %s, acts 0x%03x) = %s\n", hdesc(h), nofn ? "NULL" : "fn", acts,
+      ename(rc));
+    if (nofn) { /* with a bad handle too, either cause may be reported */
+        CHECK(rc == EINVAL || (he != 0 && rc == he), "catmem_arena_on_reset(%s, NULL) = %s",
+              hdesc(h), ename(rc));
+        return;
+    }
+    CHECK(rc == he, "catmem_arena_on_reset(%s) = %s, expected %s", hdesc(h), ename(rc),
+          ename(he));
+    if (rc != 0) return;
+    add_cleanup(k, CL_ARENA, ar, acts);
+    M.touched[ar] = 1; /* a built-in arena is then reset at the end, which runs it */
+}
+
+static void op_r_on_reset(void) {
+    int k = pick_region(), i = free_cleanup(), rc, he, want;
+    unsigned mode = u8() % 8, acts = u8();
+    mregion *g = &M.rg[k];
+    if (mode == 7) { /* NULL region, NULL function */
+        CTL(rc, catmem_region_on_reset(NULL, on_cleanup, &M.cl[0]));
+        CHECK(rc == EINVAL, "catmem_region_on_reset(NULL) = %s", ename(rc));
+        CTL(rc, catmem_region_on_reset(&g->r, NULL, NULL));
+        CHECK(rc == EINVAL, "catmem_region_on_reset(region %d, NULL) = %s", k, ename(rc));
+        T("catmem_region_on_reset(NULL region / NULL fn) = EINVAL\n");
+        return;
+    }
+    if (i < 0) {
+        T("catmem_region_on_reset: the model keeps no more cleanups\n");
+        return;
+    }
+    he = g->h == NULL ? EINVAL : handle_err(g->h);
+    CTL(rc, catmem_region_on_reset(&g->r, on_cleanup, &M.cl[i]));
+    T("catmem_region_on_reset(region %d on %s, acts 0x%02x) = %s\n", k, hdesc(g->h), acts,
+      ename(rc));
+    /* The record is a region allocation: after shutdown the chunk in hand may still serve it
+       (region_result). */
+    want = he;
+    if (he == ESHUTDOWN && rc == 0 && arena_of(g->h) >= 0) want = 0;
+    CHECK(rc == want, "catmem_region_on_reset(region %d on %s) = %s, expected %s", k,
+          hdesc(g->h), ename(rc), ename(want));
+    if (rc != 0) return;
+    g->may_hold = 1; /* the record took room in a chunk */
+    add_cleanup(i, CL_REGION, k, acts);
+    if (arena_of(g->h) >= 0) M.touched[arena_of(g->h)] = 1;
+}
+
+static void op_child(void) {
+    catmem_arena *ph = pick_arena(), *h;
+    unsigned s = u8() % 12;
+    char name[80];
+    int par = arena_of(ph), e, slot = -1, i, rc, nerr = 0, ok = 0;
+    int errs[4];
+    if (s < 8) snprintf(name, sizeof name, "c%u", s);
+    else if (s == 8) { /* the name of a live arena (a built-in one when the slot is free) */
+        i = (int)(u8() % N_ARENAS);
+        snprintf(name, sizeof name, "%s", M.ar[i].live ? M.ar[i].name : kind_names[i % 5]);
+    } else if (s == 9) memset(name, 'n', CATMEM_NAME_MAX), name[CATMEM_NAME_MAX] = '\0';
+    else if (s == 10) memset(name, 'l', CATMEM_NAME_MAX + 1), name[CATMEM_NAME_MAX + 1] = '\0';
+    else name[0] = '\0';
+    /* Every documented cause that applies; the manual does not rank them. */
+    if (ph == NULL || par < 0) errs[nerr++] = EINVAL; /* NULL or released parent */
+    if (name[0] == '\0') errs[nerr++] = EINVAL;
+    else if (strlen(name) > CATMEM_NAME_MAX) errs[nerr++] = ENAMETOOLONG;
+    if (!M.up) errs[nerr++] = ESHUTDOWN;
+    if (nerr == 0 && name_live(name)) errs[nerr++] = EEXIST;
+    errno = 0;
+    h = catmem_arena_create_child(ph, name);
+    e = errno;
+    T("catmem_arena_create_child(%s, \"%s\") = %p (%s)\n", hdesc(ph), name, (void *)h, ename(e));
+    if (nerr) {
+        for (i = 0; i < nerr; i++) ok |= e == errs[i];
+        CHECK(h == NULL && ok, "catmem_arena_create_child(%s, \"%s\") = %p with errno %s, "
+              "expected NULL with %s%s%s", hdesc(ph), name, (void *)h, ename(e), ename(errs[0]),
+              nerr > 1 ? " or " : "", nerr > 1 ? ename(errs[1]) : "");
+        return;
+    }
+    CHECK(h != NULL, "catmem_arena_create_child(%s, \"%s\") failed: %s", hdesc(ph), name,
+          ename(e));
+    CHECK(arena_of(h) < 0, "catmem_arena_create_child(\"%s\") returned the live handle of %s",
+          name, hdesc(h));
+    CHECK(catmem_arena_name(h) != NULL && strcmp(catmem_arena_name(h), name) == 0,
+          "catmem_arena_name of new child \"%s\" is wrong", name);
+    CHECK(catmem_arena_find(name) == h, "catmem_arena_find(\"%s\") is not the new child", name);
+    CHECK(catmem_arena_parent(h) == ph, "catmem_arena_parent(new child \"%s\") = %p, not %s",
+          name, (void *)catmem_arena_parent(h), hdesc(ph));
+    for (i = CATMEM_KIND_COUNT; i < N_ARENAS && slot < 0; i++)
+        if (!M.ar[i].live) slot = i;
+    if (slot < 0) { /* the model has no room: give it back */
+        CTL(rc, catmem_arena_release(h));
+        CHECK(rc == 0, "catmem_arena_release(new child \"%s\") = %s", name, ename(rc));
+        note_released(h);
+        CHECK(catmem_arena_name(ph) != NULL, "releasing a child released its parent %s",
+              hdesc(ph));
+        return;
+    }
+    M.ar[slot].h = h;
+    M.ar[slot].live = 1;
+    M.ar[slot].parent = par + 1;
+    snprintf(M.ar[slot].name, sizeof M.ar[slot].name, "%s", name);
+    stats_of(slot); /* a new arena (maybe a reused slot) starts empty */
+}
+
+static void op_parent(void) {
+    catmem_arena *h = pick_arena(), *p, *want = NULL;
+    int ar = arena_of(h), e;
+    errno = 0;
+    p = catmem_arena_parent(h);
+    e = errno;
+    T("catmem_arena_parent(%s) = %s (%s)\n", hdesc(h), p ? hdesc(p) : "NULL", ename(e));
+    if (h == NULL) {
+        expect_fail(p, e, EINVAL, "catmem_arena_parent(NULL)");
+        return;
+    }
+    if (ar < 0) {
+        CHECK(p == NULL, "catmem_arena_parent(released) = %p", (void *)p);
+        return;
+    }
+    if (M.ar[ar].parent) want = M.ar[parent_of(ar)].h;
+    /* After shutdown the manual lets it work (like catmem_arena_name) or say ESHUTDOWN. */
+    CHECK(p == want || (!M.up && p == NULL && e == ESHUTDOWN),
+          "catmem_arena_parent(%s) = %s, expected %s", M.ar[ar].name, p ? hdesc(p) : "NULL",
+          want ? hdesc(want) : "NULL (top level)");
+}
+
+static void op_oom(void) {
+    unsigned what = u8() % 8;
+    catmem_arena *h;
+    int he, e, i;
+    void *p = NULL;
+    size_t size = UNSERVABLE;
+    const char *fn = "";
+    switch (what) {
+    case 0: { /* install */
+        unsigned f = u8();
+        M.oom.on = 1;
+        M.oom.retry = f & 1;
+        M.oom.nested = (f >> 1) & 1;
+        catmem_set_oom_handler(on_oom, &M.oom);
+        T("catmem_set_oom_handler(on_oom: returns %d, allocates inside: %d)\n", M.oom.retry,
+          M.oom.nested);
+        return;
+    }
+    case 1:
+        M.oom.on = 0;
+        catmem_set_oom_handler(NULL, NULL);
+        T("catmem_set_oom_handler(NULL)\n");
+        return;
+    case 6: { /* a region: the chunk it asks its arena for cannot be had */
+        int k = pick_region();
+        mregion *g = &M.rg[k];
+        he = g->h == NULL ? EINVAL : handle_err(g->h);
+        size = UNSERVABLE_REGION;
+        oom_expect(g->h, size, 0, he == 0, 0);
+        errno = 0;
+        p = catmem_region_alloc(&g->r, size);
+        e = errno;
+        T("catmem_region_alloc(region %d on %s, %zu) = %p (%s)\n", k, hdesc(g->h), size, p,
+          ename(e));
+        oom_check("catmem_region_alloc(unservable)");
+        expect_fail(p, e, he ? he : ENOMEM, "catmem_region_alloc(unservable)");
+        return;
+    }
+    case 5: { /* realloc of a live block: fails, block intact */
+        blk *b;
+        i = pick_block();
+        if (i < 0) return;
+        b = &M.b[i];
+        h = M.ar[b->ar].h;
+        he = handle_err(h);
+        oom_expect(h, size, 1, he == 0, 0);
+        errno = 0;
+        p = catmem_realloc(h, b->p, size);
+        e = errno;
+        T("catmem_realloc(%s, #%u, %zu) = %p (%s)\n", hdesc(h), (unsigned)b->id, size, p,
+          ename(e));
+        oom_check("catmem_realloc(unservable)");
+        expect_fail(p, e, he ? he : ENOMEM, "catmem_realloc(unservable)");
+        verify(b, b->size, "after a failed catmem_realloc(unservable)");
+        return;
+    }
+    default:
+        break;
+    }
+    h = pick_arena();
+    he = handle_err(h);
+    if (what == 7) size = CATMEM_SIZE_MAX + 1 + u8(); /* above the limit: never the handler */
+    oom_expect(h, size, 1, what != 7 && he == 0, 0);
+    errno = 0;
+    switch (what) {
+    case 2: fn = "catmem_alloc"; p = catmem_alloc(h, size); break;
+    case 3: fn = "catmem_calloc"; p = catmem_calloc(h, 1, size); break;
+    case 4: fn = "catmem_aligned_alloc"; p = catmem_aligned_alloc(h, (size_t)1 << (u8() % 13), size); break;
+    default: fn = "catmem_alloc(above CATMEM_SIZE_MAX)"; p = catmem_alloc(h, size); break;
+    }
+    e = errno;
+    T("%s(%s, %zu) = %p (%s)\n", fn, hdesc(h), size, p, ename(e));
+    oom_check(fn);
+    expect_fail2(p, e, ENOMEM, he, fn);
+    if (what != 7) expect_fail(p, e, he ? he : ENOMEM, fn);
+}
+
+/* The JSON object of arena name in a report: its text from the "name" key to the next '}'
+   (nothing inside an arena's object nests). NULL when it is not there. */
+static const char *json_arena(const char *js, const char *name, const char **end) {
+    size_t len = strlen(name);
+    const char *q, *r;
+    for (q = js; (q = strstr(q, "\"name\"")) != NULL; q += 6) {
+        r = q + 6;
+        while (*r == ' ') r++;
+        if (*r++ != ':') continue;
+        while (*r == ' ') r++;
+        if (*r == '"' && strncmp(r + 1, name, len) == 0 && r[1 + len] == '"') {
+            *end = strchr(r, '}');
+            return *end ? q : NULL;
+        }
+    }
+    return NULL;
+}
+
+/* The value of key in js[.. end), after the colon; NULL when it is not there. */
+static const char *json_value(const char *js, const char *end, const char *key) {
+    char k[32];
+    const char *q;
+    snprintf(k, sizeof k, "\"%s\"", key);
+    q = strstr(js, k);
+    if (q == NULL || q >= end) return NULL;
+    q += strlen(k);
+    while (*q == ' ') q++;
+    if (*q++ != ':') return NULL;
+    while (*q == ' ') q++;
+    return q;
+}
+
+static void check_report_json(const char *js) {
+    int i, depth = 0, instr = 0, nobj = 0, nlive = 0;
+    const char *q;
+    /* One JSON object: braces and brackets balance outside strings. */
+    for (q = js; *q == ' ' || *q == '\n'; q++) {}
+    CHECK(*q == '{', "catmem_report(JSON) does not start with an object: \"%.40s\"", js);
+    for (; *q; q++) {
+        if (instr) {
+            if (*q == '\\' && q[1]) q++;
+            else if (*q == '"') instr = 0;
+        } else if (*q == '"') instr = 1;
+        else if (*q == '{' || *q == '[') depth++;
+        else if (*q == '}' || *q == ']') {
+            depth--;
+            CHECK(depth >= 0 || q[1] == '\0', "catmem_report(JSON): unbalanced at \"%.40s\"", q);
+        }
+    }
+    CHECK(depth == 0 && !instr, "catmem_report(JSON): not one complete object");
+    for (q = js; (q = strstr(q, "\"name\"")) != NULL; q += 6) nobj++;
+    for (i = 0; i < N_ARENAS; i++) {
+        const char *end, *o, *v;
+        char want[CATMEM_NAME_MAX + 4];
+        unsigned long n;
+        if (!M.ar[i].live) continue;
+        nlive++;
+        o = json_arena(js, M.ar[i].name, &end);
+        CHECK(o != NULL, "catmem_report(JSON) does not list live arena \"%s\"", M.ar[i].name);
+        v = json_value(o, end, "parent");
+        if (M.ar[i].parent) snprintf(want, sizeof want, "\"%s\"", M.ar[parent_of(i)].name);
+        else snprintf(want, sizeof want, "null");
+        CHECK(v != NULL && strncmp(v, want, strlen(want)) == 0,
+              "catmem_report(JSON): arena \"%s\" has parent %.20s, expected %s", M.ar[i].name,
+              v ? v : "(none)", want);
+        v = json_value(o, end, "cleanups");
+        n = v ? strtoul(v, NULL, 10) : ~0ul;
+        CHECK(n == pending_cleanups(CL_ARENA, i),
+              "catmem_report(JSON): arena \"%s\" has %lu cleanups pending, expected %u",
+              M.ar[i].name, n, pending_cleanups(CL_ARENA, i));
+        v = json_value(o, end, "id");
+        CHECK(v != NULL && strtol(v, NULL, 10) == catmem_arena_id(M.ar[i].h),
+              "catmem_report(JSON): arena \"%s\" has id %.12s, catmem_arena_id says %d",
+              M.ar[i].name, v ? v : "(none)", catmem_arena_id(M.ar[i].h));
+        /* The statistics are the arena's own, as catmem_arena_stats gives them: exact where
+           the model knows them (check_arena_stats). */
+        if ((exact_sys || exact_je) && !region_holds(M.ar[i].h)) {
+            size_t sum = 0;
+            int b;
+            for (b = 0; b < M.nb; b++)
+                if (M.b[b].kind == BLK_ARENA && M.b[b].ar == i) sum += usable(&M.b[b]);
+            v = json_value(o, end, "allocated");
+            CHECK(v != NULL && strtoull(v, NULL, 10) == sum,
+                  "catmem_report(JSON): arena \"%s\" has allocated %.20s, its blocks %zu",
+                  M.ar[i].name, v ? v : "(none)", sum);
+        }
+    }
+    CHECK(nobj == nlive, "catmem_report(JSON) lists %d arenas, the model has %d live", nobj,
+          nlive);
+}
+
+static void op_report(void) {
+    static const int bad_flags[] = {2, -1, 3, 0x100};
+    unsigned mode = u8() % 8;
+    char *buf = NULL, small[16];
+    size_t len = 0;
+    int rc, flags, i;
+    FILE *f;
+    if (mode == 0) {
+        CTL(rc, catmem_report(NULL, (int)(u8() & 1)));
+        T("catmem_report(NULL) = %s\n", ename(rc));
+        CHECK(rc == EINVAL, "catmem_report(NULL stream) = %s, expected EINVAL", ename(rc));
+        return;
+    }
+    if (mode == 1) {
+        flags = bad_flags[u8() % 4];
+        f = open_memstream(&buf, &len);
+        CHECK(f != NULL, "fuzzer: open_memstream failed");
+        CTL(rc, catmem_report(f, flags));
+        fclose(f);
+        free(buf);
+        T("catmem_report(stream, flags %d) = %s\n", flags, ename(rc));
+        CHECK(rc == EINVAL || (!M.up && rc == ESHUTDOWN),
+              "catmem_report(stream, flags %d) = %s, expected EINVAL", flags, ename(rc));
+        return;
+    }
+    if (mode == 2) { /* a stream that fails on the first write past 16 bytes */
+        f = fmemopen(small, sizeof small, "w");
+        CHECK(f != NULL, "fuzzer: fmemopen failed");
+        setvbuf(f, NULL, _IONBF, 0);
+        flags = (int)(u8() & 1);
+        CTL(rc, catmem_report(f, flags));
+        fclose(f);
+        T("catmem_report(16-byte stream, %d) = %s\n", flags, ename(rc));
+        CHECK(rc == (M.up ? EIO : ESHUTDOWN), "catmem_report(16-byte stream) = %s, expected %s",
+              ename(rc), ename(M.up ? EIO : ESHUTDOWN));
+        return;
+    }
+    flags = mode == 3 ? CATMEM_REPORT_TEXT : CATMEM_REPORT_JSON;
+    f = open_memstream(&buf, &len);
+    CHECK(f != NULL, "fuzzer: open_memstream failed");
+    CTL(rc, catmem_report(f, flags));
+    fclose(f);
+    T("catmem_report(stream, %s) = %s, %zu bytes\n", flags ? "JSON" : "text", ename(rc), len);
+    CHECK(rc == (M.up ? 0 : ESHUTDOWN), "catmem_report(%s) = %s", flags ? "JSON" : "text",
+          ename(rc));
+    if (rc == 0 && flags == CATMEM_REPORT_JSON) check_report_json(buf);
+    if (rc == 0 && flags == CATMEM_REPORT_TEXT)
+        for (i = 0; i < N_ARENAS; i++)
+            CHECK(!M.ar[i].live || strstr(buf, M.ar[i].name) != NULL,
+                  "catmem_report(text) does not list live arena \"%s\"", M.ar[i].name);
+    free(buf);
+}
+
 /* ---- driver ----------------------------------------------------------------------------------- */
 
 int LLVMFuzzerInitialize(int *argc, char ***argv) {
@@ -1437,42 +2364,37 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
     return 0;
 }
 
-/* Everything back: regions released, user arenas released, built-in arenas reset. */
+/* Everything back: regions released, user arenas released, built-in arenas reset, the
+   out-of-memory handler removed; every cleanup registered has run by then. */
 static void cleanup(void) {
-    int i, rc;
+    int i;
     M.opname = NULL;
     T("-- end of input: cleanup\n");
     if (!M.up) do_init();
+    catmem_set_oom_handler(NULL, NULL);
+    M.oom.on = 0;
     verify_all("at the end of the input");
     for (i = 0; i < N_REGIONS; i++) region_release(i, "end of input");
-    for (i = CATMEM_KIND_COUNT; i < N_ARENAS; i++) {
-        if (!M.ar[i].live) continue;
-        CTL(rc, catmem_arena_release(M.ar[i].h));
-        CHECK(rc == 0, "catmem_arena_release(%s) at the end = %s", M.ar[i].name, ename(rc));
-        forget_arena(i);
-        M.ar[i].live = 0;
-    }
+    /* A parent's release takes its children with it (tree_reset marks them released). */
+    for (i = CATMEM_KIND_COUNT; i < N_ARENAS; i++)
+        if (M.ar[i].live) tree_reset(M.ar[i].h, 1, 0, 0);
     for (i = 0; i < CATMEM_KIND_COUNT; i++) {
-        catmem_stats st;
-        /* An arena the input never allocated from holds nothing of it (failed allocations leave
-           nothing, transient blocks are freed at once, region chunks went with the regions);
-           on jemalloc a reset and a stats call each cost a pass over every arena. */
-        if (!M.touched[i]) continue;
-        CTL(rc, catmem_arena_reset(M.ar[i].h));
-        CHECK(rc == 0, "catmem_arena_reset(%s) at the end = %s", M.ar[i].name, ename(rc));
-        forget_arena(i);
-        CTL(rc, catmem_arena_stats(M.ar[i].h, &st));
-        CHECK(rc == 0, "catmem_arena_stats(%s) at the end = %s", M.ar[i].name, ename(rc));
-        check_arena_stats(i, &st);
-        CHECK(st.allocated == 0, "catmem_arena_stats(%s) after the final reset: allocated %zu",
-              M.ar[i].name, st.allocated);
+        /* An arena the input never allocated from (nor registered a cleanup on) holds nothing
+           of it (failed allocations leave nothing, transient blocks are freed at once, region
+           chunks went with the regions); on jemalloc a reset and a stats call each cost a pass
+           over every arena. tree_reset checks allocated == 0 afterwards. */
+        if (M.touched[i]) tree_reset(M.ar[i].h, 0, 0, 0);
     }
     CHECK(M.nb == 0 && M.bytes == 0, "model not empty at the end");
+    for (i = 0; i < N_CLEANUPS; i++)
+        CHECK(!M.cl[i].used, "cleanup #%u of %s %d never ran", (unsigned)M.cl[i].order,
+              M.cl[i].kind == CL_ARENA ? "arena" : "region", M.cl[i].owner);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     int k;
     memset(&M, 0, sizeof M);
+    catmem_set_oom_handler(NULL, NULL); /* the previous input removed it; be safe anyway */
     M.up = catmem_is_initialized();
     if (!M.up) do_init(); /* the previous input always leaves catmem up; be safe anyway */
     for (k = 0; k < CATMEM_KIND_COUNT; k++) {
@@ -1515,7 +2437,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         case OP_INIT: op_init(); break;
         case OP_PROBE: probe(); break;
         case OP_DECAY: op_decay(); break;
-        default: op_exhaust(); break;
+        case OP_EXHAUST: op_exhaust(); break;
+        case OP_ON_RESET: op_on_reset(); break;
+        case OP_CHILD: op_child(); break;
+        case OP_PARENT: op_parent(); break;
+        case OP_R_ON_RESET: op_r_on_reset(); break;
+        case OP_OOM: op_oom(); break;
+        default: op_report(); break;
         }
     }
     cleanup();

@@ -18,6 +18,7 @@ OPS = [
     "region_init", "region_alloc", "region_alloc_aligned", "region_calloc", "region_strdup",
     "region_save", "region_restore", "region_reset", "region_release", "shutdown", "init",
     "probe", "set_decay", "exhaust",
+    "arena_on_reset", "arena_create_child", "arena_parent", "region_on_reset", "oom", "report",
 ]
 OP = {name: i for i, name in enumerate(OPS)}
 
@@ -26,6 +27,13 @@ REQUEST, RESPONSE, CACHE, STATIC, TASK = 0, 1, 2, 3, 4
 def USER(i): return 5 + i          # the model's user arena i (a built-in when not live)
 NULL_ARENA = 14
 RELEASED = 15                      # followed by one byte choosing among released handles
+
+# What a cleanup does when it runs (the ACT_ bits in catmem_fuzz.c).
+SELF_ALLOC, SELF_RESET, SELF_RELEASE, SELF_REGISTER, SELF_OTHER = 1, 2, 4, 8, 16
+FREE, ELSEWHERE, KIN = 32, 64, 128
+NO_FN = 7                          # arena_on_reset / region_on_reset mode: a NULL function
+# arena_on_reset mode bits 3..5: more for the cleanup to do (ACT_REGIONS, ACT_NESTED...)
+REGIONS, NESTED, NESTED_RELEASE = 1 << 3, 2 << 3, 4 << 3
 
 SPECIAL = [0, 1, 7, 8, 15, 16, 17, 31, 32, 33, 48, 63, 64, 65, 127, 128, 129, 255, 256, 257,
            511, 512, 1023, 1024, 2000, 2032, 2047, 2048, 3583, 3584, 4064, 4080, 4095, 4096,
@@ -183,6 +191,123 @@ CORPUS = {
         op("exhaust"),
         op("info", RELEASED, 0),
     ),
+    "cleanups": seq(
+        op("arena_create", 0),                          # "u0"
+        op("alloc", USER(0), size(100)),
+        op("alloc", USER(0), size(5000)),
+        op("arena_on_reset", USER(0), 0, SELF_ALLOC | SELF_RESET),
+        op("arena_on_reset", USER(0), 0, SELF_RELEASE | SELF_REGISTER | SELF_OTHER),
+        op("arena_on_reset", USER(0), 0, FREE | ELSEWHERE),
+        op("arena_on_reset", USER(0), NO_FN, 0),        # NULL function: EINVAL
+        op("arena_on_reset", NULL_ARENA, 0, 0),         # EINVAL
+        op("arena_reset", USER(0), 0),                  # the three run, last first
+        op("arena_reset", USER(0), 0),                  # each exactly once: none now
+        op("alloc", USER(0), size(64)),
+        op("arena_on_reset", USER(0), 0, SELF_ALLOC),
+        op("arena_on_reset", REQUEST, 0, SELF_OTHER | ELSEWHERE),  # runs at the end of input
+        op("arena_release", USER(0), 0),
+        op("arena_on_reset", RELEASED, 0, 0, 0),        # released: EINVAL
+        op("shutdown", 0),
+        op("arena_on_reset", CACHE, 0, 0),              # ESHUTDOWN
+        op("init", 0),
+    ),
+    "children": seq(
+        op("arena_create", 0),                          # "u0", model slot USER(0)
+        op("arena_create_child", USER(0), 0),           # "c0" in USER(1)
+        op("arena_create_child", USER(1), 1),           # "c1" in USER(2): a grandchild
+        op("arena_create_child", USER(0), 2),           # "c2" in USER(3): a sibling of c0
+        op("arena_create_child", USER(0), 0),           # "c0" again: EEXIST
+        op("arena_create_child", NULL_ARENA, 3),        # EINVAL
+        op("arena_create_child", USER(0), 10),          # ENAMETOOLONG
+        op("arena_create_child", USER(0), 11),          # "": EINVAL
+        op("arena_create_child", REQUEST, 8, 0),        # "request": EEXIST
+        op("arena_parent", USER(2)),
+        op("arena_parent", USER(0)),
+        op("arena_parent", NULL_ARENA),                 # EINVAL
+        op("alloc", USER(2), size(300)),
+        op("alloc", USER(1), size(40)),
+        op("alloc", USER(0), size(4000)),
+        op("alloc", USER(3), size(10)),
+        op("arena_on_reset", USER(0), 0, KIN),
+        op("arena_on_reset", USER(1), 0, SELF_ALLOC | KIN),
+        op("arena_on_reset", USER(2), 0, FREE | SELF_RESET),
+        op("arena_on_reset", USER(3), 0, ELSEWHERE),
+        op("report", 4),                                # JSON: parents, pending cleanups
+        op("arena_reset", USER(1), 0),                  # c1's cleanup, then c0's
+        op("arena_on_reset", USER(2), 0, 0),
+        op("arena_reset", USER(0), 0),                  # c1 before c0, all before u0
+        op("report", 3),                                # text
+        op("arena_on_reset", USER(2), 0, SELF_OTHER),
+        op("arena_release", USER(0), 0),                # the whole tree
+        op("arena_create_child", RELEASED, 0, 4),       # released parent: EINVAL
+        op("arena_create_child", REQUEST, 4),           # "c4", a child of a built-in arena
+        op("alloc", USER(0), size(100)),
+        op("arena_on_reset", USER(0), 0, SELF_RELEASE),
+        op("arena_reset", REQUEST, 0),                  # resets c4 too
+    ),
+    "region_cleanups": seq(
+        op("region_init", 0, REQUEST),
+        op("region_on_reset", 0, 0, SELF_ALLOC | SELF_RESET),
+        op("region_alloc", 0, size(100)),
+        op("region_save", 0),
+        op("region_on_reset", 0, 0, SELF_RELEASE | SELF_REGISTER | SELF_OTHER),
+        op("region_alloc", 0, size(50)),
+        op("region_on_reset", 0, 0, ELSEWHERE),
+        op("region_restore", 0, 0, 0),                  # runs the two after the mark
+        op("region_reset", 0),                          # runs the first
+        op("region_on_reset", 0, 0, 0),
+        op("region_on_reset", 0, 7, 0),                 # NULL region, NULL function: EINVAL
+        op("region_release", 0),
+        op("region_init", 1, CACHE),
+        op("region_on_reset", 1, 0, SELF_ALLOC),
+        op("region_on_reset", 1, 0, 0),
+        op("arena_reset", CACHE, 0b000),                # region 1 released first: both run
+    ),
+    "nested_cleanups": seq(
+        op("arena_create", 0),                          # "u0"
+        op("arena_create", 1),                          # "u1"
+        op("region_init", 0, USER(0)),
+        op("region_alloc", 0, size(100)),
+        op("region_on_reset", 0, 0, ELSEWHERE | SELF_ALLOC),  # its arena is busy then: EBUSY
+        op("alloc", USER(0), size(300)),
+        op("alloc", USER(1), size(50)),
+        op("arena_on_reset", USER(1), 0, SELF_ALLOC | FREE),
+        op("arena_on_reset", USER(0), REGIONS | NESTED, ELSEWHERE),
+        op("arena_reset", USER(0), 0b001),              # region 0 kept: the cleanup releases it,
+                                                        # then resets u1 (its cleanup nested)
+        op("arena_create_child", USER(1), 0),           # "c0" under u1
+        op("arena_on_reset", USER(2), 0, SELF_RESET),
+        op("arena_on_reset", USER(0), NESTED_RELEASE, 0),
+        op("arena_release", USER(0), 0),                # releases u1 and c0 inside
+        op("arena_on_reset", REQUEST, NESTED, KIN),     # nothing left with cleanups: any arena
+    ),
+    "oom_and_report": seq(
+        op("oom", 2, REQUEST),                          # no handler: just ENOMEM
+        op("oom", 0, 0b11),                             # install: retries, allocates inside
+        op("oom", 2, REQUEST),                          # called once, with the arena and size
+        op("oom", 3, CACHE),                            # calloc
+        op("oom", 4, TASK, 6),                          # aligned_alloc
+        op("alloc", STATIC, size(10)),
+        op("oom", 5, 0),                                # realloc of that block
+        op("region_init", 0, STATIC),
+        op("oom", 6, 0),                                # a region's chunk
+        op("oom", 7, REQUEST, 5),                       # above CATMEM_SIZE_MAX: not called
+        op("probe", 2, TASK, 4),                        # PTRDIFF_MAX: called
+        op("probe", 2, TASK, 0),                        # SIZE_MAX: not called
+        op("oom", 0, 0),                                # returns 0, allocates nothing
+        op("probe", 10, REQUEST, 0, 11),                # realloc to 2^48
+        op("oom", 1),                                   # removed
+        op("oom", 2, REQUEST),
+        op("report", 0, 0),                             # NULL stream: EINVAL
+        op("report", 1, 0),                             # bad flags: EINVAL
+        op("report", 4),
+        op("report", 3),
+        op("shutdown", 0),
+        op("oom", 0, 1),
+        op("oom", 2, REQUEST),                          # ESHUTDOWN, handler not called
+        op("report", 4),                                # ESHUTDOWN
+        op("init", 0),
+    ),
 }
 
 # Inputs that made catmem fail; replayed by run_fuzz.sh on every run. See regressions/README.md.
@@ -201,6 +326,15 @@ REGRESSIONS = {
         op("region_alloc", 0, size(16)),
         op("arena_reset", USER(0), 0b001),              # region 0: init again afterwards
         op("alloc", USER(0), size(4096)),
+    ),
+    # Open (see regressions/README.md): catmem_region_on_reset on a region that cannot take the
+    # record (here never initialised) returns EINVAL and also sets errno.
+    "region_on_reset_errno": seq(
+        op("region_on_reset", 1, 0, 0),
+    ),
+    # Open: catmem_report to a stream that fails returns EIO and leaves stdio's errno (ENOSPC).
+    "report_eio_errno": seq(
+        op("report", 2, 0),
     ),
 }
 
