@@ -846,8 +846,8 @@ CATMEMI_API void *catmemi_sys_alloc_generic(const catmem_arena *a, size_t size, 
     if (h == NULL || !__atomic_load_n(&catmemi_sys_open[a->slot], __ATOMIC_RELAXED))
         return catmemi_alloc_slow(a, size, opts);
     p = catmemi_sys_heap_alloc(h, size, opts);
-    if (p == NULL) errno = ENOMEM;
-    return p;
+    /* A failure goes through the core's slow path: its errno, and the out-of-memory handler. */
+    return p != NULL ? p : catmemi_alloc_slow(a, size, opts);
 }
 
 /* The owner's free of a block whose first word looked like a link of its page: a double free
