@@ -32,6 +32,7 @@ typedef struct catmemi_rt_fns {
     void (*sdallocx)(void *p, size_t size, int flags);
     void *(*rallocx)(void *p, size_t size, int flags);
     int (*mallctl)(const char *name, void *oldp, size_t *oldlenp, void *newp, size_t newlen);
+    size_t (*sallocx)(const void *p, int flags);
 } catmemi_rt_fns;
 CATMEM_API catmemi_rt_fns catmemi_rt;
 #  define CATMEMI_JE(name) (catmemi_rt.name)
@@ -63,13 +64,14 @@ catmemi_rt_fns catmemi_rt;
 
 #if defined(CATMEMI_PART_IMPL)
 
-/* Looks the five functions up under one prefix; 1 when all are there. */
+/* Looks the six functions up under one prefix; 1 when all are there. */
 static int catmemi_rt_bind(const char *prefix, catmemi_rt_fns *f) {
-    static const char *const names[] = {"mallocx", "dallocx", "sdallocx", "rallocx", "mallctl"};
-    void *sym[5];
+    static const char *const names[] = {"mallocx", "dallocx", "sdallocx",
+                                        "rallocx", "mallctl", "sallocx"};
+    void *sym[6];
     char name[64];
     unsigned i;
-    for (i = 0; i < 5; i++) {
+    for (i = 0; i < 6; i++) {
         snprintf(name, sizeof name, "%s%s", prefix, names[i]);
         if ((sym[i] = dlsym(RTLD_DEFAULT, name)) == NULL) return 0;
     }
@@ -79,6 +81,7 @@ static int catmemi_rt_bind(const char *prefix, catmemi_rt_fns *f) {
     memcpy(&f->sdallocx, &sym[2], sizeof sym[2]);
     memcpy(&f->rallocx, &sym[3], sizeof sym[3]);
     memcpy(&f->mallctl, &sym[4], sizeof sym[4]);
+    memcpy(&f->sallocx, &sym[5], sizeof sym[5]);
     return 1;
 }
 
