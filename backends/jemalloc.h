@@ -41,9 +41,10 @@
 #    define CATMEMI_JE(name) CATMEMI_CAT(CATMEM_JEMALLOC_PREFIX, name)
 #  endif
 
-/* Bytes of freed blocks one thread may keep per arena before it gives some back. */
+/* Bytes of freed blocks of one size class that one thread keeps per arena (at most 256
+   blocks, at least 4); 0 turns the front cache off. */
 #  ifndef CATMEM_JEMALLOC_CACHE_BYTES
-#    define CATMEM_JEMALLOC_CACHE_BYTES 32768
+#    define CATMEM_JEMALLOC_CACHE_BYTES 16384
 #  endif
 
 /* jemalloc's small size classes (lg_quantum 4, the x86-64 and arm64 default): 8, 16, 32, 48,
@@ -55,15 +56,15 @@
 /* One size class of a front cache: freed blocks linked through their first word. */
 typedef struct catmemi_je_bin {
     void *head;
-    uint32_t n;
+    uint32_t n;    /* blocks on the list */
+    uint32_t room; /* blocks it may still take; 0: the slow path gives half back first */
 } catmemi_je_bin;
 
 /* One thread's front cache for one arena. Only its thread touches it, except under catmemi_mu
    while that thread does not use the arena (reset, release, shutdown, fork; see THREADS). */
 typedef struct catmemi_je_cache {
     catmemi_je_bin bin[CATMEMI_JE_NCLASS];
-    intptr_t room; /* bytes it may still take in; below 0, the slow path trims it */
-    int flags;     /* mallocx flags: this arena, MALLOCX_TCACHE_NONE */
+    int flags; /* mallocx flags: this arena, MALLOCX_TCACHE_NONE */
     unsigned slot;
 } catmemi_je_cache;
 
@@ -99,7 +100,7 @@ static inline void *catmemi_je_pop(catmemi_je_cache *c, unsigned k) {
     if (CATMEMI_LIKELY(p != NULL)) {
         b->head = *(void **)p;
         b->n--;
-        c->room += catmemi_je_class_size[k];
+        b->room++;
     }
     return p;
 }
@@ -108,9 +109,8 @@ static inline void *catmemi_je_pop(catmemi_je_cache *c, unsigned k) {
    the head (a release store) so that a fork() child never sees a head without its link. */
 static inline int catmemi_je_push(catmemi_je_cache *c, unsigned k, void *p) {
     catmemi_je_bin *b = &c->bin[k];
-    intptr_t room = c->room - (intptr_t)catmemi_je_class_size[k];
-    if (CATMEMI_UNLIKELY(room < 0)) return 0;
-    c->room = room;
+    if (CATMEMI_UNLIKELY(b->room == 0)) return 0;
+    b->room--;
     *(void **)p = b->head;
     b->n++;
     __atomic_store_n(&b->head, p, __ATOMIC_RELEASE);
@@ -206,32 +206,32 @@ static int catmemi_je_ctl(const catmemi_slot *s, const char *fmt, void *old, siz
     return CATMEMI_JE(mallctl)(name, old, oldlen, newp, newlen);
 }
 
-/* Blocks one refill takes from the arena: an eighth of the cache's budget, 1 to 32 blocks. One
-   arena call per block either way (jemalloc's experimental.batch_alloc gains nothing below a
-   whole slab), so the batch only saves the trips through the slow path. */
-static unsigned catmemi_je_batch(unsigned k) {
-    size_t n = (CATMEM_JEMALLOC_CACHE_BYTES / 8) / catmemi_je_class_size[k];
-    return n < 1 ? 1 : n > 32 ? 32 : (unsigned)n;
+/* How many blocks of class k a cache keeps: CATMEM_JEMALLOC_CACHE_BYTES worth, 4 to 256. A
+   bin is refilled to half of that and gives half back when full, so the arena is visited about
+   once per (cap / 2)^2 operations of a class that frees and allocates at random. */
+static uint32_t catmemi_je_cap(unsigned k) {
+    size_t n = CATMEM_JEMALLOC_CACHE_BYTES / catmemi_je_class_size[k];
+    return n < 4 ? 4 : n > 256 ? 256 : (uint32_t)n;
 }
 
-/* Pushes whatever the budget says: refills and the slow free path trim afterwards. */
 static void catmemi_je_add(catmemi_je_cache *c, unsigned k, void *p) {
     catmemi_je_bin *b = &c->bin[k];
-    c->room -= (intptr_t)catmemi_je_class_size[k];
     *(void **)p = b->head;
     b->n++;
+    b->room--;
     __atomic_store_n(&b->head, p, __ATOMIC_RELEASE);
 }
 
-/* Gives class k's blocks back to the arena until keep are left. Stops at the list's end too:
-   in a fork() child, a cache of a vanished thread may have been caught between two stores. */
+/* Gives class k's blocks back to the arena until keep are left, one mallocx-free call each
+   (jemalloc has no batch free). Stops at the list's end too: in a fork() child, a cache of a
+   vanished thread may have been caught between two stores. */
 static void catmemi_je_give_back(catmemi_je_cache *c, unsigned k, uint32_t keep) {
     catmemi_je_bin *b = &c->bin[k];
     while (b->n > keep && b->head != NULL) {
         void *p = b->head;
         b->head = *(void **)p;
         b->n--;
-        c->room += (intptr_t)catmemi_je_class_size[k];
+        b->room++;
         CATMEMI_JE(sdallocx)(p, catmemi_je_class_size[k], c->flags);
     }
 }
@@ -241,18 +241,12 @@ static void catmemi_je_empty(catmemi_je_cache *c) {
     for (k = 0; k < CATMEMI_JE_NCLASS; k++) catmemi_je_give_back(c, k, 0);
 }
 
-/* Over budget: every class gives back half of what it holds, which leaves at least half of the
-   budget free, so trims stay rare. */
-static void catmemi_je_trim(catmemi_je_cache *c) {
-    unsigned k;
-    for (k = 0; k < CATMEMI_JE_NCLASS; k++) catmemi_je_give_back(c, k, c->bin[k].n / 2);
-}
-
-/* Class k is empty: a batch from the arena, the first block for the caller. A failure midway
-   keeps what came (in the cache); NULL only when not even one block could be had. */
+/* Class k is empty: half a bin from the arena, the first block for the caller. One arena call
+   per block (jemalloc's experimental.batch_alloc only gains when it takes whole fresh slabs).
+   A failure midway keeps what came; NULL only when not even one block could be had. */
 static void *catmemi_je_refill(catmemi_je_cache *c, unsigned k) {
     size_t size = catmemi_je_class_size[k];
-    unsigned i, n = catmemi_je_batch(k);
+    uint32_t i, n = (c->bin[k].n + c->bin[k].room) / 2;
     void *first = CATMEMI_JE(mallocx)(size, c->flags);
     for (i = 1; first != NULL && i < n; i++) {
         void *p = CATMEMI_JE(mallocx)(size, c->flags);
@@ -319,7 +313,8 @@ static catmemi_je_cache *catmemi_je_cache_for(catmemi_slot *s) {
         c = (catmemi_je_cache *)CATMEMI_JE(mallocx)(sizeof *c,
                                                     CATMEMI_ZERO | CATMEMI_MALLOCX_TCACHE_NONE);
         if (c != NULL) {
-            c->room = CATMEM_JEMALLOC_CACHE_BYTES;
+            unsigned k;
+            for (k = 0; k < CATMEMI_JE_NCLASS; k++) c->bin[k].room = catmemi_je_cap(k);
             c->flags = CATMEMI_MALLOCX_ARENA(s->je.index) | CATMEMI_MALLOCX_TCACHE_NONE;
             c->slot = i;
             catmemi_je_caches[i] = c;
@@ -407,14 +402,15 @@ static void *catmemi_je_alloc_slow(catmemi_slot *s, size_t size, int opts) {
 }
 
 /* s NULL: no usable arena (NULL handle, shutdown, released): straight back to its arena. A
-   small block goes into the cache even when it is full; the cache then trims itself. */
+   full bin gives half of its blocks back first. */
 static void catmemi_je_free_slow(catmemi_slot *s, void *p, size_t size) {
     catmemi_je_cache *c = s != NULL ? catmemi_je_cache_for(s) : NULL;
     if (c != NULL) {
         size_t usize = size != 0 ? size : CATMEMI_JE(sallocx)(p, 0);
         if (usize <= CATMEMI_JE_SMALL_MAX) {
-            catmemi_je_add(c, catmemi_je_class(usize), p);
-            if (c->room < 0) catmemi_je_trim(c);
+            unsigned k = catmemi_je_class(usize);
+            if (c->bin[k].room == 0) catmemi_je_give_back(c, k, c->bin[k].n / 2);
+            catmemi_je_add(c, k, p);
             return;
         }
     }
@@ -443,9 +439,11 @@ static int catmemi_je_reset(catmemi_slot *s) {
     unsigned i = s->handle.slot;
     for (t = catmemi_je_threads.next; t != &catmemi_je_threads; t = t->next) {
         catmemi_je_cache *c = t->caches[i];
-        if (c != NULL) {
-            memset(c->bin, 0, sizeof c->bin);
-            c->room = CATMEM_JEMALLOC_CACHE_BYTES;
+        unsigned k;
+        for (k = 0; c != NULL && k < CATMEMI_JE_NCLASS; k++) {
+            c->bin[k].room += c->bin[k].n;
+            c->bin[k].n = 0;
+            c->bin[k].head = NULL;
         }
     }
     return catmemi_je_ctl(s, "arena.%u.reset", NULL, NULL, NULL, 0);
