@@ -5,8 +5,9 @@
 
    This file compiles catmem's implementation itself, on top of counting wrappers: on the
    jemalloc backend through CATMEM_JEMALLOC_PREFIX (catmem calls fault_mallocx, which calls
-   jemalloc's mallocx), on the system backend through CATMEM_SYSTEM_MALLOC and friends. tcache
-   and arena creation (mallctl) are allocations too and fail on their turn. */
+   jemalloc's mallocx), on the system backend through CATMEM_SYSTEM_MALLOC and friends. Arena
+   creation (mallctl) is an allocation too and fails on its turn; on jemalloc, so do making a
+   thread's front cache and every block of a refill (mallocx). */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -252,7 +253,40 @@ static void test_arena_creation_fails_cleanly(void **state) {
     fault_at = -1;
     assert_non_null(a);
     assert_int_equal(catmem_arena_release(a), 0);
-#if !defined(FAULT_JEMALLOC)
+#if defined(FAULT_JEMALLOC)
+    {
+        /* A thread's first allocation in an arena makes its front cache there (call 1): when
+           that fails, the block comes from the arena directly, and the next call makes it. */
+        catmem_arena *st = catmem_arena_get(CATMEM_STATIC);
+        void *p, *q[3];
+        long inj = injected;
+        int k;
+        fault_calls = 0;
+        fault_at = 1;
+        p = catmem_alloc(st, 10);
+        assert_non_null(p);
+        assert_int_equal(injected, inj + 1);
+        fault_at = -1;
+        catmem_free(st, p);
+        /* A refill that fails midway keeps the blocks it got: class 112 refills 73 blocks;
+           call 4 fails, so the cache holds the 2 blocks after the caller's, served without a
+           call, and the third allocation refills again. */
+        fault_calls = 0;
+        fault_at = 4;
+        q[0] = catmem_alloc(st, 100);
+        assert_non_null(q[0]);
+        assert_int_equal(fault_calls, 4);
+        for (k = 1; k < 3; k++) assert_non_null(q[k] = catmem_alloc(st, 100));
+        assert_int_equal(fault_calls, 4);
+        fault_at = -1;
+        p = catmem_alloc(st, 100);
+        assert_non_null(p);
+        assert_true(fault_calls > 4);
+        catmem_free(st, p);
+        for (k = 0; k < 3; k++) catmem_free(st, q[k]);
+        assert_int_equal(catmem_arena_reset(st), 0);
+    }
+#else
     {
         /* A thread's first allocation in an arena makes its heap there: that can fail too. */
         void *p;
