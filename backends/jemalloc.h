@@ -56,8 +56,10 @@
 /* One size class of a front cache: freed blocks linked through their first word. */
 typedef struct catmemi_je_bin {
     void *head;
-    uint32_t n;    /* blocks on the list */
-    uint32_t room; /* blocks it may still take; 0: the slow path gives half back first */
+    uint16_t n;    /* blocks on the list */
+    uint16_t room; /* blocks it may still take; 0: the slow path gives half back first */
+    uint16_t fill; /* blocks the next refill takes: doubles up to half the bin */
+    uint16_t cap;
 } catmemi_je_bin;
 
 /* One thread's front cache for one arena. Only its thread touches it, except under catmemi_mu
@@ -207,11 +209,16 @@ static int catmemi_je_ctl(const catmemi_slot *s, const char *fmt, void *old, siz
 }
 
 /* How many blocks of class k a cache keeps: CATMEM_JEMALLOC_CACHE_BYTES worth, 4 to 256. A
-   bin is refilled to half of that and gives half back when full, so the arena is visited about
-   once per (cap / 2)^2 operations of a class that frees and allocates at random. */
-static uint32_t catmemi_je_cap(unsigned k) {
+   bin in steady use is refilled to half of that and gives half back when full, so the arena is
+   visited about once per (cap / 2)^2 operations of a class that frees and allocates at random.
+   Refills start at 2 blocks and double: a pair that uses a class a little holds little. */
+static void catmemi_je_bin_init(catmemi_je_bin *b, unsigned k) {
     size_t n = CATMEM_JEMALLOC_CACHE_BYTES / catmemi_je_class_size[k];
-    return n < 4 ? 4 : n > 256 ? 256 : (uint32_t)n;
+    b->head = NULL;
+    b->n = 0;
+    b->cap = (uint16_t)(n < 4 ? 4 : n > 256 ? 256 : n);
+    b->room = b->cap;
+    b->fill = 2;
 }
 
 static void catmemi_je_add(catmemi_je_cache *c, unsigned k, void *p) {
@@ -225,7 +232,7 @@ static void catmemi_je_add(catmemi_je_cache *c, unsigned k, void *p) {
 /* Gives class k's blocks back to the arena until keep are left, one mallocx-free call each
    (jemalloc has no batch free). Stops at the list's end too: in a fork() child, a cache of a
    vanished thread may have been caught between two stores. */
-static void catmemi_je_give_back(catmemi_je_cache *c, unsigned k, uint32_t keep) {
+static void catmemi_je_give_back(catmemi_je_cache *c, unsigned k, unsigned keep) {
     catmemi_je_bin *b = &c->bin[k];
     while (b->n > keep && b->head != NULL) {
         void *p = b->head;
@@ -241,13 +248,15 @@ static void catmemi_je_empty(catmemi_je_cache *c) {
     for (k = 0; k < CATMEMI_JE_NCLASS; k++) catmemi_je_give_back(c, k, 0);
 }
 
-/* Class k is empty: half a bin from the arena, the first block for the caller. One arena call
+/* Class k is empty: a batch from the arena, the first block for the caller. One arena call
    per block (jemalloc's experimental.batch_alloc only gains when it takes whole fresh slabs).
    A failure midway keeps what came; NULL only when not even one block could be had. */
 static void *catmemi_je_refill(catmemi_je_cache *c, unsigned k) {
+    catmemi_je_bin *b = &c->bin[k];
     size_t size = catmemi_je_class_size[k];
-    uint32_t i, n = (c->bin[k].n + c->bin[k].room) / 2;
+    unsigned i, n = b->fill;
     void *first = CATMEMI_JE(mallocx)(size, c->flags);
+    b->fill = (uint16_t)(2 * n < b->cap / 2u ? 2 * n : b->cap / 2u);
     for (i = 1; first != NULL && i < n; i++) {
         void *p = CATMEMI_JE(mallocx)(size, c->flags);
         if (p == NULL) break;
@@ -314,7 +323,7 @@ static catmemi_je_cache *catmemi_je_cache_for(catmemi_slot *s) {
                                                     CATMEMI_ZERO | CATMEMI_MALLOCX_TCACHE_NONE);
         if (c != NULL) {
             unsigned k;
-            for (k = 0; k < CATMEMI_JE_NCLASS; k++) c->bin[k].room = catmemi_je_cap(k);
+            for (k = 0; k < CATMEMI_JE_NCLASS; k++) catmemi_je_bin_init(&c->bin[k], k);
             c->flags = CATMEMI_MALLOCX_ARENA(s->je.index) | CATMEMI_MALLOCX_TCACHE_NONE;
             c->slot = i;
             catmemi_je_caches[i] = c;
@@ -420,9 +429,25 @@ static void catmemi_je_free_slow(catmemi_slot *s, void *p, size_t size) {
         CATMEMI_JE(dallocx)(p, CATMEMI_MALLOCX_TCACHE_NONE);
 }
 
+/* A small new size: the block stays where it is when its class does not change, and moves to a
+   block from the cache otherwise. The old block goes straight back to its own arena: catmem
+   cannot tell cheaply whether it belongs to s (a realloc may move a block between arenas). */
 static void *catmemi_je_realloc(catmemi_slot *s, void *p, size_t size) {
-    return CATMEMI_JE(rallocx)(p, size,
-                               CATMEMI_MALLOCX_ARENA(s->je.index) | CATMEMI_MALLOCX_TCACHE_NONE);
+    catmemi_je_cache *c = catmemi_je_cache_for(s);
+    size_t old;
+    unsigned k;
+    void *q;
+    if (c == NULL || size > CATMEMI_JE_SMALL_MAX)
+        return CATMEMI_JE(rallocx)(p, size, CATMEMI_MALLOCX_ARENA(s->je.index) |
+                                                CATMEMI_MALLOCX_TCACHE_NONE);
+    old = CATMEMI_JE(sallocx)(p, 0);
+    k = catmemi_je_class(size);
+    if (old == catmemi_je_class_size[k]) return p;
+    q = catmemi_je_pop(c, k);
+    if (q == NULL && (q = catmemi_je_refill(c, k)) == NULL) return NULL;
+    memcpy(q, p, old < size ? old : size);
+    CATMEMI_JE(sdallocx)(p, old, CATMEMI_MALLOCX_TCACHE_NONE);
+    return q;
 }
 
 /* Under catmemi_mu: every thread's cache for s (all slots when s is NULL) is destroyed. */
@@ -440,11 +465,7 @@ static int catmemi_je_reset(catmemi_slot *s) {
     for (t = catmemi_je_threads.next; t != &catmemi_je_threads; t = t->next) {
         catmemi_je_cache *c = t->caches[i];
         unsigned k;
-        for (k = 0; c != NULL && k < CATMEMI_JE_NCLASS; k++) {
-            c->bin[k].room += c->bin[k].n;
-            c->bin[k].n = 0;
-            c->bin[k].head = NULL;
-        }
+        for (k = 0; c != NULL && k < CATMEMI_JE_NCLASS; k++) catmemi_je_bin_init(&c->bin[k], k);
     }
     return catmemi_je_ctl(s, "arena.%u.reset", NULL, NULL, NULL, 0);
 }

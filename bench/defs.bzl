@@ -34,13 +34,16 @@ BACKEND_LINKOPTS = {
     ],
 }
 
-def bench_program(name, srcs, **kwargs):
+def bench_program(name, srcs, own_implementation = False, **kwargs):
     """Generates <name>_jemalloc and <name>_system.
 
     Args:
       name: base name.
       srcs: the program's sources; they include "catmem.h" and "bench_common.h" and must not
-        define CATMEM_IMPLEMENTATION (the //:catmem_<backend> target compiles it).
+        define CATMEM_IMPLEMENTATION (the //:catmem_<backend> target compiles it), unless
+        own_implementation is set.
+      own_implementation: the program defines CATMEM_IMPLEMENTATION itself, with a configuration
+        of its own (CATMEM_MAX_ARENAS, say); the backend macro comes from here.
       **kwargs: passed to every cc_binary.
     """
     for backend in ["jemalloc", "system"]:
@@ -48,10 +51,12 @@ def bench_program(name, srcs, **kwargs):
             name = "%s_%s" % (name, backend),
             srcs = srcs,
             copts = BENCH_COPTS,
+            local_defines = ["CATMEM_BACKEND_" + backend.upper()] if own_implementation else [],
             deps = [
                 ":bench_common",
-                "//:catmem_" + backend,
+                "//:headers" if own_implementation else "//:catmem_" + backend,
             ],
-            linkopts = BACKEND_LINKOPTS[backend] + PEER_LIBS + ["-lpthread"],
+            linkopts = BACKEND_LINKOPTS[backend] + PEER_LIBS + ["-lpthread"] +
+                       (["-ljemalloc"] if own_implementation and backend == "jemalloc" else []),
             **kwargs
         )

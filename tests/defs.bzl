@@ -24,7 +24,7 @@ VARIANTS = {
     ),
 }
 
-def catmem_test(name, srcs, variants = VARIANTS.keys(), copts = [], debug = False, env = {}, **kwargs):
+def catmem_test(name, srcs, variants = VARIANTS.keys(), copts = [], linkopts = [], debug = False, env = {}, **kwargs):
     """Generates <name>_<variant> for every backend variant and a test_suite <name> of them all.
 
     Args:
@@ -32,6 +32,7 @@ def catmem_test(name, srcs, variants = VARIANTS.keys(), copts = [], debug = Fals
       srcs: test sources; they include "catmem.h", "testing.h" and <cmocka.h>.
       variants: the backend variants to test (default: all).
       copts: extra compiler options.
+      linkopts: extra linker options.
       debug: link the CATMEM_DEBUG=1 variant of the library.
       env: extra environment of the test.
       **kwargs: passed to every cc_test (size, timeout, ...).
@@ -50,7 +51,7 @@ def catmem_test(name, srcs, variants = VARIANTS.keys(), copts = [], debug = Fals
             local_defines = v.defines,
             deps = ["//:" + v.library + ("_debug" if debug else "")],
             env = test_env,
-            linkopts = ["-lcmocka", "-ldl"],
+            linkopts = ["-lcmocka", "-ldl"] + linkopts,
             tags = v.tags + tags,
             **kwargs
         )

@@ -1,6 +1,7 @@
 /* Heap profiling. Bazel runs this with MALLOC_CONF=prof:true,lg_prof_sample:0 (see
    tests/BUILD.bazel): jemalloc then samples every allocation and catmem can dump; the system
    backend refuses with ENOTSUP all the same. */
+#define _GNU_SOURCE /* dladdr */
 #include "catmem.h"
 #include "testing.h"
 
@@ -18,21 +19,21 @@
 #define MARKED_SIZE  7000 /* size class 7168 */
 #define MARKED_CLASS 7168
 
-/* The allocation the dump must show, from a function whose address the test knows. Not inlined,
-   and no tail call: its return address must be on the stack that jemalloc records. */
-__attribute__((noinline)) static void *marked_allocation(catmem_arena *a) {
+/* The allocation the dump must show, from a function the test can name (exported with
+   -rdynamic, see tests/BUILD.bazel). Not inlined, and no tail call: an address inside it must be
+   on the stack that jemalloc records. */
+void *prof_marked_allocation(catmem_arena *a);
+__attribute__((noinline)) void *prof_marked_allocation(catmem_arena *a) {
     void *p = catmem_alloc(a, MARKED_SIZE);
     __asm__ volatile("" : : "r"(p) : "memory");
     return p;
 }
 
-/* 1 when a stack of the heap profile at path has a return address inside marked_allocation
-   (within 256 bytes of its start; the function is a few instructions long) and its line of
-   totals counts whole MARKED_CLASS blocks. jemalloc's format: "@ addr addr ..." per stack, then
-   "  t*: <objects>: <bytes> [...]". */
+/* 1 when an address inside prof_marked_allocation (dladdr names it) is on a stack of the heap
+   profile at path, and that stack's totals count whole MARKED_CLASS blocks. jemalloc's format:
+   "@ addr addr ..." per stack, then "  t*: <objects>: <bytes> [...]". */
 static int dump_shows_marked_allocation(const char *path) {
     static char line[1 << 16];
-    uintptr_t lo = (uintptr_t)&marked_allocation, hi = lo + 256;
     int in_stack = 0, found = 0;
     FILE *f = fopen(path, "r");
     assert_non_null(f);
@@ -42,8 +43,11 @@ static int dump_shows_marked_allocation(const char *path) {
             char *tok = strtok(line + 1, " \n");
             in_stack = 0;
             for (; tok != NULL; tok = strtok(NULL, " \n")) {
+                Dl_info info;
                 uintptr_t a = (uintptr_t)strtoull(tok, NULL, 16);
-                if (a > lo && a < hi) in_stack = 1;
+                if (dladdr((void *)a, &info) != 0 && info.dli_sname != NULL &&
+                    strcmp(info.dli_sname, "prof_marked_allocation") == 0)
+                    in_stack = 1;
             }
         } else if (in_stack && sscanf(line, " t*: %llu: %llu", &objects, &bytes) == 2) {
             found = objects >= 1 && bytes == objects * MARKED_CLASS;
@@ -71,7 +75,7 @@ static void test_every_allocation_is_sampled(void **state) {
     assert_int_equal(catmem_prof_active(1), 0);
     for (i = 0; i < 8; i++) assert_non_null(warm[i] = catmem_alloc(a, MARKED_SIZE));
     for (i = 0; i < 8; i++) catmem_free(a, warm[i]);
-    p = marked_allocation(a);
+    p = prof_marked_allocation(a);
     assert_non_null(p);
     assert_int_equal(catmem_prof_dump(path), 0);
     assert_true(dump_shows_marked_allocation(path));
@@ -84,7 +88,7 @@ static void test_every_allocation_is_sampled(void **state) {
     (void)p;
     (void)a;
     (void)dump_shows_marked_allocation;
-    (void)marked_allocation;
+    (void)prof_marked_allocation;
     assert_int_equal(catmem_prof_dump(path), ENOTSUP);
 #endif
     catmem_shutdown();
