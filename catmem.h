@@ -51,9 +51,9 @@
    CATMEM_MAX_ARENAS        arena slots, built-in ones included (default 64, at most 4000).
                             Every thread keeps one word per slot in thread-local storage.
    CATMEM_NAME_MAX          longest arena name in bytes (default 31).
-   CATMEM_JEMALLOC_CACHE_BYTES  jemalloc: bytes of freed blocks of one size class that a thread
-                            keeps per arena in its front cache (default 16384: 4 to 256 blocks);
-                            0: no front cache, every call goes to the arena (and its lock).
+   CATMEM_JEMALLOC_CACHE_BYTES  jemalloc: bytes of freed blocks one thread keeps in its front
+                            caches, all arenas together (default 1 MiB); 0: no front caches,
+                            every call goes to the arena (and its lock).
    CATMEM_DEBUG             1: check on every free that the pointer belongs to the arena given,
                             and abort with a message on misuse that cannot be reported otherwise.
                             Slow (jemalloc: one arenas.lookup per free). Default 0.
@@ -148,11 +148,14 @@
      its owner's heap). Caches are emptied, and heaps handed on, when their thread exits, so
      thread churn piles up neither.
    - On jemalloc any number of threads and arenas works the same way: a front cache is made on a
-     thread's first call in an arena and costs about 600 bytes, plus the blocks it holds: those
-     the thread freed and has not reused, at most CATMEM_JEMALLOC_CACHE_BYTES per size class
-     (4 to 256 blocks; about 650 KiB over all 36 classes at worst). Blocks above 14 KiB, and
-     every block while heap profiling is on (MALLOC_CONF=prof:true, so that jemalloc's sampler
-     sees every allocation), go to the arena directly, with its lock.
+     thread's first call in an arena and costs about 600 bytes, plus the blocks it holds (those
+     the thread freed and has not reused, and the rest of a refill). A thread's caches share
+     CATMEM_JEMALLOC_CACHE_BYTES: each may hold that budget divided by the number of caches the
+     thread has, at least 4 KiB, and gives blocks back beyond it (a cache learns of a smaller
+     share at its next refill or overflow). One busy arena gets the whole budget; 100 arenas
+     get about 10 KiB each. Blocks above 14 KiB, and every block while heap profiling is on
+     (MALLOC_CONF=prof:true, so that jemalloc's sampler sees every allocation), go to the arena
+     directly, with its lock.
    - catmem_arena_reset and catmem_arena_release free memory other threads may be using. The caller
      must make sure that no other thread allocates from or frees into THAT arena during the call
      and that nobody uses its memory afterwards; other arenas are unaffected. A built-in arena
@@ -174,11 +177,11 @@
    On jemalloc, blocks travel between the arena and each thread's front cache in batches: nmalloc
    counts blocks the arena handed out (to a cache or to a caller), ndalloc blocks given back to
    it, and a block that a thread freed into its front cache still counts as allocated (in
-   nmalloc, not yet in ndalloc) until the cache gives it back: when it is full, when the thread
-   exits, at catmem_arena_release and catmem_shutdown (a reset frees cached blocks with the
+   nmalloc, not yet in ndalloc) until the cache gives it back: when it is over its share of
+   the thread's budget, when the thread exits, at catmem_arena_release and catmem_shutdown (a reset frees cached blocks with the
    rest). catmem_arena_stats and catmem_arena_purge first empty the calling thread's cache for
-   that arena, so a single-threaded program sees exact figures; another thread's cache holds at
-   most CATMEM_JEMALLOC_CACHE_BYTES per size class. catmem_total_stats covers the whole process on jemalloc (everything
+   that arena, so a single-threaded program sees exact figures; another thread's caches hold at
+   most about CATMEM_JEMALLOC_CACHE_BYTES together (THREADS). catmem_total_stats covers the whole process on jemalloc (everything
    jemalloc serves) and the sum of catmem's arenas on the system backend. On the system backend a
    block that one thread freed into another living thread's heap counts as allocated until that
    thread's next allocation or free in the arena. While other threads allocate, the fields are

@@ -20,10 +20,13 @@
    cache never sees catmem's blocks (it would mix arenas). That call takes the arena's bin lock
    (about 650 instructions per allocate + free pair here), so each thread keeps, per arena, a
    small front cache of its own: freed blocks of each small size class (jemalloc's 36 classes,
-   8 B to 14 KiB) on an intrusive list, refilled a few blocks at a time from the arena and
-   trimmed back to it when it holds more than CATMEM_JEMALLOC_CACHE_BYTES. A cache is about
-   600 bytes, made on a thread's first call in an arena, and uses no jemalloc cache id, so any
-   number of (thread, arena) pairs works. The fast path is one TLS load, a size-class lookup and
+   8 B to 14 KiB) on an intrusive list, refilled a few blocks at a time from the arena. A
+   thread's caches together keep at most CATMEM_JEMALLOC_CACHE_BYTES of blocks: each cache may
+   hold that budget divided by the number of caches its thread has (at least
+   CATMEMI_JE_CACHE_FLOOR), and gives blocks back when it holds more. So one busy arena gets the
+   whole budget and a hundred arenas share it. A cache is about 600 bytes, made on a thread's
+   first call in an arena, and uses no jemalloc cache id, so any number of (thread, arena)
+   pairs works. The fast path is one TLS load, a size-class lookup and
    a list pop or push; catmem_free without a size first asks jemalloc for the block's size class
    (sallocx). Caches are registered under catmemi_mu so that reset, release and shutdown can
    empty them all, and are emptied when their thread exits (a pthread key destructor).
@@ -41,10 +44,10 @@
 #    define CATMEMI_JE(name) CATMEMI_CAT(CATMEM_JEMALLOC_PREFIX, name)
 #  endif
 
-/* Bytes of freed blocks of one size class that one thread keeps per arena (at most 256
-   blocks, at least 4); 0 turns the front cache off. */
+/* Bytes of freed blocks one thread keeps in its front caches, all arenas together; 0 turns
+   the front caches off. */
 #  ifndef CATMEM_JEMALLOC_CACHE_BYTES
-#    define CATMEM_JEMALLOC_CACHE_BYTES 16384
+#    define CATMEM_JEMALLOC_CACHE_BYTES (1024 * 1024)
 #  endif
 
 /* jemalloc's small size classes (lg_quantum 4, the x86-64 and arm64 default): 8, 16, 32, 48,
@@ -56,17 +59,17 @@
 /* One size class of a front cache: freed blocks linked through their first word. */
 typedef struct catmemi_je_bin {
     void *head;
-    uint16_t n;    /* blocks on the list */
-    uint16_t room; /* blocks it may still take; 0: the slow path gives half back first */
-    uint16_t fill; /* blocks the next refill takes: doubles up to half the bin */
-    uint16_t cap;
+    uint32_t n;    /* blocks on the list */
+    uint32_t fill; /* blocks the next refill takes: 1, doubling up to 4 KiB worth */
 } catmemi_je_bin;
 
 /* One thread's front cache for one arena. Only its thread touches it, except under catmemi_mu
    while that thread does not use the arena (reset, release, shutdown, fork; see THREADS). */
 typedef struct catmemi_je_cache {
     catmemi_je_bin bin[CATMEMI_JE_NCLASS];
-    int flags; /* mallocx flags: this arena, MALLOCX_TCACHE_NONE */
+    intptr_t room;      /* bytes it may still take; below 0, the slow path gives blocks back */
+    intptr_t allowance; /* room + the bytes it holds (its share of the thread's budget) */
+    int flags;          /* mallocx flags: this arena, MALLOCX_TCACHE_NONE */
     unsigned slot;
 } catmemi_je_cache;
 
@@ -102,7 +105,7 @@ static inline void *catmemi_je_pop(catmemi_je_cache *c, unsigned k) {
     if (CATMEMI_LIKELY(p != NULL)) {
         b->head = *(void **)p;
         b->n--;
-        b->room++;
+        c->room += catmemi_je_class_size[k];
     }
     return p;
 }
@@ -111,8 +114,9 @@ static inline void *catmemi_je_pop(catmemi_je_cache *c, unsigned k) {
    the head (a release store) so that a fork() child never sees a head without its link. */
 static inline int catmemi_je_push(catmemi_je_cache *c, unsigned k, void *p) {
     catmemi_je_bin *b = &c->bin[k];
-    if (CATMEMI_UNLIKELY(b->room == 0)) return 0;
-    b->room--;
+    intptr_t room = c->room - (intptr_t)catmemi_je_class_size[k];
+    if (CATMEMI_UNLIKELY(room < 0)) return 0;
+    c->room = room;
     *(void **)p = b->head;
     b->n++;
     __atomic_store_n(&b->head, p, __ATOMIC_RELEASE);
@@ -190,11 +194,12 @@ CATMEMI_TLS catmemi_je_cache *catmemi_je_caches[CATMEM_MAX_ARENAS];
    catmemi_mu) from its first cache until the thread exits. */
 typedef struct catmemi_je_thread {
     catmemi_je_cache **caches; /* that thread's catmemi_je_caches */
+    unsigned ncaches;          /* changed under catmemi_mu, read by its thread without */
     struct catmemi_je_thread *prev, *next;
 } catmemi_je_thread;
 
 static CATMEMI_TLS catmemi_je_thread catmemi_je_self;
-static catmemi_je_thread catmemi_je_threads = {NULL, &catmemi_je_threads, &catmemi_je_threads};
+static catmemi_je_thread catmemi_je_threads = {NULL, 0, &catmemi_je_threads, &catmemi_je_threads};
 static pthread_key_t catmemi_je_key;
 static size_t catmemi_je_page;
 /* Decided once, at the first init: front caches are used (see the top of this file). */
@@ -208,24 +213,15 @@ static int catmemi_je_ctl(const catmemi_slot *s, const char *fmt, void *old, siz
     return CATMEMI_JE(mallctl)(name, old, oldlen, newp, newlen);
 }
 
-/* How many blocks of class k a cache keeps: CATMEM_JEMALLOC_CACHE_BYTES worth, 4 to 256. A
-   bin in steady use is refilled to half of that and gives half back when full, so the arena is
-   visited about once per (cap / 2)^2 operations of a class that frees and allocates at random.
-   Refills start at 2 blocks and double: a pair that uses a class a little holds little. */
-static void catmemi_je_bin_init(catmemi_je_bin *b, unsigned k) {
-    size_t n = CATMEM_JEMALLOC_CACHE_BYTES / catmemi_je_class_size[k];
-    b->head = NULL;
-    b->n = 0;
-    b->cap = (uint16_t)(n < 4 ? 4 : n > 256 ? 256 : n);
-    b->room = b->cap;
-    b->fill = 2;
-}
+/* The least a cache may hold, however many caches its thread has: enough for a few blocks of
+   the classes it uses. */
+#  define CATMEMI_JE_CACHE_FLOOR 4096
 
 static void catmemi_je_add(catmemi_je_cache *c, unsigned k, void *p) {
     catmemi_je_bin *b = &c->bin[k];
+    c->room -= (intptr_t)catmemi_je_class_size[k];
     *(void **)p = b->head;
     b->n++;
-    b->room--;
     __atomic_store_n(&b->head, p, __ATOMIC_RELEASE);
 }
 
@@ -238,7 +234,7 @@ static void catmemi_je_give_back(catmemi_je_cache *c, unsigned k, unsigned keep)
         void *p = b->head;
         b->head = *(void **)p;
         b->n--;
-        b->room++;
+        c->room += (intptr_t)catmemi_je_class_size[k];
         CATMEMI_JE(sdallocx)(p, catmemi_je_class_size[k], c->flags);
     }
 }
@@ -248,15 +244,66 @@ static void catmemi_je_empty(catmemi_je_cache *c) {
     for (k = 0; k < CATMEMI_JE_NCLASS; k++) catmemi_je_give_back(c, k, 0);
 }
 
-/* Class k is empty: a batch from the arena, the first block for the caller. One arena call
-   per block (jemalloc's experimental.batch_alloc only gains when it takes whole fresh slabs).
-   A failure midway keeps what came; NULL only when not even one block could be had. */
+/* What one of t's caches may hold: the budget shared by its caches, at least the floor. */
+static intptr_t catmemi_je_allowance(const catmemi_je_thread *t) {
+    unsigned n = __atomic_load_n(&t->ncaches, __ATOMIC_RELAXED);
+    size_t share = CATMEM_JEMALLOC_CACHE_BYTES / (n != 0 ? n : 1);
+    return (intptr_t)(share > CATMEMI_JE_CACHE_FLOOR ? share : CATMEMI_JE_CACHE_FLOOR);
+}
+
+/* An empty cache that may take its allowance. */
+static void catmemi_je_cache_init(catmemi_je_cache *c, intptr_t allowance) {
+    unsigned k;
+    for (k = 0; k < CATMEMI_JE_NCLASS; k++) {
+        c->bin[k].head = NULL;
+        c->bin[k].n = 0;
+        c->bin[k].fill = 1;
+    }
+    c->room = c->allowance = allowance;
+}
+
+/* The class holding the most bytes. */
+static unsigned catmemi_je_fullest(const catmemi_je_cache *c) {
+    unsigned k, best = 0;
+    for (k = 1; k < CATMEMI_JE_NCLASS; k++)
+        if ((size_t)c->bin[k].n * catmemi_je_class_size[k] >
+            (size_t)c->bin[best].n * catmemi_je_class_size[best])
+            best = k;
+    return best;
+}
+
+/* The thread's number of caches may have changed since c's allowance was set: its share now. */
+static void catmemi_je_reshare(catmemi_je_cache *c) {
+    intptr_t allowance = catmemi_je_allowance(&catmemi_je_self);
+    c->room += allowance - c->allowance;
+    c->allowance = allowance;
+}
+
+/* The cache holds more than its allowance: the class holding the most bytes gives half of them
+   back, until the cache holds three quarters of its allowance. Classes whose frees and
+   allocations balance keep their blocks; the ones that pile up (a long run of frees of one
+   size) give them back. */
+static void catmemi_je_trim(catmemi_je_cache *c) {
+    intptr_t allowance = c->allowance;
+    while (c->room < allowance / 4) {
+        unsigned k = catmemi_je_fullest(c);
+        catmemi_je_give_back(c, k, c->bin[k].n / 2);
+    }
+}
+
+/* Class k is empty: a batch from the arena, the first block for the caller. Batches start at
+   one block and double up to 32, within the room the cache has left, so a class used once
+   costs one block and a busy class visits the arena rarely. One arena call per block: jemalloc's
+   experimental.batch_alloc only gains when it takes whole fresh slabs. A failure midway keeps
+   what came; NULL only when not even one block could be had. */
 static void *catmemi_je_refill(catmemi_je_cache *c, unsigned k) {
     catmemi_je_bin *b = &c->bin[k];
-    size_t size = catmemi_je_class_size[k];
-    unsigned i, n = b->fill;
+    size_t size = catmemi_je_class_size[k], fits;
+    catmemi_je_reshare(c);
+    fits = c->room > 0 ? (size_t)c->room / size + 1 : 1;
+    unsigned i, n = b->fill < fits ? b->fill : (unsigned)fits;
     void *first = CATMEMI_JE(mallocx)(size, c->flags);
-    b->fill = (uint16_t)(2 * n < b->cap / 2u ? 2 * n : b->cap / 2u);
+    if (b->fill < 32) b->fill *= 2;
     for (i = 1; first != NULL && i < n; i++) {
         void *p = CATMEMI_JE(mallocx)(size, c->flags);
         if (p == NULL) break;
@@ -274,6 +321,7 @@ static void catmemi_je_drop(catmemi_je_thread *t, int i) {
         catmemi_je_cache *c = t->caches[k];
         if (c == NULL) continue;
         t->caches[k] = NULL;
+        __atomic_store_n(&t->ncaches, t->ncaches - 1, __ATOMIC_RELAXED);
         catmemi_je_empty(c);
         CATMEMI_JE(dallocx)(c, CATMEMI_MALLOCX_TCACHE_NONE);
     }
@@ -319,11 +367,11 @@ static catmemi_je_cache *catmemi_je_cache_for(catmemi_slot *s) {
     if (c != NULL || !catmemi_je_front) return c;
     catmemi_lock();
     if (catmemi_is_up() && catmemi_slot_live(s) && catmemi_je_join()) {
-        c = (catmemi_je_cache *)CATMEMI_JE(mallocx)(sizeof *c,
-                                                    CATMEMI_ZERO | CATMEMI_MALLOCX_TCACHE_NONE);
+        c = (catmemi_je_cache *)CATMEMI_JE(mallocx)(sizeof *c, CATMEMI_MALLOCX_TCACHE_NONE);
         if (c != NULL) {
-            unsigned k;
-            for (k = 0; k < CATMEMI_JE_NCLASS; k++) catmemi_je_bin_init(&c->bin[k], k);
+            catmemi_je_thread *t = &catmemi_je_self;
+            __atomic_store_n(&t->ncaches, t->ncaches + 1, __ATOMIC_RELAXED);
+            catmemi_je_cache_init(c, catmemi_je_allowance(t));
             c->flags = CATMEMI_MALLOCX_ARENA(s->je.index) | CATMEMI_MALLOCX_TCACHE_NONE;
             c->slot = i;
             catmemi_je_caches[i] = c;
@@ -411,15 +459,15 @@ static void *catmemi_je_alloc_slow(catmemi_slot *s, size_t size, int opts) {
 }
 
 /* s NULL: no usable arena (NULL handle, shutdown, released): straight back to its arena. A
-   full bin gives half of its blocks back first. */
+   small block goes into the cache even past its allowance; the cache then trims itself. */
 static void catmemi_je_free_slow(catmemi_slot *s, void *p, size_t size) {
     catmemi_je_cache *c = s != NULL ? catmemi_je_cache_for(s) : NULL;
     if (c != NULL) {
         size_t usize = size != 0 ? size : CATMEMI_JE(sallocx)(p, 0);
         if (usize <= CATMEMI_JE_SMALL_MAX) {
-            unsigned k = catmemi_je_class(usize);
-            if (c->bin[k].room == 0) catmemi_je_give_back(c, k, c->bin[k].n / 2);
-            catmemi_je_add(c, k, p);
+            catmemi_je_add(c, catmemi_je_class(usize), p);
+            if (c->room < 0) catmemi_je_reshare(c);
+            if (c->room < 0) catmemi_je_trim(c);
             return;
         }
     }
@@ -464,8 +512,7 @@ static int catmemi_je_reset(catmemi_slot *s) {
     unsigned i = s->handle.slot;
     for (t = catmemi_je_threads.next; t != &catmemi_je_threads; t = t->next) {
         catmemi_je_cache *c = t->caches[i];
-        unsigned k;
-        for (k = 0; c != NULL && k < CATMEMI_JE_NCLASS; k++) catmemi_je_bin_init(&c->bin[k], k);
+        if (c != NULL) catmemi_je_cache_init(c, c->allowance);
     }
     return catmemi_je_ctl(s, "arena.%u.reset", NULL, NULL, NULL, 0);
 }
