@@ -299,10 +299,12 @@ static void catmemi_je_trim(catmemi_je_cache *c) {
 static void *catmemi_je_refill(catmemi_je_cache *c, unsigned k) {
     catmemi_je_bin *b = &c->bin[k];
     size_t size = catmemi_je_class_size[k], fits;
+    unsigned i, n;
+    void *first;
     catmemi_je_reshare(c);
     fits = c->room > 0 ? (size_t)c->room / size + 1 : 1;
-    unsigned i, n = b->fill < fits ? b->fill : (unsigned)fits;
-    void *first = CATMEMI_JE(mallocx)(size, c->flags);
+    n = b->fill < fits ? b->fill : (unsigned)fits;
+    first = CATMEMI_JE(mallocx)(size, c->flags);
     if (b->fill < 32) b->fill *= 2;
     for (i = 1; first != NULL && i < n; i++) {
         void *p = CATMEMI_JE(mallocx)(size, c->flags);
