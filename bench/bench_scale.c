@@ -6,7 +6,9 @@
       successor). A = 100 (6,400 pairs) against A = 2 (128 pairs): the same live set, the same
       operations; only the number of pairs differs. Resident memory is read while all threads
       are alive, after their warm-up; per pair = (RSS at 100 arenas - RSS at 2) / (64 x 98).
-      Plain jemalloc malloc/free runs the same operations as a reference.
+      Plain jemalloc malloc/free runs the same operations as a reference, and so does jemalloc's
+      mallocx/sdallocx with MALLOCX_TCACHE_NONE on the same 100 and 2 arenas (catmem without
+      its front caches): what spreading the live set over 100 arenas costs by itself.
    2. Resident bytes per live object: 1,000,000 objects of 16, 48 and 128 bytes, every byte
       written, catmem against plain jemalloc malloc.
    3. One catmem_shutdown + catmem_init cycle with one block allocated and freed in each
@@ -21,6 +23,7 @@
 #include "catmem.h"
 #include "bench_common.h"
 
+#include <jemalloc/jemalloc.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -66,11 +69,12 @@ static void in_child(void (*fn)(void *, double *, int), void *arg, double *out, 
 
 /* ---- 1. scale --------------------------------------------------------------------------------- */
 
-enum { PEER_CATMEM, PEER_JEMALLOC };
+enum { PEER_CATMEM, PEER_JEMALLOC, PEER_NONE };
 
 typedef struct scale_run {
     int peer, narenas;
     catmem_arena *arenas[MAX_ARENAS];
+    int none_flags[MAX_ARENAS]; /* PEER_NONE: mallocx flags of each arena */
     const bench_op *ops;
     size_t nops_warm, nops;
     pthread_barrier_t warm, go, done;
@@ -84,7 +88,9 @@ typedef struct scale_worker {
 } scale_worker;
 
 static void *scale_alloc(const scale_run *r, unsigned slot, size_t size) {
-    void *p = r->peer == PEER_CATMEM ? catmem_alloc(r->arenas[slot % (unsigned)r->narenas], size)
+    unsigned a = slot % (unsigned)r->narenas;
+    void *p = r->peer == PEER_CATMEM ? catmem_alloc(r->arenas[a], size)
+              : r->peer == PEER_NONE ? mallocx(size, r->none_flags[a])
                                      : bench_je_malloc(size);
     if (p == NULL) die("allocation failed");
     bench_touch(p, size);
@@ -92,8 +98,11 @@ static void *scale_alloc(const scale_run *r, unsigned slot, size_t size) {
 }
 
 static void scale_free(const scale_run *r, unsigned slot, void *p) {
+    unsigned a = slot % (unsigned)r->narenas;
     if (r->peer == PEER_CATMEM)
-        catmem_free(r->arenas[slot % (unsigned)r->narenas], p);
+        catmem_free(r->arenas[a], p);
+    else if (r->peer == PEER_NONE)
+        dallocx(p, r->none_flags[a]);
     else
         bench_je_free(p);
 }
@@ -144,6 +153,7 @@ static void scale_child(void *arg, double *out, int n) {
         r->arenas[i] = i < CATMEM_KIND_COUNT ? catmem_arena_get((catmem_kind)i)
                                              : catmem_arena_create(name);
         if (r->arenas[i] == NULL) die("catmem_arena_create failed");
+        r->none_flags[i] = MALLOCX_ARENA(catmem_arena_id(r->arenas[i])) | MALLOCX_TCACHE_NONE;
     }
     pthread_barrier_init(&r->warm, NULL, THREADS);
     pthread_barrier_init(&r->go, NULL, THREADS);
@@ -215,11 +225,15 @@ static void cycle_child(void *arg, double *out, int n) {
 /* ---- main ------------------------------------------------------------------------------------- */
 
 int main(int argc, char **argv) {
-    static scale_run runs[3];
-    static const char *const run_names[3] = {"catmem, 64 threads x 100 arenas",
-                                             "catmem, 64 threads x 2 arenas",
-                                             "jemalloc malloc/free, 64 threads"};
-    double rss_alive[3] = {0}, rss_before[3] = {0}, ns[3][BENCH_MAX_REPS], ratio[BENCH_MAX_REPS];
+    enum { NRUNS = 5 };
+    static scale_run runs[NRUNS];
+    static const char *const run_names[NRUNS] = {
+        "catmem, 64 threads x 100 arenas", "catmem, 64 threads x 2 arenas",
+        "jemalloc malloc/free, 64 threads",
+        "jemalloc mallocx, MALLOCX_TCACHE_NONE, 64 threads x 100 arenas",
+        "jemalloc mallocx, MALLOCX_TCACHE_NONE, 64 threads x 2 arenas"};
+    double rss_alive[NRUNS] = {0}, rss_before[NRUNS] = {0}, ns[NRUNS][BENCH_MAX_REPS];
+    double ratio[BENCH_MAX_REPS], ratio_none[BENCH_MAX_REPS];
     double per_pair, obj[2][3], cycle_us[BENCH_MAX_REPS];
     size_t sizes[3] = {16, 48, 128};
     bench_op *ops;
@@ -234,17 +248,17 @@ int main(int argc, char **argv) {
     bench_header("scale, memory per object, init/shutdown cycles", backend, &o);
     bench_peers_load(strcmp(backend, "jemalloc") == 0 ? "libjemalloc" : "libc");
     ops = bench_ops_make(NOPS_PATTERN, SLOTS, HOT, 0x5eed0005u);
-    for (i = 0; i < 3; i++) {
-        runs[i].peer = i == 2 ? PEER_JEMALLOC : PEER_CATMEM;
-        runs[i].narenas = i == 0 ? MAX_ARENAS : 2;
+    for (i = 0; i < NRUNS; i++) {
+        runs[i].peer = i == 2 ? PEER_JEMALLOC : i > 2 ? PEER_NONE : PEER_CATMEM;
+        runs[i].narenas = (i == 0 || i == 3) ? MAX_ARENAS : 2;
         runs[i].ops = ops;
         runs[i].nops_warm = SLOTS * 4;
         runs[i].nops = (size_t)(100000 * o.scale) + 1000;
     }
 
-    /* Interleaved: A B C A B C ..., the per-repetition ratio 100 arenas / 2 arenas. */
+    /* Interleaved: A B C D E A B C D E ..., the per-repetition ratio 100 arenas / 2 arenas. */
     for (rep = 0; rep < o.reps; rep++)
-        for (i = 0; i < 3; i++) {
+        for (i = 0; i < NRUNS; i++) {
             double out[3];
             in_child(scale_child, &runs[i], out, 3);
             if (out[2] < 0) die("a scale run failed");
@@ -254,7 +268,10 @@ int main(int argc, char **argv) {
                 rss_alive[i] = out[1];
             }
         }
-    for (rep = 0; rep < o.reps; rep++) ratio[rep] = ns[0][rep] / ns[1][rep];
+    for (rep = 0; rep < o.reps; rep++) {
+        ratio[rep] = ns[0][rep] / ns[1][rep];
+        ratio_none[rep] = ns[3][rep] / ns[4][rep];
+    }
     per_pair = ((rss_alive[0] - rss_before[0]) - (rss_alive[1] - rss_before[1])) * 1048576.0 /
                (THREADS * (MAX_ARENAS - 2));
 
@@ -264,12 +281,15 @@ int main(int argc, char **argv) {
            "(the smallest over the repetitions).\n\n",
            THREADS, SLOTS, runs[0].nops, runs[0].nops_warm);
     printf("| run | ns/op per thread (median) | RSS growth, MiB |\n|---|---:|---:|\n");
-    for (i = 0; i < 3; i++)
+    for (i = 0; i < NRUNS; i++)
         printf("| %s | %.1f | %.1f |\n", run_names[i], bench_median(ns[i], o.reps),
                rss_alive[i] - rss_before[i]);
     printf("\nResident memory per (thread, arena) pair: %.0f bytes ((growth at 100 arenas - "
            "growth at 2 arenas) / (%d x %d pairs)).\n",
            per_pair, THREADS, MAX_ARENAS - 2);
+    printf("ns/op at 100 arenas over 2 arenas (median of the per-repetition ratios): catmem "
+           "%.2fx; jemalloc with MALLOCX_TCACHE_NONE on the same arenas %.2fx.\n",
+           bench_median(ratio, o.reps), bench_median(ratio_none, o.reps));
 
     for (s = 0; s < 3; s++)
         for (i = 0; i < 2; i++) {
