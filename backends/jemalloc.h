@@ -86,8 +86,8 @@ static const unsigned char catmemi_je_class_tab[129] = {
     18, 18, 18, 18, 18, 18, 18, 18, 18, 19, 19, 19, 19, 19, 19, 19, 19, 19, 19, 19, 19, 19,
     19, 19, 19, 20, 20, 20, 20, 20, 20, 20, 20, 20, 20, 20, 20, 20, 20, 20, 20};
 static const uint16_t catmemi_je_class_size[CATMEMI_JE_NCLASS] = {
-    8,    16,   32,   48,   64,   80,   96,   112,  128,  160,  192,   224,
-    256,  320,  384,  448,  512,  640,  768,  896,  1024, 1280, 1536,  1792,
+    8,    16,   32,   48,   64,   80,   96,   112,  128,  160,   192,   224,
+    256,  320,  384,  448,  512,  640,  768,  896,  1024, 1280,  1536,  1792,
     2048, 2560, 3072, 3584, 4096, 5120, 6144, 7168, 8192, 10240, 12288, 14336};
 
 /* The class of a size in 1..CATMEMI_JE_SMALL_MAX. Above 1 KiB: (1 << lg, 2 << lg] holds four
@@ -95,7 +95,8 @@ static const uint16_t catmemi_je_class_size[CATMEMI_JE_NCLASS] = {
 static inline unsigned catmemi_je_class(size_t size) {
     unsigned lg;
     if (CATMEMI_LIKELY(size <= 1024)) return catmemi_je_class_tab[(size + 7) >> 3];
-    lg = (unsigned)(8 * sizeof(unsigned long) - 1) - (unsigned)__builtin_clzl((unsigned long)size - 1);
+    lg = (unsigned)(8 * sizeof(unsigned long) - 1) -
+         (unsigned)__builtin_clzl((unsigned long)size - 1);
     return 20 + (lg - 10) * 4 + (unsigned)((size - 1 - ((size_t)1 << lg)) >> (lg - 2)) + 1;
 }
 
@@ -138,16 +139,17 @@ static inline void *catmemi_je_fast_alloc(const catmem_arena *a, size_t size, in
 }
 
 /* The block's class comes from jemalloc (sallocx): aligned blocks and blocks from realloc are
-   ordinary class-sized blocks too. */
+   ordinary class-sized blocks too. The slow path gets the usable size, a valid size to free. */
 static inline void catmemi_je_fast_free(const catmem_arena *a, void *p) {
     catmemi_je_cache *c = catmemi_je_caches[a->slot];
+    size_t usize = 0;
     if (CATMEMI_LIKELY(c != NULL)) {
-        size_t usize = CATMEMI_JE(sallocx)(p, 0);
+        usize = CATMEMI_JE(sallocx)(p, 0);
         if (CATMEMI_LIKELY(usize <= CATMEMI_JE_SMALL_MAX) &&
             CATMEMI_LIKELY(catmemi_je_push(c, catmemi_je_class(usize), p)))
             return;
     }
-    catmemi_free_slow(a, p, 0);
+    catmemi_free_slow(a, p, usize);
 }
 
 /* Any size from the one asked for up to the usable size names the same class. */
@@ -402,16 +404,14 @@ static int catmemi_je_prof_enabled(void);
 static int catmemi_je_classes_match(void) {
     unsigned nbins, k;
     size_t sz = sizeof nbins;
-    if (CATMEMI_JE(mallctl)("arenas.nbins", &nbins, &sz, NULL, 0) != 0 ||
-        nbins < CATMEMI_JE_NCLASS)
+    if (CATMEMI_JE(mallctl)("arenas.nbins", &nbins, &sz, NULL, 0) != 0 || nbins < CATMEMI_JE_NCLASS)
         return 0;
     for (k = 0; k < CATMEMI_JE_NCLASS; k++) {
         char name[48];
         size_t size = 0;
         sz = sizeof size;
         snprintf(name, sizeof name, "arenas.bin.%u.size", k);
-        if (CATMEMI_JE(mallctl)(name, &size, &sz, NULL, 0) != 0 ||
-            size != catmemi_je_class_size[k])
+        if (CATMEMI_JE(mallctl)(name, &size, &sz, NULL, 0) != 0 || size != catmemi_je_class_size[k])
             return 0;
     }
     return 1;
@@ -425,8 +425,8 @@ static int catmemi_je_once(void) {
     if (catmemi_je_version() == NULL) return ENOSYS;
     sz = sizeof catmemi_je_page;
     if (CATMEMI_JE(mallctl)("arenas.page", &catmemi_je_page, &sz, NULL, 0) != 0) return ENOSYS;
-    catmemi_je_front = CATMEM_JEMALLOC_CACHE_BYTES > 0 && catmemi_je_classes_match() &&
-                       !catmemi_je_prof_enabled();
+    catmemi_je_front =
+        CATMEM_JEMALLOC_CACHE_BYTES > 0 && catmemi_je_classes_match() && !catmemi_je_prof_enabled();
     return pthread_key_create(&catmemi_je_key, catmemi_je_thread_exit);
 }
 
@@ -488,8 +488,8 @@ static void *catmemi_je_realloc(catmemi_slot *s, void *p, size_t size) {
     unsigned k;
     void *q;
     if (c == NULL || size > CATMEMI_JE_SMALL_MAX)
-        return CATMEMI_JE(rallocx)(p, size, CATMEMI_MALLOCX_ARENA(s->je.index) |
-                                                CATMEMI_MALLOCX_TCACHE_NONE);
+        return CATMEMI_JE(rallocx)(
+            p, size, CATMEMI_MALLOCX_ARENA(s->je.index) | CATMEMI_MALLOCX_TCACHE_NONE);
     old = CATMEMI_JE(sallocx)(p, 0);
     k = catmemi_je_class(size);
     if (old == catmemi_je_class_size[k]) return p;

@@ -150,8 +150,8 @@ static void scale_child(void *arg, double *out, int n) {
     for (i = 0; i < r->narenas; i++) {
         char name[32];
         snprintf(name, sizeof name, "scale-%d", i);
-        r->arenas[i] = i < CATMEM_KIND_COUNT ? catmem_arena_get((catmem_kind)i)
-                                             : catmem_arena_create(name);
+        r->arenas[i] =
+            i < CATMEM_KIND_COUNT ? catmem_arena_get((catmem_kind)i) : catmem_arena_create(name);
         if (r->arenas[i] == NULL) die("catmem_arena_create failed");
         r->none_flags[i] = MALLOCX_ARENA(catmem_arena_id(r->arenas[i])) | MALLOCX_TCACHE_NONE;
     }
@@ -297,16 +297,18 @@ int main(int argc, char **argv) {
             in_child(object_child, &r, &obj[i][s], 1);
         }
     printf("\nResident bytes per live object, %u objects, every byte written:\n\n", NOBJ);
-    printf("| size | catmem_alloc (one arena) | jemalloc malloc | ratio |\n|---:|---:|---:|---:|\n");
+    printf(
+        "| size | catmem_alloc (one arena) | jemalloc malloc | ratio |\n|---:|---:|---:|---:|\n");
     for (s = 0; s < 3; s++)
         printf("| %zu B | %.1f | %.1f | %.3f |\n", sizes[s], obj[0][s], obj[1][s],
                obj[0][s] / obj[1][s]);
 
     cycles = (long)(2000 * o.scale) + 10;
     for (rep = 0; rep < o.reps; rep++) in_child(cycle_child, &cycles, &cycle_us[rep], 1);
-    printf("\nOne catmem_shutdown + catmem_init cycle with one 64-byte block allocated and freed in "
-           "each of the %d built-in arenas: %.1f us (median of %d runs of %ld cycles).\n",
-           CATMEM_KIND_COUNT, bench_median(cycle_us, o.reps), o.reps, cycles);
+    printf(
+        "\nOne catmem_shutdown + catmem_init cycle with one 64-byte block allocated and freed in "
+        "each of the %d built-in arenas: %.1f us (median of %d runs of %ld cycles).\n",
+        CATMEM_KIND_COUNT, bench_median(cycle_us, o.reps), o.reps, cycles);
 
     bench_target_head();
     bench_target("scale: resident memory per (thread, arena) pair, 64 x 100", per_pair / 1024.0,

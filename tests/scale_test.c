@@ -76,8 +76,8 @@ static void test_64_threads_times_100_arenas(void **state) {
     for (i = 0; i < ARENAS; i++) {
         char name[32];
         snprintf(name, sizeof name, "scale-%d", i);
-        arenas[i] = i < CATMEM_KIND_COUNT ? catmem_arena_get((catmem_kind)i)
-                                          : catmem_arena_create(name);
+        arenas[i] =
+            i < CATMEM_KIND_COUNT ? catmem_arena_get((catmem_kind)i) : catmem_arena_create(name);
         assert_non_null(arenas[i]);
     }
     pthread_barrier_init(&all_alive, NULL, THREADS);
