@@ -1,6 +1,7 @@
 /* The scale case: 64 threads x 100 arenas, every (thread, arena) pair alive at once. Each pair
    gets a front cache of its own on jemalloc (none falls back to the arena's slow path), blocks
-   stay separate, and everything goes back when the threads exit.
+   stay separate, and everything goes back when the threads exit. And a thread with 100 caches
+   keeps no more in one of them than its share of the thread's budget.
 
    100 arenas need more slots than the default 64, and CATMEM_MAX_ARENAS must be the same in
    every file, so this test compiles catmem's implementation itself (tests/BUILD.bazel). */
@@ -98,9 +99,46 @@ static void test_64_threads_times_100_arenas(void **state) {
     catmem_shutdown();
 }
 
+#if EXPECT_JEMALLOC
+/* A thread's caches share one budget: with 100 caches, one that is handed 2 MB of frees keeps
+   no more than its share (the budget / 100), however much it was allowed while it was alone. */
+static void test_a_busy_cache_keeps_its_share_of_the_budget(void **state) {
+    enum { N = 2000, SIZE = 1000 };
+    static void *p[N];
+    catmem_arena *busy;
+    catmemi_je_cache *c;
+    intptr_t share = CATMEM_JEMALLOC_CACHE_BYTES / ARENAS;
+    int i;
+    (void)state;
+    assert_int_equal(catmem_init(), 0);
+    for (i = 0; i < ARENAS; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "share-%d", i);
+        arenas[i] =
+            i < CATMEM_KIND_COUNT ? catmem_arena_get((catmem_kind)i) : catmem_arena_create(name);
+        assert_non_null(arenas[i]);
+        catmem_free(arenas[i], catmem_alloc(arenas[i], 16)); /* this thread's cache there */
+    }
+    busy = arenas[0];
+    for (i = 0; i < N; i++) assert_non_null(p[i] = catmem_alloc(busy, SIZE));
+    for (i = 0; i < N; i++) catmem_free(busy, p[i]);
+    c = catmemi_je_caches[busy->slot];
+    assert_non_null(c);
+    assert_true(share >= CATMEMI_JE_CACHE_FLOOR);
+    assert_int_equal(c->allowance, share);
+    assert_true(c->allowance - c->room <= share); /* the bytes it holds */
+    for (i = CATMEM_KIND_COUNT; i < ARENAS; i++)
+        assert_int_equal(catmem_arena_release(arenas[i]), 0);
+    catmem_shutdown();
+}
+#endif
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_64_threads_times_100_arenas),
+#if EXPECT_JEMALLOC
+        cmocka_unit_test(test_a_busy_cache_keeps_its_share_of_the_budget),
+#endif
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
