@@ -153,7 +153,9 @@
      CATMEM_JEMALLOC_CACHE_BYTES: each may hold that budget divided by the number of caches the
      thread has, at least 4 KiB, and gives blocks back beyond it (a cache learns of a smaller
      share at its next refill or overflow). One busy arena gets the whole budget; 100 arenas
-     get about 10 KiB each. Blocks above 14 KiB, and every block while heap profiling is on
+     get about 10 KiB each, and keep blocks up to a sixteenth of that (640 B), so that a few
+     large blocks do not push out the small ones. Blocks above 14 KiB (or above that sixteenth
+     of a cache's share), and every block while heap profiling is on
      (MALLOC_CONF=prof:true, so that jemalloc's sampler sees every allocation), go to the arena
      directly, with its lock.
    - catmem_arena_reset and catmem_arena_release free memory other threads may be using. The caller

@@ -100,10 +100,10 @@ static void test_64_threads_times_100_arenas(void **state) {
 }
 
 #if EXPECT_JEMALLOC
-/* A thread's caches share one budget: with 100 caches, one that is handed 2 MB of frees keeps
+/* A thread's caches share one budget: with 100 caches, one that is handed 224 KB of frees keeps
    no more than its share (the budget / 100), however much it was allowed while it was alone. */
 static void test_a_busy_cache_keeps_its_share_of_the_budget(void **state) {
-    enum { N = 2000, SIZE = 1000 };
+    enum { N = 2000, SIZE = 100 };
     static void *p[N];
     catmem_arena *busy;
     catmemi_je_cache *c;
