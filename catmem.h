@@ -12,8 +12,11 @@
    - arenas created at every init until the process runs out of them: catmem creates each arena
      once per process and reuses it across catmem_init/catmem_shutdown and create/release cycles;
    - mallocx(MALLOCX_ARENA(i)) silently going through the thread's automatic cache, which mixes
-     arenas and leaves dangling pointers after a reset: catmem gives every thread its own explicit
-     cache per arena, flushes them all before a reset and destroys them when the thread exits;
+     arenas and leaves dangling pointers after a reset; MALLOCX_TCACHE_NONE, which is correct but
+     takes the arena's lock on every call; explicit caches (tcache.create), about 49 KiB each and
+     no more than 4,096 in a process: catmem takes blocks from the arena with MALLOCX_TCACHE_NONE
+     and keeps a small front cache of its own per thread and arena (freed blocks per size class,
+     no jemalloc cache id), empties them all before a reset and when their thread exits;
    - mallctl names that do not exist (arena.<i>.name, stats.arenas.<i>.allocated): catmem keeps
      names itself and checks every mallctl result;
    - crashes on bad input: every call validates what it is given and reports errors (below).
@@ -54,6 +57,9 @@
    CATMEM_MAX_ARENAS        arena slots, built-in ones included (default 64, at most 4000).
                             Every thread keeps one word per slot in thread-local storage.
    CATMEM_NAME_MAX          longest arena name in bytes (default 31).
+   CATMEM_JEMALLOC_CACHE_BYTES  jemalloc: bytes of freed blocks one thread keeps in its front
+                            caches, all arenas together (default 1 MiB); 0: no front caches,
+                            every call goes to the arena (and its lock).
    CATMEM_DEBUG             1: check on every free that the pointer belongs to the arena given,
                             and abort with a message on misuse that cannot be reported otherwise.
                             Slow (jemalloc: one arenas.lookup per free). Default 0.
@@ -187,18 +193,27 @@
    =======
    - Every function may be called from any thread.
    - Allocation and free in one arena from many threads at once is safe and scales: on jemalloc
-     each thread allocates through its own cache for that arena; on the system backend through a
-     heap of its own for that arena. A block freed by another thread goes back to its owner's
-     page without a lock (a compare-and-swap) and counts as freed at once. Caches are destroyed,
-     and heaps handed on, when their thread exits, so thread churn never exhausts jemalloc's
-     cache ids nor piles up heaps.
+     each thread allocates through its own front cache for that arena; on the system backend
+     through a heap of its own for that arena, and a block freed by another thread goes back to
+     its owner's page without a lock (a compare-and-swap) and counts as freed at once. Caches are
+     emptied, and heaps handed on, when their thread exits, so thread churn piles up neither.
+   - On jemalloc any number of threads and arenas works the same way: a front cache is made on a
+     thread's first call in an arena and costs about 600 bytes, plus the blocks it holds (those
+     the thread freed and has not reused, and the rest of a refill). A thread's caches share
+     CATMEM_JEMALLOC_CACHE_BYTES: each may hold that budget divided by the number of caches the
+     thread has, at least 4 KiB, and gives blocks back beyond it (a cache learns of a smaller
+     share at its next refill or overflow). One busy arena gets the whole budget; 100 arenas
+     get about 10 KiB each, and keep blocks up to a sixteenth of that (640 B), so that a few
+     large blocks do not push out the small ones. Blocks above 14 KiB (or above that sixteenth
+     of a cache's share), and every block while heap profiling is on (MALLOC_CONF=prof:true, so
+     that jemalloc's sampler sees every allocation), go to the arena directly, with its lock.
    - A thread that sleeps keeps nothing that others freed: on the system backend, a page whose
      blocks were all freed (by any thread) is taken back by catmem_arena_purge and whenever any
      thread of the arena needs a new segment, whether its owner sleeps or not. What a sleeping
      owner can keep is its current page of each size class it used: at most 64 KiB per size
      class per (thread, arena), 2.3 MiB in all if it used all 36 classes. (A purge by the owner
-     itself takes those back too.) On jemalloc, objects
-     in a sleeping thread's cache stay there (a few hundred small objects per thread and arena).
+     itself takes those back too.) On jemalloc, blocks in a sleeping thread's front caches stay
+     there: at most its CATMEM_JEMALLOC_CACHE_BYTES.
    - catmem_arena_reset and catmem_arena_release free memory other threads may be using. The caller
      must make sure that no other thread allocates from or frees into THAT arena (or, for a
      parent, any of its children) during the call and that nobody uses its memory afterwards;
@@ -223,17 +238,21 @@
                                                           large blocks took from malloc
      nmalloc    objects handed out by the arena           allocation calls
      ndalloc    objects returned to the arena             frees, and blocks freed by reset/release
-   On jemalloc, objects travel between the arena and thread caches in batches: nmalloc and
-   ndalloc count those objects, and memory that a thread freed but still caches counts as
-   allocated. catmem_arena_stats first flushes the calling thread's cache for that arena, so a
-   single-threaded program sees exact figures; other threads' caches hold at most a few hundred
-   small objects each. catmem_total_stats covers the whole process on jemalloc (everything
-   jemalloc serves) and the sum of catmem's arenas on the system backend. On the system backend
-   the figures are exact whatever the threads do: a block freed by another thread counts as
-   freed the moment it is freed, even while its owner sleeps, and its memory counts as resident
-   until a purge (or another thread's need for a segment) takes its page back. While other
-   threads allocate, the fields are read one after another and may be a few operations out of
-   step; catmem keeps them coherent (ndalloc <= nmalloc, allocated <= active). On jemalloc a stats
+   On jemalloc, blocks travel between the arena and each thread's front cache in batches: nmalloc
+   counts blocks the arena handed out (to a cache or to a caller), ndalloc blocks given back to
+   it, and a block that a thread freed into its front cache still counts as allocated (in
+   nmalloc, not yet in ndalloc) until the cache gives it back: when it is over its share of the
+   thread's budget, when the thread exits, at catmem_arena_release and catmem_shutdown (a reset
+   frees cached blocks with the rest). catmem_arena_stats and catmem_arena_purge first empty the
+   calling thread's cache for that arena, so a single-threaded program sees exact figures;
+   another thread's caches hold at most about CATMEM_JEMALLOC_CACHE_BYTES together (THREADS).
+   catmem_total_stats covers the whole process on jemalloc (everything jemalloc serves) and the
+   sum of catmem's arenas on the system backend. On the system backend the figures are exact
+   whatever the threads do: a block freed by another thread counts as freed the moment it is
+   freed, even while its owner sleeps, and its memory counts as resident until a purge (or
+   another thread's need for a segment) takes its page back. While other threads allocate, the
+   fields are read one after another and may be a few operations out of step; catmem keeps them
+   coherent (ndalloc <= nmalloc, allocated <= active). On jemalloc a stats
    call refreshes every arena's statistics (mallctl "epoch") and costs a fraction of a
    millisecond (about 0.18 ms measured here): call it to monitor, not on every request.
 
@@ -280,10 +299,12 @@
    frees it recognises (SYSTEM BACKEND).
    Freeing a catmem block with plain free() on jemalloc puts it into the thread's automatic cache,
    which defeats reset; always use catmem_free (or catmem_free_any). Freeing into the wrong arena
-   still frees the block, but on jemalloc may hand it out again from the wrong arena: CATMEM_DEBUG
-   aborts on it.
+   still frees the block, but on jemalloc puts it into the front cache of the arena named, which
+   hands it out again: CATMEM_DEBUG aborts on it.
    catmem_free_sized needs the size asked for (or anything up to the usable size) and must not be
-   used on blocks from catmem_aligned_alloc; use catmem_free for those.
+   used on blocks from catmem_aligned_alloc; use catmem_free for those. It is the fastest free:
+   on jemalloc, catmem_free first asks jemalloc for the block's size class (sallocx, about 45
+   instructions).
 */
 #ifndef CATMEM_H
 #define CATMEM_H

@@ -15,14 +15,27 @@
    Adding a backend is adding one file with these parts. The runtime backend (runtime.h)
    includes this file and system.h under CATMEMI_RUNTIME and picks one of the two at run time.
 
-   How this backend keeps arenas separate and fast: each thread gets, per arena, its own explicit
-   jemalloc thread cache (tcache.create). The mallocx flags for "this arena through my cache" are
-   kept in a thread-local array indexed by arena slot, so the fast path is one TLS load and one
-   mallocx call. A zero entry means "no cache yet" (or dropped by shutdown/release) and takes the
-   slow path. Caches are registered in a list under catmemi_mu so that reset can flush them all,
-   and are destroyed when their thread exits (a pthread key destructor). */
+   How this backend keeps arenas separate and fast: every block comes from mallocx on the
+   arena's own jemalloc manual arena with MALLOCX_TCACHE_NONE, so jemalloc's automatic thread
+   cache never sees catmem's blocks (it would mix arenas). That call takes the arena's bin lock
+   (about 650 instructions per allocate + free pair here), so each thread keeps, per arena, a
+   small front cache of its own: freed blocks of each small size class (jemalloc's 36 classes,
+   8 B to 14 KiB) on an intrusive list, refilled a few blocks at a time from the arena. A
+   thread's caches together keep at most CATMEM_JEMALLOC_CACHE_BYTES of blocks: each cache may
+   hold that budget divided by the number of caches its thread has (at least
+   CATMEMI_JE_CACHE_FLOOR), and gives blocks back when it holds more; it keeps no class larger
+   than a sixteenth of that share. So one busy arena gets the whole budget and a hundred arenas
+   share it. A cache is about 600 bytes, made on a thread's
+   first call in an arena, and uses no jemalloc cache id, so any number of (thread, arena)
+   pairs works. The fast path is one TLS load, a size-class lookup and
+   a list pop or push; catmem_free without a size first asks jemalloc for the block's size class
+   (sallocx). Caches are registered under catmemi_mu so that reset, release and shutdown can
+   empty them all, and are emptied when their thread exits (a pthread key destructor).
+   Blocks above the largest small class, and every block while heap profiling is on (opt.prof:
+   jemalloc's sampler must see every allocation), go to the arena directly. */
 
 #if defined(CATMEMI_PART_INLINE)
+#  include <string.h>
 #  if !defined(CATMEMI_RUNTIME)
 #    include <jemalloc/jemalloc.h>
 #    define CATMEMI_CAT2(a, b) a##b
@@ -32,32 +45,122 @@
 #    define CATMEMI_JE(name) CATMEMI_CAT(CATMEM_JEMALLOC_PREFIX, name)
 #  endif
 
-/* mallocx flags per arena slot for the calling thread; 0 = take the slow path. */
-extern CATMEMI_TLS int catmemi_je_flags[CATMEM_MAX_ARENAS];
+/* Bytes of freed blocks one thread keeps in its front caches, all arenas together; 0 turns
+   the front caches off. */
+#  ifndef CATMEM_JEMALLOC_CACHE_BYTES
+#    define CATMEM_JEMALLOC_CACHE_BYTES (1024 * 1024)
+#  endif
 
+/* jemalloc's small size classes (lg_quantum 4, the x86-64 and arm64 default): 8, 16, 32, 48,
+   64, then four per doubling up to 14336. Checked against arenas.bin.<i>.size at the first
+   init; on a jemalloc with other classes the front cache stays off. */
+#  define CATMEMI_JE_NCLASS    36
+#  define CATMEMI_JE_SMALL_MAX 14336
+
+/* One size class of a front cache: freed blocks linked through their first word. */
+typedef struct catmemi_je_bin {
+    void *head;
+    uint32_t n;    /* blocks on the list */
+    uint32_t fill; /* blocks the next refill takes: 1, doubling up to 4 KiB worth */
+} catmemi_je_bin;
+
+/* One thread's front cache for one arena. Only its thread touches it, except under catmemi_mu
+   while that thread does not use the arena (reset, release, shutdown, fork; see THREADS). */
+typedef struct catmemi_je_cache {
+    catmemi_je_bin bin[CATMEMI_JE_NCLASS];
+    intptr_t room;      /* bytes it may still take; below 0, the slow path gives blocks back */
+    intptr_t allowance; /* room + the bytes it holds (its share of the thread's budget) */
+    unsigned top;       /* the largest class it keeps (catmemi_je_top) */
+    int flags;          /* mallocx flags: this arena, MALLOCX_TCACHE_NONE */
+    unsigned slot;
+} catmemi_je_cache;
+
+/* The calling thread's cache per arena slot; NULL: take the slow path (no cache yet, dropped
+   by shutdown or release, or the front cache is off). */
+extern CATMEMI_TLS catmemi_je_cache *catmemi_je_caches[CATMEM_MAX_ARENAS];
+
+/* Size class of sizes 1..1024, indexed by (size + 7) / 8: one load for 97% of typical sizes. */
+static const unsigned char catmemi_je_class_tab[129] = {
+    0,  0,  1,  2,  2,  3,  3,  4,  4,  5,  5,  6,  6,  7,  7,  8,  8,  9,  9,  9,  9,  10,
+    10, 10, 10, 11, 11, 11, 11, 12, 12, 12, 12, 13, 13, 13, 13, 13, 13, 13, 13, 14, 14, 14,
+    14, 14, 14, 14, 14, 15, 15, 15, 15, 15, 15, 15, 15, 16, 16, 16, 16, 16, 16, 16, 16, 17,
+    17, 17, 17, 17, 17, 17, 17, 17, 17, 17, 17, 17, 17, 17, 17, 18, 18, 18, 18, 18, 18, 18,
+    18, 18, 18, 18, 18, 18, 18, 18, 18, 19, 19, 19, 19, 19, 19, 19, 19, 19, 19, 19, 19, 19,
+    19, 19, 19, 20, 20, 20, 20, 20, 20, 20, 20, 20, 20, 20, 20, 20, 20, 20, 20};
+static const uint16_t catmemi_je_class_size[CATMEMI_JE_NCLASS] = {
+    8,    16,   32,   48,   64,   80,   96,   112,  128,  160,   192,   224,
+    256,  320,  384,  448,  512,  640,  768,  896,  1024, 1280,  1536,  1792,
+    2048, 2560, 3072, 3584, 4096, 5120, 6144, 7168, 8192, 10240, 12288, 14336};
+
+/* The class of a size in 1..CATMEMI_JE_SMALL_MAX. Above 1 KiB: (1 << lg, 2 << lg] holds four
+   classes 1 << (lg - 2) apart, the 20 classes up to 1024 come first. */
+static inline unsigned catmemi_je_class(size_t size) {
+    unsigned lg;
+    if (CATMEMI_LIKELY(size <= 1024)) return catmemi_je_class_tab[(size + 7) >> 3];
+    lg = (unsigned)(8 * sizeof(unsigned long) - 1) -
+         (unsigned)__builtin_clzl((unsigned long)size - 1);
+    return 20 + (lg - 10) * 4 + (unsigned)((size - 1 - ((size_t)1 << lg)) >> (lg - 2)) + 1;
+}
+
+static inline void *catmemi_je_pop(catmemi_je_cache *c, unsigned k) {
+    catmemi_je_bin *b = &c->bin[k];
+    void *p = b->head;
+    if (CATMEMI_LIKELY(p != NULL)) {
+        b->head = *(void **)p;
+        b->n--;
+        c->room += catmemi_je_class_size[k];
+    }
+    return p;
+}
+
+/* 0 when the cache is full or does not keep class k: the slow path then decides. The link is written before
+   the head (a release store) so that a fork() child never sees a head without its link. */
+static inline int catmemi_je_push(catmemi_je_cache *c, unsigned k, void *p) {
+    catmemi_je_bin *b = &c->bin[k];
+    intptr_t room = c->room - (intptr_t)catmemi_je_class_size[k];
+    if (CATMEMI_UNLIKELY(room < 0 || k > c->top)) return 0;
+    c->room = room;
+    *(void **)p = b->head;
+    b->n++;
+    __atomic_store_n(&b->head, p, __ATOMIC_RELEASE);
+    return 1;
+}
+
+/* Small requests without alignment come from the cache; calloc zeroes what it gets there. */
 static inline void *catmemi_je_fast_alloc(const catmem_arena *a, size_t size, int opts) {
-    int f = catmemi_je_flags[a->slot];
-    void *p;
-    if (CATMEMI_LIKELY(f != 0) && CATMEMI_LIKELY((p = CATMEMI_JE(mallocx)(size, f | opts)) != NULL))
-        return p;
+    catmemi_je_cache *c = catmemi_je_caches[a->slot];
+    if (CATMEMI_LIKELY(c != NULL && size <= CATMEMI_JE_SMALL_MAX &&
+                       (opts & CATMEMI_LG_ALIGN_MASK) == 0)) {
+        void *p = catmemi_je_pop(c, catmemi_je_class(size));
+        if (CATMEMI_LIKELY(p != NULL)) {
+            if (opts & CATMEMI_ZERO) memset(p, 0, size);
+            return p;
+        }
+    }
     return catmemi_alloc_slow(a, size, opts);
 }
 
-/* dallocx ignores the arena bits of f and takes the owner from the pointer. */
+/* The block's class comes from jemalloc (sallocx): aligned blocks and blocks from realloc are
+   ordinary class-sized blocks too. The slow path gets the usable size, a valid size to free. */
 static inline void catmemi_je_fast_free(const catmem_arena *a, void *p) {
-    int f = catmemi_je_flags[a->slot];
-    if (CATMEMI_LIKELY(f != 0))
-        CATMEMI_JE(dallocx)(p, f);
-    else
-        catmemi_free_slow(a, p, 0);
+    catmemi_je_cache *c = catmemi_je_caches[a->slot];
+    size_t usize = 0;
+    if (CATMEMI_LIKELY(c != NULL)) {
+        usize = CATMEMI_JE(sallocx)(p, 0);
+        if (CATMEMI_LIKELY(usize <= CATMEMI_JE_SMALL_MAX) &&
+            CATMEMI_LIKELY(catmemi_je_push(c, catmemi_je_class(usize), p)))
+            return;
+    }
+    catmemi_free_slow(a, p, usize);
 }
 
+/* Any size from the one asked for up to the usable size names the same class. */
 static inline void catmemi_je_fast_free_sized(const catmem_arena *a, void *p, size_t size) {
-    int f = catmemi_je_flags[a->slot];
-    if (CATMEMI_LIKELY(f != 0))
-        CATMEMI_JE(sdallocx)(p, size, f);
-    else
-        catmemi_free_slow(a, p, size);
+    catmemi_je_cache *c = catmemi_je_caches[a->slot];
+    if (CATMEMI_LIKELY(c != NULL && size <= CATMEMI_JE_SMALL_MAX) &&
+        CATMEMI_LIKELY(catmemi_je_push(c, catmemi_je_class(size), p)))
+        return;
+    catmemi_free_slow(a, p, size);
 }
 #  if !defined(CATMEMI_RUNTIME)
 #    define catmemi_be_alloc      catmemi_je_fast_alloc
@@ -89,20 +192,22 @@ typedef char catmemi_je_opts_match[(CATMEMI_ZERO == MALLOCX_ZERO && MALLOCX_LG_A
                                        : -1];
 #  endif
 
-CATMEMI_TLS int catmemi_je_flags[CATMEM_MAX_ARENAS];
+CATMEMI_TLS catmemi_je_cache *catmemi_je_caches[CATMEM_MAX_ARENAS];
 
-/* One thread's explicit caches. Lives in the thread's TLS; linked into catmemi_je_threads
-   (under catmemi_mu) from its first cache until the thread exits. */
+/* One thread's caches. Lives in the thread's TLS; linked into catmemi_je_threads (under
+   catmemi_mu) from its first cache until the thread exits. */
 typedef struct catmemi_je_thread {
-    unsigned tc[CATMEM_MAX_ARENAS]; /* tcache id + 1 per slot; 0 = none */
-    int *flags;                     /* that thread's catmemi_je_flags */
+    catmemi_je_cache **caches; /* that thread's catmemi_je_caches */
+    unsigned ncaches;          /* changed under catmemi_mu, read by its thread without */
     struct catmemi_je_thread *prev, *next;
 } catmemi_je_thread;
 
 static CATMEMI_TLS catmemi_je_thread catmemi_je_self;
-static catmemi_je_thread catmemi_je_threads = {{0}, NULL, &catmemi_je_threads, &catmemi_je_threads};
+static catmemi_je_thread catmemi_je_threads = {NULL, 0, &catmemi_je_threads, &catmemi_je_threads};
 static pthread_key_t catmemi_je_key;
 static size_t catmemi_je_page;
+/* Decided once, at the first init: front caches are used (see the top of this file). */
+static int catmemi_je_front;
 
 /* mallctl on "<fmt with the arena index>". */
 static int catmemi_je_ctl(const catmemi_slot *s, const char *fmt, void *old, size_t *oldlen,
@@ -112,18 +217,132 @@ static int catmemi_je_ctl(const catmemi_slot *s, const char *fmt, void *old, siz
     return CATMEMI_JE(mallctl)(name, old, oldlen, newp, newlen);
 }
 
-/* Drops one thread's cache for slot i (or all slots when i < 0). Under catmemi_mu, and only
-   while that thread does not use the arena (see THREADS in catmem.h). */
+/* The least a cache may hold, however many caches its thread has: enough for a few blocks of
+   the classes it uses. */
+#  define CATMEMI_JE_CACHE_FLOOR 4096
+
+static void catmemi_je_add(catmemi_je_cache *c, unsigned k, void *p) {
+    catmemi_je_bin *b = &c->bin[k];
+    c->room -= (intptr_t)catmemi_je_class_size[k];
+    *(void **)p = b->head;
+    b->n++;
+    __atomic_store_n(&b->head, p, __ATOMIC_RELEASE);
+}
+
+/* Gives class k's blocks back to the arena until keep are left, one mallocx-free call each
+   (jemalloc has no batch free). Stops at the list's end too: in a fork() child, a cache of a
+   vanished thread may have been caught between two stores. */
+static void catmemi_je_give_back(catmemi_je_cache *c, unsigned k, unsigned keep) {
+    catmemi_je_bin *b = &c->bin[k];
+    while (b->n > keep && b->head != NULL) {
+        void *p = b->head;
+        b->head = *(void **)p;
+        b->n--;
+        c->room += (intptr_t)catmemi_je_class_size[k];
+        CATMEMI_JE(sdallocx)(p, catmemi_je_class_size[k], c->flags);
+    }
+}
+
+static void catmemi_je_empty(catmemi_je_cache *c) {
+    unsigned k;
+    for (k = 0; k < CATMEMI_JE_NCLASS; k++) catmemi_je_give_back(c, k, 0);
+}
+
+/* What one of t's caches may hold: the budget shared by its caches, at least the floor. */
+static intptr_t catmemi_je_allowance(const catmemi_je_thread *t) {
+    unsigned n = __atomic_load_n(&t->ncaches, __ATOMIC_RELAXED);
+    size_t share = CATMEM_JEMALLOC_CACHE_BYTES / (n != 0 ? n : 1);
+    return (intptr_t)(share > CATMEMI_JE_CACHE_FLOOR ? share : CATMEMI_JE_CACHE_FLOOR);
+}
+
+/* The largest class a cache with this allowance keeps: a sixteenth of the allowance at most.
+   With a small share (a thread that uses many arenas), a few large blocks would fill the cache
+   and push out the many small ones; large blocks then go to the arena directly, and the small
+   ones stay cached (measured in bench_scale: 64 threads x 100 arenas ran 5.4x slower than x 2
+   when every class was kept, 3.0x with this limit). */
+static unsigned catmemi_je_top(intptr_t allowance) {
+    unsigned k = CATMEMI_JE_NCLASS - 1;
+    while (k > 0 && (intptr_t)catmemi_je_class_size[k] > allowance / 16) k--;
+    return k;
+}
+
+/* An empty cache that may take its allowance. */
+static void catmemi_je_cache_init(catmemi_je_cache *c, intptr_t allowance) {
+    unsigned k;
+    for (k = 0; k < CATMEMI_JE_NCLASS; k++) {
+        c->bin[k].head = NULL;
+        c->bin[k].n = 0;
+        c->bin[k].fill = 1;
+    }
+    c->room = c->allowance = allowance;
+    c->top = catmemi_je_top(allowance);
+}
+
+/* The class holding the most bytes. */
+static unsigned catmemi_je_fullest(const catmemi_je_cache *c) {
+    unsigned k, best = 0;
+    for (k = 1; k < CATMEMI_JE_NCLASS; k++)
+        if ((size_t)c->bin[k].n * catmemi_je_class_size[k] >
+            (size_t)c->bin[best].n * catmemi_je_class_size[best])
+            best = k;
+    return best;
+}
+
+/* The thread's number of caches may have changed since c's allowance was set: its share now. */
+static void catmemi_je_reshare(catmemi_je_cache *c) {
+    intptr_t allowance = catmemi_je_allowance(&catmemi_je_self);
+    c->room += allowance - c->allowance;
+    c->allowance = allowance;
+    c->top = catmemi_je_top(allowance);
+}
+
+/* The cache holds more than its allowance: the class holding the most bytes gives half of them
+   back, until the cache holds three quarters of its allowance. Classes whose frees and
+   allocations balance keep their blocks; the ones that pile up (a long run of frees of one
+   size) give them back. */
+static void catmemi_je_trim(catmemi_je_cache *c) {
+    intptr_t allowance = c->allowance;
+    while (c->room < allowance / 4) {
+        unsigned k = catmemi_je_fullest(c);
+        catmemi_je_give_back(c, k, c->bin[k].n / 2);
+    }
+}
+
+/* Class k is empty: a batch from the arena, the first block for the caller. Batches start at
+   one block and double up to 32, within the room the cache has left, so a class used once
+   costs one block and a busy class visits the arena rarely. One arena call per block: jemalloc's
+   experimental.batch_alloc only gains when it takes whole fresh slabs. A failure midway keeps
+   what came; NULL only when not even one block could be had. */
+static void *catmemi_je_refill(catmemi_je_cache *c, unsigned k) {
+    catmemi_je_bin *b = &c->bin[k];
+    size_t size = catmemi_je_class_size[k], fits;
+    unsigned i, n;
+    void *first;
+    catmemi_je_reshare(c);
+    fits = c->room > 0 ? (size_t)c->room / size + 1 : 1;
+    n = b->fill < fits ? b->fill : (unsigned)fits;
+    first = CATMEMI_JE(mallocx)(size, c->flags);
+    if (b->fill < 32) b->fill *= 2;
+    for (i = 1; first != NULL && i < n; i++) {
+        void *p = CATMEMI_JE(mallocx)(size, c->flags);
+        if (p == NULL) break;
+        catmemi_je_add(c, k, p);
+    }
+    return first;
+}
+
+/* Drops one thread's cache for slot i (or all slots when i < 0): its blocks go back to their
+   arena, the cache is freed. Under catmemi_mu, and only while that thread does not use the
+   arena (see THREADS in catmem.h). */
 static void catmemi_je_drop(catmemi_je_thread *t, int i) {
     int k;
     for (k = (i < 0 ? 0 : i); k < (i < 0 ? CATMEM_MAX_ARENAS : i + 1); k++) {
-        if (t->tc[k] != 0) {
-            unsigned id = t->tc[k] - 1;
-            (void)CATMEMI_JE(mallctl)("tcache.destroy", NULL, NULL, &id,
-                                      sizeof id); /* fails only for bad ids */
-            t->tc[k] = 0;
-        }
-        t->flags[k] = 0;
+        catmemi_je_cache *c = t->caches[k];
+        if (c == NULL) continue;
+        t->caches[k] = NULL;
+        __atomic_store_n(&t->ncaches, t->ncaches - 1, __ATOMIC_RELAXED);
+        catmemi_je_empty(c);
+        CATMEMI_JE(dallocx)(c, CATMEMI_MALLOCX_TCACHE_NONE);
     }
 }
 
@@ -143,49 +362,48 @@ static void catmemi_je_thread_exit(void *arg) {
     catmemi_unlock();
 }
 
-/* The calling thread's flags for s, making its cache on first use. 0 when s went away. */
-static int catmemi_je_thread_flags(catmemi_slot *s) {
+/* Under catmemi_mu: the calling thread joins the registry (once); 0 when it cannot, for then
+   its caches would outlive it. */
+static int catmemi_je_join(void) {
     catmemi_je_thread *t = &catmemi_je_self;
-    unsigned i = s->handle.slot, tc;
-    size_t sz = sizeof tc;
-    int f;
+    if (t->next != NULL) return 1;
+    if (pthread_setspecific(catmemi_je_key, t) != 0) return 0;
+    t->caches = catmemi_je_caches;
+    t->next = catmemi_je_threads.next;
+    t->prev = &catmemi_je_threads;
+    t->next->prev = t;
+    catmemi_je_threads.next = t;
+    return 1;
+}
+
+/* The calling thread's cache for s, made on first use (from jemalloc's automatic arena, so
+   that a reset of s never frees it). NULL when the front cache is off, s went away, or the
+   cache cannot be made now: the caller then goes to the arena directly, and the next call
+   tries again. */
+static catmemi_je_cache *catmemi_je_cache_for(catmemi_slot *s) {
+    unsigned i = s->handle.slot;
+    catmemi_je_cache *c = catmemi_je_caches[i];
+    if (c != NULL || !catmemi_je_front) return c;
     catmemi_lock();
-    f = catmemi_je_flags[i];
-    if (f != 0 || !catmemi_is_up() || !catmemi_slot_live(s)) goto out;
-    if (t->next == NULL) {
-        t->flags = catmemi_je_flags;
-        t->next = catmemi_je_threads.next;
-        t->prev = &catmemi_je_threads;
-        t->next->prev = t;
-        catmemi_je_threads.next = t;
-        pthread_setspecific(catmemi_je_key, t);
+    if (catmemi_is_up() && catmemi_slot_live(s) && catmemi_je_join()) {
+        c = (catmemi_je_cache *)CATMEMI_JE(mallocx)(sizeof *c, CATMEMI_MALLOCX_TCACHE_NONE);
+        if (c != NULL) {
+            catmemi_je_thread *t = &catmemi_je_self;
+            __atomic_store_n(&t->ncaches, t->ncaches + 1, __ATOMIC_RELAXED);
+            catmemi_je_cache_init(c, catmemi_je_allowance(t));
+            c->flags = CATMEMI_MALLOCX_ARENA(s->je.index) | CATMEMI_MALLOCX_TCACHE_NONE;
+            c->slot = i;
+            catmemi_je_caches[i] = c;
+        }
     }
-    if (CATMEMI_JE(mallctl)("tcache.create", &tc, &sz, NULL, 0) == 0) {
-        t->tc[i] = tc + 1;
-        f = CATMEMI_MALLOCX_ARENA(s->je.index) | CATMEMI_MALLOCX_TCACHE(tc);
-    } else {
-        /* Out of cache ids (thousands of live thread/arena pairs): still correct, slower. */
-        f = CATMEMI_MALLOCX_ARENA(s->je.index) | CATMEMI_MALLOCX_TCACHE_NONE;
-    }
-    catmemi_je_flags[i] = f;
-out:
     catmemi_unlock();
-    return f;
+    return c;
 }
 
-static int catmemi_je_flags_for(catmemi_slot *s) {
-    int f = catmemi_je_flags[s->handle.slot];
-    if (f == 0) f = catmemi_je_thread_flags(s);
-    return f != 0 ? f : (CATMEMI_MALLOCX_ARENA(s->je.index) | CATMEMI_MALLOCX_TCACHE_NONE);
-}
-
-/* Flushes the calling thread's cache for s so that its objects are back in the arena. */
+/* Empties the calling thread's cache for s so that its blocks are back in the arena. */
 static void catmemi_je_flush_own(const catmemi_slot *s) {
-    unsigned tc = catmemi_je_self.tc[s->handle.slot];
-    if (tc != 0) {
-        tc -= 1;
-        (void)CATMEMI_JE(mallctl)("tcache.flush", NULL, NULL, &tc, sizeof tc);
-    }
+    catmemi_je_cache *c = catmemi_je_caches[s->handle.slot];
+    if (c != NULL) catmemi_je_empty(c);
 }
 
 /* jemalloc's version string, or NULL when it does not answer. */
@@ -195,12 +413,35 @@ static const char *catmemi_je_version(void) {
     return CATMEMI_JE(mallctl)("version", &version, &sz, NULL, 0) == 0 ? version : NULL;
 }
 
-/* Once per process: is jemalloc really there and answering? */
+static int catmemi_je_prof_enabled(void);
+
+/* 1 when jemalloc's first small classes are the ones catmemi_je_class assumes. */
+static int catmemi_je_classes_match(void) {
+    unsigned nbins, k;
+    size_t sz = sizeof nbins;
+    if (CATMEMI_JE(mallctl)("arenas.nbins", &nbins, &sz, NULL, 0) != 0 || nbins < CATMEMI_JE_NCLASS)
+        return 0;
+    for (k = 0; k < CATMEMI_JE_NCLASS; k++) {
+        char name[48];
+        size_t size = 0;
+        sz = sizeof size;
+        snprintf(name, sizeof name, "arenas.bin.%u.size", k);
+        if (CATMEMI_JE(mallctl)(name, &size, &sz, NULL, 0) != 0 || size != catmemi_je_class_size[k])
+            return 0;
+    }
+    return 1;
+}
+
+/* Once per process: is jemalloc really there and answering? And may catmem cache in front of
+   it: not while heap profiling (every allocation must reach jemalloc's sampler), not with
+   other size classes, not when CATMEM_JEMALLOC_CACHE_BYTES is 0. */
 static int catmemi_je_once(void) {
     size_t sz;
     if (catmemi_je_version() == NULL) return ENOSYS;
     sz = sizeof catmemi_je_page;
     if (CATMEMI_JE(mallctl)("arenas.page", &catmemi_je_page, &sz, NULL, 0) != 0) return ENOSYS;
+    catmemi_je_front =
+        CATMEM_JEMALLOC_CACHE_BYTES > 0 && catmemi_je_classes_match() && !catmemi_je_prof_enabled();
     return pthread_key_create(&catmemi_je_key, catmemi_je_thread_exit);
 }
 
@@ -214,21 +455,64 @@ static int catmemi_je_arena_create(catmemi_slot *s) {
 
 static int catmemi_je_arena_id(const catmemi_slot *s) { return (int)s->je.index; }
 
+/* Small requests through the cache, aligned ones too: rounded up to a multiple of their
+   alignment (up to a page), the class of that size is itself a multiple of the alignment, and
+   jemalloc lays a class's blocks out at multiples of its size from a page boundary. */
 static void *catmemi_je_alloc_slow(catmemi_slot *s, size_t size, int opts) {
-    return CATMEMI_JE(mallocx)(size, catmemi_je_flags_for(s) | opts);
+    catmemi_je_cache *c = catmemi_je_cache_for(s);
+    size_t align = (size_t)1 << (opts & CATMEMI_LG_ALIGN_MASK);
+    if (c != NULL && align <= catmemi_je_page) {
+        size_t need = (size + align - 1) & ~(align - 1);
+        if (need <= CATMEMI_JE_SMALL_MAX && catmemi_je_class(need) <= c->top) {
+            unsigned k = catmemi_je_class(need);
+            void *p = catmemi_je_pop(c, k);
+            if (p == NULL) p = catmemi_je_refill(c, k);
+            if (p != NULL && (opts & CATMEMI_ZERO)) memset(p, 0, size);
+            return p;
+        }
+    }
+    return CATMEMI_JE(mallocx)(size, CATMEMI_MALLOCX_ARENA(s->je.index) |
+                                         CATMEMI_MALLOCX_TCACHE_NONE | opts);
 }
 
-/* s NULL: no usable arena (NULL handle, shutdown, released): free without any cache. */
+/* s NULL: no usable arena (NULL handle, shutdown, released): straight back to its arena. A
+   small block goes into the cache even past its allowance; the cache then trims itself. */
 static void catmemi_je_free_slow(catmemi_slot *s, void *p, size_t size) {
-    int f = s != NULL ? catmemi_je_flags_for(s) : CATMEMI_MALLOCX_TCACHE_NONE;
+    catmemi_je_cache *c = s != NULL ? catmemi_je_cache_for(s) : NULL;
+    if (c != NULL) {
+        size_t usize = size != 0 ? size : CATMEMI_JE(sallocx)(p, 0);
+        if (usize <= CATMEMI_JE_SMALL_MAX && catmemi_je_class(usize) <= c->top) {
+            catmemi_je_add(c, catmemi_je_class(usize), p);
+            if (c->room < 0) catmemi_je_reshare(c);
+            if (c->room < 0) catmemi_je_trim(c);
+            return;
+        }
+    }
     if (size != 0)
-        CATMEMI_JE(sdallocx)(p, size, f);
+        CATMEMI_JE(sdallocx)(p, size, CATMEMI_MALLOCX_TCACHE_NONE);
     else
-        CATMEMI_JE(dallocx)(p, f);
+        CATMEMI_JE(dallocx)(p, CATMEMI_MALLOCX_TCACHE_NONE);
 }
 
+/* A small new size: the block stays where it is when its class does not change, and moves to a
+   block from the cache otherwise. The old block goes straight back to its own arena: catmem
+   cannot tell cheaply whether it belongs to s (a realloc may move a block between arenas). */
 static void *catmemi_je_realloc(catmemi_slot *s, void *p, size_t size) {
-    return CATMEMI_JE(rallocx)(p, size, catmemi_je_flags_for(s));
+    catmemi_je_cache *c = catmemi_je_cache_for(s);
+    size_t old;
+    unsigned k;
+    void *q;
+    if (c == NULL || size > CATMEMI_JE_SMALL_MAX)
+        return CATMEMI_JE(rallocx)(
+            p, size, CATMEMI_MALLOCX_ARENA(s->je.index) | CATMEMI_MALLOCX_TCACHE_NONE);
+    old = CATMEMI_JE(sallocx)(p, 0);
+    k = catmemi_je_class(size);
+    if (old == catmemi_je_class_size[k]) return p;
+    q = catmemi_je_pop(c, k);
+    if (q == NULL && (q = catmemi_je_refill(c, k)) == NULL) return NULL;
+    memcpy(q, p, old < size ? old : size);
+    CATMEMI_JE(sdallocx)(p, old, CATMEMI_MALLOCX_TCACHE_NONE);
+    return q;
 }
 
 static size_t catmemi_je_usable_size(const void *p) { return CATMEMI_JE(sallocx)(p, 0); }
@@ -244,16 +528,15 @@ static void catmemi_je_drop_caches(catmemi_slot *s) {
         catmemi_je_drop(t, s != NULL ? (int)s->handle.slot : -1);
 }
 
-/* Under catmemi_mu. Caches hold pointers into the arena: flush them all first. */
+/* Under catmemi_mu. Caches hold blocks of the arena: every thread's cache for s forgets them
+   first (the reset frees them with everything else, so nothing is given back one by one). */
 static int catmemi_je_reset(catmemi_slot *s) {
     catmemi_je_thread *t;
     unsigned i = s->handle.slot;
-    for (t = catmemi_je_threads.next; t != &catmemi_je_threads; t = t->next)
-        if (t->tc[i] != 0) {
-            unsigned id = t->tc[i] - 1;
-            int err = CATMEMI_JE(mallctl)("tcache.flush", NULL, NULL, &id, sizeof id);
-            if (err != 0) return err;
-        }
+    for (t = catmemi_je_threads.next; t != &catmemi_je_threads; t = t->next) {
+        catmemi_je_cache *c = t->caches[i];
+        if (c != NULL) catmemi_je_cache_init(c, c->allowance);
+    }
     return catmemi_je_ctl(s, "arena.%u.reset", NULL, NULL, NULL, 0);
 }
 
@@ -356,7 +639,7 @@ static int catmemi_je_prof_dump(const char *path) {
                         : CATMEMI_JE(mallctl)("prof.dump", NULL, NULL, NULL, 0);
 }
 
-/* The fast path needs no published state: shutdown and release clear the thread caches. */
+/* The fast path needs no published state: shutdown and release drop the thread caches. */
 static void catmemi_je_publish(void) {}
 static void catmemi_je_atfork_prepare(void) {}
 static void catmemi_je_atfork_parent(void) {}

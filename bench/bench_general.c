@@ -6,9 +6,9 @@
 
    catmem is measured through its arena path (catmem_alloc / catmem_free on one arena shared by
    the threads, as a server would use CATMEM_TASK), against the same through jemalloc's manual
-   arena with an explicit cache per thread (what catmem does underneath on the jemalloc backend),
-   the same without a cache (MALLOCX_TCACHE_NONE), glibc, jemalloc's malloc, and a mimalloc heap
-   per thread. Built twice: on catmem's jemalloc backend and on its system backend. */
+   arena with an explicit cache per thread (what catmem did underneath on the jemalloc backend
+   before its front caches), the same without a cache (MALLOCX_TCACHE_NONE, what catmem's front
+   caches refill from), glibc, jemalloc's malloc, and a mimalloc heap per thread. Built twice: on catmem's jemalloc backend and on its system backend. */
 #define _GNU_SOURCE
 #include "catmem.h"
 #include "bench_common.h"
@@ -220,6 +220,15 @@ int main(int argc, char **argv) {
     {
         char what[160];
         if (jemalloc_backend) {
+            /* What users of jemalloc compare with: plain malloc/free (issue 9). */
+            bench_target("general 1T: catmem_alloc/catmem_free / jemalloc malloc/free",
+                         bench_ratio(&t1, P_CATMEM, P_JEMALLOC), "<=", 1.1, "x");
+            bench_target("general 2T: catmem_alloc/catmem_free / jemalloc malloc/free",
+                         bench_ratio(&t2, P_CATMEM, P_JEMALLOC), "<=", 1.1, "x");
+            bench_target("general 1T: catmem_alloc/catmem_free_sized / jemalloc malloc/free",
+                         bench_ratio(&t1, P_CATMEM_SIZED, P_JEMALLOC), "<=", 1.1, "x");
+            bench_target("general 2T: catmem_alloc/catmem_free_sized / jemalloc malloc/free",
+                         bench_ratio(&t2, P_CATMEM_SIZED, P_JEMALLOC), "<=", 1.1, "x");
             bench_target("general 1T: catmem_alloc/catmem_free / mallocx+sdallocx arena+tcache "
                          "(jemalloc)",
                          bench_ratio(&t1, P_CATMEM, P_JE_TC), "<=", 1.1, "x");

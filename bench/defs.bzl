@@ -48,17 +48,21 @@ BACKEND_LIB = {
     "runtime": ":catmem_runtime_fallback",
 }
 
-def bench_program(name, srcs, backends = ["jemalloc", "system"], copts = [], linkopts = [], **kwargs):
+def bench_program(name, srcs, backends = ["jemalloc", "system"], copts = [], linkopts = [], own_implementation = False, **kwargs):
     """Generates <name>_<backend> for each backend (jemalloc, system, runtime).
 
     Args:
       name: base name.
       srcs: the program's sources; they include "catmem.h" and "bench_common.h" and must not
-        define CATMEM_IMPLEMENTATION (the //:catmem_<backend> target compiles it).
+        define CATMEM_IMPLEMENTATION (the //:catmem_<backend> target compiles it), unless
+        own_implementation is set.
       backends: the builds to make; "runtime" is the runtime backend falling back to the
         system engine.
       copts: extra compiler options.
       linkopts: extra linker options (after the peers' libraries).
+      own_implementation: the program defines CATMEM_IMPLEMENTATION itself, with a configuration
+        of its own (CATMEM_MAX_ARENAS, say); the backend macro comes from here (jemalloc and
+        system builds only).
       **kwargs: passed to every cc_binary.
     """
     for backend in backends:
@@ -66,10 +70,12 @@ def bench_program(name, srcs, backends = ["jemalloc", "system"], copts = [], lin
             name = "%s_%s" % (name, backend),
             srcs = srcs,
             copts = BENCH_COPTS + copts,
+            local_defines = ["CATMEM_BACKEND_" + backend.upper()] if own_implementation else [],
             deps = [
                 ":bench_common",
-                BACKEND_LIB[backend],
+                "//:headers" if own_implementation else BACKEND_LIB[backend],
             ],
-            linkopts = BACKEND_LINKOPTS[backend] + PEER_LIBS + linkopts + ["-lpthread"],
+            linkopts = BACKEND_LINKOPTS[backend] + PEER_LIBS + linkopts + ["-lpthread"] +
+                       (["-ljemalloc"] if own_implementation and backend == "jemalloc" else []),
             **kwargs
         )

@@ -238,6 +238,48 @@ static void test_aligned_alloc(void **state) {
     }
 }
 
+/* Aligned and zeroed requests of every small size class: on jemalloc they are served from the
+   front cache, which then holds blocks freed dirty (0xab) by the rounds before. */
+static void test_aligned_and_zeroed_blocks_reuse_freed_memory(void **state) {
+    size_t sizes[] = {1, 24, 100, 700, 3000, 5000, 9000, 14000, 20000};
+    size_t al, i, k;
+    int round;
+    (void)state;
+    for (round = 0; round < 3; round++)
+        for (al = 1; al <= 8192; al <<= 1)
+            for (i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+                unsigned char *p = catmem_aligned_alloc(req(), al, sizes[i]);
+                assert_non_null(p);
+                assert_int_equal((uintptr_t)p % al, 0);
+                assert_true(catmem_arena_owns(req(), p));
+                memset(p, 0xab, sizes[i]);
+                catmem_free(req(), p);
+                p = catmem_calloc(req(), 1, sizes[i]);
+                assert_non_null(p);
+                for (k = 0; k < sizes[i]; k++) assert_int_equal(p[k], 0);
+                memset(p, 0xab, sizes[i]);
+                catmem_free_sized(req(), p, sizes[i]);
+            }
+}
+
+#if EXPECT_JEMALLOC
+/* The front cache's size classes are jemalloc's: for every small size, the class catmem files
+   a block under has the usable size jemalloc gives that size (nallocx). */
+static void test_front_cache_classes_are_jemallocs(void **state) {
+    size_t (*nallocx)(size_t, int);
+    void *sym = dlsym(RTLD_DEFAULT, "nallocx");
+    size_t size;
+    (void)state;
+    assert_non_null(sym);
+    memcpy(&nallocx, &sym, sizeof sym);
+    for (size = 1; size <= CATMEMI_JE_SMALL_MAX; size++)
+        if (catmemi_je_class_size[catmemi_je_class(size)] != nallocx(size, 0))
+            fail_msg("size %zu: class size %u, jemalloc %zu", size,
+                     (unsigned)catmemi_je_class_size[catmemi_je_class(size)], nallocx(size, 0));
+    assert_true(nallocx(CATMEMI_JE_SMALL_MAX + 1, 0) > CATMEMI_JE_SMALL_MAX);
+}
+#endif
+
 static void test_free_sized(void **state) {
     size_t sizes[] = {1, 24, 200, 9000, 100000};
     size_t i;
@@ -523,6 +565,10 @@ int main(void) {
         cmocka_unit_test(test_realloc_keeps_contents_and_fails_without_loss),
         cmocka_unit_test(test_realloc_into_another_arena_moves_the_block),
         cmocka_unit_test(test_aligned_alloc),
+        cmocka_unit_test(test_aligned_and_zeroed_blocks_reuse_freed_memory),
+#if EXPECT_JEMALLOC
+        cmocka_unit_test(test_front_cache_classes_are_jemallocs),
+#endif
         cmocka_unit_test(test_free_sized),
         cmocka_unit_test(test_usable_size_and_free_any),
         cmocka_unit_test(test_strdup),

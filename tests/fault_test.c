@@ -5,8 +5,9 @@
 
    This file compiles catmem's implementation itself, on top of counting wrappers: on the
    jemalloc backend through CATMEM_JEMALLOC_PREFIX (catmem calls fault_mallocx, which calls
-   jemalloc's mallocx), on the system backend through CATMEM_SYSTEM_MALLOC and friends. tcache
-   and arena creation (mallctl) are allocations too and fail on their turn. */
+   jemalloc's mallocx), on the system backend through CATMEM_SYSTEM_MALLOC and friends. Arena
+   creation (mallctl) is an allocation too and fails on its turn; on jemalloc, so do making a
+   thread's front cache and every block of a refill (mallocx). */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -56,10 +57,10 @@ static void fault_sdallocx(void *p, size_t size, int flags) {
     live_blocks--;
     sdallocx(p, size, flags);
 }
-/* Creating an arena or a thread cache allocates too; reading and flushing do not. */
+static size_t fault_sallocx(const void *p, int flags) { return sallocx(p, flags); }
+/* Creating an arena allocates too; reading statistics and resetting do not. */
 static int fault_mallctl(const char *name, void *oldp, size_t *oldlenp, void *newp, size_t newlen) {
-    if ((strcmp(name, "arenas.create") == 0 || strcmp(name, "tcache.create") == 0) && fault_now())
-        return EAGAIN;
+    if (strcmp(name, "arenas.create") == 0 && fault_now()) return EAGAIN;
     return mallctl(name, oldp, oldlenp, newp, newlen);
 }
 #else
@@ -257,7 +258,45 @@ static void test_arena_creation_fails_cleanly(void **state) {
     fault_at = -1;
     assert_non_null(a);
     assert_int_equal(catmem_arena_release(a), 0);
-#if !defined(FAULT_JEMALLOC)
+#if defined(FAULT_JEMALLOC)
+    {
+        /* A thread's first allocation in an arena makes its front cache there (call 1): when
+           that fails, the block comes from the arena directly, and the next call makes it. */
+        catmem_arena *st = catmem_arena_get(CATMEM_STATIC);
+        void *p, *q[3], *w[7];
+        long inj = injected;
+        int k;
+        fault_calls = 0;
+        fault_at = 1;
+        p = catmem_alloc(st, 10);
+        assert_non_null(p);
+        assert_int_equal(injected, inj + 1);
+        fault_at = -1;
+        catmem_free(st, p);
+        /* A refill that fails midway keeps the blocks it got. Refills of a class take 1, 2, 4,
+           8 ... blocks: seven allocations of class 112 empty three refills (7 calls); the next
+           refill asks for 8 and its call 4 fails, so the cache holds the 2 blocks after the
+           caller's, served without a call, and the allocation after them refills again. */
+        fault_calls = 0;
+        for (k = 0; k < 7; k++) assert_non_null(w[k] = catmem_alloc(st, 100));
+        assert_int_equal(fault_calls, 7);
+        fault_calls = 0;
+        fault_at = 4;
+        q[0] = catmem_alloc(st, 100);
+        assert_non_null(q[0]);
+        assert_int_equal(fault_calls, 4);
+        for (k = 1; k < 3; k++) assert_non_null(q[k] = catmem_alloc(st, 100));
+        assert_int_equal(fault_calls, 4);
+        fault_at = -1;
+        p = catmem_alloc(st, 100);
+        assert_non_null(p);
+        assert_true(fault_calls > 4);
+        catmem_free(st, p);
+        for (k = 0; k < 3; k++) catmem_free(st, q[k]);
+        for (k = 0; k < 7; k++) catmem_free(st, w[k]);
+        assert_int_equal(catmem_arena_reset(st), 0);
+    }
+#else
     {
         /* A thread's first allocation in an arena makes its heap there: that can fail too. */
         void *p;

@@ -180,8 +180,8 @@ static void *short_lived(void *arg) {
     return NULL;
 }
 
-/* 20,000 threads each make thread caches in two arenas and exit. jemalloc has about 4,000 cache
-   ids; a cache that outlived its thread would exhaust them after a few thousand threads. */
+/* 20,000 threads each make caches in two arenas and exit: caches die with their thread, and
+   catmem never holds a jemalloc cache id (there are about 4,000) that thread churn could use up. */
 static void test_20000_short_lived_threads(void **state) {
     catmem_arena *a = catmem_arena_create("churn");
     pthread_t t[WORKERS];
@@ -200,7 +200,7 @@ static void test_20000_short_lived_threads(void **state) {
     assert_int_equal(allocated(a), 0);
 #if EXPECT_JEMALLOC
     {
-        /* Cache ids were recycled: a new one comes from the few that were ever live at once. */
+        /* No cache id is held: a new one comes from the few that were ever live at once. */
         unsigned tc;
         size_t sz = sizeof tc;
         assert_int_equal(test_mallctl("tcache.create", &tc, &sz, NULL, 0), 0);
@@ -346,6 +346,49 @@ static void test_arenas_stay_separate_under_threads(void **state) {
     assert_int_equal(catmem_arena_release(a), 0);
 }
 
+/* ---- a block freed into one arena never comes back from another ----------------------------- */
+
+#define SEP_BLOCKS 300
+static size_t sep_size(int k) { return (size_t)1 + (size_t)(k * 37) % 3000; }
+
+/* Each thread fills its cache for A with A's blocks, then allocates the same sizes from B, then
+   from A again. jemalloc says who owns what (arenas.lookup, behind catmem_arena_owns); on the
+   system backend, the block headers do. */
+static void *free_into_a_then_use_b(void *arg) {
+    worker_arg *w = (worker_arg *)arg;
+    catmem_arena *a = w->arena, *b = catmem_arena_get(CATMEM_CACHE);
+    void *freed[SEP_BLOCKS], *q[SEP_BLOCKS];
+    int k, j;
+    for (k = 0; k < SEP_BLOCKS; k++) {
+        freed[k] = catmem_alloc(a, sep_size(k));
+        if (freed[k] == NULL || !catmem_arena_owns(a, freed[k])) w->errors++;
+    }
+    for (k = 0; k < SEP_BLOCKS; k++) catmem_free(a, freed[k]);
+    for (k = 0; k < SEP_BLOCKS; k++) {
+        q[k] = catmem_alloc(b, sep_size(k));
+        if (q[k] == NULL || !catmem_arena_owns(b, q[k]) || catmem_arena_owns(a, q[k])) w->errors++;
+        /* On malloc an address can come back in another arena's block, legitimately. */
+        for (j = 0; EXPECT_JEMALLOC && j < SEP_BLOCKS; j++)
+            if (q[k] == freed[j]) w->errors++;
+    }
+    for (k = 0; k < SEP_BLOCKS; k++) catmem_free_sized(b, q[k], sep_size(k));
+    for (k = 0; k < SEP_BLOCKS; k++) {
+        q[k] = catmem_alloc(a, sep_size(k)); /* A's cache serves A only */
+        if (q[k] == NULL || !catmem_arena_owns(a, q[k])) w->errors++;
+    }
+    for (k = 0; k < SEP_BLOCKS; k++) catmem_free(a, q[k]);
+    return NULL;
+}
+
+static void test_blocks_freed_into_one_arena_never_come_back_from_another(void **state) {
+    catmem_arena *a = catmem_arena_create("freed-into-a");
+    (void)state;
+    assert_non_null(a);
+    run_workers(a, free_into_a_then_use_b);
+    assert_int_equal(allocated(a), 0);
+    assert_int_equal(catmem_arena_release(a), 0);
+}
+
 static int setup(void **state) {
     (void)state;
     return catmem_init();
@@ -359,6 +402,7 @@ int main(void) {
         cmocka_unit_test(test_reset_after_other_threads_used_the_arena),
         cmocka_unit_test(test_release_after_other_threads_used_the_arena),
         cmocka_unit_test(test_arenas_stay_separate_under_threads),
+        cmocka_unit_test(test_blocks_freed_into_one_arena_never_come_back_from_another),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }

@@ -1,0 +1,144 @@
+/* The scale case: 64 threads x 100 arenas, every (thread, arena) pair alive at once. Each pair
+   gets a front cache of its own on jemalloc (none falls back to the arena's slow path), blocks
+   stay separate, and everything goes back when the threads exit. And a thread with 100 caches
+   keeps no more in one of them than its share of the thread's budget.
+
+   100 arenas need more slots than the default 64, and CATMEM_MAX_ARENAS must be the same in
+   every file, so this test compiles catmem's implementation itself (tests/BUILD.bazel). */
+#define CATMEM_MAX_ARENAS 128
+#define CATMEM_IMPLEMENTATION
+#include "catmem.h"
+#include "testing.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <cmocka.h>
+
+#define THREADS 64
+#define ARENAS  100
+#define PER     4 /* blocks each thread holds in each arena */
+
+static catmem_arena *arenas[ARENAS];
+static pthread_barrier_t all_alive;
+static int errors[THREADS];
+
+static size_t block_size(int id, int k) { return 16 + (size_t)k * 200 + (size_t)id; }
+
+static void *worker(void *arg) {
+    int id = (int)(intptr_t)arg, a, k;
+    static __thread unsigned char *p[ARENAS][PER];
+    for (a = 0; a < ARENAS; a++)
+        for (k = 0; k < PER; k++) {
+            p[a][k] = (unsigned char *)catmem_alloc(arenas[a], block_size(id, k));
+            if (p[a][k] == NULL) {
+                errors[id]++;
+                continue;
+            }
+            memset(p[a][k], (unsigned char)(a + id), block_size(id, k));
+        }
+#if EXPECT_JEMALLOC
+    /* Every pair has a front cache of its own: none was refused and sent to the slow path. */
+    for (a = 0; a < ARENAS; a++)
+        if (catmemi_je_caches[arenas[a]->slot] == NULL) errors[id]++;
+#endif
+    pthread_barrier_wait(&all_alive); /* 6,400 pairs alive at once */
+    for (a = 0; a < ARENAS; a++)
+        for (k = 0; k < PER; k++) {
+            size_t i;
+            if (p[a][k] == NULL) continue;
+            for (i = 0; i < block_size(id, k); i++)
+                if (p[a][k][i] != (unsigned char)(a + id)) {
+                    errors[id]++;
+                    break;
+                }
+            if (k == 0 && !catmem_arena_owns(arenas[a], p[a][k])) errors[id]++;
+            catmem_free(arenas[a], p[a][k]);
+        }
+    /* Freed blocks wait in each pair's cache; the next allocation takes them from there. */
+    for (a = 0; a < ARENAS; a++) {
+        void *q = catmem_alloc(arenas[a], block_size(id, 0));
+        if (q == NULL || !catmem_arena_owns(arenas[a], q)) errors[id]++;
+        catmem_free(arenas[a], q);
+    }
+    return NULL;
+}
+
+static void test_64_threads_times_100_arenas(void **state) {
+    pthread_t t[THREADS];
+    int i;
+    (void)state;
+    assert_int_equal(catmem_init(), 0);
+    for (i = 0; i < ARENAS; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "scale-%d", i);
+        arenas[i] =
+            i < CATMEM_KIND_COUNT ? catmem_arena_get((catmem_kind)i) : catmem_arena_create(name);
+        assert_non_null(arenas[i]);
+    }
+    pthread_barrier_init(&all_alive, NULL, THREADS);
+    for (i = 0; i < THREADS; i++)
+        assert_int_equal(pthread_create(&t[i], NULL, worker, (void *)(intptr_t)i), 0);
+    for (i = 0; i < THREADS; i++) {
+        pthread_join(t[i], NULL);
+        assert_int_equal(errors[i], 0);
+    }
+    pthread_barrier_destroy(&all_alive);
+    /* The caches died with their threads and gave every block back. */
+    for (i = 0; i < ARENAS; i++) {
+        catmem_stats st;
+        assert_int_equal(catmem_arena_stats(arenas[i], &st), 0);
+        assert_int_equal(st.allocated, 0);
+        if (i >= CATMEM_KIND_COUNT) assert_int_equal(catmem_arena_release(arenas[i]), 0);
+    }
+    catmem_shutdown();
+}
+
+#if EXPECT_JEMALLOC
+/* A thread's caches share one budget: with 100 caches, one that is handed 224 KB of frees keeps
+   no more than its share (the budget / 100), however much it was allowed while it was alone. */
+static void test_a_busy_cache_keeps_its_share_of_the_budget(void **state) {
+    enum { N = 2000, SIZE = 100 };
+    static void *p[N];
+    catmem_arena *busy;
+    catmemi_je_cache *c;
+    intptr_t share = CATMEM_JEMALLOC_CACHE_BYTES / ARENAS;
+    int i;
+    (void)state;
+    assert_int_equal(catmem_init(), 0);
+    for (i = 0; i < ARENAS; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "share-%d", i);
+        arenas[i] =
+            i < CATMEM_KIND_COUNT ? catmem_arena_get((catmem_kind)i) : catmem_arena_create(name);
+        assert_non_null(arenas[i]);
+        catmem_free(arenas[i], catmem_alloc(arenas[i], 16)); /* this thread's cache there */
+    }
+    busy = arenas[0];
+    for (i = 0; i < N; i++) assert_non_null(p[i] = catmem_alloc(busy, SIZE));
+    for (i = 0; i < N; i++) catmem_free(busy, p[i]);
+    c = catmemi_je_caches[busy->slot];
+    assert_non_null(c);
+    assert_true(share >= CATMEMI_JE_CACHE_FLOOR);
+    assert_int_equal(c->allowance, share);
+    assert_true(c->allowance - c->room <= share); /* the bytes it holds */
+    for (i = CATMEM_KIND_COUNT; i < ARENAS; i++)
+        assert_int_equal(catmem_arena_release(arenas[i]), 0);
+    catmem_shutdown();
+}
+#endif
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_64_threads_times_100_arenas),
+#if EXPECT_JEMALLOC
+        cmocka_unit_test(test_a_busy_cache_keeps_its_share_of_the_budget),
+#endif
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
