@@ -57,7 +57,6 @@ static void fault_sdallocx(void *p, size_t size, int flags) {
     live_blocks--;
     sdallocx(p, size, flags);
 }
-static size_t fault_sallocx(const void *p, int flags) { return sallocx(p, flags); }
 /* Creating an arena allocates too; reading statistics and resetting do not. */
 static int fault_mallctl(const char *name, void *oldp, size_t *oldlenp, void *newp, size_t newlen) {
     if (strcmp(name, "arenas.create") == 0 && fault_now()) return EAGAIN;
