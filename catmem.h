@@ -848,7 +848,8 @@ typedef struct catmemi_slot {
      CATMEMI_PART_TYPES   (in the implementation) catmemi_<name>_slot, its data in each arena slot,
                           and CATMEMI_HAS_<NAME>.
      CATMEMI_PART_IMPL    (in the implementation) the operations below, gathered by name into a
-                          catmemi_ops by catmemi_<name>_table(), and catmemi_select(info, size),
+                          catmemi_ops by CATMEMI_OPS_TABLE(<name>, "display name"), which
+                          defines catmemi_<name>_table(); and catmemi_select(info, size),
                           called once (pthread_once) before anything is allocated: the table to
                           use, and in info why.
    Locks: catmemi_mu (the registry: init, shutdown, create, release, reset) comes first; then a
@@ -894,6 +895,38 @@ typedef struct catmemi_ops {
     void (*atfork_parent)(void);
     void (*atfork_child)(void);
 } catmemi_ops;
+
+/* A backend's table, filled by name from its catmemi_<be>_<operation> functions: the one list of
+   the operations besides the struct above, so a missing or misnamed function is a compile error
+   (and C++, which compiles this file too, has no designated initializers before C++20). */
+#define CATMEMI_OPS_TABLE(be, display_name)                                                        \
+  static catmemi_ops catmemi_##be##_ops;                                                           \
+  static const catmemi_ops *catmemi_##be##_table(void) {                                           \
+    catmemi_ops *o = &catmemi_##be##_ops;                                                          \
+    o->name = display_name;                                                                        \
+    o->once = catmemi_##be##_once;                                                                 \
+    o->arena_create = catmemi_##be##_arena_create;                                                 \
+    o->arena_id = catmemi_##be##_arena_id;                                                         \
+    o->alloc_slow = catmemi_##be##_alloc_slow;                                                     \
+    o->free_slow = catmemi_##be##_free_slow;                                                       \
+    o->realloc = catmemi_##be##_realloc;                                                           \
+    o->usable_size = catmemi_##be##_usable_size;                                                   \
+    o->free_any = catmemi_##be##_free_any;                                                         \
+    o->drop_caches = catmemi_##be##_drop_caches;                                                   \
+    o->reset = catmemi_##be##_reset;                                                               \
+    o->purge = catmemi_##be##_purge;                                                               \
+    o->stats = catmemi_##be##_stats;                                                               \
+    o->total_stats = catmemi_##be##_total_stats;                                                   \
+    o->owns = catmemi_##be##_owns;                                                                 \
+    o->set_decay = catmemi_##be##_set_decay;                                                       \
+    o->prof_active = catmemi_##be##_prof_active;                                                   \
+    o->prof_dump = catmemi_##be##_prof_dump;                                                       \
+    o->publish = catmemi_##be##_publish;                                                           \
+    o->atfork_prepare = catmemi_##be##_atfork_prepare;                                             \
+    o->atfork_parent = catmemi_##be##_atfork_parent;                                               \
+    o->atfork_child = catmemi_##be##_atfork_child;                                                 \
+    return o;                                                                                      \
+  }
 
 static catmemi_slot catmemi_slots[CATMEM_MAX_ARENAS];
 static int catmemi_state;     /* CATMEMI_NEVER, _UP or _DOWN; atomic */

@@ -10,7 +10,7 @@
                           catmemi_alloc_slow / catmemi_free_slow.
      CATMEMI_PART_TYPES   catmemi_<name>_slot, the backend's data in each arena slot.
      CATMEMI_PART_IMPL    the out-of-line functions, gathered by name in a catmemi_ops table
-                          (declared in catmem.h) by catmemi_<name>_table(), and catmemi_select(),
+                          (declared in catmem.h) by CATMEMI_OPS_TABLE, and catmemi_select(),
                           which returns the table to use (called once, under pthread_once).
    Adding a backend is adding one file with these parts. The runtime backend (runtime.h)
    includes this file and system.h under CATMEMI_RUNTIME and picks one of the two at run time.
@@ -654,35 +654,8 @@ static void catmemi_je_atfork_child(void) {
         }
     }
 }
-/* The table the core calls through, filled by name (C++, which compiles this file too, has no
-   designated initializers before C++20). */
-static catmemi_ops catmemi_je_ops;
-static const catmemi_ops *catmemi_je_table(void) {
-    catmemi_ops *o = &catmemi_je_ops;
-    o->name = "jemalloc";
-    o->once = catmemi_je_once;
-    o->arena_create = catmemi_je_arena_create;
-    o->arena_id = catmemi_je_arena_id;
-    o->alloc_slow = catmemi_je_alloc_slow;
-    o->free_slow = catmemi_je_free_slow;
-    o->realloc = catmemi_je_realloc;
-    o->usable_size = catmemi_je_usable_size;
-    o->free_any = catmemi_je_free_any;
-    o->drop_caches = catmemi_je_drop_caches;
-    o->reset = catmemi_je_reset;
-    o->purge = catmemi_je_purge;
-    o->stats = catmemi_je_stats;
-    o->total_stats = catmemi_je_total_stats;
-    o->owns = catmemi_je_owns;
-    o->set_decay = catmemi_je_set_decay;
-    o->prof_active = catmemi_je_prof_active;
-    o->prof_dump = catmemi_je_prof_dump;
-    o->publish = catmemi_je_publish;
-    o->atfork_prepare = catmemi_je_atfork_prepare;
-    o->atfork_parent = catmemi_je_atfork_parent;
-    o->atfork_child = catmemi_je_atfork_child;
-    return o;
-}
+/* The table the core calls through (CATMEMI_OPS_TABLE in catmem.h). */
+CATMEMI_OPS_TABLE(je, "jemalloc")
 
 #  if !defined(CATMEMI_RUNTIME)
 static const catmemi_ops *catmemi_select(char *info, size_t size) {

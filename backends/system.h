@@ -1278,35 +1278,8 @@ static void catmemi_sys_atfork_child(void) {
     }
 }
 
-/* The table the core calls through, filled by name (C++, which compiles this file too, has no
-   designated initializers before C++20). */
-static catmemi_ops catmemi_sys_ops;
-static const catmemi_ops *catmemi_sys_table(void) {
-    catmemi_ops *o = &catmemi_sys_ops;
-    o->name = "system";
-    o->once = catmemi_sys_once;
-    o->arena_create = catmemi_sys_arena_create;
-    o->arena_id = catmemi_sys_arena_id;
-    o->alloc_slow = catmemi_sys_alloc_slow;
-    o->free_slow = catmemi_sys_free_slow;
-    o->realloc = catmemi_sys_realloc;
-    o->usable_size = catmemi_sys_usable_size;
-    o->free_any = catmemi_sys_free_any;
-    o->drop_caches = catmemi_sys_drop_caches;
-    o->reset = catmemi_sys_reset;
-    o->purge = catmemi_sys_purge;
-    o->stats = catmemi_sys_stats;
-    o->total_stats = catmemi_sys_total_stats;
-    o->owns = catmemi_sys_owns;
-    o->set_decay = catmemi_sys_set_decay;
-    o->prof_active = catmemi_sys_prof_active;
-    o->prof_dump = catmemi_sys_prof_dump;
-    o->publish = catmemi_sys_publish;
-    o->atfork_prepare = catmemi_sys_atfork_prepare;
-    o->atfork_parent = catmemi_sys_atfork_parent;
-    o->atfork_child = catmemi_sys_atfork_child;
-    return o;
-}
+/* The table the core calls through (CATMEMI_OPS_TABLE in catmem.h). */
+CATMEMI_OPS_TABLE(sys, "system")
 
 #  if !defined(CATMEMI_RUNTIME)
 static const catmemi_ops *catmemi_select(char *info, size_t size) {
