@@ -122,7 +122,7 @@ static const catmemi_ops *catmemi_select(char *info, size_t size) {
             why = "jemalloc in process does not answer mallctl(\"version\")";
             continue;
         }
-        if (strtol(v, NULL, 10) < 5) { /* arena reset and explicit caches as catmem uses them */
+        if (strtol(v, NULL, 10) < 5) { /* arena reset and destroy as catmem uses them */
             snprintf(info, size, "jemalloc %s in process is older than 5.0: system malloc", v);
             return catmemi_sys_table();
         }
