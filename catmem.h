@@ -1623,12 +1623,15 @@ static void catmemi_report_print(FILE *out, int json, const catmemi_report_row *
 /* The report whatever catmem's state (the exit report runs after a shutdown too). Statistics a
    backend cannot give are zeros, as everywhere. */
 static int catmemi_report(FILE *out, int json) {
+    int saved = errno, err; /* calloc and stdio may set errno; a control function leaves it */
     catmemi_report_row *rows =
         (catmemi_report_row *)CATMEM_SYSTEM_CALLOC(CATMEM_MAX_ARENAS, sizeof *rows);
     catmem_stats total;
     unsigned i, n = 0;
-    int saved = errno, err; /* stdio may set errno; a control function leaves it alone */
-    if (rows == NULL) return ENOMEM;
+    if (rows == NULL) {
+        errno = saved;
+        return ENOMEM;
+    }
     catmemi_lock();
     for (i = 0; i < CATMEM_MAX_ARENAS; i++) {
         catmemi_slot *s = &catmemi_slots[i];
