@@ -449,6 +449,8 @@ typedef struct catmem_stats {
     size_t mapped;
     uint64_t nmalloc;
     uint64_t ndalloc;
+    size_t peak;  /* the highest allocated since the arena was created or last reset */
+    size_t limit; /* catmem_arena_limit; 0: none */
 } catmem_stats;
 
 /* ---- lifetime -------------------------------------------------------------------------------- */
@@ -498,6 +500,13 @@ CATMEMI_API int catmem_arena_on_reset(catmem_arena *a, catmem_cleanup_fn fn, voi
    first), releasing parent releases it. Children of children work. */
 CATMEMI_API catmem_arena *catmem_arena_create_child(catmem_arena *parent, const char *name);
 CATMEMI_API catmem_arena *catmem_arena_parent(const catmem_arena *a); /* NULL: top level */
+
+/* An allocation that would take a's allocated bytes past bytes fails with NULL and ENOMEM
+   (after the out-of-memory handler had its chance); region chunks count. 0: no limit. A limit
+   below what a holds is allowed: allocations fail until frees bring it under. LIMITS in the
+   manual says how exact it is on each backend. */
+CATMEMI_API int catmem_arena_set_limit(catmem_arena *a, size_t bytes);
+CATMEMI_API size_t catmem_arena_limit(const catmem_arena *a); /* 0: none, or a bad handle */
 
 /* Called when an allocation is about to fail for lack of memory: return non-zero after making
    room to have catmem try once more, zero to fail. Never re-entered by the thread running it.
@@ -821,6 +830,10 @@ typedef struct catmemi_slot {
     unsigned parent;     /* slot index + 1 of the parent arena; 0: top level. Under mu */
     catmemi_cleanup *cleanups; /* newest first; under catmemi_mu */
     unsigned ncleanups;
+    /* LIMITS: bytes of the arena's blocks out of its backend arena, counted by the backend when
+       counted is set (catmemi_charge); their high-water; the limit (0: none). Atomic. */
+    size_t charged, peak, limit;
+    int counted; /* set by the backend: at arena_create (jemalloc) or by count() (system) */
     char name[CATMEM_NAME_MAX + 1];
 #if defined(CATMEMI_HAS_JE)
     catmemi_je_slot je;
@@ -877,7 +890,13 @@ typedef struct catmemi_ops {
     /* Every thread's cache for s (all slots when NULL) is dropped: after shutdown and before
        release no thread may serve from one. mu */
     void (*drop_caches)(catmemi_slot *s);
-    int (*reset)(catmemi_slot *s); /* every block of s freed at once; mu */
+    /* Every block of s freed at once; release: s goes to a new arena next, so its counters
+       (nmalloc, ndalloc) start again from zero. mu */
+    int (*reset)(catmemi_slot *s, int release);
+    /* s gets its first limit: from now on every block of s that leaves or comes back to the
+       backend arena is charged (catmemi_charge, catmemi_uncharge), starting from what s holds
+       now; sets s->counted. mu, and nobody else uses s (LIMITS). */
+    int (*count)(catmemi_slot *s);
     int (*purge)(catmemi_slot *s); /* unused memory of s back to the OS */
     int (*stats)(catmemi_slot *s, catmem_stats *out); /* out zeroed; STATISTICS in the manual */
     int (*total_stats)(catmem_stats *out);            /* out zeroed */
@@ -914,6 +933,7 @@ typedef struct catmemi_ops {
     o->free_any = catmemi_##be##_free_any;                                                         \
     o->drop_caches = catmemi_##be##_drop_caches;                                                   \
     o->reset = catmemi_##be##_reset;                                                               \
+    o->count = catmemi_##be##_count;                                                               \
     o->purge = catmemi_##be##_purge;                                                               \
     o->stats = catmemi_##be##_stats;                                                               \
     o->total_stats = catmemi_##be##_total_stats;                                                   \
@@ -974,6 +994,52 @@ static int catmemi_up_or_init(void) {
 #  define CATMEM_SYSTEM_REALLOC realloc
 #  define CATMEM_SYSTEM_FREE    free
 #endif
+
+/* ---- byte accounting: limits and peaks (LIMITS in the manual) ----------------------------------
+   A counted arena's backend charges the bytes of every block before it takes it from the
+   backend arena (the class size: what allocated counts) and uncharges them when the block goes
+   back; the core zeroes the charge at reset and release. One place decides against the limit. */
+
+/* The backend charges s's blocks (s->counted, written under catmemi_mu, read anywhere). */
+static int catmemi_counted(const catmemi_slot *s) {
+    return __atomic_load_n(&s->counted, __ATOMIC_RELAXED);
+}
+
+/* 1 when bytes more fit under limit (0: none) and are now charged to s, 0 when they do not. */
+static int catmemi_charge_under(catmemi_slot *s, size_t bytes, size_t limit) {
+    size_t now = __atomic_load_n(&s->charged, __ATOMIC_RELAXED), next, peak;
+    do {
+        if (bytes > SIZE_MAX - now) return 0;
+        next = now + bytes;
+        if (limit != 0 && next > limit) return 0;
+    } while (!__atomic_compare_exchange_n(&s->charged, &now, next, 1, __ATOMIC_RELAXED,
+                                          __ATOMIC_RELAXED));
+    peak = __atomic_load_n(&s->peak, __ATOMIC_RELAXED);
+    while (next > peak && !__atomic_compare_exchange_n(&s->peak, &peak, next, 1,
+                                                       __ATOMIC_RELAXED, __ATOMIC_RELAXED)) {}
+    return 1;
+}
+
+static int catmemi_charge(catmemi_slot *s, size_t bytes) {
+    return catmemi_charge_under(s, bytes, __atomic_load_n(&s->limit, __ATOMIC_RELAXED));
+}
+
+/* Never below zero: a block freed through the wrong arena's handle (jemalloc trusts the handle)
+   must not make the charge wrap. */
+static void catmemi_uncharge(catmemi_slot *s, size_t bytes) {
+    size_t now = __atomic_load_n(&s->charged, __ATOMIC_RELAXED);
+    while (!__atomic_compare_exchange_n(&s->charged, &now, now > bytes ? now - bytes : 0, 1,
+                                        __ATOMIC_RELAXED, __ATOMIC_RELAXED)) {}
+}
+
+/* A block of s changes from old to new bytes in place, or was charged a guess: the difference,
+   whatever the limit (the block exists already). */
+static void catmemi_recharge(catmemi_slot *s, size_t old, size_t now) {
+    if (now > old)
+        (void)catmemi_charge_under(s, now - old, 0);
+    else if (now < old)
+        catmemi_uncharge(s, old - now);
+}
 
 /* The backend's out-of-line part: its catmemi_ops, and catmemi_select() that picks them. */
 #define CATMEMI_PART_IMPL
@@ -1289,8 +1355,13 @@ static int catmemi_reset_all(const unsigned short *ids, unsigned n, int release)
         int err;
         if (release) catmemi_be->drop_caches(s);
         catmemi_untrack_chunks(s);
-        err = catmemi_be->reset(s);
+        err = catmemi_be->reset(s, release);
+        if (err == 0) {
+            __atomic_store_n(&s->charged, 0, __ATOMIC_RELAXED);
+            __atomic_store_n(&s->peak, 0, __ATOMIC_RELAXED);
+        }
         if (err == 0 && release) {
+            __atomic_store_n(&s->limit, 0, __ATOMIC_RELAXED);
             s->name[0] = '\0';
             s->parent = 0;
             __atomic_store_n(&s->state, CATMEMI_FREE, __ATOMIC_RELEASE);
@@ -1363,6 +1434,23 @@ CATMEMI_API int catmem_arena_on_reset(catmem_arena *a, catmem_cleanup_fn fn, voi
     return err;
 }
 
+CATMEMI_API int catmem_arena_set_limit(catmem_arena *a, size_t bytes) {
+    int err = 0;
+    catmemi_slot *s;
+    if (catmemi_slot_of(a) != NULL && (err = catmemi_up_or_init()) != 0) return err;
+    catmemi_lock();
+    s = catmemi_check_locked(a, &err);
+    if (s != NULL && bytes != 0 && !catmemi_counted(s)) err = catmemi_be->count(s);
+    if (s != NULL && err == 0) __atomic_store_n(&s->limit, bytes, __ATOMIC_RELAXED);
+    catmemi_unlock();
+    return err;
+}
+
+CATMEMI_API size_t catmem_arena_limit(const catmem_arena *a) {
+    catmemi_slot *s = catmemi_slot_of(a);
+    return (s != NULL && catmemi_slot_used(s)) ? __atomic_load_n(&s->limit, __ATOMIC_RELAXED) : 0;
+}
+
 CATMEMI_API int catmem_arena_purge(catmem_arena *a) {
     int err = 0;
     catmemi_slot *s = catmemi_check(a, &err);
@@ -1378,12 +1466,25 @@ static int catmemi_stats_done(int err, catmem_stats *out) {
     return err;
 }
 
+/* One arena's figures with its peak and limit. An arena the backend does not count (system, no
+   limit) has its peak raised to what each reading sees. */
+static int catmemi_stats_of(catmemi_slot *s, catmem_stats *out) {
+    int err = catmemi_stats_done(catmemi_be->stats(s, out), out);
+    size_t peak = __atomic_load_n(&s->peak, __ATOMIC_RELAXED);
+    while (err == 0 && out->allocated > peak &&
+           !__atomic_compare_exchange_n(&s->peak, &peak, out->allocated, 1, __ATOMIC_RELAXED,
+                                        __ATOMIC_RELAXED)) {}
+    out->peak = peak > out->allocated ? peak : out->allocated;
+    out->limit = __atomic_load_n(&s->limit, __ATOMIC_RELAXED);
+    return err;
+}
+
 CATMEMI_API int catmem_arena_stats(catmem_arena *a, catmem_stats *out) {
     int err = 0;
     catmemi_slot *s = catmemi_check(a, &err);
     if (out == NULL) return EINVAL;
     memset(out, 0, sizeof *out);
-    return s != NULL ? catmemi_stats_done(catmemi_be->stats(s, out), out) : err;
+    return s != NULL ? catmemi_stats_of(s, out) : err;
 }
 
 CATMEMI_API int catmem_total_stats(catmem_stats *out) {
@@ -1540,7 +1641,7 @@ typedef struct catmemi_report_row {
     char name[CATMEM_NAME_MAX + 1];
     char parent[CATMEM_NAME_MAX + 1]; /* "" for a top-level arena */
     int id;
-    unsigned cleanups;
+    unsigned slot, cleanups;
     catmem_stats st;
 } catmemi_report_row;
 
@@ -1560,16 +1661,22 @@ static void catmemi_json_str(FILE *out, const char *str) {
 }
 
 static void catmemi_report_stats(FILE *out, int json, const catmem_stats *st) {
-    if (json)
+    if (json) {
         fprintf(out,
                 "\"allocated\": %zu, \"active\": %zu, \"resident\": %zu, \"mapped\": %zu, "
-                "\"nmalloc\": %llu, \"ndalloc\": %llu",
+                "\"nmalloc\": %llu, \"ndalloc\": %llu, \"peak\": %zu, \"limit\": %zu",
                 st->allocated, st->active, st->resident, st->mapped,
-                (unsigned long long)st->nmalloc, (unsigned long long)st->ndalloc);
+                (unsigned long long)st->nmalloc, (unsigned long long)st->ndalloc, st->peak,
+                st->limit);
+        return;
+    }
+    fprintf(out, " %14zu %14zu %14zu %14zu %12llu %12llu %14zu", st->allocated, st->active,
+            st->resident, st->mapped, (unsigned long long)st->nmalloc,
+            (unsigned long long)st->ndalloc, st->peak);
+    if (st->limit != 0)
+        fprintf(out, " %14zu", st->limit);
     else
-        fprintf(out, " %14zu %14zu %14zu %14zu %12llu %12llu", st->allocated, st->active,
-                st->resident, st->mapped, (unsigned long long)st->nmalloc,
-                (unsigned long long)st->ndalloc);
+        fprintf(out, " %14s", "-");
 }
 
 static void catmemi_report_print(FILE *out, int json, const catmemi_report_row *rows, unsigned n,
@@ -1606,9 +1713,9 @@ static void catmemi_report_print(FILE *out, int json, const catmemi_report_row *
         if (b > w) w = b;
     }
     fprintf(out, "catmem report: backend %s (%s)\n", catmemi_be->name, catmemi_info);
-    fprintf(out, "%-*s %5s %-*s %14s %14s %14s %14s %12s %12s %8s\n", w, "arena", "id", w,
-            "parent", "allocated", "active", "resident", "mapped", "nmalloc", "ndalloc",
-            "cleanups");
+    fprintf(out, "%-*s %5s %-*s %14s %14s %14s %14s %12s %12s %14s %14s %8s\n", w, "arena", "id",
+            w, "parent", "allocated", "active", "resident", "mapped", "nmalloc", "ndalloc", "peak",
+            "limit", "cleanups");
     for (i = 0; i < n; i++) {
         fprintf(out, "%-*s %5d %-*s", w, rows[i].name, rows[i].id, w,
                 rows[i].parent[0] != '\0' ? rows[i].parent : "-");
@@ -1640,11 +1747,14 @@ static int catmemi_report(FILE *out, int json) {
         strcpy(row->name, s->name);
         if (s->parent != 0) strcpy(row->parent, catmemi_slots[s->parent - 1].name);
         row->id = catmemi_be->arena_id(s);
+        row->slot = i;
         row->cleanups = s->ncleanups;
-        (void)catmemi_stats_done(catmemi_be->stats(s, &row->st), &row->st);
         n++;
     }
     catmemi_unlock();
+    /* Statistics outside the registry lock: a backend may take it to sum its threads' counts.
+       An arena released meanwhile reads as zeros. */
+    for (i = 0; i < n; i++) (void)catmemi_stats_of(&catmemi_slots[rows[i].slot], &rows[i].st);
     memset(&total, 0, sizeof total);
     (void)catmemi_stats_done(catmemi_be->total_stats(&total), &total);
     catmemi_report_print(out, json, rows, n, &total);

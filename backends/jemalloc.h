@@ -69,6 +69,9 @@ typedef struct catmemi_je_bin {
 typedef struct catmemi_je_cache {
     catmemi_je_bin bin[CATMEMI_JE_NCLASS];
     intptr_t room;      /* bytes it may still take; below 0, the slow path gives blocks back */
+    /* catmem calls served by this thread in this arena (the arena's nmalloc and ndalloc):
+       written by the thread, read by statistics (relaxed); added to the arena's at drop. */
+    uint64_t nalloc, nfree;
     intptr_t allowance; /* room + the bytes it holds (its share of the thread's budget) */
     unsigned top;       /* the largest class it keeps (catmemi_je_top) */
     int flags;          /* mallocx flags: this arena, MALLOCX_TCACHE_NONE */
@@ -102,6 +105,10 @@ static inline unsigned catmemi_je_class(size_t size) {
     return 20 + (lg - 10) * 4 + (unsigned)((size - 1 - ((size_t)1 << lg)) >> (lg - 2)) + 1;
 }
 
+/* The owner's count, readable by other threads' statistics. */
+#  define CATMEMI_JE_COUNT(x) __atomic_store_n(&(x), (x) + 1, __ATOMIC_RELAXED)
+
+/* Every pop is a block handed to a caller: counted as one allocation. */
 static inline void *catmemi_je_pop(catmemi_je_cache *c, unsigned k) {
     catmemi_je_bin *b = &c->bin[k];
     void *p = b->head;
@@ -109,6 +116,7 @@ static inline void *catmemi_je_pop(catmemi_je_cache *c, unsigned k) {
         b->head = *(void **)p;
         b->n--;
         c->room += catmemi_je_class_size[k];
+        CATMEMI_JE_COUNT(c->nalloc);
     }
     return p;
 }
@@ -123,6 +131,7 @@ static inline int catmemi_je_push(catmemi_je_cache *c, unsigned k, void *p) {
     *(void **)p = b->head;
     b->n++;
     __atomic_store_n(&b->head, p, __ATOMIC_RELEASE);
+    CATMEMI_JE_COUNT(c->nfree);
     return 1;
 }
 
@@ -173,6 +182,8 @@ static inline void catmemi_je_fast_free_sized(const catmem_arena *a, void *p, si
 #  define CATMEMI_HAS_JE 1
 typedef struct catmemi_je_slot {
     unsigned index; /* jemalloc arena index, from arenas.create */
+    /* catmem calls served without a cache, and those of caches dropped since; atomic */
+    uint64_t nmalloc, ndalloc;
 } catmemi_je_slot;
 #endif
 
@@ -184,7 +195,6 @@ typedef struct catmemi_je_slot {
 #    define CATMEMI_MALLOCX_ARENA(a)    MALLOCX_ARENA(a)
 #    define CATMEMI_MALLOCX_TCACHE(tc)  MALLOCX_TCACHE(tc)
 #    define CATMEMI_MALLOCX_TCACHE_NONE MALLOCX_TCACHE_NONE
-#    define CATMEMI_MALLCTL_ARENAS_ALL  MALLCTL_ARENAS_ALL
 /* catmem's option encoding must be jemalloc's mallocx flags (a compile-time check). */
 typedef char catmemi_je_opts_match[(CATMEMI_ZERO == MALLOCX_ZERO && MALLOCX_LG_ALIGN(5) == 5 &&
                                     CATMEMI_LG_ALIGN_MASK == 0x3f)
@@ -234,13 +244,16 @@ static void catmemi_je_add(catmemi_je_cache *c, unsigned k, void *p) {
    vanished thread may have been caught between two stores. */
 static void catmemi_je_give_back(catmemi_je_cache *c, unsigned k, unsigned keep) {
     catmemi_je_bin *b = &c->bin[k];
+    size_t n = 0;
     while (b->n > keep && b->head != NULL) {
         void *p = b->head;
         b->head = *(void **)p;
         b->n--;
         c->room += (intptr_t)catmemi_je_class_size[k];
         CATMEMI_JE(sdallocx)(p, catmemi_je_class_size[k], c->flags);
+        n++;
     }
+    if (n != 0) catmemi_uncharge(&catmemi_slots[c->slot], n * catmemi_je_class_size[k]);
 }
 
 static void catmemi_je_empty(catmemi_je_cache *c) {
@@ -248,11 +261,16 @@ static void catmemi_je_empty(catmemi_je_cache *c) {
     for (k = 0; k < CATMEMI_JE_NCLASS; k++) catmemi_je_give_back(c, k, 0);
 }
 
-/* What one of t's caches may hold: the budget shared by its caches, at least the floor. */
-static intptr_t catmemi_je_allowance(const catmemi_je_thread *t) {
+/* What one of t's caches for slot may hold: the budget shared by its caches, at least the
+   floor; for an arena with a limit, at most a sixteenth of the limit (blocks in caches count
+   against it: LIMITS in catmem.h). */
+static intptr_t catmemi_je_allowance(const catmemi_je_thread *t, unsigned slot) {
     unsigned n = __atomic_load_n(&t->ncaches, __ATOMIC_RELAXED);
     size_t share = CATMEM_JEMALLOC_CACHE_BYTES / (n != 0 ? n : 1);
-    return (intptr_t)(share > CATMEMI_JE_CACHE_FLOOR ? share : CATMEMI_JE_CACHE_FLOOR);
+    size_t limit = __atomic_load_n(&catmemi_slots[slot].limit, __ATOMIC_RELAXED);
+    if (share < CATMEMI_JE_CACHE_FLOOR) share = CATMEMI_JE_CACHE_FLOOR;
+    if (limit != 0 && share > limit / 16) share = limit / 16;
+    return (intptr_t)share;
 }
 
 /* The largest class a cache with this allowance keeps: a sixteenth of the allowance at most.
@@ -290,7 +308,7 @@ static unsigned catmemi_je_fullest(const catmemi_je_cache *c) {
 
 /* The thread's number of caches may have changed since c's allowance was set: its share now. */
 static void catmemi_je_reshare(catmemi_je_cache *c) {
-    intptr_t allowance = catmemi_je_allowance(&catmemi_je_self);
+    intptr_t allowance = catmemi_je_allowance(&catmemi_je_self, c->slot);
     c->room += allowance - c->allowance;
     c->allowance = allowance;
     c->top = catmemi_je_top(allowance);
@@ -312,15 +330,25 @@ static void catmemi_je_trim(catmemi_je_cache *c) {
    one block and double up to 32, within the room the cache has left, so a class used once
    costs one block and a busy class visits the arena rarely. One arena call per block: jemalloc's
    experimental.batch_alloc only gains when it takes whole fresh slabs. A failure midway keeps
-   what came; NULL only when not even one block could be had. */
+   what came; NULL only when not even one block could be had. The batch is charged to the
+   arena first; near its limit the batch is one block, and then the thread's own cached blocks
+   of the arena go back before the allocation is refused. */
 static void *catmemi_je_refill(catmemi_je_cache *c, unsigned k) {
     catmemi_je_bin *b = &c->bin[k];
+    catmemi_slot *s = &catmemi_slots[c->slot];
     size_t size = catmemi_je_class_size[k], fits;
     unsigned i, n;
     void *first;
     catmemi_je_reshare(c);
     fits = c->room > 0 ? (size_t)c->room / size + 1 : 1;
     n = b->fill < fits ? b->fill : (unsigned)fits;
+    if (!catmemi_charge(s, n * size)) {
+        n = 1;
+        if (!catmemi_charge(s, size)) {
+            catmemi_je_empty(c);
+            if (!catmemi_charge(s, size)) return NULL;
+        }
+    }
     first = CATMEMI_JE(mallocx)(size, c->flags);
     if (b->fill < 32) b->fill *= 2;
     for (i = 1; first != NULL && i < n; i++) {
@@ -328,6 +356,8 @@ static void *catmemi_je_refill(catmemi_je_cache *c, unsigned k) {
         if (p == NULL) break;
         catmemi_je_add(c, k, p);
     }
+    catmemi_uncharge(s, (size_t)(first != NULL ? n - i : n) * size); /* what did not come */
+    if (first != NULL) CATMEMI_JE_COUNT(c->nalloc);
     return first;
 }
 
@@ -341,6 +371,8 @@ static void catmemi_je_drop(catmemi_je_thread *t, int i) {
         if (c == NULL) continue;
         t->caches[k] = NULL;
         __atomic_store_n(&t->ncaches, t->ncaches - 1, __ATOMIC_RELAXED);
+        __atomic_fetch_add(&catmemi_slots[k].je.nmalloc, c->nalloc, __ATOMIC_RELAXED);
+        __atomic_fetch_add(&catmemi_slots[k].je.ndalloc, c->nfree, __ATOMIC_RELAXED);
         catmemi_je_empty(c);
         CATMEMI_JE(dallocx)(c, CATMEMI_MALLOCX_TCACHE_NONE);
     }
@@ -390,7 +422,8 @@ static catmemi_je_cache *catmemi_je_cache_for(catmemi_slot *s) {
         if (c != NULL) {
             catmemi_je_thread *t = &catmemi_je_self;
             __atomic_store_n(&t->ncaches, t->ncaches + 1, __ATOMIC_RELAXED);
-            catmemi_je_cache_init(c, catmemi_je_allowance(t));
+            catmemi_je_cache_init(c, catmemi_je_allowance(t, i));
+            c->nalloc = c->nfree = 0;
             c->flags = CATMEMI_MALLOCX_ARENA(s->je.index) | CATMEMI_MALLOCX_TCACHE_NONE;
             c->slot = i;
             catmemi_je_caches[i] = c;
@@ -450,7 +483,40 @@ static int catmemi_je_arena_create(catmemi_slot *s) {
     size_t sz = sizeof index;
     int err = CATMEMI_JE(mallctl)("arenas.create", &index, &sz, NULL, 0);
     if (err == 0) s->je.index = index;
+    /* every block is charged where it leaves or reaches the arena */
+    __atomic_store_n(&s->counted, 1, __ATOMIC_RELAXED);
     return err;
+}
+
+/* Arenas are always counted here: the charge moves with blocks between the arena and the
+   caches (slow paths only), so a limit needs nothing more. */
+static int catmemi_je_count(catmemi_slot *s) {
+    (void)s;
+    return 0;
+}
+
+/* A block straight from the arena, charged first: its class size comes from nallocx. */
+static void *catmemi_je_direct_alloc(catmemi_slot *s, size_t size, int flags) {
+    size_t usize = CATMEMI_JE(nallocx)(size, flags);
+    void *p;
+    if (usize == 0 || !catmemi_charge(s, usize)) return NULL;
+    p = CATMEMI_JE(mallocx)(size, flags);
+    if (p == NULL)
+        catmemi_uncharge(s, usize);
+    else
+        __atomic_fetch_add(&s->je.nmalloc, 1, __ATOMIC_RELAXED);
+    return p;
+}
+
+/* The arena p belongs to, asked of jemalloc (arenas.lookup): for frees that name no arena. */
+static catmemi_slot *catmemi_je_owner(const void *p) {
+    unsigned index, i;
+    size_t sz = sizeof index;
+    if (CATMEMI_JE(mallctl)("arenas.lookup", &index, &sz, (void *)&p, sizeof p) != 0) return NULL;
+    for (i = 0; i < CATMEM_MAX_ARENAS; i++)
+        if (catmemi_created(&catmemi_slots[i]) && catmemi_slots[i].je.index == index)
+            return &catmemi_slots[i];
+    return NULL;
 }
 
 static int catmemi_je_arena_id(const catmemi_slot *s) { return (int)s->je.index; }
@@ -471,8 +537,21 @@ static void *catmemi_je_alloc_slow(catmemi_slot *s, size_t size, int opts) {
             return p;
         }
     }
-    return CATMEMI_JE(mallocx)(size, CATMEMI_MALLOCX_ARENA(s->je.index) |
-                                         CATMEMI_MALLOCX_TCACHE_NONE | opts);
+    return catmemi_je_direct_alloc(
+        s, size, CATMEMI_MALLOCX_ARENA(s->je.index) | CATMEMI_MALLOCX_TCACHE_NONE | opts);
+}
+
+/* A block straight back to its arena, uncharged from s (NULL: the arena jemalloc names). */
+static void catmemi_je_direct_free(catmemi_slot *s, void *p, size_t size) {
+    if (s == NULL) s = catmemi_je_owner(p);
+    if (s != NULL) {
+        catmemi_uncharge(s, CATMEMI_JE(sallocx)(p, 0));
+        __atomic_fetch_add(&s->je.ndalloc, 1, __ATOMIC_RELAXED);
+    }
+    if (size != 0)
+        CATMEMI_JE(sdallocx)(p, size, CATMEMI_MALLOCX_TCACHE_NONE);
+    else
+        CATMEMI_JE(dallocx)(p, CATMEMI_MALLOCX_TCACHE_NONE);
 }
 
 /* s NULL: no usable arena (NULL handle, shutdown, released): straight back to its arena. A
@@ -483,15 +562,13 @@ static void catmemi_je_free_slow(catmemi_slot *s, void *p, size_t size) {
         size_t usize = size != 0 ? size : CATMEMI_JE(sallocx)(p, 0);
         if (usize <= CATMEMI_JE_SMALL_MAX && catmemi_je_class(usize) <= c->top) {
             catmemi_je_add(c, catmemi_je_class(usize), p);
+            CATMEMI_JE_COUNT(c->nfree);
             if (c->room < 0) catmemi_je_reshare(c);
             if (c->room < 0) catmemi_je_trim(c);
             return;
         }
     }
-    if (size != 0)
-        CATMEMI_JE(sdallocx)(p, size, CATMEMI_MALLOCX_TCACHE_NONE);
-    else
-        CATMEMI_JE(dallocx)(p, CATMEMI_MALLOCX_TCACHE_NONE);
+    catmemi_je_direct_free(s, p, size);
 }
 
 /* A small new size: the block stays where it is when its class does not change, and moves to a
@@ -499,18 +576,29 @@ static void catmemi_je_free_slow(catmemi_slot *s, void *p, size_t size) {
    cannot tell cheaply whether it belongs to s (a realloc may move a block between arenas). */
 static void *catmemi_je_realloc(catmemi_slot *s, void *p, size_t size) {
     catmemi_je_cache *c = catmemi_je_cache_for(s);
-    size_t old;
+    size_t old = CATMEMI_JE(sallocx)(p, 0);
     unsigned k;
     void *q;
-    if (c == NULL || size > CATMEMI_JE_SMALL_MAX)
-        return CATMEMI_JE(rallocx)(
-            p, size, CATMEMI_MALLOCX_ARENA(s->je.index) | CATMEMI_MALLOCX_TCACHE_NONE);
-    old = CATMEMI_JE(sallocx)(p, 0);
+    if (c == NULL || size > CATMEMI_JE_SMALL_MAX) {
+        /* jemalloc resizes in place or moves; the charge grows first and settles after. */
+        int flags = CATMEMI_MALLOCX_ARENA(s->je.index) | CATMEMI_MALLOCX_TCACHE_NONE;
+        size_t usize = CATMEMI_JE(nallocx)(size, flags), had = usize > old ? usize : old;
+        if (usize == 0 || (usize > old && !catmemi_charge(s, usize - old))) return NULL;
+        q = CATMEMI_JE(rallocx)(p, size, flags);
+        catmemi_recharge(s, had, q != NULL ? CATMEMI_JE(sallocx)(q, 0) : old);
+        if (q != NULL && q != p) {
+            __atomic_fetch_add(&s->je.nmalloc, 1, __ATOMIC_RELAXED);
+            __atomic_fetch_add(&s->je.ndalloc, 1, __ATOMIC_RELAXED);
+        }
+        return q;
+    }
     k = catmemi_je_class(size);
     if (old == catmemi_je_class_size[k]) return p;
     q = catmemi_je_pop(c, k);
     if (q == NULL && (q = catmemi_je_refill(c, k)) == NULL) return NULL;
     memcpy(q, p, old < size ? old : size);
+    catmemi_uncharge(s, old);
+    CATMEMI_JE_COUNT(c->nfree);
     CATMEMI_JE(sdallocx)(p, old, CATMEMI_MALLOCX_TCACHE_NONE);
     return q;
 }
@@ -519,7 +607,7 @@ static size_t catmemi_je_usable_size(const void *p) { return CATMEMI_JE(sallocx)
 
 /* The owner arena comes from the pointer, and no cache is involved: correct whatever caching
    the calling thread does. */
-static void catmemi_je_free_any(void *p) { CATMEMI_JE(dallocx)(p, CATMEMI_MALLOCX_TCACHE_NONE); }
+static void catmemi_je_free_any(void *p) { catmemi_je_direct_free(NULL, p, 0); }
 
 /* Under catmemi_mu: every thread's cache for s (all slots when s is NULL) is destroyed. */
 static void catmemi_je_drop_caches(catmemi_slot *s) {
@@ -528,16 +616,44 @@ static void catmemi_je_drop_caches(catmemi_slot *s) {
         catmemi_je_drop(t, s != NULL ? (int)s->handle.slot : -1);
 }
 
-/* Under catmemi_mu. Caches hold blocks of the arena: every thread's cache for s forgets them
-   first (the reset frees them with everything else, so nothing is given back one by one). */
-static int catmemi_je_reset(catmemi_slot *s) {
+/* Under catmemi_mu: s's catmem calls, its own counters and every thread's cache's. */
+static void catmemi_je_sum(const catmemi_slot *s, uint64_t *nmalloc, uint64_t *ndalloc) {
     catmemi_je_thread *t;
     unsigned i = s->handle.slot;
+    *nmalloc = __atomic_load_n(&s->je.nmalloc, __ATOMIC_RELAXED);
+    *ndalloc = __atomic_load_n(&s->je.ndalloc, __ATOMIC_RELAXED);
+    for (t = catmemi_je_threads.next; t != &catmemi_je_threads; t = t->next) {
+        const catmemi_je_cache *c = t->caches[i];
+        if (c == NULL) continue;
+        *nmalloc += __atomic_load_n(&c->nalloc, __ATOMIC_RELAXED);
+        *ndalloc += __atomic_load_n(&c->nfree, __ATOMIC_RELAXED);
+    }
+}
+
+/* Under catmemi_mu. Caches hold blocks of the arena: every thread's cache for s forgets them
+   first (the reset frees them with everything else, so nothing is given back one by one).
+   Every live block counts as freed; a release starts the counts again from zero (its caches
+   were dropped, their counts are all in the slot's). */
+static int catmemi_je_reset(catmemi_slot *s, int release) {
+    catmemi_je_thread *t;
+    unsigned i = s->handle.slot;
+    uint64_t nmalloc, ndalloc;
+    int err;
     for (t = catmemi_je_threads.next; t != &catmemi_je_threads; t = t->next) {
         catmemi_je_cache *c = t->caches[i];
         if (c != NULL) catmemi_je_cache_init(c, c->allowance);
     }
-    return catmemi_je_ctl(s, "arena.%u.reset", NULL, NULL, NULL, 0);
+    err = catmemi_je_ctl(s, "arena.%u.reset", NULL, NULL, NULL, 0);
+    if (err != 0) return err;
+    if (release) {
+        __atomic_store_n(&s->je.nmalloc, 0, __ATOMIC_RELAXED);
+        __atomic_store_n(&s->je.ndalloc, 0, __ATOMIC_RELAXED);
+    } else {
+        catmemi_je_sum(s, &nmalloc, &ndalloc);
+        if (nmalloc > ndalloc)
+            __atomic_fetch_add(&s->je.ndalloc, nmalloc - ndalloc, __ATOMIC_RELAXED);
+    }
+    return 0;
 }
 
 static int catmemi_je_purge(catmemi_slot *s) {
@@ -557,26 +673,20 @@ static int catmemi_je_read(const catmemi_slot *s, const char *fmt, void *out, si
     return (err == 0 && sz != size) ? EINVAL : err;
 }
 
-/* The same statistics for one arena or, with s NULL, for all of jemalloc's arenas merged. */
-static int catmemi_je_counts(const catmemi_slot *s, const char *prefix, catmem_stats *out) {
-    uint64_t sm, lm, sd, ld;
-    char fmt[64];
-    int err = 0;
-#  define CATMEMI_JE_READ(what, var)                                                               \
-    if (err == 0) {                                                                                \
-      snprintf(fmt, sizeof fmt, "%s." what, prefix);                                               \
-      err = catmemi_je_read(s, fmt, &(var), sizeof(var));                                          \
+/* nmalloc and ndalloc count catmem's calls (STATISTICS in catmem.h): the arena's (s) or every
+   arena's (s NULL). */
+static void catmemi_je_calls(const catmemi_slot *s, catmem_stats *out) {
+    uint64_t nmalloc, ndalloc;
+    unsigned i;
+    catmemi_lock();
+    for (i = 0; i < CATMEM_MAX_ARENAS; i++) {
+        const catmemi_slot *x = &catmemi_slots[i];
+        if ((s != NULL && x != s) || !catmemi_created(x)) continue;
+        catmemi_je_sum(x, &nmalloc, &ndalloc);
+        out->nmalloc += nmalloc;
+        out->ndalloc += ndalloc;
     }
-    CATMEMI_JE_READ("small.nmalloc", sm)
-    CATMEMI_JE_READ("large.nmalloc", lm)
-    CATMEMI_JE_READ("small.ndalloc", sd)
-    CATMEMI_JE_READ("large.ndalloc", ld)
-#  undef CATMEMI_JE_READ
-    if (err == 0) {
-        out->nmalloc = sm + lm;
-        out->ndalloc = sd + ld;
-    }
-    return err;
+    catmemi_unlock();
 }
 
 static int catmemi_je_stats(catmemi_slot *s, catmem_stats *out) {
@@ -592,11 +702,11 @@ static int catmemi_je_stats(catmemi_slot *s, catmem_stats *out) {
         return err == ENOENT ? ENOTSUP : err; /* ENOENT: jemalloc built without stats */
     out->allocated = small + large;
     out->active = pactive * catmemi_je_page;
-    return catmemi_je_counts(s, "stats.arenas.%u", out);
+    catmemi_je_calls(s, out);
+    return 0;
 }
 
 static int catmemi_je_total_stats(catmem_stats *out) {
-    char prefix[32];
     int err;
     if ((err = catmemi_je_epoch()) != 0) return err;
     if ((err = catmemi_je_read(NULL, "stats.allocated", &out->allocated, sizeof(size_t))) ||
@@ -604,8 +714,8 @@ static int catmemi_je_total_stats(catmem_stats *out) {
         (err = catmemi_je_read(NULL, "stats.resident", &out->resident, sizeof(size_t))) ||
         (err = catmemi_je_read(NULL, "stats.mapped", &out->mapped, sizeof(size_t))))
         return err == ENOENT ? ENOTSUP : err;
-    snprintf(prefix, sizeof prefix, "stats.arenas.%d", CATMEMI_MALLCTL_ARENAS_ALL);
-    return catmemi_je_counts(NULL, prefix, out);
+    catmemi_je_calls(NULL, out);
+    return 0;
 }
 
 static int catmemi_je_owns(const catmemi_slot *s, const void *p) {

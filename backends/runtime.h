@@ -3,8 +3,8 @@
    the top of backends/jemalloc.h.
 
    catmem does not link jemalloc at all here. At the first catmem_init (or the first question to
-   catmem_backend_name/_info), it looks for mallctl, mallocx, dallocx, sdallocx, rallocx and
-   sallocx with
+   catmem_backend_name/_info), it looks for mallctl, mallocx, dallocx, sdallocx, rallocx,
+   sallocx and nallocx with
    dlsym(RTLD_DEFAULT, ...) under each prefix of CATMEM_RUNTIME_PREFIXES, asks mallctl("version"),
    and uses real manual arenas exactly as the jemalloc backend does (the same code, through the
    pointers it found). Without a jemalloc 5 in the process it uses the system backend. The choice
@@ -33,6 +33,7 @@ typedef struct catmemi_rt_fns {
     void (*sdallocx)(void *p, size_t size, int flags);
     void *(*rallocx)(void *p, size_t size, int flags);
     size_t (*sallocx)(const void *p, int flags);
+    size_t (*nallocx)(size_t size, int flags);
     int (*mallctl)(const char *name, void *oldp, size_t *oldlenp, void *newp, size_t newlen);
 } catmemi_rt_fns;
 /* Data the inline paths read is always extern (never CATMEM_API, which may be static). */
@@ -49,7 +50,6 @@ extern int catmemi_rt_je;
 #  define CATMEMI_MALLOCX_ARENA(a)    ((int)(((unsigned)(a) + 1) << 20))
 #  define CATMEMI_MALLOCX_TCACHE(tc)  ((int)(((unsigned)(tc) + 2) << 8))
 #  define CATMEMI_MALLOCX_TCACHE_NONE CATMEMI_MALLOCX_TCACHE(-1)
-#  define CATMEMI_MALLCTL_ARENAS_ALL  4096
 
 catmemi_rt_fns catmemi_rt;
 int catmemi_rt_je;
@@ -88,14 +88,14 @@ CATMEMI_INLINE void catmemi_rt_fast_free_sized(const catmem_arena *a, void *p, s
 
 #if defined(CATMEMI_PART_IMPL)
 
-/* Looks the six functions up under one prefix; 1 when all are there. */
+/* Looks the seven functions up under one prefix; 1 when all are there. */
 static int catmemi_rt_bind(const char *prefix, catmemi_rt_fns *f) {
-    static const char *const names[] = {"mallocx", "dallocx", "sdallocx",
-                                        "rallocx", "sallocx", "mallctl"};
-    void *sym[6];
+    static const char *const names[] = {"mallocx", "dallocx", "sdallocx", "rallocx",
+                                        "sallocx", "nallocx", "mallctl"};
+    void *sym[7];
     char name[64];
     unsigned i;
-    for (i = 0; i < 6; i++) {
+    for (i = 0; i < 7; i++) {
         snprintf(name, sizeof name, "%s%s", prefix, names[i]);
         if ((sym[i] = dlsym(RTLD_DEFAULT, name)) == NULL) return 0;
     }
@@ -105,7 +105,8 @@ static int catmemi_rt_bind(const char *prefix, catmemi_rt_fns *f) {
     memcpy(&f->sdallocx, &sym[2], sizeof sym[2]);
     memcpy(&f->rallocx, &sym[3], sizeof sym[3]);
     memcpy(&f->sallocx, &sym[4], sizeof sym[4]);
-    memcpy(&f->mallctl, &sym[5], sizeof sym[5]);
+    memcpy(&f->nallocx, &sym[5], sizeof sym[5]);
+    memcpy(&f->mallctl, &sym[6], sizeof sym[6]);
     return 1;
 }
 

@@ -104,7 +104,9 @@ struct catmemi_sys_heap {
     pthread_mutex_t mu;                        /* the slow path, and others' visits */
     catmemi_sys_page *list[CATMEMI_SYS_NCLS];  /* pages per class; mu */
     catmemi_sys_seg *segs;                     /* mu */
-    catmemi_sys_heap **owner;      /* the owner's catmemi_sys_tls; NULL: orphan (arena mutex) */
+    /* The owner's catmemi_sys_tls (its identity, and where count() closes its inline path);
+       NULL: orphan (arena mutex) */
+    catmemi_sys_heap **owner;
     struct catmemi_sys_heap *next; /* the arena's heaps; arena mutex */
     unsigned slot;
     /* Large blocks: under the table's mutex, read relaxed. */
@@ -115,7 +117,9 @@ struct catmemi_sys_heap {
 
 /* Per slot: 1 while catmem is initialised and the arena is live (the generic path checks). */
 extern int catmemi_sys_open[CATMEM_MAX_ARENAS];
-/* The calling thread's heap per slot; NULL until its first allocation there. */
+/* The calling thread's heap per slot for the inline paths; NULL until its first allocation
+   there, and for an arena whose bytes are counted (a limit: LIMITS in catmem.h), which the
+   inline paths must not serve. The slow paths find the heap in catmemi_sys_mine. */
 extern CATMEMI_TLS catmemi_sys_heap *catmemi_sys_tls[CATMEM_MAX_ARENAS];
 extern uintptr_t catmemi_sys_key;                              /* random, set once */
 extern uint8_t catmemi_sys_cls_small[CATMEMI_SYS_FAST_MAX / 16 + 1]; /* (size+15)/16 -> class */
@@ -195,6 +199,17 @@ CATMEMI_INLINE void *catmemi_sys_fast_alloc(const catmem_arena *a, size_t size, 
     return catmemi_sys_alloc_generic(a, size, opts);
 }
 
+/* A free by pg's owner: onto the local list, unless the block's first word decodes to a link
+   (the end of a list, or a block of this page), as every block on a free list has: maybe a
+   double free, checked out of line. */
+static inline void catmemi_sys_owner_free(catmemi_sys_page *pg, catmemi_sys_blk *b) {
+    uintptr_t d = b->link ^ catmemi_sys_key ^ (uintptr_t)b;
+    if (CATMEMI_UNLIKELY(d == 0 || d - pg->start < __atomic_load_n(&pg->span, __ATOMIC_RELAXED)))
+        catmemi_sys_free_checked(pg, b);
+    else
+        catmemi_sys_push_local(pg, b);
+}
+
 /* The owner's free: onto the page's local list. Anything else, and anything that does not look
    right, takes the generic path, which tells them apart. */
 static inline void catmemi_sys_fast_free(const catmem_arena *a, void *p) {
@@ -212,16 +227,7 @@ static inline void catmemi_sys_fast_free(const catmem_arena *a, void *p) {
                            __atomic_load_n(&pg->heap, __ATOMIC_RELAXED) ==
                                catmemi_sys_tls[sg->slot] &&
                            catmemi_sys_in_page(pg, u))) {
-            catmemi_sys_blk *b = (catmemi_sys_blk *)p;
-            /* A first word that decodes to a link (the end of a list, or a block of this page),
-               as every block on a free list has: maybe a double free, checked out of line. */
-            uintptr_t d = b->link ^ catmemi_sys_key ^ u;
-            if (CATMEMI_UNLIKELY(d == 0 ||
-                                 d - pg->start < __atomic_load_n(&pg->span, __ATOMIC_RELAXED))) {
-                catmemi_sys_free_checked(pg, b);
-                return;
-            }
-            catmemi_sys_push_local(pg, b);
+            catmemi_sys_owner_free(pg, (catmemi_sys_blk *)p);
             return;
         }
     }
@@ -279,6 +285,8 @@ extern int madvise(void *addr, size_t len, int advice);
 
 int catmemi_sys_open[CATMEM_MAX_ARENAS];
 CATMEMI_TLS catmemi_sys_heap *catmemi_sys_tls[CATMEM_MAX_ARENAS];
+/* The calling thread's heap per slot, counted arenas too; what the slow paths use. */
+static CATMEMI_TLS catmemi_sys_heap *catmemi_sys_mine[CATMEM_MAX_ARENAS];
 uintptr_t catmemi_sys_key;
 uint8_t catmemi_sys_cls_small[CATMEMI_SYS_FAST_MAX / 16 + 1];
 uint64_t catmemi_sys_map[CATMEMI_SYS_MAP_WORDS];
@@ -540,7 +548,7 @@ static catmemi_sys_seg *catmemi_sys_heap_trim(catmemi_sys_heap *h, int purge) {
     catmemi_sys_seg *sg, *next, *empty = NULL;
     /* A purge by the heap's own thread may take its current pages too: its fast path is not
        running meanwhile. */
-    int own = purge && catmemi_sys_tls[h->slot] == h;
+    int own = purge && catmemi_sys_mine[h->slot] == h;
     int i;
     for (sg = h->segs; sg != NULL; sg = next) {
         next = sg->next;
@@ -796,6 +804,8 @@ static int catmemi_sys_large_free(void *p) {
     }
     pthread_mutex_unlock(&catmemi_sys_large_mu);
     if (r == NULL) return 0;
+    if (catmemi_counted(&catmemi_slots[r->heap->slot]))
+        catmemi_uncharge(&catmemi_slots[r->heap->slot], r->size);
     CATMEM_SYSTEM_FREE(r->base);
     CATMEM_SYSTEM_FREE(r);
     return 1;
@@ -824,19 +834,42 @@ static size_t catmemi_sys_pow2(size_t n) {
     return p;
 }
 
-static void *catmemi_sys_heap_alloc(catmemi_sys_heap *h, size_t size, int opts) {
+/* The size a small block of size bytes with these options is served from, or anything above
+   CATMEMI_SYS_SMALL_MAX for a large block. A power-of-two class is aligned to its size: pages
+   start 64 KiB-aligned. */
+static size_t catmemi_sys_small_size(size_t size, int opts) {
     unsigned lg = (unsigned)(opts & CATMEMI_LG_ALIGN_MASK);
-    size_t n = size;
-    void *p;
-    /* A power-of-two class is aligned to its size: pages start 64 KiB-aligned. */
     if (lg > 4 && size <= CATMEMI_SYS_SMALL_MAX)
-        n = catmemi_sys_pow2(size > ((size_t)1 << lg) ? size : (size_t)1 << lg);
-    if (CATMEMI_SYS_ENGINE && n <= CATMEMI_SYS_SMALL_MAX) {
+        return catmemi_sys_pow2(size > ((size_t)1 << lg) ? size : (size_t)1 << lg);
+    return CATMEMI_SYS_ENGINE ? size : CATMEMI_SYS_SMALL_MAX + 1;
+}
+
+static void *catmemi_sys_heap_alloc(catmemi_sys_heap *h, size_t size, int opts) {
+    size_t n = catmemi_sys_small_size(size, opts);
+    void *p;
+    if (n <= CATMEMI_SYS_SMALL_MAX) {
         p = catmemi_sys_small_alloc(h, catmemi_sys_cls_small[(n + 15) >> 4]);
         if (p != NULL && (opts & CATMEMI_ZERO)) memset(p, 0, size);
         return p;
     }
-    return catmemi_sys_large_alloc(h, size, lg, opts & CATMEMI_ZERO);
+    return catmemi_sys_large_alloc(h, size, (unsigned)(opts & CATMEMI_LG_ALIGN_MASK),
+                                   opts & CATMEMI_ZERO);
+}
+
+/* Every allocation of the slow paths: a counted arena's block is charged first, at the size
+   statistics count (its class, or a large block's usable size). */
+static void *catmemi_sys_alloc_in(catmemi_sys_heap *h, size_t size, int opts) {
+    catmemi_slot *s = &catmemi_slots[h->slot];
+    size_t n, charge;
+    void *p;
+    if (!catmemi_counted(s)) return catmemi_sys_heap_alloc(h, size, opts);
+    n = catmemi_sys_small_size(size, opts);
+    charge = n <= CATMEMI_SYS_SMALL_MAX ? catmemi_sys_csize[catmemi_sys_cls_small[(n + 15) >> 4]]
+                                        : catmemi_sys_large_usable(size);
+    if (!catmemi_charge(s, charge)) return NULL;
+    p = catmemi_sys_heap_alloc(h, size, opts);
+    if (p == NULL) catmemi_uncharge(s, charge);
+    return p;
 }
 
 /* Everything the inline path does not serve, while the calling thread has a heap there. */
@@ -845,7 +878,7 @@ CATMEMI_API void *catmemi_sys_alloc_generic(const catmem_arena *a, size_t size, 
     void *p;
     if (h == NULL || !__atomic_load_n(&catmemi_sys_open[a->slot], __ATOMIC_RELAXED))
         return catmemi_alloc_slow(a, size, opts);
-    p = catmemi_sys_heap_alloc(h, size, opts);
+    p = catmemi_sys_alloc_in(h, size, opts);
     /* A failure goes through the core's slow path: its errno, and the out-of-memory handler. */
     return p != NULL ? p : catmemi_alloc_slow(a, size, opts);
 }
@@ -900,12 +933,13 @@ CATMEMI_API void catmemi_sys_free_generic(void *p) {
     catmemi_sys_seg *sg = catmemi_sys_seg_of(u);
     if (sg != NULL) {
         catmemi_sys_page *pg = catmemi_sys_block_page(sg, p);
-        catmemi_sys_heap *h = catmemi_sys_tls[sg->slot];
-        if (h != NULL && __atomic_load_n(&pg->heap, __ATOMIC_RELAXED) == h) {
-            catmemi_sys_fast_free(NULL, p); /* the owner's path, now certain to be taken */
-            return;
-        }
-        catmemi_sys_remote_free(pg, (catmemi_sys_blk *)p);
+        catmemi_sys_heap *h = catmemi_sys_mine[sg->slot];
+        catmemi_slot *s = &catmemi_slots[sg->slot];
+        if (catmemi_counted(s)) catmemi_uncharge(s, pg->bsize);
+        if (h != NULL && __atomic_load_n(&pg->heap, __ATOMIC_RELAXED) == h)
+            catmemi_sys_owner_free(pg, (catmemi_sys_blk *)p);
+        else
+            catmemi_sys_remote_free(pg, (catmemi_sys_blk *)p);
         return;
     }
     if (!catmemi_sys_large_free(p)) errno = EINVAL;
@@ -939,10 +973,16 @@ static catmemi_sys_heap *catmemi_sys_heap_new(unsigned slot) {
     return h;
 }
 
-/* The calling thread's heap for s: an orphan adopted, or a new one. NULL: out of memory. */
+/* The calling thread's heap for s: an orphan adopted, or a new one. NULL: out of memory. The
+   inline paths get it too unless s is counted. */
 static catmemi_sys_heap *catmemi_sys_heap_for(catmemi_slot *s) {
-    catmemi_sys_heap *h = catmemi_sys_tls[s->handle.slot];
-    if (h != NULL) return h;
+    catmemi_sys_heap *h = catmemi_sys_mine[s->handle.slot];
+    if (h != NULL) {
+        /* The slot was counted and is not any more (released, then reused): open it again. */
+        if (!catmemi_counted(s) && catmemi_sys_tls[s->handle.slot] == NULL)
+            catmemi_sys_tls[s->handle.slot] = h;
+        return h;
+    }
     pthread_mutex_lock(&s->sys.mu);
     for (h = s->sys.heaps; h != NULL && h->owner != NULL; h = h->next) {}
     if (h == NULL && (h = catmemi_sys_heap_new(s->handle.slot)) != NULL) {
@@ -953,22 +993,24 @@ static catmemi_sys_heap *catmemi_sys_heap_for(catmemi_slot *s) {
         pthread_mutex_lock(&h->mu);
         h->owner = catmemi_sys_tls;
         pthread_mutex_unlock(&h->mu);
-        catmemi_sys_tls[s->handle.slot] = h;
+        catmemi_sys_mine[s->handle.slot] = h;
+        if (!catmemi_counted(s)) catmemi_sys_tls[s->handle.slot] = h;
         pthread_setspecific(catmemi_sys_tkey, catmemi_sys_tls); /* orphaned at thread exit */
     }
     pthread_mutex_unlock(&s->sys.mu);
     return h;
 }
 
+/* Runs on the exiting thread, whose thread-locals are still there. */
 static void catmemi_sys_thread_exit(void *arg) {
-    catmemi_sys_heap **tls = (catmemi_sys_heap **)arg;
     unsigned i;
+    (void)arg;
     for (i = 0; i < CATMEM_MAX_ARENAS; i++) {
-        if (tls[i] == NULL) continue;
+        if (catmemi_sys_mine[i] == NULL) continue;
         pthread_mutex_lock(&catmemi_slots[i].sys.mu);
-        catmemi_sys_orphan(tls[i]);
+        catmemi_sys_orphan(catmemi_sys_mine[i]);
         pthread_mutex_unlock(&catmemi_slots[i].sys.mu);
-        tls[i] = NULL;
+        catmemi_sys_mine[i] = catmemi_sys_tls[i] = NULL;
     }
 }
 
@@ -989,7 +1031,7 @@ static int catmemi_sys_arena_id(const catmemi_slot *s) { return (int)s->handle.s
 
 static void *catmemi_sys_alloc_slow(catmemi_slot *s, size_t size, int opts) {
     catmemi_sys_heap *h = catmemi_sys_heap_for(s);
-    return h != NULL ? catmemi_sys_heap_alloc(h, size, opts) : NULL;
+    return h != NULL ? catmemi_sys_alloc_in(h, size, opts) : NULL;
 }
 
 static void catmemi_sys_free_slow(catmemi_slot *s, void *p, size_t size) {
@@ -1016,7 +1058,7 @@ static size_t catmemi_sys_usable_size(const void *p) {
 }
 
 static void *catmemi_sys_move(catmemi_sys_heap *h, void *p, size_t old, size_t size) {
-    void *q = catmemi_sys_heap_alloc(h, size, 0);
+    void *q = catmemi_sys_alloc_in(h, size, 0);
     if (q == NULL) return NULL;
     memcpy(q, p, old < size ? old : size);
     catmemi_sys_free_generic(p);
@@ -1026,8 +1068,15 @@ static void *catmemi_sys_move(catmemi_sys_heap *h, void *p, size_t old, size_t s
 /* A large block of this arena, not aligned beyond malloc's: realloc'ed where it is, its record
    out of the table meanwhile. NULL: failed, the block as it was. */
 static void *catmemi_sys_large_realloc(catmemi_sys_large *r, size_t size) {
-    size_t usable = catmemi_sys_large_usable(size);
-    void *q = CATMEM_SYSTEM_REALLOC(r->base, usable);
+    catmemi_slot *s = &catmemi_slots[r->heap->slot];
+    size_t usable = catmemi_sys_large_usable(size), old = r->size;
+    int counted = catmemi_counted(s);
+    void *q = NULL;
+    /* A counted arena is charged the growth first, and settles after. */
+    if (!counted || usable <= old || catmemi_charge(s, usable - old)) {
+        q = CATMEM_SYSTEM_REALLOC(r->base, usable);
+        if (counted) catmemi_recharge(s, usable > old ? usable : old, q != NULL ? usable : old);
+    }
     pthread_mutex_lock(&catmemi_sys_large_mu);
     if (q != NULL) {
         catmemi_sys_large_unlink(r);
@@ -1108,11 +1157,44 @@ static void catmemi_sys_heap_reset(catmemi_sys_heap *h) {
     }
 }
 
-static int catmemi_sys_reset(catmemi_slot *s) {
+/* A release also zeroes the counters, and the next arena in the slot starts uncounted (each
+   thread's inline path opens again at its next slow path, catmemi_sys_heap_for). */
+static int catmemi_sys_reset(catmemi_slot *s, int release) {
     catmemi_sys_heap *h;
     pthread_mutex_lock(&s->sys.mu);
-    for (h = s->sys.heaps; h != NULL; h = h->next) catmemi_sys_heap_reset(h);
+    for (h = s->sys.heaps; h != NULL; h = h->next) {
+        catmemi_sys_heap_reset(h);
+        if (release) {
+            __atomic_store_n(&h->nalloc, 0, __ATOMIC_RELAXED);
+            __atomic_store_n(&h->nlarge, 0, __ATOMIC_RELAXED);
+            __atomic_store_n(&h->nlarge_free, 0, __ATOMIC_RELAXED);
+        }
+    }
+    if (release) __atomic_store_n(&s->counted, 0, __ATOMIC_RELAXED);
     pthread_mutex_unlock(&s->sys.mu);
+    return 0;
+}
+
+static void catmemi_sys_add(catmem_stats *out, catmemi_sys_slot *ss);
+
+/* Under catmemi_mu, nobody else using s: every thread's inline path stops serving s (its
+   allocations and frees take the slow paths, which charge them), and the charge starts at
+   what s holds now. */
+static int catmemi_sys_count(catmemi_slot *s) {
+    catmemi_sys_heap *h;
+    catmem_stats st;
+    pthread_mutex_lock(&s->sys.mu);
+    for (h = s->sys.heaps; h != NULL; h = h->next) {
+        pthread_mutex_lock(&h->mu);
+        if (h->owner != NULL) __atomic_store_n(&h->owner[s->handle.slot], NULL, __ATOMIC_RELAXED);
+        pthread_mutex_unlock(&h->mu);
+    }
+    pthread_mutex_unlock(&s->sys.mu);
+    memset(&st, 0, sizeof st);
+    catmemi_sys_add(&st, &s->sys);
+    __atomic_store_n(&s->charged, st.allocated, __ATOMIC_RELAXED);
+    if (st.allocated > s->peak) __atomic_store_n(&s->peak, st.allocated, __ATOMIC_RELAXED);
+    __atomic_store_n(&s->counted, 1, __ATOMIC_RELAXED);
     return 0;
 }
 

@@ -53,6 +53,7 @@ static void fault_dallocx(void *p, int flags) {
     dallocx(p, flags);
 }
 static size_t fault_sallocx(const void *p, int flags) { return sallocx(p, flags); }
+static size_t fault_nallocx(size_t size, int flags) { return nallocx(size, flags); }
 static void fault_sdallocx(void *p, size_t size, int flags) {
     live_blocks--;
     sdallocx(p, size, flags);
