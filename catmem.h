@@ -55,7 +55,8 @@
                             block a malloc of its own (default: 0 under AddressSanitizer and with
                             CATMEM_VALGRIND, 1 otherwise).
    CATMEM_MAX_ARENAS        arena slots, built-in ones included (default 64, at most 4000).
-                            Every thread keeps one word per slot in thread-local storage.
+                            Every thread keeps one word per slot in thread-local storage (two
+                            on the system backend, three on the runtime backend).
    CATMEM_NAME_MAX          longest arena name in bytes (default 31).
    CATMEM_JEMALLOC_CACHE_BYTES  jemalloc: bytes of freed blocks one thread keeps in its front
                             caches, all arenas together (default 1 MiB); 0: no front caches,
@@ -140,10 +141,41 @@
      fail for lack of memory, fn(arena, size, arg) runs; non-zero makes catmem try once more.
      Sizes above CATMEM_SIZE_MAX fail at once, without it. A thread never re-enters it (an
      allocation failing inside it just fails); several threads may run it at once.
+   - Limits (catmem_arena_set_limit): see LIMITS below.
    - catmem_report(out, CATMEM_REPORT_TEXT or _JSON) writes every live arena (name, id, parent,
-     statistics, pending cleanups) and the total, as a table or as one JSON object. With
+     statistics with peak and limit, pending cleanups) and the total, as a table or as one JSON
+     object. With
      CATMEM_REPORT=stderr, stdout or a file path in the environment at the first init, the
      report is written when the process exits (JSON when the path ends in ".json").
+
+   LIMITS
+   ======
+       catmem_arena *req = catmem_arena_create_child(catmem_arena_get(CATMEM_REQUEST), "req-42");
+       catmem_arena_set_limit(req, 1 << 20);            // at most 1 MiB of blocks
+       char *p = catmem_alloc(req, n);                  // NULL and ENOMEM past it
+   - An allocation that would take the arena's allocated bytes (size classes, as in STATISTICS)
+     past its limit fails with NULL and ENOMEM, after the out-of-memory handler ran (it may free
+     or raise the limit and have catmem try once more). Every allocation call counts: calloc,
+     aligned_alloc, realloc's growth, strdup, and the chunks and blocks of regions drawing on the
+     arena. catmem_arena_limit says the limit (0: none); a limit below what the arena holds is
+     allowed (allocations fail until frees bring it under); reset keeps the limit, release
+     forgets it. A limit covers its own arena only, not its children: give each child its own.
+   - System backend: exact. The arena's blocks are counted as they are handed out and freed,
+     by any thread, and an allocation fails only when its block does not fit under the limit at
+     that moment. To count every call, an arena with a limit (from its first limit until it is
+     released) leaves the inline paths: its allocations and frees take the out-of-line path with
+     one atomic operation each, roughly twice the cost of an inline call. Arenas without a limit
+     cost nothing more.
+   - jemalloc backend: never past the limit, and within a stated bound of it. Blocks are counted
+     where they leave or come back to the jemalloc arena, so a block sitting in a thread's front
+     cache counts as allocated. A cache of an arena with a limit holds at most limit / 16 bytes,
+     and a thread that is refused first gives back its own cached blocks of that arena. An
+     allocation is therefore refused only when the live blocks plus what OTHER threads' caches
+     of the arena hold (each at most limit / 16, given back when those threads exit) leave no
+     room: with one thread the limit is exact.
+   - Set the first limit of an arena when no other thread is allocating from or freeing into it
+     (as for catmem_arena_reset: THREADS): on the system backend that call moves the arena off
+     the inline paths of every thread. Changing a limit afterwards is safe at any time.
 
    ERRORS
    ======
@@ -153,8 +185,8 @@
                  a power of two, or above CATMEM_ALIGN_MAX; unknown kind; bad name; release of a
                  built-in arena; a dead or foreign region mark; a NULL cleanup function; an
                  unknown report format.
-     ENOMEM      out of memory (after the out-of-memory handler had its chance); size above
-                 CATMEM_SIZE_MAX; n * size overflows in calloc.
+     ENOMEM      out of memory, or past the arena's limit (after the out-of-memory handler had
+                 its chance); size above CATMEM_SIZE_MAX; n * size overflows in calloc.
      ESHUTDOWN   called after catmem_shutdown() (and before the next catmem_init()).
      EBUSY       the arena or region is running its cleanups (see LIFETIMES).
      EIO         catmem_report could not write to its stream.
@@ -236,18 +268,30 @@
                                                           last purge, and its large blocks
      mapped     bytes mapped for the arena                its segments (1 MiB each) and what its
                                                           large blocks took from malloc
-     nmalloc    objects handed out by the arena           allocation calls
-     ndalloc    objects returned to the arena             frees, and blocks freed by reset/release
-   On jemalloc, blocks travel between the arena and each thread's front cache in batches: nmalloc
-   counts blocks the arena handed out (to a cache or to a caller), ndalloc blocks given back to
-   it, and a block that a thread freed into its front cache still counts as allocated (in
-   nmalloc, not yet in ndalloc) until the cache gives it back: when it is over its share of the
-   thread's budget, when the thread exits, at catmem_arena_release and catmem_shutdown (a reset
-   frees cached blocks with the rest). catmem_arena_stats and catmem_arena_purge first empty the
-   calling thread's cache for that arena, so a single-threaded program sees exact figures;
-   another thread's caches hold at most about CATMEM_JEMALLOC_CACHE_BYTES together (THREADS).
+     nmalloc    catmem calls that handed out a block: alloc, calloc, aligned_alloc, strdup,
+                and a realloc that moved the block (a realloc in place counts nothing)
+     ndalloc    blocks freed: free, free_sized, free_any, a moving realloc's old block, and
+                every block a reset or release freed
+     peak       the highest allocated since the arena was created or last reset (below)
+     limit      catmem_arena_limit (LIMITS)
+   nmalloc and ndalloc count calls the same way on every backend, in counters of each thread's
+   own (a front cache, a heap) added up when read: they cost the fast path one increment. After
+   a release the slot's next arena starts from zero.
+   peak: on jemalloc the high-water of the bytes out of the arena, front caches included (they
+   count as allocated there), kept where blocks leave the arena. On the system backend, for an
+   arena with a limit, the high-water of its exactly counted bytes; for an arena without one,
+   catmem does not count bytes as they move (that would cost the inline paths), so peak is the
+   highest allocated that catmem_arena_stats and catmem_report have read: give the arena a limit
+   of SIZE_MAX to have its peak counted exactly without capping it (LIMITS says what it costs).
+   On jemalloc, a block that a thread freed into its front cache still counts as allocated
+   until the cache gives it back: when it is over its share of the thread's budget, when the
+   thread exits, at catmem_arena_release and catmem_shutdown (a reset frees cached blocks with
+   the rest). catmem_arena_stats and catmem_arena_purge first empty the calling thread's cache
+   for that arena, so a single-threaded program sees exact figures; another thread's caches
+   hold at most about CATMEM_JEMALLOC_CACHE_BYTES together (THREADS).
    catmem_total_stats covers the whole process on jemalloc (everything jemalloc serves) and the
-   sum of catmem's arenas on the system backend. On the system backend the figures are exact
+   sum of catmem's arenas on the system backend; its nmalloc and ndalloc are catmem's calls in
+   every arena, its peak and limit 0. On the system backend the figures are exact
    whatever the threads do: a block freed by another thread counts as freed the moment it is
    freed, even while its owner sleeps, and its memory counts as resident until a purge (or
    another thread's need for a segment) takes its page back. While other threads allocate, the

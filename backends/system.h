@@ -1078,6 +1078,10 @@ static void *catmemi_sys_large_realloc(catmemi_sys_large *r, size_t size) {
         if (counted) catmemi_recharge(s, usable > old ? usable : old, q != NULL ? usable : old);
     }
     pthread_mutex_lock(&catmemi_sys_large_mu);
+    if (q != NULL && q != r->base) { /* moved: counted as an allocation and a free */
+        catmemi_sys_add_n(&r->heap->nlarge, 1);
+        catmemi_sys_add_n(&r->heap->nlarge_free, 1);
+    }
     if (q != NULL) {
         catmemi_sys_large_unlink(r);
         r->p = r->base = q;

@@ -28,6 +28,9 @@ static size_t nops_warm, nops_timed;
 /* Shared by the threads like catmem's arena; each thread has its own tcache. */
 static unsigned je_arena_tc, je_arena_none;
 static catmem_arena *arena;
+/* The same arena use on an arena with a limit (SIZE_MAX: counted, never refused): what a limit
+   costs (LIMITS in catmem.h). */
+static catmem_arena *limited;
 
 typedef struct slot {
     void *p;
@@ -89,6 +92,9 @@ GENERAL_PEER(peer_catmem, NOTHING, catmem_alloc(arena, size), catmem_free(arena,
 GENERAL_PEER(peer_catmem_sized, NOTHING, catmem_alloc(arena, size),
              catmem_free_sized(arena, p, size), NOTHING)
 
+GENERAL_PEER(peer_catmem_limited, NOTHING, catmem_alloc(limited, size),
+             catmem_free_sized(limited, p, size), NOTHING)
+
 GENERAL_PEER(peer_glibc, NOTHING, __libc_malloc(size), __libc_free(p), NOTHING)
 
 GENERAL_PEER(peer_jemalloc, NOTHING, bench_je_malloc(size), bench_je_free(p), NOTHING)
@@ -124,7 +130,18 @@ typedef struct peer {
     bench_thread_fn fn;
 } peer;
 
-enum { P_CATMEM, P_CATMEM_SIZED, P_GLIBC, P_JEMALLOC, P_JE_TC, P_JE_NONE, P_MI, P_BUMP, NPEERS };
+enum {
+    P_CATMEM,
+    P_CATMEM_SIZED,
+    P_CATMEM_LIMITED,
+    P_GLIBC,
+    P_JEMALLOC,
+    P_JE_TC,
+    P_JE_NONE,
+    P_MI,
+    P_BUMP,
+    NPEERS
+};
 
 static const bench_table *table_1t;
 static const char *throughput_col(const bench_table *t2, int row, char *buf, size_t n) {
@@ -134,7 +151,7 @@ static const char *throughput_col(const bench_table *t2, int row, char *buf, siz
 
 int main(int argc, char **argv) {
     static bench_table t1, t2;
-    char n_free[80], n_sized[80];
+    char n_free[80], n_sized[80], n_limited[96];
     peer peers[NPEERS];
     bench_opts o;
     const char *backend;
@@ -146,13 +163,21 @@ int main(int argc, char **argv) {
     bench_header("general workload", backend, &o);
     bench_peers_load(jemalloc_backend ? "libjemalloc" : "libc");
     arena = catmem_arena_get(CATMEM_TASK);
+    limited = catmem_arena_create("limited");
+    if (limited == NULL || catmem_arena_set_limit(limited, SIZE_MAX) != 0) {
+        fprintf(stderr, "bench_general: cannot make the limited arena\n");
+        return 1;
+    }
 
     snprintf(n_free, sizeof n_free, "catmem_alloc/catmem_free (%s backend)", backend);
     snprintf(n_sized, sizeof n_sized, "catmem_alloc/catmem_free_sized (%s backend)", backend);
+    snprintf(n_limited, sizeof n_limited,
+             "catmem_alloc/catmem_free_sized, arena with a limit (%s backend)", backend);
     {
         peer p[NPEERS] = {
             [P_CATMEM] = {n_free, "catmem_alloc/catmem_free", peer_catmem},
             [P_CATMEM_SIZED] = {n_sized, "catmem_alloc/catmem_free_sized", peer_catmem_sized},
+            [P_CATMEM_LIMITED] = {n_limited, "catmem, arena with a limit", peer_catmem_limited},
             [P_GLIBC] = {"glibc malloc/free", "glibc malloc/free", peer_glibc},
             [P_JEMALLOC] = {"jemalloc malloc/free", "jemalloc malloc/free", peer_jemalloc},
             [P_JE_TC] = {"jemalloc mallocx/sdallocx, arena + explicit tcache",
