@@ -716,7 +716,7 @@ static inline void *catmem_aligned_alloc(catmem_arena *a, size_t alignment, size
     return catmemi_alloc_slow(a, size, lg);
 }
 
-static inline void catmem_free(catmem_arena *a, void *p) {
+CATMEMI_INLINE void catmem_free(catmem_arena *a, void *p) {
     if (p == NULL) return;
     CATMEMI_DEBUG_CHECK_FREE(a, p);
     if (CATMEMI_LIKELY(a != NULL))
@@ -725,7 +725,7 @@ static inline void catmem_free(catmem_arena *a, void *p) {
         catmemi_free_slow(a, p, 0);
 }
 
-static inline void catmem_free_sized(catmem_arena *a, void *p, size_t size) {
+CATMEMI_INLINE void catmem_free_sized(catmem_arena *a, void *p, size_t size) {
     if (p == NULL) return;
     CATMEMI_DEBUG_CHECK_FREE(a, p);
     if (CATMEMI_LIKELY(a != NULL && CATMEMI_SIZE_OK(size)))

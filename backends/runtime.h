@@ -60,14 +60,16 @@ int catmemi_rt_je;
 #include "system.h"
 
 #if defined(CATMEMI_PART_INLINE)
-/* Both inline paths exist; which one runs follows the choice made once at selection. Allocation
-   needs no flag: on jemalloc no thread ever has a system heap, so the system path's own first
-   test (a heap for this arena?) sends it on to jemalloc's, and on the system backend jemalloc's
-   flags stay 0, so a thread's first allocation reaches the system backend's slow path. */
+/* Both inline paths exist; which one runs follows the choice made once at selection. The
+   system path's own first test (a heap for this arena?) comes first: on jemalloc no thread ever
+   has a system heap. Without one, the flag decides: jemalloc's path, or the system backend's
+   out-of-line path (a thread's first allocation in the arena, or an arena with a limit, which
+   the inline path does not serve). */
 CATMEMI_INLINE void *catmemi_rt_fast_alloc(const catmem_arena *a, size_t size, int opts) {
     if (CATMEMI_LIKELY(catmemi_sys_tls[a->slot] != NULL))
         return catmemi_sys_fast_alloc(a, size, opts);
-    return catmemi_je_fast_alloc(a, size, opts);
+    if (CATMEMI_LIKELY(catmemi_rt_je)) return catmemi_je_fast_alloc(a, size, opts);
+    return catmemi_sys_alloc_generic(a, size, opts);
 }
 CATMEMI_INLINE void catmemi_rt_fast_free(const catmem_arena *a, void *p) {
     if (catmemi_rt_je)

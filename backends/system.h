@@ -844,41 +844,35 @@ static size_t catmemi_sys_small_size(size_t size, int opts) {
     return CATMEMI_SYS_ENGINE ? size : CATMEMI_SYS_SMALL_MAX + 1;
 }
 
+/* Every allocation of the slow paths. A counted arena's block is charged first, at the size
+   statistics count (its class, or a large block's usable size). */
 static void *catmemi_sys_heap_alloc(catmemi_sys_heap *h, size_t size, int opts) {
-    size_t n = catmemi_sys_small_size(size, opts);
+    catmemi_slot *s = &catmemi_slots[h->slot];
+    size_t n = catmemi_sys_small_size(size, opts), charge = 0;
+    int counted = catmemi_counted(s);
     void *p;
     if (n <= CATMEMI_SYS_SMALL_MAX) {
-        p = catmemi_sys_small_alloc(h, catmemi_sys_cls_small[(n + 15) >> 4]);
+        unsigned c = catmemi_sys_cls_small[(n + 15) >> 4];
+        if (counted && !catmemi_charge(s, charge = catmemi_sys_csize[c])) return NULL;
+        p = catmemi_sys_small_alloc(h, c);
         if (p != NULL && (opts & CATMEMI_ZERO)) memset(p, 0, size);
-        return p;
+    } else {
+        if (counted && !catmemi_charge(s, charge = catmemi_sys_large_usable(size))) return NULL;
+        p = catmemi_sys_large_alloc(h, size, (unsigned)(opts & CATMEMI_LG_ALIGN_MASK),
+                                    opts & CATMEMI_ZERO);
     }
-    return catmemi_sys_large_alloc(h, size, (unsigned)(opts & CATMEMI_LG_ALIGN_MASK),
-                                   opts & CATMEMI_ZERO);
-}
-
-/* Every allocation of the slow paths: a counted arena's block is charged first, at the size
-   statistics count (its class, or a large block's usable size). */
-static void *catmemi_sys_alloc_in(catmemi_sys_heap *h, size_t size, int opts) {
-    catmemi_slot *s = &catmemi_slots[h->slot];
-    size_t n, charge;
-    void *p;
-    if (!catmemi_counted(s)) return catmemi_sys_heap_alloc(h, size, opts);
-    n = catmemi_sys_small_size(size, opts);
-    charge = n <= CATMEMI_SYS_SMALL_MAX ? catmemi_sys_csize[catmemi_sys_cls_small[(n + 15) >> 4]]
-                                        : catmemi_sys_large_usable(size);
-    if (!catmemi_charge(s, charge)) return NULL;
-    p = catmemi_sys_heap_alloc(h, size, opts);
-    if (p == NULL) catmemi_uncharge(s, charge);
+    if (p == NULL && charge != 0) catmemi_uncharge(s, charge);
     return p;
 }
 
-/* Everything the inline path does not serve, while the calling thread has a heap there. */
+/* Everything the inline path does not serve, while the calling thread has a heap there (a
+   counted arena's heap too, which the inline path does not see). */
 CATMEMI_API void *catmemi_sys_alloc_generic(const catmem_arena *a, size_t size, int opts) {
-    catmemi_sys_heap *h = catmemi_sys_tls[a->slot];
+    catmemi_sys_heap *h = catmemi_sys_mine[a->slot];
     void *p;
     if (h == NULL || !__atomic_load_n(&catmemi_sys_open[a->slot], __ATOMIC_RELAXED))
         return catmemi_alloc_slow(a, size, opts);
-    p = catmemi_sys_alloc_in(h, size, opts);
+    p = catmemi_sys_heap_alloc(h, size, opts);
     /* A failure goes through the core's slow path: its errno, and the out-of-memory handler. */
     return p != NULL ? p : catmemi_alloc_slow(a, size, opts);
 }
@@ -1031,7 +1025,7 @@ static int catmemi_sys_arena_id(const catmemi_slot *s) { return (int)s->handle.s
 
 static void *catmemi_sys_alloc_slow(catmemi_slot *s, size_t size, int opts) {
     catmemi_sys_heap *h = catmemi_sys_heap_for(s);
-    return h != NULL ? catmemi_sys_alloc_in(h, size, opts) : NULL;
+    return h != NULL ? catmemi_sys_heap_alloc(h, size, opts) : NULL;
 }
 
 static void catmemi_sys_free_slow(catmemi_slot *s, void *p, size_t size) {
@@ -1058,7 +1052,7 @@ static size_t catmemi_sys_usable_size(const void *p) {
 }
 
 static void *catmemi_sys_move(catmemi_sys_heap *h, void *p, size_t old, size_t size) {
-    void *q = catmemi_sys_alloc_in(h, size, 0);
+    void *q = catmemi_sys_heap_alloc(h, size, 0);
     if (q == NULL) return NULL;
     memcpy(q, p, old < size ? old : size);
     catmemi_sys_free_generic(p);
