@@ -164,8 +164,8 @@
      by any thread, and an allocation fails only when its block does not fit under the limit at
      that moment. To count every call, an arena with a limit (from its first limit until it is
      released) leaves the inline paths: its allocations and frees take the out-of-line path with
-     one atomic operation each, roughly twice the cost of an inline call. Arenas without a limit
-     cost nothing more.
+     one atomic operation each (measured: 279 instructions per free + allocate against 97 inline,
+     bench/bench_general.c). Arenas without a limit cost nothing more.
    - jemalloc backend: never past the limit, and within a stated bound of it. Blocks are counted
      where they leave or come back to the jemalloc arena, so a block sitting in a thread's front
      cache counts as allocated. A cache of an arena with a limit holds at most limit / 16 bytes,
