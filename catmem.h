@@ -504,7 +504,8 @@ CATMEMI_API void catmem_shutdown(void); /* idempotent; arenas persist and are re
 CATMEMI_API int catmem_is_initialized(void);
 CATMEMI_API const char *catmem_backend_name(void); /* "jemalloc" or "system"; works before init */
 /* Why that backend: "jemalloc 5.3.0-... (linked)", "jemalloc 5.3.0-... found in process",
-   "no jemalloc in process: system malloc", ... Works before init. */
+   "no jemalloc in process: system malloc", ... Works before init; after the first init it also
+   says when jemalloc's front caches are off, and why ("; front caches off: heap profiling"). */
 CATMEMI_API const char *catmem_backend_info(void);
 
 /* ---- arenas ---------------------------------------------------------------------------------- */
@@ -1085,6 +1086,9 @@ static void catmemi_recharge(catmemi_slot *s, size_t old, size_t now) {
         catmemi_uncharge(s, old - now);
 }
 
+/* catmem_backend_info: set when the backend is chosen; a backend's once() may add to it. */
+static char catmemi_info[200];
+
 /* The backend's out-of-line part: its catmemi_ops, and catmemi_select() that picks them. */
 #define CATMEMI_PART_IMPL
 #include CATMEMI_BACKEND_FILE
@@ -1093,7 +1097,6 @@ static void catmemi_recharge(catmemi_slot *s, size_t old, size_t now) {
 /* The live backend, chosen once per process before anything is allocated: memory always goes
    back to the allocator that gave it. catmemi_info says what was chosen and why. */
 static const catmemi_ops *catmemi_be;
-static char catmemi_info[160];
 static pthread_once_t catmemi_select_once = PTHREAD_ONCE_INIT;
 static void catmemi_select_now(void) {
     catmemi_be = catmemi_select(catmemi_info, sizeof catmemi_info);

@@ -469,12 +469,22 @@ static int catmemi_je_classes_match(void) {
    it: not while heap profiling (every allocation must reach jemalloc's sampler), not with
    other size classes, not when CATMEM_JEMALLOC_CACHE_BYTES is 0. */
 static int catmemi_je_once(void) {
+    const char *off = NULL;
     size_t sz;
     if (catmemi_je_version() == NULL) return ENOSYS;
     sz = sizeof catmemi_je_page;
     if (CATMEMI_JE(mallctl)("arenas.page", &catmemi_je_page, &sz, NULL, 0) != 0) return ENOSYS;
-    catmemi_je_front =
-        CATMEM_JEMALLOC_CACHE_BYTES > 0 && catmemi_je_classes_match() && !catmemi_je_prof_enabled();
+    if (CATMEM_JEMALLOC_CACHE_BYTES == 0)
+        off = "CATMEM_JEMALLOC_CACHE_BYTES is 0";
+    else if (!catmemi_je_classes_match())
+        off = "jemalloc's size classes are not the ones catmem knows";
+    else if (catmemi_je_prof_enabled())
+        off = "heap profiling (opt.prof)";
+    catmemi_je_front = off == NULL;
+    if (off != NULL) { /* every call takes the arena's lock: say so where users look */
+        size_t len = strlen(catmemi_info);
+        snprintf(catmemi_info + len, sizeof catmemi_info - len, "; front caches off: %s", off);
+    }
     return pthread_key_create(&catmemi_je_key, catmemi_je_thread_exit);
 }
 

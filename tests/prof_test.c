@@ -72,6 +72,8 @@ static void test_every_allocation_is_sampled(void **state) {
     snprintf(path, sizeof path, "%s/catmem-marked-%d.heap", dir != NULL ? dir : "/tmp",
              (int)getpid());
 #if EXPECT_JEMALLOC
+    /* the user can tell that every call goes to the arena */
+    assert_non_null(strstr(catmem_backend_info(), "; front caches off: heap profiling"));
     assert_int_equal(catmem_prof_active(1), 0);
     for (i = 0; i < 8; i++) assert_non_null(warm[i] = catmem_alloc(a, MARKED_SIZE));
     for (i = 0; i < 8; i++) catmem_free(a, warm[i]);
