@@ -397,6 +397,7 @@ static void test_report_text_and_json(void **state) {
     char *text;
     (void)state;
     assert_non_null(odd);
+    assert_int_equal(catmem_arena_set_limit(c, 1 << 20), 0);
     assert_non_null(catmem_alloc(c, 5000));
     assert_int_equal(catmem_arena_on_reset(c, log_cleanup, "a"), 0);
     assert_int_equal(catmem_arena_on_reset(c, log_cleanup, "b"), 0);
@@ -410,6 +411,9 @@ static void test_report_text_and_json(void **state) {
     assert_non_null(strstr(text, "rep-child"));
     assert_non_null(strstr(text, "request"));
     assert_non_null(strstr(text, "\ntotal"));
+    assert_non_null(strstr(text, " peak "));
+    assert_non_null(strstr(text, " limit "));
+    assert_non_null(strstr(text, " 1048576 ")); /* the child's limit */
 
     f = fopen(path, "w");
     assert_int_equal(catmem_report(f, CATMEM_REPORT_JSON), 0);
@@ -423,6 +427,11 @@ static void test_report_text_and_json(void **state) {
     assert_string_equal(cJSON_GetObjectItemCaseSensitive(row, "parent")->valuestring, "rep-parent");
     assert_int_equal(cJSON_GetObjectItemCaseSensitive(row, "cleanups")->valueint, 2);
     assert_true(cJSON_GetObjectItemCaseSensitive(row, "allocated")->valuedouble >= 5000);
+    assert_true(cJSON_GetObjectItemCaseSensitive(row, "peak")->valuedouble >=
+                cJSON_GetObjectItemCaseSensitive(row, "allocated")->valuedouble);
+    assert_int_equal(cJSON_GetObjectItemCaseSensitive(row, "limit")->valuedouble, 1 << 20);
+    assert_int_equal(
+        cJSON_GetObjectItemCaseSensitive(find_arena(doc, "rep-parent"), "limit")->valuedouble, 0);
     assert_int_equal(cJSON_GetObjectItemCaseSensitive(row, "id")->valueint, catmem_arena_id(c));
     assert_true(
         cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(find_arena(doc, "rep-parent"), "parent")));
