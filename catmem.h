@@ -344,7 +344,8 @@
    Freeing a catmem block with plain free() on jemalloc puts it into the thread's automatic cache,
    which defeats reset; always use catmem_free (or catmem_free_any). Freeing into the wrong arena
    still frees the block, but on jemalloc puts it into the front cache of the arena named, which
-   hands it out again: CATMEM_DEBUG aborts on it.
+   hands it out again, and counts it there (statistics and limits of both arenas go wrong):
+   CATMEM_DEBUG aborts on it.
    catmem_free_sized needs the size asked for (or anything up to the usable size) and must not be
    used on blocks from catmem_aligned_alloc; use catmem_free for those. It is the fastest free:
    on jemalloc, catmem_free first asks jemalloc for the block's size class (sallocx, about 45
