@@ -583,7 +583,8 @@ static void catmemi_je_free_slow(catmemi_slot *s, void *p, size_t size) {
 
 /* A small new size: the block stays where it is when its class does not change, and moves to a
    block from the cache otherwise. The old block goes straight back to its own arena: catmem
-   cannot tell cheaply whether it belongs to s (a realloc may move a block between arenas). */
+   cannot tell cheaply whether it belongs to s (a realloc may move a block between arenas); it
+   is uncharged from s, whose handle is trusted as catmem_free trusts it. */
 static void *catmemi_je_realloc(catmemi_slot *s, void *p, size_t size) {
     catmemi_je_cache *c = catmemi_je_cache_for(s);
     size_t old = CATMEMI_JE(sallocx)(p, 0);

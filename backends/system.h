@@ -872,6 +872,9 @@ CATMEMI_API void *catmemi_sys_alloc_generic(const catmem_arena *a, size_t size, 
     void *p;
     if (h == NULL || !__atomic_load_n(&catmemi_sys_open[a->slot], __ATOMIC_RELAXED))
         return catmemi_alloc_slow(a, size, opts);
+    /* The slot was counted and is not any more (released, then reused): open it again. */
+    if (catmemi_sys_tls[a->slot] == NULL && !catmemi_counted(&catmemi_slots[a->slot]))
+        catmemi_sys_tls[a->slot] = h;
     p = catmemi_sys_heap_alloc(h, size, opts);
     /* A failure goes through the core's slow path: its errno, and the out-of-memory handler. */
     return p != NULL ? p : catmemi_alloc_slow(a, size, opts);
@@ -972,9 +975,8 @@ static catmemi_sys_heap *catmemi_sys_heap_new(unsigned slot) {
 static catmemi_sys_heap *catmemi_sys_heap_for(catmemi_slot *s) {
     catmemi_sys_heap *h = catmemi_sys_mine[s->handle.slot];
     if (h != NULL) {
-        /* The slot was counted and is not any more (released, then reused): open it again. */
         if (!catmemi_counted(s) && catmemi_sys_tls[s->handle.slot] == NULL)
-            catmemi_sys_tls[s->handle.slot] = h;
+            catmemi_sys_tls[s->handle.slot] = h; /* as in catmemi_sys_alloc_generic */
         return h;
     }
     pthread_mutex_lock(&s->sys.mu);
