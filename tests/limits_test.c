@@ -284,20 +284,29 @@ static void test_threads_race_past_a_limit(void **state) {
 }
 
 /* ---- peak ---- */
-static void test_peak_is_the_high_water_since_create_or_reset(void **state) {
-    catmem_arena *a = catmem_arena_create("peaky");
-    catmem_stats st;
-    void *p[10];
+
+/* Ten blocks of 1000 bytes in a: their usable bytes. */
+static size_t alloc_ten(catmem_arena *a, void **p) {
     size_t live = 0;
     int i;
-    (void)state;
-    assert_non_null(a);
-    assert_int_equal(stats_of(a).peak, 0);
     for (i = 0; i < 10; i++) {
         p[i] = catmem_alloc(a, 1000);
         assert_non_null(p[i]);
         live += catmem_usable_size(p[i]);
     }
+    return live;
+}
+
+static void test_peak_is_the_high_water_since_create_or_reset(void **state) {
+    catmem_arena *a = catmem_arena_create("peaky");
+    catmem_stats st;
+    void *p[10];
+    size_t live;
+    int i;
+    (void)state;
+    assert_non_null(a);
+    assert_int_equal(stats_of(a).peak, 0);
+    live = alloc_ten(a, p);
     st = stats_of(a);
     assert_true(st.peak >= live);
     for (i = 0; i < 10; i++) catmem_free(a, p[i]);
@@ -315,16 +324,12 @@ static void test_peak_of_a_counted_arena_needs_no_reading(void **state) {
     catmem_arena *a = catmem_arena_create("counted");
     catmem_stats st;
     void *p[10];
-    size_t live = 0;
+    size_t live;
     int i;
     (void)state;
     assert_non_null(a);
     assert_int_equal(catmem_arena_set_limit(a, SIZE_MAX), 0);
-    for (i = 0; i < 10; i++) {
-        p[i] = catmem_alloc(a, 1000);
-        assert_non_null(p[i]);
-        live += catmem_usable_size(p[i]);
-    }
+    live = alloc_ten(a, p);
     for (i = 0; i < 10; i++) catmem_free(a, p[i]);
     st = stats_of(a);
     if (on_jemalloc())
