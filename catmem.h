@@ -939,10 +939,11 @@ typedef struct catmemi_ops {
     /* Every block of s freed at once; release: s goes to a new arena next, so its counters
        (nmalloc, ndalloc) start again from zero. mu */
     int (*reset)(catmemi_slot *s, int release);
-    /* s gets its first limit: from now on every block of s that leaves or comes back to the
-       backend arena is charged (catmemi_charge, catmemi_uncharge), starting from what s holds
-       now; sets s->counted. mu, and nobody else uses s (LIMITS). */
-    int (*count)(catmemi_slot *s);
+    /* s's limit becomes bytes (the core stores it next): the backend makes it hold. An arena
+       it does not count yet is counted from now on: every block of s that leaves or comes back
+       to the backend arena is charged (catmemi_charge, catmemi_uncharge), starting from what s
+       holds now, and s->counted is set. mu; when s had no limit, nobody else uses s (LIMITS). */
+    int (*set_limit)(catmemi_slot *s, size_t bytes);
     int (*purge)(catmemi_slot *s); /* unused memory of s back to the OS */
     int (*stats)(catmemi_slot *s, catmem_stats *out); /* out zeroed; STATISTICS in the manual */
     int (*total_stats)(catmem_stats *out);            /* out zeroed */
@@ -979,7 +980,7 @@ typedef struct catmemi_ops {
     o->free_any = catmemi_##be##_free_any;                                                         \
     o->drop_caches = catmemi_##be##_drop_caches;                                                   \
     o->reset = catmemi_##be##_reset;                                                               \
-    o->count = catmemi_##be##_count;                                                               \
+    o->set_limit = catmemi_##be##_set_limit;                                                       \
     o->purge = catmemi_##be##_purge;                                                               \
     o->stats = catmemi_##be##_stats;                                                               \
     o->total_stats = catmemi_##be##_total_stats;                                                   \
@@ -1047,27 +1048,33 @@ static int catmemi_up_or_init(void) {
    back; the core zeroes the charge at reset and release. One place decides against the limit. */
 
 /* The backend charges s's blocks (s->counted, written under catmemi_mu, read anywhere). */
-static int catmemi_counted(const catmemi_slot *s) {
+static inline int catmemi_counted(const catmemi_slot *s) {
     return __atomic_load_n(&s->counted, __ATOMIC_RELAXED);
 }
 
-/* 1 when bytes more fit under limit (0: none) and are now charged to s, 0 when they do not. */
-static int catmemi_charge_under(catmemi_slot *s, size_t bytes, size_t limit) {
-    size_t now = __atomic_load_n(&s->charged, __ATOMIC_RELAXED), next, peak;
+/* The total now charged to s when bytes (> 0) more fit under limit (0: none) and are charged;
+   0 when they do not. The peak waits for the blocks to exist (catmemi_peak): a charge whose
+   allocation then fails must not raise it. */
+static size_t catmemi_charge_under(catmemi_slot *s, size_t bytes, size_t limit) {
+    size_t now = __atomic_load_n(&s->charged, __ATOMIC_RELAXED), next;
     do {
         if (bytes > SIZE_MAX - now) return 0;
         next = now + bytes;
         if (limit != 0 && next > limit) return 0;
     } while (!__atomic_compare_exchange_n(&s->charged, &now, next, 1, __ATOMIC_RELAXED,
                                           __ATOMIC_RELAXED));
-    peak = __atomic_load_n(&s->peak, __ATOMIC_RELAXED);
-    while (next > peak && !__atomic_compare_exchange_n(&s->peak, &peak, next, 1,
-                                                       __ATOMIC_RELAXED, __ATOMIC_RELAXED)) {}
-    return 1;
+    return next;
 }
 
-static int catmemi_charge(catmemi_slot *s, size_t bytes) {
+static size_t catmemi_charge(catmemi_slot *s, size_t bytes) {
     return catmemi_charge_under(s, bytes, __atomic_load_n(&s->limit, __ATOMIC_RELAXED));
+}
+
+/* The blocks that took s's charge to total exist: the peak rises to it. */
+static void catmemi_peak(catmemi_slot *s, size_t total) {
+    size_t peak = __atomic_load_n(&s->peak, __ATOMIC_RELAXED);
+    while (total > peak && !__atomic_compare_exchange_n(&s->peak, &peak, total, 1,
+                                                        __ATOMIC_RELAXED, __ATOMIC_RELAXED)) {}
 }
 
 /* Never below zero: a block freed through the wrong arena's handle (jemalloc trusts the handle)
@@ -1079,12 +1086,13 @@ static void catmemi_uncharge(catmemi_slot *s, size_t bytes) {
 }
 
 /* A block of s changes from old to new bytes in place, or was charged a guess: the difference,
-   whatever the limit (the block exists already). */
+   whatever the limit (the block exists already), and the peak follows. */
 static void catmemi_recharge(catmemi_slot *s, size_t old, size_t now) {
     if (now > old)
         (void)catmemi_charge_under(s, now - old, 0);
     else if (now < old)
         catmemi_uncharge(s, old - now);
+    catmemi_peak(s, __atomic_load_n(&s->charged, __ATOMIC_RELAXED));
 }
 
 /* catmem_backend_info: set when the backend is chosen; a backend's once() may add to it. */
@@ -1488,7 +1496,7 @@ CATMEMI_API int catmem_arena_set_limit(catmem_arena *a, size_t bytes) {
     if (catmemi_slot_of(a) != NULL && (err = catmemi_up_or_init()) != 0) return err;
     catmemi_lock();
     s = catmemi_check_locked(a, &err);
-    if (s != NULL && bytes != 0 && !catmemi_counted(s)) err = catmemi_be->count(s);
+    if (s != NULL) err = catmemi_be->set_limit(s, bytes);
     if (s != NULL && err == 0) __atomic_store_n(&s->limit, bytes, __ATOMIC_RELAXED);
     catmemi_unlock();
     return err;

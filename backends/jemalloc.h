@@ -336,17 +336,17 @@ static void catmemi_je_trim(catmemi_je_cache *c) {
 static void *catmemi_je_refill(catmemi_je_cache *c, unsigned k) {
     catmemi_je_bin *b = &c->bin[k];
     catmemi_slot *s = &catmemi_slots[c->slot];
-    size_t size = catmemi_je_class_size[k], fits;
+    size_t size = catmemi_je_class_size[k], fits, total;
     unsigned i, n;
     void *first;
     catmemi_je_reshare(c);
     fits = c->room > 0 ? (size_t)c->room / size + 1 : 1;
     n = b->fill < fits ? b->fill : (unsigned)fits;
-    if (!catmemi_charge(s, n * size)) {
+    if ((total = catmemi_charge(s, n * size)) == 0) {
         n = 1;
-        if (!catmemi_charge(s, size)) {
+        if ((total = catmemi_charge(s, size)) == 0) {
             catmemi_je_empty(c);
-            if (!catmemi_charge(s, size)) return NULL;
+            if ((total = catmemi_charge(s, size)) == 0) return NULL;
         }
     }
     first = CATMEMI_JE(mallocx)(size, c->flags);
@@ -357,7 +357,10 @@ static void *catmemi_je_refill(catmemi_je_cache *c, unsigned k) {
         catmemi_je_add(c, k, p);
     }
     catmemi_uncharge(s, (size_t)(first != NULL ? n - i : n) * size); /* what did not come */
-    if (first != NULL) CATMEMI_JE_COUNT(c->nalloc);
+    if (first != NULL) {
+        catmemi_peak(s, total - (size_t)(n - i) * size);
+        CATMEMI_JE_COUNT(c->nalloc);
+    }
     return first;
 }
 
@@ -498,23 +501,32 @@ static int catmemi_je_arena_create(catmemi_slot *s) {
     return err;
 }
 
-/* Arenas are always counted here: the charge moves with blocks between the arena and the
-   caches (slow paths only), so a limit needs nothing more. */
-static int catmemi_je_count(catmemi_slot *s) {
-    (void)s;
+/* Under catmemi_mu. Arenas are always counted here, and blocks in front caches are charged
+   already: so that the live blocks stay under the new limit, the calling thread's cached blocks
+   of s go back, and for a first limit (nobody else using s) every thread's, which may hold a
+   whole share of the budget; the caches take their new allowance at their next refill. */
+static void catmemi_je_flush_own(const catmemi_slot *s);
+static int catmemi_je_set_limit(catmemi_slot *s, size_t bytes) {
+    catmemi_je_thread *t;
+    catmemi_je_flush_own(s);
+    if (bytes != 0 && __atomic_load_n(&s->limit, __ATOMIC_RELAXED) == 0)
+        for (t = catmemi_je_threads.next; t != &catmemi_je_threads; t = t->next)
+            if (t->caches[s->handle.slot] != NULL) catmemi_je_empty(t->caches[s->handle.slot]);
     return 0;
 }
 
 /* A block straight from the arena, charged first: its class size comes from nallocx. */
 static void *catmemi_je_direct_alloc(catmemi_slot *s, size_t size, int flags) {
-    size_t usize = CATMEMI_JE(nallocx)(size, flags);
+    size_t usize = CATMEMI_JE(nallocx)(size, flags), total;
     void *p;
-    if (usize == 0 || !catmemi_charge(s, usize)) return NULL;
+    if (usize == 0 || (total = catmemi_charge(s, usize)) == 0) return NULL;
     p = CATMEMI_JE(mallocx)(size, flags);
-    if (p == NULL)
+    if (p == NULL) {
         catmemi_uncharge(s, usize);
-    else
-        __atomic_fetch_add(&s->je.nmalloc, 1, __ATOMIC_RELAXED);
+        return NULL;
+    }
+    catmemi_peak(s, total);
+    __atomic_fetch_add(&s->je.nmalloc, 1, __ATOMIC_RELAXED);
     return p;
 }
 

@@ -848,20 +848,27 @@ static size_t catmemi_sys_small_size(size_t size, int opts) {
    statistics count (its class, or a large block's usable size). */
 static void *catmemi_sys_heap_alloc(catmemi_sys_heap *h, size_t size, int opts) {
     catmemi_slot *s = &catmemi_slots[h->slot];
-    size_t n = catmemi_sys_small_size(size, opts), charge = 0;
+    size_t n = catmemi_sys_small_size(size, opts), charge = 0, total = 0;
     int counted = catmemi_counted(s);
     void *p;
     if (n <= CATMEMI_SYS_SMALL_MAX) {
         unsigned c = catmemi_sys_cls_small[(n + 15) >> 4];
-        if (counted && !catmemi_charge(s, charge = catmemi_sys_csize[c])) return NULL;
+        if (counted && (total = catmemi_charge(s, charge = catmemi_sys_csize[c])) == 0)
+            return NULL;
         p = catmemi_sys_small_alloc(h, c);
         if (p != NULL && (opts & CATMEMI_ZERO)) memset(p, 0, size);
     } else {
-        if (counted && !catmemi_charge(s, charge = catmemi_sys_large_usable(size))) return NULL;
+        if (counted && (total = catmemi_charge(s, charge = catmemi_sys_large_usable(size))) == 0)
+            return NULL;
         p = catmemi_sys_large_alloc(h, size, (unsigned)(opts & CATMEMI_LG_ALIGN_MASK),
                                     opts & CATMEMI_ZERO);
     }
-    if (p == NULL && charge != 0) catmemi_uncharge(s, charge);
+    if (charge != 0) {
+        if (p != NULL)
+            catmemi_peak(s, total);
+        else
+            catmemi_uncharge(s, charge);
+    }
     return p;
 }
 
@@ -1177,12 +1184,13 @@ static int catmemi_sys_reset(catmemi_slot *s, int release) {
 
 static void catmemi_sys_add(catmem_stats *out, catmemi_sys_slot *ss);
 
-/* Under catmemi_mu, nobody else using s: every thread's inline path stops serving s (its
-   allocations and frees take the slow paths, which charge them), and the charge starts at
-   what s holds now. */
-static int catmemi_sys_count(catmemi_slot *s) {
+/* Under catmemi_mu. The first limit (nobody else using s): every thread's inline path stops
+   serving s (its allocations and frees take the slow paths, which charge them), and the charge
+   starts at what s holds now. Exact from then on: nothing more to do for a later limit. */
+static int catmemi_sys_set_limit(catmemi_slot *s, size_t bytes) {
     catmemi_sys_heap *h;
     catmem_stats st;
+    if (bytes == 0 || catmemi_counted(s)) return 0;
     pthread_mutex_lock(&s->sys.mu);
     for (h = s->sys.heaps; h != NULL; h = h->next) {
         pthread_mutex_lock(&h->mu);
