@@ -43,7 +43,13 @@
      (catmem_arena_create_child, catmem_arena_parent) reset and release with their parent; the
      out-of-memory handler runs exactly once for an allocation that cannot be served, with its
      arena and size, never for a size above CATMEM_SIZE_MAX nor re-entered; catmem_report lists
-     every live arena with its parent and pending cleanups.
+     every live arena with its parent and pending cleanups;
+   - limits (catmem_arena_set_limit): an allocation that must fit under its arena's limit is
+     handed out, one that cannot fit is refused with ENOMEM (the out-of-memory handler asked
+     once), a block handed out never takes the arena past its limit, limit_exhaust checks that
+     the limit is exact; reset keeps a limit, release forgets it; statistics and the report
+     carry the limit, a peak within the model's bounds, and nmalloc/ndalloc equal to the calls
+     the model counted.
    What is asserted on which backend is decided at run time from catmem_backend_name(): the
    runtime backend in a plain process is the system backend and is checked as one.
 
