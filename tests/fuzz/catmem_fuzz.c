@@ -43,7 +43,13 @@
      (catmem_arena_create_child, catmem_arena_parent) reset and release with their parent; the
      out-of-memory handler runs exactly once for an allocation that cannot be served, with its
      arena and size, never for a size above CATMEM_SIZE_MAX nor re-entered; catmem_report lists
-     every live arena with its parent and pending cleanups.
+     every live arena with its parent and pending cleanups;
+   - limits (catmem_arena_set_limit): an allocation that must fit under its arena's limit is
+     handed out, one that cannot fit is refused with ENOMEM (the out-of-memory handler asked
+     once), a block handed out never takes the arena past its limit, limit_exhaust checks that
+     the limit is exact; reset keeps a limit, release forgets it; statistics and the report
+     carry the limit, a peak within the model's bounds, and nmalloc/ndalloc equal to the calls
+     the model counted.
    What is asserted on which backend is decided at run time from catmem_backend_name(): the
    runtime backend in a plain process is the system backend and is checked as one.
 
@@ -98,6 +104,8 @@ enum {
     /* Lifetimes. Appended, so that the opcodes above (and the committed inputs) keep their
        meaning. */
     OP_ON_RESET, OP_CHILD, OP_PARENT, OP_R_ON_RESET, OP_OOM, OP_REPORT,
+    /* Limits (the LIMITS section of the manual). Appended the same way. */
+    OP_LIMIT, OP_LIMIT_EXHAUST,
     OP_COUNT
 };
 static const char *const op_names[OP_COUNT] = {
@@ -106,7 +114,8 @@ static const char *const op_names[OP_COUNT] = {
     "region_init", "region_alloc", "region_alloc_aligned", "region_calloc", "region_strdup",
     "region_save", "region_restore", "region_reset", "region_release", "shutdown", "init",
     "probe", "set_decay", "exhaust",
-    "arena_on_reset", "arena_create_child", "arena_parent", "region_on_reset", "oom", "report"};
+    "arena_on_reset", "arena_create_child", "arena_parent", "region_on_reset", "oom", "report",
+    "arena_set_limit", "limit_exhaust"};
 
 /* ---- the model -------------------------------------------------------------------------------- */
 
@@ -140,6 +149,20 @@ typedef struct {
     int live;
     int parent; /* model index + 1 of its parent (catmem_arena_create_child); 0: top level */
     char name[CATMEM_NAME_MAX + 2];
+    /* LIMITS and STATISTICS: the limit set (0: none); counted: catmem counts the arena's bytes
+       as they move (jemalloc: always; system: since its first limit), so its peak is their
+       high-water, not only what statistics reads saw. pk_lo: a lower bound of the peak (the
+       bytes after every allocation while counted, every allocated read); hw_hi: an upper bound
+       (the most the arena can have held since it was created or reset, transients included),
+       valid while hw_ok (the model saw every block since then: no built-in history, no region
+       chunks). nm, nd: nmalloc and ndalloc as the model counts the calls, valid while cnt_ok
+       (known from a statistics read or a creation, no region drew on the arena since). */
+    size_t limit;
+    int counted;
+    size_t pk_lo, hw_hi;
+    int hw_ok;
+    uint64_t nm, nd;
+    int cnt_ok;
 } marena;
 
 typedef struct {
@@ -216,6 +239,11 @@ static int trace;
    run_fuzz.sh turns it on unless told 0. Each open bug gets a check of avoid_known where its
    calls are made: region_on_reset_errno and report_eio_errno are open now. */
 static int avoid_known;
+/* CATMEM_FUZZ_STRICT=1: also check what two open bugs break (regressions/README.md):
+   peak_failed_charge (system: a failed allocation on a counted arena leaves its size in the
+   peak) and jemalloc_cache_past_limit (jemalloc: a block from the thread's front cache is
+   handed out past the limit). Without it the model does not assert those outcomes. */
+static int strict;
 static int exact_sys; /* the live backend is the system backend */
 static int exact_je;  /* the live backend is jemalloc and sallocx is at hand */
 
@@ -494,17 +522,35 @@ static int pick_block(void) {
     return -1;
 }
 
-/* A new arena block from h (model arena ar): checked, then kept or given back at once. */
+static size_t charged_of(int ar);
+static int limit_known(int ar);
+static void note_alloc(int ar, size_t lo, size_t hi);
+
+/* A new arena block from h (model arena ar): checked, then kept or given back at once. It must
+   fit under the arena's limit (LIMITS: never past it), and is counted as one allocation. */
 static void new_block(catmem_arena *h, int ar, unsigned char *p, size_t size, size_t align,
                       int zeroed, int aligned, const char *what) {
+    size_t c, u;
     CHECK(p != NULL, "%s(%s, %zu) failed with errno %s", what, hdesc(h), size, ename(errno));
     CHECK(((uintptr_t)p & (align - 1)) == 0, "%s(%s, %zu) returned %p, not %zu-aligned", what,
           hdesc(h), size, (void *)p, align);
     check_overlap(p, size, -1, what);
     if (zeroed) check_zero(p, size, what);
+    c = charged_of(ar);
+    u = catmem_usable_size(p);
+    CHECK(u >= (size ? size : 1), "catmem_usable_size(%p) = %zu < %zu asked for", (void *)p, u,
+          size ? size : 1);
+    if (M.ar[ar].limit != 0 && limit_known(ar) &&
+        (strict || exact_sys)) /* open: jemalloc_cache_past_limit */
+        CHECK(c <= M.ar[ar].limit && u <= M.ar[ar].limit - c,
+              "%s(%s, %zu): a block of %zu bytes with %zu held is past the limit %zu", what,
+              hdesc(h), size, u, c, M.ar[ar].limit);
+    note_alloc(ar, c + u, c + u);
+    M.ar[ar].nm++;
     if (add_block(p, size, BLK_ARENA, ar, 0, 0, aligned) < 0) {
         fill(p, 7, 0, size); /* usable for all of size */
         catmem_free(h, p);
+        M.ar[ar].nd++;
         T("  (model full: freed at once)\n");
     }
 }
@@ -559,11 +605,12 @@ static int region_holds(const catmem_arena *h) {
 static void check_sane(const catmem_stats *st, const char *what) {
     CHECK(st->allocated < ((size_t)1 << 40) && st->active < ((size_t)1 << 40) &&
               st->resident < ((size_t)1 << 46) && st->mapped < ((size_t)1 << 46) &&
-              st->nmalloc < ((uint64_t)1 << 50) && st->ndalloc < ((uint64_t)1 << 50),
+              st->nmalloc < ((uint64_t)1 << 50) && st->ndalloc < ((uint64_t)1 << 50) &&
+              (st->peak < ((size_t)1 << 40) || !strict), /* open: peak_failed_charge */
           "%s: a figure wrapped: allocated %zu active %zu resident %zu mapped %zu nmalloc %llu "
-          "ndalloc %llu",
+          "ndalloc %llu peak %zu",
           what, st->allocated, st->active, st->resident, st->mapped,
-          (unsigned long long)st->nmalloc, (unsigned long long)st->ndalloc);
+          (unsigned long long)st->nmalloc, (unsigned long long)st->ndalloc, st->peak);
     CHECK(st->nmalloc >= st->ndalloc, "%s: nmalloc %llu < ndalloc %llu", what,
           (unsigned long long)st->nmalloc, (unsigned long long)st->ndalloc);
 }
@@ -580,6 +627,126 @@ static size_t usable(const blk *b) {
     return u;
 }
 
+/* ---- limits ----------------------------------------------------------------------------------- */
+
+/* What the arena's limit counts, as far as the model knows it: the usable sizes of its live
+   blocks (region chunks are not known: see limit_known). */
+static size_t charged_of(int ar) {
+    size_t c = 0;
+    int i;
+    for (i = 0; i < M.nb; i++)
+        if (M.b[i].kind == BLK_ARENA && M.b[i].ar == ar) c += usable(&M.b[i]);
+    return c;
+}
+
+/* The model knows exactly what the limit of arena ar counts: a backend with exact figures for
+   one thread (system; jemalloc, whose refused thread gives its cached blocks back first), and
+   no region holding chunks of the arena. */
+static int limit_known(int ar) {
+    return ar >= 0 && (exact_sys || exact_je) && !region_holds(M.ar[ar].h);
+}
+
+/* The arena's bytes reached at least lo (a lower bound of its peak while it is counted) and
+   at most hi (an upper bound of everything it held). */
+static void note_alloc(int ar, size_t lo, size_t hi) {
+    if (M.ar[ar].counted && lo > M.ar[ar].pk_lo) M.ar[ar].pk_lo = lo;
+    if (hi > M.ar[ar].hw_hi) M.ar[ar].hw_hi = hi;
+}
+
+/* A region draws on the arena (or gives chunks back): its bytes and calls are unknown until a
+   reset (hw_ok) or the next statistics read with no region holding chunks (cnt_ok). */
+static void region_touch(const mregion *g) {
+    int ar = arena_of(g->h);
+    if (ar < 0) return;
+    M.ar[ar].cnt_ok = 0;
+    M.ar[ar].hw_ok = 0;
+}
+
+/* The largest usable size a new block of size bytes aligned to align can have on any backend
+   (size classes: at most a quarter more; power-of-two classes for alignments; jemalloc's page
+   rounding and its 16 KiB least large class for alignments above a page). Only outcomes that
+   hold whatever the class is are asserted. */
+static size_t usable_hi(size_t size, size_t align) {
+    size_t m = size ? size : 1;
+    if (align > m) m = align;
+    if (align > 16) m *= 2;
+    m += m / 4 + 32;
+    if (!exact_sys) {
+        m += 4096;
+        if (align > 4096 && m < 20480) m = 20480;
+    }
+    return m;
+}
+
+enum { LIM_OK, LIM_FAIL, LIM_EITHER };
+
+/* An allocation of at least lo and at most hi bytes in arena ar: must it fit under the limit
+   (LIM_OK), must it be refused (LIM_FAIL), or can the model not tell (LIM_EITHER)? */
+static int lim_verdict(int ar, size_t lo, size_t hi) {
+    size_t c, lim;
+    if (ar < 0 || M.ar[ar].limit == 0) return LIM_OK;
+    if (!limit_known(ar)) return LIM_EITHER;
+    c = charged_of(ar);
+    lim = M.ar[ar].limit;
+    if (c <= lim && hi <= lim - c) return LIM_OK;
+    /* Open: jemalloc_cache_past_limit. A block freed into the thread's front cache is handed
+       out again whatever the limit: only limit_exhaust, which frees nothing meanwhile, and
+       CATMEM_FUZZ_STRICT assert refusals on jemalloc. */
+    if (!strict && !exact_sys) return LIM_EITHER;
+    if (c > lim || lo > lim - c) return LIM_FAIL;
+    return LIM_EITHER;
+}
+
+static const char *const lim_names[] = {"fits", "past the limit", "either"};
+
+static void oom_expect(catmem_arena *h, size_t size, int exact, int calls, int maybe);
+
+/* Before an arena allocation of size (aligned to align) on h: the verdict of the limit, and
+   the out-of-memory handler's expectation (a refusal runs it once, with at least size). */
+static int alloc_verdict(catmem_arena *h, size_t size, size_t align) {
+    int v = handle_err(h) ? LIM_OK : lim_verdict(arena_of(h), size ? size : 1,
+                                                  usable_hi(size, align));
+    oom_expect(h, size, 0, v != LIM_OK, v == LIM_EITHER);
+    if (v != LIM_OK) T("  limit %zu, %zu held: %s\n", M.ar[arena_of(h)].limit,
+                       charged_of(arena_of(h)), lim_names[v]);
+    return v;
+}
+
+/* After it (handle errors already dealt with): a refusal by the limit is NULL with ENOMEM;
+   anything else is a new block. */
+static void alloc_result(catmem_arena *h, int v, unsigned char *p, int e, size_t size,
+                         size_t align, int zeroed, int aligned, const char *what) {
+    char desc[160];
+    int ar = arena_of(h);
+    if (v == LIM_FAIL || (v == LIM_EITHER && p == NULL)) {
+        snprintf(desc, sizeof desc, "%s(%s, %zu) with %zu held under the limit %zu", what,
+                 hdesc(h), size, charged_of(ar), M.ar[ar].limit);
+        expect_fail(p, e, ENOMEM, desc);
+        return;
+    }
+    new_block(h, ar, p, size, align, zeroed, aligned, what);
+}
+
+/* A block of arena ar allocated and freed at once (inside a cleanup): counted, and the arena
+   held it for a moment. */
+static void transient_block(int ar, const void *p) {
+    size_t c = charged_of(ar) + catmem_usable_size(p);
+    note_alloc(ar, c, c);
+    M.ar[ar].nm++;
+    M.ar[ar].nd++;
+}
+
+/* A model arena that starts now: no limit, no blocks, no calls, no peak. Built-in arenas have
+   a history from earlier inputs (statistics reads set their baselines). */
+static void arena_fresh(int ar, int builtin_arena) {
+    M.ar[ar].limit = 0;
+    M.ar[ar].counted = !exact_sys; /* jemalloc counts every arena from its creation */
+    M.ar[ar].pk_lo = M.ar[ar].hw_hi = 0;
+    M.ar[ar].hw_ok = !builtin_arena;
+    M.ar[ar].nm = M.ar[ar].nd = 0;
+    M.ar[ar].cnt_ok = !builtin_arena;
+}
+
 /* The statistics of model arena ar against the model. */
 static void check_arena_stats(int ar, const catmem_stats *st) {
     size_t sum = 0, rsum = 0;
@@ -590,6 +757,20 @@ static void check_arena_stats(int ar, const catmem_stats *st) {
     check_sane(st, what);
     CHECK(st->active >= st->allocated, "%s: active %zu < allocated %zu", what, st->active,
           st->allocated);
+    /* Peak and limit (LIMITS, STATISTICS). */
+    CHECK(st->limit == M.ar[ar].limit && catmem_arena_limit(M.ar[ar].h) == M.ar[ar].limit,
+          "%s: limit %zu, catmem_arena_limit %zu, but the limit set is %zu", what, st->limit,
+          catmem_arena_limit(M.ar[ar].h), M.ar[ar].limit);
+    CHECK(st->peak >= st->allocated, "%s: peak %zu < allocated %zu", what, st->peak,
+          st->allocated);
+    CHECK(st->peak >= M.ar[ar].pk_lo, "%s: peak %zu, but the arena %s %zu since its %s", what,
+          st->peak, M.ar[ar].counted ? "(counted) held" : "was read at", M.ar[ar].pk_lo,
+          M.ar[ar].hw_ok ? "creation or reset" : "last reset");
+    if (exact_sys && M.ar[ar].hw_ok)
+        CHECK(st->peak <= M.ar[ar].hw_hi,
+              "%s: peak %zu, but the arena never held more than %zu since its creation or reset",
+              what, st->peak, M.ar[ar].hw_hi);
+    if (st->allocated > M.ar[ar].pk_lo) M.ar[ar].pk_lo = st->allocated;
     for (i = 0; i < M.nb; i++) {
         const blk *b = &M.b[i];
         if (b->kind == BLK_ARENA && b->ar == ar) {
@@ -604,6 +785,27 @@ static void check_arena_stats(int ar, const catmem_stats *st) {
       M.ar[ar].name, st->allocated, st->active, st->resident, st->mapped,
       (unsigned long long)st->nmalloc, (unsigned long long)st->ndalloc, sum,
       (unsigned long long)count, rsum, holds ? " (a region holds chunks)" : "");
+    T("  stats %s: peak %zu limit %zu; model peak in [%zu, %s%zu], calls %s%llu/%llu\n",
+      M.ar[ar].name, st->peak, st->limit, M.ar[ar].pk_lo, M.ar[ar].hw_ok ? "" : "?",
+      M.ar[ar].hw_hi, M.ar[ar].cnt_ok ? "" : "(unknown) ", (unsigned long long)M.ar[ar].nm,
+      (unsigned long long)M.ar[ar].nd);
+    /* nmalloc and ndalloc count calls on every backend: exactly the model's count of them when
+       it saw every call since its baseline, and the live blocks' number in any case. */
+    if (!holds) {
+        CHECK(st->nmalloc - st->ndalloc == count,
+              "%s: nmalloc %llu - ndalloc %llu != %llu live blocks", what,
+              (unsigned long long)st->nmalloc, (unsigned long long)st->ndalloc,
+              (unsigned long long)count);
+        if (M.ar[ar].cnt_ok)
+            CHECK(st->nmalloc == M.ar[ar].nm && st->ndalloc == M.ar[ar].nd,
+                  "%s: nmalloc %llu ndalloc %llu, but the model counted %llu allocations and "
+                  "%llu frees", what, (unsigned long long)st->nmalloc,
+                  (unsigned long long)st->ndalloc, (unsigned long long)M.ar[ar].nm,
+                  (unsigned long long)M.ar[ar].nd);
+        M.ar[ar].nm = st->nmalloc;
+        M.ar[ar].nd = st->ndalloc;
+        M.ar[ar].cnt_ok = 1;
+    }
     if (exact_sys) {
         CHECK(st->resident <= st->mapped && st->allocated <= st->mapped,
               "%s: resident %zu or allocated %zu above mapped %zu", what, st->resident,
@@ -852,6 +1054,12 @@ static void arena_cleanup_acts(const mcleanup *c) {
         CTL(rc, catmem_arena_purge(h));
         CHECK(rc == EBUSY, "catmem_arena_purge(%s) in its cleanup = %s", M.ar[ar].name,
               ename(rc));
+        CTL(rc, catmem_arena_set_limit(h, 4096));
+        CHECK(rc == EBUSY, "catmem_arena_set_limit(%s) in its cleanup = %s", M.ar[ar].name,
+              ename(rc));
+        CHECK(catmem_arena_limit(h) == M.ar[ar].limit,
+              "catmem_arena_limit(%s) = %zu in its cleanup after a refused set_limit, not %zu",
+              M.ar[ar].name, catmem_arena_limit(h), M.ar[ar].limit);
     }
     if (c->acts & ACT_FREE) {
         for (i = 0; i < M.nb; i++)
@@ -859,19 +1067,23 @@ static void arena_cleanup_acts(const mcleanup *c) {
         if (i < M.nb) {
             T("  cleanup frees #%u\n", (unsigned)M.b[i].id);
             catmem_free(h, M.b[i].p);
+            M.ar[ar].nd++;
             remove_block(i);
         }
     }
-    if (c->acts & ACT_ELSEWHERE) { /* a built-in arena not busy: at most 2 of 5 are */
-        for (i = 0; i < CATMEM_KIND_COUNT && arena_busy(i); i++) {}
-        errno = 0;
-        p = catmem_alloc(M.ar[i].h, 24);
-        e = errno;
-        CHECK(p != NULL, "catmem_alloc(%s) in a cleanup of %s failed: %s", M.ar[i].name,
-              M.ar[ar].name, ename(e));
-        check_overlap((unsigned char *)p, 24, -1, "catmem_alloc in a cleanup");
-        memset(p, 0x5a, 24);
-        catmem_free(M.ar[i].h, p);
+    if (c->acts & ACT_ELSEWHERE) { /* a built-in arena not busy (at most 2 of 5 are), no limit */
+        for (i = 0; i < CATMEM_KIND_COUNT && (arena_busy(i) || M.ar[i].limit != 0); i++) {}
+        if (i < CATMEM_KIND_COUNT) {
+            errno = 0;
+            p = catmem_alloc(M.ar[i].h, 24);
+            e = errno;
+            CHECK(p != NULL, "catmem_alloc(%s) in a cleanup of %s failed: %s", M.ar[i].name,
+                  M.ar[ar].name, ename(e));
+            check_overlap((unsigned char *)p, 24, -1, "catmem_alloc in a cleanup");
+            memset(p, 0x5a, 24);
+            transient_block(i, p);
+            catmem_free(M.ar[i].h, p);
+        }
     }
     if (c->acts & ACT_KIN) { /* another arena of the same reset: busy too */
         for (i = 0; i < N_ARENAS; i++) {
@@ -950,7 +1162,8 @@ static void region_cleanup_acts(const mcleanup *c) {
         p = catmem_region_strdup(&g->r, "x");
         expect_fail(p, errno, EBUSY, "catmem_region_strdup in a cleanup");
     }
-    if (c->acts & ACT_ELSEWHERE) { /* the region's arena is not busy */
+    if ((c->acts & ACT_ELSEWHERE) &&
+        !(arena_of(g->h) >= 0 && M.ar[arena_of(g->h)].limit != 0)) { /* not busy, no limit */
         he = handle_err(g->h);
         errno = 0;
         p = catmem_alloc(g->h, 24);
@@ -962,6 +1175,7 @@ static void region_cleanup_acts(const mcleanup *c) {
                   ename(e));
             check_overlap((unsigned char *)p, 24, -1, "catmem_alloc in a region cleanup");
             memset(p, 0x5a, 24);
+            transient_block(arena_of(g->h), p);
             catmem_free(g->h, p);
         }
     }
@@ -1076,6 +1290,7 @@ static void region_forget_all(int k) {
 static void region_release(int k, const char *why) {
     int rc;
     T("  catmem_region_release(region %d) (%s)\n", k, why);
+    region_touch(&M.rg[k]); /* its chunks go back to the arena */
     batch_begin(BATCH_REGION);
     M.batch.rg = k;
     CTL(rc, catmem_region_release(&M.rg[k].r));
@@ -1116,6 +1331,14 @@ static void regions_after_arena_reset(unsigned later) {
     }
 }
 
+/* The region's arena has a limit: its chunks count (LIMITS), so any allocation that needs one
+   may be refused with ENOMEM, after the out-of-memory handler ran once (what the region holds
+   is not known to the model). */
+static int region_limited(const mregion *g) {
+    int ar = arena_of(g->h);
+    return ar >= 0 && M.ar[ar].limit != 0;
+}
+
 /* A region allocation result: p from region k asked for size with the alignment given. */
 static void region_result(int k, void *vp, int err, size_t size, size_t align, int zeroed,
                           const char *what) {
@@ -1127,6 +1350,10 @@ static void region_result(int k, void *vp, int err, size_t size, size_t align, i
     if (g->h != NULL) g->may_hold = 1;
     if (g->h == NULL) {
         expect_fail(p, err, EINVAL, desc); /* uninitialised */
+        return;
+    }
+    if (he == 0 && p == NULL && region_limited(g)) { /* a chunk past the arena's limit */
+        expect_fail(p, err, ENOMEM, desc);
         return;
     }
     if (he != 0) {
@@ -1155,72 +1382,82 @@ static void region_result(int k, void *vp, int err, size_t size, size_t align, i
 static void op_alloc(void) {
     catmem_arena *h = pick_arena();
     size_t size = pick_size();
-    int he = handle_err(h), e;
+    int he = handle_err(h), e, v = alloc_verdict(h, size, 1);
     void *p;
     errno = 0;
     p = catmem_alloc(h, size);
     e = errno;
     T("catmem_alloc(%s, %zu) = %p (%s)\n", hdesc(h), size, p, ename(e));
+    oom_check("catmem_alloc");
     if (he) expect_fail(p, e, he, "catmem_alloc");
-    else new_block(h, arena_of(h), (unsigned char *)p, size, 1, 0, 0, "catmem_alloc");
+    else alloc_result(h, v, (unsigned char *)p, e, size, 1, 0, 0, "catmem_alloc");
 }
 
 static void op_calloc(void) {
     catmem_arena *h = pick_arena();
     size_t n = u8() % 65, size = pick_size();
-    int he = handle_err(h), e;
+    int he = handle_err(h), e, v;
     void *p;
     if (n != 0 && n * size > MAX_SIZE) size = MAX_SIZE / n;
+    v = alloc_verdict(h, n * size, 1);
     errno = 0;
     p = catmem_calloc(h, n, size);
     e = errno;
     T("catmem_calloc(%s, %zu, %zu) = %p (%s)\n", hdesc(h), n, size, p, ename(e));
+    oom_check("catmem_calloc");
     if (he) expect_fail(p, e, he, "catmem_calloc");
-    else new_block(h, arena_of(h), (unsigned char *)p, n * size, 1, 1, 0, "catmem_calloc");
+    else alloc_result(h, v, (unsigned char *)p, e, n * size, 1, 1, 0, "catmem_calloc");
 }
 
 static void op_aligned(void) {
     catmem_arena *h = pick_arena();
     size_t align = (size_t)1 << (u8() % 17), size = pick_size();
-    int he = handle_err(h), e;
+    int he = handle_err(h), e, v = alloc_verdict(h, size, align);
     void *p;
     errno = 0;
     p = catmem_aligned_alloc(h, align, size);
     e = errno;
     T("catmem_aligned_alloc(%s, %zu, %zu) = %p (%s)\n", hdesc(h), align, size, p, ename(e));
+    oom_check("catmem_aligned_alloc");
     if (he) expect_fail(p, e, he, "catmem_aligned_alloc");
-    else new_block(h, arena_of(h), (unsigned char *)p, size, align, 0, 1, "catmem_aligned_alloc");
+    else alloc_result(h, v, (unsigned char *)p, e, size, align, 0, 1, "catmem_aligned_alloc");
 }
 
 static void op_strdup(void) {
     catmem_arena *h = pick_arena();
     char s[128];
     size_t len = u8() % 100, i;
-    int he = handle_err(h), e;
+    int he = handle_err(h), e, v;
     char *p;
     for (i = 0; i < len; i++) {
         unsigned c = u8();
         s[i] = (char)(c ? c : 'z');
     }
     s[len] = '\0';
+    v = alloc_verdict(h, len + 1, 1);
     errno = 0;
     p = catmem_strdup(h, s);
     e = errno;
     T("catmem_strdup(%s, <%zu chars>) = %p (%s)\n", hdesc(h), len, (void *)p, ename(e));
+    oom_check("catmem_strdup");
     if (he) {
         expect_fail(p, e, he, "catmem_strdup");
+        return;
+    }
+    if (v == LIM_FAIL || (v == LIM_EITHER && p == NULL)) {
+        alloc_result(h, v, (unsigned char *)p, e, len + 1, 1, 0, 0, "catmem_strdup");
         return;
     }
     CHECK(p != NULL, "catmem_strdup(%s, <%zu chars>) failed: %s", hdesc(h), len, ename(e));
     CHECK(memcmp(p, s, len + 1) == 0, "catmem_strdup(%s) = %p does not hold the string",
           hdesc(h), (void *)p);
-    new_block(h, arena_of(h), (unsigned char *)p, len + 1, 1, 0, 0, "catmem_strdup");
+    alloc_result(h, v, (unsigned char *)p, e, len + 1, 1, 0, 0, "catmem_strdup");
 }
 
 static void op_realloc(void) {
-    int i = pick_block(), e, he;
+    int i = pick_block(), e, he, ar, v = LIM_OK;
     unsigned mode = u8() % 16;
-    size_t size = mode == 15 ? pick_huge() : pick_size();
+    size_t size = mode == 15 ? pick_huge() : pick_size(), c = 0, uo = 0, un, lim;
     catmem_arena *h;
     blk *b;
     unsigned char *q;
@@ -1228,20 +1465,43 @@ static void op_realloc(void) {
         h = pick_arena();
         he = handle_err(h);
         if (mode == 15) size = 100;
+        v = alloc_verdict(h, size, 1);
         errno = 0;
         q = (unsigned char *)catmem_realloc(h, NULL, size);
         e = errno;
         T("catmem_realloc(%s, NULL, %zu) = %p (%s)\n", hdesc(h), size, (void *)q, ename(e));
+        oom_check("catmem_realloc(NULL)");
         if (he) expect_fail(q, e, he, "catmem_realloc(NULL)");
-        else new_block(h, arena_of(h), q, size, 1, 0, 0, "catmem_realloc(NULL)");
+        else alloc_result(h, v, q, e, size, 1, 0, 0, "catmem_realloc(NULL)");
         return;
     }
     b = &M.b[i];
-    h = mode == 13 ? NULL : mode == 14 ? released_handle() : M.ar[b->ar].h;
+    ar = b->ar;
+    h = mode == 13 ? NULL : mode == 14 ? released_handle() : M.ar[ar].h;
     he = handle_err(h);
     if (he == 0 && mode == 15) he = ENOMEM;
+    if (mode == 15 && !strict) M.ar[ar].hw_ok = 0; /* open: peak_failed_charge */
     verify(b, b->size, "before catmem_realloc");
     oom_expect(h, size, 1, mode == 15 && oom_due(handle_err(h), size), 0);
+    if (he == 0 && M.ar[ar].limit != 0) {
+        /* Growth counts (LIMITS). It fits for sure when the new block fits beside the old one
+           (a move holds both for a moment); it is refused for sure when even without the old
+           block the new one does not fit; anything between depends on the backend. */
+        size_t lo = size ? size : 1;
+        lim = M.ar[ar].limit;
+        uo = usable(b);
+        c = charged_of(ar);
+        if (!limit_known(ar)) v = LIM_EITHER;
+        else if (c <= lim && usable_hi(size, 1) <= lim - c) v = LIM_OK;
+        else if (!strict && !exact_sys) v = LIM_EITHER; /* open: jemalloc_cache_past_limit */
+        else if (lo > uo && (c - uo > lim || lo - uo > lim - (c - uo))) v = LIM_FAIL;
+        else v = LIM_EITHER;
+        oom_expect(h, size, 0, v != LIM_OK, v == LIM_EITHER);
+        T("  limit %zu, %zu held, block %zu: %s\n", lim, c, uo, lim_names[v]);
+    } else if (he == 0) {
+        uo = usable(b);
+        c = charged_of(ar);
+    }
     errno = 0;
     q = (unsigned char *)catmem_realloc(h, b->p, size);
     e = errno;
@@ -1253,16 +1513,35 @@ static void op_realloc(void) {
         verify(b, b->size, "after a failed catmem_realloc");
         return;
     }
+    if (v == LIM_FAIL || (v == LIM_EITHER && q == NULL)) {
+        char desc[160];
+        snprintf(desc, sizeof desc, "catmem_realloc(%s, %zu-byte block, %zu) with %zu held "
+                 "under the limit %zu", hdesc(h), uo, size, c, M.ar[ar].limit);
+        expect_fail(q, e, ENOMEM, desc);
+        verify(b, b->size, "after a catmem_realloc refused by the limit");
+        return;
+    }
     CHECK(q != NULL, "catmem_realloc(%s, %p, %zu) failed: %s", hdesc(h), (void *)b->p, size,
           ename(e));
+    if (q != b->p) { /* moved: an allocation and a free; in place counts nothing */
+        M.ar[ar].nm++;
+        M.ar[ar].nd++;
+    }
+    un = catmem_usable_size(q);
+    note_alloc(ar, c - uo + un, c + un);
     b->p = q;
     verify(b, size, "after catmem_realloc (the kept prefix)");
     check_overlap(q, size, i, "catmem_realloc");
     fill(q, b->id, b->size < size ? b->size : size, size);
     M.bytes = M.bytes - b->size + size;
     b->size = size;
+    if (M.ar[ar].limit != 0 && limit_known(ar) && un > uo && (strict || exact_sys))
+        CHECK(charged_of(ar) <= M.ar[ar].limit,
+              "catmem_realloc(%s, %zu-byte block, %zu) grew it to %zu: %zu held, past the limit "
+              "%zu", hdesc(h), uo, size, un, charged_of(ar), M.ar[ar].limit);
     if (M.bytes > MAX_BYTES) { /* keep the model small */
         catmem_free(h, q);
+        M.ar[ar].nd++;
         remove_block(i);
         T("  (model full: freed at once)\n");
     }
@@ -1295,6 +1574,7 @@ static void op_free(int sized) {
     if (h == NULL)
         CHECK(e == EINVAL, "catmem_free(NULL, p) must free p and set errno to EINVAL, errno %s",
               ename(e));
+    M.ar[b->ar].nd++; /* a free counts in the block's arena, whatever the handle */
     remove_block(i);
 }
 
@@ -1323,8 +1603,20 @@ static void tree_reset(catmem_arena *h, int release, unsigned policy, int want) 
     if (rc != 0) return;
     for (i = 0; i < N_ARENAS; i++) {
         if (!in[i]) continue;
+        /* Every block the reset freed counts as freed; the peak starts again from zero, and the
+           model saw everything since (the regions holding chunks are released or forgotten). */
+        M.ar[i].nd = M.ar[i].nm;
+        M.ar[i].pk_lo = M.ar[i].hw_hi = 0;
+        M.ar[i].hw_ok = 1;
         forget_arena(i);
+        if (!release)
+            CHECK(catmem_arena_limit(M.ar[i].h) == M.ar[i].limit,
+                  "catmem_arena_limit(%s) = %zu after reset of %s, the limit set was %zu (reset "
+                  "keeps it)", M.ar[i].name, catmem_arena_limit(M.ar[i].h), name, M.ar[i].limit);
         if (release) {
+            CHECK(catmem_arena_limit(M.ar[i].h) == 0,
+                  "catmem_arena_limit of released arena %s = %zu", M.ar[i].name,
+                  catmem_arena_limit(M.ar[i].h));
             M.ar[i].live = 0;
             note_released(M.ar[i].h);
             CHECK(catmem_arena_name(M.ar[i].h) == NULL,
@@ -1351,8 +1643,9 @@ static void tree_reset(catmem_arena *h, int release, unsigned policy, int want) 
                   ename(rc));
             check_arena_stats(i, &st);
             if (!region_holds(M.ar[i].h))
-                CHECK(st.allocated == 0, "catmem_arena_stats(%s) after reset of %s: allocated %zu",
-                      M.ar[i].name, name, st.allocated);
+                CHECK(st.allocated == 0 && st.peak == 0,
+                      "catmem_arena_stats(%s) after reset of %s: allocated %zu peak %zu",
+                      M.ar[i].name, name, st.allocated, st.peak);
         }
     }
 }
@@ -1394,6 +1687,8 @@ static void op_stats(void) {
         CHECK(rc == (M.up ? 0 : ESHUTDOWN), "catmem_total_stats = %s", ename(rc));
         if (rc != 0) return;
         check_sane(&st, "catmem_total_stats");
+        CHECK(st.peak == 0 && st.limit == 0, "catmem_total_stats: peak %zu limit %zu, not 0",
+              st.peak, st.limit);
         for (i = 0; i < M.nb; i++)
             if (M.b[i].kind == BLK_ARENA) sum += usable(&M.b[i]);
         if (exact_sys || exact_je)
@@ -1457,6 +1752,7 @@ static void op_create(void) {
     M.ar[slot].live = 1;
     M.ar[slot].parent = 0; /* the model slot may have held a child */
     snprintf(M.ar[slot].name, sizeof M.ar[slot].name, "%s", name);
+    arena_fresh(slot, 0); /* a released slot's next arena: no limit, counters from zero */
     CHECK(catmem_arena_parent(h) == NULL, "catmem_arena_parent of new top-level arena \"%s\" "
           "is not NULL", name);
     stats_of(slot); /* a new arena (maybe a reused slot) starts empty */
@@ -1559,6 +1855,8 @@ static void op_r_alloc(int how) { /* 0 alloc, 1 aligned, 2 calloc, 3 strdup */
         }
         s[size] = '\0';
     }
+    /* The region asks for at least what it hands out. */
+    oom_expect(g->h, 0, 0, region_limited(g) && handle_err(g->h) == 0, 1);
     errno = 0;
     switch (how) {
     case 0: p = catmem_region_alloc(&g->r, size); break;
@@ -1569,6 +1867,7 @@ static void op_r_alloc(int how) { /* 0 alloc, 1 aligned, 2 calloc, 3 strdup */
     e = errno;
     T("catmem_%s(region %d on %s, align %zu, %zu x %zu) = %p (%s)\n", M.opname, k,
       hdesc(g->h), align, n, size, p, ename(e));
+    oom_check(M.opname);
     if (how == 3) {
         if (p != NULL)
             CHECK(memcmp(p, s, size + 1) == 0, "catmem_region_strdup = %p lost the string", p);
@@ -2022,13 +2321,16 @@ static void op_r_on_reset(void) {
         return;
     }
     he = g->h == NULL ? EINVAL : handle_err(g->h);
+    oom_expect(g->h, 0, 0, he == 0 && region_limited(g), 1); /* the record may need a chunk */
     CTL(rc, catmem_region_on_reset(&g->r, on_cleanup, &M.cl[i]));
+    oom_check("catmem_region_on_reset");
     T("catmem_region_on_reset(region %d on %s, acts 0x%02x) = %s\n", k, hdesc(g->h), acts,
       ename(rc));
     /* The record is a region allocation: after shutdown the chunk in hand may still serve it
        (region_result). */
     want = he;
     if (he == ESHUTDOWN && rc == 0 && arena_of(g->h) >= 0) want = 0;
+    if (he == 0 && rc == ENOMEM && region_limited(g)) want = ENOMEM; /* past the limit */
     CHECK(rc == want, "catmem_region_on_reset(region %d on %s) = %s, expected %s", k,
           hdesc(g->h), ename(rc), ename(want));
     if (rc != 0) return;
@@ -2090,6 +2392,7 @@ static void op_child(void) {
     M.ar[slot].live = 1;
     M.ar[slot].parent = par + 1;
     snprintf(M.ar[slot].name, sizeof M.ar[slot].name, "%s", name);
+    arena_fresh(slot, 0);
     stats_of(slot); /* a new arena (maybe a reused slot) starts empty */
 }
 
@@ -2278,6 +2581,18 @@ static void check_report_json(const char *js) {
                   "catmem_report(JSON): arena \"%s\" has allocated %.20s, its blocks %zu",
                   M.ar[i].name, v ? v : "(none)", sum);
         }
+        {
+            const char *va = json_value(o, end, "allocated"), *vp = json_value(o, end, "peak");
+            v = json_value(o, end, "limit");
+            CHECK(v != NULL && strtoull(v, NULL, 10) == M.ar[i].limit,
+                  "catmem_report(JSON): arena \"%s\" has limit %.20s, the limit set is %zu",
+                  M.ar[i].name, v ? v : "(none)", M.ar[i].limit);
+            CHECK(va != NULL && vp != NULL && strtoull(vp, NULL, 10) >= strtoull(va, NULL, 10) &&
+                      strtoull(vp, NULL, 10) >= M.ar[i].pk_lo,
+                  "catmem_report(JSON): arena \"%s\" has peak %.20s, allocated %.20s, the "
+                  "model's least peak %zu", M.ar[i].name, vp ? vp : "(none)",
+                  va ? va : "(none)", M.ar[i].pk_lo);
+        }
     }
     CHECK(nobj == nlive, "catmem_report(JSON) lists %d arenas, the model has %d live", nobj,
           nlive);
@@ -2336,6 +2651,156 @@ static void op_report(void) {
     free(buf);
 }
 
+/* ---- limits ----------------------------------------------------------------------------------- */
+
+/* catmem_arena_set_limit(h, v): an arena's limit (limit_of) on arena ar, checked; 0 or the
+   error. The first non-zero limit makes catmem count the arena (its peak exact from then on,
+   starting from what it holds). */
+static int set_limit(catmem_arena *h, size_t v, const char *why) {
+    int ar = arena_of(h), he = handle_err(h), rc;
+    size_t c = ar >= 0 ? charged_of(ar) : 0;
+    if (!strict && !exact_sys && he == 0) {
+        /* Open: jemalloc_cache_past_limit. Blocks in this thread's front cache would be handed
+           out past the new limit; a statistics call empties the cache first. */
+        catmem_stats st;
+        int saved_errno = errno;
+        (void)catmem_arena_stats(h, &st);
+        errno = saved_errno;
+    }
+    CTL(rc, catmem_arena_set_limit(h, v));
+    T("catmem_arena_set_limit(%s, %zu) = %s (%s; %zu held)\n", hdesc(h), v, ename(rc), why, c);
+    CHECK(rc == he, "catmem_arena_set_limit(%s, %zu) = %s, expected %s", hdesc(h), v, ename(rc),
+          ename(he));
+    if (rc == 0) {
+        if (v != 0 && !M.ar[ar].counted) {
+            M.ar[ar].counted = 1;
+            if (c > M.ar[ar].pk_lo) M.ar[ar].pk_lo = c;
+        }
+        M.ar[ar].limit = v;
+    }
+    CHECK(catmem_arena_limit(h) == (ar >= 0 ? M.ar[ar].limit : 0),
+          "catmem_arena_limit(%s) = %zu after catmem_arena_set_limit(%zu) = %s, expected %zu",
+          hdesc(h), catmem_arena_limit(h), v, ename(rc), ar >= 0 ? M.ar[ar].limit : (size_t)0);
+    return rc;
+}
+
+/* A limit from a few interesting values: none, the largest, exactly what the arena holds (the
+   next block is refused), just above or below it (below is allowed: allocations fail until
+   frees bring it under), small ones, and room for one more block of some size. */
+static void op_limit(void) {
+    catmem_arena *h = pick_arena();
+    unsigned mode = u8() % 8, x = u8();
+    int ar = arena_of(h);
+    size_t c = ar >= 0 ? charged_of(ar) : 0, v;
+    switch (mode) {
+    case 0: v = 0; break;
+    case 1: v = SIZE_MAX; break;
+    case 2: v = c; break;
+    case 3: v = c + 1 + x; break;
+    case 4: v = c > x + 1 ? c - x - 1 : 1; break;
+    case 5: v = 1 + (size_t)x * 64; break;
+    case 6: v = c + pick_size(); break;
+    default: v = (size_t)1 << (10 + x % 20); break;
+    }
+    CHECK(catmem_arena_limit(h) == (ar >= 0 ? M.ar[ar].limit : 0),
+          "catmem_arena_limit(%s) = %zu, the limit set is %zu", hdesc(h), catmem_arena_limit(h),
+          ar >= 0 ? M.ar[ar].limit : (size_t)0);
+    (void)set_limit(h, v, "limit");
+}
+
+/* Fills an arena up to a limit and checks that the limit is exact: the class of a request is
+   measured with one block (no limit), the limit is set to what the arena holds plus room for k
+   more such blocks and less than one more; the k must fit, the next is refused (ENOMEM, the
+   out-of-memory handler asked once), a realloc growing past the room is refused with the block
+   intact, and after one free exactly one more fits again. Only where the model knows what the
+   limit counts (limit_known). */
+static void op_limit_exhaust(void) {
+    catmem_arena *h = pick_arena();
+    size_t size = pick_size() % 4097, u, c, lim, r, old;
+    unsigned k = u8() % 8 + 1, rb = u8(), mode = u8(), j;
+    int ar = arena_of(h), i, e;
+    unsigned char *p;
+    if (handle_err(h) != 0 || !limit_known(ar) || M.nb + (int)k + 2 > MAX_BLOCKS ||
+        M.bytes + (k + 2) * (size + 1) > MAX_BYTES) {
+        T("limit_exhaust(%s): not here\n", hdesc(h));
+        return;
+    }
+    old = M.ar[ar].limit;
+    if (set_limit(h, 0, "limit_exhaust: measure") != 0) return;
+    oom_expect(h, size, 0, 0, 0);
+    errno = 0;
+    p = (unsigned char *)catmem_alloc(h, size);
+    e = errno;
+    oom_check("catmem_alloc (limit_exhaust)");
+    errno = e;
+    new_block(h, ar, p, size, 1, 0, 0, "catmem_alloc (limit_exhaust)");
+    u = catmem_usable_size(p);
+    c = charged_of(ar);
+    r = rb % u;
+    lim = c + k * u + r;
+    T("limit_exhaust(%s): %zu-byte requests take %zu, %zu held, limit %zu: room for %u\n",
+      hdesc(h), size, u, c, lim, k);
+    if (set_limit(h, lim, "limit_exhaust") != 0) return;
+    for (j = 0; j <= k; j++) {
+        oom_expect(h, size, 0, j == k, 0);
+        errno = 0;
+        p = (unsigned char *)catmem_alloc(h, size);
+        e = errno;
+        oom_check("catmem_alloc (limit_exhaust)");
+        T("catmem_alloc(%s, %zu) = %p (%s), %u of %u\n", hdesc(h), size, (void *)p, ename(e),
+          j + 1, k);
+        if (j == k) {
+            char desc[160];
+            snprintf(desc, sizeof desc, "catmem_alloc(%s, %zu) with %zu held under the limit "
+                     "%zu (the block takes %zu)", hdesc(h), size, charged_of(ar), lim, u);
+            expect_fail(p, e, ENOMEM, desc);
+            break;
+        }
+        CHECK(p != NULL, "catmem_alloc(%s, %zu) refused (%s) with %zu held under the limit %zu "
+              "(the block takes %zu)", hdesc(h), size, ename(e), charged_of(ar), lim, u);
+        CHECK(catmem_usable_size(p) == u, "catmem_alloc(%s, %zu): usable size %zu, then %zu",
+              hdesc(h), size, u, catmem_usable_size(p));
+        errno = e;
+        new_block(h, ar, p, size, 1, 0, 0, "catmem_alloc (limit_exhaust)");
+    }
+    i = M.nb - 1; /* the last block: this arena's */
+    if (mode & 1) { /* growth past the room: refused, the block intact */
+        size_t to = u + r + 1 + (mode >> 4);
+        verify(&M.b[i], M.b[i].size, "before catmem_realloc (limit_exhaust)");
+        oom_expect(h, to, 0, 1, 0);
+        errno = 0;
+        p = (unsigned char *)catmem_realloc(h, M.b[i].p, to);
+        e = errno;
+        oom_check("catmem_realloc (limit_exhaust)");
+        T("catmem_realloc(%s, %zu-byte block, %zu) = %p (%s)\n", hdesc(h), u, to, (void *)p,
+          ename(e));
+        expect_fail(p, e, ENOMEM, "catmem_realloc growing past the limit (limit_exhaust)");
+        verify(&M.b[i], M.b[i].size, "after a catmem_realloc refused by the limit");
+    }
+    /* One free: room for exactly one block again. */
+    catmem_free(h, M.b[i].p);
+    M.ar[ar].nd++;
+    remove_block(i);
+    for (j = 0; j < ((mode & 2) ? 2u : 1u); j++) {
+        oom_expect(h, size, 0, j == 1, 0);
+        errno = 0;
+        p = (unsigned char *)catmem_alloc(h, size);
+        e = errno;
+        oom_check("catmem_alloc (limit_exhaust, after a free)");
+        T("catmem_alloc(%s, %zu) = %p (%s) after a free\n", hdesc(h), size, (void *)p, ename(e));
+        if (j == 1) {
+            expect_fail(p, e, ENOMEM, "catmem_alloc past the limit after a free (limit_exhaust)");
+            break;
+        }
+        CHECK(p != NULL, "catmem_alloc(%s, %zu) refused (%s) after a free made room: %zu held, "
+              "limit %zu, the block takes %zu", hdesc(h), size, ename(e), charged_of(ar), lim, u);
+        errno = e;
+        new_block(h, ar, p, size, 1, 0, 0, "catmem_alloc (limit_exhaust, after a free)");
+    }
+    if (mode & 4) (void)set_limit(h, old, "limit_exhaust: the old limit back");
+    if (mode & 8) stats_of(ar);
+}
+
 /* ---- driver ----------------------------------------------------------------------------------- */
 
 int LLVMFuzzerInitialize(int *argc, char ***argv) {
@@ -2347,6 +2812,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
     pat_init();
     t = getenv("CATMEM_FUZZ_AVOID_KNOWN");
     avoid_known = t != NULL && *t != '\0' && *t != '0';
+    t = getenv("CATMEM_FUZZ_STRICT");
+    strict = t != NULL && *t != '\0' && *t != '0';
     if (catmem_init() != 0) {
         fprintf(stderr, "catmem_fuzz: catmem_init failed\n");
         abort();
@@ -2375,6 +2842,8 @@ static void cleanup(void) {
     M.oom.on = 0;
     verify_all("at the end of the input");
     for (i = 0; i < N_REGIONS; i++) region_release(i, "end of input");
+    for (i = 0; i < CATMEM_KIND_COUNT; i++) /* reset keeps a limit: take it away */
+        if (M.ar[i].limit != 0) (void)set_limit(M.ar[i].h, 0, "end of input");
     /* A parent's release takes its children with it (tree_reset marks them released). */
     for (i = CATMEM_KIND_COUNT; i < N_ARENAS; i++)
         if (M.ar[i].live) tree_reset(M.ar[i].h, 1, 0, 0);
@@ -2401,6 +2870,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         M.ar[k].h = builtin[k];
         M.ar[k].live = 1;
         snprintf(M.ar[k].name, sizeof M.ar[k].name, "%s", kind_names[k]);
+        arena_fresh(k, 1);
+        CHECK(catmem_arena_limit(builtin[k]) == 0, "built-in arena %s starts an input with limit "
+              "%zu", kind_names[k], catmem_arena_limit(builtin[k]));
     }
     in_p = data;
     in_n = size;
@@ -2409,6 +2881,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         unsigned op = u8() % OP_COUNT;
         M.op++;
         M.opname = op_names[op];
+        /* Region calls may take chunks from or give them back to their arenas: the model no
+           longer knows those arenas' bytes and calls exactly (region_touch). */
+        if ((op >= OP_R_INIT && op <= OP_R_RELEASE) || op == OP_R_ON_RESET || op == OP_PROBE ||
+            op == OP_OOM)
+            for (k = 0; k < N_REGIONS; k++) region_touch(&M.rg[k]);
+        /* Open: peak_failed_charge. These make allocations no allocator can serve, whose size
+           a counted system arena keeps in its peak: no upper bound for the peak until a reset. */
+        if (!strict && (op == OP_PROBE || op == OP_OOM))
+            for (k = 0; k < N_ARENAS; k++) M.ar[k].hw_ok = 0;
         switch (op) {
         case OP_ALLOC: op_alloc(); break;
         case OP_CALLOC: op_calloc(); break;
@@ -2443,7 +2924,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         case OP_PARENT: op_parent(); break;
         case OP_R_ON_RESET: op_r_on_reset(); break;
         case OP_OOM: op_oom(); break;
-        default: op_report(); break;
+        case OP_REPORT: op_report(); break;
+        case OP_LIMIT: op_limit(); break;
+        default: op_limit_exhaust(); break;
         }
     }
     cleanup();

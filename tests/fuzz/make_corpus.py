@@ -19,6 +19,7 @@ OPS = [
     "region_save", "region_restore", "region_reset", "region_release", "shutdown", "init",
     "probe", "set_decay", "exhaust",
     "arena_on_reset", "arena_create_child", "arena_parent", "region_on_reset", "oom", "report",
+    "arena_set_limit", "limit_exhaust",
 ]
 OP = {name: i for i, name in enumerate(OPS)}
 
@@ -34,6 +35,13 @@ FREE, ELSEWHERE, KIN = 32, 64, 128
 NO_FN = 7                          # arena_on_reset / region_on_reset mode: a NULL function
 # arena_on_reset mode bits 3..5: more for the cleanup to do (ACT_REGIONS, ACT_NESTED...)
 REGIONS, NESTED, NESTED_RELEASE = 1 << 3, 2 << 3, 4 << 3
+
+# arena_set_limit modes (op_limit): the limit is 0 (none), SIZE_MAX, what the arena holds,
+# just above it (+ 1 + x), just below it (- 1 - x), 1 + 64 x, held + a size, 2^(10 + x % 20).
+LIM_NONE, LIM_MAX, LIM_HELD, LIM_ABOVE, LIM_BELOW, LIM_SMALL, LIM_PLUS_SIZE, LIM_POW2 = range(8)
+# limit_exhaust mode bits: a realloc growing past the room, a second allocation after the free
+# (refused), the old limit back at the end, a statistics check at the end.
+EX_REALLOC, EX_AGAIN, EX_RESTORE, EX_STATS = 1, 2, 4, 8
 
 SPECIAL = [0, 1, 7, 8, 15, 16, 17, 31, 32, 33, 48, 63, 64, 65, 127, 128, 129, 255, 256, 257,
            511, 512, 1023, 1024, 2000, 2032, 2047, 2048, 3583, 3584, 4064, 4080, 4095, 4096,
@@ -307,6 +315,67 @@ CORPUS = {
         op("oom", 2, REQUEST),                          # ESHUTDOWN, handler not called
         op("report", 4),                                # ESHUTDOWN
         op("init", 0),
+    ),
+    "limits": seq(
+        op("arena_create", 0),                          # "u0"
+        op("alloc", USER(0), size(100)),
+        op("arena_set_limit", USER(0), LIM_HELD, 0),    # exactly what it holds
+        op("alloc", USER(0), size(1)),                  # refused: ENOMEM
+        op("stats", USER(0), 2),                        # limit, peak, calls
+        op("arena_set_limit", USER(0), LIM_ABOVE, 200), # room for 201 bytes
+        op("alloc", USER(0), size(64)),
+        op("calloc", USER(0), 4, size(100)),            # 400 bytes: refused
+        op("strdup", USER(0), text("fits")),
+        op("realloc", 0, 0, size(5000)),                # growth past the limit: refused
+        op("arena_set_limit", USER(0), LIM_BELOW, 10),  # below what it holds: allowed
+        op("aligned_alloc", USER(0), 6, size(8)),       # refused
+        op("free", 0, 0),
+        op("report", 4),                                # JSON: peak and limit
+        op("arena_reset", USER(0), 0),                  # keeps the limit, peak back to 0
+        op("stats", USER(0), 2),
+        op("arena_set_limit", USER(0), LIM_MAX, 0),     # counted, never refused
+        op("alloc", USER(0), size(20000)),
+        op("stats", USER(0), 3),
+        op("arena_set_limit", NULL_ARENA, LIM_SMALL, 1),  # EINVAL
+        op("arena_release", USER(0), 0),               # forgets the limit
+        op("arena_set_limit", RELEASED, 0, LIM_SMALL, 1), # released: EINVAL
+        op("arena_create", 1),                          # the slot again: limit 0, counters 0
+        op("stats", USER(0), 2),
+        op("shutdown", 0),
+        op("arena_set_limit", REQUEST, LIM_SMALL, 2),   # ESHUTDOWN
+        op("init", 0),
+        op("arena_set_limit", REQUEST, LIM_POW2, 2),    # 4096 on a built-in arena
+        op("alloc", REQUEST, size(3000)),
+        op("alloc", REQUEST, size(3000)),               # refused
+        op("stats", REQUEST, 1),                        # total: peak and limit 0
+    ),
+    "limit_exhaust": seq(
+        op("arena_create", 0),
+        op("alloc", USER(0), size(40)),
+        op("limit_exhaust", USER(0), size(100), 3, 7, EX_REALLOC | EX_AGAIN | EX_STATS),
+        op("limit_exhaust", USER(0), size(0), 0, 0, EX_AGAIN),
+        op("limit_exhaust", USER(0), size(5000), 7, 255, EX_REALLOC | EX_RESTORE),
+        op("oom", 0, 0b11),                             # the handler: asked once per refusal
+        op("limit_exhaust", CACHE, size(24), 1, 3, EX_REALLOC | EX_AGAIN | EX_STATS),
+        op("limit_exhaust", TASK, size(20000 % 4097), 2, 9, EX_AGAIN | EX_RESTORE),
+        op("oom", 1),
+        op("stats", USER(0), 2),
+    ),
+    "limits_lifetimes": seq(
+        op("arena_create", 0),                          # "u0"
+        op("arena_create_child", USER(0), 0),           # "c0": its own limit
+        op("arena_set_limit", USER(1), LIM_POW2, 2),    # 4096
+        op("alloc", USER(0), size(8000)),               # the parent has none
+        op("alloc", USER(1), size(3000)),
+        op("alloc", USER(1), size(3000)),               # refused
+        op("region_init", 0, USER(1)),
+        op("region_alloc", 0, size(600)),               # a chunk: counts
+        op("region_alloc", 0, size(3000)),              # refused (ENOMEM) or not: the model
+                                                        # does not know the chunks
+        op("arena_on_reset", USER(1), 0, SELF_OTHER | ELSEWHERE),  # set_limit: EBUSY
+        op("arena_reset", USER(0), 0b000),              # region released first
+        op("stats", USER(1), 2),                        # the limit stays
+        op("arena_release", USER(0), 0),
     ),
 }
 
