@@ -172,7 +172,10 @@
      and a thread that is refused first gives back its own cached blocks of that arena. An
      allocation is therefore refused only when the live blocks plus what OTHER threads' caches
      of the arena hold (each at most limit / 16, given back when those threads exit) leave no
-     room: with one thread the limit is exact.
+     room: with one thread the limit is exact. A limit set below what the arena holds: the
+     caller's cached blocks go back at once (every thread's for an arena that had no limit);
+     until frees bring the arena under the limit, blocks it frees may come back from the front
+     cache, so it holds no more than it did, and anything beyond that is refused.
    - Set the first limit of an arena when no other thread is allocating from or freeing into it
      (as for catmem_arena_reset: THREADS): on the system backend that call moves the arena off
      the inline paths of every thread. Changing a limit afterwards is safe at any time.

@@ -326,6 +326,18 @@ static void catmemi_je_trim(catmemi_je_cache *c) {
     }
 }
 
+/* Charges bytes to s; at the limit the calling thread's own cached blocks of s (charged too)
+   go back first, so that one thread sees its limit exactly. The new total, or 0: refused. */
+static size_t catmemi_je_charge(catmemi_slot *s, size_t bytes) {
+    size_t total = catmemi_charge(s, bytes);
+    catmemi_je_cache *c = catmemi_je_caches[s->handle.slot];
+    if (total == 0 && c != NULL) {
+        catmemi_je_empty(c);
+        total = catmemi_charge(s, bytes);
+    }
+    return total;
+}
+
 /* Class k is empty: a batch from the arena, the first block for the caller. Batches start at
    one block and double up to 32, within the room the cache has left, so a class used once
    costs one block and a busy class visits the arena rarely. One arena call per block: jemalloc's
@@ -344,10 +356,7 @@ static void *catmemi_je_refill(catmemi_je_cache *c, unsigned k) {
     n = b->fill < fits ? b->fill : (unsigned)fits;
     if ((total = catmemi_charge(s, n * size)) == 0) {
         n = 1;
-        if ((total = catmemi_charge(s, size)) == 0) {
-            catmemi_je_empty(c);
-            if ((total = catmemi_charge(s, size)) == 0) return NULL;
-        }
+        if ((total = catmemi_je_charge(s, size)) == 0) return NULL;
     }
     first = CATMEMI_JE(mallocx)(size, c->flags);
     if (b->fill < 32) b->fill *= 2;
@@ -519,7 +528,7 @@ static int catmemi_je_set_limit(catmemi_slot *s, size_t bytes) {
 static void *catmemi_je_direct_alloc(catmemi_slot *s, size_t size, int flags) {
     size_t usize = CATMEMI_JE(nallocx)(size, flags), total;
     void *p;
-    if (usize == 0 || (total = catmemi_charge(s, usize)) == 0) return NULL;
+    if (usize == 0 || (total = catmemi_je_charge(s, usize)) == 0) return NULL;
     p = CATMEMI_JE(mallocx)(size, flags);
     if (p == NULL) {
         catmemi_uncharge(s, usize);
@@ -606,7 +615,7 @@ static void *catmemi_je_realloc(catmemi_slot *s, void *p, size_t size) {
         /* jemalloc resizes in place or moves; the charge grows first and settles after. */
         int flags = CATMEMI_MALLOCX_ARENA(s->je.index) | CATMEMI_MALLOCX_TCACHE_NONE;
         size_t usize = CATMEMI_JE(nallocx)(size, flags), had = usize > old ? usize : old;
-        if (usize == 0 || (usize > old && !catmemi_charge(s, usize - old))) return NULL;
+        if (usize == 0 || (usize > old && catmemi_je_charge(s, usize - old) == 0)) return NULL;
         q = CATMEMI_JE(rallocx)(p, size, flags);
         catmemi_recharge(s, had, q != NULL ? CATMEMI_JE(sallocx)(q, 0) : old);
         if (q != NULL && q != p) {

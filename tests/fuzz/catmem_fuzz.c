@@ -156,8 +156,12 @@ typedef struct {
        (the most the arena can have held since it was created or reset, transients included),
        valid while hw_ok (the model saw every block since then: no built-in history, no region
        chunks). nm, nd: nmalloc and ndalloc as the model counts the calls, valid while cnt_ok
-       (known from a statistics read or a creation, no region drew on the arena since). */
-    size_t limit;
+       (known from a statistics read or a creation, no region drew on the arena since).
+       over: on jemalloc, the bytes held when the limit was set below them (0: it was not).
+       Blocks waiting in front caches were charged when they left the arena, so until frees
+       bring the arena under the limit, its freed blocks may come back from the thread's cache:
+       it holds no more than over, and what it asks beyond that is refused (LIMITS). */
+    size_t limit, over;
     int counted;
     size_t pk_lo, hw_hi;
     int hw_ok;
@@ -239,11 +243,6 @@ static int trace;
    run_fuzz.sh turns it on unless told 0. Each open bug gets a check of avoid_known where its
    calls are made: region_on_reset_errno and report_eio_errno are open now. */
 static int avoid_known;
-/* CATMEM_FUZZ_STRICT=1: also check what two open bugs break (regressions/README.md):
-   peak_failed_charge (system: a failed allocation on a counted arena leaves its size in the
-   peak) and jemalloc_cache_past_limit (jemalloc: a block from the thread's front cache is
-   handed out past the limit). Without it the model does not assert those outcomes. */
-static int strict;
 static int exact_sys; /* the live backend is the system backend */
 static int exact_je;  /* the live backend is jemalloc and sallocx is at hand */
 
@@ -526,6 +525,8 @@ static size_t charged_of(int ar);
 static int limit_known(int ar);
 static void note_alloc(int ar, size_t lo, size_t hi);
 
+
+static size_t lim_cap(int ar); /* with lim_verdict, below */
 /* A new arena block from h (model arena ar): checked, then kept or given back at once. It must
    fit under the arena's limit (LIMITS: never past it), and is counted as one allocation. */
 static void new_block(catmem_arena *h, int ar, unsigned char *p, size_t size, size_t align,
@@ -540,11 +541,10 @@ static void new_block(catmem_arena *h, int ar, unsigned char *p, size_t size, si
     u = catmem_usable_size(p);
     CHECK(u >= (size ? size : 1), "catmem_usable_size(%p) = %zu < %zu asked for", (void *)p, u,
           size ? size : 1);
-    if (M.ar[ar].limit != 0 && limit_known(ar) &&
-        (strict || exact_sys)) /* open: jemalloc_cache_past_limit */
-        CHECK(c <= M.ar[ar].limit && u <= M.ar[ar].limit - c,
+    if (M.ar[ar].limit != 0 && limit_known(ar))
+        CHECK(c <= lim_cap(ar) && u <= lim_cap(ar) - c,
               "%s(%s, %zu): a block of %zu bytes with %zu held is past the limit %zu", what,
-              hdesc(h), size, u, c, M.ar[ar].limit);
+              hdesc(h), size, u, c, lim_cap(ar));
     note_alloc(ar, c + u, c + u);
     M.ar[ar].nm++;
     if (add_block(p, size, BLK_ARENA, ar, 0, 0, aligned) < 0) {
@@ -606,7 +606,7 @@ static void check_sane(const catmem_stats *st, const char *what) {
     CHECK(st->allocated < ((size_t)1 << 40) && st->active < ((size_t)1 << 40) &&
               st->resident < ((size_t)1 << 46) && st->mapped < ((size_t)1 << 46) &&
               st->nmalloc < ((uint64_t)1 << 50) && st->ndalloc < ((uint64_t)1 << 50) &&
-              (st->peak < ((size_t)1 << 40) || !strict), /* open: peak_failed_charge */
+              st->peak < ((size_t)1 << 40),
           "%s: a figure wrapped: allocated %zu active %zu resident %zu mapped %zu nmalloc %llu "
           "ndalloc %llu peak %zu",
           what, st->allocated, st->active, st->resident, st->mapped,
@@ -689,12 +689,14 @@ static int lim_verdict(int ar, size_t lo, size_t hi) {
     c = charged_of(ar);
     lim = M.ar[ar].limit;
     if (c <= lim && hi <= lim - c) return LIM_OK;
-    /* Open: jemalloc_cache_past_limit. A block freed into the thread's front cache is handed
-       out again whatever the limit: only limit_exhaust, which frees nothing meanwhile, and
-       CATMEM_FUZZ_STRICT assert refusals on jemalloc. */
-    if (!strict && !exact_sys) return LIM_EITHER;
-    if (c > lim || lo > lim - c) return LIM_FAIL;
+    if (c > lim || lo > lim - c) /* refused, or handed out again from the front cache */
+        return c <= M.ar[ar].over && lo <= M.ar[ar].over - c ? LIM_EITHER : LIM_FAIL;
     return LIM_EITHER;
+}
+
+/* The most arena ar may hold: its limit, or what it held when the limit was set below that. */
+static size_t lim_cap(int ar) {
+    return M.ar[ar].over > M.ar[ar].limit ? M.ar[ar].over : M.ar[ar].limit;
 }
 
 static const char *const lim_names[] = {"fits", "past the limit", "either"};
@@ -739,7 +741,7 @@ static void transient_block(int ar, const void *p) {
 /* A model arena that starts now: no limit, no blocks, no calls, no peak. Built-in arenas have
    a history from earlier inputs (statistics reads set their baselines). */
 static void arena_fresh(int ar, int builtin_arena) {
-    M.ar[ar].limit = 0;
+    M.ar[ar].limit = M.ar[ar].over = 0;
     M.ar[ar].counted = !exact_sys; /* jemalloc counts every arena from its creation */
     M.ar[ar].pk_lo = M.ar[ar].hw_hi = 0;
     M.ar[ar].hw_ok = !builtin_arena;
@@ -1480,7 +1482,6 @@ static void op_realloc(void) {
     h = mode == 13 ? NULL : mode == 14 ? released_handle() : M.ar[ar].h;
     he = handle_err(h);
     if (he == 0 && mode == 15) he = ENOMEM;
-    if (mode == 15 && !strict) M.ar[ar].hw_ok = 0; /* open: peak_failed_charge */
     verify(b, b->size, "before catmem_realloc");
     oom_expect(h, size, 1, mode == 15 && oom_due(handle_err(h), size), 0);
     if (he == 0 && M.ar[ar].limit != 0) {
@@ -1493,8 +1494,10 @@ static void op_realloc(void) {
         c = charged_of(ar);
         if (!limit_known(ar)) v = LIM_EITHER;
         else if (c <= lim && usable_hi(size, 1) <= lim - c) v = LIM_OK;
-        else if (!strict && !exact_sys) v = LIM_EITHER; /* open: jemalloc_cache_past_limit */
-        else if (lo > uo && (c - uo > lim || lo - uo > lim - (c - uo))) v = LIM_FAIL;
+        else if (lo > uo && (c - uo > lim || lo - uo > lim - (c - uo)))
+            /* refused, unless a front cache may serve it (over: see marena) */
+            v = c - uo <= M.ar[ar].over && lo <= M.ar[ar].over - (c - uo) ? LIM_EITHER
+                                                                           : LIM_FAIL;
         else v = LIM_EITHER;
         oom_expect(h, size, 0, v != LIM_OK, v == LIM_EITHER);
         T("  limit %zu, %zu held, block %zu: %s\n", lim, c, uo, lim_names[v]);
@@ -1535,8 +1538,8 @@ static void op_realloc(void) {
     fill(q, b->id, b->size < size ? b->size : size, size);
     M.bytes = M.bytes - b->size + size;
     b->size = size;
-    if (M.ar[ar].limit != 0 && limit_known(ar) && un > uo && (strict || exact_sys))
-        CHECK(charged_of(ar) <= M.ar[ar].limit,
+    if (M.ar[ar].limit != 0 && limit_known(ar) && un > uo)
+        CHECK(charged_of(ar) <= lim_cap(ar),
               "catmem_realloc(%s, %zu-byte block, %zu) grew it to %zu: %zu held, past the limit "
               "%zu", hdesc(h), uo, size, un, charged_of(ar), M.ar[ar].limit);
     if (M.bytes > MAX_BYTES) { /* keep the model small */
@@ -1606,7 +1609,7 @@ static void tree_reset(catmem_arena *h, int release, unsigned policy, int want) 
         /* Every block the reset freed counts as freed; the peak starts again from zero, and the
            model saw everything since (the regions holding chunks are released or forgotten). */
         M.ar[i].nd = M.ar[i].nm;
-        M.ar[i].pk_lo = M.ar[i].hw_hi = 0;
+        M.ar[i].pk_lo = M.ar[i].hw_hi = M.ar[i].over = 0;
         M.ar[i].hw_ok = 1;
         forget_arena(i);
         if (!release)
@@ -2659,14 +2662,6 @@ static void op_report(void) {
 static int set_limit(catmem_arena *h, size_t v, const char *why) {
     int ar = arena_of(h), he = handle_err(h), rc;
     size_t c = ar >= 0 ? charged_of(ar) : 0;
-    if (!strict && !exact_sys && he == 0) {
-        /* Open: jemalloc_cache_past_limit. Blocks in this thread's front cache would be handed
-           out past the new limit; a statistics call empties the cache first. */
-        catmem_stats st;
-        int saved_errno = errno;
-        (void)catmem_arena_stats(h, &st);
-        errno = saved_errno;
-    }
     CTL(rc, catmem_arena_set_limit(h, v));
     T("catmem_arena_set_limit(%s, %zu) = %s (%s; %zu held)\n", hdesc(h), v, ename(rc), why, c);
     CHECK(rc == he, "catmem_arena_set_limit(%s, %zu) = %s, expected %s", hdesc(h), v, ename(rc),
@@ -2677,6 +2672,8 @@ static int set_limit(catmem_arena *h, size_t v, const char *why) {
             if (c > M.ar[ar].pk_lo) M.ar[ar].pk_lo = c;
         }
         M.ar[ar].limit = v;
+        /* catmem gave this thread's cached blocks back: exact from here, unless below */
+        M.ar[ar].over = !exact_sys && v != 0 && c > v ? c : 0;
     }
     CHECK(catmem_arena_limit(h) == (ar >= 0 ? M.ar[ar].limit : 0),
           "catmem_arena_limit(%s) = %zu after catmem_arena_set_limit(%zu) = %s, expected %zu",
@@ -2812,8 +2809,6 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
     pat_init();
     t = getenv("CATMEM_FUZZ_AVOID_KNOWN");
     avoid_known = t != NULL && *t != '\0' && *t != '0';
-    t = getenv("CATMEM_FUZZ_STRICT");
-    strict = t != NULL && *t != '\0' && *t != '0';
     if (catmem_init() != 0) {
         fprintf(stderr, "catmem_fuzz: catmem_init failed\n");
         abort();
@@ -2886,10 +2881,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         if ((op >= OP_R_INIT && op <= OP_R_RELEASE) || op == OP_R_ON_RESET || op == OP_PROBE ||
             op == OP_OOM)
             for (k = 0; k < N_REGIONS; k++) region_touch(&M.rg[k]);
-        /* Open: peak_failed_charge. These make allocations no allocator can serve, whose size
-           a counted system arena keeps in its peak: no upper bound for the peak until a reset. */
-        if (!strict && (op == OP_PROBE || op == OP_OOM))
-            for (k = 0; k < N_ARENAS; k++) M.ar[k].hw_ok = 0;
         switch (op) {
         case OP_ALLOC: op_alloc(); break;
         case OP_CALLOC: op_calloc(); break;

@@ -405,6 +405,23 @@ REGRESSIONS = {
     "report_eio_errno": seq(
         op("report", 2, 0),
     ),
+    # An allocation no allocator can serve, on a counted arena: its charge raised the peak.
+    "peak_failed_charge": seq(
+        op("arena_create", 0),
+        op("arena_set_limit", USER(0), LIM_MAX, 0),
+        op("oom", 2, USER(0)),
+        op("stats", USER(0), 2),
+    ),
+    # jemalloc: a block that waited in the front cache came back past a limit set below it.
+    "jemalloc_cache_past_limit": seq(
+        op("arena_create", 0),
+        op("alloc", USER(0), size(8)),
+        op("alloc", USER(0), size(8)),
+        op("free", 1, 0),
+        op("arena_set_limit", USER(0), LIM_ABOVE, 7),   # 16: room for one more 8-byte block
+        op("alloc", USER(0), size(8)),
+        op("alloc", USER(0), size(8)),
+    ),
 }
 
 
