@@ -166,9 +166,10 @@
      released) leaves the inline paths: its allocations and frees take the out-of-line path with
      one atomic operation each (measured: 279 instructions per free + allocate against 97 inline,
      bench/bench_general.c). Arenas without a limit cost nothing more.
-   - jemalloc backend: never past the limit, and within a stated bound of it. Blocks are counted
-     where they leave or come back to the jemalloc arena, so a block sitting in a thread's front
-     cache counts as allocated. A cache of an arena with a limit holds at most limit / 16 bytes,
+   - jemalloc backend: never past the limit, and within a stated bound of it. From its first
+     limit an arena's blocks are counted where they leave or come back to the jemalloc arena
+     (slow paths only: a limit costs the inline paths nothing), so a block sitting in a
+     thread's front cache counts as allocated. A cache of an arena with a limit holds at most limit / 16 bytes,
      and a thread that is refused first gives back its own cached blocks of that arena. An
      allocation is therefore refused only when the live blocks plus what OTHER threads' caches
      of the arena hold (each at most limit / 16, given back when those threads exit) leave no
@@ -280,12 +281,12 @@
    nmalloc and ndalloc count calls the same way on every backend, in counters of each thread's
    own (a front cache, a heap) added up when read: they cost the fast path one increment. After
    a release the slot's next arena starts from zero.
-   peak: on jemalloc the high-water of the bytes out of the arena, front caches included (they
-   count as allocated there), kept where blocks leave the arena. On the system backend, for an
-   arena with a limit, the high-water of its exactly counted bytes; for an arena without one,
-   catmem does not count bytes as they move (that would cost the inline paths), so peak is the
-   highest allocated that catmem_arena_stats and catmem_report have read: give the arena a limit
-   of SIZE_MAX to have its peak counted exactly without capping it (LIMITS says what it costs).
+   peak: for an arena with a limit, the high-water of its counted bytes (LIMITS: exact on the
+   system backend; on jemalloc the bytes out of the arena, front caches included, kept where
+   blocks leave it). For an arena without one, catmem does not count bytes as they move (that
+   would cost every call a shared counter), so peak is the highest allocated that
+   catmem_arena_stats and catmem_report have read: give the arena a limit of SIZE_MAX to have
+   its peak counted without capping it (LIMITS says what that costs).
    On jemalloc, a block that a thread freed into its front cache still counts as allocated
    until the cache gives it back: when it is over its share of the thread's budget, when the
    thread exits, at catmem_arena_release and catmem_shutdown (a reset frees cached blocks with
@@ -882,7 +883,7 @@ typedef struct catmemi_slot {
     /* LIMITS: bytes of the arena's blocks out of its backend arena, counted by the backend when
        counted is set (catmemi_charge); their high-water; the limit (0: none). Atomic. */
     size_t charged, peak, limit;
-    int counted; /* set by the backend: at arena_create (jemalloc) or by count() (system) */
+    int counted; /* set by the backend's set_limit at the first limit, cleared at release */
     char name[CATMEM_NAME_MAX + 1];
 #if defined(CATMEMI_HAS_JE)
     catmemi_je_slot je;

@@ -253,7 +253,8 @@ static void catmemi_je_give_back(catmemi_je_cache *c, unsigned k, unsigned keep)
         CATMEMI_JE(sdallocx)(p, catmemi_je_class_size[k], c->flags);
         n++;
     }
-    if (n != 0) catmemi_uncharge(&catmemi_slots[c->slot], n * catmemi_je_class_size[k]);
+    if (n != 0 && catmemi_counted(&catmemi_slots[c->slot]))
+        catmemi_uncharge(&catmemi_slots[c->slot], n * catmemi_je_class_size[k]);
 }
 
 static void catmemi_je_empty(catmemi_je_cache *c) {
@@ -326,8 +327,9 @@ static void catmemi_je_trim(catmemi_je_cache *c) {
     }
 }
 
-/* Charges bytes to s; at the limit the calling thread's own cached blocks of s (charged too)
-   go back first, so that one thread sees its limit exactly. The new total, or 0: refused. */
+/* Charges bytes to s, a counted arena (one with a limit: only those pay for the shared
+   counter); at the limit the calling thread's own cached blocks of s (charged too) go back
+   first, so that one thread sees its limit exactly. The new total, or 0: refused. */
 static size_t catmemi_je_charge(catmemi_slot *s, size_t bytes) {
     size_t total = catmemi_charge(s, bytes);
     catmemi_je_cache *c = catmemi_je_caches[s->handle.slot];
@@ -348,13 +350,14 @@ static size_t catmemi_je_charge(catmemi_slot *s, size_t bytes) {
 static void *catmemi_je_refill(catmemi_je_cache *c, unsigned k) {
     catmemi_je_bin *b = &c->bin[k];
     catmemi_slot *s = &catmemi_slots[c->slot];
-    size_t size = catmemi_je_class_size[k], fits, total;
+    size_t size = catmemi_je_class_size[k], fits, total = 0;
     unsigned i, n;
+    int counted = catmemi_counted(s);
     void *first;
     catmemi_je_reshare(c);
     fits = c->room > 0 ? (size_t)c->room / size + 1 : 1;
     n = b->fill < fits ? b->fill : (unsigned)fits;
-    if ((total = catmemi_charge(s, n * size)) == 0) {
+    if (counted && (total = catmemi_charge(s, n * size)) == 0) {
         n = 1;
         if ((total = catmemi_je_charge(s, size)) == 0) return NULL;
     }
@@ -365,11 +368,11 @@ static void *catmemi_je_refill(catmemi_je_cache *c, unsigned k) {
         if (p == NULL) break;
         catmemi_je_add(c, k, p);
     }
-    catmemi_uncharge(s, (size_t)(first != NULL ? n - i : n) * size); /* what did not come */
-    if (first != NULL) {
-        catmemi_peak(s, total - (size_t)(n - i) * size);
-        CATMEMI_JE_COUNT(c->nalloc);
+    if (counted) {
+        catmemi_uncharge(s, (size_t)(first != NULL ? n - i : n) * size); /* what did not come */
+        if (first != NULL) catmemi_peak(s, total - (size_t)(n - i) * size);
     }
+    if (first != NULL) CATMEMI_JE_COUNT(c->nalloc);
     return first;
 }
 
@@ -505,36 +508,47 @@ static int catmemi_je_arena_create(catmemi_slot *s) {
     size_t sz = sizeof index;
     int err = CATMEMI_JE(mallctl)("arenas.create", &index, &sz, NULL, 0);
     if (err == 0) s->je.index = index;
-    /* every block is charged where it leaves or reaches the arena */
-    __atomic_store_n(&s->counted, 1, __ATOMIC_RELAXED);
     return err;
 }
 
-/* Under catmemi_mu. Arenas are always counted here, and blocks in front caches are charged
-   already: so that the live blocks stay under the new limit, the calling thread's cached blocks
-   of s go back, and for a first limit (nobody else using s) every thread's, which may hold a
-   whole share of the budget; the caches take their new allowance at their next refill. */
 static void catmemi_je_flush_own(const catmemi_slot *s);
+static int catmemi_je_allocated(const catmemi_slot *s, size_t *bytes);
+
+/* Under catmemi_mu. Blocks are charged where they leave or reach the arena, so a block in a
+   front cache counts. So that the live blocks stay under the new limit, the calling thread's
+   cached blocks of s go back, and for a first limit (nobody else using s) every thread's, which
+   may hold a whole share of the budget; the caches take their new allowance at their next
+   refill. The first limit starts the count from what jemalloc says the arena has handed out
+   (catmem's caches take blocks with MALLOCX_TCACHE_NONE: no jemalloc cache in between). */
 static int catmemi_je_set_limit(catmemi_slot *s, size_t bytes) {
     catmemi_je_thread *t;
+    size_t allocated;
+    int err;
     catmemi_je_flush_own(s);
-    if (bytes != 0 && __atomic_load_n(&s->limit, __ATOMIC_RELAXED) == 0)
-        for (t = catmemi_je_threads.next; t != &catmemi_je_threads; t = t->next)
-            if (t->caches[s->handle.slot] != NULL) catmemi_je_empty(t->caches[s->handle.slot]);
+    if (bytes == 0 || catmemi_counted(s)) return 0;
+    for (t = catmemi_je_threads.next; t != &catmemi_je_threads; t = t->next)
+        if (t->caches[s->handle.slot] != NULL) catmemi_je_empty(t->caches[s->handle.slot]);
+    if ((err = catmemi_je_allocated(s, &allocated)) != 0) return err;
+    __atomic_store_n(&s->charged, allocated, __ATOMIC_RELAXED);
+    catmemi_peak(s, allocated);
+    __atomic_store_n(&s->counted, 1, __ATOMIC_RELAXED);
     return 0;
 }
 
 /* A block straight from the arena, charged first: its class size comes from nallocx. */
 static void *catmemi_je_direct_alloc(catmemi_slot *s, size_t size, int flags) {
-    size_t usize = CATMEMI_JE(nallocx)(size, flags), total;
+    size_t usize = 0, total = 0;
+    int counted = catmemi_counted(s);
     void *p;
-    if (usize == 0 || (total = catmemi_je_charge(s, usize)) == 0) return NULL;
+    if (counted && ((usize = CATMEMI_JE(nallocx)(size, flags)) == 0 ||
+                    (total = catmemi_je_charge(s, usize)) == 0))
+        return NULL;
     p = CATMEMI_JE(mallocx)(size, flags);
     if (p == NULL) {
-        catmemi_uncharge(s, usize);
+        if (counted) catmemi_uncharge(s, usize);
         return NULL;
     }
-    catmemi_peak(s, total);
+    if (counted) catmemi_peak(s, total);
     __atomic_fetch_add(&s->je.nmalloc, 1, __ATOMIC_RELAXED);
     return p;
 }
@@ -576,7 +590,7 @@ static void *catmemi_je_alloc_slow(catmemi_slot *s, size_t size, int opts) {
 static void catmemi_je_direct_free(catmemi_slot *s, void *p, size_t size) {
     if (s == NULL) s = catmemi_je_owner(p);
     if (s != NULL) {
-        catmemi_uncharge(s, CATMEMI_JE(sallocx)(p, 0));
+        if (catmemi_counted(s)) catmemi_uncharge(s, CATMEMI_JE(sallocx)(p, 0));
         __atomic_fetch_add(&s->je.ndalloc, 1, __ATOMIC_RELAXED);
     }
     if (size != 0)
@@ -614,10 +628,13 @@ static void *catmemi_je_realloc(catmemi_slot *s, void *p, size_t size) {
     if (c == NULL || size > CATMEMI_JE_SMALL_MAX) {
         /* jemalloc resizes in place or moves; the charge grows first and settles after. */
         int flags = CATMEMI_MALLOCX_ARENA(s->je.index) | CATMEMI_MALLOCX_TCACHE_NONE;
-        size_t usize = CATMEMI_JE(nallocx)(size, flags), had = usize > old ? usize : old;
-        if (usize == 0 || (usize > old && catmemi_je_charge(s, usize - old) == 0)) return NULL;
+        int counted = catmemi_counted(s);
+        size_t usize = counted ? CATMEMI_JE(nallocx)(size, flags) : 0;
+        size_t had = usize > old ? usize : old;
+        if (counted && (usize == 0 || (usize > old && catmemi_je_charge(s, usize - old) == 0)))
+            return NULL;
         q = CATMEMI_JE(rallocx)(p, size, flags);
-        catmemi_recharge(s, had, q != NULL ? CATMEMI_JE(sallocx)(q, 0) : old);
+        if (counted) catmemi_recharge(s, had, q != NULL ? CATMEMI_JE(sallocx)(q, 0) : old);
         if (q != NULL && q != p) {
             __atomic_fetch_add(&s->je.nmalloc, 1, __ATOMIC_RELAXED);
             __atomic_fetch_add(&s->je.ndalloc, 1, __ATOMIC_RELAXED);
@@ -629,7 +646,7 @@ static void *catmemi_je_realloc(catmemi_slot *s, void *p, size_t size) {
     q = catmemi_je_pop(c, k);
     if (q == NULL && (q = catmemi_je_refill(c, k)) == NULL) return NULL;
     memcpy(q, p, old < size ? old : size);
-    catmemi_uncharge(s, old);
+    if (catmemi_counted(s)) catmemi_uncharge(s, old);
     CATMEMI_JE_COUNT(c->nfree);
     CATMEMI_JE(sdallocx)(p, old, CATMEMI_MALLOCX_TCACHE_NONE);
     return q;
@@ -677,9 +694,10 @@ static int catmemi_je_reset(catmemi_slot *s, int release) {
     }
     err = catmemi_je_ctl(s, "arena.%u.reset", NULL, NULL, NULL, 0);
     if (err != 0) return err;
-    if (release) {
+    if (release) { /* the next arena in the slot starts uncounted, its counts at zero */
         __atomic_store_n(&s->je.nmalloc, 0, __ATOMIC_RELAXED);
         __atomic_store_n(&s->je.ndalloc, 0, __ATOMIC_RELAXED);
+        __atomic_store_n(&s->counted, 0, __ATOMIC_RELAXED);
     } else {
         catmemi_je_sum(s, &nmalloc, &ndalloc);
         if (nmalloc > ndalloc)
@@ -721,18 +739,27 @@ static void catmemi_je_calls(const catmemi_slot *s, catmem_stats *out) {
     catmemi_unlock();
 }
 
+/* The bytes of s's blocks out of the jemalloc arena (to callers or front caches), fresh. */
+static int catmemi_je_allocated(const catmemi_slot *s, size_t *bytes) {
+    size_t small, large;
+    int err;
+    if ((err = catmemi_je_epoch()) != 0 ||
+        (err = catmemi_je_read(s, "stats.arenas.%u.small.allocated", &small, sizeof small)) ||
+        (err = catmemi_je_read(s, "stats.arenas.%u.large.allocated", &large, sizeof large)))
+        return err == ENOENT ? ENOTSUP : err; /* ENOENT: jemalloc built without stats */
+    *bytes = small + large;
+    return 0;
+}
+
 static int catmemi_je_stats(catmemi_slot *s, catmem_stats *out) {
-    size_t small, large, pactive;
+    size_t pactive;
     int err;
     catmemi_je_flush_own(s);
-    if ((err = catmemi_je_epoch()) != 0) return err;
-    if ((err = catmemi_je_read(s, "stats.arenas.%u.small.allocated", &small, sizeof small)) ||
-        (err = catmemi_je_read(s, "stats.arenas.%u.large.allocated", &large, sizeof large)) ||
+    if ((err = catmemi_je_allocated(s, &out->allocated)) ||
         (err = catmemi_je_read(s, "stats.arenas.%u.pactive", &pactive, sizeof pactive)) ||
         (err = catmemi_je_read(s, "stats.arenas.%u.resident", &out->resident, sizeof(size_t))) ||
         (err = catmemi_je_read(s, "stats.arenas.%u.mapped", &out->mapped, sizeof(size_t))))
-        return err == ENOENT ? ENOTSUP : err; /* ENOENT: jemalloc built without stats */
-    out->allocated = small + large;
+        return err == ENOENT ? ENOTSUP : err;
     out->active = pactive * catmemi_je_page;
     catmemi_je_calls(s, out);
     return 0;

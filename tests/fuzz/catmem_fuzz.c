@@ -150,7 +150,7 @@ typedef struct {
     int parent; /* model index + 1 of its parent (catmem_arena_create_child); 0: top level */
     char name[CATMEM_NAME_MAX + 2];
     /* LIMITS and STATISTICS: the limit set (0: none); counted: catmem counts the arena's bytes
-       as they move (jemalloc: always; system: since its first limit), so its peak is their
+       as they move (since its first limit), so its peak is their
        high-water, not only what statistics reads saw. pk_lo: a lower bound of the peak (the
        bytes after every allocation while counted, every allocated read); hw_hi: an upper bound
        (the most the arena can have held since it was created or reset, transients included),
@@ -742,7 +742,7 @@ static void transient_block(int ar, const void *p) {
    a history from earlier inputs (statistics reads set their baselines). */
 static void arena_fresh(int ar, int builtin_arena) {
     M.ar[ar].limit = M.ar[ar].over = 0;
-    M.ar[ar].counted = !exact_sys; /* jemalloc counts every arena from its creation */
+    M.ar[ar].counted = 0; /* from its first limit */
     M.ar[ar].pk_lo = M.ar[ar].hw_hi = 0;
     M.ar[ar].hw_ok = !builtin_arena;
     M.ar[ar].nm = M.ar[ar].nd = 0;
