@@ -171,8 +171,9 @@
    - jemalloc backend: never past the limit, and within a stated bound of it. From its first
      limit an arena's blocks are counted where they leave or come back to the jemalloc arena
      (slow paths only: a limit costs the inline paths nothing), so a block sitting in a
-     thread's front cache counts as allocated. A cache of an arena with a limit holds at most limit / 16 bytes,
-     and a thread that is refused first gives back its own cached blocks of that arena. An
+     thread's front cache counts as allocated. A cache of an arena with a limit holds at most
+     limit / 16 bytes (another thread's cache learns of a lowered limit at its next refill), and
+     a thread that is refused first gives back its own cached blocks of that arena. An
      allocation is therefore refused only when the live blocks plus what OTHER threads' caches
      of the arena hold (each at most limit / 16, given back when those threads exit) leave no
      room: with one thread the limit is exact. A limit set below what the arena holds: the
@@ -945,10 +946,11 @@ typedef struct catmemi_ops {
     /* Every block of s freed at once; release: s goes to a new arena next, so its counters
        (nmalloc, ndalloc) start again from zero. mu */
     int (*reset)(catmemi_slot *s, int release);
-    /* s's limit becomes bytes (the core stores it next): the backend makes it hold. An arena
-       it does not count yet is counted from now on: every block of s that leaves or comes back
-       to the backend arena is charged (catmemi_charge, catmemi_uncharge), starting from what s
-       holds now, and s->counted is set. mu; when s had no limit, nobody else uses s (LIMITS). */
+    /* s's limit became bytes (in s->limit; the core restores the old one on an error): the
+       backend makes it hold. An arena it does not count yet is counted from now on: every
+       block of s that leaves or comes back to the backend arena is charged (catmemi_charge,
+       catmemi_uncharge), starting from what s holds now, and s->counted is set. mu; when s had
+       no limit, nobody else uses s (LIMITS). */
     int (*set_limit)(catmemi_slot *s, size_t bytes);
     int (*purge)(catmemi_slot *s); /* unused memory of s back to the OS */
     int (*stats)(catmemi_slot *s, catmem_stats *out); /* out zeroed; STATISTICS in the manual */
@@ -1502,8 +1504,11 @@ CATMEMI_API int catmem_arena_set_limit(catmem_arena *a, size_t bytes) {
     if (catmemi_slot_of(a) != NULL && (err = catmemi_up_or_init()) != 0) return err;
     catmemi_lock();
     s = catmemi_check_locked(a, &err);
-    if (s != NULL) err = catmemi_be->set_limit(s, bytes);
-    if (s != NULL && err == 0) __atomic_store_n(&s->limit, bytes, __ATOMIC_RELAXED);
+    if (s != NULL) {
+        size_t old = __atomic_exchange_n(&s->limit, bytes, __ATOMIC_RELAXED);
+        if ((err = catmemi_be->set_limit(s, bytes)) != 0)
+            __atomic_store_n(&s->limit, old, __ATOMIC_RELAXED);
+    }
     catmemi_unlock();
     return err;
 }

@@ -308,12 +308,13 @@ static unsigned catmemi_je_fullest(const catmemi_je_cache *c) {
 }
 
 /* The thread's number of caches may have changed since c's allowance was set: its share now. */
-static void catmemi_je_reshare(catmemi_je_cache *c) {
-    intptr_t allowance = catmemi_je_allowance(&catmemi_je_self, c->slot);
+static void catmemi_je_reshare_in(const catmemi_je_thread *t, catmemi_je_cache *c) {
+    intptr_t allowance = catmemi_je_allowance(t, c->slot);
     c->room += allowance - c->allowance;
     c->allowance = allowance;
     c->top = catmemi_je_top(allowance);
 }
+static void catmemi_je_reshare(catmemi_je_cache *c) { catmemi_je_reshare_in(&catmemi_je_self, c); }
 
 /* The cache holds more than its allowance: the class holding the most bytes gives half of them
    back, until the cache holds three quarters of its allowance. Classes whose frees and
@@ -514,20 +515,28 @@ static int catmemi_je_arena_create(catmemi_slot *s) {
 static void catmemi_je_flush_own(const catmemi_slot *s);
 static int catmemi_je_allocated(const catmemi_slot *s, size_t *bytes);
 
-/* Under catmemi_mu. Blocks are charged where they leave or reach the arena, so a block in a
-   front cache counts. So that the live blocks stay under the new limit, the calling thread's
-   cached blocks of s go back, and for a first limit (nobody else using s) every thread's, which
-   may hold a whole share of the budget; the caches take their new allowance at their next
-   refill. The first limit starts the count from what jemalloc says the arena has handed out
-   (catmem's caches take blocks with MALLOCX_TCACHE_NONE: no jemalloc cache in between). */
+/* Under catmemi_mu, s->limit already bytes. Blocks are charged where they leave or reach the
+   arena, so a block in a front cache counts. So that the live blocks stay under the new limit,
+   the calling thread's cached blocks of s go back and its cache takes its new allowance (at
+   most limit / 16); for a first limit (nobody else using s) every thread's cache does, as it
+   may hold a whole share of the budget. Other threads' caches learn of a later change at their
+   next refill or overflow. The first limit starts the count from what jemalloc says the arena
+   has handed out (catmem's caches take blocks with MALLOCX_TCACHE_NONE: no jemalloc cache in
+   between). */
 static int catmemi_je_set_limit(catmemi_slot *s, size_t bytes) {
+    catmemi_je_cache *own = catmemi_je_caches[s->handle.slot];
     catmemi_je_thread *t;
     size_t allocated;
     int err;
     catmemi_je_flush_own(s);
+    if (own != NULL) catmemi_je_reshare(own);
     if (bytes == 0 || catmemi_counted(s)) return 0;
-    for (t = catmemi_je_threads.next; t != &catmemi_je_threads; t = t->next)
-        if (t->caches[s->handle.slot] != NULL) catmemi_je_empty(t->caches[s->handle.slot]);
+    for (t = catmemi_je_threads.next; t != &catmemi_je_threads; t = t->next) {
+        catmemi_je_cache *c = t->caches[s->handle.slot];
+        if (c == NULL) continue;
+        catmemi_je_empty(c);
+        catmemi_je_reshare_in(t, c);
+    }
     if ((err = catmemi_je_allocated(s, &allocated)) != 0) return err;
     __atomic_store_n(&s->charged, allocated, __ATOMIC_RELAXED);
     catmemi_peak(s, allocated);
