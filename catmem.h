@@ -139,6 +139,7 @@
      its memory back. Their records live in the region. While they run the region answers EBUSY.
    - catmem_set_oom_handler(fn, arg): when an allocation, a realloc or a region chunk is about to
      fail for lack of memory, fn(arena, size, arg) runs; non-zero makes catmem try once more.
+     (Not for the larger chunk catmem_region_reset tries to keep: that one may fail quietly.)
      Sizes above CATMEM_SIZE_MAX fail at once, without it. A thread never re-enters it (an
      allocation failing inside it just fails); several threads may run it at once.
    - Limits (catmem_arena_set_limit): see LIMITS below.
@@ -2125,9 +2126,14 @@ CATMEMI_API int catmem_region_reset(catmem_region *r) {
     want = used < CATMEM_REGION_CHUNK_MAX ? used : CATMEM_REGION_CHUNK_MAX;
     want = (want + CATMEM_REGION_CHUNK_MIN - 1) / CATMEM_REGION_CHUNK_MIN * CATMEM_REGION_CHUNK_MIN;
     if (keep == NULL || keep->size < want) {
-        int saved = errno;
-        catmemi_region_block *fresh = catmemi_block_new(r, want);
-        errno = saved; /* a failure here loses nothing: the newest chunk stays */
+        /* Optional: a failure here loses nothing (the newest chunk stays), so neither errno
+           nor the out-of-memory handler hears of it (the handler is skipped as if re-entered). */
+        int saved = errno, in_oom = catmemi_in_oom;
+        catmemi_region_block *fresh;
+        catmemi_in_oom = 1;
+        fresh = catmemi_block_new(r, want);
+        catmemi_in_oom = in_oom;
+        errno = saved;
         if (fresh != NULL) {
             fresh->prev = keep;
             keep = fresh;
