@@ -872,6 +872,13 @@ static void *catmemi_sys_heap_alloc(catmemi_sys_heap *h, size_t size, int opts) 
     return p;
 }
 
+/* h, the calling thread's heap for s: the inline paths get it unless s is counted. A slot that
+   was counted and is not any more (released, then reused) opens again here. */
+static void catmemi_sys_open_inline(catmemi_slot *s, catmemi_sys_heap *h) {
+    if (!catmemi_counted(s) && catmemi_sys_tls[s->handle.slot] == NULL)
+        catmemi_sys_tls[s->handle.slot] = h;
+}
+
 /* Everything the inline path does not serve, while the calling thread has a heap there (a
    counted arena's heap too, which the inline path does not see). */
 CATMEMI_API void *catmemi_sys_alloc_generic(const catmem_arena *a, size_t size, int opts) {
@@ -879,9 +886,7 @@ CATMEMI_API void *catmemi_sys_alloc_generic(const catmem_arena *a, size_t size, 
     void *p;
     if (h == NULL || !__atomic_load_n(&catmemi_sys_open[a->slot], __ATOMIC_RELAXED))
         return catmemi_alloc_slow(a, size, opts);
-    /* The slot was counted and is not any more (released, then reused): open it again. */
-    if (catmemi_sys_tls[a->slot] == NULL && !catmemi_counted(&catmemi_slots[a->slot]))
-        catmemi_sys_tls[a->slot] = h;
+    catmemi_sys_open_inline(&catmemi_slots[a->slot], h);
     p = catmemi_sys_heap_alloc(h, size, opts);
     /* A failure goes through the core's slow path: its errno, and the out-of-memory handler. */
     return p != NULL ? p : catmemi_alloc_slow(a, size, opts);
@@ -982,8 +987,7 @@ static catmemi_sys_heap *catmemi_sys_heap_new(unsigned slot) {
 static catmemi_sys_heap *catmemi_sys_heap_for(catmemi_slot *s) {
     catmemi_sys_heap *h = catmemi_sys_mine[s->handle.slot];
     if (h != NULL) {
-        if (!catmemi_counted(s) && catmemi_sys_tls[s->handle.slot] == NULL)
-            catmemi_sys_tls[s->handle.slot] = h; /* as in catmemi_sys_alloc_generic */
+        catmemi_sys_open_inline(s, h);
         return h;
     }
     pthread_mutex_lock(&s->sys.mu);
@@ -997,7 +1001,7 @@ static catmemi_sys_heap *catmemi_sys_heap_for(catmemi_slot *s) {
         h->owner = catmemi_sys_tls;
         pthread_mutex_unlock(&h->mu);
         catmemi_sys_mine[s->handle.slot] = h;
-        if (!catmemi_counted(s)) catmemi_sys_tls[s->handle.slot] = h;
+        catmemi_sys_open_inline(s, h);
         pthread_setspecific(catmemi_sys_tkey, catmemi_sys_tls); /* orphaned at thread exit */
     }
     pthread_mutex_unlock(&s->sys.mu);

@@ -321,6 +321,33 @@ static void expect_fail(const void *p, int err, int want, const char *what) {
     expect_fail2(p, err, want, 0, what);
 }
 
+/* calloc, aligned_alloc, strdup and realloc(NULL) on h all fail with want; why names the case. */
+static void expect_allocs_fail(catmem_arena *h, int want, const char *why) {
+    char what[128];
+    void *p;
+    int err;
+    errno = 0;
+    p = catmem_calloc(h, 2, 8);
+    err = errno;
+    snprintf(what, sizeof what, "catmem_calloc %s", why);
+    expect_fail(p, err, want, what);
+    errno = 0;
+    p = catmem_aligned_alloc(h, 64, 8);
+    err = errno;
+    snprintf(what, sizeof what, "catmem_aligned_alloc %s", why);
+    expect_fail(p, err, want, what);
+    errno = 0;
+    p = catmem_strdup(h, "x");
+    err = errno;
+    snprintf(what, sizeof what, "catmem_strdup %s", why);
+    expect_fail(p, err, want, what);
+    errno = 0;
+    p = catmem_realloc(h, NULL, 8);
+    err = errno;
+    snprintf(what, sizeof what, "catmem_realloc(NULL) %s", why);
+    expect_fail(p, err, want, what);
+}
+
 /* ---- arenas ----------------------------------------------------------------------------------- */
 
 static int arena_of(const catmem_arena *h) {
@@ -1027,18 +1054,7 @@ static void arena_cleanup_acts(const mcleanup *c) {
     }
     if (c->acts & ACT_SELF_OTHER) {
         int b = -1;
-        errno = 0;
-        p = catmem_calloc(h, 2, 8);
-        expect_fail(p, errno, EBUSY, "catmem_calloc on its own arena in a cleanup");
-        errno = 0;
-        p = catmem_aligned_alloc(h, 64, 8);
-        expect_fail(p, errno, EBUSY, "catmem_aligned_alloc on its own arena in a cleanup");
-        errno = 0;
-        p = catmem_strdup(h, "x");
-        expect_fail(p, errno, EBUSY, "catmem_strdup on its own arena in a cleanup");
-        errno = 0;
-        p = catmem_realloc(h, NULL, 8);
-        expect_fail(p, errno, EBUSY, "catmem_realloc(NULL) on its own arena in a cleanup");
+        expect_allocs_fail(h, EBUSY, "on its own arena in a cleanup");
         for (i = 0; i < M.nb && b < 0; i++)
             if (M.b[i].kind == BLK_ARENA && M.b[i].ar == ar) b = i;
         if (b >= 0) {
@@ -2103,18 +2119,7 @@ static void probe(void) {
         errno = 0;
         p = catmem_alloc(r, 16);
         expect_fail(p, errno, want, "catmem_alloc(released)");
-        errno = 0;
-        p = catmem_calloc(r, 2, 16);
-        expect_fail(p, errno, want, "catmem_calloc(released)");
-        errno = 0;
-        p = catmem_aligned_alloc(r, 64, 16);
-        expect_fail(p, errno, want, "catmem_aligned_alloc(released)");
-        errno = 0;
-        p = catmem_strdup(r, "x");
-        expect_fail(p, errno, want, "catmem_strdup(released)");
-        errno = 0;
-        p = catmem_realloc(r, NULL, 16);
-        expect_fail(p, errno, want, "catmem_realloc(released, NULL)");
+        expect_allocs_fail(r, want, "on a released handle");
         CTL(rc, catmem_arena_reset(r));
         CHECK(rc == want, "catmem_arena_reset(released) = %s", ename(rc));
         CTL(rc, catmem_arena_purge(r));
