@@ -50,6 +50,11 @@
 #  ifndef CATMEM_JEMALLOC_CACHE_BYTES
 #    define CATMEM_JEMALLOC_CACHE_BYTES (1024 * 1024)
 #  endif
+/* jemalloc caches (tcache.create) catmem may hold for busy (thread, arena) pairs, all threads
+   together; 0: none. jemalloc has about 4,000 in a process. */
+#  ifndef CATMEM_JEMALLOC_TCACHES
+#    define CATMEM_JEMALLOC_TCACHES 1024
+#  endif
 
 /* jemalloc's small size classes (lg_quantum 4, the x86-64 and arm64 default): 8, 16, 32, 48,
    64, then four per doubling up to 14336. Checked against arenas.bin.<i>.size at the first
@@ -75,6 +80,11 @@ typedef struct catmemi_je_cache {
     intptr_t allowance; /* room + the bytes it holds (its share of the thread's budget) */
     unsigned top;       /* the largest class it keeps (catmemi_je_top) */
     int flags;          /* mallocx flags: this arena, MALLOCX_TCACHE_NONE */
+    /* Flags of refills and give-backs: flags, or this arena and the pair's own jemalloc cache
+       (tc) once the pair is busy (catmemi_je_promote). */
+    int back;
+    unsigned tc;
+    unsigned moved; /* blocks refilled or given back since the last promotion check */
     unsigned slot;
 } catmemi_je_cache;
 
@@ -209,15 +219,24 @@ CATMEMI_TLS catmemi_je_cache *catmemi_je_caches[CATMEM_MAX_ARENAS];
 typedef struct catmemi_je_thread {
     catmemi_je_cache **caches; /* that thread's catmemi_je_caches */
     unsigned ncaches;          /* changed under catmemi_mu, read by its thread without */
+    unsigned ntc;              /* its caches with a jemalloc cache of their own */
     struct catmemi_je_thread *prev, *next;
 } catmemi_je_thread;
 
 static CATMEMI_TLS catmemi_je_thread catmemi_je_self;
-static catmemi_je_thread catmemi_je_threads = {NULL, 0, &catmemi_je_threads, &catmemi_je_threads};
+static catmemi_je_thread catmemi_je_threads = {NULL, 0, 0, &catmemi_je_threads,
+                                               &catmemi_je_threads};
 static pthread_key_t catmemi_je_key;
 static size_t catmemi_je_page;
 /* Decided once, at the first init: front caches are used (see the top of this file). */
 static int catmemi_je_front;
+/* experimental.batch_alloc, looked up once; miblen 0: busy pairs get no jemalloc cache. */
+static size_t catmemi_je_batch_mib[4], catmemi_je_batch_miblen;
+/* Blocks in one slab of each class (arenas.bin.<i>.nregs). */
+static uint32_t catmemi_je_nregs[CATMEMI_JE_NCLASS];
+/* jemalloc caches catmem holds, all threads (atomic), and whether the cap was reported. */
+static unsigned catmemi_je_ntc;
+static int catmemi_je_cap_said;
 
 /* mallctl on "<fmt with the arena index>". */
 static int catmemi_je_ctl(const catmemi_slot *s, const char *fmt, void *old, size_t *oldlen,
@@ -250,9 +269,10 @@ static void catmemi_je_give_back(catmemi_je_cache *c, unsigned k, unsigned keep)
         b->head = *(void **)p;
         b->n--;
         c->room += (intptr_t)catmemi_je_class_size[k];
-        CATMEMI_JE(sdallocx)(p, catmemi_je_class_size[k], c->flags);
+        CATMEMI_JE(sdallocx)(p, catmemi_je_class_size[k], c->back);
         n++;
     }
+    c->moved += (unsigned)n;
     if (n != 0 && catmemi_counted(&catmemi_slots[c->slot]))
         catmemi_uncharge(&catmemi_slots[c->slot], n * catmemi_je_class_size[k]);
 }
@@ -341,20 +361,103 @@ static size_t catmemi_je_charge(catmemi_slot *s, size_t bytes) {
     return total;
 }
 
+/* A busy pair: one that moved CATMEMI_JE_BUSY blocks between its front cache and the arena. */
+#  define CATMEMI_JE_BUSY 1024
+/* The most jemalloc caches one thread's pairs may have. */
+#  define CATMEMI_JE_TC_PER_THREAD 8
+
+/* Once, the first time a busy pair gets no jemalloc cache because the process-wide cap is
+   reached or jemalloc has no cache id left: said in catmem_backend_info (the suffix is written
+   before the separator that makes it visible). */
+static void catmemi_je_say_cap(void) {
+    char note[96];
+    size_t len, n;
+    if (__atomic_exchange_n(&catmemi_je_cap_said, 1, __ATOMIC_RELAXED) != 0) return;
+    n = (size_t)snprintf(note, sizeof note,
+                         "; busy arenas past %u jemalloc caches take the arena's lock per block",
+                         (unsigned)__atomic_load_n(&catmemi_je_ntc, __ATOMIC_RELAXED));
+    len = strlen(catmemi_info);
+    if (len + n + 1 > sizeof catmemi_info) return;
+    memcpy(catmemi_info + len + 1, note + 1, n);
+    __atomic_store_n(&catmemi_info[len], note[0], __ATOMIC_RELEASE);
+}
+
+/* Gives a busy pair a jemalloc cache of its own (tcache.create: about 5 us and 8 KiB, and then
+   the blocks it holds, at most a few hundred per class), so that its refills take many blocks
+   from the arena under one lock (experimental.batch_alloc through that cache) and its
+   give-backs go to that cache, which returns them in batches. The cache is the pair's alone:
+   arenas stay separate. Not for arenas with a limit (their blocks are counted where they leave
+   the arena), not past CATMEMI_JE_TC_PER_THREAD per thread or CATMEM_JEMALLOC_TCACHES in the
+   process. */
+static void catmemi_je_promote(catmemi_je_cache *c) {
+    catmemi_je_thread *t = &catmemi_je_self;
+    const catmemi_slot *s = &catmemi_slots[c->slot];
+    unsigned tc;
+    size_t sz = sizeof tc;
+    c->moved = 0;
+    if (catmemi_je_batch_miblen == 0 || catmemi_counted(s) ||
+        __atomic_load_n(&t->ntc, __ATOMIC_RELAXED) >= CATMEMI_JE_TC_PER_THREAD)
+        return;
+    if (__atomic_add_fetch(&catmemi_je_ntc, 1, __ATOMIC_RELAXED) > CATMEM_JEMALLOC_TCACHES ||
+        CATMEMI_JE(mallctl)("tcache.create", &tc, &sz, NULL, 0) != 0) {
+        __atomic_sub_fetch(&catmemi_je_ntc, 1, __ATOMIC_RELAXED);
+        catmemi_je_say_cap();
+        return;
+    }
+    __atomic_store_n(&t->ntc, t->ntc + 1, __ATOMIC_RELAXED);
+    c->tc = tc;
+    c->back = CATMEMI_MALLOCX_ARENA(s->je.index) | CATMEMI_MALLOCX_TCACHE(tc);
+}
+
+/* Takes the pair's jemalloc cache away: its blocks go back to the arena (tcache.destroy), or,
+   in a fork() child for a thread that is gone (destroy 0), are left where they are (that cache
+   may have been caught mid-change). */
+static void catmemi_je_demote(catmemi_je_thread *t, catmemi_je_cache *c, int destroy) {
+    if (c->back == c->flags) return;
+    if (destroy) CATMEMI_JE(mallctl)("tcache.destroy", NULL, NULL, &c->tc, sizeof c->tc);
+    c->back = c->flags;
+    __atomic_store_n(&t->ntc, t->ntc - 1, __ATOMIC_RELAXED);
+    __atomic_sub_fetch(&catmemi_je_ntc, 1, __ATOMIC_RELAXED);
+}
+
+/* Up to n blocks of class k from the arena into out, the number that came: one batch_alloc
+   through the pair's jemalloc cache when it has one, one mallocx each otherwise. A batch of a
+   whole slab or more would take fresh slabs and leave the freed blocks of partly used ones
+   alone: batches stay below a slab. */
+static unsigned catmemi_je_take(const catmemi_je_cache *c, unsigned k, void **out, unsigned n) {
+    size_t size = catmemi_je_class_size[k];
+    unsigned i;
+    if (c->back != c->flags) {
+        if (n >= catmemi_je_nregs[k]) n = catmemi_je_nregs[k] > 1 ? catmemi_je_nregs[k] - 1 : 1;
+        struct { /* jemalloc's batch_alloc_packet_t */
+            void **ptrs;
+            size_t num, size;
+            int flags;
+        } req = {out, n, size, c->back};
+        size_t got = 0, sz = sizeof got;
+        if (CATMEMI_JE(mallctlbymib)(catmemi_je_batch_mib, catmemi_je_batch_miblen, &got, &sz,
+                                     &req, sizeof req) != 0)
+            return 0;
+        return (unsigned)got;
+    }
+    for (i = 0; i < n; i++)
+        if ((out[i] = CATMEMI_JE(mallocx)(size, c->flags)) == NULL) break;
+    return i;
+}
+
 /* Class k is empty: a batch from the arena, the first block for the caller. Batches start at
    one block and double up to 32, within the room the cache has left, so a class used once
-   costs one block and a busy class visits the arena rarely. One arena call per block: jemalloc's
-   experimental.batch_alloc only gains when it takes whole fresh slabs. A failure midway keeps
-   what came; NULL only when not even one block could be had. The batch is charged to the
-   arena first; near its limit the batch is one block, and then the thread's own cached blocks
-   of the arena go back before the allocation is refused. */
+   costs one block and a busy class visits the arena rarely. A failure midway keeps what came;
+   NULL only when not even one block could be had. The batch is charged to the arena first;
+   near its limit the batch is one block, and then the thread's own cached blocks of the arena
+   go back before the allocation is refused. */
 static void *catmemi_je_refill(catmemi_je_cache *c, unsigned k) {
     catmemi_je_bin *b = &c->bin[k];
     catmemi_slot *s = &catmemi_slots[c->slot];
     size_t size = catmemi_je_class_size[k], fits, total = 0;
-    unsigned i, n;
+    unsigned i, n, got;
     int counted = catmemi_counted(s);
-    void *first;
+    void *blocks[32];
     catmemi_je_reshare(c);
     fits = c->room > 0 ? (size_t)c->room / size + 1 : 1;
     n = b->fill < fits ? b->fill : (unsigned)fits;
@@ -362,19 +465,18 @@ static void *catmemi_je_refill(catmemi_je_cache *c, unsigned k) {
         n = 1;
         if ((total = catmemi_je_charge(s, size)) == 0) return NULL;
     }
-    first = CATMEMI_JE(mallocx)(size, c->flags);
+    got = catmemi_je_take(c, k, blocks, n);
     if (b->fill < 32) b->fill *= 2;
-    for (i = 1; first != NULL && i < n; i++) {
-        void *p = CATMEMI_JE(mallocx)(size, c->flags);
-        if (p == NULL) break;
-        catmemi_je_add(c, k, p);
-    }
+    for (i = got; i > 1; i--) catmemi_je_add(c, k, blocks[i - 1]); /* handed out in order */
     if (counted) {
-        catmemi_uncharge(s, (size_t)(first != NULL ? n - i : n) * size); /* what did not come */
-        if (first != NULL) catmemi_peak(s, total - (size_t)(n - i) * size);
+        catmemi_uncharge(s, (size_t)(n - got) * size); /* what did not come */
+        if (got != 0) catmemi_peak(s, total - (size_t)(n - got) * size);
     }
-    if (first != NULL) CATMEMI_JE_COUNT(c->nalloc);
-    return first;
+    if (got == 0) return NULL;
+    CATMEMI_JE_COUNT(c->nalloc);
+    c->moved += got;
+    if (c->moved >= CATMEMI_JE_BUSY && c->back == c->flags) catmemi_je_promote(c);
+    return blocks[0];
 }
 
 /* Drops one thread's cache for slot i (or all slots when i < 0): its blocks go back to their
@@ -390,6 +492,7 @@ static void catmemi_je_drop(catmemi_je_thread *t, int i) {
         __atomic_fetch_add(&catmemi_slots[k].je.nmalloc, c->nalloc, __ATOMIC_RELAXED);
         __atomic_fetch_add(&catmemi_slots[k].je.ndalloc, c->nfree, __ATOMIC_RELAXED);
         catmemi_je_empty(c);
+        catmemi_je_demote(t, c, 1);
         CATMEMI_JE(dallocx)(c, CATMEMI_MALLOCX_TCACHE_NONE);
     }
 }
@@ -440,7 +543,9 @@ static catmemi_je_cache *catmemi_je_cache_for(catmemi_slot *s) {
             __atomic_store_n(&t->ncaches, t->ncaches + 1, __ATOMIC_RELAXED);
             catmemi_je_cache_init(c, catmemi_je_allowance(t, i));
             c->nalloc = c->nfree = 0;
-            c->flags = CATMEMI_MALLOCX_ARENA(s->je.index) | CATMEMI_MALLOCX_TCACHE_NONE;
+            c->flags = c->back = CATMEMI_MALLOCX_ARENA(s->je.index) | CATMEMI_MALLOCX_TCACHE_NONE;
+            c->tc = 0;
+            c->moved = 0;
             c->slot = i;
             catmemi_je_caches[i] = c;
         }
@@ -449,10 +554,19 @@ static catmemi_je_cache *catmemi_je_cache_for(catmemi_slot *s) {
     return c;
 }
 
-/* Empties the calling thread's cache for s so that its blocks are back in the arena. */
+/* Empties a pair's jemalloc cache (if it has one) into the arena. */
+static void catmemi_je_flush_tc(const catmemi_je_cache *c) {
+    if (c->back != c->flags)
+        CATMEMI_JE(mallctl)("tcache.flush", NULL, NULL, (void *)&c->tc, sizeof c->tc);
+}
+
+/* Empties the calling thread's caches for s so that its blocks are back in the arena. */
 static void catmemi_je_flush_own(const catmemi_slot *s) {
     catmemi_je_cache *c = catmemi_je_caches[s->handle.slot];
-    if (c != NULL) catmemi_je_empty(c);
+    if (c != NULL) {
+        catmemi_je_empty(c);
+        catmemi_je_flush_tc(c);
+    }
 }
 
 /* jemalloc's version string, or NULL when it does not answer. */
@@ -464,7 +578,8 @@ static const char *catmemi_je_version(void) {
 
 static int catmemi_je_prof_enabled(void);
 
-/* 1 when jemalloc's first small classes are the ones catmemi_je_class assumes. */
+/* 1 when jemalloc's first small classes are the ones catmemi_je_class assumes; learns how many
+   blocks a slab of each holds. */
 static int catmemi_je_classes_match(void) {
     unsigned nbins, k;
     size_t sz = sizeof nbins;
@@ -473,10 +588,15 @@ static int catmemi_je_classes_match(void) {
     for (k = 0; k < CATMEMI_JE_NCLASS; k++) {
         char name[48];
         size_t size = 0;
+        uint32_t nregs = 0;
         sz = sizeof size;
         snprintf(name, sizeof name, "arenas.bin.%u.size", k);
         if (CATMEMI_JE(mallctl)(name, &size, &sz, NULL, 0) != 0 || size != catmemi_je_class_size[k])
             return 0;
+        sz = sizeof nregs;
+        snprintf(name, sizeof name, "arenas.bin.%u.nregs", k);
+        if (CATMEMI_JE(mallctl)(name, &nregs, &sz, NULL, 0) != 0 || nregs == 0) return 0;
+        catmemi_je_nregs[k] = nregs;
     }
     return 1;
 }
@@ -497,6 +617,11 @@ static int catmemi_je_once(void) {
     else if (catmemi_je_prof_enabled())
         off = "heap profiling (opt.prof)";
     catmemi_je_front = off == NULL;
+    catmemi_je_batch_miblen = sizeof catmemi_je_batch_mib / sizeof catmemi_je_batch_mib[0];
+    if (CATMEM_JEMALLOC_TCACHES == 0 ||
+        CATMEMI_JE(mallctlnametomib)("experimental.batch_alloc", catmemi_je_batch_mib,
+                                     &catmemi_je_batch_miblen) != 0)
+        catmemi_je_batch_miblen = 0;
     if (off != NULL) { /* every call takes the arena's lock: say so where users look */
         size_t len = strlen(catmemi_info);
         snprintf(catmemi_info + len, sizeof catmemi_info - len, "; front caches off: %s", off);
@@ -535,6 +660,7 @@ static int catmemi_je_set_limit(catmemi_slot *s, size_t bytes) {
         catmemi_je_cache *c = t->caches[s->handle.slot];
         if (c == NULL) continue;
         catmemi_je_empty(c);
+        catmemi_je_demote(t, c, 1); /* a counted arena's blocks leave it through front caches */
         catmemi_je_reshare_in(t, c);
     }
     if ((err = catmemi_je_allocated(s, &allocated)) != 0) return err;
@@ -699,7 +825,9 @@ static int catmemi_je_reset(catmemi_slot *s, int release) {
     int err;
     for (t = catmemi_je_threads.next; t != &catmemi_je_threads; t = t->next) {
         catmemi_je_cache *c = t->caches[i];
-        if (c != NULL) catmemi_je_cache_init(c, c->allowance);
+        if (c == NULL) continue;
+        catmemi_je_cache_init(c, c->allowance);
+        catmemi_je_flush_tc(c); /* jemalloc requires it before arena.<i>.reset */
     }
     err = catmemi_je_ctl(s, "arena.%u.reset", NULL, NULL, NULL, 0);
     if (err != 0) return err;
@@ -827,6 +955,9 @@ static void catmemi_je_atfork_child(void) {
     for (; t != &catmemi_je_threads; t = next) {
         next = t->next;
         if (t != &catmemi_je_self) {
+            int k;
+            for (k = 0; k < CATMEM_MAX_ARENAS; k++)
+                if (t->caches[k] != NULL) catmemi_je_demote(t, t->caches[k], 0);
             catmemi_je_drop(t, -1);
             catmemi_je_unlink(t);
         }

@@ -3,9 +3,8 @@
    the top of backends/jemalloc.h.
 
    catmem does not link jemalloc at all here. At the first catmem_init (or the first question to
-   catmem_backend_name/_info), it looks for mallctl, mallocx, dallocx, sdallocx, rallocx,
-   sallocx and nallocx with
-   dlsym(RTLD_DEFAULT, ...) under each prefix of CATMEM_RUNTIME_PREFIXES, asks mallctl("version"),
+   catmem_backend_name/_info), it looks for mallctl, mallctlnametomib, mallctlbymib, mallocx,
+   dallocx, sdallocx, rallocx, sallocx and nallocx with dlsym(RTLD_DEFAULT, ...) under each prefix of CATMEM_RUNTIME_PREFIXES, asks mallctl("version"),
    and uses real manual arenas exactly as the jemalloc backend does (the same code, through the
    pointers it found). Without a jemalloc 5 in the process it uses the system backend. The choice
    is made once, before the first allocation, so every block goes back to the allocator that
@@ -35,6 +34,9 @@ typedef struct catmemi_rt_fns {
     size_t (*sallocx)(const void *p, int flags);
     size_t (*nallocx)(size_t size, int flags);
     int (*mallctl)(const char *name, void *oldp, size_t *oldlenp, void *newp, size_t newlen);
+    int (*mallctlnametomib)(const char *name, size_t *mibp, size_t *miblenp);
+    int (*mallctlbymib)(const size_t *mib, size_t miblen, void *oldp, size_t *oldlenp, void *newp,
+                        size_t newlen);
 } catmemi_rt_fns;
 /* Data the inline paths read is always extern (never CATMEM_API, which may be static). */
 extern catmemi_rt_fns catmemi_rt;
@@ -90,14 +92,15 @@ CATMEMI_INLINE void catmemi_rt_fast_free_sized(const catmem_arena *a, void *p, s
 
 #if defined(CATMEMI_PART_IMPL)
 
-/* Looks the seven functions up under one prefix; 1 when all are there. */
+/* Looks the nine functions up under one prefix; 1 when all are there. */
 static int catmemi_rt_bind(const char *prefix, catmemi_rt_fns *f) {
-    static const char *const names[] = {"mallocx", "dallocx", "sdallocx", "rallocx",
-                                        "sallocx", "nallocx", "mallctl"};
-    void *sym[7];
+    static const char *const names[] = {"mallocx", "dallocx", "sdallocx",
+                                        "rallocx", "sallocx", "nallocx",
+                                        "mallctl", "mallctlnametomib", "mallctlbymib"};
+    void *sym[9];
     char name[64];
     unsigned i;
-    for (i = 0; i < 7; i++) {
+    for (i = 0; i < 9; i++) {
         snprintf(name, sizeof name, "%s%s", prefix, names[i]);
         if ((sym[i] = dlsym(RTLD_DEFAULT, name)) == NULL) return 0;
     }
@@ -109,6 +112,8 @@ static int catmemi_rt_bind(const char *prefix, catmemi_rt_fns *f) {
     memcpy(&f->sallocx, &sym[4], sizeof sym[4]);
     memcpy(&f->nallocx, &sym[5], sizeof sym[5]);
     memcpy(&f->mallctl, &sym[6], sizeof sym[6]);
+    memcpy(&f->mallctlnametomib, &sym[7], sizeof sym[7]);
+    memcpy(&f->mallctlbymib, &sym[8], sizeof sym[8]);
     return 1;
 }
 

@@ -58,10 +58,24 @@ static void fault_sdallocx(void *p, size_t size, int flags) {
     live_blocks--;
     sdallocx(p, size, flags);
 }
-/* Creating an arena allocates too; reading statistics and resetting do not. */
+/* Creating an arena or a jemalloc cache allocates too; reading statistics and resetting do
+   not. */
 static int fault_mallctl(const char *name, void *oldp, size_t *oldlenp, void *newp, size_t newlen) {
-    if (strcmp(name, "arenas.create") == 0 && fault_now()) return EAGAIN;
+    if ((strcmp(name, "arenas.create") == 0 || strcmp(name, "tcache.create") == 0) && fault_now())
+        return strcmp(name, "arenas.create") == 0 ? EAGAIN : EFAULT; /* as jemalloc answers */
     return mallctl(name, oldp, oldlenp, newp, newlen);
+}
+static int fault_mallctlnametomib(const char *name, size_t *mib, size_t *miblen) {
+    return mallctlnametomib(name, mib, miblen);
+}
+/* The only call catmem makes by MIB is experimental.batch_alloc: it fails whole on its turn. */
+static int fault_mallctlbymib(const size_t *mib, size_t miblen, void *oldp, size_t *oldlenp,
+                              void *newp, size_t newlen) {
+    int err;
+    if (fault_now()) return ENOMEM;
+    err = mallctlbymib(mib, miblen, oldp, oldlenp, newp, newlen);
+    if (err == 0) live_blocks += (long)*(size_t *)oldp;
+    return err;
 }
 #else
 #  define CATMEM_BACKEND_SYSTEM 1

@@ -4,8 +4,10 @@
    keeps no more in one of them than its share of the thread's budget.
 
    100 arenas need more slots than the default 64, and CATMEM_MAX_ARENAS must be the same in
-   every file, so this test compiles catmem's implementation itself (tests/BUILD.bazel). */
-#define CATMEM_MAX_ARENAS 128
+   every file, so this test compiles catmem's implementation itself (tests/BUILD.bazel), with a
+   small cap on the jemalloc caches of busy pairs, to reach it. */
+#define CATMEM_MAX_ARENAS       128
+#define CATMEM_JEMALLOC_TCACHES 12
 #define CATMEM_IMPLEMENTATION
 #include "catmem.h"
 #include "testing.h"
@@ -133,11 +135,78 @@ static void test_a_busy_cache_keeps_its_share_of_the_budget(void **state) {
 }
 #endif
 
+#if EXPECT_JEMALLOC
+/* Busy pairs get jemalloc caches of their own up to the caps: at most CATMEMI_JE_TC_PER_THREAD
+   per thread, CATMEM_JEMALLOC_TCACHES in the process, and reaching the latter is said in
+   catmem_backend_info. Pairs past the caps work the same, without. The caches go with their
+   threads. */
+#define BUSY_THREADS 4
+#define BUSY_ARENAS  10
+static int busy_pairs_with_tc;
+
+static void *busy_worker(void *arg) {
+    int id = (int)(intptr_t)arg, a, k, mine = 0;
+    static __thread void *p[1500];
+    for (a = 0; a < BUSY_ARENAS; a++)
+        for (k = 0; k < 2; k++) { /* 3,000 blocks through each pair: busy */
+            int j;
+            for (j = 0; j < 1500; j++)
+                if ((p[j] = catmem_alloc(arenas[a], 64)) == NULL ||
+                    (j % 100 == 0 && !catmem_arena_owns(arenas[a], p[j])))
+                    errors[id]++;
+            for (j = 0; j < 1500; j++) catmem_free_sized(arenas[a], p[j], 64);
+        }
+    for (a = 0; a < BUSY_ARENAS; a++) {
+        catmemi_je_cache *c = catmemi_je_caches[arenas[a]->slot];
+        if (c == NULL) errors[id]++;
+        else if (c->back != c->flags) mine++;
+    }
+    if (mine > CATMEMI_JE_TC_PER_THREAD) errors[id]++;
+    __atomic_fetch_add(&busy_pairs_with_tc, mine, __ATOMIC_RELAXED);
+    pthread_barrier_wait(&all_alive);
+    if (id == 0 && (__atomic_load_n(&catmemi_je_ntc, __ATOMIC_RELAXED) != CATMEM_JEMALLOC_TCACHES ||
+                    busy_pairs_with_tc != CATMEM_JEMALLOC_TCACHES))
+        errors[id]++;
+    pthread_barrier_wait(&all_alive);
+    return NULL;
+}
+
+static void test_busy_pairs_get_jemalloc_caches_up_to_the_caps(void **state) {
+    pthread_t t[BUSY_THREADS];
+    int i;
+    (void)state;
+    assert_int_equal(catmem_init(), 0);
+    for (i = 0; i < BUSY_ARENAS; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "busy-%d", i);
+        assert_non_null(arenas[i] = catmem_arena_create(name));
+    }
+    pthread_barrier_init(&all_alive, NULL, BUSY_THREADS);
+    for (i = 0; i < BUSY_THREADS; i++)
+        assert_int_equal(pthread_create(&t[i], NULL, busy_worker, (void *)(intptr_t)i), 0);
+    for (i = 0; i < BUSY_THREADS; i++) {
+        pthread_join(t[i], NULL);
+        assert_int_equal(errors[i], 0);
+    }
+    pthread_barrier_destroy(&all_alive);
+    assert_non_null(strstr(catmem_backend_info(), "busy arenas past 12 jemalloc caches"));
+    assert_int_equal(__atomic_load_n(&catmemi_je_ntc, __ATOMIC_RELAXED), 0);
+    for (i = 0; i < BUSY_ARENAS; i++) {
+        catmem_stats st;
+        assert_int_equal(catmem_arena_stats(arenas[i], &st), 0);
+        assert_int_equal(st.allocated, 0);
+        assert_int_equal(catmem_arena_release(arenas[i]), 0);
+    }
+    catmem_shutdown();
+}
+#endif
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_64_threads_times_100_arenas),
 #if EXPECT_JEMALLOC
         cmocka_unit_test(test_a_busy_cache_keeps_its_share_of_the_budget),
+        cmocka_unit_test(test_busy_pairs_get_jemalloc_caches_up_to_the_caps),
 #endif
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -9,6 +9,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
@@ -224,6 +225,47 @@ typedef struct {
 } holder_arg;
 
 static pthread_barrier_t phase;
+/* Holders first make their pair busy (BUSY_BLOCKS below), so that on jemalloc it has a jemalloc
+   cache of its own, holding blocks of the arena when the reset comes. */
+static int holders_busy;
+
+#define BUSY_BLOCKS 2500
+#define BUSY_SIZE   512
+
+/* Moves BUSY_BLOCKS blocks of BUSY_SIZE bytes (more than the thread's front-cache budget)
+   through the thread's pair with a, rounds times: allocated, checked, freed; errors counted. */
+static int make_busy(catmem_arena *a, int rounds) {
+    static __thread void *p[BUSY_BLOCKS];
+    int round, k, errors = 0;
+    for (round = 0; round < rounds; round++) {
+        for (k = 0; k < BUSY_BLOCKS; k++) {
+            p[k] = catmem_alloc(a, BUSY_SIZE);
+            if (p[k] == NULL) errors++;
+        }
+        for (k = 0; k < BUSY_BLOCKS; k++) {
+            if (p[k] == NULL) continue;
+            if (k % 64 == 0 && !catmem_arena_owns(a, p[k])) errors++;
+            if (k & 1)
+                catmem_free(a, p[k]);
+            else
+                catmem_free_sized(a, p[k], BUSY_SIZE);
+        }
+    }
+    return errors;
+}
+
+/* jemalloc's count of cache fills from bin `bin` of a's arena: a busy pair's refills through
+   its jemalloc cache are fills, blocks taken one mallocx at a time are not. */
+static uint64_t arena_fills(catmem_arena *a, unsigned bin) {
+    uint64_t epoch = 1, n = 0;
+    size_t sz = sizeof n;
+    char name[64];
+    assert_int_equal(test_mallctl("epoch", NULL, NULL, &epoch, sizeof epoch), 0);
+    snprintf(name, sizeof name, "stats.arenas.%d.bins.%u.nfills", catmem_arena_id(a), bin);
+    assert_int_equal(test_mallctl(name, &n, &sz, NULL, 0), 0);
+    return n;
+}
+#define BIN_512 16 /* jemalloc's bin of 512-byte blocks */
 
 static void alloc_tagged(holder_arg *h, catmem_arena *a, int tag_base) {
     int k;
@@ -248,6 +290,7 @@ static void check_tagged(holder_arg *h, int tag_base) {
 static void *holder(void *arg) {
     holder_arg *h = (holder_arg *)arg;
     int k;
+    if (holders_busy) h->errors += make_busy(*h->arena, 2);
     /* Phase 1: allocate, then free every other block: the freed ones sit in this thread's cache. */
     alloc_tagged(h, *h->arena, 0);
     for (k = 0; k < BLOCKS; k += 2) catmem_free(*h->arena, h->p[k]);
@@ -314,6 +357,60 @@ static void test_release_after_other_threads_used_the_arena(void **state) {
     assert_non_null(a);
     run_holders(&a, 1);
     assert_int_equal(allocated(a), 0);
+    assert_int_equal(catmem_arena_release(a), 0);
+}
+
+/* The same with busy pairs: on jemalloc their own jemalloc caches hold blocks of the arena, which
+   the reset (or release) must flush first, or they would hand out blocks the arena also hands
+   to others (the tags would show it). The fills prove the pairs had those caches. */
+static void test_reset_and_release_after_busy_pairs(void **state) {
+    catmem_arena *a = catmem_arena_create("busy-holders");
+    (void)state;
+    assert_non_null(a);
+    holders_busy = 1;
+    run_holders(&a, 0);
+    if (EXPECT_JEMALLOC) assert_true(arena_fills(a, BIN_512) > 0);
+    run_holders(&a, 1);
+    holders_busy = 0;
+    assert_int_equal(allocated(a), 0);
+    assert_int_equal(catmem_arena_release(a), 0);
+}
+
+/* ---- busy pairs keep arenas separate, and go with their thread ------------------------------- */
+
+/* Busy pairs with A and with B in every thread; then blocks freed into A (past the front cache,
+   so into A's jemalloc cache) must not come back from B, checked with jemalloc's owner. */
+static void *busy_two(void *arg) {
+    worker_arg *w = (worker_arg *)arg;
+    catmem_arena *a = w->arena, *b = catmem_arena_get(CATMEM_CACHE);
+    static __thread void *p[BUSY_BLOCKS];
+    int k;
+    w->errors += make_busy(a, 2) + make_busy(b, 2);
+    for (k = 0; k < BUSY_BLOCKS; k++)
+        if ((p[k] = catmem_alloc(a, BUSY_SIZE)) == NULL) w->errors++;
+    for (k = 0; k < BUSY_BLOCKS; k++) catmem_free(a, p[k]);
+    for (k = 0; k < BUSY_BLOCKS; k++) {
+        p[k] = catmem_alloc(b, BUSY_SIZE);
+        if (p[k] == NULL || !catmem_arena_owns(b, p[k]) || catmem_arena_owns(a, p[k])) w->errors++;
+    }
+    for (k = 0; k < BUSY_BLOCKS; k++) catmem_free(b, p[k]);
+    return NULL;
+}
+
+static void test_busy_pairs_keep_arenas_separate(void **state) {
+    catmem_arena *a = catmem_arena_create("busy-a");
+    uint64_t fills_a, fills_b;
+    (void)state;
+    assert_non_null(a);
+    fills_b = EXPECT_JEMALLOC ? arena_fills(catmem_arena_get(CATMEM_CACHE), BIN_512) : 0;
+    run_workers(a, busy_two);
+    /* Every worker exited: their jemalloc caches went back with their front caches. */
+    assert_int_equal(allocated(a), 0);
+    if (EXPECT_JEMALLOC) {
+        fills_a = arena_fills(a, BIN_512);
+        assert_true(fills_a > 0);
+        assert_true(arena_fills(catmem_arena_get(CATMEM_CACHE), BIN_512) > fills_b);
+    }
     assert_int_equal(catmem_arena_release(a), 0);
 }
 
@@ -401,6 +498,8 @@ int main(void) {
         cmocka_unit_test(test_20000_short_lived_threads),
         cmocka_unit_test(test_reset_after_other_threads_used_the_arena),
         cmocka_unit_test(test_release_after_other_threads_used_the_arena),
+        cmocka_unit_test(test_reset_and_release_after_busy_pairs),
+        cmocka_unit_test(test_busy_pairs_keep_arenas_separate),
         cmocka_unit_test(test_arenas_stay_separate_under_threads),
         cmocka_unit_test(test_blocks_freed_into_one_arena_never_come_back_from_another),
     };
