@@ -13,10 +13,11 @@
      once per process and reuses it across catmem_init/catmem_shutdown and create/release cycles;
    - mallocx(MALLOCX_ARENA(i)) silently going through the thread's automatic cache, which mixes
      arenas and leaves dangling pointers after a reset; MALLOCX_TCACHE_NONE, which is correct but
-     takes the arena's lock on every call; explicit caches (tcache.create), about 49 KiB each and
-     no more than 4,096 in a process: catmem takes blocks from the arena with MALLOCX_TCACHE_NONE
-     and keeps a small front cache of its own per thread and arena (freed blocks per size class,
-     no jemalloc cache id), empties them all before a reset and when their thread exits;
+     takes the arena's lock on every call; explicit caches (tcache.create), no more than about
+     4,000 in a process: catmem keeps a small front cache of its own per thread and arena (freed
+     blocks per size class, no jemalloc cache id) filled from the arena, gives a jemalloc cache
+     of their own only to the busiest pairs, within a cap, and empties them all before a reset
+     and when their thread exits;
    - mallctl names that do not exist (arena.<i>.name, stats.arenas.<i>.allocated): catmem keeps
      names itself and checks every mallctl result;
    - crashes on bad input: every call validates what it is given and reports errors (below).
@@ -61,6 +62,9 @@
    CATMEM_JEMALLOC_CACHE_BYTES  jemalloc: bytes of freed blocks one thread keeps in its front
                             caches, all arenas together (default 1 MiB); 0: no front caches,
                             every call goes to the arena (and its lock).
+   CATMEM_JEMALLOC_TCACHES  jemalloc: how many jemalloc caches (tcache.create) catmem may hold
+                            for busy (thread, arena) pairs, all threads together (default 1024;
+                            0: none). THREADS says what they do.
    CATMEM_DEBUG             1: check on every free that the pointer belongs to the arena given,
                             and abort with a message on misuse that cannot be reported otherwise.
                             Slow (jemalloc: one arenas.lookup per free). Default 0.
@@ -241,12 +245,21 @@
      thread's first call in an arena and costs about 600 bytes, plus the blocks it holds (those
      the thread freed and has not reused, and the rest of a refill). A thread's caches share
      CATMEM_JEMALLOC_CACHE_BYTES: each may hold that budget divided by the number of caches the
-     thread has, at least 4 KiB, and gives blocks back beyond it (a cache learns of a smaller
+     thread has, at least 16 KiB, and gives blocks back beyond it (a cache learns of a smaller
      share at its next refill or overflow). One busy arena gets the whole budget; 100 arenas
-     get about 10 KiB each, and keep blocks up to a sixteenth of that (640 B), so that a few
-     large blocks do not push out the small ones. Blocks above 14 KiB (or above that sixteenth
-     of a cache's share), and every block while heap profiling is on (MALLOC_CONF=prof:true, so
-     that jemalloc's sampler sees every allocation), go to the arena directly, with its lock.
+     get 16 KiB each, and keep blocks up to a sixteenth of that (1 KiB), so that a few large
+     blocks do not push out the small ones. Blocks above 14 KiB (or above that sixteenth of a
+     cache's share), and every block while heap profiling is on (MALLOC_CONF=prof:true, so that
+     jemalloc's sampler sees every allocation), go to the arena directly, with its lock.
+   - On jemalloc a busy pair (one that moved 1,024 blocks between its front cache and the arena)
+     also gets a jemalloc cache of its own (tcache.create: about 5 us and 8 KiB): its refills
+     then take many blocks under one arena lock (experimental.batch_alloc) and its give-backs go
+     into that cache, which returns them in batches. Only that pair uses it, so arenas stay
+     separate. It holds at most jemalloc's bound per size class (20 to 200 blocks; about 2 MiB
+     if every class were full), is flushed before a reset of its arena, and goes with its front
+     cache. At most 8 per thread and CATMEM_JEMALLOC_TCACHES in the process (jemalloc has about
+     4,000): pairs past that take the arena's lock per block, as before they were busy, and
+     catmem_backend_info says so once it happens. Arenas with a limit do without.
    - A thread that sleeps keeps nothing that others freed: on the system backend, a page whose
      blocks were all freed (by any thread) is taken back by catmem_arena_purge and whenever any
      thread of the arena needs a new segment, whether its owner sleeps or not. What a sleeping
@@ -294,9 +307,11 @@
    On jemalloc, a block that a thread freed into its front cache still counts as allocated
    until the cache gives it back: when it is over its share of the thread's budget, when the
    thread exits, at catmem_arena_release and catmem_shutdown (a reset frees cached blocks with
-   the rest). catmem_arena_stats and catmem_arena_purge first empty the calling thread's cache
+   the rest). So does a block in a busy pair's jemalloc cache (THREADS) until that cache
+   returns it. catmem_arena_stats and catmem_arena_purge first empty the calling thread's caches
    for that arena, so a single-threaded program sees exact figures; another thread's caches
-   hold at most about CATMEM_JEMALLOC_CACHE_BYTES together (THREADS).
+   hold at most about CATMEM_JEMALLOC_CACHE_BYTES together, plus its busy pairs' jemalloc
+   caches (THREADS).
    catmem_total_stats covers the whole process on jemalloc (everything jemalloc serves) and the
    sum of catmem's arenas on the system backend; its nmalloc and ndalloc are catmem's calls in
    every arena, its peak and limit 0. On the system backend the figures are exact

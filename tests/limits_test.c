@@ -106,6 +106,49 @@ static void test_limit_refuses_past_it_and_frees_make_room(void **state) {
     assert_int_equal(catmem_arena_release(a), 0);
 }
 
+/* Another thread's busy pair (on jemalloc it has a jemalloc cache of its own, holding blocks of
+   the arena), alive while a first limit is set: the limit counts from the blocks really live,
+   so this thread still sees it exactly. */
+static pthread_barrier_t busy_done, limit_done;
+static void *busy_pair(void *arg) {
+    catmem_arena *a = (catmem_arena *)arg;
+    static void *p[3000];
+    int round, k;
+    for (round = 0; round < 4; round++) { /* 12,000 blocks through this thread's pair */
+        for (k = 0; k < 3000; k++) p[k] = catmem_alloc(a, 512);
+        for (k = 0; k < 3000; k++) catmem_free(a, p[k]);
+    }
+    pthread_barrier_wait(&busy_done);
+    pthread_barrier_wait(&limit_done); /* its caches stay until it exits */
+    return NULL;
+}
+
+static void test_limit_after_another_threads_busy_pair(void **state) {
+    const size_t limit = 64 * 1024;
+    catmem_arena *a;
+    pthread_t t;
+    size_t n, bytes;
+    (void)state;
+    assert_int_equal(catmem_init(), 0);
+    a = catmem_arena_create("busy-then-limited");
+    assert_non_null(a);
+    pthread_barrier_init(&busy_done, NULL, 2);
+    pthread_barrier_init(&limit_done, NULL, 2);
+    assert_int_equal(pthread_create(&t, NULL, busy_pair, a), 0);
+    pthread_barrier_wait(&busy_done);
+    assert_int_equal(catmem_arena_set_limit(a, limit), 0);
+    n = fill(a, 512, &bytes);
+    assert_true(bytes <= limit);
+    assert_true(limit - bytes < 512);
+    assert_int_equal(stats_of(a).allocated, bytes);
+    pthread_barrier_wait(&limit_done);
+    pthread_join(t, NULL);
+    pthread_barrier_destroy(&busy_done);
+    pthread_barrier_destroy(&limit_done);
+    drop(a, n);
+    assert_int_equal(catmem_arena_release(a), 0);
+}
+
 /* Below what the arena holds: allocations fail until frees bring it under. */
 static void test_limit_below_what_is_held(void **state) {
     catmem_arena *a;
@@ -402,6 +445,7 @@ static void test_counts_are_catmem_calls(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_limit_refuses_past_it_and_frees_make_room),
+        cmocka_unit_test(test_limit_after_another_threads_busy_pair),
         cmocka_unit_test(test_limit_below_what_is_held),
         cmocka_unit_test(test_region_chunks_count),
         cmocka_unit_test(test_limit_errors),
