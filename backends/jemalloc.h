@@ -409,7 +409,7 @@ static void catmemi_je_promote(catmemi_je_cache *c) {
         catmemi_je_say_cap();
         return;
     }
-    __atomic_store_n(&t->ntc, t->ntc + 1, __ATOMIC_RELAXED);
+    __atomic_fetch_add(&t->ntc, 1, __ATOMIC_RELAXED); /* a release may drop another pair now */
     c->tc = tc;
     c->back = CATMEMI_MALLOCX_ARENA(s->je.index) | CATMEMI_MALLOCX_TCACHE(tc);
 }
@@ -421,29 +421,34 @@ static void catmemi_je_demote(catmemi_je_thread *t, catmemi_je_cache *c, int des
     if (c->back == c->flags) return;
     if (destroy) CATMEMI_JE(mallctl)("tcache.destroy", NULL, NULL, &c->tc, sizeof c->tc);
     c->back = c->flags;
-    __atomic_store_n(&t->ntc, t->ntc - 1, __ATOMIC_RELAXED);
+    __atomic_fetch_sub(&t->ntc, 1, __ATOMIC_RELAXED);
     __atomic_sub_fetch(&catmemi_je_ntc, 1, __ATOMIC_RELAXED);
 }
 
 /* Up to n blocks of class k from the arena into out, the number that came: one batch_alloc
-   through the pair's jemalloc cache when it has one, one mallocx each otherwise. A batch of a
+   through the pair's jemalloc cache when it has one, one mallocx each otherwise (or when the
+   batch fails). A batch of a
    whole slab or more would take fresh slabs and leave the freed blocks of partly used ones
    alone: batches stay below a slab. */
 static unsigned catmemi_je_take(const catmemi_je_cache *c, unsigned k, void **out, unsigned n) {
     size_t size = catmemi_je_class_size[k];
     unsigned i;
     if (c->back != c->flags) {
-        if (n >= catmemi_je_nregs[k]) n = catmemi_je_nregs[k] > 1 ? catmemi_je_nregs[k] - 1 : 1;
         struct { /* jemalloc's batch_alloc_packet_t */
             void **ptrs;
             size_t num, size;
             int flags;
-        } req = {out, n, size, c->back};
+        } req;
         size_t got = 0, sz = sizeof got;
+        if (n >= catmemi_je_nregs[k]) n = catmemi_je_nregs[k] > 1 ? catmemi_je_nregs[k] - 1 : 1;
+        req.ptrs = out;
+        req.num = n;
+        req.size = size;
+        req.flags = c->back;
         if (CATMEMI_JE(mallctlbymib)(catmemi_je_batch_mib, catmemi_je_batch_miblen, &got, &sz,
-                                     &req, sizeof req) != 0)
-            return 0;
-        return (unsigned)got;
+                                     &req, sizeof req) == 0)
+            return (unsigned)got;
+        /* refused whole (out of memory): one block at a time, past that cache */
     }
     for (i = 0; i < n; i++)
         if ((out[i] = CATMEMI_JE(mallocx)(size, c->flags)) == NULL) break;
