@@ -31,8 +31,9 @@
    traffic runs past its cache (a heap that grows and shrinks by more than the budget) gets a
    jemalloc cache of its own behind the front cache (catmemi_je_promote), within caps. The
    fast path is one TLS load, a size-class lookup and a list pop or push; catmem_free without
-   a size first asks jemalloc for the block's size class (sallocx). Caches are registered under catmemi_mu so that reset, release and shutdown can
-   empty them all, and are emptied when their thread exits (a pthread key destructor).
+   a size first asks jemalloc for the block's size class (sallocx). Caches are registered
+   under catmemi_mu so that reset, release and shutdown can empty them all, and are emptied
+   when their thread exits (a pthread key destructor).
    Blocks above the largest small class, and every block while heap profiling is on (opt.prof:
    jemalloc's sampler must see every allocation), go to the arena directly. */
 
@@ -427,9 +428,8 @@ static void catmemi_je_demote(catmemi_je_thread *t, catmemi_je_cache *c, int des
 
 /* Up to n blocks of class k from the arena into out, the number that came: one batch_alloc
    through the pair's jemalloc cache when it has one, one mallocx each otherwise (or when the
-   batch fails). A batch of a
-   whole slab or more would take fresh slabs and leave the freed blocks of partly used ones
-   alone: batches stay below a slab. */
+   batch fails). A batch of a whole slab or more would take fresh slabs and leave the freed
+   blocks of partly used ones alone: batches stay below a slab. */
 static unsigned catmemi_je_take(const catmemi_je_cache *c, unsigned k, void **out, unsigned n) {
     size_t size = catmemi_je_class_size[k];
     unsigned i;
