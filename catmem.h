@@ -252,9 +252,10 @@
      cache's share), and every block while heap profiling is on (MALLOC_CONF=prof:true, so that
      jemalloc's sampler sees every allocation), go to the arena directly, with its lock.
    - On jemalloc a busy pair (one that moved 1,024 blocks between its front cache and the arena)
-     also gets a jemalloc cache of its own (tcache.create: about 5 us and 8 KiB): its refills
-     then take many blocks under one arena lock (experimental.batch_alloc) and its give-backs go
-     into that cache, which returns them in batches. Only that pair uses it, so arenas stay
+     also gets a jemalloc cache of its own (tcache.create: about 5 us and 8 KiB; the first in
+     the process adds 0.2 to 0.6 MiB of jemalloc's own metadata, once): its refills then take
+     many blocks under one arena lock (experimental.batch_alloc) and its give-backs go into
+     that cache, which returns them in batches. Only that pair uses it, so arenas stay
      separate. It holds at most jemalloc's bound per size class (20 to 200 blocks; about 2 MiB
      if every class were full), is flushed before a reset of its arena, and goes with its front
      cache. At most 8 per thread and CATMEM_JEMALLOC_TCACHES in the process (jemalloc has about
