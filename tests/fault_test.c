@@ -60,9 +60,13 @@ static void fault_sdallocx(void *p, size_t size, int flags) {
 }
 /* Creating an arena or a jemalloc cache allocates too; reading statistics and resetting do
    not. */
+/* Set by the busy-pair test: every tcache.create fails (as when jemalloc has no id left), every
+   batch fails whole. */
+static int fail_tcache_create, fail_batch;
 static int fault_mallctl(const char *name, void *oldp, size_t *oldlenp, void *newp, size_t newlen) {
-    if ((strcmp(name, "arenas.create") == 0 || strcmp(name, "tcache.create") == 0) && fault_now())
-        return strcmp(name, "arenas.create") == 0 ? EAGAIN : EFAULT; /* as jemalloc answers */
+    if (strcmp(name, "tcache.create") == 0 && (fail_tcache_create || fault_now()))
+        return EFAULT; /* as jemalloc answers */
+    if (strcmp(name, "arenas.create") == 0 && fault_now()) return EAGAIN;
     return mallctl(name, oldp, oldlenp, newp, newlen);
 }
 static int fault_mallctlnametomib(const char *name, size_t *mib, size_t *miblen) {
@@ -72,7 +76,7 @@ static int fault_mallctlnametomib(const char *name, size_t *mib, size_t *miblen)
 static int fault_mallctlbymib(const size_t *mib, size_t miblen, void *oldp, size_t *oldlenp,
                               void *newp, size_t newlen) {
     int err;
-    if (fault_now()) return ENOMEM;
+    if (fail_batch || fault_now()) return ENOMEM;
     err = mallctlbymib(mib, miblen, oldp, oldlenp, newp, newlen);
     if (err == 0) live_blocks += (long)*(size_t *)oldp;
     return err;
@@ -364,10 +368,62 @@ static void test_every_allocation_fails_once(void **state) {
     printf("fault points injected: %ld (of %ld allocation calls per workload)\n", injected, total);
 }
 
+#if defined(FAULT_JEMALLOC)
+/* A busy pair whose jemalloc cache cannot be made keeps working without one (and
+   catmem_backend_info says so); with one, a batch that fails whole falls back to one mallocx per
+   block, and only when those fail too is the allocation refused. */
+#  define BUSY_N 3000 /* x 512 B: more than the thread's front-cache budget */
+static void busy(catmem_arena *a) {
+    static void *p[BUSY_N];
+    int k;
+    for (k = 0; k < BUSY_N; k++) assert_non_null(p[k] = catmem_alloc(a, 512));
+    for (k = 0; k < BUSY_N; k++) catmem_free_sized(a, p[k], 512);
+}
+
+static void test_busy_pair_without_its_jemalloc_cache(void **state) {
+    static void *held[BUSY_N];
+    catmem_arena *a;
+    catmemi_je_cache *c;
+    int k;
+    (void)state;
+    assert_int_equal(catmem_init(), 0);
+    assert_non_null(a = catmem_arena_create("busy-faults"));
+    fail_tcache_create = 1;
+    busy(a); /* thousands of blocks through the pair: busy, and refused its cache */
+    c = catmemi_je_caches[a->slot];
+    assert_non_null(c);
+    assert_int_equal(c->back, c->flags);
+    assert_non_null(strstr(catmem_backend_info(), "busy arenas past 0 jemalloc caches"));
+    fail_tcache_create = 0;
+    busy(a); /* busy again: now it gets one */
+    assert_true(c->back != c->flags);
+    fail_batch = 1;
+    busy(a); /* every refill's batch fails: blocks come one mallocx at a time */
+    /* Now the first mallocx of each refill fails too: allocations are served from the cache
+       until the next refill, which is refused cleanly. */
+    for (k = 0; k < BUSY_N - 1; k++) {
+        fault_at = fault_calls + 1;
+        errno = 0;
+        if ((held[k] = catmem_alloc(a, 512)) == NULL) break;
+    }
+    assert_true(k < BUSY_N - 1);
+    assert_int_equal(errno, ENOMEM);
+    fault_at = -1;
+    assert_non_null(held[k] = catmem_alloc(a, 512)); /* and the next works again */
+    for (; k >= 0; k--) catmem_free(a, held[k]);
+    fail_batch = 0;
+    assert_int_equal(catmem_arena_release(a), 0);
+    catmem_shutdown();
+}
+#endif
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_arena_creation_fails_cleanly),
         cmocka_unit_test(test_every_allocation_fails_once),
+#if defined(FAULT_JEMALLOC)
+        cmocka_unit_test(test_busy_pair_without_its_jemalloc_cache),
+#endif
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
