@@ -173,8 +173,11 @@ static int child_blocks_distinct(catmem_arena *busier) {
 }
 
 /* A child of fork() can allocate, reset, create, release and shut down, even when other threads
-   of the parent were allocating at the moment of the fork (one of them busy enough to have
-   jemalloc caches of its own). */
+   of the parent were allocating at the moment of the fork (on jemalloc, one of them busy enough
+   to have a jemalloc cache of its own: the child must not use or flush that cache, which the
+   fork may have caught mid-change). The busier worker runs on jemalloc only: elsewhere it adds
+   nothing, and under AddressSanitizer a fork that catches a thread inside ASan's own malloc
+   deadlocks the child (GCC 12's runtime), which the busier worker made likely. */
 static void test_fork_child_can_use_catmem(void **state) {
     catmem_arena *shared = catmem_arena_create("fork-busy");
     catmem_arena *busier = catmem_arena_create("fork-busier");
@@ -185,7 +188,8 @@ static void test_fork_child_can_use_catmem(void **state) {
     assert_non_null(busier);
     stop_worker = 0;
     assert_int_equal(pthread_create(&worker, NULL, busy_worker, shared), 0);
-    assert_int_equal(pthread_create(&worker2, NULL, busier_worker, busier), 0);
+    if (EXPECT_JEMALLOC)
+        assert_int_equal(pthread_create(&worker2, NULL, busier_worker, busier), 0);
     for (round = 0; round < 20; round++) {
         int status = -1;
         pid_t pid = fork();
@@ -202,7 +206,7 @@ static void test_fork_child_can_use_catmem(void **state) {
             ok = ok && catmem_arena_stats(shared, &st) == 0 && st.allocated <= 48;
             ok = ok && catmem_arena_reset(catmem_arena_get(CATMEM_REQUEST)) == 0;
             ok = ok && catmem_arena_reset(shared) == 0;
-            ok = ok && child_blocks_distinct(busier);
+            ok = ok && (!EXPECT_JEMALLOC || child_blocks_distinct(busier));
             mine = catmem_arena_create("child-only");
             ok = ok && mine != NULL && catmem_alloc(mine, 10) != NULL;
             ok = ok && catmem_arena_release(mine) == 0;
@@ -218,7 +222,7 @@ static void test_fork_child_can_use_catmem(void **state) {
     }
     __atomic_store_n(&stop_worker, 1, __ATOMIC_RELAXED);
     pthread_join(worker, NULL);
-    pthread_join(worker2, NULL);
+    if (EXPECT_JEMALLOC) pthread_join(worker2, NULL);
     assert_int_equal(catmem_arena_release(shared), 0);
     assert_int_equal(catmem_arena_release(busier), 0);
 }
