@@ -260,7 +260,8 @@
      if every class were full), is flushed before a reset of its arena, and goes with its front
      cache. At most 8 per thread and CATMEM_JEMALLOC_TCACHES in the process (jemalloc has about
      4,000): pairs past that take the arena's lock per block, as before they were busy, and
-     catmem_backend_info says so once it happens. Arenas with a limit do without.
+     catmem_backend_info says so once it happens. Arenas with a limit do without, and so does
+     every pair on a jemalloc without experimental.batch_alloc (before 5.3).
    - A thread that sleeps keeps nothing that others freed: on the system backend, a page whose
      blocks were all freed (by any thread) is taken back by catmem_arena_purge and whenever any
      thread of the arena needs a new segment, whether its owner sleeps or not. What a sleeping

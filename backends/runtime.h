@@ -4,11 +4,11 @@
 
    catmem does not link jemalloc at all here. At the first catmem_init (or the first question to
    catmem_backend_name/_info), it looks for mallctl, mallctlnametomib, mallctlbymib, mallocx,
-   dallocx, sdallocx, rallocx, sallocx and nallocx with dlsym(RTLD_DEFAULT, ...) under each prefix of CATMEM_RUNTIME_PREFIXES, asks mallctl("version"),
-   and uses real manual arenas exactly as the jemalloc backend does (the same code, through the
-   pointers it found). Without a jemalloc 5 in the process it uses the system backend. The choice
-   is made once, before the first allocation, so every block goes back to the allocator that
-   gave it.
+   dallocx, sdallocx, rallocx, sallocx and nallocx with dlsym(RTLD_DEFAULT, ...) under each
+   prefix of CATMEM_RUNTIME_PREFIXES, asks mallctl("version"), and uses real manual arenas
+   exactly as the jemalloc backend does (the same code, through the pointers it found). Without
+   a jemalloc 5 in the process it uses the system backend. The choice is made once, before the
+   first allocation, so every block goes back to the allocator that gave it.
 
    This is the backend for code that is loaded late (a Python extension, a plugin): it never
    brings a second jemalloc into the process and never needs static TLS of its own, yet gets
