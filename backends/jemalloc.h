@@ -69,7 +69,7 @@
 typedef struct catmemi_je_bin {
     void *head;
     uint32_t n;    /* blocks on the list */
-    uint32_t fill; /* blocks the next refill takes: 1, doubling up to 4 KiB worth */
+    uint32_t fill; /* blocks the next refill takes: 1, doubling up to CATMEMI_JE_FILL_MAX */
 } catmemi_je_bin;
 
 /* One thread's front cache for one arena. Only its thread touches it, except under catmemi_mu
@@ -456,10 +456,13 @@ static unsigned catmemi_je_take(const catmemi_je_cache *c, unsigned k, void **ou
     return i;
 }
 
+/* The largest refill, in blocks. */
+#  define CATMEMI_JE_FILL_MAX 32
+
 /* Class k is empty: a batch from the arena, the first block for the caller. Batches start at
-   one block and double up to 32, within the room the cache has left, so a class used once
-   costs one block and a busy class visits the arena rarely. A failure midway keeps what came;
-   NULL only when not even one block could be had. The batch is charged to the arena first;
+   one block and double up to CATMEMI_JE_FILL_MAX, within the room the cache has left, so a
+   class used once costs one block and a busy class visits the arena rarely. A failure midway
+   keeps what came; NULL only when not even one block could be had. The batch is charged to the arena first;
    near its limit the batch is one block, and then the thread's own cached blocks of the arena
    go back before the allocation is refused. */
 static void *catmemi_je_refill(catmemi_je_cache *c, unsigned k) {
@@ -468,7 +471,7 @@ static void *catmemi_je_refill(catmemi_je_cache *c, unsigned k) {
     size_t size = catmemi_je_class_size[k], fits, total = 0;
     unsigned i, n, got;
     int counted = catmemi_counted(s);
-    void *blocks[32];
+    void *blocks[CATMEMI_JE_FILL_MAX];
     catmemi_je_reshare(c);
     fits = c->room > 0 ? (size_t)c->room / size + 1 : 1;
     n = b->fill < fits ? b->fill : (unsigned)fits;
@@ -477,7 +480,7 @@ static void *catmemi_je_refill(catmemi_je_cache *c, unsigned k) {
         if ((total = catmemi_je_charge(s, size)) == 0) return NULL;
     }
     got = catmemi_je_take(c, k, blocks, n);
-    if (b->fill < 32) b->fill *= 2;
+    if (b->fill < CATMEMI_JE_FILL_MAX) b->fill *= 2;
     for (i = got; i > 1; i--) catmemi_je_add(c, k, blocks[i - 1]); /* handed out in order */
     if (counted) {
         catmemi_uncharge(s, (size_t)(n - got) * size); /* what did not come */

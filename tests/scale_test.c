@@ -32,6 +32,19 @@ static int errors[THREADS];
 
 static size_t block_size(int id, int k) { return 16 + (size_t)k * 200 + (size_t)id; }
 
+/* arenas[0..n): the built-in arenas first when builtins is set, then arenas made as
+   "<prefix>-<i>". */
+static void make_arenas(const char *prefix, int n, int builtins) {
+    int i;
+    for (i = 0; i < n; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "%s-%d", prefix, i);
+        arenas[i] = builtins && i < CATMEM_KIND_COUNT ? catmem_arena_get((catmem_kind)i)
+                                                      : catmem_arena_create(name);
+        assert_non_null(arenas[i]);
+    }
+}
+
 static void *worker(void *arg) {
     int id = (int)(intptr_t)arg, a, k;
     static __thread unsigned char *p[ARENAS][PER];
@@ -76,13 +89,7 @@ static void test_64_threads_times_100_arenas(void **state) {
     int i;
     (void)state;
     assert_int_equal(catmem_init(), 0);
-    for (i = 0; i < ARENAS; i++) {
-        char name[32];
-        snprintf(name, sizeof name, "scale-%d", i);
-        arenas[i] =
-            i < CATMEM_KIND_COUNT ? catmem_arena_get((catmem_kind)i) : catmem_arena_create(name);
-        assert_non_null(arenas[i]);
-    }
+    make_arenas("scale", ARENAS, 1);
     pthread_barrier_init(&all_alive, NULL, THREADS);
     for (i = 0; i < THREADS; i++)
         assert_int_equal(pthread_create(&t[i], NULL, worker, (void *)(intptr_t)i), 0);
@@ -116,14 +123,9 @@ static void test_a_busy_cache_keeps_its_share_of_the_budget(void **state) {
     int i;
     (void)state;
     assert_int_equal(catmem_init(), 0);
-    for (i = 0; i < ARENAS; i++) {
-        char name[32];
-        snprintf(name, sizeof name, "share-%d", i);
-        arenas[i] =
-            i < CATMEM_KIND_COUNT ? catmem_arena_get((catmem_kind)i) : catmem_arena_create(name);
-        assert_non_null(arenas[i]);
-        catmem_free(arenas[i], catmem_alloc(arenas[i], 16)); /* this thread's cache there */
-    }
+    make_arenas("share", ARENAS, 1);
+    for (i = 0; i < ARENAS; i++) /* this thread's cache in each */
+        catmem_free(arenas[i], catmem_alloc(arenas[i], 16));
     busy = arenas[0];
     for (i = 0; i < N; i++) assert_non_null(p[i] = catmem_alloc(busy, SIZE));
     for (i = 0; i < N; i++) catmem_free(busy, p[i]);
@@ -178,11 +180,7 @@ static void test_busy_pairs_get_jemalloc_caches_up_to_the_caps(void **state) {
     int i;
     (void)state;
     assert_int_equal(catmem_init(), 0);
-    for (i = 0; i < BUSY_ARENAS; i++) {
-        char name[32];
-        snprintf(name, sizeof name, "busy-%d", i);
-        assert_non_null(arenas[i] = catmem_arena_create(name));
-    }
+    make_arenas("busy", BUSY_ARENAS, 0);
     pthread_barrier_init(&all_alive, NULL, BUSY_THREADS);
     for (i = 0; i < BUSY_THREADS; i++)
         assert_int_equal(pthread_create(&t[i], NULL, busy_worker, (void *)(intptr_t)i), 0);
