@@ -9,9 +9,9 @@ src="${TEST_SRCDIR:-}/${TEST_WORKSPACE:-}"
 work="$(mktemp -d "${TEST_TMPDIR:-/tmp}/vendor.XXXXXX")"
 trap 'rm -rf "${work}"' EXIT
 
-mkdir -p "${work}/third_party/catmem/backends" "${work}/app"
+mkdir -p "${work}/third_party/catmem" "${work}/app"
 cp "${src}/catmem.h" "${work}/third_party/catmem/"
-cp "${src}/backends/"*.h "${work}/third_party/catmem/backends/"
+cp -r "${src}/core" "${src}/backends" "${work}/third_party/catmem/"
 cp "${src}/examples/quickstart.c" "${work}/app/"
 # The usual layout: the implementation compiled in a file of its own.
 printf '#define CATMEM_IMPLEMENTATION\n#include "catmem.h"\n' >"${work}/app/catmem_impl.c"

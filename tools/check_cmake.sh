@@ -68,7 +68,7 @@ echo "  default backend: ${default}, jemalloc found: ${have_jemalloc}"
 
 cmake --install "${work}/build" --prefix "${work}/prefix" >/dev/null || fail "install"
 [[ -f "${work}/prefix/include/catmem/catmem.h" ]] || fail "catmem.h not installed"
-for header in "${catmem}"/backends/*.h "${catmem}/catmem.hpp"; do
+for header in "${catmem}"/core/*.h "${catmem}"/backends/*.h "${catmem}"/backends/*/*.h "${catmem}/catmem.hpp"; do
   [[ -f "${header}" ]] || continue
   rel="${header#"${catmem}/"}"
   [[ -f "${work}/prefix/include/catmem/${rel}" ]] || fail "${rel} not installed"

@@ -2,8 +2,9 @@
 
     cd examples/python && /usr/bin/python3 setup.py build_ext --inplace
 
-catmem.h and backends/ are used straight from the repository, two directories up.
+catmem.h, core/ and backends/ are used straight from the repository, two directories up.
 """
+import glob
 import os
 
 from setuptools import Extension, setup
@@ -20,7 +21,9 @@ setup(
             "catmem_example",
             sources=["catmem_example.c"],
             include_dirs=[REPO],
-            depends=[os.path.join(REPO, "catmem.h")],
+            depends=[os.path.join(REPO, "catmem.h")]
+            + glob.glob(os.path.join(REPO, "core", "*.h"))
+            + glob.glob(os.path.join(REPO, "backends", "**", "*.h"), recursive=True),
             # Hidden: catmem's own symbols stay private to the module, so another extension
             # that vendors catmem too cannot bind to this copy (PyInit_ stays visible).
             extra_compile_args=["-std=c11", "-fvisibility=hidden", "-Wall", "-Wextra"],

@@ -1,0 +1,46 @@
+/* catmem: the engine behind the inline paths. The one place that chooses, for every file that
+   includes catmem.h, which engine's inline paths catmem_alloc, catmem_calloc,
+   catmem_aligned_alloc, catmem_free and catmem_free_sized run, and how that engine reaches
+   jemalloc. core/contract.h says what these paths may assume and where they fall back. */
+#ifndef CATMEMI_INLINE_H
+#define CATMEMI_INLINE_H
+
+#if defined(CATMEM_BACKEND_JEMALLOC)
+#  include "jemalloc/linked.h"
+#  include "jemalloc/fast.h"
+
+CATMEMI_INLINE void *catmemi_be_alloc(const catmem_arena *a, size_t size, int opts) {
+    return catmemi_je_fast_alloc(a, size, opts);
+}
+CATMEMI_INLINE void catmemi_be_free(const catmem_arena *a, void *p) { catmemi_je_fast_free(a, p); }
+CATMEMI_INLINE void catmemi_be_free_sized(const catmem_arena *a, void *p, size_t size) {
+    catmemi_je_fast_free_sized(a, p, size);
+}
+
+#elif defined(CATMEM_BACKEND_SYSTEM)
+#  include "system/fast.h"
+
+CATMEMI_INLINE void *catmemi_be_alloc(const catmem_arena *a, size_t size, int opts) {
+    return catmemi_sys_fast_alloc(a, size, opts);
+}
+CATMEMI_INLINE void catmemi_be_free(const catmem_arena *a, void *p) { catmemi_sys_fast_free(a, p); }
+CATMEMI_INLINE void catmemi_be_free_sized(const catmem_arena *a, void *p, size_t size) {
+    catmemi_sys_fast_free_sized(a, p, size);
+}
+
+#else /* CATMEM_BACKEND_RUNTIME: both engines, one chosen at run time */
+#  include "runtime/bind.h"
+#  include "jemalloc/fast.h"
+#  include "system/fast.h"
+#  include "runtime/fast.h"
+
+CATMEMI_INLINE void *catmemi_be_alloc(const catmem_arena *a, size_t size, int opts) {
+    return catmemi_rt_fast_alloc(a, size, opts);
+}
+CATMEMI_INLINE void catmemi_be_free(const catmem_arena *a, void *p) { catmemi_rt_fast_free(a, p); }
+CATMEMI_INLINE void catmemi_be_free_sized(const catmem_arena *a, void *p, size_t size) {
+    catmemi_rt_fast_free_sized(a, p, size);
+}
+#endif
+
+#endif /* CATMEMI_INLINE_H */

@@ -1,0 +1,417 @@
+/* catmem's jemalloc engine: the front caches, and the busy pairs' jemalloc caches. Part of the
+   implementation (core/impl.h); the engine is described at the top of fast.h.
+
+   A thread's front caches together keep at most CATMEM_JEMALLOC_CACHE_BYTES of blocks: each
+   may hold that budget divided by the number of caches its thread has (at least
+   CATMEMI_JE_CACHE_FLOOR), and gives blocks back when it holds more; it keeps no class larger
+   than a sixteenth of that share. So one busy arena gets the whole budget and a hundred arenas
+   share it. A cache is about 600 bytes, made on a thread's first call in an arena, and uses no
+   jemalloc cache id, so any number of (thread, arena) pairs works. Caches are registered
+   under catmemi_mu (catmemi_je_threads) so that reset, release and shutdown can empty them
+   all, and are emptied when their thread exits (a pthread key destructor).
+
+   BUSY PAIRS. A pair that moved CATMEMI_JE_BUSY blocks between its front cache and the arena
+   gets a jemalloc cache of its own (tcache.create, catmemi_je_promote): its refills then take
+   up to CATMEMI_JE_FILL_MAX blocks in one experimental.batch_alloc through that cache (jemalloc
+   fills it from the arena's bin under one lock), and its give-backs go into it, and from it to
+   the arena in batches. Only that pair uses it, so arenas stay separate. Batches stay below
+   one slab (arenas.bin.<i>.nregs): a batch of a whole slab or more takes fresh slabs and skips
+   the freed blocks of partly used ones. At most CATMEMI_JE_TC_PER_THREAD per thread and
+   CATMEM_JEMALLOC_TCACHES in the process; reaching that is said once in catmem_backend_info.
+   A pair's jemalloc cache is flushed before a reset of its arena (jemalloc requires it),
+   destroyed with the front cache, and taken away by a first limit (a limited arena is charged
+   where blocks leave it, so it keeps the per-block path). Not available before jemalloc 5.3
+   (no experimental.batch_alloc). */
+#ifndef CATMEMI_IMPL_H
+#  error "catmem: include catmem.h, not catmem's internal files"
+#endif
+
+CATMEMI_TLS catmemi_je_cache *catmemi_je_caches[CATMEM_MAX_ARENAS];
+
+/* One thread's caches. Lives in the thread's TLS; linked into catmemi_je_threads (under
+   catmemi_mu) from its first cache until the thread exits. */
+typedef struct catmemi_je_thread {
+    catmemi_je_cache **caches; /* that thread's catmemi_je_caches */
+    unsigned ncaches;          /* changed under catmemi_mu, read by its thread without */
+    unsigned ntc;              /* its caches with a jemalloc cache of their own */
+    struct catmemi_je_thread *prev, *next;
+} catmemi_je_thread;
+
+static CATMEMI_TLS catmemi_je_thread catmemi_je_self;
+static catmemi_je_thread catmemi_je_threads = {NULL, 0, 0, &catmemi_je_threads,
+                                               &catmemi_je_threads};
+static pthread_key_t catmemi_je_key;
+static size_t catmemi_je_page;
+/* Decided once, at the first init: front caches are used (see the top of this file). */
+static int catmemi_je_front;
+/* experimental.batch_alloc, looked up once; miblen 0: busy pairs get no jemalloc cache. */
+static size_t catmemi_je_batch_mib[4], catmemi_je_batch_miblen;
+/* Blocks in one slab of each class (arenas.bin.<i>.nregs). */
+static uint32_t catmemi_je_nregs[CATMEMI_JE_NCLASS];
+/* jemalloc caches catmem holds, all threads (atomic), and whether the cap was reported. */
+static unsigned catmemi_je_ntc;
+static int catmemi_je_cap_said;
+
+/* mallctl on "<fmt with the arena index>". */
+static int catmemi_je_ctl(const catmemi_slot *s, const char *fmt, void *old, size_t *oldlen,
+                          void *newp, size_t newlen) {
+    char name[96];
+    snprintf(name, sizeof name, fmt, s->je.index);
+    return CATMEMI_JE(mallctl)(name, old, oldlen, newp, newlen);
+}
+
+/* The least a cache may hold, however many caches its thread has: enough for a few blocks of
+   the classes it uses, and classes up to 1 KiB (a sixteenth). 64 threads x 100 arenas in
+   bench_scale ran 2.4-2.8x slower than x 2 with this floor, 3.2-4.3x with a floor of 4 KiB
+   (which left 14% of the allocations, those above 640 B, to the arena's lock), for 3.5 KiB
+   more resident memory per pair. */
+#define CATMEMI_JE_CACHE_FLOOR 16384
+
+static void catmemi_je_add(catmemi_je_cache *c, unsigned k, void *p) {
+    catmemi_je_bin *b = &c->bin[k];
+    c->room -= (intptr_t)catmemi_je_class_size[k];
+    *(void **)p = b->head;
+    b->n++;
+    __atomic_store_n(&b->head, p, __ATOMIC_RELEASE);
+}
+
+/* Gives class k's blocks back to the arena until keep are left, one mallocx-free call each
+   (jemalloc has no batch free). Stops at the list's end too: in a fork() child, a cache of a
+   vanished thread may have been caught between two stores. */
+static void catmemi_je_give_back(catmemi_je_cache *c, unsigned k, unsigned keep) {
+    catmemi_je_bin *b = &c->bin[k];
+    size_t n = 0;
+    while (b->n > keep && b->head != NULL) {
+        void *p = b->head;
+        b->head = *(void **)p;
+        b->n--;
+        c->room += (intptr_t)catmemi_je_class_size[k];
+        CATMEMI_JE(sdallocx)(p, catmemi_je_class_size[k], c->back);
+        n++;
+    }
+    c->moved += (unsigned)n;
+    if (n != 0 && catmemi_counted(&catmemi_slots[c->slot]))
+        catmemi_uncharge(&catmemi_slots[c->slot], n * catmemi_je_class_size[k]);
+}
+
+static void catmemi_je_empty(catmemi_je_cache *c) {
+    unsigned k;
+    for (k = 0; k < CATMEMI_JE_NCLASS; k++) catmemi_je_give_back(c, k, 0);
+}
+
+/* What one of t's caches for slot may hold: the budget shared by its caches, at least the
+   floor; for an arena with a limit, at most a sixteenth of the limit (blocks in caches count
+   against it: LIMITS in catmem.h). */
+static intptr_t catmemi_je_allowance(const catmemi_je_thread *t, unsigned slot) {
+    unsigned n = __atomic_load_n(&t->ncaches, __ATOMIC_RELAXED);
+    size_t share = CATMEM_JEMALLOC_CACHE_BYTES / (n != 0 ? n : 1);
+    size_t limit = __atomic_load_n(&catmemi_slots[slot].limit, __ATOMIC_RELAXED);
+    if (share < CATMEMI_JE_CACHE_FLOOR) share = CATMEMI_JE_CACHE_FLOOR;
+    if (limit != 0 && share > limit / 16) share = limit / 16;
+    return (intptr_t)share;
+}
+
+/* The largest class a cache with this allowance keeps: a sixteenth of the allowance at most.
+   With a small share (a thread that uses many arenas), a few large blocks would fill the cache
+   and push out the many small ones; large blocks then go to the arena directly, and the small
+   ones stay cached (measured in bench_scale: 64 threads x 100 arenas ran 5.4x slower than x 2
+   when every class was kept, 3.0x with this limit). */
+static unsigned catmemi_je_top(intptr_t allowance) {
+    unsigned k = CATMEMI_JE_NCLASS - 1;
+    while (k > 0 && (intptr_t)catmemi_je_class_size[k] > allowance / 16) k--;
+    return k;
+}
+
+/* An empty cache that may take its allowance. */
+static void catmemi_je_cache_init(catmemi_je_cache *c, intptr_t allowance) {
+    unsigned k;
+    for (k = 0; k < CATMEMI_JE_NCLASS; k++) {
+        c->bin[k].head = NULL;
+        c->bin[k].n = 0;
+        c->bin[k].fill = 1;
+    }
+    c->room = c->allowance = allowance;
+    c->top = catmemi_je_top(allowance);
+}
+
+/* The class holding the most bytes. */
+static unsigned catmemi_je_fullest(const catmemi_je_cache *c) {
+    unsigned k, best = 0;
+    for (k = 1; k < CATMEMI_JE_NCLASS; k++)
+        if ((size_t)c->bin[k].n * catmemi_je_class_size[k] >
+            (size_t)c->bin[best].n * catmemi_je_class_size[best])
+            best = k;
+    return best;
+}
+
+/* The thread's number of caches may have changed since c's allowance was set: its share now. */
+static void catmemi_je_reshare_in(const catmemi_je_thread *t, catmemi_je_cache *c) {
+    intptr_t allowance = catmemi_je_allowance(t, c->slot);
+    c->room += allowance - c->allowance;
+    c->allowance = allowance;
+    c->top = catmemi_je_top(allowance);
+}
+static void catmemi_je_reshare(catmemi_je_cache *c) { catmemi_je_reshare_in(&catmemi_je_self, c); }
+
+/* The largest refill, in blocks. */
+#define CATMEMI_JE_FILL_MAX 32
+
+#if CATMEM_DEBUG
+/* The front cache's invariants (top of fast.h). For its own thread, or under catmemi_mu while
+   that thread does not use the arena. O(blocks held): debug builds only, on slow paths. */
+static int catmemi_je_cache_valid(const catmemi_je_cache *c) {
+    intptr_t held = 0;
+    unsigned k;
+    if (c->slot >= CATMEM_MAX_ARENAS || c->top != catmemi_je_top(c->allowance)) return 0;
+    for (k = 0; k < CATMEMI_JE_NCLASS; k++) {
+        const catmemi_je_bin *b = &c->bin[k];
+        const void *p = b->head;
+        uint32_t n = 0;
+        if (b->fill == 0 || (b->fill & (b->fill - 1)) != 0 || b->fill > CATMEMI_JE_FILL_MAX)
+            return 0;
+        for (; p != NULL && n <= b->n; p = *(void *const *)p) n++;
+        if (p != NULL || n != b->n) return 0;
+        held += (intptr_t)n * catmemi_je_class_size[k];
+    }
+    return c->room + held == c->allowance;
+}
+#endif
+
+/* The cache holds more than its allowance: the class holding the most bytes gives half of them
+   back, until the cache holds three quarters of its allowance. Classes whose frees and
+   allocations balance keep their blocks; the ones that pile up (a long run of frees of one
+   size) give them back. */
+static void catmemi_je_trim(catmemi_je_cache *c) {
+    intptr_t allowance = c->allowance;
+    while (c->room < allowance / 4) {
+        unsigned k = catmemi_je_fullest(c);
+        catmemi_je_give_back(c, k, c->bin[k].n / 2);
+    }
+    CATMEMI_ASSERT(catmemi_je_cache_valid(c));
+}
+
+/* Charges bytes to s, a counted arena (one with a limit: only those pay for the shared
+   counter); at the limit the calling thread's own cached blocks of s (charged too) go back
+   first, so that one thread sees its limit exactly. The new total, or 0: refused. */
+static size_t catmemi_je_charge(catmemi_slot *s, size_t bytes) {
+    size_t total = catmemi_charge(s, bytes);
+    catmemi_je_cache *c = catmemi_je_caches[s->handle.slot];
+    if (total == 0 && c != NULL) {
+        catmemi_je_empty(c);
+        total = catmemi_charge(s, bytes);
+    }
+    return total;
+}
+
+/* A busy pair: one that moved CATMEMI_JE_BUSY blocks between its front cache and the arena. */
+#define CATMEMI_JE_BUSY 1024
+/* The most jemalloc caches one thread's pairs may have. */
+#define CATMEMI_JE_TC_PER_THREAD 8
+
+/* Once, the first time a busy pair gets no jemalloc cache because the process-wide cap is
+   reached or jemalloc has no cache id left: said in catmem_backend_info. */
+static void catmemi_je_say_cap(void) {
+    char note[96];
+    if (__atomic_exchange_n(&catmemi_je_cap_said, 1, __ATOMIC_RELAXED) != 0) return;
+    snprintf(note, sizeof note,
+             "; busy arenas past %u jemalloc caches take the arena's lock per block",
+             (unsigned)__atomic_load_n(&catmemi_je_ntc, __ATOMIC_RELAXED));
+    catmemi_say(note);
+}
+
+/* Gives a busy pair a jemalloc cache of its own (tcache.create: about 5 us and 8 KiB, and then
+   the blocks it holds, at most a few hundred per class; the process's first costs jemalloc
+   170 KiB of tables, measured, and bench_objects shows 0.6 MiB), so that its refills take many blocks
+   from the arena under one lock (experimental.batch_alloc through that cache) and its
+   give-backs go to that cache, which returns them in batches. The cache is the pair's alone:
+   arenas stay separate. Not for arenas with a limit (their blocks are counted where they leave
+   the arena), not past CATMEMI_JE_TC_PER_THREAD per thread or CATMEM_JEMALLOC_TCACHES in the
+   process. */
+static void catmemi_je_promote(catmemi_je_cache *c) {
+    catmemi_je_thread *t = &catmemi_je_self;
+    const catmemi_slot *s = &catmemi_slots[c->slot];
+    unsigned tc;
+    size_t sz = sizeof tc;
+    c->moved = 0;
+    if (catmemi_je_batch_miblen == 0 || catmemi_counted(s) ||
+        __atomic_load_n(&t->ntc, __ATOMIC_RELAXED) >= CATMEMI_JE_TC_PER_THREAD)
+        return;
+    if (__atomic_add_fetch(&catmemi_je_ntc, 1, __ATOMIC_RELAXED) > CATMEM_JEMALLOC_TCACHES ||
+        CATMEMI_JE(mallctl)("tcache.create", &tc, &sz, NULL, 0) != 0) {
+        __atomic_sub_fetch(&catmemi_je_ntc, 1, __ATOMIC_RELAXED);
+        catmemi_je_say_cap();
+        return;
+    }
+    __atomic_fetch_add(&t->ntc, 1, __ATOMIC_RELAXED); /* a release may drop another pair now */
+    c->tc = tc;
+    c->back = CATMEMI_MALLOCX_ARENA(s->je.index) | CATMEMI_MALLOCX_TCACHE(tc);
+}
+
+/* Takes the pair's jemalloc cache away: its blocks go back to the arena (tcache.destroy), or,
+   in a fork() child for a thread that is gone (destroy 0), are left where they are (that cache
+   may have been caught mid-change). */
+static void catmemi_je_demote(catmemi_je_thread *t, catmemi_je_cache *c, int destroy) {
+    if (c->back == c->flags) return;
+    if (destroy) CATMEMI_JE(mallctl)("tcache.destroy", NULL, NULL, &c->tc, sizeof c->tc);
+    c->back = c->flags;
+    __atomic_fetch_sub(&t->ntc, 1, __ATOMIC_RELAXED);
+    __atomic_sub_fetch(&catmemi_je_ntc, 1, __ATOMIC_RELAXED);
+}
+
+/* Up to n blocks of class k from the arena into out, the number that came: one batch_alloc
+   through the pair's jemalloc cache when it has one, one mallocx each otherwise (or when the
+   batch fails). A batch of a whole slab or more would take fresh slabs and leave the freed
+   blocks of partly used ones alone: batches stay below a slab. */
+static unsigned catmemi_je_take(const catmemi_je_cache *c, unsigned k, void **out, unsigned n) {
+    size_t size = catmemi_je_class_size[k];
+    unsigned i;
+    if (c->back != c->flags) {
+        struct { /* jemalloc's batch_alloc_packet_t */
+            void **ptrs;
+            size_t num, size;
+            int flags;
+        } req;
+        size_t got = 0, sz = sizeof got;
+        if (n >= catmemi_je_nregs[k]) n = catmemi_je_nregs[k] > 1 ? catmemi_je_nregs[k] - 1 : 1;
+        req.ptrs = out;
+        req.num = n;
+        req.size = size;
+        req.flags = c->back;
+        if (CATMEMI_JE(mallctlbymib)(catmemi_je_batch_mib, catmemi_je_batch_miblen, &got, &sz,
+                                     &req, sizeof req) == 0)
+            return (unsigned)got;
+        /* refused whole (out of memory): one block at a time, past that cache */
+    }
+    for (i = 0; i < n; i++)
+        if ((out[i] = CATMEMI_JE(mallocx)(size, c->flags)) == NULL) break;
+    return i;
+}
+
+/* Class k is empty: a batch from the arena, the first block for the caller. Batches start at
+   one block and double up to CATMEMI_JE_FILL_MAX, within the room the cache has left, so a
+   class used once costs one block and a busy class visits the arena rarely. A failure midway
+   keeps what came; NULL only when not even one block could be had. The batch is charged to the arena first;
+   near its limit the batch is one block, and then the thread's own cached blocks of the arena
+   go back before the allocation is refused. */
+static void *catmemi_je_refill(catmemi_je_cache *c, unsigned k) {
+    catmemi_je_bin *b = &c->bin[k];
+    catmemi_slot *s = &catmemi_slots[c->slot];
+    size_t size = catmemi_je_class_size[k], fits, total = 0;
+    unsigned i, n, got;
+    int counted = catmemi_counted(s);
+    void *blocks[CATMEMI_JE_FILL_MAX];
+    CATMEMI_ASSERT(catmemi_je_cache_valid(c));
+    catmemi_je_reshare(c);
+    fits = c->room > 0 ? (size_t)c->room / size + 1 : 1;
+    n = b->fill < fits ? b->fill : (unsigned)fits;
+    if (counted && (total = catmemi_charge(s, n * size)) == 0) {
+        n = 1;
+        if ((total = catmemi_je_charge(s, size)) == 0) return NULL;
+    }
+    got = catmemi_je_take(c, k, blocks, n);
+    if (b->fill < CATMEMI_JE_FILL_MAX) b->fill *= 2;
+    for (i = got; i > 1; i--) catmemi_je_add(c, k, blocks[i - 1]); /* handed out in order */
+    if (counted) {
+        catmemi_uncharge(s, (size_t)(n - got) * size); /* what did not come */
+        if (got != 0) catmemi_peak(s, total - (size_t)(n - got) * size);
+    }
+    if (got == 0) return NULL;
+    CATMEMI_OWNER_ADD(c->nalloc, 1);
+    c->moved += got;
+    if (c->moved >= CATMEMI_JE_BUSY && c->back == c->flags) catmemi_je_promote(c);
+    return blocks[0];
+}
+
+/* Drops one thread's cache for slot i (or all slots when i < 0): its blocks go back to their
+   arena, the cache is freed. Under catmemi_mu, and only while that thread does not use the
+   arena (see THREADS in catmem.h). */
+static void catmemi_je_drop(catmemi_je_thread *t, int i) {
+    CATMEMI_ASSERT_LOCKED();
+    int k;
+    for (k = (i < 0 ? 0 : i); k < (i < 0 ? CATMEM_MAX_ARENAS : i + 1); k++) {
+        catmemi_je_cache *c = t->caches[k];
+        if (c == NULL) continue;
+        CATMEMI_ASSERT(catmemi_je_cache_valid(c));
+        t->caches[k] = NULL;
+        __atomic_store_n(&t->ncaches, t->ncaches - 1, __ATOMIC_RELAXED);
+        __atomic_fetch_add(&catmemi_slots[k].je.nmalloc, c->nalloc, __ATOMIC_RELAXED);
+        __atomic_fetch_add(&catmemi_slots[k].je.ndalloc, c->nfree, __ATOMIC_RELAXED);
+        catmemi_je_empty(c);
+        catmemi_je_demote(t, c, 1);
+        CATMEMI_JE(dallocx)(c, CATMEMI_MALLOCX_TCACHE_NONE);
+    }
+}
+
+static void catmemi_je_unlink(catmemi_je_thread *t) {
+    t->prev->next = t->next;
+    t->next->prev = t->prev;
+    t->prev = t->next = NULL;
+}
+
+static void catmemi_je_thread_exit(void *arg) {
+    catmemi_je_thread *t = (catmemi_je_thread *)arg;
+    catmemi_lock();
+    if (t->next != NULL) {
+        catmemi_je_drop(t, -1);
+        catmemi_je_unlink(t);
+    }
+    catmemi_unlock();
+}
+
+/* Under catmemi_mu: the calling thread joins the registry (once); 0 when it cannot, for then
+   its caches would outlive it. */
+static int catmemi_je_join(void) {
+    CATMEMI_ASSERT_LOCKED();
+    catmemi_je_thread *t = &catmemi_je_self;
+    if (t->next != NULL) return 1;
+    if (pthread_setspecific(catmemi_je_key, t) != 0) return 0;
+    t->caches = catmemi_je_caches;
+    t->next = catmemi_je_threads.next;
+    t->prev = &catmemi_je_threads;
+    t->next->prev = t;
+    catmemi_je_threads.next = t;
+    return 1;
+}
+
+/* The calling thread's cache for s, made on first use (from jemalloc's automatic arena, so
+   that a reset of s never frees it). NULL when the front cache is off, s went away, or the
+   cache cannot be made now: the caller then goes to the arena directly, and the next call
+   tries again. */
+static catmemi_je_cache *catmemi_je_cache_for(catmemi_slot *s) {
+    unsigned i = s->handle.slot;
+    catmemi_je_cache *c = catmemi_je_caches[i];
+    if (c != NULL || !catmemi_je_front) return c;
+    catmemi_lock();
+    if (catmemi_is_up() && catmemi_slot_live(s) && catmemi_je_join()) {
+        c = (catmemi_je_cache *)CATMEMI_JE(mallocx)(sizeof *c, CATMEMI_MALLOCX_TCACHE_NONE);
+        if (c != NULL) {
+            catmemi_je_thread *t = &catmemi_je_self;
+            __atomic_store_n(&t->ncaches, t->ncaches + 1, __ATOMIC_RELAXED);
+            catmemi_je_cache_init(c, catmemi_je_allowance(t, i));
+            c->nalloc = c->nfree = 0;
+            c->flags = c->back = CATMEMI_MALLOCX_ARENA(s->je.index) | CATMEMI_MALLOCX_TCACHE_NONE;
+            c->tc = 0;
+            c->moved = 0;
+            c->slot = i;
+            catmemi_je_caches[i] = c;
+        }
+    }
+    catmemi_unlock();
+    return c;
+}
+
+/* Empties a pair's jemalloc cache (if it has one) into the arena. */
+static void catmemi_je_flush_tc(const catmemi_je_cache *c) {
+    if (c->back != c->flags)
+        CATMEMI_JE(mallctl)("tcache.flush", NULL, NULL, (void *)&c->tc, sizeof c->tc);
+}
+
+/* Empties the calling thread's caches for s so that its blocks are back in the arena. */
+static void catmemi_je_flush_own(const catmemi_slot *s) {
+    catmemi_je_cache *c = catmemi_je_caches[s->handle.slot];
+    if (c != NULL) {
+        catmemi_je_empty(c);
+        catmemi_je_flush_tc(c);
+    }
+}
+

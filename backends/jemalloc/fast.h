@@ -1,0 +1,174 @@
+/* catmem's jemalloc engine: its data layout and its inline paths. Included once, by
+   backends/inline.h, in every file that includes catmem.h. The engine's other files, in the
+   order core/impl.h compiles them: cache.h (the front caches), ops.h (the operations).
+
+   HOW IT WORKS
+   Every catmem arena is a jemalloc manual arena (arenas.create), made once per slot and kept
+   for the process. Every block comes from mallocx on that arena with MALLOCX_TCACHE_NONE, so
+   jemalloc's automatic thread cache never sees catmem's blocks (it would mix arenas and keep
+   dangling pointers across arena.<i>.reset). That call takes the arena's bin lock, so each
+   thread keeps, per arena, a FRONT CACHE of its own (catmemi_je_cache): freed blocks of each of
+   jemalloc's 36 small classes (8 B to 14 KiB) on an intrusive list, refilled a few blocks at a
+   time from the arena. The inline paths are one TLS load, a size-class lookup and a list pop
+   or push; catmem_free without a size first asks jemalloc for the block's class (sallocx).
+   Blocks above the largest small class, and every block while heap profiling is on (opt.prof:
+   jemalloc's sampler must see every allocation), go to the arena directly. A pair whose
+   traffic runs past its front cache gets a jemalloc cache of its own behind it (a "busy
+   pair", cache.h). Arenas with a limit are charged where blocks leave or come back to the
+   jemalloc arena (cache.h, catmemi_je_refill and catmemi_je_give_back), so a cached block
+   counts as allocated.
+
+   Invariants (checked by catmemi_je_cache_valid under CATMEM_DEBUG): a bin's n is the length
+   of its list; room + the bytes on all lists == allowance; top is catmemi_je_top(allowance);
+   a bin's fill is a power of two up to CATMEMI_JE_FILL_MAX. */
+#ifndef CATMEMI_INLINE_H
+#  error "catmem: include catmem.h, not catmem's internal files"
+#endif
+
+/* jemalloc's mallocx flag encoding, part of its ABI since 4.0, so that the runtime backend
+   needs no jemalloc header (checked against jemalloc's own macros below when it is there). */
+#define CATMEMI_MALLOCX_ARENA(a)    ((int)(((unsigned)(a) + 1) << 20))
+#define CATMEMI_MALLOCX_TCACHE(tc)  ((int)(((unsigned)(tc) + 2) << 8))
+#define CATMEMI_MALLOCX_TCACHE_NONE CATMEMI_MALLOCX_TCACHE(-1)
+#if defined(MALLOCX_ARENA)
+/* catmem's encodings (and its allocation options, CATMEMI_ZERO and the alignment in the low
+   bits) must be jemalloc's: a compile-time check. */
+typedef char catmemi_je_flags_match[(CATMEMI_MALLOCX_ARENA(7) == MALLOCX_ARENA(7) &&
+                                     CATMEMI_MALLOCX_TCACHE(5) == MALLOCX_TCACHE(5) &&
+                                     CATMEMI_MALLOCX_TCACHE_NONE == MALLOCX_TCACHE_NONE &&
+                                     CATMEMI_ZERO == MALLOCX_ZERO && MALLOCX_LG_ALIGN(5) == 5 &&
+                                     CATMEMI_LG_ALIGN_MASK == 0x3f)
+                                        ? 1
+                                        : -1];
+#endif
+
+/* jemalloc's small size classes (lg_quantum 4, the x86-64 and arm64 default): 8, 16, 32, 48,
+   64, then four per doubling up to 14336. Checked against arenas.bin.<i>.size at the first
+   init; on a jemalloc with other classes the front cache stays off. */
+#define CATMEMI_JE_NCLASS    36
+#define CATMEMI_JE_SMALL_MAX 14336
+
+/* One size class of a front cache: freed blocks linked through their first word. */
+typedef struct catmemi_je_bin {
+    void *head;
+    uint32_t n;    /* blocks on the list */
+    uint32_t fill; /* blocks the next refill takes: 1, doubling up to CATMEMI_JE_FILL_MAX */
+} catmemi_je_bin;
+
+/* One thread's front cache for one arena. Only its thread touches it, except under catmemi_mu
+   while that thread does not use the arena (reset, release, shutdown, fork; see THREADS). */
+typedef struct catmemi_je_cache {
+    catmemi_je_bin bin[CATMEMI_JE_NCLASS];
+    intptr_t room;      /* bytes it may still take; below 0, the slow path gives blocks back */
+    /* catmem calls served by this thread in this arena (the arena's nmalloc and ndalloc):
+       written by the thread, read by statistics (relaxed); added to the arena's at drop. */
+    uint64_t nalloc, nfree;
+    intptr_t allowance; /* room + the bytes it holds (its share of the thread's budget) */
+    unsigned top;       /* the largest class it keeps (catmemi_je_top) */
+    int flags;          /* mallocx flags: this arena, MALLOCX_TCACHE_NONE */
+    /* Flags of refills and give-backs: flags, or this arena and the pair's own jemalloc cache
+       (tc) once the pair is busy (catmemi_je_promote). */
+    int back;
+    unsigned tc;
+    unsigned moved; /* blocks refilled or given back since the last promotion check */
+    unsigned slot;
+} catmemi_je_cache;
+
+/* The calling thread's cache per arena slot; NULL: take the slow path (no cache yet, dropped
+   by shutdown or release, or the front cache is off). */
+extern CATMEMI_TLS catmemi_je_cache *catmemi_je_caches[CATMEM_MAX_ARENAS];
+
+/* Size class of sizes 1..1024, indexed by (size + 7) / 8: one load for 97% of typical sizes. */
+static const unsigned char catmemi_je_class_tab[129] = {
+    0,  0,  1,  2,  2,  3,  3,  4,  4,  5,  5,  6,  6,  7,  7,  8,  8,  9,  9,  9,  9,  10,
+    10, 10, 10, 11, 11, 11, 11, 12, 12, 12, 12, 13, 13, 13, 13, 13, 13, 13, 13, 14, 14, 14,
+    14, 14, 14, 14, 14, 15, 15, 15, 15, 15, 15, 15, 15, 16, 16, 16, 16, 16, 16, 16, 16, 17,
+    17, 17, 17, 17, 17, 17, 17, 17, 17, 17, 17, 17, 17, 17, 17, 18, 18, 18, 18, 18, 18, 18,
+    18, 18, 18, 18, 18, 18, 18, 18, 18, 19, 19, 19, 19, 19, 19, 19, 19, 19, 19, 19, 19, 19,
+    19, 19, 19, 20, 20, 20, 20, 20, 20, 20, 20, 20, 20, 20, 20, 20, 20, 20, 20};
+static const uint16_t catmemi_je_class_size[CATMEMI_JE_NCLASS] = {
+    8,    16,   32,   48,   64,   80,   96,   112,  128,  160,   192,   224,
+    256,  320,  384,  448,  512,  640,  768,  896,  1024, 1280,  1536,  1792,
+    2048, 2560, 3072, 3584, 4096, 5120, 6144, 7168, 8192, 10240, 12288, 14336};
+
+/* The class of a size in 1..CATMEMI_JE_SMALL_MAX. Above 1 KiB: (1 << lg, 2 << lg] holds four
+   classes 1 << (lg - 2) apart, the 20 classes up to 1024 come first. */
+static inline unsigned catmemi_je_class(size_t size) {
+    unsigned lg;
+    if (CATMEMI_LIKELY(size <= 1024)) return catmemi_je_class_tab[(size + 7) >> 3];
+    lg = (unsigned)(8 * sizeof(unsigned long) - 1) -
+         (unsigned)__builtin_clzl((unsigned long)size - 1);
+    return 20 + (lg - 10) * 4 + (unsigned)((size - 1 - ((size_t)1 << lg)) >> (lg - 2)) + 1;
+}
+
+/* Every pop is a block handed to a caller: counted as one allocation. */
+static inline void *catmemi_je_pop(catmemi_je_cache *c, unsigned k) {
+    catmemi_je_bin *b = &c->bin[k];
+    void *p = b->head;
+    if (CATMEMI_LIKELY(p != NULL)) {
+        b->head = *(void **)p;
+        b->n--;
+        c->room += catmemi_je_class_size[k];
+        CATMEMI_OWNER_ADD(c->nalloc, 1);
+    }
+    return p;
+}
+
+/* 0 when the cache is full or does not keep class k: the slow path then decides. The link is written before
+   the head (a release store) so that a fork() child never sees a head without its link. */
+static inline int catmemi_je_push(catmemi_je_cache *c, unsigned k, void *p) {
+    catmemi_je_bin *b = &c->bin[k];
+    intptr_t room = c->room - (intptr_t)catmemi_je_class_size[k];
+    if (CATMEMI_UNLIKELY(room < 0 || k > c->top)) return 0;
+    c->room = room;
+    *(void **)p = b->head;
+    b->n++;
+    __atomic_store_n(&b->head, p, __ATOMIC_RELEASE);
+    CATMEMI_OWNER_ADD(c->nfree, 1);
+    return 1;
+}
+
+/* Small requests without alignment come from the cache; calloc zeroes what it gets there. */
+static inline void *catmemi_je_fast_alloc(const catmem_arena *a, size_t size, int opts) {
+    catmemi_je_cache *c = catmemi_je_caches[a->slot];
+    if (CATMEMI_LIKELY(c != NULL && size <= CATMEMI_JE_SMALL_MAX &&
+                       (opts & CATMEMI_LG_ALIGN_MASK) == 0)) {
+        void *p = catmemi_je_pop(c, catmemi_je_class(size));
+        if (CATMEMI_LIKELY(p != NULL)) {
+            if (opts & CATMEMI_ZERO) memset(p, 0, size);
+            return p;
+        }
+    }
+    return catmemi_alloc_slow(a, size, opts);
+}
+
+/* The block's class comes from jemalloc (sallocx): aligned blocks and blocks from realloc are
+   ordinary class-sized blocks too. The slow path gets the usable size, a valid size to free. */
+static inline void catmemi_je_fast_free(const catmem_arena *a, void *p) {
+    catmemi_je_cache *c = catmemi_je_caches[a->slot];
+    size_t usize = 0;
+    if (CATMEMI_LIKELY(c != NULL)) {
+        usize = CATMEMI_JE(sallocx)(p, 0);
+        if (CATMEMI_LIKELY(usize <= CATMEMI_JE_SMALL_MAX) &&
+            CATMEMI_LIKELY(catmemi_je_push(c, catmemi_je_class(usize), p)))
+            return;
+    }
+    catmemi_free_slow(a, p, usize);
+}
+
+/* Any size from the one asked for up to the usable size names the same class. */
+static inline void catmemi_je_fast_free_sized(const catmem_arena *a, void *p, size_t size) {
+    catmemi_je_cache *c = catmemi_je_caches[a->slot];
+    if (CATMEMI_LIKELY(c != NULL && size <= CATMEMI_JE_SMALL_MAX) &&
+        CATMEMI_LIKELY(catmemi_je_push(c, catmemi_je_class(size), p)))
+        return;
+    catmemi_free_slow(a, p, size);
+}
+
+/* The engine's data in each arena slot (catmemi_slot.je, core/contract.h). */
+#define CATMEMI_HAS_JE 1
+typedef struct catmemi_je_slot {
+    unsigned index; /* jemalloc arena index, from arenas.create */
+    /* catmem calls served without a cache, and those of caches dropped since; atomic */
+    uint64_t nmalloc, ndalloc;
+} catmemi_je_slot;

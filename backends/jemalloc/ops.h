@@ -1,0 +1,407 @@
+/* catmem's jemalloc engine: the operations the core calls (core/contract.h), and their table.
+   Part of the implementation (core/impl.h); the engine is described at the top of fast.h. */
+#ifndef CATMEMI_IMPL_H
+#  error "catmem: include catmem.h, not catmem's internal files"
+#endif
+
+/* jemalloc's version string, or NULL when it does not answer. */
+static const char *catmemi_je_version(void) {
+    const char *version = NULL;
+    size_t sz = sizeof version;
+    return CATMEMI_JE(mallctl)("version", &version, &sz, NULL, 0) == 0 ? version : NULL;
+}
+
+static int catmemi_je_prof_enabled(void);
+
+/* 1 when jemalloc's first small classes are the ones catmemi_je_class assumes; learns how many
+   blocks a slab of each holds. */
+static int catmemi_je_classes_match(void) {
+    unsigned nbins, k;
+    size_t sz = sizeof nbins;
+    if (CATMEMI_JE(mallctl)("arenas.nbins", &nbins, &sz, NULL, 0) != 0 || nbins < CATMEMI_JE_NCLASS)
+        return 0;
+    for (k = 0; k < CATMEMI_JE_NCLASS; k++) {
+        char name[48];
+        size_t size = 0;
+        uint32_t nregs = 0;
+        sz = sizeof size;
+        snprintf(name, sizeof name, "arenas.bin.%u.size", k);
+        if (CATMEMI_JE(mallctl)(name, &size, &sz, NULL, 0) != 0 || size != catmemi_je_class_size[k])
+            return 0;
+        sz = sizeof nregs;
+        snprintf(name, sizeof name, "arenas.bin.%u.nregs", k);
+        if (CATMEMI_JE(mallctl)(name, &nregs, &sz, NULL, 0) != 0 || nregs == 0) return 0;
+        catmemi_je_nregs[k] = nregs;
+    }
+    return 1;
+}
+
+/* Once per process: is jemalloc really there and answering? And may catmem cache in front of
+   it: not while heap profiling (every allocation must reach jemalloc's sampler), not with
+   other size classes, not when CATMEM_JEMALLOC_CACHE_BYTES is 0. */
+static int catmemi_je_once(void) {
+    const char *off = NULL;
+    size_t sz;
+    if (catmemi_je_version() == NULL) return ENOSYS;
+    sz = sizeof catmemi_je_page;
+    if (CATMEMI_JE(mallctl)("arenas.page", &catmemi_je_page, &sz, NULL, 0) != 0) return ENOSYS;
+    if (CATMEM_JEMALLOC_CACHE_BYTES == 0)
+        off = "CATMEM_JEMALLOC_CACHE_BYTES is 0";
+    else if (!catmemi_je_classes_match())
+        off = "jemalloc's size classes are not the ones catmem knows";
+    else if (catmemi_je_prof_enabled())
+        off = "heap profiling (opt.prof)";
+    catmemi_je_front = off == NULL;
+    catmemi_je_batch_miblen = sizeof catmemi_je_batch_mib / sizeof catmemi_je_batch_mib[0];
+    if (CATMEM_JEMALLOC_TCACHES == 0 ||
+        CATMEMI_JE(mallctlnametomib)("experimental.batch_alloc", catmemi_je_batch_mib,
+                                     &catmemi_je_batch_miblen) != 0)
+        catmemi_je_batch_miblen = 0;
+    if (off != NULL) { /* every call takes the arena's lock: say so where users look */
+        char note[96];
+        snprintf(note, sizeof note, "; front caches off: %s", off);
+        catmemi_say(note);
+    }
+    return pthread_key_create(&catmemi_je_key, catmemi_je_thread_exit);
+}
+
+static int catmemi_je_arena_create(catmemi_slot *s) {
+    unsigned index;
+    size_t sz = sizeof index;
+    int err = CATMEMI_JE(mallctl)("arenas.create", &index, &sz, NULL, 0);
+    if (err == 0) s->je.index = index;
+    return err;
+}
+
+static void catmemi_je_flush_own(const catmemi_slot *s);
+static int catmemi_je_allocated(const catmemi_slot *s, size_t *bytes);
+
+/* Under catmemi_mu, s->limit already bytes. Blocks are charged where they leave or reach the
+   arena, so a block in a front cache counts. So that the live blocks stay under the new limit,
+   the calling thread's cached blocks of s go back and its cache takes its new allowance (at
+   most limit / 16); for a first limit (nobody else using s) every thread's cache does, as it
+   may hold a whole share of the budget. Other threads' caches learn of a later change at their
+   next refill or overflow. The first limit starts the count from what jemalloc says the arena
+   has handed out (catmem's caches take blocks with MALLOCX_TCACHE_NONE: no jemalloc cache in
+   between). */
+static int catmemi_je_set_limit(catmemi_slot *s, size_t bytes) {
+    CATMEMI_ASSERT_LOCKED();
+    catmemi_je_cache *own = catmemi_je_caches[s->handle.slot];
+    catmemi_je_thread *t;
+    size_t allocated;
+    int err;
+    catmemi_je_flush_own(s);
+    if (own != NULL) catmemi_je_reshare(own);
+    if (bytes == 0 || catmemi_counted(s)) return 0;
+    for (t = catmemi_je_threads.next; t != &catmemi_je_threads; t = t->next) {
+        catmemi_je_cache *c = t->caches[s->handle.slot];
+        if (c == NULL) continue;
+        catmemi_je_empty(c);
+        catmemi_je_demote(t, c, 1); /* a counted arena's blocks leave it through front caches */
+        catmemi_je_reshare_in(t, c);
+    }
+    if ((err = catmemi_je_allocated(s, &allocated)) != 0) return err;
+    __atomic_store_n(&s->charged, allocated, __ATOMIC_RELAXED);
+    catmemi_peak(s, allocated);
+    __atomic_store_n(&s->counted, 1, __ATOMIC_RELAXED);
+    return 0;
+}
+
+/* A block straight from the arena, charged first: its class size comes from nallocx. */
+static void *catmemi_je_direct_alloc(catmemi_slot *s, size_t size, int flags) {
+    size_t usize = 0, total = 0;
+    int counted = catmemi_counted(s);
+    void *p;
+    if (counted && ((usize = CATMEMI_JE(nallocx)(size, flags)) == 0 ||
+                    (total = catmemi_je_charge(s, usize)) == 0))
+        return NULL;
+    p = CATMEMI_JE(mallocx)(size, flags);
+    if (p == NULL) {
+        if (counted) catmemi_uncharge(s, usize);
+        return NULL;
+    }
+    if (counted) catmemi_peak(s, total);
+    __atomic_fetch_add(&s->je.nmalloc, 1, __ATOMIC_RELAXED);
+    return p;
+}
+
+/* The arena p belongs to, asked of jemalloc (arenas.lookup): for frees that name no arena. */
+static catmemi_slot *catmemi_je_owner(const void *p) {
+    unsigned index, i;
+    size_t sz = sizeof index;
+    if (CATMEMI_JE(mallctl)("arenas.lookup", &index, &sz, (void *)&p, sizeof p) != 0) return NULL;
+    for (i = 0; i < CATMEM_MAX_ARENAS; i++)
+        if (catmemi_created(&catmemi_slots[i]) && catmemi_slots[i].je.index == index)
+            return &catmemi_slots[i];
+    return NULL;
+}
+
+static int catmemi_je_arena_id(const catmemi_slot *s) { return (int)s->je.index; }
+
+/* Small requests through the cache, aligned ones too: rounded up to a multiple of their
+   alignment (up to a page), the class of that size is itself a multiple of the alignment, and
+   jemalloc lays a class's blocks out at multiples of its size from a page boundary. */
+static void *catmemi_je_alloc_slow(catmemi_slot *s, size_t size, int opts) {
+    catmemi_je_cache *c = catmemi_je_cache_for(s);
+    size_t align = (size_t)1 << (opts & CATMEMI_LG_ALIGN_MASK);
+    if (c != NULL && align <= catmemi_je_page) {
+        size_t need = (size + align - 1) & ~(align - 1);
+        if (need <= CATMEMI_JE_SMALL_MAX && catmemi_je_class(need) <= c->top) {
+            unsigned k = catmemi_je_class(need);
+            void *p = catmemi_je_pop(c, k);
+            if (p == NULL) p = catmemi_je_refill(c, k);
+            if (p != NULL && (opts & CATMEMI_ZERO)) memset(p, 0, size);
+            return p;
+        }
+    }
+    return catmemi_je_direct_alloc(
+        s, size, CATMEMI_MALLOCX_ARENA(s->je.index) | CATMEMI_MALLOCX_TCACHE_NONE | opts);
+}
+
+/* A block straight back to its arena, uncharged from s (NULL: the arena jemalloc names). */
+static void catmemi_je_direct_free(catmemi_slot *s, void *p, size_t size) {
+    if (s == NULL) s = catmemi_je_owner(p);
+    if (s != NULL) {
+        if (catmemi_counted(s)) catmemi_uncharge(s, CATMEMI_JE(sallocx)(p, 0));
+        __atomic_fetch_add(&s->je.ndalloc, 1, __ATOMIC_RELAXED);
+    }
+    if (size != 0)
+        CATMEMI_JE(sdallocx)(p, size, CATMEMI_MALLOCX_TCACHE_NONE);
+    else
+        CATMEMI_JE(dallocx)(p, CATMEMI_MALLOCX_TCACHE_NONE);
+}
+
+/* s NULL: no usable arena (NULL handle, shutdown, released): straight back to its arena. A
+   small block goes into the cache even past its allowance; the cache then trims itself. */
+static void catmemi_je_free_slow(catmemi_slot *s, void *p, size_t size) {
+    catmemi_je_cache *c = s != NULL ? catmemi_je_cache_for(s) : NULL;
+    if (c != NULL) {
+        size_t usize = size != 0 ? size : CATMEMI_JE(sallocx)(p, 0);
+        if (usize <= CATMEMI_JE_SMALL_MAX && catmemi_je_class(usize) <= c->top) {
+            catmemi_je_add(c, catmemi_je_class(usize), p);
+            CATMEMI_OWNER_ADD(c->nfree, 1);
+            if (c->room < 0) catmemi_je_reshare(c);
+            if (c->room < 0) catmemi_je_trim(c);
+            return;
+        }
+    }
+    catmemi_je_direct_free(s, p, size);
+}
+
+/* A small new size: the block stays where it is when its class does not change, and moves to a
+   block from the cache otherwise. The old block goes straight back to its own arena: catmem
+   cannot tell cheaply whether it belongs to s (a realloc may move a block between arenas); it
+   is uncharged from s, whose handle is trusted as catmem_free trusts it. */
+static void *catmemi_je_realloc(catmemi_slot *s, void *p, size_t size) {
+    catmemi_je_cache *c = catmemi_je_cache_for(s);
+    size_t old = CATMEMI_JE(sallocx)(p, 0);
+    unsigned k;
+    void *q;
+    if (c == NULL || size > CATMEMI_JE_SMALL_MAX) {
+        /* jemalloc resizes in place or moves; the charge grows first and settles after. */
+        int flags = CATMEMI_MALLOCX_ARENA(s->je.index) | CATMEMI_MALLOCX_TCACHE_NONE;
+        int counted = catmemi_counted(s);
+        size_t usize = counted ? CATMEMI_JE(nallocx)(size, flags) : 0;
+        size_t had = usize > old ? usize : old;
+        if (counted && (usize == 0 || (usize > old && catmemi_je_charge(s, usize - old) == 0)))
+            return NULL;
+        q = CATMEMI_JE(rallocx)(p, size, flags);
+        if (counted) catmemi_recharge(s, had, q != NULL ? CATMEMI_JE(sallocx)(q, 0) : old);
+        if (q != NULL && q != p) {
+            __atomic_fetch_add(&s->je.nmalloc, 1, __ATOMIC_RELAXED);
+            __atomic_fetch_add(&s->je.ndalloc, 1, __ATOMIC_RELAXED);
+        }
+        return q;
+    }
+    k = catmemi_je_class(size);
+    if (old == catmemi_je_class_size[k]) return p;
+    q = catmemi_je_pop(c, k);
+    if (q == NULL && (q = catmemi_je_refill(c, k)) == NULL) return NULL;
+    memcpy(q, p, old < size ? old : size);
+    if (catmemi_counted(s)) catmemi_uncharge(s, old);
+    CATMEMI_OWNER_ADD(c->nfree, 1);
+    CATMEMI_JE(sdallocx)(p, old, CATMEMI_MALLOCX_TCACHE_NONE);
+    return q;
+}
+
+static size_t catmemi_je_usable_size(const void *p) { return CATMEMI_JE(sallocx)(p, 0); }
+
+/* The owner arena comes from the pointer, and no cache is involved: correct whatever caching
+   the calling thread does. */
+static void catmemi_je_free_any(void *p) { catmemi_je_direct_free(NULL, p, 0); }
+
+/* Under catmemi_mu: every thread's cache for s (all slots when s is NULL) is destroyed. */
+static void catmemi_je_drop_caches(catmemi_slot *s) {
+    CATMEMI_ASSERT_LOCKED();
+    catmemi_je_thread *t;
+    for (t = catmemi_je_threads.next; t != &catmemi_je_threads; t = t->next)
+        catmemi_je_drop(t, s != NULL ? (int)s->handle.slot : -1);
+}
+
+/* Under catmemi_mu: s's catmem calls, its own counters and every thread's cache's. */
+static void catmemi_je_sum(const catmemi_slot *s, uint64_t *nmalloc, uint64_t *ndalloc) {
+    CATMEMI_ASSERT_LOCKED();
+    catmemi_je_thread *t;
+    unsigned i = s->handle.slot;
+    *nmalloc = __atomic_load_n(&s->je.nmalloc, __ATOMIC_RELAXED);
+    *ndalloc = __atomic_load_n(&s->je.ndalloc, __ATOMIC_RELAXED);
+    for (t = catmemi_je_threads.next; t != &catmemi_je_threads; t = t->next) {
+        const catmemi_je_cache *c = t->caches[i];
+        if (c == NULL) continue;
+        *nmalloc += __atomic_load_n(&c->nalloc, __ATOMIC_RELAXED);
+        *ndalloc += __atomic_load_n(&c->nfree, __ATOMIC_RELAXED);
+    }
+}
+
+/* Under catmemi_mu. Caches hold blocks of the arena: every thread's cache for s forgets them
+   first (the reset frees them with everything else, so nothing is given back one by one).
+   Every live block counts as freed; a release starts the counts again from zero (its caches
+   were dropped, their counts are all in the slot's). */
+static int catmemi_je_reset(catmemi_slot *s, int release) {
+    CATMEMI_ASSERT_LOCKED();
+    catmemi_je_thread *t;
+    unsigned i = s->handle.slot;
+    uint64_t nmalloc, ndalloc;
+    int err;
+    for (t = catmemi_je_threads.next; t != &catmemi_je_threads; t = t->next) {
+        catmemi_je_cache *c = t->caches[i];
+        if (c == NULL) continue;
+        catmemi_je_cache_init(c, c->allowance);
+        catmemi_je_flush_tc(c); /* jemalloc requires it before arena.<i>.reset */
+    }
+    err = catmemi_je_ctl(s, "arena.%u.reset", NULL, NULL, NULL, 0);
+    if (err != 0) return err;
+    if (release) { /* the next arena in the slot starts uncounted, its counts at zero */
+        __atomic_store_n(&s->je.nmalloc, 0, __ATOMIC_RELAXED);
+        __atomic_store_n(&s->je.ndalloc, 0, __ATOMIC_RELAXED);
+        __atomic_store_n(&s->counted, 0, __ATOMIC_RELAXED);
+    } else {
+        catmemi_je_sum(s, &nmalloc, &ndalloc);
+        if (nmalloc > ndalloc)
+            __atomic_fetch_add(&s->je.ndalloc, nmalloc - ndalloc, __ATOMIC_RELAXED);
+    }
+    return 0;
+}
+
+static int catmemi_je_purge(catmemi_slot *s) {
+    catmemi_je_flush_own(s);
+    return catmemi_je_ctl(s, "arena.%u.purge", NULL, NULL, NULL, 0);
+}
+
+static int catmemi_je_epoch(void) {
+    uint64_t epoch = 1;
+    return CATMEMI_JE(mallctl)("epoch", NULL, NULL, &epoch, sizeof epoch);
+}
+
+static int catmemi_je_read(const catmemi_slot *s, const char *fmt, void *out, size_t size) {
+    size_t sz = size;
+    int err = s != NULL ? catmemi_je_ctl(s, fmt, out, &sz, NULL, 0)
+                        : CATMEMI_JE(mallctl)(fmt, out, &sz, NULL, 0);
+    return (err == 0 && sz != size) ? EINVAL : err;
+}
+
+/* nmalloc and ndalloc count catmem's calls (STATISTICS in catmem.h): the arena's (s) or every
+   arena's (s NULL). */
+static void catmemi_je_calls(const catmemi_slot *s, catmem_stats *out) {
+    uint64_t nmalloc, ndalloc;
+    unsigned i;
+    catmemi_lock();
+    for (i = 0; i < CATMEM_MAX_ARENAS; i++) {
+        const catmemi_slot *x = &catmemi_slots[i];
+        if ((s != NULL && x != s) || !catmemi_created(x)) continue;
+        catmemi_je_sum(x, &nmalloc, &ndalloc);
+        out->nmalloc += nmalloc;
+        out->ndalloc += ndalloc;
+    }
+    catmemi_unlock();
+}
+
+/* The bytes of s's blocks out of the jemalloc arena (to callers or front caches), fresh. */
+static int catmemi_je_allocated(const catmemi_slot *s, size_t *bytes) {
+    size_t small, large;
+    int err;
+    if ((err = catmemi_je_epoch()) != 0 ||
+        (err = catmemi_je_read(s, "stats.arenas.%u.small.allocated", &small, sizeof small)) ||
+        (err = catmemi_je_read(s, "stats.arenas.%u.large.allocated", &large, sizeof large)))
+        return err == ENOENT ? ENOTSUP : err; /* ENOENT: jemalloc built without stats */
+    *bytes = small + large;
+    return 0;
+}
+
+static int catmemi_je_stats(catmemi_slot *s, catmem_stats *out) {
+    size_t pactive;
+    int err;
+    catmemi_je_flush_own(s);
+    if ((err = catmemi_je_allocated(s, &out->allocated)) ||
+        (err = catmemi_je_read(s, "stats.arenas.%u.pactive", &pactive, sizeof pactive)) ||
+        (err = catmemi_je_read(s, "stats.arenas.%u.resident", &out->resident, sizeof(size_t))) ||
+        (err = catmemi_je_read(s, "stats.arenas.%u.mapped", &out->mapped, sizeof(size_t))))
+        return err == ENOENT ? ENOTSUP : err;
+    out->active = pactive * catmemi_je_page;
+    catmemi_je_calls(s, out);
+    return 0;
+}
+
+static int catmemi_je_total_stats(catmem_stats *out) {
+    int err;
+    if ((err = catmemi_je_epoch()) != 0) return err;
+    if ((err = catmemi_je_read(NULL, "stats.allocated", &out->allocated, sizeof(size_t))) ||
+        (err = catmemi_je_read(NULL, "stats.active", &out->active, sizeof(size_t))) ||
+        (err = catmemi_je_read(NULL, "stats.resident", &out->resident, sizeof(size_t))) ||
+        (err = catmemi_je_read(NULL, "stats.mapped", &out->mapped, sizeof(size_t))))
+        return err == ENOENT ? ENOTSUP : err;
+    catmemi_je_calls(NULL, out);
+    return 0;
+}
+
+static int catmemi_je_owns(const catmemi_slot *s, const void *p) {
+    unsigned index;
+    size_t sz = sizeof index;
+    return CATMEMI_JE(mallctl)("arenas.lookup", &index, &sz, (void *)&p, sizeof p) == 0 &&
+           index == s->je.index;
+}
+
+static int catmemi_je_set_decay(catmemi_slot *s, long dirty_ms, long muzzy_ms) {
+    ssize_t d = (ssize_t)dirty_ms, m = (ssize_t)muzzy_ms;
+    int err = catmemi_je_ctl(s, "arena.%u.dirty_decay_ms", NULL, NULL, &d, sizeof d);
+    return err != 0 ? err : catmemi_je_ctl(s, "arena.%u.muzzy_decay_ms", NULL, NULL, &m, sizeof m);
+}
+
+static int catmemi_je_prof_enabled(void) {
+    bool on = false;
+    size_t sz = sizeof on;
+    return CATMEMI_JE(mallctl)("opt.prof", &on, &sz, NULL, 0) == 0 && on;
+}
+
+static int catmemi_je_prof_active(int on) {
+    bool b = on != 0;
+    if (!catmemi_je_prof_enabled()) return ENOTSUP;
+    return CATMEMI_JE(mallctl)("prof.active", NULL, NULL, &b, sizeof b);
+}
+
+static int catmemi_je_prof_dump(const char *path) {
+    if (!catmemi_je_prof_enabled()) return ENOTSUP;
+    return path != NULL ? CATMEMI_JE(mallctl)("prof.dump", NULL, NULL, (void *)&path, sizeof path)
+                        : CATMEMI_JE(mallctl)("prof.dump", NULL, NULL, NULL, 0);
+}
+
+/* The fast path needs no published state: shutdown and release drop the thread caches. */
+static void catmemi_je_publish(void) {}
+static void catmemi_je_atfork_prepare(void) {}
+static void catmemi_je_atfork_parent(void) {}
+/* In the child only the forking thread runs: the other threads' caches can go. */
+static void catmemi_je_atfork_child(void) {
+    catmemi_je_thread *t = catmemi_je_threads.next, *next;
+    for (; t != &catmemi_je_threads; t = next) {
+        next = t->next;
+        if (t != &catmemi_je_self) {
+            int k;
+            for (k = 0; k < CATMEM_MAX_ARENAS; k++)
+                if (t->caches[k] != NULL) catmemi_je_demote(t, t->caches[k], 0);
+            catmemi_je_drop(t, -1);
+            catmemi_je_unlink(t);
+        }
+    }
+}
+/* The table the core calls through (CATMEMI_OPS_TABLE, core/contract.h). */
+CATMEMI_OPS_TABLE(je, "jemalloc")

@@ -1,0 +1,360 @@
+/* catmem's own engine: the operations the core calls (core/contract.h), and their table. Part
+   of the implementation (core/impl.h); the engine is described at the top of fast.h. */
+#ifndef CATMEMI_IMPL_H
+#  error "catmem: include catmem.h, not catmem's internal files"
+#endif
+
+static int catmemi_sys_once(void) {
+    catmemi_sys_classes();
+    catmemi_sys_make_key();
+    return pthread_key_create(&catmemi_sys_tkey, catmemi_sys_thread_exit);
+}
+
+static int catmemi_sys_arena_create(catmemi_slot *s) {
+    s->sys.heaps = NULL;
+    return pthread_mutex_init(&s->sys.mu, NULL);
+}
+
+static int catmemi_sys_arena_id(const catmemi_slot *s) { return (int)s->handle.slot; }
+
+static void *catmemi_sys_alloc_slow(catmemi_slot *s, size_t size, int opts) {
+    catmemi_sys_heap *h = catmemi_sys_heap_for(s);
+    return h != NULL ? catmemi_sys_heap_alloc(h, size, opts) : NULL;
+}
+
+static void catmemi_sys_free_slow(catmemi_slot *s, void *p, size_t size) {
+    (void)s;
+    (void)size;
+    catmemi_sys_free_generic(p);
+}
+
+/* Usable size and arena of p; 0 when p is not catmem's. */
+static size_t catmemi_sys_info(const void *p, unsigned *slot) {
+    catmemi_sys_seg *sg = catmemi_sys_seg_of((uintptr_t)p);
+    if (sg != NULL) {
+        catmemi_sys_page *pg = catmemi_sys_page_of(sg, (uintptr_t)p);
+        if (!catmemi_sys_in_page(pg, (uintptr_t)p)) return 0;
+        *slot = sg->slot;
+        return pg->bsize;
+    }
+    return catmemi_sys_large_info(p, slot);
+}
+
+static size_t catmemi_sys_usable_size(const void *p) {
+    unsigned slot;
+    return catmemi_sys_info(p, &slot);
+}
+
+static void *catmemi_sys_move(catmemi_sys_heap *h, void *p, size_t old, size_t size) {
+    void *q = catmemi_sys_heap_alloc(h, size, 0);
+    if (q == NULL) return NULL;
+    memcpy(q, p, old < size ? old : size);
+    catmemi_sys_free_generic(p);
+    return q;
+}
+
+/* A large block of this arena, not aligned beyond malloc's: realloc'ed where it is, its record
+   out of the table meanwhile. NULL: failed, the block as it was. */
+static void *catmemi_sys_large_realloc(catmemi_sys_large *r, size_t size) {
+    catmemi_slot *s = &catmemi_slots[r->heap->slot];
+    size_t usable = catmemi_sys_large_usable(size), old = r->size;
+    int counted = catmemi_counted(s);
+    void *q = NULL;
+    /* A counted arena is charged the growth first, and settles after. */
+    if (!counted || usable <= old || catmemi_charge(s, usable - old)) {
+        q = CATMEM_SYSTEM_REALLOC(r->base, usable);
+        if (counted) catmemi_recharge(s, usable > old ? usable : old, q != NULL ? usable : old);
+    }
+    pthread_mutex_lock(&catmemi_sys_large_mu);
+    if (q != NULL && q != r->base) { /* moved: counted as an allocation and a free */
+        CATMEMI_OWNER_ADD(r->heap->nlarge, 1);
+        CATMEMI_OWNER_ADD(r->heap->nlarge_free, 1);
+    }
+    if (q != NULL) {
+        catmemi_sys_large_unlink(r);
+        r->p = r->base = q;
+        r->size = r->mapped = usable;
+        catmemi_sys_large_link(r);
+    }
+    catmemi_sys_large_put(r);
+    pthread_mutex_unlock(&catmemi_sys_large_mu);
+    return q;
+}
+
+static void *catmemi_sys_realloc(catmemi_slot *s, void *p, size_t size) {
+    catmemi_sys_heap *h = catmemi_sys_heap_for(s);
+    catmemi_sys_large *r;
+    unsigned slot = 0;
+    size_t old;
+    if (h == NULL) return NULL;
+    if (catmemi_sys_seg_of((uintptr_t)p) != NULL) {
+        old = catmemi_sys_info(p, &slot);
+        if (old == 0) catmemi_sys_die("realloc of a pointer that is no block", p, slot);
+        if (slot == s->handle.slot && size <= old && size > old / 2) return p;
+        return catmemi_sys_move(h, p, old, size);
+    }
+    pthread_mutex_lock(&catmemi_sys_large_mu);
+    r = catmemi_sys_large_take(p);
+    if (r != NULL && r->heap->slot == s->handle.slot && r->base == r->p &&
+        (!CATMEMI_SYS_ENGINE || size > CATMEMI_SYS_SMALL_MAX)) {
+        pthread_mutex_unlock(&catmemi_sys_large_mu);
+        return catmemi_sys_large_realloc(r, size);
+    }
+    if (r != NULL) catmemi_sys_large_put(r);
+    pthread_mutex_unlock(&catmemi_sys_large_mu);
+    if (r == NULL) return NULL; /* not catmem's */
+    return catmemi_sys_move(h, p, r->size, size);
+}
+
+static void catmemi_sys_drop_caches(catmemi_slot *s) { (void)s; } /* no caches */
+
+/* Table mutex: every large block of h, unlinked and counted as freed; freed by the caller. */
+static catmemi_sys_large *catmemi_sys_large_drop(catmemi_sys_heap *h) {
+    catmemi_sys_large *r, *all = h->large;
+    for (r = all; r != NULL; r = r->next) {
+        catmemi_sys_large *t = catmemi_sys_large_take(r->p);
+        (void)t;
+        CATMEMI_OWNER_ADD(h->nlarge_free, 1);
+    }
+    h->large = NULL;
+    __atomic_store_n(&h->large_bytes, 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&h->large_mapped, 0, __ATOMIC_RELAXED);
+    return all;
+}
+
+/* Under catmemi_mu, with nobody else using the arena (THREADS in catmem.h): every segment and
+   large block goes back to malloc; counters say every live block was freed. */
+static void catmemi_sys_heap_reset(catmemi_sys_heap *h) {
+    catmemi_sys_seg *sg, *next;
+    catmemi_sys_large *r, *rnext;
+    int c;
+    pthread_mutex_lock(&h->mu);
+    for (c = 0; c < CATMEMI_SYS_NCLS; c++) {
+        h->pages[c] = &catmemi_sys_empty;
+        h->list[c] = NULL;
+    }
+    for (sg = h->segs; sg != NULL; sg = next) {
+        next = sg->next;
+        catmemi_sys_seg_free(sg, 0);
+    }
+    h->segs = NULL;
+    pthread_mutex_unlock(&h->mu);
+    pthread_mutex_lock(&catmemi_sys_large_mu);
+    r = catmemi_sys_large_drop(h);
+    pthread_mutex_unlock(&catmemi_sys_large_mu);
+    for (; r != NULL; r = rnext) {
+        rnext = r->next;
+        CATMEM_SYSTEM_FREE(r->base);
+        CATMEM_SYSTEM_FREE(r);
+    }
+}
+
+/* A release also zeroes the counters, and the next arena in the slot starts uncounted (each
+   thread's inline path opens again at its next slow path, catmemi_sys_heap_for). */
+static int catmemi_sys_reset(catmemi_slot *s, int release) {
+    CATMEMI_ASSERT_LOCKED();
+    catmemi_sys_heap *h;
+    pthread_mutex_lock(&s->sys.mu);
+    for (h = s->sys.heaps; h != NULL; h = h->next) {
+        catmemi_sys_heap_reset(h);
+        if (release) {
+            __atomic_store_n(&h->nalloc, 0, __ATOMIC_RELAXED);
+            __atomic_store_n(&h->nlarge, 0, __ATOMIC_RELAXED);
+            __atomic_store_n(&h->nlarge_free, 0, __ATOMIC_RELAXED);
+        }
+    }
+    if (release) __atomic_store_n(&s->counted, 0, __ATOMIC_RELAXED);
+    pthread_mutex_unlock(&s->sys.mu);
+    return 0;
+}
+
+static void catmemi_sys_add(catmem_stats *out, catmemi_sys_slot *ss);
+
+/* Under catmemi_mu. The first limit (nobody else using s): every thread's inline path stops
+   serving s (its allocations and frees take the slow paths, which charge them), and the charge
+   starts at what s holds now. Exact from then on: nothing more to do for a later limit. */
+static int catmemi_sys_set_limit(catmemi_slot *s, size_t bytes) {
+    CATMEMI_ASSERT_LOCKED();
+    catmemi_sys_heap *h;
+    catmem_stats st;
+    if (bytes == 0 || catmemi_counted(s)) return 0;
+    pthread_mutex_lock(&s->sys.mu);
+    for (h = s->sys.heaps; h != NULL; h = h->next) {
+        pthread_mutex_lock(&h->mu);
+        if (h->owner != NULL) __atomic_store_n(&h->owner[s->handle.slot], NULL, __ATOMIC_RELAXED);
+        pthread_mutex_unlock(&h->mu);
+    }
+    pthread_mutex_unlock(&s->sys.mu);
+    memset(&st, 0, sizeof st);
+    catmemi_sys_add(&st, &s->sys);
+    __atomic_store_n(&s->charged, st.allocated, __ATOMIC_RELAXED);
+    if (st.allocated > s->peak) __atomic_store_n(&s->peak, st.allocated, __ATOMIC_RELAXED);
+    __atomic_store_n(&s->counted, 1, __ATOMIC_RELAXED);
+    return 0;
+}
+
+/* Any time, any thread: idle pages of every heap of the arena to the OS, empty segments back to
+   malloc, and glibc's free memory trimmed (large blocks were glibc's). */
+static int catmemi_sys_purge(catmemi_slot *s) {
+    catmemi_sys_heap *h;
+    catmemi_sys_seg *empty = NULL, *e, *next;
+    pthread_mutex_lock(&s->sys.mu);
+    for (h = s->sys.heaps; h != NULL; h = h->next) {
+        pthread_mutex_lock(&h->mu);
+        for (e = catmemi_sys_heap_trim(h, 1); e != NULL; e = next) {
+            next = e->next;
+            e->next = empty;
+            empty = e;
+        }
+        pthread_mutex_unlock(&h->mu);
+    }
+    pthread_mutex_unlock(&s->sys.mu);
+    for (; empty != NULL; empty = next) {
+        next = empty->next;
+        catmemi_sys_seg_free(empty, 1);
+    }
+#if defined(__GLIBC__)
+    malloc_trim(0);
+#endif
+    return 0;
+}
+
+/* One heap's figures, under its mutex: live blocks are counted from the pages, then the
+   allocations read, so that frees (allocations less live blocks) never come out negative. */
+static void catmemi_sys_heap_stats(catmemi_sys_heap *h, catmem_stats *out) {
+    catmemi_sys_seg *sg;
+    uint64_t live = 0, nalloc;
+    int i;
+    pthread_mutex_lock(&h->mu);
+    for (sg = h->segs; sg != NULL; sg = sg->next) {
+        out->mapped += CATMEMI_SYS_SEG;
+        out->active += (size_t)sg->npages * CATMEMI_SYS_PAGE;
+        out->resident += CATMEMI_SYS_OS_PAGE; /* the header */
+        for (i = 1; i < CATMEMI_SYS_NPAGES; i++) {
+            catmemi_sys_page *pg = &sg->pages[i];
+            uint32_t x = __atomic_load_n(&pg->xfreed, __ATOMIC_ACQUIRE);
+            uint32_t u = __atomic_load_n(&pg->used, __ATOMIC_ACQUIRE);
+            out->resident += __atomic_load_n(&pg->touched, __ATOMIC_RELAXED);
+            if (pg->bsize == 0 || u <= x) continue;
+            live += u - x;
+            out->allocated += (size_t)(u - x) * pg->bsize;
+        }
+    }
+    pthread_mutex_unlock(&h->mu);
+    nalloc = __atomic_load_n(&h->nalloc, __ATOMIC_RELAXED);
+    out->nmalloc += nalloc;
+    out->ndalloc += nalloc > live ? nalloc - live : 0;
+    out->nmalloc += __atomic_load_n(&h->nlarge, __ATOMIC_RELAXED);
+    out->ndalloc += __atomic_load_n(&h->nlarge_free, __ATOMIC_RELAXED);
+    out->allocated += __atomic_load_n(&h->large_bytes, __ATOMIC_RELAXED);
+    out->active += __atomic_load_n(&h->large_mapped, __ATOMIC_RELAXED);
+    out->resident += __atomic_load_n(&h->large_bytes, __ATOMIC_RELAXED);
+    out->mapped += __atomic_load_n(&h->large_mapped, __ATOMIC_RELAXED);
+}
+
+static void catmemi_sys_add(catmem_stats *out, catmemi_sys_slot *ss) {
+    catmemi_sys_heap *h;
+    pthread_mutex_lock(&ss->mu);
+    for (h = ss->heaps; h != NULL; h = h->next) catmemi_sys_heap_stats(h, out);
+    pthread_mutex_unlock(&ss->mu);
+}
+
+static int catmemi_sys_stats(catmemi_slot *s, catmem_stats *out) {
+    catmemi_sys_add(out, &s->sys);
+    return 0;
+}
+
+static int catmemi_sys_total_stats(catmem_stats *out) {
+    unsigned i;
+    for (i = 0; i < CATMEM_MAX_ARENAS; i++)
+        if (catmemi_created(&catmemi_slots[i])) catmemi_sys_add(out, &catmemi_slots[i].sys);
+    return 0;
+}
+
+static int catmemi_sys_owns(const catmemi_slot *s, const void *p) {
+    unsigned slot = CATMEM_MAX_ARENAS;
+    return catmemi_sys_info(p, &slot) != 0 && slot == s->handle.slot;
+}
+
+static void catmemi_sys_free_any(void *p) { catmemi_sys_free_generic(p); }
+
+static int catmemi_sys_set_decay(catmemi_slot *s, long dirty_ms, long muzzy_ms) {
+    (void)s;
+    (void)dirty_ms;
+    (void)muzzy_ms;
+    return ENOTSUP; /* no decay: catmem_arena_purge gives pages back when asked */
+}
+static int catmemi_sys_prof_active(int on) {
+    (void)on;
+    return ENOTSUP;
+}
+static int catmemi_sys_prof_dump(const char *path) {
+    (void)path;
+    return ENOTSUP;
+}
+
+/* Under catmemi_mu: which arenas the generic path may serve. An arena that closes (shutdown,
+   release) also loses every heap's current pages, so the inline path stops serving it. */
+static void catmemi_sys_publish(void) {
+    CATMEMI_ASSERT_LOCKED();
+    unsigned i;
+    int up = catmemi_is_up();
+    for (i = 0; i < CATMEM_MAX_ARENAS; i++) {
+        catmemi_slot *s = &catmemi_slots[i];
+        int open = up && catmemi_slot_live(s);
+        __atomic_store_n(&catmemi_sys_open[i], open, __ATOMIC_RELAXED);
+        if (s->sys.was_open && !open) {
+            catmemi_sys_heap *h;
+            pthread_mutex_lock(&s->sys.mu);
+            for (h = s->sys.heaps; h != NULL; h = h->next) {
+                pthread_mutex_lock(&h->mu);
+                catmemi_sys_heap_close(h);
+                pthread_mutex_unlock(&h->mu);
+            }
+            pthread_mutex_unlock(&s->sys.mu);
+        }
+        s->sys.was_open = open;
+    }
+}
+
+/* Every mutex of the backend is taken around fork(), in the lock order, so that the child never
+   inherits one held mid-update. */
+static void catmemi_sys_atfork_prepare(void) {
+    unsigned i;
+    catmemi_sys_heap *h;
+    for (i = 0; i < CATMEM_MAX_ARENAS; i++)
+        if (catmemi_created(&catmemi_slots[i])) {
+            pthread_mutex_lock(&catmemi_slots[i].sys.mu);
+            for (h = catmemi_slots[i].sys.heaps; h != NULL; h = h->next)
+                pthread_mutex_lock(&h->mu);
+        }
+    pthread_mutex_lock(&catmemi_sys_large_mu);
+}
+static void catmemi_sys_atfork_parent(void) {
+    unsigned i;
+    catmemi_sys_heap *h;
+    pthread_mutex_unlock(&catmemi_sys_large_mu);
+    for (i = 0; i < CATMEM_MAX_ARENAS; i++)
+        if (catmemi_created(&catmemi_slots[i])) {
+            for (h = catmemi_slots[i].sys.heaps; h != NULL; h = h->next)
+                pthread_mutex_unlock(&h->mu);
+            pthread_mutex_unlock(&catmemi_slots[i].sys.mu);
+        }
+}
+/* In the child only the forking thread runs: the other threads' heaps become orphans. */
+static void catmemi_sys_atfork_child(void) {
+    unsigned i;
+    pthread_mutex_init(&catmemi_sys_large_mu, NULL);
+    for (i = 0; i < CATMEM_MAX_ARENAS; i++) {
+        catmemi_sys_heap *h;
+        if (!catmemi_created(&catmemi_slots[i])) continue;
+        pthread_mutex_init(&catmemi_slots[i].sys.mu, NULL);
+        for (h = catmemi_slots[i].sys.heaps; h != NULL; h = h->next) {
+            pthread_mutex_init(&h->mu, NULL);
+            if (h->owner != NULL && h->owner != catmemi_sys_tls) catmemi_sys_orphan(h);
+        }
+    }
+}
+
+/* The table the core calls through (CATMEMI_OPS_TABLE, core/contract.h). */
+CATMEMI_OPS_TABLE(sys, "system")

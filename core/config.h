@@ -1,0 +1,155 @@
+/* catmem: every configuration macro, its default and its check, in one place. Included by
+   catmem.h, first. The manual (CONFIGURATION at the top of catmem.h) says what each one does;
+   each entry here also says where it must be defined:
+     [every file]  before every #include "catmem.h", the same way in every file of the program
+                   (the inline paths depend on it; the Bazel and CMake targets export the
+                   backend and CATMEM_DEBUG for you);
+     [impl]        only where the implementation is compiled (the file that defines
+                   CATMEM_IMPLEMENTATION, or the Bazel/CMake target's own build). */
+#ifndef CATMEMI_CONFIG_H
+#define CATMEMI_CONFIG_H
+
+#if !defined(__GNUC__)
+#  error "catmem: needs GCC or Clang (it uses their atomics, builtins and thread-local storage)"
+#endif
+
+/* ---- the backend [every file] ---------------------------------------------------------------
+   CATMEM_BACKEND_JEMALLOC, CATMEM_BACKEND_SYSTEM or CATMEM_BACKEND_RUNTIME: at most one. With
+   none, jemalloc when <jemalloc/jemalloc.h> can be included, the system backend otherwise. */
+#if (defined(CATMEM_BACKEND_JEMALLOC) + defined(CATMEM_BACKEND_SYSTEM) +                           \
+     defined(CATMEM_BACKEND_RUNTIME)) > 1
+#  error "catmem: define exactly one CATMEM_BACKEND_* (JEMALLOC, SYSTEM or RUNTIME), or none"
+#endif
+#if !defined(CATMEM_BACKEND_JEMALLOC) && !defined(CATMEM_BACKEND_SYSTEM) &&                        \
+    !defined(CATMEM_BACKEND_RUNTIME)
+#  if defined(__has_include)
+#    if __has_include(<jemalloc/jemalloc.h>)
+#      define CATMEM_BACKEND_JEMALLOC 1
+#    else
+#      define CATMEM_BACKEND_SYSTEM 1
+#    endif
+#  else
+#    define CATMEM_BACKEND_SYSTEM 1
+#  endif
+#endif
+
+/* CATMEM_JEMALLOC_PREFIX [every file]: the symbol prefix of a jemalloc built with
+   --with-jemalloc-prefix (je_, say). Default: none. */
+#ifndef CATMEM_JEMALLOC_PREFIX
+#  define CATMEM_JEMALLOC_PREFIX
+#endif
+
+/* CATMEM_RUNTIME_PREFIXES [impl]: the prefixes the runtime backend tries, in order, as a list
+   of strings: "" is a jemalloc that is the process's malloc; "je_" finds a jemalloc built with
+   --with-jemalloc-prefix=je_ whose symbols are visible. Default: "". */
+#ifndef CATMEM_RUNTIME_PREFIXES
+#  define CATMEM_RUNTIME_PREFIXES ""
+#endif
+
+/* CATMEM_SYSTEM_MALLOC, _CALLOC, _REALLOC, _FREE [impl]: the allocator under the system engine
+   and under catmem's own bookkeeping (cleanup records, report rows): all four or none (the
+   fault-injection test puts catmem on a malloc that fails when told to). */
+#if (defined(CATMEM_SYSTEM_MALLOC) + defined(CATMEM_SYSTEM_CALLOC) +                              \
+     defined(CATMEM_SYSTEM_REALLOC) + defined(CATMEM_SYSTEM_FREE)) % 4 != 0
+#  error "catmem: define all four of CATMEM_SYSTEM_MALLOC, _CALLOC, _REALLOC and _FREE, or none"
+#endif
+#ifndef CATMEM_SYSTEM_MALLOC
+#  define CATMEM_SYSTEM_MALLOC  malloc
+#  define CATMEM_SYSTEM_CALLOC  calloc
+#  define CATMEM_SYSTEM_REALLOC realloc
+#  define CATMEM_SYSTEM_FREE    free
+#endif
+
+/* CATMEM_MAX_ARENAS [every file]: arena slots, built-in ones included (default 64; 6 to 4000,
+   jemalloc's arena limit). Every thread keeps one word per slot in thread-local storage (two
+   on the system backend, three on the runtime backend). */
+#ifndef CATMEM_MAX_ARENAS
+#  define CATMEM_MAX_ARENAS 64
+#endif
+#if CATMEM_MAX_ARENAS < 6 || CATMEM_MAX_ARENAS > 4000
+#  error "catmem: CATMEM_MAX_ARENAS must be between 6 and 4000 (jemalloc's arena limit)"
+#endif
+
+/* CATMEM_NAME_MAX [impl]: the longest arena name, in bytes (default 31). */
+#ifndef CATMEM_NAME_MAX
+#  define CATMEM_NAME_MAX 31
+#endif
+
+/* CATMEM_DEBUG [every file]: 1 checks every free's arena and catmem's internal invariants
+   (CATMEMI_ASSERT), and aborts with a message on misuse that cannot be reported otherwise.
+   Default 0. */
+#ifndef CATMEM_DEBUG
+#  define CATMEM_DEBUG 0
+#endif
+
+/* CATMEM_API [every file]: the storage class of catmem's functions (default extern; static
+   for a program that compiles catmem into one file). */
+#ifndef CATMEM_API
+#  define CATMEM_API extern
+#endif
+/* Every function of catmem is declared and defined with CATMEMI_API: the user's storage class,
+   and "unused" so that a program built with CATMEM_API=static that does not call every
+   function still compiles without warnings. */
+#define CATMEMI_API CATMEM_API __attribute__((unused))
+
+/* CATMEM_JEMALLOC_CACHE_BYTES [impl]: jemalloc backend: the bytes of freed blocks one thread
+   keeps in its front caches, all arenas together (default 1 MiB); 0 turns them off. */
+#ifndef CATMEM_JEMALLOC_CACHE_BYTES
+#  define CATMEM_JEMALLOC_CACHE_BYTES (1024 * 1024)
+#endif
+
+/* CATMEM_JEMALLOC_TCACHES [impl]: jemalloc backend: how many jemalloc caches (tcache.create)
+   catmem may hold for busy (thread, arena) pairs, all threads together (default 1024; 0:
+   none). jemalloc has about 4,000 in a process. */
+#ifndef CATMEM_JEMALLOC_TCACHES
+#  define CATMEM_JEMALLOC_TCACHES 1024
+#endif
+
+/* CATMEM_REGION_ALIGN, CATMEM_REGION_CHUNK_MIN, CATMEM_REGION_CHUNK_MAX [every file]: the
+   alignment of every region allocation (default 16, suitable for max_align_t on the common
+   64-bit ABIs), a region's first chunk (4096) and its largest (1 MiB). */
+#ifndef CATMEM_REGION_ALIGN
+#  define CATMEM_REGION_ALIGN 16
+#endif
+#ifndef CATMEM_REGION_CHUNK_MIN
+#  define CATMEM_REGION_CHUNK_MIN 4096
+#endif
+#ifndef CATMEM_REGION_CHUNK_MAX
+#  define CATMEM_REGION_CHUNK_MAX (1024 * 1024)
+#endif
+
+/* AddressSanitizer is on: not a setting, but the defaults below follow it. */
+#if defined(__SANITIZE_ADDRESS__)
+#  define CATMEMI_ASAN 1
+#elif defined(__has_feature)
+#  if __has_feature(address_sanitizer)
+#    define CATMEMI_ASAN 1
+#  endif
+#endif
+
+/* CATMEM_VALGRIND [every file]: 1 describes region memory to Valgrind's memcheck and gives
+   every block of the system backend a malloc of its own, which memcheck watches. Default: 1
+   when CATMEM_DEBUG is and <valgrind/memcheck.h> exists. */
+#ifndef CATMEM_VALGRIND
+#  if CATMEM_DEBUG && defined(__has_include)
+#    if __has_include(<valgrind/memcheck.h>)
+#      define CATMEM_VALGRIND 1
+#    endif
+#  endif
+#endif
+#ifndef CATMEM_VALGRIND
+#  define CATMEM_VALGRIND 0
+#endif
+
+/* CATMEM_SYSTEM_ENGINE [every file]: 1 runs the system backend's engine even under a memory
+   checker (the fuzzer does, under ASan); 0 gives every block a malloc of its own, which the
+   checker watches. Default: 0 under AddressSanitizer and with CATMEM_VALGRIND, 1 otherwise. */
+#if defined(CATMEM_SYSTEM_ENGINE)
+#  define CATMEMI_SYS_ENGINE CATMEM_SYSTEM_ENGINE
+#elif defined(CATMEMI_ASAN) || CATMEM_VALGRIND
+#  define CATMEMI_SYS_ENGINE 0
+#else
+#  define CATMEMI_SYS_ENGINE 1
+#endif
+
+#endif /* CATMEMI_CONFIG_H */

@@ -1,0 +1,183 @@
+/* catmem: THE BACKEND CONTRACT. What the core gives an engine, what an engine gives the core,
+   and the locks. Part of the implementation (core/impl.h), compiled before the engines.
+
+   An engine is a folder in backends/:
+     fast.h   its data layout and inline paths, included in every file that includes catmem.h
+              (by backends/inline.h, the one place that chooses the engine), and the type of its
+              data in each arena slot (catmemi_<be>_slot, with CATMEMI_HAS_<BE> defined).
+     *.h      its implementation, compiled once (core/impl.h lists the files in order), ending
+              with the table of its operations: CATMEMI_OPS_TABLE(<be>, "display name").
+
+   WHAT AN ENGINE GIVES THE CORE
+   - Inline paths: catmemi_<be>_fast_alloc(a, size, opts), catmemi_<be>_fast_free(a, p) and
+     catmemi_<be>_fast_free_sized(a, p, size), which backends/inline.h wraps as catmemi_be_alloc,
+     _free and _free_sized for catmem_alloc & co. They may assume: a is not NULL (not
+     necessarily live: it may be released or catmem shut down, and then they must fall back);
+     1 <= size <= CATMEM_SIZE_MAX; opts = log2 of the alignment (at most 30) | CATMEMI_ZERO;
+     p is not NULL. Whatever they do not serve goes to catmemi_alloc_slow / catmemi_free_slow
+     (core/alloc.h), which check the arguments and report errors. Data they read is declared
+     extern (never CATMEM_API, which may be static). No locks.
+   - The operations of catmemi_ops below, each called only after the core has checked the
+     handle (a live slot, catmem up) and the arguments, with size 0 already 1.
+
+   WHAT THE CORE GIVES AN ENGINE (declared below, defined in core/registry.h and
+   core/accounting.h; an engine uses nothing else of the core)
+   - catmemi_slots[CATMEM_MAX_ARENAS], the registry: slot i's handle, state, name, limit, and
+     the engine's own data (catmemi_slot.je, .sys). Slot i is arena handle i.
+   - catmemi_lock/_unlock: the registry lock, catmemi_mu.
+   - catmemi_is_up, catmemi_slot_live, catmemi_created: the state checks.
+   - catmemi_counted, catmemi_charge, _uncharge, _peak, _recharge: the byte accounting of
+     arenas with a limit (core/accounting.h).
+   - catmemi_say: adds a note to catmem_backend_info's text, from any thread.
+   - catmemi_alloc_slow, catmemi_free_slow: the core's slow paths (for the inline paths).
+
+   LOCKS, in the order they are taken (nothing that holds a later lock takes an earlier one):
+     1. catmemi_mu           the registry: init, shutdown, create, release, reset, set_limit,
+                             every operation marked "mu" below, and every engine operation on
+                             other threads' caches or heaps.
+     2. catmemi_sys_slot.mu  system engine: an arena's heaps, orphans, segments moving between
+                             heaps.
+     3. catmemi_sys_heap.mu  system engine: a heap's slow path and other threads' visits. The
+                             owner takes it only on its slow path and never holds it while
+                             taking an arena's mutex.
+     4. catmemi_sys_large_mu system engine: the large-block table.
+   Leaves, held around nothing else: catmemi_oom_mu (the out-of-memory handler and its
+   argument), catmemi_info_mu (writers of catmem_backend_info's text). The jemalloc engine has
+   no lock of its own (jemalloc's are below all of these). "mu" below: called with catmemi_mu
+   held. Every other operation may run on any thread at any time, concurrently with allocation
+   and free in the same arena, except where THREADS in the manual says otherwise (reset and
+   release: nobody else uses that arena). Under CATMEM_DEBUG, CATMEMI_ASSERT_LOCKED checks
+   catmemi_mu where a function relies on it. */
+#ifndef CATMEMI_IMPL_H
+#  error "catmem: include catmem.h, not catmem's internal files"
+#endif
+
+
+/* catmemi_state. NEVER until the first init: a call then initialises catmem implicitly. DOWN
+   after catmem_shutdown: calls fail with ESHUTDOWN until the next catmem_init. */
+enum { CATMEMI_NEVER = 0, CATMEMI_UP = 1, CATMEMI_DOWN = 2 };
+/* catmemi_slot.state. CLEANING: its cleanups (or its children's) are running, outside
+   catmemi_mu; every call on it but free fails with EBUSY meanwhile. */
+enum { CATMEMI_FREE = 0, CATMEMI_LIVE = 1, CATMEMI_CLEANING = 2 };
+
+/* One arena slot: the registry of named arenas. Slots 0..CATMEM_KIND_COUNT-1 are the built-in
+   arenas. A slot's backend arena is made once (created != 0) and kept for the process. */
+typedef struct catmemi_slot {
+    catmem_arena handle; /* handle.slot == index in catmemi_slots */
+    int state;           /* CATMEMI_FREE, _LIVE or _CLEANING; atomic */
+    int created;         /* the backend arena exists; atomic (catmemi_created) */
+    unsigned parent;     /* slot index + 1 of the parent arena; 0: top level. Under mu */
+    catmemi_cleanup *cleanups; /* newest first; under catmemi_mu */
+    unsigned ncleanups;
+    /* LIMITS: bytes of the arena's blocks out of its backend arena, counted by the backend when
+       counted is set (catmemi_charge); their high-water; the limit (0: none). Atomic. */
+    size_t charged, peak, limit;
+    int counted; /* set by the backend's set_limit at the first limit, cleared at release */
+    char name[CATMEM_NAME_MAX + 1];
+#if defined(CATMEMI_HAS_JE)
+    catmemi_je_slot je;
+#endif
+#if defined(CATMEMI_HAS_SYS)
+    catmemi_sys_slot sys;
+#endif
+#if CATMEMI_TRACKING
+    catmemi_region_block *chunks; /* region chunks drawn from this arena; under catmemi_mu */
+#endif
+} catmemi_slot;
+
+typedef struct catmemi_ops {
+    const char *name;                     /* catmem_backend_name() */
+    int (*once)(void);                    /* at the first init: keys, tables; mu */
+    int (*arena_create)(catmemi_slot *s); /* once per slot, kept for the process; mu */
+    int (*arena_id)(const catmemi_slot *s);
+    /* A block of size bytes for the calling thread in s (opts as above); NULL: out of memory
+       (the core sets errno). Makes the thread's per-arena state when it has none. */
+    void *(*alloc_slow)(catmemi_slot *s, size_t size, int opts);
+    /* Frees p; size 0 or what was asked. s NULL: no usable arena (NULL handle, shutdown,
+       released): free without touching any cache. */
+    void (*free_slow)(catmemi_slot *s, void *p, size_t size);
+    /* p moved or resized into s; NULL: failed, p untouched and still valid. */
+    void *(*realloc)(catmemi_slot *s, void *p, size_t size);
+    size_t (*usable_size)(const void *p); /* p != NULL, a live block; 0 if not catmem's */
+    void (*free_any)(void *p);            /* p != NULL; the owner comes from p */
+    /* Every thread's cache for s (all slots when NULL) is dropped: after shutdown and before
+       release no thread may serve from one. mu */
+    void (*drop_caches)(catmemi_slot *s);
+    /* Every block of s freed at once; release: s goes to a new arena next, so its counters
+       (nmalloc, ndalloc) start again from zero. mu */
+    int (*reset)(catmemi_slot *s, int release);
+    /* s's limit became bytes (in s->limit; the core restores the old one on an error): the
+       backend makes it hold. An arena it does not count yet is counted from now on: every
+       block of s that leaves or comes back to the backend arena is charged (catmemi_charge,
+       catmemi_uncharge), starting from what s holds now, and s->counted is set. mu; when s had
+       no limit, nobody else uses s (LIMITS). */
+    int (*set_limit)(catmemi_slot *s, size_t bytes);
+    int (*purge)(catmemi_slot *s); /* unused memory of s back to the OS */
+    int (*stats)(catmemi_slot *s, catmem_stats *out); /* out zeroed; STATISTICS in the manual */
+    int (*total_stats)(catmem_stats *out);            /* out zeroed */
+    int (*owns)(const catmemi_slot *s, const void *p); /* p a live block of any arena */
+    int (*set_decay)(catmemi_slot *s, long dirty_ms, long muzzy_ms); /* ENOTSUP if none */
+    int (*prof_active)(int on);                                     /* ENOTSUP if none */
+    int (*prof_dump)(const char *path);                             /* ENOTSUP if none */
+    /* After init, shutdown, create, release: whatever the inline paths read to know which
+       arenas they may serve. mu */
+    void (*publish)(void);
+    /* fork(): prepare takes every lock of the backend in order, parent releases them, child
+       makes them new and forgets the other threads (their state becomes orphaned). mu for the
+       first two; the child runs alone. */
+    void (*atfork_prepare)(void);
+    void (*atfork_parent)(void);
+    void (*atfork_child)(void);
+} catmemi_ops;
+
+/* A backend's table, filled by name from its catmemi_<be>_<operation> functions: the one list of
+   the operations besides the struct above, so a missing or misnamed function is a compile error
+   (and C++, which compiles this file too, has no designated initializers before C++20). */
+#define CATMEMI_OPS_TABLE(be, display_name)                                                        \
+  static catmemi_ops catmemi_##be##_ops;                                                           \
+  static const catmemi_ops *catmemi_##be##_table(void) {                                           \
+    catmemi_ops *o = &catmemi_##be##_ops;                                                          \
+    o->name = display_name;                                                                        \
+    o->once = catmemi_##be##_once;                                                                 \
+    o->arena_create = catmemi_##be##_arena_create;                                                 \
+    o->arena_id = catmemi_##be##_arena_id;                                                         \
+    o->alloc_slow = catmemi_##be##_alloc_slow;                                                     \
+    o->free_slow = catmemi_##be##_free_slow;                                                       \
+    o->realloc = catmemi_##be##_realloc;                                                           \
+    o->usable_size = catmemi_##be##_usable_size;                                                   \
+    o->free_any = catmemi_##be##_free_any;                                                         \
+    o->drop_caches = catmemi_##be##_drop_caches;                                                   \
+    o->reset = catmemi_##be##_reset;                                                               \
+    o->set_limit = catmemi_##be##_set_limit;                                                       \
+    o->purge = catmemi_##be##_purge;                                                               \
+    o->stats = catmemi_##be##_stats;                                                               \
+    o->total_stats = catmemi_##be##_total_stats;                                                   \
+    o->owns = catmemi_##be##_owns;                                                                 \
+    o->set_decay = catmemi_##be##_set_decay;                                                       \
+    o->prof_active = catmemi_##be##_prof_active;                                                   \
+    o->prof_dump = catmemi_##be##_prof_dump;                                                       \
+    o->publish = catmemi_##be##_publish;                                                           \
+    o->atfork_prepare = catmemi_##be##_atfork_prepare;                                             \
+    o->atfork_parent = catmemi_##be##_atfork_parent;                                               \
+    o->atfork_child = catmemi_##be##_atfork_child;                                                 \
+    return o;                                                                                      \
+  }
+
+/* The registry. Slots 0..CATMEM_KIND_COUNT-1 are the built-in arenas. */
+static catmemi_slot catmemi_slots[CATMEM_MAX_ARENAS];
+
+/* ---- what the core gives an engine (core/registry.h, core/accounting.h) ------------------- */
+static void catmemi_lock(void);
+static void catmemi_unlock(void);
+static int catmemi_is_up(void);
+static int catmemi_created(const catmemi_slot *s);
+static int catmemi_slot_live(const catmemi_slot *s);
+static void catmemi_say(const char *note);
+static inline int catmemi_counted(const catmemi_slot *s);
+static size_t catmemi_charge(catmemi_slot *s, size_t bytes);
+static void catmemi_uncharge(catmemi_slot *s, size_t bytes);
+static void catmemi_peak(catmemi_slot *s, size_t total);
+static void catmemi_recharge(catmemi_slot *s, size_t old, size_t now);
+#if CATMEM_DEBUG
+static int catmemi_locked(void); /* the caller holds catmemi_mu (CATMEMI_ASSERT_LOCKED) */
+#endif

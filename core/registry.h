@@ -1,0 +1,568 @@
+/* catmem: the registry of arenas. Process state, init and shutdown, creating, finding and
+   naming arenas, reset and release of an arena and its children, cleanups, limits, statistics,
+   profiling, and the text of catmem_backend_info. Part of the implementation (core/impl.h). */
+#ifndef CATMEMI_IMPL_H
+#  error "catmem: include catmem.h, not catmem's internal files"
+#endif
+
+/* A registered cleanup, in a list newest first: an arena's (under catmemi_mu) or a region's. */
+struct catmemi_cleanup {
+    catmemi_cleanup *next;
+    catmem_cleanup_fn fn;
+    void *arg;
+};
+
+static int catmemi_state;     /* CATMEMI_NEVER, _UP or _DOWN; atomic */
+static int catmemi_once_done; /* thread key and fork handlers installed; under catmemi_mu */
+/* Guards the registry, init/shutdown and every backend operation on other threads' caches. */
+static pthread_mutex_t catmemi_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static const char *const catmemi_kind_names[CATMEM_KIND_COUNT] = {"request", "response", "cache",
+                                                                  "static", "task"};
+#if CATMEM_DEBUG
+/* Who holds catmemi_mu, for CATMEMI_ASSERT_LOCKED: written by the holder only. */
+static pthread_t catmemi_mu_owner;
+static int catmemi_mu_held;
+static int catmemi_locked(void) {
+    return catmemi_mu_held && pthread_equal(catmemi_mu_owner, pthread_self());
+}
+static void catmemi_lock(void) {
+    CATMEMI_ASSERT(!catmemi_locked()); /* not recursive: a second lock would deadlock */
+    pthread_mutex_lock(&catmemi_mu);
+    catmemi_mu_owner = pthread_self();
+    catmemi_mu_held = 1;
+}
+static void catmemi_unlock(void) {
+    CATMEMI_ASSERT_LOCKED();
+    catmemi_mu_held = 0;
+    pthread_mutex_unlock(&catmemi_mu);
+}
+#else
+static void catmemi_lock(void) { pthread_mutex_lock(&catmemi_mu); }
+static void catmemi_unlock(void) { pthread_mutex_unlock(&catmemi_mu); }
+#endif
+static int catmemi_is_up(void) {
+    return __atomic_load_n(&catmemi_state, __ATOMIC_ACQUIRE) == CATMEMI_UP;
+}
+/* Set once under catmemi_mu, read without it (statistics, ownership): release/acquire, so a
+   reader that sees it also sees the backend arena fully made. */
+static int catmemi_created(const catmemi_slot *s) {
+    return __atomic_load_n(&s->created, __ATOMIC_ACQUIRE);
+}
+static int catmemi_slot_live(const catmemi_slot *s) {
+    return __atomic_load_n(&s->state, __ATOMIC_ACQUIRE) == CATMEMI_LIVE;
+}
+/* Live, or running its cleanups: it still has a name, statistics and memory. */
+static int catmemi_slot_used(const catmemi_slot *s) {
+    return __atomic_load_n(&s->state, __ATOMIC_ACQUIRE) != CATMEMI_FREE;
+}
+/* Implicit init: the first call before any catmem_init initialises catmem; after an explicit
+   catmem_shutdown nothing does but catmem_init. 0 when catmem is up; otherwise ESHUTDOWN, or
+   the error of the init that failed (a later call tries again). */
+static int catmemi_up_or_init(void) {
+    int err;
+    if (CATMEMI_LIKELY(catmemi_is_up())) return 0;
+    if (__atomic_load_n(&catmemi_state, __ATOMIC_ACQUIRE) != CATMEMI_NEVER) return ESHUTDOWN;
+    err = catmem_init();
+    return err != 0 ? err : catmemi_is_up() ? 0 : ESHUTDOWN;
+}
+
+
+/* catmem_backend_info's text: set when the backend is chosen; an engine adds notes to it with
+   catmemi_say. Read without a lock, at any time. */
+static char catmemi_info[200];
+static pthread_mutex_t catmemi_info_mu = PTHREAD_MUTEX_INITIALIZER; /* writers, one at a time */
+
+/* Appends note to catmemi_info, from any thread. A reader holds no lock, so the note is copied
+   past the terminating NUL first and that NUL is replaced by the note's first byte last (a
+   release store): a reader sees the old text or the whole note, never a part. A note that does
+   not fit is dropped. (Unused by the system engine, which has nothing to add.) */
+__attribute__((unused)) static void catmemi_say(const char *note) {
+    size_t len, n = strlen(note);
+    if (n == 0) return;
+    pthread_mutex_lock(&catmemi_info_mu);
+    len = strlen(catmemi_info);
+    if (len + n + 1 <= sizeof catmemi_info) {
+        memcpy(catmemi_info + len + 1, note + 1, n);
+        __atomic_store_n(&catmemi_info[len], note[0], __ATOMIC_RELEASE);
+    }
+    pthread_mutex_unlock(&catmemi_info_mu);
+}
+
+
+/* The live backend, chosen once per process before anything is allocated: memory always goes
+   back to the allocator that gave it. catmemi_info says what was chosen and why. */
+static const catmemi_ops *catmemi_be;
+static pthread_once_t catmemi_select_once = PTHREAD_ONCE_INIT;
+static void catmemi_select_now(void) {
+    catmemi_be = catmemi_select(catmemi_info, sizeof catmemi_info);
+}
+static const catmemi_ops *catmemi_backend(void) {
+    pthread_once(&catmemi_select_once, catmemi_select_now);
+    return catmemi_be;
+}
+
+static void catmemi_untrack_chunks(catmemi_slot *s); /* with the regions, below */
+
+/* Maps a handle to its slot without judging its state; NULL for anything that is not a handle. */
+static catmemi_slot *catmemi_slot_of(const catmem_arena *a) {
+    uintptr_t base = (uintptr_t)catmemi_slots, p = (uintptr_t)a;
+    if (a == NULL || p < base || p >= base + sizeof catmemi_slots ||
+        (p - base) % sizeof(catmemi_slot) != offsetof(catmemi_slot, handle))
+        return NULL;
+    return &catmemi_slots[(p - base) / sizeof(catmemi_slot)];
+}
+
+/* The one argument check behind every call that takes a handle: the slot, or NULL with *err.
+   Under catmemi_mu (which catmem_init takes): no implicit init here; the caller did that before
+   taking the lock, with catmemi_up_or_init. */
+static catmemi_slot *catmemi_check_locked(const catmem_arena *a, int *err) {
+    catmemi_slot *s = catmemi_slot_of(a);
+    if (s == NULL) {
+        *err = EINVAL;
+        return NULL;
+    }
+    if (!catmemi_is_up()) {
+        *err = ESHUTDOWN;
+        return NULL;
+    }
+    switch (__atomic_load_n(&s->state, __ATOMIC_ACQUIRE)) {
+    case CATMEMI_LIVE: return s;
+    case CATMEMI_CLEANING: *err = EBUSY; return NULL;
+    default: *err = EINVAL; return NULL;
+    }
+}
+
+/* The same without the lock held. */
+static catmemi_slot *catmemi_check(const catmem_arena *a, int *err) {
+    if (catmemi_slot_of(a) != NULL && (*err = catmemi_up_or_init()) != 0) return NULL;
+    return catmemi_check_locked(a, err);
+}
+
+static int catmemi_make_arena(catmemi_slot *s) {
+    CATMEMI_ASSERT_LOCKED();
+    int err;
+    if (catmemi_created(s)) return 0;
+    err = catmemi_be->arena_create(s);
+    if (err == 0) __atomic_store_n(&s->created, 1, __ATOMIC_RELEASE);
+    return err;
+}
+
+static void catmemi_atfork_prepare(void) {
+    catmemi_lock();
+    catmemi_be->atfork_prepare();
+}
+static void catmemi_atfork_parent(void) {
+    catmemi_be->atfork_parent();
+    catmemi_unlock();
+}
+static void catmemi_atfork_child(void) {
+    catmemi_be->atfork_child();
+    pthread_mutex_init(&catmemi_mu, NULL); /* other threads are gone; nobody else holds it */
+#if CATMEM_DEBUG
+    catmemi_mu_held = 0;
+#endif
+}
+
+static void catmemi_report_at_exit_once(void); /* with the report, below */
+
+CATMEMI_API int catmem_init(void) {
+    int err = 0;
+    unsigned i;
+    if (catmemi_is_up()) return 0;
+    catmemi_backend();
+    catmemi_lock();
+    if (catmemi_state == CATMEMI_UP) goto out;
+    if (!catmemi_once_done) {
+        err = catmemi_be->once();
+        if (err == 0 && pthread_atfork(catmemi_atfork_prepare, catmemi_atfork_parent,
+                                       catmemi_atfork_child) != 0)
+            err = ENOMEM;
+        if (err != 0) goto out;
+        for (i = 0; i < CATMEM_MAX_ARENAS; i++) catmemi_slots[i].handle.slot = i;
+        catmemi_report_at_exit_once();
+        catmemi_once_done = 1;
+    }
+    for (i = 0; i < CATMEM_KIND_COUNT; i++) {
+        catmemi_slot *s = &catmemi_slots[i];
+        if ((err = catmemi_make_arena(s)) != 0) goto out;
+        if (s->name[0] == '\0') strcpy(s->name, catmemi_kind_names[i]);
+        __atomic_store_n(&s->state, CATMEMI_LIVE, __ATOMIC_RELEASE);
+    }
+    __atomic_store_n(&catmemi_state, CATMEMI_UP, __ATOMIC_RELEASE);
+    catmemi_be->publish();
+out:
+    catmemi_unlock();
+    return err;
+}
+
+CATMEMI_API void catmem_shutdown(void) {
+    catmemi_lock();
+    if (catmemi_state == CATMEMI_NEVER) /* no implicit init after an explicit shutdown */
+        __atomic_store_n(&catmemi_state, CATMEMI_DOWN, __ATOMIC_RELEASE);
+    if (catmemi_state == CATMEMI_UP) {
+        __atomic_store_n(&catmemi_state, CATMEMI_DOWN, __ATOMIC_RELEASE);
+        catmemi_be->publish();
+        catmemi_be->drop_caches(NULL);
+    }
+    catmemi_unlock();
+}
+
+CATMEMI_API int catmem_is_initialized(void) { return catmemi_is_up(); }
+
+CATMEMI_API const char *catmem_backend_name(void) { return catmemi_backend()->name; }
+
+CATMEMI_API const char *catmem_backend_info(void) {
+    catmemi_backend();
+    return catmemi_info;
+}
+
+CATMEMI_API catmem_arena *catmem_arena_get(catmem_kind kind) {
+    int err;
+    if ((unsigned)kind >= CATMEM_KIND_COUNT) {
+        errno = EINVAL;
+        return NULL;
+    }
+    if ((err = catmemi_up_or_init()) != 0) {
+        errno = err;
+        return NULL;
+    }
+    return &catmemi_slots[kind].handle;
+}
+
+static int catmemi_check_name(const char *name) {
+    size_t len;
+    if (name == NULL || name[0] == '\0') return EINVAL;
+    len = strlen(name);
+    return len > CATMEM_NAME_MAX ? ENAMETOOLONG : 0;
+}
+
+/* Under catmemi_mu. */
+static catmemi_slot *catmemi_find_locked(const char *name) {
+    CATMEMI_ASSERT_LOCKED();
+    unsigned i;
+    for (i = 0; i < CATMEM_MAX_ARENAS; i++)
+        if (catmemi_slot_used(&catmemi_slots[i]) && strcmp(catmemi_slots[i].name, name) == 0)
+            return &catmemi_slots[i];
+    return NULL;
+}
+
+/* catmem_arena_create and _create_child: parent NULL for a top-level arena. */
+static catmem_arena *catmemi_create(const catmem_arena *parent, const char *name) {
+    catmemi_slot *s = NULL, *ps = NULL;
+    unsigned i;
+    int err = catmemi_check_name(name);
+    if (err != 0) {
+        errno = err;
+        return NULL;
+    }
+    if ((err = catmemi_up_or_init()) != 0) {
+        errno = err;
+        return NULL;
+    }
+    catmemi_lock();
+    if (parent != NULL && (ps = catmemi_check_locked(parent, &err)) == NULL) goto out;
+    if (catmemi_state != CATMEMI_UP) {
+        err = ESHUTDOWN;
+        goto out;
+    }
+    if (catmemi_find_locked(name) != NULL) {
+        err = EEXIST;
+        goto out;
+    }
+    /* A free slot whose backend arena already exists first: reuse keeps the arena count flat. */
+    for (i = CATMEM_KIND_COUNT; i < CATMEM_MAX_ARENAS && s == NULL; i++)
+        if (catmemi_slots[i].state == CATMEMI_FREE && catmemi_created(&catmemi_slots[i]))
+            s = &catmemi_slots[i];
+    for (i = CATMEM_KIND_COUNT; i < CATMEM_MAX_ARENAS && s == NULL; i++)
+        if (catmemi_slots[i].state == CATMEMI_FREE) s = &catmemi_slots[i];
+    if (s == NULL) {
+        err = EAGAIN;
+        goto out;
+    }
+    if ((err = catmemi_make_arena(s)) != 0) {
+        s = NULL;
+        goto out;
+    }
+    strcpy(s->name, name);
+    s->parent = ps != NULL ? ps->handle.slot + 1 : 0;
+    __atomic_store_n(&s->state, CATMEMI_LIVE, __ATOMIC_RELEASE);
+    catmemi_be->publish();
+out:
+    catmemi_unlock();
+    if (s == NULL) {
+        errno = err;
+        return NULL;
+    }
+    return &s->handle;
+}
+
+CATMEMI_API catmem_arena *catmem_arena_create(const char *name) {
+    return catmemi_create(NULL, name);
+}
+
+CATMEMI_API catmem_arena *catmem_arena_create_child(catmem_arena *parent, const char *name) {
+    if (parent == NULL) {
+        errno = EINVAL;
+        return NULL;
+    }
+    return catmemi_create(parent, name);
+}
+
+CATMEMI_API catmem_arena *catmem_arena_parent(const catmem_arena *a) {
+    catmemi_slot *s = catmemi_slot_of(a);
+    catmem_arena *p = NULL;
+    if (s == NULL) {
+        errno = EINVAL;
+        return NULL;
+    }
+    catmemi_lock();
+    if (catmemi_slot_used(s) && s->parent != 0) p = &catmemi_slots[s->parent - 1].handle;
+    catmemi_unlock();
+    return p;
+}
+
+CATMEMI_API catmem_arena *catmem_arena_find(const char *name) {
+    catmemi_slot *s;
+    int err = catmemi_check_name(name);
+    if (err != 0) {
+        errno = err;
+        return NULL;
+    }
+    if ((err = catmemi_up_or_init()) != 0) {
+        errno = err;
+        return NULL;
+    }
+    catmemi_lock();
+    if (catmemi_state != CATMEMI_UP) err = ESHUTDOWN;
+    s = err ? NULL : catmemi_find_locked(name);
+    catmemi_unlock();
+    if (s == NULL) {
+        errno = err ? err : ENOENT;
+        return NULL;
+    }
+    return &s->handle;
+}
+
+CATMEMI_API const char *catmem_arena_name(const catmem_arena *a) {
+    catmemi_slot *s = catmemi_slot_of(a);
+    return (s != NULL && catmemi_slot_used(s)) ? s->name : NULL;
+}
+
+CATMEMI_API int catmem_arena_id(const catmem_arena *a) {
+    catmemi_slot *s = catmemi_slot_of(a);
+    return (s != NULL && catmemi_created(s)) ? catmemi_be->arena_id(s) : -1;
+}
+
+CATMEMI_API int catmem_arena_owns(const catmem_arena *a, const void *p) {
+    catmemi_slot *s = catmemi_slot_of(a);
+    return (s != NULL && catmemi_created(s) && p != NULL) ? catmemi_be->owns(s, p) : 0;
+}
+
+/* ---- reset and release of an arena and its children ----------------------------------------- */
+
+/* Under catmemi_mu: s and every arena below it, children before their parent, appended to ids
+   from index n; returns the new count. */
+static unsigned catmemi_subtree(const catmemi_slot *s, unsigned short *ids, unsigned n) {
+    CATMEMI_ASSERT_LOCKED();
+    unsigned i, me = s->handle.slot + 1;
+    for (i = CATMEM_KIND_COUNT; i < CATMEM_MAX_ARENAS; i++)
+        if (catmemi_slots[i].parent == me && catmemi_slot_used(&catmemi_slots[i]))
+            n = catmemi_subtree(&catmemi_slots[i], ids, n);
+    ids[n++] = (unsigned short)s->handle.slot;
+    return n;
+}
+
+/* Runs the cleanups of each arena in ids, in order, newest first; catmemi_mu is NOT held, so a
+   cleanup may call catmem; its own arenas are CLEANING meanwhile and refuse it with EBUSY. */
+static void catmemi_run_cleanups(const unsigned short *ids, unsigned n) {
+    CATMEMI_ASSERT(!catmemi_locked());
+    unsigned i;
+    for (i = 0; i < n; i++) {
+        catmemi_slot *s = &catmemi_slots[ids[i]];
+        catmemi_cleanup *c;
+        catmemi_lock();
+        c = s->cleanups;
+        s->cleanups = NULL;
+        s->ncleanups = 0;
+        catmemi_unlock();
+        while (c != NULL) {
+            catmemi_cleanup *next = c->next;
+            c->fn(c->arg);
+            CATMEM_SYSTEM_FREE(c);
+            c = next;
+        }
+    }
+}
+
+/* Under catmemi_mu: frees everything the arenas in ids hold and, for a release, gives their
+   slots back. The first error is returned; an arena that failed stays live. */
+static int catmemi_reset_all(const unsigned short *ids, unsigned n, int release) {
+    CATMEMI_ASSERT_LOCKED();
+    unsigned i;
+    int first = 0;
+    for (i = 0; i < n; i++) {
+        catmemi_slot *s = &catmemi_slots[ids[i]];
+        int err;
+        if (release) catmemi_be->drop_caches(s);
+        catmemi_untrack_chunks(s);
+        err = catmemi_be->reset(s, release);
+        if (err == 0) {
+            __atomic_store_n(&s->charged, 0, __ATOMIC_RELAXED);
+            __atomic_store_n(&s->peak, 0, __ATOMIC_RELAXED);
+        }
+        if (err == 0 && release) {
+            __atomic_store_n(&s->limit, 0, __ATOMIC_RELAXED);
+            s->name[0] = '\0';
+            s->parent = 0;
+            __atomic_store_n(&s->state, CATMEMI_FREE, __ATOMIC_RELEASE);
+        } else {
+            __atomic_store_n(&s->state, CATMEMI_LIVE, __ATOMIC_RELEASE);
+        }
+        if (first == 0) first = err;
+    }
+    catmemi_be->publish();
+    return first;
+}
+
+/* catmem_arena_reset and _release. Children go first; cleanups run outside the registry lock
+   (they may call catmem), with every arena of the subtree marked CLEANING so that nothing
+   registers, allocates, resets or releases there meanwhile (EBUSY, never a deadlock). */
+static int catmemi_reset_tree(catmem_arena *a, int release) {
+    unsigned short ids[CATMEM_MAX_ARENAS];
+    unsigned i, n = 0;
+    int err = 0, cleanups = 0;
+    catmemi_slot *s;
+    if (catmemi_slot_of(a) != NULL && (err = catmemi_up_or_init()) != 0) return err;
+    catmemi_lock();
+    s = catmemi_check_locked(a, &err);
+    if (s != NULL && release && s->handle.slot < CATMEM_KIND_COUNT) err = EINVAL; /* built-ins */
+    if (err == 0) n = catmemi_subtree(s, ids, 0);
+    for (i = 0; i < n && err == 0; i++) {
+        if (catmemi_slots[ids[i]].state != CATMEMI_LIVE) err = EBUSY; /* a child is cleaning */
+        cleanups |= catmemi_slots[ids[i]].cleanups != NULL;
+    }
+    if (err == 0 && cleanups) {
+        /* Close the fast paths too: a cleanup that allocates there gets EBUSY, not memory that
+           the reset is about to free. */
+        for (i = 0; i < n; i++) {
+            __atomic_store_n(&catmemi_slots[ids[i]].state, CATMEMI_CLEANING, __ATOMIC_RELEASE);
+            catmemi_be->drop_caches(&catmemi_slots[ids[i]]);
+        }
+        catmemi_be->publish();
+        catmemi_unlock();
+        catmemi_run_cleanups(ids, n);
+        catmemi_lock();
+    }
+    if (err == 0) err = catmemi_reset_all(ids, n, release);
+    catmemi_unlock();
+    return err;
+}
+
+CATMEMI_API int catmem_arena_reset(catmem_arena *a) { return catmemi_reset_tree(a, 0); }
+
+CATMEMI_API int catmem_arena_release(catmem_arena *a) { return catmemi_reset_tree(a, 1); }
+
+CATMEMI_API int catmem_arena_on_reset(catmem_arena *a, catmem_cleanup_fn fn, void *arg) {
+    catmemi_cleanup *c;
+    catmemi_slot *s;
+    int err = 0;
+    if (catmemi_check(a, &err) == NULL) return err; /* and again under the lock */
+    if (fn == NULL) return EINVAL;
+    c = (catmemi_cleanup *)CATMEM_SYSTEM_MALLOC(sizeof *c);
+    if (c == NULL) return ENOMEM;
+    c->fn = fn;
+    c->arg = arg;
+    catmemi_lock();
+    s = catmemi_check_locked(a, &err);
+    if (s != NULL) {
+        c->next = s->cleanups;
+        s->cleanups = c;
+        s->ncleanups++;
+    }
+    catmemi_unlock();
+    if (s == NULL) CATMEM_SYSTEM_FREE(c);
+    return err;
+}
+
+CATMEMI_API int catmem_arena_set_limit(catmem_arena *a, size_t bytes) {
+    int err = 0;
+    catmemi_slot *s;
+    if (catmemi_slot_of(a) != NULL && (err = catmemi_up_or_init()) != 0) return err;
+    catmemi_lock();
+    s = catmemi_check_locked(a, &err);
+    if (s != NULL) {
+        size_t old = __atomic_exchange_n(&s->limit, bytes, __ATOMIC_RELAXED);
+        if ((err = catmemi_be->set_limit(s, bytes)) != 0)
+            __atomic_store_n(&s->limit, old, __ATOMIC_RELAXED);
+    }
+    catmemi_unlock();
+    return err;
+}
+
+CATMEMI_API size_t catmem_arena_limit(const catmem_arena *a) {
+    catmemi_slot *s = catmemi_slot_of(a);
+    return (s != NULL && catmemi_slot_used(s)) ? __atomic_load_n(&s->limit, __ATOMIC_RELAXED) : 0;
+}
+
+CATMEMI_API int catmem_arena_purge(catmem_arena *a) {
+    int err = 0;
+    catmemi_slot *s = catmemi_check(a, &err);
+    return s != NULL ? catmemi_be->purge(s) : err;
+}
+
+/* Statistics are read field by field while other threads allocate, so two fields can be a few
+   operations apart. What a caller computes from them must still make sense: never more frees
+   than allocations, never fewer active bytes than allocated ones. */
+static int catmemi_stats_done(int err, catmem_stats *out) {
+    if (out->ndalloc > out->nmalloc) out->ndalloc = out->nmalloc;
+    if (out->active < out->allocated) out->active = out->allocated;
+    return err;
+}
+
+/* One arena's figures with its peak and limit. An arena the backend does not count (system, no
+   limit) has its peak raised to what each reading sees. */
+static int catmemi_stats_of(catmemi_slot *s, catmem_stats *out) {
+    int err = catmemi_stats_done(catmemi_be->stats(s, out), out);
+    size_t peak = __atomic_load_n(&s->peak, __ATOMIC_RELAXED);
+    while (err == 0 && out->allocated > peak &&
+           !__atomic_compare_exchange_n(&s->peak, &peak, out->allocated, 1, __ATOMIC_RELAXED,
+                                        __ATOMIC_RELAXED)) {}
+    out->peak = peak > out->allocated ? peak : out->allocated;
+    out->limit = __atomic_load_n(&s->limit, __ATOMIC_RELAXED);
+    return err;
+}
+
+CATMEMI_API int catmem_arena_stats(catmem_arena *a, catmem_stats *out) {
+    int err = 0;
+    catmemi_slot *s = catmemi_check(a, &err);
+    if (out == NULL) return EINVAL;
+    memset(out, 0, sizeof *out);
+    return s != NULL ? catmemi_stats_of(s, out) : err;
+}
+
+CATMEMI_API int catmem_total_stats(catmem_stats *out) {
+    int err;
+    if (out == NULL) return EINVAL;
+    memset(out, 0, sizeof *out);
+    if ((err = catmemi_up_or_init()) != 0) return err;
+    return catmemi_stats_done(catmemi_be->total_stats(out), out);
+}
+
+CATMEMI_API int catmem_arena_set_decay(catmem_arena *a, long dirty_ms, long muzzy_ms) {
+    int err = 0;
+    catmemi_slot *s = catmemi_check(a, &err);
+    if (s == NULL) return err;
+    if (dirty_ms < -1 || muzzy_ms < -1) return EINVAL;
+    return catmemi_be->set_decay(s, dirty_ms, muzzy_ms);
+}
+
+CATMEMI_API int catmem_prof_active(int on) {
+    int err = catmemi_up_or_init();
+    return err == 0 ? catmemi_be->prof_active(on != 0) : err;
+}
+
+CATMEMI_API int catmem_prof_dump(const char *path) {
+    int err = catmemi_up_or_init();
+    return err == 0 ? catmemi_be->prof_dump(path) : err;
+}
