@@ -12,10 +12,11 @@
      CATMEM_FUZZ_TRACE=1 ./fuzz_system tests/fuzz/regressions/<file>
 
    The input format: a sequence of operations, each an opcode byte followed by the bytes its
-   arguments need (see the OP_ enum; tests/fuzz/make_corpus.py writes inputs by name). Reading
-   past the end yields zeros, so every byte string is a valid input. The opcode is the byte
-   modulo the number of operations; new operations are appended, so the committed inputs (whose
-   opcode bytes are below the old count) decode as they did, while random bytes may not.
+   arguments need (the operations, in opcode order, are tests/fuzz/ops.def; make_corpus.py
+   writes inputs by name). Reading past the end yields zeros, so every byte string is a valid
+   input. The opcode is the byte modulo the number of operations; new operations are appended,
+   so the committed inputs (whose opcode bytes are below the old count) decode as they did,
+   while random bytes may not.
 
    The model (bounded: MAX_BLOCKS live blocks, MAX_BYTES live bytes, sizes up to MAX_SIZE except
    the huge-size probes that must fail):
@@ -95,27 +96,19 @@ enum { BATCH_NONE, BATCH_ARENA, BATCH_REGION };
    alignment and a header), so that it asks its arena for a chunk of that size. */
 #define UNSERVABLE_REGION (CATMEM_SIZE_MAX - ((size_t)1 << 32))
 
-/* The opcodes. make_corpus.py has the same list: keep them in step. */
+/* The opcodes and their names, from ops.def, which make_corpus.py reads too: one list, so the
+   corpus it writes cannot drift from what this target decodes. */
 enum {
-    OP_ALLOC, OP_CALLOC, OP_REALLOC, OP_ALIGNED, OP_FREE, OP_FREE_SIZED, OP_STRDUP,
-    OP_RESET, OP_PURGE, OP_STATS, OP_CREATE, OP_RELEASE, OP_GET, OP_INFO,
-    OP_R_INIT, OP_R_ALLOC, OP_R_ALIGNED, OP_R_CALLOC, OP_R_STRDUP, OP_R_SAVE, OP_R_RESTORE,
-    OP_R_RESET, OP_R_RELEASE, OP_SHUTDOWN, OP_INIT, OP_PROBE, OP_DECAY, OP_EXHAUST,
-    /* Lifetimes. Appended, so that the opcodes above (and the committed inputs) keep their
-       meaning. */
-    OP_ON_RESET, OP_CHILD, OP_PARENT, OP_R_ON_RESET, OP_OOM, OP_REPORT,
-    /* Limits (the LIMITS section of the manual). Appended the same way. */
-    OP_LIMIT, OP_LIMIT_EXHAUST,
+#define CATMEM_FUZZ_OP(id, name) OP_##id,
+#include "ops.def"
+#undef CATMEM_FUZZ_OP
     OP_COUNT
 };
 static const char *const op_names[OP_COUNT] = {
-    "alloc", "calloc", "realloc", "aligned_alloc", "free", "free_sized", "strdup",
-    "arena_reset", "arena_purge", "stats", "arena_create", "arena_release", "arena_get", "info",
-    "region_init", "region_alloc", "region_alloc_aligned", "region_calloc", "region_strdup",
-    "region_save", "region_restore", "region_reset", "region_release", "shutdown", "init",
-    "probe", "set_decay", "exhaust",
-    "arena_on_reset", "arena_create_child", "arena_parent", "region_on_reset", "oom", "report",
-    "arena_set_limit", "limit_exhaust"};
+#define CATMEM_FUZZ_OP(id, name) #name,
+#include "ops.def"
+#undef CATMEM_FUZZ_OP
+};
 
 /* ---- the model -------------------------------------------------------------------------------- */
 

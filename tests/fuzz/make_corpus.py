@@ -7,20 +7,32 @@ either file and commit what it writes:
 
     python3 tests/fuzz/make_corpus.py
 
-Keep OPS in the order of the OP_ enum in catmem_fuzz.c.
+The operations, in opcode order, are read from ops.def, the list catmem_fuzz.c is built from.
 """
 import os
+import re
 import sys
 
-OPS = [
-    "alloc", "calloc", "realloc", "aligned_alloc", "free", "free_sized", "strdup",
-    "arena_reset", "arena_purge", "stats", "arena_create", "arena_release", "arena_get", "info",
-    "region_init", "region_alloc", "region_alloc_aligned", "region_calloc", "region_strdup",
-    "region_save", "region_restore", "region_reset", "region_release", "shutdown", "init",
-    "probe", "set_decay", "exhaust",
-    "arena_on_reset", "arena_create_child", "arena_parent", "region_on_reset", "oom", "report",
-    "arena_set_limit", "limit_exhaust",
-]
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def read_ops(path):
+    """The operation names of ops.def, in opcode order."""
+    with open(path) as f:
+        src = re.sub(r"/\*.*?\*/", " ", f.read(), flags=re.S)
+    entry = re.compile(r"CATMEM_FUZZ_OP\(\s*(\w+)\s*,\s*(\w+)\s*\)")
+    # Anything else left over would be an entry the regex missed, and every opcode after it
+    # would shift: refuse it rather than write a corpus the target reads differently.
+    stray = entry.sub("", src).split()
+    if stray:
+        sys.exit(f"{path}: not an entry: {stray[0]!r}")
+    names = [m.group(2) for m in entry.finditer(src)]
+    if len(set(names)) != len(names):
+        sys.exit(f"{path}: an operation name is listed twice")
+    return names
+
+
+OPS = read_ops(os.path.join(HERE, "ops.def"))
 OP = {name: i for i, name in enumerate(OPS)}
 
 # Arena selectors (pick_arena): built-ins by kind, user model slots, NULL, a released handle.
@@ -435,9 +447,8 @@ REGRESSIONS = {
 
 
 def main():
-    here = os.path.dirname(os.path.abspath(__file__))
     for sub, inputs in (("corpus", CORPUS), ("regressions", REGRESSIONS)):
-        d = os.path.join(here, sub)
+        d = os.path.join(HERE, sub)
         os.makedirs(d, exist_ok=True)
         for name, data in inputs.items():
             with open(os.path.join(d, name), "wb") as f:
