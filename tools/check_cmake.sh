@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Checks catmem's CMake and pkg-config support, from a clean state, in temporary directories
 # outside the source tree (removed at exit):
-#   1. configure and build catmem with CMake, run the cmocka suite with ctest;
+#   1. configure and build catmem with CMake, run the cmocka suite with ctest; check that CTest
+#      has Bazel's tests but the Bazel-only ones (tools/check_test_lists.sh, which asks Bazel);
 #   2. three consumer projects that get catmem by add_subdirectory, by FetchContent (SOURCE_DIR,
 #      so nothing is downloaded) and by find_package from an installed prefix, each linking
 #      catmem::catmem, the explicit backend targets and a shared module (catmem's static
@@ -56,6 +57,8 @@ echo "== 1. cmake build and ctest (${catmem})"
 cmake -S "${catmem}" -B "${work}/build" >"${work}/configure.log" ||
   { cat "${work}/configure.log"; fail "configure"; }
 grep '^-- catmem:' "${work}/configure.log"
+# Needs only the configured tests, so a test missing from CMakeLists.txt fails before the build.
+"${catmem}/tools/check_test_lists.sh" "${work}/build" || fail "CMake's tests are not Bazel's"
 cmake --build "${work}/build" --parallel "${jobs}" >"${work}/build.log" ||
   { tail -50 "${work}/build.log"; fail "build"; }
 (cd "${work}/build" && ctest --output-on-failure --parallel "${jobs}") || fail "ctest"
