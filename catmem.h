@@ -1,5 +1,23 @@
 /* catmem.h - arena allocation for C and C++, on jemalloc or on the system malloc.
 
+   CONTENTS
+     WHAT IT IS                  what catmem does, and the traps of jemalloc arenas it removes
+     INCLUDING IT                one header, the implementation once, what to link
+     CONFIGURATION               the macros (their defaults and checks: core/config.h)
+     A SHORT EXAMPLE
+     REGIONS                     bump allocation for one thread, freed all at once
+     LIFETIMES                   cleanups, child arenas, the out-of-memory handler, the report
+     LIMITS                      a cap on an arena's bytes, and how exact it is on each backend
+     ERRORS                      what every call reports, and how
+     LIFECYCLE                   init and shutdown; how long a handle is valid
+     THREADS                     what may run at the same time
+     STATISTICS                  catmem_stats, field by field, on each backend
+     THE SYSTEM BACKEND          what a program sees of catmem's own engine
+     MISUSE THAT CANNOT BE REPORTED
+     WHERE THE CODE IS           the files, and where to start reading
+   The code below is in sections that grep finds as ">>name": >>types, >>lifecycle, >>arenas,
+   >>lifetimes, >>allocation, >>regions, >>inline paths, >>implementation.
+
    WHAT IT IS
    ==========
    catmem groups memory by lifetime: every allocation goes to an arena (request, response, cache,
@@ -14,68 +32,63 @@
    - mallocx(MALLOCX_ARENA(i)) silently going through the thread's automatic cache, which mixes
      arenas and leaves dangling pointers after a reset; MALLOCX_TCACHE_NONE, which is correct but
      takes the arena's lock on every call; explicit caches (tcache.create), no more than about
-     4,000 in a process: catmem keeps a small front cache of its own per thread and arena (freed
-     blocks per size class, no jemalloc cache id) filled from the arena, gives a jemalloc cache
-     of their own only to the busiest pairs, within a cap, and empties them all before a reset
-     and when their thread exits;
+     4,000 in a process: catmem keeps a small front cache of its own per thread and arena, gives
+     a jemalloc cache of their own only to the busiest pairs, within a cap, and empties them all
+     before a reset and when their thread exits;
    - mallctl names that do not exist (arena.<i>.name, stats.arenas.<i>.allocated): catmem keeps
      names itself and checks every mallctl result;
-   - crashes on bad input: every call validates what it is given and reports errors (below).
+   - crashes on bad input: every call validates what it is given and reports errors (ERRORS).
 
    INCLUDING IT
    ============
    Everywhere:                       #include "catmem.h"
    In exactly one C or C++ file:     #define CATMEM_IMPLEMENTATION
                                      #include "catmem.h"
-   Keep catmem.h next to its backends/ directory (it includes "backends/<name>.h"). With Bazel,
-   depend on @catmem//:catmem; the targets compile the implementation for you.
-   Link with -ljemalloc -lpthread for the jemalloc backend, -lpthread for the system backend,
-   -ldl -lpthread for the runtime backend.
+   Keep catmem.h next to its core/ and backends/ directories (it includes them by relative
+   path). With Bazel, depend on @catmem//:catmem; with CMake, on catmem::catmem: those targets
+   compile the implementation for you. Link with -ljemalloc -lpthread for the jemalloc backend,
+   -lpthread for the system backend, -ldl -lpthread for the runtime backend.
    Compilers: GCC and Clang (C99 or later, C++11 or later); POSIX threads.
 
-   CONFIGURATION MACROS (define them before every #include, the same way in every file)
-   ====================
-   CATMEM_BACKEND_JEMALLOC  use jemalloc's manual arenas (needs <jemalloc/jemalloc.h>, -ljemalloc).
-   CATMEM_BACKEND_SYSTEM    catmem's own engine on malloc (SYSTEM BACKEND below): arenas, reset
-                            and statistics as on jemalloc, no jemalloc needed.
+   CONFIGURATION
+   =============
+   Macros, defined before #include "catmem.h". core/config.h gives each one's default and range,
+   checks it, and says whether it must be defined the same way in every file or only where the
+   implementation is compiled.
+   CATMEM_BACKEND_JEMALLOC  jemalloc's manual arenas (needs <jemalloc/jemalloc.h>, -ljemalloc).
+   CATMEM_BACKEND_SYSTEM    catmem's own engine on malloc (THE SYSTEM BACKEND): arenas, reset and
+                            statistics as on jemalloc, no jemalloc needed.
    CATMEM_BACKEND_RUNTIME   link no jemalloc; at init, use the jemalloc already in the process
                             (LD_PRELOAD, or linked by the host program) if there is one, and the
                             system backend otherwise. For code loaded late: Python extensions,
                             plugins. catmem_backend_name/_info tell what was found.
-                            Define at most one. With none, jemalloc is chosen when
-                            <jemalloc/jemalloc.h> can be included and the system backend otherwise.
-   CATMEM_JEMALLOC_PREFIX   the symbol prefix of the jemalloc to link (one built with
-                            --with-jemalloc-prefix=je_: define it as je_). Default: none.
-   CATMEM_RUNTIME_PREFIXES  the prefixes the runtime backend tries, as a list of strings
-                            (default ""; for example "", "je_").
-   CATMEM_SYSTEM_MALLOC, CATMEM_SYSTEM_CALLOC, CATMEM_SYSTEM_REALLOC, CATMEM_SYSTEM_FREE
-                            the functions under the system backend (default: the C library's);
-                            define all four or none. Every byte the engine uses comes from them:
-                            segments, large blocks, heaps, the large-block table.
-   CATMEM_SYSTEM_ENGINE     1: the system backend's engine even under a memory checker; 0: every
-                            block a malloc of its own (default: 0 under AddressSanitizer and with
-                            CATMEM_VALGRIND, 1 otherwise).
-   CATMEM_MAX_ARENAS        arena slots, built-in ones included (default 64, at most 4000).
-                            Every thread keeps one word per slot in thread-local storage (two
-                            on the system backend, three on the runtime backend).
-   CATMEM_NAME_MAX          longest arena name in bytes (default 31).
+                            At most one of the three; with none, jemalloc when
+                            <jemalloc/jemalloc.h> can be included, the system backend otherwise.
+   CATMEM_JEMALLOC_PREFIX   the symbol prefix of the jemalloc to link (je_, say).
+   CATMEM_RUNTIME_PREFIXES  the prefixes the runtime backend tries, as a list of strings.
+   CATMEM_SYSTEM_MALLOC, _CALLOC, _REALLOC, _FREE
+                            the functions under the system backend and catmem's bookkeeping:
+                            all four or none.
+   CATMEM_SYSTEM_ENGINE     0: every block of the system backend a malloc of its own (the default
+                            under a memory checker); 1: catmem's engine.
+   CATMEM_MAX_ARENAS        arena slots, the built-in ones included. Every thread keeps one to
+                            three words of thread-local storage per slot.
+   CATMEM_NAME_MAX          the longest arena name, in bytes.
    CATMEM_JEMALLOC_CACHE_BYTES  jemalloc: bytes of freed blocks one thread keeps in its front
-                            caches, all arenas together (default 1 MiB); 0: no front caches,
-                            every call goes to the arena (and its lock).
-   CATMEM_JEMALLOC_TCACHES  jemalloc: how many jemalloc caches (tcache.create) catmem may hold
-                            for busy (thread, arena) pairs, all threads together (default 1024;
-                            0: none). THREADS says what they do.
+                            caches, all arenas together; 0: every call goes to the arena's lock.
+   CATMEM_JEMALLOC_TCACHES  jemalloc: how many jemalloc caches catmem may hold for busy (thread,
+                            arena) pairs, all threads together (THREADS).
    CATMEM_DEBUG             1: check on every free that the pointer belongs to the arena given,
-                            and abort with a message on misuse that cannot be reported otherwise.
-                            Slow (jemalloc: one arenas.lookup per free). Default 0.
-   CATMEM_API               storage class of the public functions (default: extern).
-   CATMEM_REGION_ALIGN      alignment of every region allocation (default 16).
-   CATMEM_REGION_CHUNK_MIN  first chunk of a region, in bytes (default 4096).
-   CATMEM_REGION_CHUNK_MAX  largest chunk of a region (default 1 MiB).
+                            check catmem's internal invariants, and abort with a message on
+                            misuse that cannot be reported otherwise. Slow (jemalloc: one
+                            arenas.lookup per free).
+   CATMEM_API               the storage class of catmem's functions (extern, or static).
+   CATMEM_REGION_ALIGN, CATMEM_REGION_CHUNK_MIN, CATMEM_REGION_CHUNK_MAX
+                            regions: the alignment of every allocation, the first and the
+                            largest chunk.
    CATMEM_VALGRIND          1: describe region memory to Valgrind's memcheck, and give every
                             block of the system backend a malloc of its own, which memcheck
-                            watches (default: 1 when CATMEM_DEBUG is and <valgrind/memcheck.h>
-                            exists).
+                            watches.
 
    A SHORT EXAMPLE
    ===============
@@ -120,8 +133,9 @@
    - Under AddressSanitizer, region memory not handed out is poisoned: a use after reset, restore
      or release is reported. With CATMEM_DEBUG it is also filled with 0xdd.
 
-   LIFETIMES: CLEANUPS, CHILD ARENAS, OUT OF MEMORY, THE REPORT
-   ============================================================
+   LIFETIMES
+   =========
+   Cleanups, child arenas, the out-of-memory handler, the report.
        catmem_arena *req = catmem_arena_create_child(catmem_arena_get(CATMEM_REQUEST), "req-42");
        int fd = open(path, O_RDONLY);
        catmem_arena_on_reset(req, close_fd, (void *)(intptr_t)fd);   // runs at reset or release
@@ -169,10 +183,9 @@
      by any thread, and an allocation fails only when its block does not fit under the limit at
      that moment. To count every call, an arena with a limit (from its first limit until it is
      released) leaves the inline paths: its allocations and frees take the out-of-line path with
-     one atomic operation each (measured: 298 instructions per free + allocate against 97.5
-     inline, 2.1 times the time; threads allocating in one limited arena at once share its
-     counter: two took 6.5 times the time; bench/bench_general.c). Arenas without a limit cost
-     nothing more.
+     one atomic operation each, and threads allocating in one limited arena at once share its
+     counter (what that costs: "catmem, arena with a limit" in bench/results/latest.md).
+     Arenas without a limit cost nothing more.
    - jemalloc backend: never past the limit, and within a stated bound of it. From its first
      limit an arena's blocks are counted where they leave or come back to the jemalloc arena
      (slow paths only: a limit costs the inline paths nothing), so a block sitting in a
@@ -200,7 +213,7 @@
      ENOMEM      out of memory, or past the arena's limit (after the out-of-memory handler had
                  its chance); size above CATMEM_SIZE_MAX; n * size overflows in calloc.
      ESHUTDOWN   called after catmem_shutdown() (and before the next catmem_init()).
-     EBUSY       the arena or region is running its cleanups (see LIFETIMES).
+     EBUSY       the arena or region is running its cleanups (LIFETIMES).
      EIO         catmem_report could not write to its stream.
      EEXIST      catmem_arena_create with the name of a live arena.
      ENAMETOOLONG  name longer than CATMEM_NAME_MAX.
@@ -216,10 +229,11 @@
    frees p into whichever arena owns it, on every backend; catmem_usable_size(p) is the size
    class of p (0 for NULL).
    The system backend stops the process (abort, with a message naming the arena) on corrupted
-   allocator metadata and on the double frees it recognises; see SYSTEM BACKEND.
+   allocator metadata and on the double frees it recognises; see THE SYSTEM BACKEND.
 
-   LIFETIME
-   ========
+   LIFECYCLE
+   =========
+   Init and shutdown, and how long a handle is valid.
    The first catmem call of the process initialises catmem as catmem_init would (if that fails,
    the call reports the init's error and the next call tries again), so code that allocates
    before anyone calls catmem_init works. catmem_init is idempotent and thread-safe; it is not
@@ -242,26 +256,23 @@
      its owner's page without a lock (a compare-and-swap) and counts as freed at once. Caches are
      emptied, and heaps handed on, when their thread exits, so thread churn piles up neither.
    - On jemalloc any number of threads and arenas works the same way: a front cache is made on a
-     thread's first call in an arena and costs about 600 bytes, plus the blocks it holds (those
-     the thread freed and has not reused, and the rest of a refill). A thread's caches share
-     CATMEM_JEMALLOC_CACHE_BYTES: each may hold that budget divided by the number of caches the
-     thread has, at least 16 KiB, and gives blocks back beyond it (a cache learns of a smaller
-     share at its next refill or overflow). One busy arena gets the whole budget; 100 arenas
-     get 16 KiB each, and keep blocks up to a sixteenth of that (1 KiB), so that a few large
+     thread's first call in an arena (a few hundred bytes, sizeof(catmemi_je_cache)), plus the
+     blocks it holds (those the thread freed and has not reused, and the rest of a refill). A
+     thread's caches share CATMEM_JEMALLOC_CACHE_BYTES: each may hold that budget divided by the
+     number of caches the thread has, at least 16 KiB, and gives blocks back beyond it (a cache
+     learns of a smaller share at its next refill or overflow). One busy arena gets the whole
+     budget; 100 arenas get 16 KiB each, and keep blocks up to a sixteenth of that (1 KiB), so that a few large
      blocks do not push out the small ones. Blocks above 14 KiB (or above that sixteenth of a
      cache's share), and every block while heap profiling is on (MALLOC_CONF=prof:true, so that
      jemalloc's sampler sees every allocation), go to the arena directly, with its lock.
-   - On jemalloc a busy pair (one that moved 1,024 blocks between its front cache and the arena)
-     also gets a jemalloc cache of its own (tcache.create: about 5 us and 8 KiB; the first in
-     the process adds 0.2 to 0.6 MiB of jemalloc's own metadata, once): its refills then take
-     many blocks under one arena lock (experimental.batch_alloc) and its give-backs go into
-     that cache, which returns them in batches. Only that pair uses it, so arenas stay
-     separate. It holds at most jemalloc's bound per size class (20 to 200 blocks; about 2 MiB
-     if every class were full), is flushed before a reset of its arena, and goes with its front
-     cache. At most 8 per thread and CATMEM_JEMALLOC_TCACHES in the process (jemalloc has about
-     4,000): pairs past that take the arena's lock per block, as before they were busy, and
-     catmem_backend_info says so once it happens. Arenas with a limit do without, and so does
-     every pair on a jemalloc without experimental.batch_alloc (before 5.3).
+   - On jemalloc a busy pair (one that moves more blocks than its front cache holds) also gets a
+     jemalloc cache of its own, which takes blocks from the arena and gives them back in
+     batches under one lock (how, and what it costs: backends/jemalloc/cache.h). Only that pair
+     uses it, so arenas stay separate; it holds at most jemalloc's bound per size class (about
+     2 MiB if every class were full), is flushed before a reset of its arena, and goes with its
+     front cache. At most 8 per thread and CATMEM_JEMALLOC_TCACHES in the process: pairs past
+     that take the arena's lock per block, and catmem_backend_info says so once it happens.
+     Arenas with a limit do without, and so does every pair on a jemalloc before 5.3.
    - A thread that sleeps keeps nothing that others freed: on the system backend, a page whose
      blocks were all freed (by any thread) is taken back by catmem_arena_purge and whenever any
      thread of the arena needs a new segment, whether its owner sleeps or not. What a sleeping
@@ -279,8 +290,9 @@
    - catmem_shutdown must not run concurrently with other catmem calls.
    - catmem_arena_stats and catmem_arena_purge may run at any time.
 
-   STATISTICS (catmem_stats)
+   STATISTICS
    ==========
+   The fields of catmem_stats.
                 jemalloc backend                          system backend
      allocated  bytes in live blocks, size-class rounded  the same: catmem_usable_size of every
                                                           live block (size classes; large blocks
@@ -323,41 +335,34 @@
    fields are read one after another and may be a few operations out of step; catmem keeps them
    coherent (ndalloc <= nmalloc, allocated <= active). On jemalloc a stats
    call refreshes every arena's statistics (mallctl "epoch") and costs a fraction of a
-   millisecond (about 0.18 ms measured here): call it to monitor, not on every request.
+   millisecond: call it to monitor, not on every request.
 
-   SYSTEM BACKEND
-   ==============
-   An allocator of catmem's own on memory taken from malloc in large pieces:
-   - Segments of 1 MiB, aligned to 1 MiB (malloc of 2 MiB; pages never touched cost no RSS), each
-     owned by one heap, i.e. one (thread, arena). A segment is a 64 KiB header, then 15 pages of
-     64 KiB; a page holds blocks of one size class (36 classes: 16 to 128 bytes by 16, then four
-     per doubling up to 16 KiB) and no per-block header. The owner of a pointer comes from the
-     pointer: mask it to its segment, check the segment's cookie, index the page. Allocation pops
-     the page's free list; a free by the owner pushes onto the page's local list; a free by
-     another thread onto the page's atomic list. catmem_usable_size is the size class. A bitmap
-     of the address space (16 MiB of zero-initialised data, resident only where segments are)
-     says which pointers lie in segments, so a foreign pointer is never read.
-   - Blocks above 16 KiB are large: one malloc each, recorded in a table beside them (a global
-     mutex, taken only for large blocks). catmem_realloc of a large block reallocs it in place
-     when it can; a failed realloc leaves the block as it was.
-   - catmem_arena_reset and _release free the arena's segments and large blocks (time
-     proportional to segments, not to small objects). catmem_arena_purge gives the OS the pages
+   THE SYSTEM BACKEND
+   ==================
+   An allocator of catmem's own on memory taken from malloc in large pieces (how it works:
+   backends/system/fast.h). What a program sees of it:
+   - Memory comes from malloc 1 MiB at a time (a segment, the unit of "mapped"), handed out in
+     pages of 64 KiB of one size class (the unit of "active"); blocks above 16 KiB are a malloc
+     each. catmem_usable_size is the size class (36 classes from 16 bytes to 16 KiB; large
+     blocks rounded up to 16 bytes). catmem_realloc of a large block reallocs it in place when
+     it can.
+   - catmem_arena_reset and _release free the arena's segments and large blocks, in time
+     proportional to segments, not to small objects. catmem_arena_purge gives the OS the pages
      whose blocks are all free, gives malloc back the segments left empty, and trims glibc's
      free memory (malloc_trim, which is process-wide).
    - Hardening. Between two blocks there is no allocator data: a linear overflow from one block
      reaches only the next block. Free-list links are stored encoded with a per-process random
-     key and the block's own address, and every link is checked when it is followed: it must
-     point into the same page. A segment header starts with a keyed cookie, checked before the
-     header is trusted. Large-block records are checked with the key too. A corrupted link,
-     cookie or record, a double free, or a free of a pointer inside a segment that is no block
-     stops the process with "catmem: <what> at <address> in arena '<name>'" (abort()). A double
-     free is recognised when the block is on its page's lists (always so for an immediate double
-     free by the owning thread; by another thread: when it is the last block freed into that
-     page); a pointer catmem never handed out is refused with errno EINVAL.
+     key and the block's own address, and checked when followed; segment headers and large-block
+     records are checked with the key too. A corrupted link, header or record, a double free, or
+     a free of a pointer inside a segment that is no block stops the process with
+     "catmem: <what> at <address> in arena '<name>'" (abort()). A double free is recognised
+     when the block is on its page's lists (always so for an immediate double free by the
+     owning thread; by another thread: when it is the last block freed into that page); a
+     pointer catmem never handed out is refused with errno EINVAL.
    - Memory checkers. Under AddressSanitizer, and with CATMEM_VALGRIND, every block is a malloc of
-     its own (the large-block path), so ASan's redzones and quarantine and memcheck's tracking
-     apply to every block: a use after free or an overflow is reported as with malloc
-     (tests/hardening_test.c checks ASan's report). Region memory is described to both as well.
+     its own (CATMEM_SYSTEM_ENGINE 0), so ASan's redzones and quarantine and memcheck's tracking
+     apply to every block: a use after free or an overflow is reported as with malloc. Region
+     memory is described to both as well.
    - CATMEM_BACKEND_RUNTIME without jemalloc in the process runs this backend with the same
      inline paths.
 
@@ -365,7 +370,7 @@
    ==============================
    Freeing a pointer that catmem did not allocate, or freeing it twice, is undefined, as with
    free(); the system backend refuses a foreign pointer and stops the process on the double
-   frees it recognises (SYSTEM BACKEND).
+   frees it recognises (THE SYSTEM BACKEND).
    Freeing a catmem block with plain free() on jemalloc puts it into the thread's automatic cache,
    which defeats reset; always use catmem_free (or catmem_free_any). Freeing into the wrong arena
    still frees the block, but on jemalloc puts it into the front cache of the arena named, which
@@ -373,8 +378,26 @@
    CATMEM_DEBUG aborts on it.
    catmem_free_sized needs the size asked for (or anything up to the usable size) and must not be
    used on blocks from catmem_aligned_alloc; use catmem_free for those. It is the fastest free:
-   on jemalloc, catmem_free first asks jemalloc for the block's size class (sallocx, about 45
-   instructions).
+   on jemalloc, catmem_free first asks jemalloc for the block's size class (sallocx; the cost:
+   catmem_free against catmem_free_sized in bench/results/latest.md).
+
+   WHERE THE CODE IS
+   =================
+   catmem.h                 this manual, the public API and the inline paths (>>inline paths).
+   core/config.h            every configuration macro: default, check, where to define it.
+   core/platform.h          attributes, memory-checker hooks, CATMEMI_ASSERT (CATMEM_DEBUG).
+   backends/inline.h        the one place that picks the engine behind the inline paths.
+   core/impl.h              the implementation: every file of it, in the order it is compiled.
+   core/contract.h          THE BACKEND CONTRACT: what the core and an engine give each other,
+                            and every lock in order. Read it before an engine.
+   core/registry.h          arenas: init, create, find, reset, release, limits, statistics.
+   core/alloc.h, core/accounting.h, core/report.h, core/region.h   the rest of the core.
+   backends/jemalloc/, backends/system/, backends/runtime/   the engines, each described at the
+                            top of its fast.h.
+   To follow one allocation: catmem_alloc (>>inline paths, below) -> catmemi_be_alloc
+   (backends/inline.h) -> the engine's fast path in its fast.h -> on a miss catmemi_alloc_slow
+   (core/alloc.h) -> the engine's alloc_slow in its ops.h. CONTRIBUTING.md says how the house
+   is organised and how each check is run.
 */
 #ifndef CATMEM_H
 #define CATMEM_H

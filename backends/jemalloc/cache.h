@@ -221,8 +221,8 @@ static void catmemi_je_say_cap(void) {
 
 /* Gives a busy pair a jemalloc cache of its own (tcache.create: about 5 us and 8 KiB, and then
    the blocks it holds, at most a few hundred per class; the process's first costs jemalloc
-   170 KiB of tables, measured, and bench_objects shows 0.6 MiB), so that its refills take many blocks
-   from the arena under one lock (experimental.batch_alloc through that cache) and its
+   170 KiB of tables, measured, and bench_objects shows 0.6 MiB), so that its refills take many
+   blocks from the arena under one lock (experimental.batch_alloc through that cache) and its
    give-backs go to that cache, which returns them in batches. The cache is the pair's alone:
    arenas stay separate. Not for arenas with a limit (their blocks are counted where they leave
    the arena), not past CATMEMI_JE_TC_PER_THREAD per thread or CATMEM_JEMALLOC_TCACHES in the
@@ -290,9 +290,9 @@ static unsigned catmemi_je_take(const catmemi_je_cache *c, unsigned k, void **ou
 /* Class k is empty: a batch from the arena, the first block for the caller. Batches start at
    one block and double up to CATMEMI_JE_FILL_MAX, within the room the cache has left, so a
    class used once costs one block and a busy class visits the arena rarely. A failure midway
-   keeps what came; NULL only when not even one block could be had. The batch is charged to the arena first;
-   near its limit the batch is one block, and then the thread's own cached blocks of the arena
-   go back before the allocation is refused. */
+   keeps what came; NULL only when not even one block could be had. The batch is charged to the
+   arena first; near its limit the batch is one block, and then the thread's own cached blocks
+   of the arena go back before the allocation is refused. */
 static void *catmemi_je_refill(catmemi_je_cache *c, unsigned k) {
     catmemi_je_bin *b = &c->bin[k];
     catmemi_slot *s = &catmemi_slots[c->slot];

@@ -114,8 +114,9 @@ static inline void *catmemi_je_pop(catmemi_je_cache *c, unsigned k) {
     return p;
 }
 
-/* 0 when the cache is full or does not keep class k: the slow path then decides. The link is written before
-   the head (a release store) so that a fork() child never sees a head without its link. */
+/* 0 when the cache is full or does not keep class k: the slow path then decides. The link is
+   written before the head (a release store) so that a fork() child never sees a head without
+   its link. */
 static inline int catmemi_je_push(catmemi_je_cache *c, unsigned k, void *p) {
     catmemi_je_bin *b = &c->bin[k];
     intptr_t room = c->room - (intptr_t)catmemi_je_class_size[k];
