@@ -55,8 +55,8 @@ namespace catmem {
 namespace detail {
 
 // The alignment a plain catmem_alloc gives any block at least that large: malloc's guarantee,
-// which both backends keep (jemalloc through its size classes, the system backend by rounding
-// its block header). Stricter alignment, or a block smaller than its alignment, goes through
+// which both backends keep through their size classes (a class of 16 bytes or more is a
+// multiple of 16, and blocks are laid out at multiples of their class). Stricter alignment, or a block smaller than its alignment, goes through
 // catmem_aligned_alloc.
 constexpr std::size_t plain_alignment = 2 * sizeof(void *);
 
