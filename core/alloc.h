@@ -34,7 +34,11 @@ static int catmemi_oom(const catmem_arena *a, size_t size) {
     return again;
 }
 
-CATMEMI_API void *catmemi_alloc_slow(const catmem_arena *a, size_t size, int opts) {
+/* Every call that hands out a block ends here: the handle and the arguments checked, size 0
+   taken as 1, the engine asked (a new block when old is NULL, else old resized or moved), and
+   asked once more after the out-of-memory handler made room. NULL with errno on failure.
+   Inlined into its two callers, so each keeps its own straight path. */
+CATMEMI_INLINE void *catmemi_get(const catmem_arena *a, void *old, size_t size, int opts) {
     int err = 0;
     void *p;
     catmemi_slot *s = catmemi_check(a, &err);
@@ -51,12 +55,16 @@ CATMEMI_API void *catmemi_alloc_slow(const catmem_arena *a, size_t size, int opt
         errno = ENOMEM;
         return NULL;
     }
-    p = catmemi_be->alloc_slow(s, size, opts);
+    p = old == NULL ? catmemi_be->alloc_slow(s, size, opts) : catmemi_be->realloc(s, old, size);
     /* The handler may have reset, released or shut down anything: check again. */
     if (p == NULL && catmemi_oom(a, size) && (s = catmemi_check(a, &err)) != NULL)
-        p = catmemi_be->alloc_slow(s, size, opts);
+        p = old == NULL ? catmemi_be->alloc_slow(s, size, opts) : catmemi_be->realloc(s, old, size);
     if (p == NULL) errno = err != 0 ? err : ENOMEM;
     return p;
+}
+
+CATMEMI_API void *catmemi_alloc_slow(const catmem_arena *a, size_t size, int opts) {
+    return catmemi_get(a, NULL, size, opts);
 }
 
 CATMEMI_API void catmemi_free_slow(const catmem_arena *a, void *p, size_t size) {
@@ -77,25 +85,7 @@ CATMEMI_API void catmemi_free_slow(const catmem_arena *a, void *p, size_t size) 
 }
 
 CATMEMI_API void *catmem_realloc(catmem_arena *a, void *p, size_t size) {
-    int err = 0;
-    catmemi_slot *s;
-    void *q;
-    if (p == NULL) return catmem_alloc(a, size);
-    s = catmemi_check(a, &err);
-    if (s == NULL) {
-        errno = err;
-        return NULL;
-    }
-    if (size == 0) size = 1;
-    if (size > CATMEM_SIZE_MAX) {
-        errno = ENOMEM;
-        return NULL;
-    }
-    q = catmemi_be->realloc(s, p, size);
-    if (q == NULL && catmemi_oom(a, size) && (s = catmemi_check(a, &err)) != NULL)
-        q = catmemi_be->realloc(s, p, size);
-    if (q == NULL) errno = err != 0 ? err : ENOMEM;
-    return q;
+    return p == NULL ? catmem_alloc(a, size) : catmemi_get(a, p, size, 0);
 }
 
 CATMEMI_API size_t catmem_usable_size(const void *p) {

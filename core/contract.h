@@ -52,7 +52,6 @@
 #  error "catmem: include catmem.h, not catmem's internal files"
 #endif
 
-
 /* catmemi_state. NEVER until the first init: a call then initialises catmem implicitly. DOWN
    after catmem_shutdown: calls fail with ESHUTDOWN until the next catmem_init. */
 enum { CATMEMI_NEVER = 0, CATMEMI_UP = 1, CATMEMI_DOWN = 2 };
@@ -85,6 +84,7 @@ typedef struct catmemi_slot {
 #endif
 } catmemi_slot;
 
+/* The operations an engine gives the core (WHAT AN ENGINE GIVES THE CORE, above). */
 typedef struct catmemi_ops {
     const char *name;                     /* catmem_backend_name() */
     int (*once)(void);                    /* at the first init: keys, tables; mu */

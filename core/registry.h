@@ -237,6 +237,13 @@ static int catmemi_check_name(const char *name) {
     return len > CATMEM_NAME_MAX ? ENAMETOOLONG : 0;
 }
 
+/* Before a call that takes a name: the name checked, then catmem up (initialised on first
+   use). 0, or the error to report. */
+static int catmemi_named_call(const char *name) {
+    int err = catmemi_check_name(name);
+    return err != 0 ? err : catmemi_up_or_init();
+}
+
 /* Under catmemi_mu. */
 static catmemi_slot *catmemi_find_locked(const char *name) {
     CATMEMI_ASSERT_LOCKED();
@@ -251,12 +258,8 @@ static catmemi_slot *catmemi_find_locked(const char *name) {
 static catmem_arena *catmemi_create(const catmem_arena *parent, const char *name) {
     catmemi_slot *s = NULL, *ps = NULL;
     unsigned i;
-    int err = catmemi_check_name(name);
+    int err = catmemi_named_call(name);
     if (err != 0) {
-        errno = err;
-        return NULL;
-    }
-    if ((err = catmemi_up_or_init()) != 0) {
         errno = err;
         return NULL;
     }
@@ -324,12 +327,8 @@ CATMEMI_API catmem_arena *catmem_arena_parent(const catmem_arena *a) {
 
 CATMEMI_API catmem_arena *catmem_arena_find(const char *name) {
     catmemi_slot *s;
-    int err = catmemi_check_name(name);
+    int err = catmemi_named_call(name);
     if (err != 0) {
-        errno = err;
-        return NULL;
-    }
-    if ((err = catmemi_up_or_init()) != 0) {
         errno = err;
         return NULL;
     }
