@@ -423,7 +423,6 @@ extern "C" {
 /* Largest alignment catmem_aligned_alloc accepts (1 GiB, enough for huge-page alignment). */
 #define CATMEM_ALIGN_MAX ((size_t)1 << 30)
 
-
 /* The built-in arenas, one per typical lifetime. */
 typedef enum catmem_kind {
     CATMEM_REQUEST = 0, /* memory of one request; reset when the request ends */
@@ -606,7 +605,6 @@ CATMEMI_API void *catmemi_region_alloc_slow(catmem_region *r, size_t alignment, 
 CATMEMI_API void *catmemi_alloc_slow(const catmem_arena *a, size_t size, int opts);
 CATMEMI_API void catmemi_free_slow(const catmem_arena *a, void *p, size_t size);
 
-
 #include "backends/inline.h" /* catmemi_be_alloc, _free, _free_sized: the engine's inline paths */
 
 #if CATMEM_DEBUG
@@ -628,11 +626,7 @@ CATMEMI_INLINE void *catmem_alloc(catmem_arena *a, size_t size) {
 /* n * size, or SIZE_MAX when it overflows: a size no allocation accepts (ENOMEM). */
 static inline size_t catmemi_mul_size(size_t n, size_t size) {
     size_t total;
-#if defined(__GNUC__)
     if (__builtin_mul_overflow(n, size, &total)) total = SIZE_MAX;
-#else
-    total = (size != 0 && n > SIZE_MAX / size) ? SIZE_MAX : n * size;
-#endif
     return total;
 }
 
@@ -648,11 +642,7 @@ static inline void *catmem_aligned_alloc(catmem_arena *a, size_t alignment, size
     if (CATMEMI_UNLIKELY(alignment == 0 || (alignment & (alignment - 1)) != 0 ||
                          alignment > CATMEM_ALIGN_MAX))
         return catmemi_alloc_slow(a, size, -1); /* -1: bad alignment, reported as EINVAL */
-#if defined(__GNUC__)
     lg = __builtin_ctzll((unsigned long long)alignment);
-#else
-    for (lg = 0; ((size_t)1 << lg) < alignment; lg++) {}
-#endif
     if (CATMEMI_LIKELY(a != NULL && CATMEMI_SIZE_OK(size))) return catmemi_be_alloc(a, size, lg);
     return catmemi_alloc_slow(a, size, lg);
 }
