@@ -20,21 +20,18 @@ static pthread_mutex_t catmemi_mu = PTHREAD_MUTEX_INITIALIZER;
 static const char *const catmemi_kind_names[CATMEM_KIND_COUNT] = {"request", "response", "cache",
                                                                   "static", "task"};
 #if CATMEM_DEBUG
-/* Who holds catmemi_mu, for CATMEMI_ASSERT_LOCKED: written by the holder only. */
-static pthread_t catmemi_mu_owner;
-static int catmemi_mu_held;
-static int catmemi_locked(void) {
-    return catmemi_mu_held && pthread_equal(catmemi_mu_owner, pthread_self());
-}
+/* The calling thread holds catmemi_mu (CATMEMI_ASSERT_LOCKED): a flag of each thread's own,
+   so that asking never races with the holder. */
+static CATMEMI_TLS int catmemi_mu_mine;
+static int catmemi_locked(void) { return catmemi_mu_mine; }
 static void catmemi_lock(void) {
     CATMEMI_ASSERT(!catmemi_locked()); /* not recursive: a second lock would deadlock */
     pthread_mutex_lock(&catmemi_mu);
-    catmemi_mu_owner = pthread_self();
-    catmemi_mu_held = 1;
+    catmemi_mu_mine = 1;
 }
 static void catmemi_unlock(void) {
     CATMEMI_ASSERT_LOCKED();
-    catmemi_mu_held = 0;
+    catmemi_mu_mine = 0;
     pthread_mutex_unlock(&catmemi_mu);
 }
 #else
@@ -160,7 +157,7 @@ static void catmemi_atfork_child(void) {
     catmemi_be->atfork_child();
     pthread_mutex_init(&catmemi_mu, NULL); /* other threads are gone; nobody else holds it */
 #if CATMEM_DEBUG
-    catmemi_mu_held = 0;
+    catmemi_mu_mine = 0;
 #endif
 }
 

@@ -4,11 +4,12 @@
 # the system malloc) and with Debian's jemalloc preloaded (it must bind to it). LD_PRELOAD takes
 # the bare soname, found by the dynamic linker's usual search.
 VARIANTS = {
-    "jemalloc": struct(library = "catmem_jemalloc", defines = [], env = {}, tags = []),
+    "jemalloc": struct(backend = "jemalloc", library = "catmem_jemalloc", defines = [], env = {}, tags = []),
     # "valgrind": the variants on the system malloc, which memcheck sees completely
     # (--config=valgrind runs those).
-    "system": struct(library = "catmem_system", defines = [], env = {}, tags = ["valgrind"]),
+    "system": struct(backend = "system", library = "catmem_system", defines = [], env = {}, tags = ["valgrind"]),
     "runtime": struct(
+        backend = "runtime",
         library = "catmem_runtime",
         defines = ["CATMEM_TEST_PRELOAD=0"],
         env = {},
@@ -17,6 +18,7 @@ VARIANTS = {
     # Not under ASan or TSan: their runtimes must be the first library loaded, and refuse a
     # preloaded malloc (.bazelrc filters the tag out there).
     "runtime_preload": struct(
+        backend = "runtime",
         library = "catmem_runtime",
         defines = ["CATMEM_TEST_PRELOAD=1"],
         env = {"LD_PRELOAD": "libjemalloc.so.2"},
@@ -52,6 +54,40 @@ def catmem_test(name, srcs, variants = VARIANTS.keys(), copts = [], linkopts = [
             deps = ["//:" + v.library + ("_debug" if debug else "")],
             env = test_env,
             linkopts = ["-lcmocka", "-ldl"] + linkopts,
+            tags = v.tags + tags,
+            **kwargs
+        )
+        tests.append(test)
+    native.test_suite(name = name, tests = tests)
+
+def catmem_own_test(name, srcs, variants = VARIANTS.keys(), linkopts = [], **kwargs):
+    """Like catmem_test, for a test that compiles catmem's implementation itself.
+
+    Its source defines CATMEM_IMPLEMENTATION and the configuration it needs (macros that must be
+    the same in every file, so no catmem library can be linked); each <name>_<variant> gets the
+    variant's backend macro and links what that backend needs.
+
+    Args:
+      name: base name.
+      srcs: test sources.
+      variants: the backend variants to test (default: all).
+      linkopts: extra libraries.
+      **kwargs: passed to every cc_test (size, timeout, tags, ...).
+    """
+    tags = kwargs.pop("tags", [])
+    tests = []
+    for variant in variants:
+        v = VARIANTS[variant]
+        test = "%s_%s" % (name, variant)
+        native.cc_test(
+            name = test,
+            srcs = srcs + ["testing.h"],
+            copts = ["-Wall", "-Wextra", "-Werror"],
+            local_defines = ["CATMEM_BACKEND_" + v.backend.upper()] + v.defines,
+            deps = ["//:headers"],
+            env = v.env,
+            linkopts = ["-lcmocka", "-ldl", "-lpthread"] +
+                       (["-ljemalloc"] if v.backend == "jemalloc" else []) + linkopts,
             tags = v.tags + tags,
             **kwargs
         )
