@@ -254,6 +254,34 @@ double bench_peak_rss_mib(int nthreads, bench_thread_fn fn, void *arg, double *s
     return res[0];
 }
 
+int bench_in_child(void (*fn)(void *arg, double *out, int n), void *arg, double *out, int n) {
+    int fd[2], status, i, ok;
+    pid_t pid;
+    for (i = 0; i < n; i++) out[i] = -1;
+    fflush(NULL); /* or the child's exit would print what the parent buffered, twice */
+    if (pipe(fd) != 0) return -1;
+    pid = fork();
+    if (pid < 0) {
+        close(fd[0]);
+        close(fd[1]);
+        return -1;
+    }
+    if (pid == 0) {
+        close(fd[0]);
+        fn(arg, out, n);
+        if (write(fd[1], out, sizeof(double) * (size_t)n) != (ssize_t)(sizeof(double) * n))
+            _exit(1);
+        _exit(0);
+    }
+    close(fd[1]);
+    ok = read(fd[0], out, sizeof(double) * (size_t)n) == (ssize_t)(sizeof(double) * n);
+    close(fd[0]);
+    ok = waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0 && ok;
+    if (!ok)
+        for (i = 0; i < n; i++) out[i] = -1;
+    return ok ? 0 : -1;
+}
+
 /* ---- results ---------------------------------------------------------------------------------- */
 
 static int cmp_double(const void *a, const void *b) {

@@ -134,6 +134,12 @@ extern double bench_last_cores;
    child's RSS before it ran (what it inherited: the sequences and the program). */
 double bench_peak_rss_mib(int nthreads, bench_thread_fn fn, void *arg, double *start_mib);
 
+/* Runs fn(arg, out, n) once in a forked child, so that what it allocates, maps or leaves
+   resident never mixes with another measurement's, and copies the n doubles it wrote to out
+   back to the parent. Returns 0, or -1 (out all -1) when the child failed, was killed or wrote
+   less. */
+int bench_in_child(void (*fn)(void *arg, double *out, int n), void *arg, double *out, int n);
+
 /* Set by main from bench_opts: affects bench_thread_begin/end. */
 extern int bench_callgrind_mode;
 
