@@ -284,6 +284,36 @@ int bench_in_child(void (*fn)(void *arg, double *out, int n), void *arg, double 
 
 /* ---- results ---------------------------------------------------------------------------------- */
 
+void bench_table_init(bench_table *t, const char *workload, const char *backend, int nthreads,
+                      int nreps) {
+    memset(t, 0, sizeof *t);
+    t->workload = workload;
+    t->backend = backend;
+    t->nthreads = nthreads;
+    t->nreps = nreps;
+}
+
+int bench_table_add(bench_table *t, const char *name, const char *key) {
+    bench_row *r;
+    if (t->nrows >= BENCH_MAX_ROWS) die("too many rows in a table");
+    r = &t->rows[t->nrows];
+    r->name = name;
+    r->key = key;
+    r->peak_mib = -1;
+    return t->nrows++;
+}
+
+void bench_table_peak(bench_table *t, int row, bench_thread_fn fn) {
+    t->rows[row].peak_mib = bench_peak_rss_mib(t->nthreads, fn, NULL, &t->rows[row].start_mib);
+}
+
+void bench_table_measure(bench_table *t, int rep, int row, bench_thread_fn fn) {
+    char label[160];
+    snprintf(label, sizeof label, "%s|%s|%s", t->workload, t->backend, t->rows[row].key);
+    t->rows[row].ns[rep] = bench_run_threads(t->nthreads, fn, NULL, label);
+    t->rows[row].cores[rep] = bench_last_cores;
+}
+
 static int cmp_double(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
     return (x > y) - (x < y);

@@ -165,6 +165,17 @@ typedef struct bench_table {
     bench_row rows[BENCH_MAX_ROWS];
 } bench_table;
 
+/* An empty table of one workload on nthreads threads (every row's peak: not measured). */
+void bench_table_init(bench_table *t, const char *workload, const char *backend, int nthreads,
+                      int nreps);
+/* Appends a row; returns its index. */
+int bench_table_add(bench_table *t, const char *name, const char *key);
+/* The row's peak RSS: fn run once on the table's threads in a forked child (bench_peak_rss_mib). */
+void bench_table_peak(bench_table *t, int row, bench_thread_fn fn);
+/* Repetition rep of the row: fn on the table's threads (bench_run_threads; the callgrind label
+   is "workload|backend|key"), its ns/op and the cores it got. */
+void bench_table_measure(bench_table *t, int rep, int row, bench_thread_fn fn);
+
 double bench_median(const double *v, int n);
 double bench_row_median(const bench_table *t, int row);
 /* Median over repetitions of ns[a] / ns[b]: a ratio measured within each repetition. */
