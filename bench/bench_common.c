@@ -254,7 +254,65 @@ double bench_peak_rss_mib(int nthreads, bench_thread_fn fn, void *arg, double *s
     return res[0];
 }
 
+int bench_in_child(void (*fn)(void *arg, double *out, int n), void *arg, double *out, int n) {
+    int fd[2], status, i, ok;
+    pid_t pid;
+    for (i = 0; i < n; i++) out[i] = -1;
+    fflush(NULL); /* or the child's exit would print what the parent buffered, twice */
+    if (pipe(fd) != 0) return -1;
+    pid = fork();
+    if (pid < 0) {
+        close(fd[0]);
+        close(fd[1]);
+        return -1;
+    }
+    if (pid == 0) {
+        close(fd[0]);
+        fn(arg, out, n);
+        if (write(fd[1], out, sizeof(double) * (size_t)n) != (ssize_t)(sizeof(double) * n))
+            _exit(1);
+        _exit(0);
+    }
+    close(fd[1]);
+    ok = read(fd[0], out, sizeof(double) * (size_t)n) == (ssize_t)(sizeof(double) * n);
+    close(fd[0]);
+    ok = waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0 && ok;
+    if (!ok)
+        for (i = 0; i < n; i++) out[i] = -1;
+    return ok ? 0 : -1;
+}
+
 /* ---- results ---------------------------------------------------------------------------------- */
+
+void bench_table_init(bench_table *t, const char *workload, const char *backend, int nthreads,
+                      int nreps) {
+    memset(t, 0, sizeof *t);
+    t->workload = workload;
+    t->backend = backend;
+    t->nthreads = nthreads;
+    t->nreps = nreps;
+}
+
+int bench_table_add(bench_table *t, const char *name, const char *key) {
+    bench_row *r;
+    if (t->nrows >= BENCH_MAX_ROWS) die("too many rows in a table");
+    r = &t->rows[t->nrows];
+    r->name = name;
+    r->key = key;
+    r->peak_mib = -1;
+    return t->nrows++;
+}
+
+void bench_table_peak(bench_table *t, int row, bench_thread_fn fn) {
+    t->rows[row].peak_mib = bench_peak_rss_mib(t->nthreads, fn, NULL, &t->rows[row].start_mib);
+}
+
+void bench_table_measure(bench_table *t, int rep, int row, bench_thread_fn fn) {
+    char label[160];
+    snprintf(label, sizeof label, "%s|%s|%s", t->workload, t->backend, t->rows[row].key);
+    t->rows[row].ns[rep] = bench_run_threads(t->nthreads, fn, NULL, label);
+    t->rows[row].cores[rep] = bench_last_cores;
+}
 
 static int cmp_double(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;

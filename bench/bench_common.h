@@ -134,6 +134,12 @@ extern double bench_last_cores;
    child's RSS before it ran (what it inherited: the sequences and the program). */
 double bench_peak_rss_mib(int nthreads, bench_thread_fn fn, void *arg, double *start_mib);
 
+/* Runs fn(arg, out, n) once in a forked child, so that what it allocates, maps or leaves
+   resident never mixes with another measurement's, and copies the n doubles it wrote to out
+   back to the parent. Returns 0, or -1 (out all -1) when the child failed, was killed or wrote
+   less. */
+int bench_in_child(void (*fn)(void *arg, double *out, int n), void *arg, double *out, int n);
+
 /* Set by main from bench_opts: affects bench_thread_begin/end. */
 extern int bench_callgrind_mode;
 
@@ -158,6 +164,17 @@ typedef struct bench_table {
     int nrows, nreps;
     bench_row rows[BENCH_MAX_ROWS];
 } bench_table;
+
+/* An empty table of one workload on nthreads threads (every row's peak: not measured). */
+void bench_table_init(bench_table *t, const char *workload, const char *backend, int nthreads,
+                      int nreps);
+/* Appends a row; returns its index. */
+int bench_table_add(bench_table *t, const char *name, const char *key);
+/* The row's peak RSS: fn run once on the table's threads in a forked child (bench_peak_rss_mib). */
+void bench_table_peak(bench_table *t, int row, bench_thread_fn fn);
+/* Repetition rep of the row: fn on the table's threads (bench_run_threads; the callgrind label
+   is "workload|backend|key"), its ns/op and the cores it got. */
+void bench_table_measure(bench_table *t, int rep, int row, bench_thread_fn fn);
 
 double bench_median(const double *v, int n);
 double bench_row_median(const bench_table *t, int row);

@@ -20,7 +20,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #define NOBJ 1000000L
@@ -62,34 +61,23 @@ static void mi_p(void *ctx) { (void)ctx; bench_mi.collect(1); }
 
 static double rss_bytes(void) { return bench_rss_mib() * 1048576.0; }
 
-/* Runs fn(peer, arg, out) in a child and returns what it wrote into out (doubles). */
-static int in_child(void (*fn)(const alloc_peer *, size_t, double *), const alloc_peer *p,
-                    size_t arg, double *out, int nout) {
-    int fds[2], st;
-    pid_t pid;
-    if (pipe(fds) != 0) return -1;
-    pid = fork();
-    if (pid == 0) {
-        close(fds[0]);
-        fn(p, arg, out);
-        if (write(fds[1], out, sizeof(double) * (size_t)nout) < 0) _exit(1);
-        _exit(0);
-    }
-    close(fds[1]);
-    if (read(fds[0], out, sizeof(double) * (size_t)nout) != (ssize_t)(sizeof(double) * nout))
-        nout = -1;
-    close(fds[0]);
-    waitpid(pid, &st, 0);
-    return nout;
-}
+/* What a forked measurement (bench_in_child) is given: the peer and one argument. */
+typedef struct job {
+    const alloc_peer *peer;
+    size_t arg;
+} job;
 
 /* ---- 1. resident bytes per live object ------------------------------------------------------ */
 
-static void per_object(const alloc_peer *p, size_t size, double *out) {
+/* arg: the object size; out[0]: resident bytes per object. */
+static void per_object(void *arg, double *out, int nout) {
+    const alloc_peer *p = ((const job *)arg)->peer;
+    size_t size = ((const job *)arg)->arg;
     void **v = (void **)bench_map(NOBJ * sizeof(void *));
     void *ctx = p->setup();
     double before;
     long i;
+    (void)nout;
     memset(v, 0, NOBJ * sizeof(void *));
     before = rss_bytes();
     for (i = 0; i < NOBJ; i++) {
@@ -125,14 +113,17 @@ static void *producer(void *arg) {
     return NULL;
 }
 
-/* out: RSS before (MiB), growth by the burst (MiB), left after the frees and purge (MiB),
-   catmem's allocated (-1: not catmem). Returns with the producer still asleep: the child ends
-   without it. */
-static void sleeping_producer(const alloc_peer *p, size_t is_catmem, double *out) {
+/* arg: 1 for catmem. out: RSS before (MiB), growth by the burst (MiB), left after the frees and
+   purge (MiB), catmem's allocated (-1: not catmem). Returns with the producer still asleep: the
+   child ends without it. */
+static void sleeping_producer(void *arg, double *out, int nout) {
+    const alloc_peer *p = ((const job *)arg)->peer;
+    size_t is_catmem = ((const job *)arg)->arg;
     pthread_t t;
     void *few[16];
     double before;
     long i;
+    (void)nout;
     prod_peer = p;
     prod_ctx = p->setup();
     prod_v = (void **)bench_map(NOBJ * sizeof(void *));
@@ -181,7 +172,8 @@ int main(int argc, char **argv) {
         printf("| %s |", peers[i].name);
         for (k = 0; k < 3; k++) {
             double r[1];
-            if (in_child(per_object, &peers[i], sizes[k], r, 1) != 1)
+            job j = {&peers[i], sizes[k]};
+            if (bench_in_child(per_object, &j, r, 1) != 0)
                 printf(" failed |");
             else
                 printf(" %.1f |", r[0]);
@@ -195,7 +187,8 @@ int main(int argc, char **argv) {
            "catmem `allocated` after |\n|---|---|---|---|---|\n");
     for (i = 0; i < 3; i++) {
         double r[4];
-        if (in_child(sleeping_producer, &peers[i], i == 0, r, 4) != 4) {
+        job j = {&peers[i], i == 0};
+        if (bench_in_child(sleeping_producer, &j, r, 4) != 0) {
             printf("| %s | failed | | | |\n", peers[i].name);
             continue;
         }

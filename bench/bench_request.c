@@ -190,36 +190,23 @@ int main(int argc, char **argv) {
            nreq_timed, (unsigned long long)objects_timed, nreq_warm);
 
     nthreads_max = o.callgrind ? 1 : 2; /* valgrind runs threads one at a time anyway */
-    t1.workload = t2.workload = "request";
-    t1.backend = t2.backend = backend;
-    t1.nthreads = 1;
+    bench_table_init(&t1, "request", backend, 1, o.reps);
+    for (i = 0; i < NPEERS; i++) bench_table_add(&t1, peers[i].name, peers[i].key);
+    t2 = t1; /* the same rows, on 2 threads */
     t2.nthreads = 2;
-    t1.nrows = t2.nrows = NPEERS;
-    t1.nreps = t2.nreps = o.reps;
-    for (i = 0; i < NPEERS; i++) {
-        t1.rows[i].name = t2.rows[i].name = peers[i].name;
-        t1.rows[i].key = t2.rows[i].key = peers[i].key;
-        t1.rows[i].peak_mib = t2.rows[i].peak_mib = -1;
-    }
     /* Peaks first, each in a fresh child, while this process has allocated almost nothing. */
     if (o.rss)
         for (i = 0; i < NPEERS; i++) {
-            t1.rows[i].peak_mib = bench_peak_rss_mib(1, peers[i].fn, NULL, &t1.rows[i].start_mib);
-            t2.rows[i].peak_mib = bench_peak_rss_mib(2, peers[i].fn, NULL, &t2.rows[i].start_mib);
+            bench_table_peak(&t1, i, peers[i].fn);
+            bench_table_peak(&t2, i, peers[i].fn);
         }
     /* Every repetition measures every peer, in an order rotated per repetition so that no peer
        always runs right after the same neighbour. */
     for (rep = 0; rep < o.reps; rep++)
         for (i = 0; i < NPEERS; i++) {
             int k = (i + rep) % NPEERS;
-            char label[96];
-            snprintf(label, sizeof label, "request|%s|%s", backend, peers[k].key);
-            t1.rows[k].ns[rep] = bench_run_threads(1, peers[k].fn, NULL, label);
-            t1.rows[k].cores[rep] = bench_last_cores;
-            if (nthreads_max >= 2) {
-                t2.rows[k].ns[rep] = bench_run_threads(2, peers[k].fn, NULL, NULL);
-                t2.rows[k].cores[rep] = bench_last_cores;
-            }
+            bench_table_measure(&t1, rep, k, peers[k].fn);
+            if (nthreads_max >= 2) bench_table_measure(&t2, rep, k, peers[k].fn);
         }
 
     if (o.callgrind) {

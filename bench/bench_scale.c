@@ -28,8 +28,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #define THREADS      64
 #define MAX_ARENAS   100
@@ -40,31 +38,6 @@
 static void die(const char *what) {
     fprintf(stderr, "bench_scale: %s\n", what);
     exit(2);
-}
-
-/* ---- forked measurements ---------------------------------------------------------------------- */
-
-/* Runs fn(arg, out, n) in a child and returns what it wrote to out (n doubles); -1s on failure. */
-static void in_child(void (*fn)(void *, double *, int), void *arg, double *out, int n) {
-    int fd[2], status, i;
-    pid_t pid;
-    for (i = 0; i < n; i++) out[i] = -1;
-    fflush(NULL);
-    if (pipe(fd) != 0) die("pipe failed");
-    pid = fork();
-    if (pid < 0) die("fork failed");
-    if (pid == 0) {
-        close(fd[0]);
-        fn(arg, out, n);
-        if (write(fd[1], out, sizeof(double) * (size_t)n) != (ssize_t)(sizeof(double) * n))
-            _exit(1);
-        _exit(0);
-    }
-    close(fd[1]);
-    if (read(fd[0], out, sizeof(double) * (size_t)n) != (ssize_t)(sizeof(double) * n))
-        for (i = 0; i < n; i++) out[i] = -1;
-    close(fd[0]);
-    waitpid(pid, &status, 0);
 }
 
 /* ---- 1. scale --------------------------------------------------------------------------------- */
@@ -260,8 +233,7 @@ int main(int argc, char **argv) {
     for (rep = 0; rep < o.reps; rep++)
         for (i = 0; i < NRUNS; i++) {
             double out[3];
-            in_child(scale_child, &runs[i], out, 3);
-            if (out[2] < 0) die("a scale run failed");
+            if (bench_in_child(scale_child, &runs[i], out, 3) != 0) die("a scale run failed");
             ns[i][rep] = out[2];
             if (rep == 0 || out[1] - out[0] < rss_alive[i] - rss_before[i]) {
                 rss_before[i] = out[0]; /* the smallest growth over the repetitions */
@@ -294,7 +266,7 @@ int main(int argc, char **argv) {
     for (s = 0; s < 3; s++)
         for (i = 0; i < 2; i++) {
             object_run r = {i == 0 ? PEER_CATMEM : PEER_JEMALLOC, sizes[s]};
-            in_child(object_child, &r, &obj[i][s], 1);
+            bench_in_child(object_child, &r, &obj[i][s], 1);
         }
     printf("\nResident bytes per live object, %u objects, every byte written:\n\n", NOBJ);
     printf(
@@ -304,7 +276,7 @@ int main(int argc, char **argv) {
                obj[0][s] / obj[1][s]);
 
     cycles = (long)(2000 * o.scale) + 10;
-    for (rep = 0; rep < o.reps; rep++) in_child(cycle_child, &cycles, &cycle_us[rep], 1);
+    for (rep = 0; rep < o.reps; rep++) bench_in_child(cycle_child, &cycles, &cycle_us[rep], 1);
     printf(
         "\nOne catmem_shutdown + catmem_init cycle with one 64-byte block allocated and freed in "
         "each of the %d built-in arenas: %.1f us (median of %d runs of %ld cycles).\n",

@@ -41,6 +41,10 @@ BACKEND_LINKOPTS = {
     ],
 }
 
+# The runtime build's catmem looks for jemalloc under this prefix, which does not exist, so that
+# it falls back to the system engine although the peers put jemalloc in the process.
+RUNTIME_FALLBACK_PREFIXES = "CATMEM_RUNTIME_PREFIXES=\\\"catmem_bench_no_such_prefix_\\\""
+
 # The catmem library of each build.
 BACKEND_LIB = {
     "jemalloc": "//:catmem_jemalloc",
@@ -61,16 +65,19 @@ def bench_program(name, srcs, backends = ["jemalloc", "system"], copts = [], lin
       copts: extra compiler options.
       linkopts: extra linker options (after the peers' libraries).
       own_implementation: the program defines CATMEM_IMPLEMENTATION itself, with a configuration
-        of its own (CATMEM_MAX_ARENAS, say); the backend macro comes from here (jemalloc and
-        system builds only).
+        of its own (CATMEM_MAX_ARENAS, say); the backend macro (and for the runtime build the
+        prefixes that make it fall back) comes from here.
       **kwargs: passed to every cc_binary.
     """
     for backend in backends:
+        own_defines = ["CATMEM_BACKEND_" + backend.upper()]
+        if backend == "runtime":
+            own_defines.append(RUNTIME_FALLBACK_PREFIXES)
         native.cc_binary(
             name = "%s_%s" % (name, backend),
             srcs = srcs,
             copts = BENCH_COPTS + copts,
-            local_defines = ["CATMEM_BACKEND_" + backend.upper()] if own_implementation else [],
+            local_defines = own_defines if own_implementation else [],
             deps = [
                 ":bench_common",
                 "//:headers" if own_implementation else BACKEND_LIB[backend],

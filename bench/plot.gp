@@ -1,13 +1,14 @@
 # bench/plot.gp - the chart of bench/results/latest.png, drawn by bench/run.sh:
 #   gnuplot -e "dir='<data dir>'; out='<png>'" bench/plot.gp
 # Data files (written by run.sh from the programs' --data output and the callgrind dumps):
-#   request1.dat request2.dat general1.dat general2.dat: "peer" ns(jemalloc build) ns(system build)
+#   request1.dat request2.dat general1.dat general2.dat lifetime1.dat empty1.dat:
+#     "peer" ns(jemalloc build) ns(system build)
 #   cg_request.dat cg_general.dat (optional): "peer" Ir/op(jemalloc build) Ir/op(system build)
 #   memory.dat: "peer" after-free after-purge (jemalloc build), the same (system build), MiB
 # pngcairo works without X (gnuplot-nox); the plain gd "png" terminal does too, as a fallback.
 
 have_cg = system("test -s '".dir."/cg_request.dat' && echo 1 || echo 0") + 0
-rows = have_cg ? 4 : 3
+rows = have_cg ? 5 : 4
 if (strstrt(GPVAL_TERMINALS, "pngcairo") > 0) {
     set terminal pngcairo size 1800, 650 * rows font "DejaVu Sans,11" noenhanced
 } else {
@@ -55,13 +56,23 @@ set title "general workload, 2 threads (ns / op per thread)"
 plot dir."/general2.dat" using 2:xtic(1) title "jemalloc-backend build" lc rgb jemalloc_color, \
      "" using 3 title "system-backend build" lc rgb system_color
 
+eval panel(2, 1, 1)
+set title "arena lifetimes, 1 thread (op = create, 20 allocations, 5 single frees, release)"
+plot dir."/lifetime1.dat" using 2:xtic(1) title "jemalloc-backend build" lc rgb jemalloc_color, \
+     "" using 3 title "system-backend build" lc rgb system_color
+
+eval panel(2, 2, 1)
+set title "arena lifetimes: an empty arena, created and released (op = one pair)"
+plot dir."/empty1.dat" using 2:xtic(1) title "jemalloc-backend build" lc rgb jemalloc_color, \
+     "" using 3 title "system-backend build" lc rgb system_color
+
 if (have_cg) {
     set ylabel "instructions / op (log scale)"
-    eval panel(2, 1, 1)
+    eval panel(3, 1, 1)
     set title "callgrind: request workload, instructions per op (1 thread)"
     plot dir."/cg_request.dat" using 2:xtic(1) title "jemalloc-backend build" lc rgb jemalloc_color, \
          "" using 3 title "system-backend build" lc rgb system_color
-    eval panel(2, 2, 1)
+    eval panel(3, 2, 1)
     set title "callgrind: general workload, instructions per op (1 thread)"
     plot dir."/cg_general.dat" using 2:xtic(1) title "jemalloc-backend build" lc rgb jemalloc_color, \
          "" using 3 title "system-backend build" lc rgb system_color

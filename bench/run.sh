@@ -8,7 +8,7 @@
 # Usage: bench/run.sh [--reps N] [--quick] [--callgrind | --no-callgrind]
 #   --reps N        timed repetitions per program (default 7; memory: 3); rows show the median
 #   --quick         a tenth of the work and 3 repetitions: a smoke run, not a measurement
-#   --callgrind     only the instruction counts: request and general under
+#   --callgrind     only the instruction counts: request, general and lifetimes under
 #                   valgrind --tool=callgrind (reduced counts, 1 thread); writes
 #                   bench/results/callgrind.md
 #   --no-callgrind  timings only (by default the instruction counts follow the timings)
@@ -54,7 +54,7 @@ backends=(jemalloc system)
 # the programs where its fast path matters.
 builds_of() {
   case "$1" in
-    general | objects | lua) echo jemalloc system runtime ;;
+    general | objects | lua | lifetimes) echo jemalloc system runtime ;;
     *) echo "${backends[@]}" ;;
   esac
 }
@@ -70,6 +70,26 @@ machine_facts() {
 }
 
 # ---- instruction counts -------------------------------------------------------------------------
+# cg_table COLUMNS: the Markdown table of cg.tsv's figures, a row per peer that has any, a column
+# per "workload|backend" in COLUMNS (comma-separated), "-" where that build has no such peer.
+cg_table() {
+  awk -F'\t' -v cols="$1" '
+    BEGIN { nc = split(cols, col, ","); for (c = 1; c <= nc; c++) want[col[c]] = 1 }
+    ($1 "|" $2) in want {
+      key = $3; if (!(key in seen)) { seen[key] = 1; order[n++] = key }
+      v[$1 "|" $2 "|" key] = $4 }
+    END {
+      head = "| peer"; rule = "|---"
+      for (c = 1; c <= nc; c++) { split(col[c], wb, "|"); head = head " | " wb[1] ", " wb[2] " build"; rule = rule "|---:" }
+      print head " |"; print rule "|"
+      for (i = 0; i < n; i++) {
+        k = order[i]; line = "| " k
+        for (c = 1; c <= nc; c++) { x = col[c] "|" k; line = line " | " ((x in v) ? v[x] : "-") }
+        print line " |"
+      }
+    }' "${tmp}/cg.tsv"
+}
+
 # Each program, run with --callgrind, brackets every peer's measured section with
 # CALLGRIND_TOGGLE_COLLECT (collection is off at start) and dumps the counts with a label
 # "bench|workload|backend|peer|operations"; Ir of that dump / operations = instructions per op.
@@ -77,7 +97,7 @@ run_callgrind() {
   local out="$1" prog backend f
   command -v valgrind >/dev/null || { echo "run.sh: valgrind not installed" >&2; return 1; }
   : >"${tmp}/cg.tsv"
-  for prog in request general; do
+  for prog in request general lifetimes; do
     for backend in $(builds_of "${prog}"); do
       echo "run.sh: callgrind ${prog}_${backend}" >&2
       rm -f "${tmp}"/cg.out.*
@@ -103,19 +123,14 @@ run_callgrind() {
     echo "one free + one allocation. Deterministic, so it is the figure to compare on a noisy"
     echo "machine; it does not see cache misses, lock contention or system calls' own cost."
     echo
-    echo "| peer | request, jemalloc build | request, system build | general, jemalloc build | general, system build | general, runtime build |"
-    echo "|---|---:|---:|---:|---:|---:|"
-    awk -F'\t' '
-      { key = $3; if (!(key in seen)) { seen[key] = 1; order[n++] = key }
-        v[$1 "|" $2 "|" key] = $4 }
-      END {
-        for (i = 0; i < n; i++) {
-          k = order[i]; line = "| " k
-          split("request|jemalloc request|system general|jemalloc general|system general|runtime", cols, " ")
-          for (c = 1; c <= 5; c++) { x = cols[c] "|" k; line = line " | " ((x in v) ? v[x] : "-") }
-          print line " |"
-        }
-      }' "${tmp}/cg.tsv"
+    cg_table "request|jemalloc,request|system,general|jemalloc,general|system,general|runtime"
+    echo
+    echo "Arena lifetimes (\`lifetimes_*\`): instructions per lifetime (create an arena, 20"
+    echo "allocations of 16-512 B, 5 single frees, release) and per empty create + release. catmem"
+    echo "compiled with the most arena slots it allows (CATMEM_MAX_ARENAS in bench_lifetimes.c),"
+    echo "whose table its create and release scan; APR skips the 5 frees (it cannot free one block)."
+    echo
+    cg_table "lifetime|jemalloc,lifetime|system,lifetime|runtime,empty arena|jemalloc,empty arena|system,empty arena|runtime"
     echo
     echo "catmem rows are the build's backend: in the jemalloc build, catmem on jemalloc; in the"
     echo "system build, catmem's engine on glibc's malloc; in the runtime build, the runtime backend"
@@ -134,7 +149,7 @@ fi
 # ---- timings --------------------------------------------------------------------------------------
 : >"${tmp}/data.tsv"
 facts="$(machine_facts)"
-for prog in request general memory objects lua; do
+for prog in request general memory objects lua lifetimes; do
   for backend in $(builds_of "${prog}"); do
     r="${reps}"
     [[ "${prog}" == memory ]] && r="${mem_reps}"
@@ -160,6 +175,8 @@ plot_data request 1 >"${tmp}/request1.dat"
 plot_data request 2 >"${tmp}/request2.dat"
 plot_data general 1 >"${tmp}/general1.dat"
 plot_data general 2 >"${tmp}/general2.dat"
+plot_data lifetime 1 >"${tmp}/lifetime1.dat"
+plot_data "empty arena" 1 >"${tmp}/empty1.dat"
 # memory rows: memory 1 backend key before peak after_free after_purge
 awk -F'\t' '$1 == "memory" {
     if (!($4 in seen)) { seen[$4] = 1; order[n++] = $4 }
@@ -188,8 +205,8 @@ fi
   echo "${facts}"
   echo
   echo "Every program runs catmem and all its peers in one process; each is built on catmem's"
-  echo "jemalloc backend and on its system backend (general, objects and lua also on the runtime"
-  echo "backend falling back to the system engine), so every ratio below compares"
+  echo "jemalloc backend and on its system backend (general, objects, lua and lifetimes also on the"
+  echo "runtime backend falling back to the system engine), so every ratio below compares"
   echo "figures measured in the same run. Times are medians over the repetitions; \"x fastest\""
   echo "and the targets are medians of the ratios measured within each repetition. Peak RSS of"
   echo "each timed peer comes from a separate forked child running the same work once (growth:"
@@ -204,7 +221,7 @@ fi
   done
   echo
   echo "![chart](latest.png)"
-  for prog in request general memory objects lua; do
+  for prog in request general memory objects lua lifetimes; do
     for backend in $(builds_of "${prog}"); do
       echo
       cat "${tmp}/${prog}_${backend}.md"
