@@ -1,7 +1,8 @@
 /* catmem for Rust: the implementation, compiled once with the runtime backend (build.rs defines
    CATMEM_BACKEND_RUNTIME and CATMEM_RUNTIME_PREFIXES), and what Rust cannot call directly:
    out-of-line copies of the API's static inline functions, a report into memory, and the sizes
-   of the structures lib.rs mirrors (checked by its tests). */
+   of the structures and the values of the constants that lib.rs mirrors (checked by its
+   tests). */
 #define _GNU_SOURCE /* RTLD_DEFAULT (backends/runtime/select.h), open_memstream */
 #define CATMEM_IMPLEMENTATION
 #include "catmem.h"
@@ -52,6 +53,20 @@ size_t catmem_rs_layout(int what) {
     case 16: return _Alignof(catmem_stats);
     case 17: return _Alignof(catmem_region);
     case 18: return _Alignof(catmem_region_mark);
+    default: return 0;
+    }
+}
+
+/* The constants lib.rs repeats: 0 CATMEM_NAME_MAX, 1 CATMEM_MAX_ARENAS, 2 CATMEM_SIZE_MAX,
+   3 CATMEM_ALIGN_MAX, 4 CATMEM_KIND_COUNT, 5 CATMEM_REPORT_JSON. */
+size_t catmem_rs_constant(int what) {
+    switch (what) {
+    case 0: return CATMEM_NAME_MAX;
+    case 1: return CATMEM_MAX_ARENAS;
+    case 2: return CATMEM_SIZE_MAX;
+    case 3: return CATMEM_ALIGN_MAX;
+    case 4: return CATMEM_KIND_COUNT;
+    case 5: return CATMEM_REPORT_JSON;
     default: return 0;
     }
 }

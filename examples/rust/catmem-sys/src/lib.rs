@@ -195,4 +195,8 @@ extern "C" {
     /// sizeof (what 0..2) and alignof (what 16..18) of catmem_stats, catmem_region and
     /// catmem_region_mark as C sees them; the tests compare them with this file's structures.
     pub fn catmem_rs_layout(what: c_int) -> usize;
+    /// The values of CATMEM_NAME_MAX (0), CATMEM_MAX_ARENAS (1), CATMEM_SIZE_MAX (2),
+    /// CATMEM_ALIGN_MAX (3), CATMEM_KIND_COUNT (4) and CATMEM_REPORT_JSON (5) as catmem was
+    /// compiled; the tests compare them with this file's constants.
+    pub fn catmem_rs_constant(what: c_int) -> usize;
 }
