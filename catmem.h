@@ -163,7 +163,8 @@
    - Limits (catmem_arena_set_limit): see LIMITS below.
    - catmem_report(out, CATMEM_REPORT_TEXT or _JSON) writes every live arena (name, id, parent,
      statistics with peak and limit, pending cleanups) and the total, as a table or as one JSON
-     object. With
+     object; an anonymous arena is "#<id>" in the table and has the name null in JSON, where
+     "parent_id" gives its parent's id. With
      CATMEM_REPORT=stderr, stdout or a file path in the environment at the first init, the
      report is written when the process exits (JSON when the path ends in ".json").
 
@@ -207,7 +208,8 @@
    Allocation functions return NULL and set errno; control functions return 0 or an errno value
    (and leave errno alone). Nothing is lost on failure: a failed realloc leaves the block as it was.
      EINVAL      NULL or released arena handle; NULL or uninitialised region; alignment zero, not
-                 a power of two, or above CATMEM_ALIGN_MAX; unknown kind; bad name; release of a
+                 a power of two, or above CATMEM_ALIGN_MAX; unknown kind; an empty name (or a
+                 NULL one to catmem_arena_find); release of a
                  built-in arena; a dead or foreign region mark; a NULL cleanup function; an
                  unknown report format.
      ENOMEM      out of memory, or past the arena's limit (after the out-of-memory handler had
@@ -466,11 +468,16 @@ CATMEMI_API const char *catmem_backend_info(void);
 
 
 CATMEMI_API catmem_arena *catmem_arena_get(catmem_kind kind);
-CATMEMI_API catmem_arena *catmem_arena_create(const char *name); /* a user arena, named uniquely */
-CATMEMI_API catmem_arena *catmem_arena_find(const char *name);
+/* A user arena. name: unique among live arenas, or NULL for an anonymous arena (it has the
+   name "" and is never found by name). */
+CATMEMI_API catmem_arena *catmem_arena_create(const char *name);
+CATMEMI_API catmem_arena *catmem_arena_find(const char *name); /* by name, not a scan */
 CATMEMI_API int catmem_arena_release(catmem_arena *a); /* frees its memory; slot reused later */
-CATMEMI_API const char *catmem_arena_name(const catmem_arena *a); /* NULL for a bad handle */
-/* The backend's own id for the arena (jemalloc arena index; system: catmem slot), or -1. */
+/* "" for an anonymous arena; NULL for a bad handle. */
+CATMEMI_API const char *catmem_arena_name(const catmem_arena *a);
+/* catmem's number for the arena, the same on every backend: the built-in arenas are 0 to
+   CATMEM_KIND_COUNT - 1 in catmem_kind's order; a released arena's number goes to a later one
+   (as its handle does: LIFECYCLE). -1 for a bad handle. */
 CATMEMI_API int catmem_arena_id(const catmem_arena *a);
 /* 1 when p, a live block from any catmem arena, belongs to a; 0 otherwise (and for NULL). p must
    come from catmem: jemalloc's lookup crashes on pointers it never handed out. */
@@ -498,7 +505,8 @@ typedef void (*catmem_cleanup_fn)(void *arg);
    read what it points to). fn NULL: EINVAL. */
 CATMEMI_API int catmem_arena_on_reset(catmem_arena *a, catmem_cleanup_fn fn, void *arg);
 /* A user arena that lives inside parent: resetting parent resets it first (its cleanups run
-   first), releasing parent releases it. Children of children work. */
+   first), releasing parent releases it. Children of children work. name as for
+   catmem_arena_create (NULL: anonymous). */
 CATMEMI_API catmem_arena *catmem_arena_create_child(catmem_arena *parent, const char *name);
 CATMEMI_API catmem_arena *catmem_arena_parent(const catmem_arena *a); /* NULL: top level */
 

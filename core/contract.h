@@ -65,14 +65,19 @@ typedef struct catmemi_slot {
     catmem_arena handle; /* handle.slot == index in catmemi_slots */
     int state;           /* CATMEMI_FREE, _LIVE or _CLEANING; atomic */
     int created;         /* the backend arena exists; atomic (catmemi_created) */
-    unsigned parent;     /* slot index + 1 of the parent arena; 0: top level. Under mu */
+    /* Slot index + 1 of the parent, the first child and the next and previous sibling; 0:
+       none. The arena tree, so that a reset or release visits a subtree without a scan. Under
+       mu */
+    unsigned parent, first_child, next_sibling, prev_sibling;
+    unsigned hnext;     /* slot index + 1 of the next arena in its name's hash chain; under mu */
+    unsigned next_free; /* slot index + 1 of the next released slot; under mu */
     catmemi_cleanup *cleanups; /* newest first; under catmemi_mu */
     unsigned ncleanups;
     /* LIMITS: bytes of the arena's blocks out of its backend arena, counted by the backend when
        counted is set (catmemi_charge); their high-water; the limit (0: none). Atomic. */
     size_t charged, peak, limit;
     int counted; /* set by the backend's set_limit at the first limit, cleared at release */
-    char name[CATMEM_NAME_MAX + 1];
+    char name[CATMEM_NAME_MAX + 1]; /* "": anonymous */
 #if defined(CATMEMI_HAS_JE)
     catmemi_je_slot je;
 #endif
@@ -89,7 +94,6 @@ typedef struct catmemi_ops {
     const char *name;                     /* catmem_backend_name() */
     int (*once)(void);                    /* at the first init: keys, tables; mu */
     int (*arena_create)(catmemi_slot *s); /* once per slot, kept for the process; mu */
-    int (*arena_id)(const catmemi_slot *s);
     /* A block of size bytes for the calling thread in s (opts as above); NULL: out of memory
        (the core sets errno). Makes the thread's per-arena state when it has none. */
     void *(*alloc_slow)(catmemi_slot *s, size_t size, int opts);
@@ -119,9 +123,10 @@ typedef struct catmemi_ops {
     int (*set_decay)(catmemi_slot *s, long dirty_ms, long muzzy_ms); /* ENOTSUP if none */
     int (*prof_active)(int on);                                     /* ENOTSUP if none */
     int (*prof_dump)(const char *path);                             /* ENOTSUP if none */
-    /* After init, shutdown, create, release: whatever the inline paths read to know which
-       arenas they may serve. mu */
-    void (*publish)(void);
+    /* After s opened or closed (created, released, its cleanups started) or, for s NULL, after
+       init or shutdown (every arena): whatever the inline paths read to know which arenas they
+       may serve. mu */
+    void (*publish)(catmemi_slot *s);
     /* fork(): prepare takes every lock of the backend in order, parent releases them, child
        makes them new and forgets the other threads (their state becomes orphaned). mu for the
        first two; the child runs alone. */
@@ -140,7 +145,6 @@ typedef struct catmemi_ops {
     o->name = display_name;                                                                        \
     o->once = catmemi_##be##_once;                                                                 \
     o->arena_create = catmemi_##be##_arena_create;                                                 \
-    o->arena_id = catmemi_##be##_arena_id;                                                         \
     o->alloc_slow = catmemi_##be##_alloc_slow;                                                     \
     o->free_slow = catmemi_##be##_free_slow;                                                       \
     o->realloc = catmemi_##be##_realloc;                                                           \

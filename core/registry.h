@@ -145,6 +145,102 @@ static int catmemi_make_arena(catmemi_slot *s) {
     return err;
 }
 
+/* ---- the registry's indexes: names, free slots, the arena tree (all under catmemi_mu) ------ */
+
+/* Name hash chains, by slot index + 1: a power of two at least twice the slots. */
+#define CATMEMI_NAME_BUCKETS 8192
+typedef char catmemi_name_buckets_fit[CATMEMI_NAME_BUCKETS >= 2 * CATMEM_MAX_ARENAS ? 1 : -1];
+static unsigned catmemi_names[CATMEMI_NAME_BUCKETS];
+/* Released slots (their backend arenas exist), newest first, by slot index + 1; and the first
+   slot never used. A create takes a released slot first: reuse keeps the arena count flat. */
+static unsigned catmemi_free_slots, catmemi_fresh = CATMEM_KIND_COUNT;
+
+static unsigned *catmemi_name_head(const char *name) {
+    uint32_t h = 2166136261u; /* FNV-1a */
+    for (; *name != '\0'; name++) h = (h ^ (unsigned char)*name) * 16777619u;
+    return &catmemi_names[h & (CATMEMI_NAME_BUCKETS - 1)];
+}
+
+static catmemi_slot *catmemi_find_locked(const char *name) {
+    unsigned i;
+    CATMEMI_ASSERT_LOCKED();
+    for (i = *catmemi_name_head(name); i != 0; i = catmemi_slots[i - 1].hnext)
+        if (strcmp(catmemi_slots[i - 1].name, name) == 0) return &catmemi_slots[i - 1];
+    return NULL;
+}
+
+/* s takes name (NULL: anonymous) and, when named, its place in the index. */
+static void catmemi_name_set(catmemi_slot *s, const char *name) {
+    unsigned *head;
+    CATMEMI_ASSERT_LOCKED();
+    if (name == NULL) {
+        s->name[0] = '\0';
+        return;
+    }
+    strcpy(s->name, name);
+    head = catmemi_name_head(name);
+    s->hnext = *head;
+    *head = s->handle.slot + 1;
+}
+
+static void catmemi_name_drop(catmemi_slot *s) {
+    unsigned *i;
+    CATMEMI_ASSERT_LOCKED();
+    if (s->name[0] == '\0') return;
+    for (i = catmemi_name_head(s->name); *i != s->handle.slot + 1; i = &catmemi_slots[*i - 1].hnext)
+        CATMEMI_ASSERT(*i != 0);
+    *i = s->hnext;
+    s->hnext = 0;
+    s->name[0] = '\0';
+}
+
+/* s becomes a child of ps (NULL: top level), or leaves its parent (ps NULL after a parent). */
+static void catmemi_tree_link(catmemi_slot *s, catmemi_slot *ps) {
+    CATMEMI_ASSERT_LOCKED();
+    s->parent = ps != NULL ? ps->handle.slot + 1 : 0;
+    s->prev_sibling = 0;
+    s->next_sibling = ps != NULL ? ps->first_child : 0;
+    if (s->next_sibling != 0) catmemi_slots[s->next_sibling - 1].prev_sibling = s->handle.slot + 1;
+    if (ps != NULL) ps->first_child = s->handle.slot + 1;
+}
+
+static void catmemi_tree_unlink(catmemi_slot *s) {
+    CATMEMI_ASSERT_LOCKED();
+    if (s->parent == 0) return;
+    if (s->prev_sibling != 0)
+        catmemi_slots[s->prev_sibling - 1].next_sibling = s->next_sibling;
+    else
+        catmemi_slots[s->parent - 1].first_child = s->next_sibling;
+    if (s->next_sibling != 0) catmemi_slots[s->next_sibling - 1].prev_sibling = s->prev_sibling;
+    s->parent = s->next_sibling = s->prev_sibling = 0;
+}
+
+/* A free slot with its backend arena made, or NULL with *err (EAGAIN: none left). */
+static catmemi_slot *catmemi_slot_take(int *err) {
+    catmemi_slot *s;
+    CATMEMI_ASSERT_LOCKED();
+    if (catmemi_free_slots != 0) {
+        s = &catmemi_slots[catmemi_free_slots - 1];
+        catmemi_free_slots = s->next_free;
+        s->next_free = 0;
+        return s;
+    }
+    if (catmemi_fresh >= CATMEM_MAX_ARENAS) {
+        *err = EAGAIN;
+        return NULL;
+    }
+    s = &catmemi_slots[catmemi_fresh];
+    if ((*err = catmemi_make_arena(s)) != 0) return NULL; /* the next create tries it again */
+    catmemi_fresh++;
+    return s;
+}
+
+static void catmemi_slot_give_back(catmemi_slot *s) {
+    CATMEMI_ASSERT_LOCKED();
+    s->next_free = catmemi_free_slots;
+    catmemi_free_slots = s->handle.slot + 1;
+}
+
 static void catmemi_atfork_prepare(void) {
     catmemi_lock();
     catmemi_be->atfork_prepare();
@@ -183,11 +279,11 @@ CATMEMI_API int catmem_init(void) {
     for (i = 0; i < CATMEM_KIND_COUNT; i++) {
         catmemi_slot *s = &catmemi_slots[i];
         if ((err = catmemi_make_arena(s)) != 0) goto out;
-        if (s->name[0] == '\0') strcpy(s->name, catmemi_kind_names[i]);
+        if (s->name[0] == '\0') catmemi_name_set(s, catmemi_kind_names[i]);
         __atomic_store_n(&s->state, CATMEMI_LIVE, __ATOMIC_RELEASE);
     }
     __atomic_store_n(&catmemi_state, CATMEMI_UP, __ATOMIC_RELEASE);
-    catmemi_be->publish();
+    catmemi_be->publish(NULL);
 out:
     catmemi_unlock();
     return err;
@@ -199,7 +295,7 @@ CATMEMI_API void catmem_shutdown(void) {
         __atomic_store_n(&catmemi_state, CATMEMI_DOWN, __ATOMIC_RELEASE);
     if (catmemi_state == CATMEMI_UP) {
         __atomic_store_n(&catmemi_state, CATMEMI_DOWN, __ATOMIC_RELEASE);
-        catmemi_be->publish();
+        catmemi_be->publish(NULL);
         catmemi_be->drop_caches(NULL);
     }
     catmemi_unlock();
@@ -241,21 +337,10 @@ static int catmemi_named_call(const char *name) {
     return err != 0 ? err : catmemi_up_or_init();
 }
 
-/* Under catmemi_mu. */
-static catmemi_slot *catmemi_find_locked(const char *name) {
-    CATMEMI_ASSERT_LOCKED();
-    unsigned i;
-    for (i = 0; i < CATMEM_MAX_ARENAS; i++)
-        if (catmemi_slot_used(&catmemi_slots[i]) && strcmp(catmemi_slots[i].name, name) == 0)
-            return &catmemi_slots[i];
-    return NULL;
-}
-
 /* catmem_arena_create and _create_child: parent NULL for a top-level arena. */
 static catmem_arena *catmemi_create(const catmem_arena *parent, const char *name) {
     catmemi_slot *s = NULL, *ps = NULL;
-    unsigned i;
-    int err = catmemi_named_call(name);
+    int err = name == NULL ? catmemi_up_or_init() : catmemi_named_call(name); /* NULL: anonymous */
     if (err != 0) {
         errno = err;
         return NULL;
@@ -266,28 +351,15 @@ static catmem_arena *catmemi_create(const catmem_arena *parent, const char *name
         err = ESHUTDOWN;
         goto out;
     }
-    if (catmemi_find_locked(name) != NULL) {
+    if (name != NULL && catmemi_find_locked(name) != NULL) {
         err = EEXIST;
         goto out;
     }
-    /* A free slot whose backend arena already exists first: reuse keeps the arena count flat. */
-    for (i = CATMEM_KIND_COUNT; i < CATMEM_MAX_ARENAS && s == NULL; i++)
-        if (catmemi_slots[i].state == CATMEMI_FREE && catmemi_created(&catmemi_slots[i]))
-            s = &catmemi_slots[i];
-    for (i = CATMEM_KIND_COUNT; i < CATMEM_MAX_ARENAS && s == NULL; i++)
-        if (catmemi_slots[i].state == CATMEMI_FREE) s = &catmemi_slots[i];
-    if (s == NULL) {
-        err = EAGAIN;
-        goto out;
-    }
-    if ((err = catmemi_make_arena(s)) != 0) {
-        s = NULL;
-        goto out;
-    }
-    strcpy(s->name, name);
-    s->parent = ps != NULL ? ps->handle.slot + 1 : 0;
+    if ((s = catmemi_slot_take(&err)) == NULL) goto out;
+    catmemi_name_set(s, name);
+    catmemi_tree_link(s, ps);
     __atomic_store_n(&s->state, CATMEMI_LIVE, __ATOMIC_RELEASE);
-    catmemi_be->publish();
+    catmemi_be->publish(s);
 out:
     catmemi_unlock();
     if (s == NULL) {
@@ -347,7 +419,7 @@ CATMEMI_API const char *catmem_arena_name(const catmem_arena *a) {
 
 CATMEMI_API int catmem_arena_id(const catmem_arena *a) {
     catmemi_slot *s = catmemi_slot_of(a);
-    return (s != NULL && catmemi_created(s)) ? catmemi_be->arena_id(s) : -1;
+    return (s != NULL && catmemi_created(s)) ? (int)s->handle.slot : -1;
 }
 
 CATMEMI_API int catmem_arena_owns(const catmem_arena *a, const void *p) {
@@ -360,11 +432,10 @@ CATMEMI_API int catmem_arena_owns(const catmem_arena *a, const void *p) {
 /* Under catmemi_mu: s and every arena below it, children before their parent, appended to ids
    from index n; returns the new count. */
 static unsigned catmemi_subtree(const catmemi_slot *s, unsigned short *ids, unsigned n) {
+    unsigned c;
     CATMEMI_ASSERT_LOCKED();
-    unsigned i, me = s->handle.slot + 1;
-    for (i = CATMEM_KIND_COUNT; i < CATMEM_MAX_ARENAS; i++)
-        if (catmemi_slots[i].parent == me && catmemi_slot_used(&catmemi_slots[i]))
-            n = catmemi_subtree(&catmemi_slots[i], ids, n);
+    for (c = s->first_child; c != 0; c = catmemi_slots[c - 1].next_sibling)
+        n = catmemi_subtree(&catmemi_slots[c - 1], ids, n);
     ids[n++] = (unsigned short)s->handle.slot;
     return n;
 }
@@ -409,15 +480,18 @@ static int catmemi_reset_all(const unsigned short *ids, unsigned n, int release)
         }
         if (err == 0 && release) {
             __atomic_store_n(&s->limit, 0, __ATOMIC_RELAXED);
-            s->name[0] = '\0';
-            s->parent = 0;
+            catmemi_name_drop(s);
+            catmemi_tree_unlink(s);
+            /* Children whose release failed (they came first) stay, at the top level. */
+            while (s->first_child != 0) catmemi_tree_unlink(&catmemi_slots[s->first_child - 1]);
             __atomic_store_n(&s->state, CATMEMI_FREE, __ATOMIC_RELEASE);
+            catmemi_slot_give_back(s);
         } else {
             __atomic_store_n(&s->state, CATMEMI_LIVE, __ATOMIC_RELEASE);
         }
+        catmemi_be->publish(s);
         if (first == 0) first = err;
     }
-    catmemi_be->publish();
     return first;
 }
 
@@ -444,8 +518,8 @@ static int catmemi_reset_tree(catmem_arena *a, int release) {
         for (i = 0; i < n; i++) {
             __atomic_store_n(&catmemi_slots[ids[i]].state, CATMEMI_CLEANING, __ATOMIC_RELEASE);
             catmemi_be->drop_caches(&catmemi_slots[ids[i]]);
+            catmemi_be->publish(&catmemi_slots[ids[i]]);
         }
-        catmemi_be->publish();
         catmemi_unlock();
         catmemi_run_cleanups(ids, n);
         catmemi_lock();

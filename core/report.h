@@ -6,9 +6,10 @@
 
 /* One arena as the report shows it, copied under catmemi_mu and printed after. */
 typedef struct catmemi_report_row {
+    /* "" for an anonymous arena, which the text shows as #<id> and JSON as null */
     char name[CATMEM_NAME_MAX + 1];
-    char parent[CATMEM_NAME_MAX + 1]; /* "" for a top-level arena */
-    int id;
+    char parent[CATMEM_NAME_MAX + 1]; /* the parent's name */
+    int id, parent_id;                /* parent_id -1: a top-level arena */
     unsigned slot, cleanups;
     catmem_stats st;
 } catmemi_report_row;
@@ -26,6 +27,22 @@ static void catmemi_json_str(FILE *out, const char *str) {
             fputc(c, out);
     }
     fputc('"', out);
+}
+
+/* A name in JSON: null for an anonymous arena (and for no parent). */
+static void catmemi_json_name(FILE *out, const char *name) {
+    if (name[0] != '\0')
+        catmemi_json_str(out, name);
+    else
+        fputs("null", out);
+}
+
+/* A name in the text table: #<id> for an anonymous arena, "-" for no parent (id -1). */
+static const char *catmemi_text_name(const char *name, int id, char buf[16]) {
+    if (name[0] != '\0') return name;
+    if (id < 0) return "-";
+    snprintf(buf, 16, "#%d", id);
+    return buf;
 }
 
 static void catmemi_report_stats(FILE *out, int json, const catmem_stats *st) {
@@ -59,12 +76,13 @@ static void catmemi_report_print(FILE *out, int json, const catmemi_report_row *
         fputs(", \"arenas\": [", out);
         for (i = 0; i < n; i++) {
             fputs(i ? ",\n  {\"name\": " : "\n  {\"name\": ", out);
-            catmemi_json_str(out, rows[i].name);
+            catmemi_json_name(out, rows[i].name);
             fprintf(out, ", \"id\": %d, \"parent\": ", rows[i].id);
-            if (rows[i].parent[0] != '\0')
-                catmemi_json_str(out, rows[i].parent);
+            catmemi_json_name(out, rows[i].parent);
+            if (rows[i].parent_id >= 0)
+                fprintf(out, ", \"parent_id\": %d", rows[i].parent_id);
             else
-                fputs("null", out);
+                fputs(", \"parent_id\": null", out);
             fprintf(out, ", \"cleanups\": %u, ", rows[i].cleanups);
             catmemi_report_stats(out, 1, &rows[i].st);
             fputc('}', out);
@@ -80,13 +98,15 @@ static void catmemi_report_print(FILE *out, int json, const catmemi_report_row *
         if (a > w) w = a;
         if (b > w) w = b;
     }
+    if (w < 12) w = 12; /* "#<id>" of an anonymous arena */
     fprintf(out, "catmem report: backend %s (%s)\n", catmemi_be->name, catmemi_info);
     fprintf(out, "%-*s %5s %-*s %14s %14s %14s %14s %12s %12s %14s %14s %8s\n", w, "arena", "id",
             w, "parent", "allocated", "active", "resident", "mapped", "nmalloc", "ndalloc", "peak",
             "limit", "cleanups");
     for (i = 0; i < n; i++) {
-        fprintf(out, "%-*s %5d %-*s", w, rows[i].name, rows[i].id, w,
-                rows[i].parent[0] != '\0' ? rows[i].parent : "-");
+        char a[16], b[16];
+        fprintf(out, "%-*s %5d %-*s", w, catmemi_text_name(rows[i].name, rows[i].id, a),
+                rows[i].id, w, catmemi_text_name(rows[i].parent, rows[i].parent_id, b));
         catmemi_report_stats(out, 0, &rows[i].st);
         fprintf(out, " %8u\n", rows[i].cleanups);
     }
@@ -114,7 +134,8 @@ static int catmemi_report(FILE *out, int json) {
         if (!catmemi_created(s) || !catmemi_slot_used(s)) continue;
         strcpy(row->name, s->name);
         if (s->parent != 0) strcpy(row->parent, catmemi_slots[s->parent - 1].name);
-        row->id = catmemi_be->arena_id(s);
+        row->parent_id = (int)s->parent - 1;
+        row->id = (int)i;
         row->slot = i;
         row->cleanups = s->ncleanups;
         n++;

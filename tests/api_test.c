@@ -348,8 +348,8 @@ static void test_create_find_release_and_names(void **state) {
     (void)state;
     memset(longname, 'x', sizeof longname - 1);
     longname[sizeof longname - 1] = '\0';
-    assert_null_errno(catmem_arena_create(NULL), EINVAL);
-    assert_null_errno(catmem_arena_create(""), EINVAL);
+    assert_null_errno(catmem_arena_create(""), EINVAL); /* NULL is anonymous, "" a mistake */
+    assert_null_errno(catmem_arena_find(NULL), EINVAL);
     assert_null_errno(catmem_arena_create(longname), ENAMETOOLONG);
     longname[CATMEM_NAME_MAX] = '\0'; /* exactly the longest allowed */
     a = catmem_arena_create(longname);
@@ -403,6 +403,64 @@ static void test_slots_run_out_with_eagain_and_come_back(void **state) {
     made[3] = catmem_arena_create("again");
     assert_non_null(made[3]);
     for (i = 0; i < n; i++) assert_int_equal(catmem_arena_release(made[i]), 0);
+}
+
+/* An arena needs no name: NULL makes an anonymous one, named "" by catmem_arena_name, never
+   found by name, with an id like any other; children can be anonymous too, and the report
+   shows them by id (null in JSON). */
+static void test_anonymous_arenas(void **state) {
+    catmem_arena *a = catmem_arena_create(NULL), *b = catmem_arena_create(NULL), *c;
+    char *p, buf[4096];
+    FILE *f;
+    size_t n;
+    (void)state;
+    assert_non_null(a);
+    assert_non_null(b);
+    assert_ptr_not_equal(a, b);
+    assert_string_equal(catmem_arena_name(a), "");
+    assert_true(catmem_arena_id(a) >= CATMEM_KIND_COUNT);
+    assert_int_not_equal(catmem_arena_id(a), catmem_arena_id(b));
+    c = catmem_arena_create_child(a, NULL);
+    assert_non_null(c);
+    assert_ptr_equal(catmem_arena_parent(c), a);
+    p = catmem_strdup(c, "in an anonymous child");
+    assert_non_null(p);
+    f = tmpfile();
+    assert_non_null(f);
+    assert_int_equal(catmem_report(f, CATMEM_REPORT_JSON), 0);
+    rewind(f);
+    n = fread(buf, 1, sizeof buf - 1, f);
+    buf[n] = '\0';
+    fclose(f);
+    {
+        char want[96];
+        snprintf(want, sizeof want, "{\"name\": null, \"id\": %d, \"parent\": null, \"parent_id\": %d",
+                 catmem_arena_id(c), catmem_arena_id(a));
+        assert_non_null(strstr(buf, want));
+    }
+    assert_int_equal(catmem_arena_release(a), 0); /* and c with it */
+    assert_null(catmem_arena_name(c));
+    assert_int_equal(catmem_arena_release(b), 0);
+}
+
+/* catmem_arena_id is catmem's own number for the arena on every backend: the built-in arenas
+   are 0 to CATMEM_KIND_COUNT - 1 in catmem_kind's order, and a released arena's number goes to
+   the next arena created. */
+static void test_ids_are_catmems_own(void **state) {
+    catmem_arena *a, *b;
+    int k, id;
+    (void)state;
+    for (k = 0; k < CATMEM_KIND_COUNT; k++)
+        assert_int_equal(catmem_arena_id(catmem_arena_get((catmem_kind)k)), k);
+    a = catmem_arena_create("id-a");
+    assert_non_null(a);
+    id = catmem_arena_id(a);
+    assert_true(id >= CATMEM_KIND_COUNT && id < CATMEM_MAX_ARENAS);
+    assert_int_equal(catmem_arena_release(a), 0);
+    assert_int_equal(catmem_arena_id(a), id); /* still catmem's slot, not an arena now */
+    b = catmem_arena_create(NULL);
+    assert_int_equal(catmem_arena_id(b), id);
+    assert_int_equal(catmem_arena_release(b), 0);
 }
 
 static void test_reset_frees_everything(void **state) {
@@ -574,6 +632,8 @@ int main(void) {
         cmocka_unit_test(test_strdup),
         cmocka_unit_test(test_create_find_release_and_names),
         cmocka_unit_test(test_slots_run_out_with_eagain_and_come_back),
+        cmocka_unit_test(test_anonymous_arenas),
+        cmocka_unit_test(test_ids_are_catmems_own),
         cmocka_unit_test(test_reset_frees_everything),
         cmocka_unit_test(test_stats_move_as_expected),
         cmocka_unit_test(test_arenas_are_separated),

@@ -258,10 +258,16 @@ static int make_busy(catmem_arena *a, int rounds) {
    its jemalloc cache are fills, blocks taken one mallocx at a time are not. */
 static uint64_t arena_fills(catmem_arena *a, unsigned bin) {
     uint64_t epoch = 1, n = 0;
-    size_t sz = sizeof n;
+    size_t sz = sizeof n, isz = sizeof(unsigned);
+    unsigned index;
     char name[64];
+    /* jemalloc's index of a's arena, from one of its blocks (8 bytes: not bin's class). */
+    void *probe = catmem_alloc(a, 8);
+    assert_non_null(probe);
+    assert_int_equal(test_mallctl("arenas.lookup", &index, &isz, &probe, sizeof probe), 0);
+    catmem_free(a, probe);
     assert_int_equal(test_mallctl("epoch", NULL, NULL, &epoch, sizeof epoch), 0);
-    snprintf(name, sizeof name, "stats.arenas.%d.bins.%u.nfills", catmem_arena_id(a), bin);
+    snprintf(name, sizeof name, "stats.arenas.%u.bins.%u.nfills", index, bin);
     assert_int_equal(test_mallctl(name, &n, &sz, NULL, 0), 0);
     return n;
 }

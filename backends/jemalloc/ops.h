@@ -69,8 +69,11 @@ static int catmemi_je_arena_create(catmemi_slot *s) {
     unsigned index;
     size_t sz = sizeof index;
     int err = CATMEMI_JE(mallctl)("arenas.create", &index, &sz, NULL, 0);
-    if (err == 0) s->je.index = index;
-    return err;
+    if (err != 0) return err;
+    if (index >= CATMEMI_JE_ARENA_LIMIT) return EAGAIN; /* not jemalloc's, then: never so */
+    s->je.index = index;
+    __atomic_store_n(&catmemi_je_slot_of[index], s->handle.slot + 1, __ATOMIC_RELEASE);
+    return 0;
 }
 
 static void catmemi_je_flush_own(const catmemi_slot *s);
@@ -129,14 +132,12 @@ static void *catmemi_je_direct_alloc(catmemi_slot *s, size_t size, int flags) {
 static catmemi_slot *catmemi_je_owner(const void *p) {
     unsigned index, i;
     size_t sz = sizeof index;
-    if (CATMEMI_JE(mallctl)("arenas.lookup", &index, &sz, (void *)&p, sizeof p) != 0) return NULL;
-    for (i = 0; i < CATMEM_MAX_ARENAS; i++)
-        if (catmemi_created(&catmemi_slots[i]) && catmemi_slots[i].je.index == index)
-            return &catmemi_slots[i];
-    return NULL;
+    if (CATMEMI_JE(mallctl)("arenas.lookup", &index, &sz, (void *)&p, sizeof p) != 0 ||
+        index >= CATMEMI_JE_ARENA_LIMIT)
+        return NULL;
+    i = __atomic_load_n(&catmemi_je_slot_of[index], __ATOMIC_ACQUIRE);
+    return i != 0 ? &catmemi_slots[i - 1] : NULL;
 }
-
-static int catmemi_je_arena_id(const catmemi_slot *s) { return (int)s->je.index; }
 
 /* Small requests through the cache, aligned ones too: rounded up to a multiple of their
    alignment (up to a page), the class of that size is itself a multiple of the alignment, and
@@ -302,17 +303,20 @@ static int catmemi_je_read(const catmemi_slot *s, const char *fmt, void *out, si
 
 /* nmalloc and ndalloc count catmem's calls (STATISTICS in catmem.h): the arena's (s) or every
    arena's (s NULL). */
-static void catmemi_je_calls(const catmemi_slot *s, catmem_stats *out) {
+static void catmemi_je_calls_of(const catmemi_slot *s, catmem_stats *out) {
     uint64_t nmalloc, ndalloc;
+    catmemi_je_sum(s, &nmalloc, &ndalloc);
+    out->nmalloc += nmalloc;
+    out->ndalloc += ndalloc;
+}
+static void catmemi_je_calls(const catmemi_slot *s, catmem_stats *out) {
     unsigned i;
     catmemi_lock();
-    for (i = 0; i < CATMEM_MAX_ARENAS; i++) {
-        const catmemi_slot *x = &catmemi_slots[i];
-        if ((s != NULL && x != s) || !catmemi_created(x)) continue;
-        catmemi_je_sum(x, &nmalloc, &ndalloc);
-        out->nmalloc += nmalloc;
-        out->ndalloc += ndalloc;
-    }
+    if (s != NULL)
+        catmemi_je_calls_of(s, out);
+    else
+        for (i = 0; i < CATMEM_MAX_ARENAS; i++)
+            if (catmemi_created(&catmemi_slots[i])) catmemi_je_calls_of(&catmemi_slots[i], out);
     catmemi_unlock();
 }
 
@@ -386,7 +390,7 @@ static int catmemi_je_prof_dump(const char *path) {
 }
 
 /* The fast path needs no published state: shutdown and release drop the thread caches. */
-static void catmemi_je_publish(void) {}
+static void catmemi_je_publish(catmemi_slot *s) { (void)s; }
 static void catmemi_je_atfork_prepare(void) {}
 static void catmemi_je_atfork_parent(void) {}
 /* In the child only the forking thread runs: the other threads' caches can go. */

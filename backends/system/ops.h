@@ -15,8 +15,6 @@ static int catmemi_sys_arena_create(catmemi_slot *s) {
     return pthread_mutex_init(&s->sys.mu, NULL);
 }
 
-static int catmemi_sys_arena_id(const catmemi_slot *s) { return (int)s->handle.slot; }
-
 static void *catmemi_sys_alloc_slow(catmemi_slot *s, size_t size, int opts) {
     catmemi_sys_heap *h = catmemi_sys_heap_for(s);
     return h != NULL ? catmemi_sys_heap_alloc(h, size, opts) : NULL;
@@ -293,28 +291,36 @@ static int catmemi_sys_prof_dump(const char *path) {
     return ENOTSUP;
 }
 
-/* Under catmemi_mu: which arenas the generic path may serve. An arena that closes (shutdown,
-   release) also loses every heap's current pages, so the inline path stops serving it. */
-static void catmemi_sys_publish(void) {
-    CATMEMI_ASSERT_LOCKED();
-    unsigned i;
-    int up = catmemi_is_up();
-    for (i = 0; i < CATMEM_MAX_ARENAS; i++) {
-        catmemi_slot *s = &catmemi_slots[i];
-        int open = up && catmemi_slot_live(s);
-        __atomic_store_n(&catmemi_sys_open[i], open, __ATOMIC_RELAXED);
-        if (s->sys.was_open && !open) {
-            catmemi_sys_heap *h;
-            pthread_mutex_lock(&s->sys.mu);
-            for (h = s->sys.heaps; h != NULL; h = h->next) {
-                pthread_mutex_lock(&h->mu);
-                catmemi_sys_heap_close(h);
-                pthread_mutex_unlock(&h->mu);
-            }
-            pthread_mutex_unlock(&s->sys.mu);
+/* Under catmemi_mu: whether the generic path may serve s. An arena that closes (shutdown,
+   release, cleanups) also loses every heap's current pages, so the inline path stops serving
+   it. */
+static void catmemi_sys_publish_one(catmemi_slot *s, int up) {
+    int open = up && catmemi_slot_live(s);
+    __atomic_store_n(&catmemi_sys_open[s->handle.slot], open, __ATOMIC_RELAXED);
+    if (s->sys.was_open && !open) {
+        catmemi_sys_heap *h;
+        pthread_mutex_lock(&s->sys.mu);
+        for (h = s->sys.heaps; h != NULL; h = h->next) {
+            pthread_mutex_lock(&h->mu);
+            catmemi_sys_heap_close(h);
+            pthread_mutex_unlock(&h->mu);
         }
-        s->sys.was_open = open;
+        pthread_mutex_unlock(&s->sys.mu);
     }
+    s->sys.was_open = open;
+}
+
+/* s opened or closed; NULL: catmem itself (init, shutdown), every arena. */
+static void catmemi_sys_publish(catmemi_slot *s) {
+    unsigned i;
+    CATMEMI_ASSERT_LOCKED();
+    if (s != NULL) {
+        catmemi_sys_publish_one(s, catmemi_is_up());
+        return;
+    }
+    for (i = 0; i < CATMEM_MAX_ARENAS; i++)
+        if (catmemi_created(&catmemi_slots[i]))
+            catmemi_sys_publish_one(&catmemi_slots[i], catmemi_is_up());
 }
 
 /* Every mutex of the backend is taken around fork(), in the lock order, so that the child never

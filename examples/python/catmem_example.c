@@ -344,7 +344,7 @@ static PyMethodDef App_methods[] = {
 
 static PyGetSetDef App_getset[] = {
     {"arena_name", (getter)App_get_arena_name, NULL, "name of the App's catmem arena", NULL},
-    {"arena_id", (getter)App_get_arena_id, NULL, "backend id of the App's arena", NULL},
+    {"arena_id", (getter)App_get_arena_id, NULL, "catmem's id of the App's arena", NULL},
     {"closed", (getter)App_get_closed, NULL, "True after close()", NULL},
     {NULL, NULL, NULL, NULL, NULL},
 };

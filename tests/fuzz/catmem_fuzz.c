@@ -2067,17 +2067,37 @@ static void probe(void) {
         T("catmem_strdup(%s, NULL) = %p (%s)\n", hdesc(h), p, ename(e));
         expect_fail2(p, e, EINVAL, he, "catmem_strdup(NULL string)");
         break;
-    case 5: { /* bad names */
+    case 5: { /* bad names; NULL makes an anonymous arena, given back at once */
         static const char *const names[] = {NULL, "",
                                             "0123456789abcdef0123456789abcdef",
                                             "0123456789abcdef0123456789abcdef0123456789"};
         static const int want[] = {EINVAL, EINVAL, ENAMETOOLONG, ENAMETOOLONG};
         unsigned j = u8() % 4;
-        errno = 0;
-        p = catmem_arena_create(names[j]);
-        e = errno;
-        T("catmem_arena_create(bad name %u) = %p (%s)\n", j, p, ename(e));
-        expect_fail2(p, e, want[j], M.up ? 0 : ESHUTDOWN, "catmem_arena_create(bad name)");
+        if (j == 0) {
+            errno = 0;
+            p = catmem_arena_create(NULL);
+            e = errno;
+            T("catmem_arena_create(NULL) = %p (%s)\n", p, ename(e));
+            if (!M.up) {
+                expect_fail(p, e, ESHUTDOWN, "catmem_arena_create(NULL) after shutdown");
+            } else if (p != NULL) {
+                CHECK(arena_of((catmem_arena *)p) < 0 &&
+                          strcmp(catmem_arena_name((catmem_arena *)p), "") == 0,
+                      "catmem_arena_create(NULL) = %s, named \"%s\"", hdesc((catmem_arena *)p),
+                      catmem_arena_name((catmem_arena *)p));
+                CTL(rc, catmem_arena_release((catmem_arena *)p));
+                CHECK(rc == 0, "catmem_arena_release(anonymous) = %s", ename(rc));
+                note_released((catmem_arena *)p);
+            } else {
+                CHECK(e == EAGAIN, "catmem_arena_create(NULL) failed: %s", ename(e));
+            }
+        } else {
+            errno = 0;
+            p = catmem_arena_create(names[j]);
+            e = errno;
+            T("catmem_arena_create(bad name %u) = %p (%s)\n", j, p, ename(e));
+            expect_fail2(p, e, want[j], M.up ? 0 : ESHUTDOWN, "catmem_arena_create(bad name)");
+        }
         errno = 0;
         p = catmem_arena_find(names[j]);
         e = errno;

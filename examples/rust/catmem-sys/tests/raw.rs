@@ -98,7 +98,10 @@ fn errors_follow_the_c_contract() {
         assert_eq!(errno(), libc::EINVAL);
         assert!(catmem_arena_get(CATMEM_KIND_COUNT).is_null());
         assert_eq!(errno(), libc::EINVAL);
-        assert!(catmem_arena_create(ptr::null()).is_null());
+        let empty = CString::new("").unwrap();
+        assert!(catmem_arena_create(empty.as_ptr()).is_null()); // NULL would be anonymous
+        assert_eq!(errno(), libc::EINVAL);
+        assert!(catmem_arena_find(ptr::null()).is_null());
         assert_eq!(errno(), libc::EINVAL);
         let long = CString::new("x".repeat(CATMEM_NAME_MAX + 1)).unwrap();
         assert!(catmem_arena_create(long.as_ptr()).is_null());

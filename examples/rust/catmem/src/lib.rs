@@ -3,7 +3,7 @@
 //! ```no_run
 //! use std::alloc::{GlobalAlloc, Layout};
 //!
-//! let mut request = catmem::Arena::new(None)?;        // anonymous: a generated unique name
+//! let mut request = catmem::Arena::new(None)?;        // anonymous
 //! let alloc = request.allocator();                     // GlobalAlloc-shaped, borrows the arena
 //! let p = alloc.try_alloc(Layout::new::<[u8; 256]>())?;
 //! unsafe { p.as_ptr().write_bytes(0, 256) };
@@ -39,7 +39,6 @@ use std::fmt;
 use std::marker::PhantomData;
 use std::os::raw::{c_int, c_long, c_void};
 use std::ptr::{self, NonNull};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 /// A catmem error: the errno value catmem reported (ERRORS in the manual).
@@ -298,9 +297,6 @@ unsafe impl Sync for Arena<'_> {}
 /// `&'static`.
 static BUILTINS: Mutex<[Option<&'static Arena<'static>>; 5]> = Mutex::new([None; 5]);
 
-/// The next number for an anonymous arena's name.
-static ANONYMOUS: AtomicUsize = AtomicUsize::new(0);
-
 impl Arena<'static> {
     /// A top-level arena named `name` (unique among live arenas; at most
     /// catmem_sys::CATMEM_NAME_MAX bytes), or anonymous with `None`.
@@ -327,25 +323,16 @@ impl Arena<'static> {
 }
 
 impl<'p> Arena<'p> {
-    /// catmem arenas are named, and names are unique, today; anonymous arenas are planned for
-    /// catmem itself. Until then an anonymous arena gets a generated name, "anon.N", unique in
-    /// the process (a name someone else took is skipped).
+    /// An anonymous arena is catmem's own (a NULL name): it has no name and is never found by
+    /// one.
     fn create(parent: Option<&Arena<'_>>, name: Option<&str>) -> Result<Arena<'p>> {
-        let make = |name: &CStr| unsafe {
+        let name = name.map(c_string).transpose()?;
+        let name_ptr = name.as_ref().map_or(ptr::null(), |n| n.as_ptr());
+        let raw = unsafe {
             match parent {
-                Some(p) => ffi::catmem_arena_create_child(p.raw.as_ptr(), name.as_ptr()),
-                None => ffi::catmem_arena_create(name.as_ptr()),
+                Some(p) => ffi::catmem_arena_create_child(p.raw.as_ptr(), name_ptr),
+                None => ffi::catmem_arena_create(name_ptr),
             }
-        };
-        let raw = match name {
-            Some(name) => make(&c_string(name)?),
-            None => loop {
-                let n = ANONYMOUS.fetch_add(1, Ordering::Relaxed);
-                let raw = make(&c_string(&format!("anon.{}", n))?);
-                if !raw.is_null() || Error::last().kind() != ErrorKind::AlreadyExists {
-                    break raw;
-                }
-            },
         };
         let raw = NonNull::new(raw).ok_or_else(Error::last)?;
         Ok(Arena { raw, _parent: PhantomData })
@@ -358,7 +345,7 @@ impl<'p> Arena<'p> {
         Arena::create(Some(self), name)
     }
 
-    /// The arena's name (a generated one for an anonymous arena).
+    /// The arena's name ("" for an anonymous arena).
     pub fn name(&self) -> String {
         let p = unsafe { ffi::catmem_arena_name(self.raw.as_ptr()) };
         if p.is_null() {
@@ -367,8 +354,8 @@ impl<'p> Arena<'p> {
         unsafe { CStr::from_ptr(p) }.to_string_lossy().into_owned()
     }
 
-    /// The backend's id of the arena: jemalloc's arena index, or catmem's slot on the system
-    /// backend.
+    /// catmem's number for the arena, the same on every backend (the built-in arenas are 0 to
+    /// 4); a released arena's number goes to a later one.
     pub fn id(&self) -> Option<u32> {
         u32::try_from(unsafe { ffi::catmem_arena_id(self.raw.as_ptr()) }).ok()
     }

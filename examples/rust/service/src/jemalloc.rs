@@ -103,3 +103,9 @@ pub fn arena_of(p: *const u8) -> Option<u32> {
 pub fn narenas() -> Option<u32> {
     read("arenas.narenas", 0 as c_uint)
 }
+
+/// How many automatic arenas jemalloc spreads threads over; the arenas a program creates
+/// (catmem's) come after them.
+pub fn narenas_automatic() -> Option<u32> {
+    read("opt.narenas", 0 as c_uint)
+}

@@ -29,7 +29,7 @@ type Sessions<'s> = Mutex<HashMap<u32, ArenaVec<'s, u8>>>;
 #[derive(Clone)]
 struct Row {
     name: String,
-    id: u32,
+    id: u32, // the jemalloc arena the arena's blocks are in (catmem's own id is another number)
     catmem: Stats,
     jemalloc: Option<usize>,
     block_in_arena: bool,
@@ -39,13 +39,16 @@ impl Row {
     /// Reads both sides; `block` is a live block of the arena, for jemalloc's lookup.
     fn read(arena: &Arena<'_>, block: *const u8) -> catmem::Result<Row> {
         let catmem = arena.stats()?; // first: it gives back this thread's cached blocks
-        let id = arena.id().unwrap_or(u32::MAX);
+        let found = jemalloc::arena_of(block);
+        let id = found.unwrap_or(u32::MAX);
         Ok(Row {
             name: arena.name(),
             id,
             catmem,
-            jemalloc: jemalloc::arena_allocated(id),
-            block_in_arena: jemalloc::arena_of(block) == Some(id),
+            jemalloc: found.and_then(jemalloc::arena_allocated),
+            // a manual arena of catmem's, not one of jemalloc's automatic ones
+            block_in_arena: found
+                .map_or(false, |i| i >= jemalloc::narenas_automatic().unwrap_or(u32::MAX)),
         })
     }
 
