@@ -127,8 +127,8 @@ run_callgrind() {
     echo
     echo "Arena lifetimes (\`lifetimes_*\`): instructions per lifetime (create an arena, 20"
     echo "allocations of 16-512 B, 5 single frees, release) and per empty create + release. catmem"
-    echo "compiled with the most arena slots it allows (CATMEM_MAX_ARENAS in bench_lifetimes.c),"
-    echo "whose table its create and release scan; APR skips the 5 frees (it cannot free one block)."
+    echo "compiled with the most arena slots it allows (CATMEM_MAX_ARENAS in bench_lifetimes.c);"
+    echo "APR skips the 5 frees (it cannot free one block)."
     echo
     cg_table "lifetime|jemalloc,lifetime|system,lifetime|runtime,empty arena|jemalloc,empty arena|system,empty arena|runtime"
     echo
