@@ -1,5 +1,7 @@
-/* A program that uses catmem, built by the consumer projects of tools/check_cmake.sh. It prints
-   the backend it got, which the script checks. */
+/* A program that uses catmem, built by the consumers of tools/check_cmake.sh,
+   tools/check_installed.sh and tools/check_meson.sh. It prints the backend it got, which the
+   scripts check. With CMake's targets it is the whole program; with pkg-config, Meson or plain
+   cc, impl.c beside it compiles catmem's implementation. */
 #include <catmem.h>
 
 #include <stdio.h>

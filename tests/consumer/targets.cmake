@@ -1,5 +1,5 @@
-# The targets of the CMake consumers of tools/check_cmake.sh, after the lines that make catmem
-# available: add_subdirectory, FetchContent or find_package.
+# The targets of the CMake consumers of tools/check_cmake.sh and tools/check_installed.sh, after
+# the lines that make catmem available: add_subdirectory, FetchContent or find_package.
 add_executable(app main.c)
 target_link_libraries(app PRIVATE catmem::catmem)
 foreach(backend system runtime jemalloc)
