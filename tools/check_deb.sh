@@ -55,9 +55,21 @@ if [[ -n "$(git -C "${catmem}" status --porcelain --untracked-files=no)" ]]; the
   echo "  note: ${catmem} has uncommitted changes; the package is built from its HEAD"
 fi
 git clone --quiet "${catmem}" "${work}/catmem"
+# build_failed: the end of the build's log, then each failed test's own log (dh_auto_test prints
+# meson's test log, in which the failures are somewhere in the middle).
+build_failed() {
+  tail -60 "${work}/build.log"
+  sed -n 's#^ *[0-9]*/[0-9]* [^ ]* / \([^ ]*\) *\(FAIL\|TIMEOUT\|ERROR\) .*#\1#p' \
+    "${work}/build.log" | while read -r name; do
+    echo "---- the log of ${name}"
+    awk -v name="${name}" '$0 ~ "^test: .* / " name "$" {on = 1}
+      on && /^=+ [0-9]+\/[0-9]+ =+$/ {on = 0}
+      on' "${work}/build.log"
+  done
+  fail "dpkg-buildpackage (its failed tests: above)"
+}
 (cd "${work}/catmem" && DEB_BUILD_OPTIONS="${DEB_BUILD_OPTIONS:-parallel=$(nproc)}" \
-  dpkg-buildpackage -us -uc -b) >"${work}/build.log" 2>&1 ||
-  { tail -80 "${work}/build.log"; fail "dpkg-buildpackage"; }
+  dpkg-buildpackage -us -uc -b) >"${work}/build.log" 2>&1 || build_failed
 # The test summary of dh_auto_test (meson test).
 sed -n '/dh_auto_test/,/^Full log/p' "${work}/build.log" |
   grep -E '^ *[0-9]+/[0-9]+ |^[A-Z][a-z ]*: ' || true
