@@ -21,19 +21,8 @@ jobs="$(nproc 2>/dev/null || echo 2)"
 work="$(mktemp -d "${TMPDIR:-/tmp}/catmem-cmake.XXXXXX")"
 trap 'rm -rf "${work}"' EXIT
 
-fail() {
-  echo "check_cmake: FAIL: $*" >&2
-  exit 1
-}
-
-# expect <backend> <command...>: runs the command; its output must name that backend.
-expect() {
-  local want="$1" out
-  shift
-  out="$("$@")" || fail "exit status $?: $*"
-  [[ "${out}" == *"backend ${want}"* ]] || fail "expected backend ${want}: $*: ${out}"
-  echo "  ok: ${out}"
-}
+# shellcheck source=tools/check_lib.sh
+source "${catmem}/tools/check_lib.sh"
 
 # ---- 1. catmem's own build and tests ------------------------------------------------------------
 

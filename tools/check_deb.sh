@@ -35,10 +35,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-fail() {
-  echo "check_deb: FAIL: $*" >&2
-  exit 1
-}
+# shellcheck source=tools/check_lib.sh
+source "${catmem}/tools/check_lib.sh"
 
 # The version is written in three places: they must agree.
 version="$(dpkg-parsechangelog -l "${catmem}/debian/changelog" -S Version)"

@@ -25,19 +25,8 @@ src="${catmem}/tests/consumer"
 # The C flags of a careful user: the installed headers must compile cleanly under them.
 strict=(-std=c99 -Wall -Wextra -Wpedantic -Werror)
 
-fail() {
-  echo "check_installed: FAIL: $*" >&2
-  exit 1
-}
-
-# expect <backend> <command...>: runs the command; its output must name that backend.
-expect() {
-  local want="$1" out
-  shift
-  out="$("$@")" || fail "exit status $?: $*"
-  [[ "${out}" == *"backend ${want}"* ]] || fail "expected backend ${want}: $*: ${out}"
-  echo "  ok: ${out}"
-}
+# shellcheck source=tools/check_lib.sh
+source "${catmem}/tools/check_lib.sh"
 
 # Under /usr everything is where the tools look by default: no path is given to them.
 if [[ "${prefix}" != /usr ]]; then
