@@ -48,6 +48,10 @@
    path). With Bazel, depend on @catmem//:catmem; with CMake, on catmem::catmem: those targets
    compile the implementation for you. Link with -ljemalloc -lpthread for the jemalloc backend,
    -lpthread for the system backend, -ldl -lpthread for the runtime backend.
+   Installed header-only (the Debian package libcatmem-dev, meson install), #include <catmem.h>
+   needs no -I, and pkg-config --cflags --libs catmem (or catmem-<backend>) gives the backend
+   macro and what to link. The file that defines CATMEM_IMPLEMENTATION is then yours, as it is
+   with Meson's dependency('catmem'); the CMake package's targets compile it for you.
    Compilers: GCC and Clang (C99 or later, C++11 or later); POSIX threads.
 
    CONFIGURATION

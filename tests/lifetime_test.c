@@ -36,10 +36,13 @@ static char *read_file(const char *path) {
     return buf;
 }
 
+/* The process's own file: without Bazel's TEST_TMPDIR (CTest, meson test), the other variants of
+   this test write theirs in /tmp at the same time. */
 static char tmp_path[512];
 static const char *tmp_file(const char *name) {
     const char *dir = getenv("TEST_TMPDIR");
-    snprintf(tmp_path, sizeof tmp_path, "%s/%s", dir != NULL ? dir : "/tmp", name);
+    snprintf(tmp_path, sizeof tmp_path, "%s/catmem-%d-%s", dir != NULL ? dir : "/tmp",
+             (int)getpid(), name);
     return tmp_path;
 }
 
@@ -78,6 +81,7 @@ static void test_first_call_initialises_and_exit_report_is_written(void **state)
     }
     assert_true(found);
     cJSON_Delete(doc);
+    unlink(path);
 
     /* In this process: the first call, here an arena creation, initialises catmem. */
     assert_false(catmem_is_initialized());
@@ -439,6 +443,7 @@ static void test_report_text_and_json(void **state) {
     total = cJSON_GetObjectItemCaseSensitive(doc, "total");
     assert_true(cJSON_GetObjectItemCaseSensitive(total, "allocated")->valuedouble >= 5000);
     cJSON_Delete(doc);
+    unlink(path);
 
     assert_int_equal(catmem_report(NULL, CATMEM_REPORT_TEXT), EINVAL);
     assert_int_equal(catmem_report(stdout, 7), EINVAL);

@@ -16,40 +16,13 @@ set -euo pipefail
 catmem="$(cd "${1:-$(dirname "${BASH_SOURCE[0]}")/..}" && pwd)"
 jobs="$(nproc 2>/dev/null || echo 2)"
 
-# cmake and pkg-config are not among tools/bazel's packages: install them like it does (as
-# root), or name them.
-missing=""
-command -v cmake >/dev/null || missing="${missing} cmake"
-command -v pkg-config >/dev/null || missing="${missing} pkgconf"
-if [[ -n "${missing}" ]]; then
-  if [[ "$(id -u)" == 0 ]] && command -v apt-get >/dev/null; then
-    echo "check_cmake: installing missing packages:${missing}" >&2
-    apt-get update >&2
-    # shellcheck disable=SC2086 # a list of package names
-    DEBIAN_FRONTEND=noninteractive apt-get install -y ${missing} >&2
-  else
-    echo "check_cmake: missing packages. Install them with:" >&2
-    echo "  sudo apt-get install -y${missing}" >&2
-    exit 1
-  fi
-fi
+"${catmem}/tools/need_packages.sh" check_cmake cmake:cmake pkg-config:pkgconf
 
 work="$(mktemp -d "${TMPDIR:-/tmp}/catmem-cmake.XXXXXX")"
 trap 'rm -rf "${work}"' EXIT
 
-fail() {
-  echo "check_cmake: FAIL: $*" >&2
-  exit 1
-}
-
-# expect <backend> <command...>: runs the command; its output must name that backend.
-expect() {
-  local want="$1" out
-  shift
-  out="$("$@")" || fail "exit status $?: $*"
-  [[ "${out}" == *"backend ${want}"* ]] || fail "expected backend ${want}: $*: ${out}"
-  echo "  ok: ${out}"
-}
+# shellcheck source=tools/check_lib.sh
+source "${catmem}/tools/check_lib.sh"
 
 # ---- 1. catmem's own build and tests ------------------------------------------------------------
 
@@ -79,69 +52,9 @@ done
 
 # ---- 2. consumer projects -----------------------------------------------------------------------
 
-src="${work}/consumer-src"
-mkdir -p "${src}"
-cat >"${src}/main.c" <<'EOF'
-#include <stdio.h>
-
-#include "catmem.h"
-
-int main(void) {
-    char *s;
-    if (catmem_init() != 0) return 1;
-    s = catmem_strdup(catmem_arena_get(CATMEM_REQUEST), "consumer");
-    if (s == NULL) return 1;
-    printf("%s: backend %s (%s)\n", s, catmem_backend_name(), catmem_backend_info());
-    catmem_arena_reset(catmem_arena_get(CATMEM_REQUEST));
-    catmem_shutdown();
-    return 0;
-}
-EOF
-# A shared module on catmem's static library: links only if that library is PIC.
-cat >"${src}/plugin.c" <<'EOF'
-#include <catmem.h>
-
-const char *plugin_backend(void);
-const char *plugin_backend(void) {
-    return catmem_init() == 0 && catmem_alloc(catmem_arena_get(CATMEM_TASK), 64) != NULL
-               ? catmem_backend_name()
-               : "failed";
-}
-EOF
-cat >"${src}/loader.c" <<'EOF'
-#include <dlfcn.h>
-#include <stdio.h>
-#include <string.h>
-
-int main(int argc, char **argv) {
-    void *module = argc > 1 ? dlopen(argv[1], RTLD_NOW | RTLD_LOCAL) : NULL;
-    void *sym = module != NULL ? dlsym(module, "plugin_backend") : NULL;
-    const char *(*fn)(void);
-    if (sym == NULL) {
-        fprintf(stderr, "loader: %s\n", dlerror());
-        return 1;
-    }
-    memcpy(&fn, &sym, sizeof sym);
-    printf("plugin: backend %s\n", fn());
-    return 0;
-}
-EOF
-# The part after catmem is available; the route's own part comes first.
-cat >"${src}/targets.cmake" <<'EOF'
-add_executable(app main.c)
-target_link_libraries(app PRIVATE catmem::catmem)
-foreach(backend system runtime jemalloc)
-  if(TARGET catmem::${backend})
-    add_executable(app_${backend} main.c)
-    target_link_libraries(app_${backend} PRIVATE catmem::${backend})
-  endif()
-endforeach()
-add_library(plugin MODULE plugin.c)
-set_target_properties(plugin PROPERTIES PREFIX "")
-target_link_libraries(plugin PRIVATE catmem::runtime)
-add_executable(loader loader.c)
-target_link_libraries(loader PRIVATE ${CMAKE_DL_LIBS})
-EOF
+# The consumer's sources: main.c prints its backend; plugin.c is a shared module on catmem's static
+# library (it links only if that library is PIC), loaded by loader.c; targets.cmake builds them.
+src="${catmem}/tests/consumer"
 
 # consumer <route> <how to get catmem> [cmake options...]: builds and runs a consumer project.
 consumer() {

@@ -1,0 +1,15 @@
+# The targets of the CMake consumers of tools/check_cmake.sh and tools/check_installed.sh, after
+# the lines that make catmem available: add_subdirectory, FetchContent or find_package.
+add_executable(app main.c)
+target_link_libraries(app PRIVATE catmem::catmem)
+foreach(backend system runtime jemalloc)
+  if(TARGET catmem::${backend})
+    add_executable(app_${backend} main.c)
+    target_link_libraries(app_${backend} PRIVATE catmem::${backend})
+  endif()
+endforeach()
+add_library(plugin MODULE plugin.c)
+set_target_properties(plugin PROPERTIES PREFIX "")
+target_link_libraries(plugin PRIVATE catmem::runtime)
+add_executable(loader loader.c)
+target_link_libraries(loader PRIVATE ${CMAKE_DL_LIBS})
