@@ -184,17 +184,17 @@ static void catmemi_name_set(catmemi_slot *s, const char *name) {
 }
 
 static void catmemi_name_drop(catmemi_slot *s) {
-    unsigned *i;
+    unsigned *i, me = s->handle.slot + 1;
     CATMEMI_ASSERT_LOCKED();
     if (s->name[0] == '\0') return;
-    for (i = catmemi_name_head(s->name); *i != s->handle.slot + 1; i = &catmemi_slots[*i - 1].hnext)
-        CATMEMI_ASSERT(*i != 0);
-    *i = s->hnext;
+    for (i = catmemi_name_head(s->name); *i != 0 && *i != me; i = &catmemi_slots[*i - 1].hnext) {}
+    CATMEMI_ASSERT(*i == me); /* a named arena is in its chain */
+    if (*i == me) *i = s->hnext;
     s->hnext = 0;
     s->name[0] = '\0';
 }
 
-/* s becomes a child of ps (NULL: top level), or leaves its parent (ps NULL after a parent). */
+/* s (not in the tree) becomes a child of ps, or a top-level arena for ps NULL. */
 static void catmemi_tree_link(catmemi_slot *s, catmemi_slot *ps) {
     CATMEMI_ASSERT_LOCKED();
     s->parent = ps != NULL ? ps->handle.slot + 1 : 0;
