@@ -137,8 +137,8 @@ static catmemi_slot *catmemi_check(const catmem_arena *a, int *err) {
 }
 
 static int catmemi_make_arena(catmemi_slot *s) {
-    CATMEMI_ASSERT_LOCKED();
     int err;
+    CATMEMI_ASSERT_LOCKED();
     if (catmemi_created(s)) return 0;
     err = catmemi_be->arena_create(s);
     if (err == 0) __atomic_store_n(&s->created, 1, __ATOMIC_RELEASE);
@@ -443,8 +443,8 @@ static unsigned catmemi_subtree(const catmemi_slot *s, unsigned short *ids, unsi
 /* Runs the cleanups of each arena in ids, in order, newest first; catmemi_mu is NOT held, so a
    cleanup may call catmem; its own arenas are CLEANING meanwhile and refuse it with EBUSY. */
 static void catmemi_run_cleanups(const unsigned short *ids, unsigned n) {
-    CATMEMI_ASSERT(!catmemi_locked());
     unsigned i;
+    CATMEMI_ASSERT(!catmemi_locked());
     for (i = 0; i < n; i++) {
         catmemi_slot *s = &catmemi_slots[ids[i]];
         catmemi_cleanup *c;
@@ -465,9 +465,9 @@ static void catmemi_run_cleanups(const unsigned short *ids, unsigned n) {
 /* Under catmemi_mu: frees everything the arenas in ids hold and, for a release, gives their
    slots back. The first error is returned; an arena that failed stays live. */
 static int catmemi_reset_all(const unsigned short *ids, unsigned n, int release) {
-    CATMEMI_ASSERT_LOCKED();
     unsigned i;
     int first = 0;
+    CATMEMI_ASSERT_LOCKED();
     for (i = 0; i < n; i++) {
         catmemi_slot *s = &catmemi_slots[ids[i]];
         int err;

@@ -331,8 +331,8 @@ static void *catmemi_je_refill(catmemi_je_cache *c, unsigned k) {
    arena, the cache is freed. Under catmemi_mu, and only while that thread does not use the
    arena (see THREADS in catmem.h). */
 static void catmemi_je_drop(catmemi_je_thread *t, int i) {
-    CATMEMI_ASSERT_LOCKED();
     int k;
+    CATMEMI_ASSERT_LOCKED();
     for (k = (i < 0 ? 0 : i); k < (i < 0 ? CATMEM_MAX_ARENAS : i + 1); k++) {
         catmemi_je_cache *c = t->caches[k];
         if (c == NULL) continue;
@@ -366,8 +366,8 @@ static void catmemi_je_thread_exit(void *arg) {
 /* Under catmemi_mu: the calling thread joins the registry (once); 0 when it cannot, for then
    its caches would outlive it. */
 static int catmemi_je_join(void) {
-    CATMEMI_ASSERT_LOCKED();
     catmemi_je_thread *t = &catmemi_je_self;
+    CATMEMI_ASSERT_LOCKED();
     if (t->next != NULL) return 1;
     if (pthread_setspecific(catmemi_je_key, t) != 0) return 0;
     t->caches = catmemi_je_caches;

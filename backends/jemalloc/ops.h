@@ -88,11 +88,11 @@ static int catmemi_je_allocated(const catmemi_slot *s, size_t *bytes);
    has handed out (catmem's caches take blocks with MALLOCX_TCACHE_NONE: no jemalloc cache in
    between). */
 static int catmemi_je_set_limit(catmemi_slot *s, size_t bytes) {
-    CATMEMI_ASSERT_LOCKED();
     catmemi_je_cache *own = catmemi_je_caches[s->handle.slot];
     catmemi_je_thread *t;
     size_t allocated;
     int err;
+    CATMEMI_ASSERT_LOCKED();
     catmemi_je_flush_own(s);
     if (own != NULL) catmemi_je_reshare(own);
     if (bytes == 0 || catmemi_counted(s)) return 0;
@@ -233,17 +233,17 @@ static void catmemi_je_free_any(void *p) { catmemi_je_direct_free(NULL, p, 0); }
 
 /* Under catmemi_mu: every thread's cache for s (all slots when s is NULL) is destroyed. */
 static void catmemi_je_drop_caches(catmemi_slot *s) {
-    CATMEMI_ASSERT_LOCKED();
     catmemi_je_thread *t;
+    CATMEMI_ASSERT_LOCKED();
     for (t = catmemi_je_threads.next; t != &catmemi_je_threads; t = t->next)
         catmemi_je_drop(t, s != NULL ? (int)s->handle.slot : -1);
 }
 
 /* Under catmemi_mu: s's catmem calls, its own counters and every thread's cache's. */
 static void catmemi_je_sum(const catmemi_slot *s, uint64_t *nmalloc, uint64_t *ndalloc) {
-    CATMEMI_ASSERT_LOCKED();
     catmemi_je_thread *t;
     unsigned i = s->handle.slot;
+    CATMEMI_ASSERT_LOCKED();
     *nmalloc = __atomic_load_n(&s->je.nmalloc, __ATOMIC_RELAXED);
     *ndalloc = __atomic_load_n(&s->je.ndalloc, __ATOMIC_RELAXED);
     for (t = catmemi_je_threads.next; t != &catmemi_je_threads; t = t->next) {
@@ -259,11 +259,11 @@ static void catmemi_je_sum(const catmemi_slot *s, uint64_t *nmalloc, uint64_t *n
    Every live block counts as freed; a release starts the counts again from zero (its caches
    were dropped, their counts are all in the slot's). */
 static int catmemi_je_reset(catmemi_slot *s, int release) {
-    CATMEMI_ASSERT_LOCKED();
     catmemi_je_thread *t;
     unsigned i = s->handle.slot;
     uint64_t nmalloc, ndalloc;
     int err;
+    CATMEMI_ASSERT_LOCKED();
     for (t = catmemi_je_threads.next; t != &catmemi_je_threads; t = t->next) {
         catmemi_je_cache *c = t->caches[i];
         if (c == NULL) continue;

@@ -150,8 +150,8 @@ static void catmemi_sys_heap_reset(catmemi_sys_heap *h) {
 /* A release also zeroes the counters, and the next arena in the slot starts uncounted (each
    thread's inline path opens again at its next slow path, catmemi_sys_heap_for). */
 static int catmemi_sys_reset(catmemi_slot *s, int release) {
-    CATMEMI_ASSERT_LOCKED();
     catmemi_sys_heap *h;
+    CATMEMI_ASSERT_LOCKED();
     pthread_mutex_lock(&s->sys.mu);
     for (h = s->sys.heaps; h != NULL; h = h->next) {
         catmemi_sys_heap_reset(h);
@@ -172,9 +172,9 @@ static void catmemi_sys_add(catmem_stats *out, catmemi_sys_slot *ss);
    serving s (its allocations and frees take the slow paths, which charge them), and the charge
    starts at what s holds now. Exact from then on: nothing more to do for a later limit. */
 static int catmemi_sys_set_limit(catmemi_slot *s, size_t bytes) {
-    CATMEMI_ASSERT_LOCKED();
     catmemi_sys_heap *h;
     catmem_stats st;
+    CATMEMI_ASSERT_LOCKED();
     if (bytes == 0 || catmemi_counted(s)) return 0;
     pthread_mutex_lock(&s->sys.mu);
     for (h = s->sys.heaps; h != NULL; h = h->next) {
@@ -313,14 +313,15 @@ static void catmemi_sys_publish_one(catmemi_slot *s, int up) {
 /* s opened or closed; NULL: catmem itself (init, shutdown), every arena. */
 static void catmemi_sys_publish(catmemi_slot *s) {
     unsigned i;
+    int up;
     CATMEMI_ASSERT_LOCKED();
     if (s != NULL) {
         catmemi_sys_publish_one(s, catmemi_is_up());
         return;
     }
+    up = catmemi_is_up();
     for (i = 0; i < CATMEM_MAX_ARENAS; i++)
-        if (catmemi_created(&catmemi_slots[i]))
-            catmemi_sys_publish_one(&catmemi_slots[i], catmemi_is_up());
+        if (catmemi_created(&catmemi_slots[i])) catmemi_sys_publish_one(&catmemi_slots[i], up);
 }
 
 /* Every mutex of the backend is taken around fork(), in the lock order, so that the child never
