@@ -75,8 +75,6 @@
                             all four or none.
    CATMEM_SYSTEM_ENGINE     0: every block of the system backend a malloc of its own (the default
                             under a memory checker); 1: catmem's engine.
-   CATMEM_MAX_ARENAS        arena slots, the built-in ones included. Every thread keeps one to
-                            three words of thread-local storage per slot.
    CATMEM_NAME_MAX          the longest arena name, in bytes.
    CATMEM_JEMALLOC_CACHE_BYTES  jemalloc: bytes of freed blocks one thread keeps in its front
                             caches, all arenas together; 0: every call goes to the arena's lock.
@@ -211,19 +209,23 @@
    ======
    Allocation functions return NULL and set errno; control functions return 0 or an errno value
    (and leave errno alone). Nothing is lost on failure: a failed realloc leaves the block as it was.
-     EINVAL      NULL or released arena handle; NULL or uninitialised region; alignment zero, not
+     EINVAL      NULL, released or unknown arena handle (LIFECYCLE); NULL or uninitialised
+                 region; alignment zero, not
                  a power of two, or above CATMEM_ALIGN_MAX; unknown kind; an empty name (or a
                  NULL one to catmem_arena_find); release of a
                  built-in arena; a dead or foreign region mark; a NULL cleanup function; an
                  unknown report format.
-     ENOMEM      out of memory, or past the arena's limit (after the out-of-memory handler had
-                 its chance); size above CATMEM_SIZE_MAX; n * size overflows in calloc.
+     ENOMEM      out of memory (a new arena's record too), or past the arena's limit (after the
+                 out-of-memory handler had its chance); size above CATMEM_SIZE_MAX; n * size
+                 overflows in calloc.
      ESHUTDOWN   called after catmem_shutdown() (and before the next catmem_init()).
      EBUSY       the arena or region is running its cleanups (LIFETIMES).
      EIO         catmem_report could not write to its stream.
      EEXIST      catmem_arena_create with the name of a live arena.
      ENAMETOOLONG  name longer than CATMEM_NAME_MAX.
-     EAGAIN      no free arena slot (CATMEM_MAX_ARENAS), or jemalloc cannot create more arenas.
+     EAGAIN      jemalloc cannot create more arenas: on the jemalloc backend each live arena is
+                 a jemalloc arena, and jemalloc makes about 4,000 (catmem has no cap of its
+                 own; the system backend's arenas are limited by memory alone).
      ENOTSUP     the feature does not exist on this backend or in this process (profiling without
                  MALLOC_CONF=prof:true, decay tuning on the system backend).
      ENOENT      catmem_arena_find found no arena of that name.
@@ -250,8 +252,15 @@
    the same ids, without creating any. catmem_free keeps working after shutdown, so memory can be
    handed back at any time. catmem_arena_release frees everything the arena holds and gives its
    slot to the next catmem_arena_create, which reuses the backend arena too: create/release cycles
-   never grow the number of backend arenas. A released handle fails with EINVAL until its slot is
-   reused; after that it names the new arena, as a closed file descriptor number would.
+   never grow the number of backend arenas.
+   A handle is a value, not a pointer: the arena's slot number (catmem_arena_id) and the slot's
+   generation, which a release changes. A released arena's handle therefore fails with EINVAL
+   from the release on, also once its slot holds a new arena (which has the same id and a new
+   handle); catmem_free with it still frees the block into the arena that owns it. The check
+   misses only a handle kept through 2^32 - 1 further releases of the same slot. With
+   CATMEM_DEBUG, any use of a released arena's handle stops the process with a message naming
+   the handle, its id and both generations. Handles of live arenas never change; copy them
+   freely. There is no cap on arenas in catmem itself (ERRORS: EAGAIN on jemalloc).
 
    THREADS
    =======
@@ -261,6 +270,12 @@
      through a heap of its own for that arena, and a block freed by another thread goes back to
      its owner's page without a lock (a compare-and-swap) and counts as freed at once. Caches are
      emptied, and heaps handed on, when their thread exits, so thread churn piles up neither.
+   - A thread's thread-local storage does not grow with the number of arenas: each engine keeps
+     a table of 256 pointers per thread (2 KiB), where an arena's entry is its id modulo 256.
+     Arenas whose ids are 256 apart share an entry; a thread that alternates between two such
+     arenas finds its state on a slower path at each switch (under catmem's lock on jemalloc,
+     through its own list of heaps on the system backend). Ids are handed out in order, lowest
+     free first, so arenas made together do not collide.
    - On jemalloc any number of threads and arenas works the same way: a front cache is made on a
      thread's first call in an arena (a few hundred bytes, sizeof(catmemi_je_cache)), plus the
      blocks it holds (those the thread freed and has not reused, and the rest of a refill). A
@@ -439,10 +454,8 @@ typedef enum catmem_kind {
     CATMEM_KIND_COUNT
 } catmem_kind;
 
-/* An arena handle. Valid for the whole process; the field is private. */
-typedef struct catmem_arena {
-    unsigned slot;
-} catmem_arena;
+/* An arena handle: an opaque value, never dereferenced (LIFECYCLE says how long it is valid). */
+typedef struct catmem_arena catmem_arena;
 
 /* See STATISTICS at the top of this file for what each backend reports. */
 typedef struct catmem_stats {
@@ -481,7 +494,7 @@ CATMEMI_API int catmem_arena_release(catmem_arena *a); /* frees its memory; slot
 CATMEMI_API const char *catmem_arena_name(const catmem_arena *a);
 /* catmem's number for the arena, the same on every backend: the built-in arenas are 0 to
    CATMEM_KIND_COUNT - 1 in catmem_kind's order; a released arena's number goes to a later one
-   (as its handle does: LIFECYCLE). -1 for a bad handle. */
+   (its handle does not: LIFECYCLE). -1 for a bad handle, a released one's included. */
 CATMEMI_API int catmem_arena_id(const catmem_arena *a);
 /* 1 when p, a live block from any catmem arena, belongs to a; 0 otherwise (and for NULL). p must
    come from catmem: jemalloc's lookup crashes on pointers it never handed out. */

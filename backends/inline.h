@@ -5,6 +5,15 @@
 #ifndef CATMEMI_INLINE_H
 #define CATMEMI_INLINE_H
 
+/* A handle is the value (generation << 32) | slot, never a pointer: the generation changes
+   when the slot's arena is released, so a stale handle matches nothing (core/registry.h). Each
+   engine keeps, per thread, a table of its per-arena state (a front cache, a heap) indexed by
+   slot modulo CATMEMI_TAB, each entry knowing the handle it serves: a thread's thread-local
+   storage does not grow with the number of arenas, and arenas with consecutive slots (the
+   registry hands them out in order) never share an entry. */
+#define CATMEMI_TAB 256
+#define CATMEMI_TAB_OF(key) ((unsigned)(key) & (CATMEMI_TAB - 1))
+
 #if defined(CATMEM_BACKEND_JEMALLOC)
 #  include "jemalloc/linked.h"
 #  include "jemalloc/fast.h"

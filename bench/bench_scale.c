@@ -15,10 +15,9 @@
       built-in arena (the pattern of a framework that makes and drops instances in a loop).
 
    Every measurement runs in a forked child of its own, so that allocators never share pages or
-   caches between measurements. 100 arenas need more slots than catmem's default 64, so this
-   program compiles catmem's implementation itself with CATMEM_MAX_ARENAS 128 (bench/defs.bzl). */
+   caches between measurements. The program compiles catmem's implementation itself
+   (bench/defs.bzl). */
 #define _GNU_SOURCE
-#define CATMEM_MAX_ARENAS 128
 #define CATMEM_IMPLEMENTATION
 #include "catmem.h"
 #include "bench_common.h"

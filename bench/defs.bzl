@@ -65,7 +65,7 @@ def bench_program(name, srcs, backends = ["jemalloc", "system"], copts = [], lin
       copts: extra compiler options.
       linkopts: extra linker options (after the peers' libraries).
       own_implementation: the program defines CATMEM_IMPLEMENTATION itself, with a configuration
-        of its own (CATMEM_MAX_ARENAS, say); the backend macro (and for the runtime build the
+        of its own (CATMEM_JEMALLOC_TCACHES, say); the backend macro (and for the runtime build the
         prefixes that make it fall back) comes from here.
       **kwargs: passed to every cc_binary.
     """

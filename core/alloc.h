@@ -128,10 +128,10 @@ CATMEMI_API void catmemi_debug_check_free(const catmem_arena *a, const void *p) 
         abort();
     }
     if (catmem_arena_owns(a, p)) return;
-    for (i = 0; i < CATMEM_MAX_ARENAS; i++)
-        if (catmemi_created(&catmemi_slots[i]) && catmemi_be->owns(&catmemi_slots[i], p)) {
+    for (i = 0; i < __atomic_load_n(&catmemi_nslots, __ATOMIC_ACQUIRE); i++)
+        if (catmemi_created(catmemi_slot_at(i)) && catmemi_be->owns(catmemi_slot_at(i), p)) {
             fprintf(stderr, "catmem: %p freed into arena '%s' but belongs to arena '%s'\n", p,
-                    s->name, catmemi_slots[i].name);
+                    s->name, catmemi_slot_at(i)->name);
             abort();
         }
     fprintf(stderr, "catmem: %p freed into arena '%s' was not allocated by catmem\n", p, s->name);

@@ -60,14 +60,13 @@
 #  define CATMEM_SYSTEM_FREE    free
 #endif
 
-/* CATMEM_MAX_ARENAS [every file]: arena slots, built-in ones included (default 64; 6 to 4000,
-   jemalloc's arena limit). Every thread keeps one word per slot in thread-local storage (two
-   on the system backend, three on the runtime backend). */
-#ifndef CATMEM_MAX_ARENAS
-#  define CATMEM_MAX_ARENAS 64
-#endif
-#if CATMEM_MAX_ARENAS < 6 || CATMEM_MAX_ARENAS > 4000
-#  error "catmem: CATMEM_MAX_ARENAS must be between 6 and 4000 (jemalloc's arena limit)"
+/* CATMEM_MAX_ARENAS: gone. Arenas are limited by memory alone (and, on jemalloc, by the
+   number of arenas jemalloc can make: ERRORS in catmem.h); a definition is ignored. */
+
+/* catmem's handles and tables assume 64-bit pointers (and the engine's segment map a 47-bit
+   user address space). */
+#if UINTPTR_MAX < 0xffffffffffffffffu
+#  error "catmem: a 64-bit platform is required"
 #endif
 
 /* CATMEM_NAME_MAX [impl]: the longest arena name, in bytes (default 31). */

@@ -22,10 +22,12 @@
 
    WHAT THE CORE GIVES AN ENGINE (declared below, defined in core/registry.h and
    core/accounting.h; an engine uses nothing else of the core)
-   - catmemi_slots[CATMEM_MAX_ARENAS], the registry: slot i's handle, state, name, limit, and
-     the engine's own data (catmemi_slot.je, .sys). Slot i is arena handle i.
+   - catmemi_slot_at(id), the registry's record of slot id: its handle (catmemi_key), state,
+     name, limit, and the engine's own data (catmemi_slot.je, .sys); catmemi_nslots, the
+     number of slots. An inline path never reads a record: it knows arenas by their handles.
    - catmemi_lock/_unlock: the registry lock, catmemi_mu.
-   - catmemi_is_up, catmemi_slot_live, catmemi_created: the state checks.
+   - catmemi_is_up, catmemi_slot_live, catmemi_created: the state checks; catmemi_slot_of:
+     the record of a handle (NULL for anything but a live arena's current handle).
    - catmemi_counted, catmemi_charge, _uncharge, _peak, _recharge: the byte accounting of
      arenas with a limit (core/accounting.h).
    - catmemi_say: adds a note to catmem_backend_info's text, from any thread.
@@ -59,19 +61,21 @@ enum { CATMEMI_NEVER = 0, CATMEMI_UP = 1, CATMEMI_DOWN = 2 };
    catmemi_mu; every call on it but free fails with EBUSY meanwhile. */
 enum { CATMEMI_FREE = 0, CATMEMI_LIVE = 1, CATMEMI_CLEANING = 2 };
 
-/* One arena slot: the registry of named arenas. Slots 0..CATMEM_KIND_COUNT-1 are the built-in
-   arenas. A slot's backend arena is made once (created != 0) and kept for the process. */
+/* One arena slot: its record in the registry. Slots 0..CATMEM_KIND_COUNT-1 are the built-in
+   arenas. Records are never freed (catmemi_slot_at), so a stale handle always reads one. A
+   slot's backend arena is made once (created != 0) and kept for the process. */
 typedef struct catmemi_slot {
-    catmem_arena handle; /* handle.slot == index in catmemi_slots */
-    int state;           /* CATMEMI_FREE, _LIVE or _CLEANING; atomic */
-    int created;         /* the backend arena exists; atomic (catmemi_created) */
-    /* Slot index + 1 of the parent, the first child and the next and previous sibling; 0:
-       none. The arena tree, so that a reset or release visits a subtree without a scan. Under
-       mu */
+    unsigned id;  /* the slot's number: catmemi_slot_at(id) is this record */
+    unsigned gen; /* the live arena's generation (never 0), changed at release; atomic */
+    int state;    /* CATMEMI_FREE, _LIVE or _CLEANING; atomic */
+    int created;  /* the backend arena exists; atomic (catmemi_created) */
+    /* Slot id + 1 of the parent, the first child and the next and previous sibling; 0: none.
+       The arena tree, so that a reset or release visits a subtree without a scan. Under mu */
     unsigned parent, first_child, next_sibling, prev_sibling;
-    unsigned hnext;     /* slot index + 1 of the next arena in its name's hash chain; under mu */
-    unsigned next_free; /* slot index + 1 of the next released slot; under mu */
-    catmemi_cleanup *cleanups; /* newest first; under catmemi_mu */
+    unsigned hnext;     /* slot id + 1 of the next arena in its name's hash chain; under mu */
+    unsigned next_free; /* slot id + 1 of the next released slot; under mu */
+    struct catmemi_slot *order; /* the next arena of the reset or release under way; under mu */
+    catmemi_cleanup *cleanups;  /* newest first; under catmemi_mu */
     unsigned ncleanups;
     /* LIMITS: bytes of the arena's blocks out of its backend arena, counted by the backend when
        counted is set (catmemi_charge); their high-water; the limit (0: none). Atomic. */
@@ -167,8 +171,26 @@ typedef struct catmemi_ops {
     return o;                                                                                      \
   }
 
-/* The registry. Slots 0..CATMEM_KIND_COUNT-1 are the built-in arenas. */
-static catmemi_slot catmemi_slots[CATMEM_MAX_ARENAS];
+/* ---- the registry's records (core/registry.h) ----------------------------------------------
+   Slot ids count up from 0 as arenas need them (a released slot is reused first); the records
+   live in blocks of CATMEMI_BLOCK, found through a directory, and never move or go away. */
+#define CATMEMI_BLOCK_SHIFT 10
+#define CATMEMI_BLOCK       (1u << CATMEMI_BLOCK_SHIFT)
+#define CATMEMI_DIR         65536u /* so at most 2^26 slots: far more than memory holds */
+static catmemi_slot *catmemi_dir[CATMEMI_DIR];
+static unsigned catmemi_nslots; /* slots made so far (ids below it exist); atomic */
+/* The record of slot id, which must be below catmemi_nslots. */
+static inline catmemi_slot *catmemi_slot_at(unsigned id) {
+    return &__atomic_load_n(&catmemi_dir[id >> CATMEMI_BLOCK_SHIFT],
+                            __ATOMIC_ACQUIRE)[id & (CATMEMI_BLOCK - 1)];
+}
+/* The handle of s's live arena: its key, (generation << 32) | id (backends/inline.h). */
+static inline uintptr_t catmemi_key(const catmemi_slot *s) {
+    return ((uintptr_t)__atomic_load_n(&s->gen, __ATOMIC_RELAXED) << 32) | s->id;
+}
+static inline catmem_arena *catmemi_handle(const catmemi_slot *s) {
+    return (catmem_arena *)catmemi_key(s);
+}
 
 /* ---- what the core gives an engine (core/registry.h, core/accounting.h) ------------------- */
 static void catmemi_lock(void);
@@ -176,6 +198,7 @@ static void catmemi_unlock(void);
 static int catmemi_is_up(void);
 static int catmemi_created(const catmemi_slot *s);
 static int catmemi_slot_live(const catmemi_slot *s);
+static catmemi_slot *catmemi_slot_of(const catmem_arena *a); /* a handle's record, or NULL */
 static void catmemi_say(const char *note);
 static inline int catmemi_counted(const catmemi_slot *s);
 static size_t catmemi_charge(catmemi_slot *s, size_t bytes);

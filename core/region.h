@@ -25,9 +25,9 @@ static void catmemi_track(catmemi_region_block *b, unsigned slot) {
     catmemi_lock();
     b->slot = slot;
     b->arena_prev = NULL;
-    b->arena_next = catmemi_slots[slot].chunks;
+    b->arena_next = catmemi_slot_at(slot)->chunks;
     if (b->arena_next != NULL) b->arena_next->arena_prev = b;
-    catmemi_slots[slot].chunks = b;
+    catmemi_slot_at(slot)->chunks = b;
     catmemi_unlock();
 }
 static void catmemi_untrack(catmemi_region_block *b) {
@@ -35,7 +35,7 @@ static void catmemi_untrack(catmemi_region_block *b) {
     if (b->arena_prev != NULL)
         b->arena_prev->arena_next = b->arena_next;
     else
-        catmemi_slots[b->slot].chunks = b->arena_next;
+        catmemi_slot_at(b->slot)->chunks = b->arena_next;
     if (b->arena_next != NULL) b->arena_next->arena_prev = b->arena_prev;
     catmemi_unlock();
 }
@@ -57,7 +57,7 @@ static catmemi_region_block *catmemi_block_new(catmem_region *r, size_t size) {
     catmemi_region_block *b = (catmemi_region_block *)catmem_alloc(r->arena, size);
     if (b != NULL) {
         b->size = size;
-        catmemi_track(b, r->arena->slot);
+        catmemi_track(b, (unsigned)(uintptr_t)r->arena); /* the handle's slot id */
         CATMEMI_TRACK_UNUSABLE(catmemi_block_data(b), size - CATMEMI_REGION_HDR);
     }
     return b;

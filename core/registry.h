@@ -101,13 +101,29 @@ static const catmemi_ops *catmemi_backend(void) {
 
 static void catmemi_untrack_chunks(catmemi_slot *s); /* with the regions, below */
 
-/* Maps a handle to its slot without judging its state; NULL for anything that is not a handle. */
+/* Maps a handle to its slot without judging its state; NULL for anything that is not the
+   handle of the slot's current arena: NULL, a value catmem never handed out, and the handle
+   of a released arena (its generation is gone), even after its slot went to a new arena. The
+   generation has 32 bits: a handle kept through 2^32 - 1 releases of its slot would match
+   again. Under CATMEM_DEBUG a released arena's handle stops the process, naming it. */
 static catmemi_slot *catmemi_slot_of(const catmem_arena *a) {
-    uintptr_t base = (uintptr_t)catmemi_slots, p = (uintptr_t)a;
-    if (a == NULL || p < base || p >= base + sizeof catmemi_slots ||
-        (p - base) % sizeof(catmemi_slot) != offsetof(catmemi_slot, handle))
-        return NULL;
-    return &catmemi_slots[(p - base) / sizeof(catmemi_slot)];
+    uintptr_t key = (uintptr_t)a;
+    unsigned id = (unsigned)key, gen = (unsigned)(key >> 32), now;
+    catmemi_slot *s;
+    if (gen == 0 || id >= __atomic_load_n(&catmemi_nslots, __ATOMIC_ACQUIRE)) return NULL;
+    s = catmemi_slot_at(id);
+    now = __atomic_load_n(&s->gen, __ATOMIC_RELAXED);
+    if (gen == now) return s;
+#if CATMEM_DEBUG
+    if (gen < now) {
+        fprintf(stderr,
+                "catmem: use of the handle %p of a released arena (id %u, generation %u; the "
+                "slot's arena is at generation %u)\n",
+                (void *)a, id, gen, now);
+        abort();
+    }
+#endif
+    return NULL;
 }
 
 /* The one argument check behind every call that takes a handle: the slot, or NULL with *err.
@@ -147,26 +163,49 @@ static int catmemi_make_arena(catmemi_slot *s) {
 
 /* ---- the registry's indexes: names, free slots, the arena tree (all under catmemi_mu) ------ */
 
-/* Name hash chains, by slot index + 1: a power of two at least twice the slots. */
-#define CATMEMI_NAME_BUCKETS 8192
-typedef char catmemi_name_buckets_fit[CATMEMI_NAME_BUCKETS >= 2 * CATMEM_MAX_ARENAS ? 1 : -1];
-static unsigned catmemi_names[CATMEMI_NAME_BUCKETS];
-/* Released slots (their backend arenas exist), newest first, by slot index + 1; and the first
-   slot never used. A create takes a released slot first: reuse keeps the arena count flat. */
-static unsigned catmemi_free_slots, catmemi_fresh = CATMEM_KIND_COUNT;
+/* Name hash chains, by slot id + 1: a power of two of buckets, grown to keep chains short. */
+static unsigned catmemi_names0[256];
+static unsigned *catmemi_names = catmemi_names0;
+static unsigned catmemi_nbuckets = 256, catmemi_nnamed;
+/* Released slots (their backend arenas exist), newest first, by slot id + 1. A create takes
+   a released slot first: reuse keeps the arena count flat. */
+static unsigned catmemi_free_slots;
 
-static unsigned *catmemi_name_head(const char *name) {
+static uint32_t catmemi_name_hash(const char *name) {
     uint32_t h = 2166136261u; /* FNV-1a */
     for (; *name != '\0'; name++) h = (h ^ (unsigned char)*name) * 16777619u;
-    return &catmemi_names[h & (CATMEMI_NAME_BUCKETS - 1)];
+    return h;
+}
+static unsigned *catmemi_name_head(const char *name) {
+    return &catmemi_names[catmemi_name_hash(name) & (catmemi_nbuckets - 1)];
 }
 
 static catmemi_slot *catmemi_find_locked(const char *name) {
     unsigned i;
     CATMEMI_ASSERT_LOCKED();
-    for (i = *catmemi_name_head(name); i != 0; i = catmemi_slots[i - 1].hnext)
-        if (strcmp(catmemi_slots[i - 1].name, name) == 0) return &catmemi_slots[i - 1];
+    for (i = *catmemi_name_head(name); i != 0; i = catmemi_slot_at(i - 1)->hnext)
+        if (strcmp(catmemi_slot_at(i - 1)->name, name) == 0) return catmemi_slot_at(i - 1);
     return NULL;
+}
+
+/* Four times the buckets once there are twice as many names; when the memory cannot be had,
+   longer chains. */
+static void catmemi_names_grow(void) {
+    unsigned n = catmemi_nbuckets * 4, i, j, *b;
+    CATMEMI_ASSERT_LOCKED();
+    if (catmemi_nnamed < catmemi_nbuckets * 2 || n == 0) return;
+    if ((b = (unsigned *)CATMEM_SYSTEM_CALLOC(n, sizeof *b)) == NULL) return;
+    for (i = 0; i < catmemi_nbuckets; i++)
+        for (j = catmemi_names[i]; j != 0;) {
+            catmemi_slot *s = catmemi_slot_at(j - 1);
+            unsigned *head = &b[catmemi_name_hash(s->name) & (n - 1)];
+            j = s->hnext;
+            s->hnext = *head;
+            *head = s->id + 1;
+        }
+    if (catmemi_names != catmemi_names0) CATMEM_SYSTEM_FREE(catmemi_names);
+    catmemi_names = b;
+    catmemi_nbuckets = n;
 }
 
 /* s takes name (NULL: anonymous) and, when named, its place in the index. */
@@ -180,16 +219,22 @@ static void catmemi_name_set(catmemi_slot *s, const char *name) {
     strcpy(s->name, name);
     head = catmemi_name_head(name);
     s->hnext = *head;
-    *head = s->handle.slot + 1;
+    *head = s->id + 1;
+    catmemi_nnamed++;
+    catmemi_names_grow();
 }
 
 static void catmemi_name_drop(catmemi_slot *s) {
-    unsigned *i, me = s->handle.slot + 1;
+    unsigned *i, me = s->id + 1;
     CATMEMI_ASSERT_LOCKED();
     if (s->name[0] == '\0') return;
-    for (i = catmemi_name_head(s->name); *i != 0 && *i != me; i = &catmemi_slots[*i - 1].hnext) {}
+    for (i = catmemi_name_head(s->name); *i != 0 && *i != me;
+         i = &catmemi_slot_at(*i - 1)->hnext) {}
     CATMEMI_ASSERT(*i == me); /* a named arena is in its chain */
-    if (*i == me) *i = s->hnext;
+    if (*i == me) {
+        *i = s->hnext;
+        catmemi_nnamed--;
+    }
     s->hnext = 0;
     s->name[0] = '\0';
 }
@@ -197,48 +242,73 @@ static void catmemi_name_drop(catmemi_slot *s) {
 /* s (not in the tree) becomes a child of ps, or a top-level arena for ps NULL. */
 static void catmemi_tree_link(catmemi_slot *s, catmemi_slot *ps) {
     CATMEMI_ASSERT_LOCKED();
-    s->parent = ps != NULL ? ps->handle.slot + 1 : 0;
+    s->parent = ps != NULL ? ps->id + 1 : 0;
     s->prev_sibling = 0;
     s->next_sibling = ps != NULL ? ps->first_child : 0;
-    if (s->next_sibling != 0) catmemi_slots[s->next_sibling - 1].prev_sibling = s->handle.slot + 1;
-    if (ps != NULL) ps->first_child = s->handle.slot + 1;
+    if (s->next_sibling != 0) catmemi_slot_at(s->next_sibling - 1)->prev_sibling = s->id + 1;
+    if (ps != NULL) ps->first_child = s->id + 1;
 }
 
 static void catmemi_tree_unlink(catmemi_slot *s) {
     CATMEMI_ASSERT_LOCKED();
     if (s->parent == 0) return;
     if (s->prev_sibling != 0)
-        catmemi_slots[s->prev_sibling - 1].next_sibling = s->next_sibling;
+        catmemi_slot_at(s->prev_sibling - 1)->next_sibling = s->next_sibling;
     else
-        catmemi_slots[s->parent - 1].first_child = s->next_sibling;
-    if (s->next_sibling != 0) catmemi_slots[s->next_sibling - 1].prev_sibling = s->prev_sibling;
+        catmemi_slot_at(s->parent - 1)->first_child = s->next_sibling;
+    if (s->next_sibling != 0) catmemi_slot_at(s->next_sibling - 1)->prev_sibling = s->prev_sibling;
     s->parent = s->next_sibling = s->prev_sibling = 0;
 }
 
-/* A free slot with its backend arena made, or NULL with *err (EAGAIN: none left). */
+/* The record of the next slot never used, its block of records allocated if need be (zeroed:
+   every field starts as "nothing"); NULL with *err (ENOMEM, or EAGAIN past 2^26 slots). */
+static catmemi_slot *catmemi_slot_fresh(int *err) {
+    unsigned id = catmemi_nslots, b = id >> CATMEMI_BLOCK_SHIFT, i;
+    catmemi_slot *block;
+    CATMEMI_ASSERT_LOCKED();
+    if (b >= CATMEMI_DIR) {
+        *err = EAGAIN;
+        return NULL;
+    }
+    if ((block = catmemi_dir[b]) == NULL) {
+        block = (catmemi_slot *)CATMEM_SYSTEM_CALLOC(CATMEMI_BLOCK, sizeof *block);
+        if (block == NULL) {
+            *err = ENOMEM;
+            return NULL;
+        }
+        for (i = 0; i < CATMEMI_BLOCK; i++) {
+            block[i].id = (b << CATMEMI_BLOCK_SHIFT) + i;
+            block[i].gen = 1;
+        }
+        __atomic_store_n(&catmemi_dir[b], block, __ATOMIC_RELEASE);
+    }
+    return &block[id & (CATMEMI_BLOCK - 1)];
+}
+
+/* A free slot with its backend arena made, or NULL with *err (EAGAIN: the backend can make no
+   more arenas; ENOMEM). The slot is counted in catmemi_nslots once its arena exists. */
 static catmemi_slot *catmemi_slot_take(int *err) {
     catmemi_slot *s;
     CATMEMI_ASSERT_LOCKED();
     if (catmemi_free_slots != 0) {
-        s = &catmemi_slots[catmemi_free_slots - 1];
+        s = catmemi_slot_at(catmemi_free_slots - 1);
         catmemi_free_slots = s->next_free;
         s->next_free = 0;
         return s;
     }
-    if (catmemi_fresh >= CATMEM_MAX_ARENAS) {
-        *err = EAGAIN;
-        return NULL;
-    }
-    s = &catmemi_slots[catmemi_fresh];
+    if ((s = catmemi_slot_fresh(err)) == NULL) return NULL;
     if ((*err = catmemi_make_arena(s)) != 0) return NULL; /* the next create tries it again */
-    catmemi_fresh++;
+    __atomic_store_n(&catmemi_nslots, s->id + 1, __ATOMIC_RELEASE);
     return s;
 }
 
+/* s's arena is gone: its handle with it (a new generation), its slot to the next create. */
 static void catmemi_slot_give_back(catmemi_slot *s) {
+    unsigned gen = s->gen + 1;
     CATMEMI_ASSERT_LOCKED();
+    __atomic_store_n(&s->gen, gen != 0 ? gen : 1, __ATOMIC_RELAXED);
     s->next_free = catmemi_free_slots;
-    catmemi_free_slots = s->handle.slot + 1;
+    catmemi_free_slots = s->id + 1;
 }
 
 static void catmemi_atfork_prepare(void) {
@@ -272,13 +342,12 @@ CATMEMI_API int catmem_init(void) {
                                        catmemi_atfork_child) != 0)
             err = ENOMEM;
         if (err != 0) goto out;
-        for (i = 0; i < CATMEM_MAX_ARENAS; i++) catmemi_slots[i].handle.slot = i;
         catmemi_report_at_exit_once();
         catmemi_once_done = 1;
     }
-    for (i = 0; i < CATMEM_KIND_COUNT; i++) {
-        catmemi_slot *s = &catmemi_slots[i];
-        if ((err = catmemi_make_arena(s)) != 0) goto out;
+    for (i = 0; i < CATMEM_KIND_COUNT; i++) { /* slots 0 to 4, the first ones made */
+        catmemi_slot *s = i < catmemi_nslots ? catmemi_slot_at(i) : catmemi_slot_take(&err);
+        if (s == NULL || (err = catmemi_make_arena(s)) != 0) goto out;
         if (s->name[0] == '\0') catmemi_name_set(s, catmemi_kind_names[i]);
         __atomic_store_n(&s->state, CATMEMI_LIVE, __ATOMIC_RELEASE);
     }
@@ -320,7 +389,7 @@ CATMEMI_API catmem_arena *catmem_arena_get(catmem_kind kind) {
         errno = err;
         return NULL;
     }
-    return &catmemi_slots[kind].handle;
+    return catmemi_handle(catmemi_slot_at((unsigned)kind));
 }
 
 static int catmemi_check_name(const char *name) {
@@ -366,7 +435,7 @@ out:
         errno = err;
         return NULL;
     }
-    return &s->handle;
+    return catmemi_handle(s);
 }
 
 CATMEMI_API catmem_arena *catmem_arena_create(const char *name) {
@@ -389,7 +458,7 @@ CATMEMI_API catmem_arena *catmem_arena_parent(const catmem_arena *a) {
         return NULL;
     }
     catmemi_lock();
-    if (catmemi_slot_used(s) && s->parent != 0) p = &catmemi_slots[s->parent - 1].handle;
+    if (catmemi_slot_used(s) && s->parent != 0) p = catmemi_handle(catmemi_slot_at(s->parent - 1));
     catmemi_unlock();
     return p;
 }
@@ -409,7 +478,7 @@ CATMEMI_API catmem_arena *catmem_arena_find(const char *name) {
         errno = err ? err : ENOENT;
         return NULL;
     }
-    return &s->handle;
+    return catmemi_handle(s);
 }
 
 CATMEMI_API const char *catmem_arena_name(const catmem_arena *a) {
@@ -419,7 +488,7 @@ CATMEMI_API const char *catmem_arena_name(const catmem_arena *a) {
 
 CATMEMI_API int catmem_arena_id(const catmem_arena *a) {
     catmemi_slot *s = catmemi_slot_of(a);
-    return (s != NULL && catmemi_created(s)) ? (int)s->handle.slot : -1;
+    return (s != NULL && catmemi_created(s)) ? (int)s->id : -1;
 }
 
 CATMEMI_API int catmem_arena_owns(const catmem_arena *a, const void *p) {
@@ -429,24 +498,36 @@ CATMEMI_API int catmem_arena_owns(const catmem_arena *a, const void *p) {
 
 /* ---- reset and release of an arena and its children ----------------------------------------- */
 
-/* Under catmemi_mu: s and every arena below it, children before their parent, appended to ids
-   from index n; returns the new count. */
-static unsigned catmemi_subtree(const catmemi_slot *s, unsigned short *ids, unsigned n) {
-    unsigned c;
+/* Under catmemi_mu: s and every arena below it, children before their parent, chained through
+   their order fields (the last one is s); returns the first. Iterative: a tree as deep as
+   there are arenas costs no stack. */
+static catmemi_slot *catmemi_subtree(catmemi_slot *root) {
+    catmemi_slot *first = NULL, *last = NULL, *s = root;
     CATMEMI_ASSERT_LOCKED();
-    for (c = s->first_child; c != 0; c = catmemi_slots[c - 1].next_sibling)
-        n = catmemi_subtree(&catmemi_slots[c - 1], ids, n);
-    ids[n++] = (unsigned short)s->handle.slot;
-    return n;
+    for (;;) {
+        while (s->first_child != 0) s = catmemi_slot_at(s->first_child - 1); /* deepest first */
+        for (;;) {
+            s->order = NULL;
+            if (last != NULL)
+                last->order = s;
+            else
+                first = s;
+            last = s;
+            if (s == root) return first;
+            if (s->next_sibling != 0) break;
+            s = catmemi_slot_at(s->parent - 1); /* its children are done */
+        }
+        s = catmemi_slot_at(s->next_sibling - 1);
+    }
 }
 
-/* Runs the cleanups of each arena in ids, in order, newest first; catmemi_mu is NOT held, so a
-   cleanup may call catmem; its own arenas are CLEANING meanwhile and refuse it with EBUSY. */
-static void catmemi_run_cleanups(const unsigned short *ids, unsigned n) {
-    unsigned i;
+/* Runs the cleanups of each arena of the chain from first, in order, newest first; catmemi_mu
+   is NOT held, so a cleanup may call catmem; its own arenas are CLEANING meanwhile and refuse
+   it with EBUSY (so the chain cannot change). */
+static void catmemi_run_cleanups(catmemi_slot *first) {
+    catmemi_slot *s;
     CATMEMI_ASSERT(!catmemi_locked());
-    for (i = 0; i < n; i++) {
-        catmemi_slot *s = &catmemi_slots[ids[i]];
+    for (s = first; s != NULL; s = s->order) {
         catmemi_cleanup *c;
         catmemi_lock();
         c = s->cleanups;
@@ -462,15 +543,16 @@ static void catmemi_run_cleanups(const unsigned short *ids, unsigned n) {
     }
 }
 
-/* Under catmemi_mu: frees everything the arenas in ids hold and, for a release, gives their
-   slots back. The first error is returned; an arena that failed stays live. */
-static int catmemi_reset_all(const unsigned short *ids, unsigned n, int release) {
-    unsigned i;
-    int first = 0;
+/* Under catmemi_mu: frees everything the arenas of the chain from first hold and, for a
+   release, gives their slots back. The first error is returned; an arena that failed stays
+   live. */
+static int catmemi_reset_all(catmemi_slot *first, int release) {
+    catmemi_slot *s, *next;
+    int result = 0;
     CATMEMI_ASSERT_LOCKED();
-    for (i = 0; i < n; i++) {
-        catmemi_slot *s = &catmemi_slots[ids[i]];
+    for (s = first; s != NULL; s = next) {
         int err;
+        next = s->order;
         if (release) catmemi_be->drop_caches(s);
         catmemi_untrack_chunks(s);
         err = catmemi_be->reset(s, release);
@@ -483,48 +565,46 @@ static int catmemi_reset_all(const unsigned short *ids, unsigned n, int release)
             catmemi_name_drop(s);
             catmemi_tree_unlink(s);
             /* Children whose release failed (they came first) stay, at the top level. */
-            while (s->first_child != 0) catmemi_tree_unlink(&catmemi_slots[s->first_child - 1]);
+            while (s->first_child != 0) catmemi_tree_unlink(catmemi_slot_at(s->first_child - 1));
             __atomic_store_n(&s->state, CATMEMI_FREE, __ATOMIC_RELEASE);
             catmemi_slot_give_back(s);
         } else {
             __atomic_store_n(&s->state, CATMEMI_LIVE, __ATOMIC_RELEASE);
         }
         catmemi_be->publish(s);
-        if (first == 0) first = err;
+        if (result == 0) result = err;
     }
-    return first;
+    return result;
 }
 
 /* catmem_arena_reset and _release. Children go first; cleanups run outside the registry lock
    (they may call catmem), with every arena of the subtree marked CLEANING so that nothing
    registers, allocates, resets or releases there meanwhile (EBUSY, never a deadlock). */
 static int catmemi_reset_tree(catmem_arena *a, int release) {
-    unsigned short ids[CATMEM_MAX_ARENAS];
-    unsigned i, n = 0;
+    catmemi_slot *s, *first = NULL, *x;
     int err = 0, cleanups = 0;
-    catmemi_slot *s;
     if (catmemi_slot_of(a) != NULL && (err = catmemi_up_or_init()) != 0) return err;
     catmemi_lock();
     s = catmemi_check_locked(a, &err);
-    if (s != NULL && release && s->handle.slot < CATMEM_KIND_COUNT) err = EINVAL; /* built-ins */
-    if (err == 0) n = catmemi_subtree(s, ids, 0);
-    for (i = 0; i < n && err == 0; i++) {
-        if (catmemi_slots[ids[i]].state != CATMEMI_LIVE) err = EBUSY; /* a child is cleaning */
-        cleanups |= catmemi_slots[ids[i]].cleanups != NULL;
+    if (s != NULL && release && s->id < CATMEM_KIND_COUNT) err = EINVAL; /* built-ins */
+    if (err == 0) first = catmemi_subtree(s);
+    for (x = first; x != NULL && err == 0; x = x->order) {
+        if (x->state != CATMEMI_LIVE) err = EBUSY; /* a child is cleaning */
+        cleanups |= x->cleanups != NULL;
     }
     if (err == 0 && cleanups) {
         /* Close the fast paths too: a cleanup that allocates there gets EBUSY, not memory that
            the reset is about to free. */
-        for (i = 0; i < n; i++) {
-            __atomic_store_n(&catmemi_slots[ids[i]].state, CATMEMI_CLEANING, __ATOMIC_RELEASE);
-            catmemi_be->drop_caches(&catmemi_slots[ids[i]]);
-            catmemi_be->publish(&catmemi_slots[ids[i]]);
+        for (x = first; x != NULL; x = x->order) {
+            __atomic_store_n(&x->state, CATMEMI_CLEANING, __ATOMIC_RELEASE);
+            catmemi_be->drop_caches(x);
+            catmemi_be->publish(x);
         }
         catmemi_unlock();
-        catmemi_run_cleanups(ids, n);
+        catmemi_run_cleanups(first);
         catmemi_lock();
     }
-    if (err == 0) err = catmemi_reset_all(ids, n, release);
+    if (err == 0) err = catmemi_reset_all(first, release);
     catmemi_unlock();
     return err;
 }

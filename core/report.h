@@ -119,21 +119,23 @@ static void catmemi_report_print(FILE *out, int json, const catmemi_report_row *
    backend cannot give are zeros, as everywhere. */
 static int catmemi_report(FILE *out, int json) {
     int saved = errno, err; /* calloc and stdio may set errno; a control function leaves it */
-    catmemi_report_row *rows =
-        (catmemi_report_row *)CATMEM_SYSTEM_CALLOC(CATMEM_MAX_ARENAS, sizeof *rows);
+    catmemi_report_row *rows;
     catmem_stats total;
-    unsigned i, n = 0;
+    unsigned i, n = 0, nslots;
+    catmemi_lock();
+    nslots = catmemi_nslots;
+    rows = (catmemi_report_row *)CATMEM_SYSTEM_CALLOC(nslots != 0 ? nslots : 1, sizeof *rows);
     if (rows == NULL) {
+        catmemi_unlock();
         errno = saved;
         return ENOMEM;
     }
-    catmemi_lock();
-    for (i = 0; i < CATMEM_MAX_ARENAS; i++) {
-        catmemi_slot *s = &catmemi_slots[i];
+    for (i = 0; i < nslots; i++) {
+        catmemi_slot *s = catmemi_slot_at(i);
         catmemi_report_row *row = &rows[n];
         if (!catmemi_created(s) || !catmemi_slot_used(s)) continue;
         strcpy(row->name, s->name);
-        if (s->parent != 0) strcpy(row->parent, catmemi_slots[s->parent - 1].name);
+        if (s->parent != 0) strcpy(row->parent, catmemi_slot_at(s->parent - 1)->name);
         row->parent_id = (int)s->parent - 1;
         row->id = (int)i;
         row->slot = i;
@@ -143,7 +145,7 @@ static int catmemi_report(FILE *out, int json) {
     catmemi_unlock();
     /* Statistics outside the registry lock: a backend may take it to sum its threads' counts.
        An arena released meanwhile reads as zeros. */
-    for (i = 0; i < n; i++) (void)catmemi_stats_of(&catmemi_slots[rows[i].slot], &rows[i].st);
+    for (i = 0; i < n; i++) (void)catmemi_stats_of(catmemi_slot_at(rows[i].slot), &rows[i].st);
     memset(&total, 0, sizeof total);
     (void)catmemi_stats_done(catmemi_be->total_stats(&total), &total);
     catmemi_report_print(out, json, rows, n, &total);

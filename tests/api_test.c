@@ -128,15 +128,85 @@ static void test_null_handle_fails_with_einval(void **state) {
         assert_int_equal(catmem_arena_stats(req(), NULL), EINVAL);
         assert_int_equal(catmem_total_stats(NULL), EINVAL);
     }
-    /* Control functions reject a handle that is not one of catmem's. */
+    /* Every call rejects a handle that is not one of catmem's: a pointer to anything, a slot
+       number that was never handed out, a generation the slot never had. Handles are values,
+       never dereferenced. */
     {
-        catmem_arena fake = {2};
+        int local;
+        catmem_arena *fakes[4];
         catmem_stats st;
-        assert_int_equal(catmem_arena_reset(&fake), EINVAL);
-        assert_int_equal(catmem_arena_stats(&fake, &st), EINVAL);
-        assert_int_equal(catmem_arena_release(&fake), EINVAL);
-        assert_null(catmem_arena_name(&fake));
+        size_t i;
+        fakes[0] = (catmem_arena *)(void *)&local;
+        fakes[1] = (catmem_arena *)(uintptr_t)2;                        /* generation 0 */
+        fakes[2] = (catmem_arena *)(((uintptr_t)1 << 32) | 0x3fffffffu); /* no such slot */
+        fakes[3] = (catmem_arena *)(((uintptr_t)7777 << 32) | 1);       /* a future generation */
+        for (i = 0; i < sizeof fakes / sizeof fakes[0]; i++) {
+            catmem_arena *fake = fakes[i];
+            assert_int_equal(catmem_arena_reset(fake), EINVAL);
+            assert_int_equal(catmem_arena_stats(fake, &st), EINVAL);
+            assert_int_equal(catmem_arena_release(fake), EINVAL);
+            assert_int_equal(catmem_arena_set_limit(fake, 100), EINVAL);
+            assert_null(catmem_arena_name(fake));
+            assert_int_equal(catmem_arena_id(fake), -1);
+            errno = 0;
+            assert_null(catmem_alloc(fake, 16));
+            assert_int_equal(errno, EINVAL);
+            errno = 0;
+            assert_null(catmem_arena_create_child(fake, NULL));
+            assert_int_equal(errno, EINVAL);
+        }
     }
+}
+
+/* A released arena's handle stays invalid when its slot goes to a new arena: the new arena has
+   the same id (the slot's number) but another handle, and nothing done with the old handle
+   reaches it. */
+static void test_stale_handles_fail_after_reuse(void **state) {
+    catmem_arena *old = catmem_arena_create("stale"), *now, *child;
+    catmem_stats st;
+    void *p, *q;
+    int id;
+    (void)state;
+    assert_non_null(old);
+    id = catmem_arena_id(old);
+    assert_int_equal(catmem_arena_release(old), 0);
+    assert_non_null(now = catmem_arena_create("stale"));
+    assert_int_equal(catmem_arena_id(now), id);
+    assert_true(now != old);
+    assert_non_null(q = catmem_alloc(now, 64));
+    errno = 0;
+    assert_null(catmem_alloc(old, 64));
+    assert_int_equal(errno, EINVAL);
+    assert_int_equal(catmem_arena_reset(old), EINVAL);
+    assert_int_equal(catmem_arena_release(old), EINVAL);
+    assert_int_equal(catmem_arena_set_limit(old, 1), EINVAL);
+    assert_int_equal(catmem_arena_stats(old, &st), EINVAL);
+    assert_int_equal(catmem_arena_on_reset(old, (catmem_cleanup_fn)free, NULL), EINVAL);
+    assert_null(catmem_arena_name(old));
+    assert_null(catmem_arena_parent(old));
+    assert_int_equal(errno, EINVAL);
+    assert_false(catmem_arena_owns(old, q));
+    assert_null(catmem_arena_create_child(old, "orphan"));
+    assert_int_equal(errno, EINVAL);
+    assert_ptr_equal(catmem_arena_find("stale"), now);
+    /* The new arena is untouched: its block, its limit, its statistics. */
+    assert_int_equal(catmem_arena_limit(now), 0);
+    assert_int_equal(catmem_arena_stats(now, &st), 0);
+    assert_int_equal(st.nmalloc, 1);
+    assert_int_equal(st.ndalloc, 0);
+    /* A free with the stale handle still frees the block into its own arena (the pointer
+       knows it), as a free with a NULL handle does. */
+    assert_non_null(p = catmem_alloc(now, 64));
+    catmem_free(old, p);
+    assert_int_equal(catmem_arena_stats(now, &st), 0);
+    assert_int_equal(st.ndalloc, 1);
+    catmem_free(now, q);
+    /* A child made under a released parent fails; a live parent's child is released with it,
+       and its handle then fails too. */
+    assert_non_null(child = catmem_arena_create_child(now, NULL));
+    assert_int_equal(catmem_arena_release(now), 0);
+    assert_int_equal(catmem_arena_id(child), -1);
+    assert_int_equal(catmem_arena_reset(child), EINVAL);
 }
 
 static void test_free_with_null_handle_still_frees(void **state) {
@@ -378,31 +448,47 @@ static void test_create_find_release_and_names(void **state) {
     assert_int_equal(catmem_arena_reset(a), EINVAL);
     assert_null_errno(catmem_arena_find("sessions"), ENOENT);
 
-    /* The slot and its backend arena are reused by the next create. */
+    /* The slot and its backend arena are reused by the next create, under a new handle. */
     b = catmem_arena_create("sessions-2");
-    assert_ptr_equal(b, a);
+    assert_true(b != a);
     assert_int_equal(catmem_arena_id(b), id);
+    assert_null(catmem_arena_name(a));
     assert_int_equal(catmem_arena_release(b), 0);
 }
 
-static void test_slots_run_out_with_eagain_and_come_back(void **state) {
-    catmem_arena *made[CATMEM_MAX_ARENAS];
+/* No cap of catmem's own: 10,000 named arenas live at once, each found by name and used. On
+   jemalloc every arena is a jemalloc arena, and jemalloc makes about 4,000 at most: there the
+   creates may stop with EAGAIN past 3,000, and a release makes room again. */
+#define MANY_ARENAS 10000
+static void test_many_arenas_and_eagain_only_from_jemalloc(void **state) {
+    static catmem_arena *made[MANY_ARENAS];
     char name[32];
     int n = 0, i;
     (void)state;
-    for (;;) {
+    for (; n < MANY_ARENAS; n++) {
         snprintf(name, sizeof name, "fill-%d", n);
-        made[n] = catmem_arena_create(name);
-        if (made[n] == NULL) break;
-        n++;
-        assert_true(n < CATMEM_MAX_ARENAS);
+        if ((made[n] = catmem_arena_create(name)) == NULL) break;
     }
-    assert_int_equal(errno, EAGAIN);
-    assert_int_equal(n, CATMEM_MAX_ARENAS - CATMEM_KIND_COUNT);
-    assert_int_equal(catmem_arena_release(made[3]), 0);
-    made[3] = catmem_arena_create("again");
-    assert_non_null(made[3]);
+    if (n < MANY_ARENAS) {
+        assert_int_equal(errno, EAGAIN);
+        assert_string_equal(catmem_backend_name(), "jemalloc");
+        assert_true(n > 3000);
+        assert_int_equal(catmem_arena_release(made[3]), 0);
+        assert_non_null(made[3] = catmem_arena_create("again"));
+    }
+    for (i = 0; i < n; i += 97) {
+        void *p = catmem_alloc(made[i], 32);
+        assert_non_null(p);
+        assert_true(catmem_arena_owns(made[i], p));
+        catmem_free(made[i], p);
+        if (i != 3) {
+            snprintf(name, sizeof name, "fill-%d", i);
+            assert_ptr_equal(catmem_arena_find(name), made[i]);
+        }
+    }
     for (i = 0; i < n; i++) assert_int_equal(catmem_arena_release(made[i]), 0);
+    assert_null(catmem_arena_find("fill-0"));
+    assert_int_equal(errno, ENOENT);
 }
 
 /* An arena needs no name: NULL makes an anonymous one, named "" by catmem_arena_name, never
@@ -455,11 +541,11 @@ static void test_ids_are_catmems_own(void **state) {
     a = catmem_arena_create("id-a");
     assert_non_null(a);
     id = catmem_arena_id(a);
-    assert_true(id >= CATMEM_KIND_COUNT && id < CATMEM_MAX_ARENAS);
+    assert_true(id >= CATMEM_KIND_COUNT);
     assert_int_equal(catmem_arena_release(a), 0);
-    assert_int_equal(catmem_arena_id(a), id); /* still catmem's slot, not an arena now */
+    assert_int_equal(catmem_arena_id(a), -1); /* a released arena's handle names nothing */
     b = catmem_arena_create(NULL);
-    assert_int_equal(catmem_arena_id(b), id);
+    assert_int_equal(catmem_arena_id(b), id); /* the slot, and so the number, is reused */
     assert_int_equal(catmem_arena_release(b), 0);
 }
 
@@ -631,9 +717,10 @@ int main(void) {
         cmocka_unit_test(test_usable_size_and_free_any),
         cmocka_unit_test(test_strdup),
         cmocka_unit_test(test_create_find_release_and_names),
-        cmocka_unit_test(test_slots_run_out_with_eagain_and_come_back),
+        cmocka_unit_test(test_many_arenas_and_eagain_only_from_jemalloc),
         cmocka_unit_test(test_anonymous_arenas),
         cmocka_unit_test(test_ids_are_catmems_own),
+        cmocka_unit_test(test_stale_handles_fail_after_reuse),
         cmocka_unit_test(test_reset_frees_everything),
         cmocka_unit_test(test_stats_move_as_expected),
         cmocka_unit_test(test_arenas_are_separated),

@@ -45,6 +45,35 @@ static void test_free_with_a_null_handle_aborts_with_a_message(void **state) {
     assert_non_null(strstr(o.err, "invalid arena handle"));
 }
 
+/* A released arena's handle, its slot already reused by a new arena: every use stops the
+   process, naming the handle, its id and the generations. */
+static void use_released_handle_to_alloc(void) {
+    catmem_arena *old = catmem_arena_create("dbg-old");
+    (void)catmem_arena_release(old);
+    (void)catmem_arena_create("dbg-new"); /* the same slot, a new generation */
+    _exit(catmem_alloc(old, 16) == NULL ? 0 : 3);
+}
+static void use_released_handle_to_reset(void) {
+    catmem_arena *old = catmem_arena_create(NULL);
+    (void)catmem_arena_release(old);
+    (void)catmem_arena_reset(old);
+    _exit(0);
+}
+
+static void test_use_of_a_released_handle_aborts_naming_it(void **state) {
+    void (*uses[2])(void) = {use_released_handle_to_alloc, use_released_handle_to_reset};
+    int i;
+    (void)state;
+    for (i = 0; i < 2; i++) {
+        outcome o = run_child(uses[i]);
+        assert_false(o.exited);
+        assert_int_equal(o.status, SIGABRT);
+        assert_non_null(strstr(o.err, "catmem: use of the handle 0x"));
+        assert_non_null(strstr(o.err, "of a released arena (id "));
+        assert_non_null(strstr(o.err, "generation 1; the slot's arena is at generation 2"));
+    }
+}
+
 static void right_arena_is_fine(void) {
     catmem_arena *a = catmem_arena_create("dbg-ok");
     void *p = catmem_alloc(a, 64), *q = catmem_aligned_alloc(a, 256, 10);
@@ -157,6 +186,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_free_into_the_wrong_arena_aborts_with_a_message),
         cmocka_unit_test(test_free_with_a_null_handle_aborts_with_a_message),
+        cmocka_unit_test(test_use_of_a_released_handle_aborts_naming_it),
         cmocka_unit_test(test_correct_frees_pass_the_checks),
         cmocka_unit_test(test_use_after_region_reset_is_caught),
         cmocka_unit_test(test_use_after_free_of_an_arena_block_is_caught),

@@ -316,14 +316,16 @@ static void test_arena_creation_fails_cleanly(void **state) {
     }
 #else
     {
-        /* A thread's first allocation in an arena makes its heap there: that can fail too. */
+        /* A thread's first allocation in an arena makes its heap there: that can fail too,
+           leaving nothing behind (the registry's records, made at init, stay for the process). */
         void *p;
+        long before = live_blocks;
         fault_calls = 0;
         fault_at = 1;
         errno = 0;
         assert_null(catmem_alloc(catmem_arena_get(CATMEM_STATIC), 10));
         assert_int_equal(errno, ENOMEM);
-        assert_int_equal(live_blocks, 0);
+        assert_int_equal(live_blocks, before);
         fault_at = -1;
         p = catmem_alloc(catmem_arena_get(CATMEM_STATIC), 10);
         assert_non_null(p);
@@ -346,9 +348,10 @@ static void test_every_allocation_fails_once(void **state) {
     assert_int_equal(violations, 0);
     baseline_blocks = live_blocks;
 #if !defined(FAULT_JEMALLOC)
-    /* One heap in each arena this thread used, and the segment that the first test's block
-       left in CATMEM_STATIC (its page is that heap's current page, so it stays). */
-    assert_true(baseline_blocks <= 4);
+    /* One heap in each arena this thread used, the segment that the first test's block left in
+       CATMEM_STATIC (its page is that heap's current page, so it stays), and the registry's
+       first block of arena records. */
+    assert_true(baseline_blocks <= 5);
 #endif
     assert_true(total > 20);
     for (at = 1; at <= total; at++) {
@@ -390,7 +393,7 @@ static void test_busy_pair_without_its_jemalloc_cache(void **state) {
     assert_non_null(a = catmem_arena_create("busy-faults"));
     fail_tcache_create = 1;
     busy(a); /* thousands of blocks through the pair: busy, and refused its cache */
-    c = catmemi_je_caches[a->slot];
+    c = catmemi_je_mine(a);
     assert_non_null(c);
     assert_int_equal(c->back, c->flags);
     assert_non_null(strstr(catmem_backend_info(), "busy arenas past 0 jemalloc caches"));

@@ -3,10 +3,8 @@
    stay separate, and everything goes back when the threads exit. And a thread with 100 caches
    keeps no more in one of them than its share of the thread's budget.
 
-   100 arenas need more slots than the default 64, and CATMEM_MAX_ARENAS must be the same in
-   every file, so this test compiles catmem's implementation itself (tests/BUILD.bazel), with a
-   small cap on the jemalloc caches of busy pairs, to reach it. */
-#define CATMEM_MAX_ARENAS       128
+   The test reads the engines' per-thread tables and compiles catmem's implementation itself
+   (tests/BUILD.bazel), with a small cap on the jemalloc caches of busy pairs, to reach it. */
 #define CATMEM_JEMALLOC_TCACHES 12
 #define CATMEM_IMPLEMENTATION
 #include "catmem.h"
@@ -60,7 +58,7 @@ static void *worker(void *arg) {
 #if EXPECT_JEMALLOC
     /* Every pair has a front cache of its own: none was refused and sent to the slow path. */
     for (a = 0; a < ARENAS; a++)
-        if (catmemi_je_caches[arenas[a]->slot] == NULL) errors[id]++;
+        if (catmemi_je_mine(arenas[a]) == NULL) errors[id]++;
 #endif
     pthread_barrier_wait(&all_alive); /* 6,400 pairs alive at once */
     for (a = 0; a < ARENAS; a++)
@@ -129,7 +127,7 @@ static void test_a_busy_cache_keeps_its_share_of_the_budget(void **state) {
     busy = arenas[0];
     for (i = 0; i < N; i++) assert_non_null(p[i] = catmem_alloc(busy, SIZE));
     for (i = 0; i < N; i++) catmem_free(busy, p[i]);
-    c = catmemi_je_caches[busy->slot];
+    c = catmemi_je_mine(busy);
     assert_non_null(c);
     assert_int_equal(c->allowance, share);
     assert_true(c->allowance - c->room <= share); /* the bytes it holds */
@@ -161,7 +159,7 @@ static void *busy_worker(void *arg) {
             for (j = 0; j < 1500; j++) catmem_free_sized(arenas[a], p[j], 64);
         }
     for (a = 0; a < BUSY_ARENAS; a++) {
-        catmemi_je_cache *c = catmemi_je_caches[arenas[a]->slot];
+        catmemi_je_cache *c = catmemi_je_mine(arenas[a]);
         if (c == NULL) errors[id]++;
         else if (c->back != c->flags) mine++;
     }

@@ -6,9 +6,14 @@
    CATMEMI_JE_CACHE_FLOOR), and gives blocks back when it holds more; it keeps no class larger
    than a sixteenth of that share. So one busy arena gets the whole budget and a hundred arenas
    share it. A cache is about 600 bytes, made on a thread's first call in an arena, and uses no
-   jemalloc cache id, so any number of (thread, arena) pairs works. Caches are registered
-   under catmemi_mu (catmemi_je_threads) so that reset, release and shutdown can empty them
-   all, and are emptied when their thread exits (a pthread key destructor).
+   jemalloc cache id, so any number of (thread, arena) pairs works. A cache is on two lists,
+   under catmemi_mu: its arena's (catmemi_je_slot.caches), so that reset, release and limits
+   find every thread's, and its thread's (catmemi_je_threads), so that shutdown and thread
+   exit do. A thread finds its caches through its table (catmemi_je_tab, backends/inline.h),
+   and, for one the table lost to another arena of the same entry, through the arena's list.
+   Another thread drops a cache (release, cleanups, shutdown) by emptying it and clearing its
+   key; the memory goes when its own thread next makes a cache, or exits, for its table may
+   still point at it. A thread's caches are emptied when it exits (a pthread key destructor).
 
    BUSY PAIRS. A pair that moved CATMEMI_JE_BUSY blocks between its front cache and the arena
    gets a jemalloc cache of its own (tcache.create, catmemi_je_promote): its refills then take
@@ -26,19 +31,21 @@
 #  error "catmem: include catmem.h, not catmem's internal files"
 #endif
 
-CATMEMI_TLS catmemi_je_cache *catmemi_je_caches[CATMEM_MAX_ARENAS];
+CATMEMI_TLS catmemi_je_cache *catmemi_je_tab[CATMEMI_TAB];
 
 /* One thread's caches. Lives in the thread's TLS; linked into catmemi_je_threads (under
    catmemi_mu) from its first cache until the thread exits. */
 typedef struct catmemi_je_thread {
-    catmemi_je_cache **caches; /* that thread's catmemi_je_caches */
-    unsigned ncaches;          /* changed under catmemi_mu, read by its thread without */
-    unsigned ntc;              /* its caches with a jemalloc cache of their own */
+    catmemi_je_cache **tab;   /* that thread's catmemi_je_tab */
+    catmemi_je_cache *caches; /* its live caches; catmemi_mu */
+    catmemi_je_cache *dead;   /* its dropped caches, for it to free; catmemi_mu */
+    unsigned ncaches;         /* changed under catmemi_mu, read by its thread without */
+    unsigned ntc;             /* its caches with a jemalloc cache of their own */
     struct catmemi_je_thread *prev, *next;
 } catmemi_je_thread;
 
 static CATMEMI_TLS catmemi_je_thread catmemi_je_self;
-static catmemi_je_thread catmemi_je_threads = {NULL, 0, 0, &catmemi_je_threads,
+static catmemi_je_thread catmemi_je_threads = {NULL, NULL, NULL, 0, 0, &catmemi_je_threads,
                                                &catmemi_je_threads};
 static pthread_key_t catmemi_je_key;
 static size_t catmemi_je_page;
@@ -95,8 +102,8 @@ static void catmemi_je_give_back(catmemi_je_cache *c, unsigned k, unsigned keep)
         n++;
     }
     c->moved += (unsigned)n;
-    if (n != 0 && catmemi_counted(&catmemi_slots[c->slot]))
-        catmemi_uncharge(&catmemi_slots[c->slot], n * catmemi_je_class_size[k]);
+    if (n != 0 && catmemi_counted(catmemi_slot_at(c->slot)))
+        catmemi_uncharge(catmemi_slot_at(c->slot), n * catmemi_je_class_size[k]);
 }
 
 static void catmemi_je_empty(catmemi_je_cache *c) {
@@ -110,7 +117,7 @@ static void catmemi_je_empty(catmemi_je_cache *c) {
 static intptr_t catmemi_je_allowance(const catmemi_je_thread *t, unsigned slot) {
     unsigned n = __atomic_load_n(&t->ncaches, __ATOMIC_RELAXED);
     size_t share = CATMEM_JEMALLOC_CACHE_BYTES / (n != 0 ? n : 1);
-    size_t limit = __atomic_load_n(&catmemi_slots[slot].limit, __ATOMIC_RELAXED);
+    size_t limit = __atomic_load_n(&catmemi_slot_at(slot)->limit, __ATOMIC_RELAXED);
     if (share < CATMEMI_JE_CACHE_FLOOR) share = CATMEMI_JE_CACHE_FLOOR;
     if (limit != 0 && share > limit / 16) share = limit / 16;
     return (intptr_t)share;
@@ -167,7 +174,9 @@ static void catmemi_je_reshare(catmemi_je_cache *c) { catmemi_je_reshare_in(&cat
 static int catmemi_je_cache_valid(const catmemi_je_cache *c) {
     intptr_t held = 0;
     unsigned k;
-    if (c->slot >= CATMEM_MAX_ARENAS || c->top != catmemi_je_top(c->allowance)) return 0;
+    if (c->slot >= __atomic_load_n(&catmemi_nslots, __ATOMIC_RELAXED) ||
+        c->top != catmemi_je_top(c->allowance))
+        return 0;
     for (k = 0; k < CATMEMI_JE_NCLASS; k++) {
         const catmemi_je_bin *b = &c->bin[k];
         const void *p = b->head;
@@ -197,10 +206,11 @@ static void catmemi_je_trim(catmemi_je_cache *c) {
 
 /* Charges bytes to s, a counted arena (one with a limit: only those pay for the shared
    counter); at the limit the calling thread's own cached blocks of s (charged too) go back
-   first, so that one thread sees its limit exactly. The new total, or 0: refused. */
+   first, so that one thread sees its limit exactly. The new total, or 0: refused. Called
+   after catmemi_je_cache_for(s), so the thread's cache, if any, is in its table. */
 static size_t catmemi_je_charge(catmemi_slot *s, size_t bytes) {
     size_t total = catmemi_charge(s, bytes);
-    catmemi_je_cache *c = catmemi_je_caches[s->handle.slot];
+    catmemi_je_cache *c = catmemi_je_mine(catmemi_handle(s));
     if (total == 0 && c != NULL) {
         catmemi_je_empty(c);
         total = catmemi_charge(s, bytes);
@@ -234,7 +244,7 @@ static void catmemi_je_say_cap(void) {
    process. */
 static void catmemi_je_promote(catmemi_je_cache *c) {
     catmemi_je_thread *t = &catmemi_je_self;
-    const catmemi_slot *s = &catmemi_slots[c->slot];
+    const catmemi_slot *s = catmemi_slot_at(c->slot);
     unsigned tc;
     size_t sz = sizeof tc;
     c->moved = 0;
@@ -300,7 +310,7 @@ static unsigned catmemi_je_take(const catmemi_je_cache *c, unsigned k, void **ou
    of the arena go back before the allocation is refused. */
 static void *catmemi_je_refill(catmemi_je_cache *c, unsigned k) {
     catmemi_je_bin *b = &c->bin[k];
-    catmemi_slot *s = &catmemi_slots[c->slot];
+    catmemi_slot *s = catmemi_slot_at(c->slot);
     size_t size = catmemi_je_class_size[k], fits, total = 0;
     unsigned i, n, got;
     int counted = catmemi_counted(s);
@@ -327,24 +337,60 @@ static void *catmemi_je_refill(catmemi_je_cache *c, unsigned k) {
     return blocks[0];
 }
 
-/* Drops one thread's cache for slot i (or all slots when i < 0): its blocks go back to their
-   arena, the cache is freed. Under catmemi_mu, and only while that thread does not use the
-   arena (see THREADS in catmem.h). */
-static void catmemi_je_drop(catmemi_je_thread *t, int i) {
-    int k;
+static void catmemi_je_list_add(catmemi_je_cache **head, catmemi_je_cache *c, int arena) {
+    catmemi_je_cache **next = arena ? &c->anext : &c->tnext, **prev = arena ? &c->aprev : &c->tprev;
+    *prev = NULL;
+    *next = *head;
+    if (*head != NULL) *(arena ? &(*head)->aprev : &(*head)->tprev) = c;
+    *head = c;
+}
+static void catmemi_je_list_del(catmemi_je_cache **head, catmemi_je_cache *c, int arena) {
+    catmemi_je_cache *next = arena ? c->anext : c->tnext, *prev = arena ? c->aprev : c->tprev;
+    if (prev != NULL)
+        *(arena ? &prev->anext : &prev->tnext) = next;
+    else
+        *head = next;
+    if (next != NULL) *(arena ? &next->aprev : &next->tprev) = prev;
+}
+
+/* Drops c, a cache of thread t: its blocks go back to their arena, its counts to the arena's,
+   it leaves its lists and serves nothing more (key 0). Its memory waits on t's dead list for t
+   (catmemi_je_reap), whose table may still point at it. Under catmemi_mu, and only while t
+   does not use the arena (see THREADS in catmem.h). */
+static void catmemi_je_drop(catmemi_je_thread *t, catmemi_je_cache *c) {
+    catmemi_slot *s = catmemi_slot_at(c->slot);
     CATMEMI_ASSERT_LOCKED();
-    for (k = (i < 0 ? 0 : i); k < (i < 0 ? CATMEM_MAX_ARENAS : i + 1); k++) {
-        catmemi_je_cache *c = t->caches[k];
-        if (c == NULL) continue;
-        CATMEMI_ASSERT(catmemi_je_cache_valid(c));
-        t->caches[k] = NULL;
-        __atomic_store_n(&t->ncaches, t->ncaches - 1, __ATOMIC_RELAXED);
-        __atomic_fetch_add(&catmemi_slots[k].je.nmalloc, c->nalloc, __ATOMIC_RELAXED);
-        __atomic_fetch_add(&catmemi_slots[k].je.ndalloc, c->nfree, __ATOMIC_RELAXED);
-        catmemi_je_empty(c);
-        catmemi_je_demote(t, c, 1);
+    CATMEMI_ASSERT(catmemi_je_cache_valid(c));
+    __atomic_store_n(&t->ncaches, t->ncaches - 1, __ATOMIC_RELAXED);
+    __atomic_fetch_add(&s->je.nmalloc, c->nalloc, __ATOMIC_RELAXED);
+    __atomic_fetch_add(&s->je.ndalloc, c->nfree, __ATOMIC_RELAXED);
+    catmemi_je_empty(c);
+    catmemi_je_demote(t, c, 1);
+    catmemi_je_list_del(&s->je.caches, c, 1);
+    catmemi_je_list_del(&t->caches, c, 0);
+    __atomic_store_n(&c->key, 0, __ATOMIC_RELAXED);
+    c->tnext = t->dead;
+    t->dead = c;
+}
+
+/* Frees t's dropped caches, first taking them out of its table. Under catmemi_mu, on t's own
+   thread (or for a thread that is gone). */
+static void catmemi_je_reap(catmemi_je_thread *t) {
+    catmemi_je_cache *c, *next;
+    CATMEMI_ASSERT_LOCKED();
+    for (c = t->dead; c != NULL; c = next) {
+        next = c->tnext;
+        if (t->tab != NULL && t->tab[CATMEMI_TAB_OF(c->slot)] == c)
+            t->tab[CATMEMI_TAB_OF(c->slot)] = NULL;
         CATMEMI_JE(dallocx)(c, CATMEMI_MALLOCX_TCACHE_NONE);
     }
+    t->dead = NULL;
+}
+
+/* Drops every cache of t. Under catmemi_mu. */
+static void catmemi_je_drop_all(catmemi_je_thread *t) {
+    CATMEMI_ASSERT_LOCKED();
+    while (t->caches != NULL) catmemi_je_drop(t, t->caches);
 }
 
 static void catmemi_je_unlink(catmemi_je_thread *t) {
@@ -357,7 +403,8 @@ static void catmemi_je_thread_exit(void *arg) {
     catmemi_je_thread *t = (catmemi_je_thread *)arg;
     catmemi_lock();
     if (t->next != NULL) {
-        catmemi_je_drop(t, -1);
+        catmemi_je_drop_all(t);
+        catmemi_je_reap(t);
         catmemi_je_unlink(t);
     }
     catmemi_unlock();
@@ -370,7 +417,7 @@ static int catmemi_je_join(void) {
     CATMEMI_ASSERT_LOCKED();
     if (t->next != NULL) return 1;
     if (pthread_setspecific(catmemi_je_key, t) != 0) return 0;
-    t->caches = catmemi_je_caches;
+    t->tab = catmemi_je_tab;
     t->next = catmemi_je_threads.next;
     t->prev = &catmemi_je_threads;
     t->next->prev = t;
@@ -378,28 +425,46 @@ static int catmemi_je_join(void) {
     return 1;
 }
 
+/* Under catmemi_mu: the calling thread's cache for s, wherever it is; NULL: none. */
+static catmemi_je_cache *catmemi_je_own_locked(const catmemi_slot *s) {
+    catmemi_je_cache *c;
+    CATMEMI_ASSERT_LOCKED();
+    for (c = s->je.caches; c != NULL && c->thread != &catmemi_je_self; c = c->anext) {}
+    return c;
+}
+
+/* A new cache of the calling thread for s, on both lists. Under catmemi_mu. */
+static catmemi_je_cache *catmemi_je_cache_new(catmemi_slot *s) {
+    catmemi_je_thread *t = &catmemi_je_self;
+    catmemi_je_cache *c =
+        (catmemi_je_cache *)CATMEMI_JE(mallocx)(sizeof *c, CATMEMI_MALLOCX_TCACHE_NONE);
+    if (c == NULL) return NULL;
+    __atomic_store_n(&t->ncaches, t->ncaches + 1, __ATOMIC_RELAXED);
+    catmemi_je_cache_init(c, catmemi_je_allowance(t, s->id));
+    c->nalloc = c->nfree = 0;
+    c->flags = c->back = CATMEMI_MALLOCX_ARENA(s->je.index) | CATMEMI_MALLOCX_TCACHE_NONE;
+    c->tc = 0;
+    c->moved = 0;
+    c->slot = s->id;
+    c->thread = t;
+    c->key = catmemi_key(s);
+    catmemi_je_list_add(&s->je.caches, c, 1);
+    catmemi_je_list_add(&t->caches, c, 0);
+    return c;
+}
+
 /* The calling thread's cache for s, made on first use (from jemalloc's automatic arena, so
-   that a reset of s never frees it). NULL when the front cache is off, s went away, or the
-   cache cannot be made now: the caller then goes to the arena directly, and the next call
-   tries again. */
+   that a reset of s never frees it) and put in the thread's table. NULL when the front cache
+   is off, s went away, or the cache cannot be made now: the caller then goes to the arena
+   directly, and the next call tries again. */
 static catmemi_je_cache *catmemi_je_cache_for(catmemi_slot *s) {
-    unsigned i = s->handle.slot;
-    catmemi_je_cache *c = catmemi_je_caches[i];
+    catmemi_je_cache *c = catmemi_je_mine(catmemi_handle(s));
     if (c != NULL || !catmemi_je_front) return c;
     catmemi_lock();
     if (catmemi_is_up() && catmemi_slot_live(s) && catmemi_je_join()) {
-        c = (catmemi_je_cache *)CATMEMI_JE(mallocx)(sizeof *c, CATMEMI_MALLOCX_TCACHE_NONE);
-        if (c != NULL) {
-            catmemi_je_thread *t = &catmemi_je_self;
-            __atomic_store_n(&t->ncaches, t->ncaches + 1, __ATOMIC_RELAXED);
-            catmemi_je_cache_init(c, catmemi_je_allowance(t, i));
-            c->nalloc = c->nfree = 0;
-            c->flags = c->back = CATMEMI_MALLOCX_ARENA(s->je.index) | CATMEMI_MALLOCX_TCACHE_NONE;
-            c->tc = 0;
-            c->moved = 0;
-            c->slot = i;
-            catmemi_je_caches[i] = c;
-        }
+        catmemi_je_reap(&catmemi_je_self);
+        if ((c = catmemi_je_own_locked(s)) == NULL) c = catmemi_je_cache_new(s);
+        if (c != NULL) catmemi_je_tab[CATMEMI_TAB_OF(s->id)] = c;
     }
     catmemi_unlock();
     return c;
@@ -411,12 +476,17 @@ static void catmemi_je_flush_tc(const catmemi_je_cache *c) {
         CATMEMI_JE(mallctl)("tcache.flush", NULL, NULL, (void *)&c->tc, sizeof c->tc);
 }
 
-/* Empties the calling thread's caches for s so that its blocks are back in the arena. */
-static void catmemi_je_flush_own(const catmemi_slot *s) {
-    catmemi_je_cache *c = catmemi_je_caches[s->handle.slot];
+/* Under catmemi_mu: empties the calling thread's cache for s so that its blocks are back in
+   the arena. */
+static void catmemi_je_flush_own_locked(const catmemi_slot *s) {
+    catmemi_je_cache *c = catmemi_je_own_locked(s);
     if (c != NULL) {
         catmemi_je_empty(c);
         catmemi_je_flush_tc(c);
     }
 }
-
+static void catmemi_je_flush_own(const catmemi_slot *s) {
+    catmemi_lock();
+    catmemi_je_flush_own_locked(s);
+    catmemi_unlock();
+}

@@ -58,6 +58,10 @@ typedef struct catmemi_je_bin {
 /* One thread's front cache for one arena. Only its thread touches it, except under catmemi_mu
    while that thread does not use the arena (reset, release, shutdown, fork; see THREADS). */
 typedef struct catmemi_je_cache {
+    /* The handle of the arena it serves; 0: dropped, waiting for its thread to free it (its
+       thread's table may still point at it). Atomic: its thread reads it for any arena whose
+       slot shares its entry, while another thread may drop it. */
+    uintptr_t key;
     catmemi_je_bin bin[CATMEMI_JE_NCLASS];
     intptr_t room;      /* bytes it may still take; below 0, the slow path gives blocks back */
     /* catmem calls served by this thread in this arena (the arena's nmalloc and ndalloc):
@@ -72,11 +76,21 @@ typedef struct catmemi_je_cache {
     unsigned tc;
     unsigned moved; /* blocks refilled or given back since the last promotion check */
     unsigned slot;
+    struct catmemi_je_thread *thread;       /* its thread */
+    struct catmemi_je_cache *anext, *aprev; /* its arena's caches; catmemi_mu */
+    struct catmemi_je_cache *tnext, *tprev; /* its thread's caches (or dropped ones); catmemi_mu */
 } catmemi_je_cache;
 
-/* The calling thread's cache per arena slot; NULL: take the slow path (no cache yet, dropped
-   by shutdown or release, or the front cache is off). */
-extern CATMEMI_TLS catmemi_je_cache *catmemi_je_caches[CATMEM_MAX_ARENAS];
+/* The calling thread's caches, by slot modulo CATMEMI_TAB (backends/inline.h); NULL: none.
+   Written by its thread alone. A cache found here serves the arena whose handle is its key. */
+extern CATMEMI_TLS catmemi_je_cache *catmemi_je_tab[CATMEMI_TAB];
+
+/* The calling thread's cache for arena a, or NULL: take the slow path (no cache yet, another
+   arena's in the entry, dropped by shutdown or release, or the front cache is off). */
+static inline catmemi_je_cache *catmemi_je_mine(const catmem_arena *a) {
+    catmemi_je_cache *c = catmemi_je_tab[CATMEMI_TAB_OF((uintptr_t)a)];
+    return (c != NULL && __atomic_load_n(&c->key, __ATOMIC_RELAXED) == (uintptr_t)a) ? c : NULL;
+}
 
 /* Size class of sizes 1..1024, indexed by (size + 7) / 8: one load for 97% of typical sizes. */
 static const unsigned char catmemi_je_class_tab[129] = {
@@ -131,7 +145,7 @@ static inline int catmemi_je_push(catmemi_je_cache *c, unsigned k, void *p) {
 
 /* Small requests without alignment come from the cache; calloc zeroes what it gets there. */
 static inline void *catmemi_je_fast_alloc(const catmem_arena *a, size_t size, int opts) {
-    catmemi_je_cache *c = catmemi_je_caches[a->slot];
+    catmemi_je_cache *c = catmemi_je_mine(a);
     if (CATMEMI_LIKELY(c != NULL && size <= CATMEMI_JE_SMALL_MAX &&
                        (opts & CATMEMI_LG_ALIGN_MASK) == 0)) {
         void *p = catmemi_je_pop(c, catmemi_je_class(size));
@@ -146,7 +160,7 @@ static inline void *catmemi_je_fast_alloc(const catmem_arena *a, size_t size, in
 /* The block's class comes from jemalloc (sallocx): aligned blocks and blocks from realloc are
    ordinary class-sized blocks too. The slow path gets the usable size, a valid size to free. */
 static inline void catmemi_je_fast_free(const catmem_arena *a, void *p) {
-    catmemi_je_cache *c = catmemi_je_caches[a->slot];
+    catmemi_je_cache *c = catmemi_je_mine(a);
     size_t usize = 0;
     if (CATMEMI_LIKELY(c != NULL)) {
         usize = CATMEMI_JE(sallocx)(p, 0);
@@ -159,7 +173,7 @@ static inline void catmemi_je_fast_free(const catmem_arena *a, void *p) {
 
 /* Any size from the one asked for up to the usable size names the same class. */
 static inline void catmemi_je_fast_free_sized(const catmem_arena *a, void *p, size_t size) {
-    catmemi_je_cache *c = catmemi_je_caches[a->slot];
+    catmemi_je_cache *c = catmemi_je_mine(a);
     if (CATMEMI_LIKELY(c != NULL && size <= CATMEMI_JE_SMALL_MAX) &&
         CATMEMI_LIKELY(catmemi_je_push(c, catmemi_je_class(size), p)))
         return;
@@ -170,6 +184,7 @@ static inline void catmemi_je_fast_free_sized(const catmem_arena *a, void *p, si
 #define CATMEMI_HAS_JE 1
 typedef struct catmemi_je_slot {
     unsigned index; /* jemalloc arena index, from arenas.create */
+    catmemi_je_cache *caches; /* every thread's cache for it; catmemi_mu */
     /* catmem calls served without a cache, and those of caches dropped since; atomic */
     uint64_t nmalloc, ndalloc;
 } catmemi_je_slot;

@@ -72,11 +72,10 @@ static int catmemi_je_arena_create(catmemi_slot *s) {
     if (err != 0) return err;
     if (index >= CATMEMI_JE_ARENA_LIMIT) return EAGAIN; /* not jemalloc's, then: never so */
     s->je.index = index;
-    __atomic_store_n(&catmemi_je_slot_of[index], s->handle.slot + 1, __ATOMIC_RELEASE);
+    __atomic_store_n(&catmemi_je_slot_of[index], s->id + 1, __ATOMIC_RELEASE);
     return 0;
 }
 
-static void catmemi_je_flush_own(const catmemi_slot *s);
 static int catmemi_je_allocated(const catmemi_slot *s, size_t *bytes);
 
 /* Under catmemi_mu, s->limit already bytes. Blocks are charged where they leave or reach the
@@ -88,20 +87,18 @@ static int catmemi_je_allocated(const catmemi_slot *s, size_t *bytes);
    has handed out (catmem's caches take blocks with MALLOCX_TCACHE_NONE: no jemalloc cache in
    between). */
 static int catmemi_je_set_limit(catmemi_slot *s, size_t bytes) {
-    catmemi_je_cache *own = catmemi_je_caches[s->handle.slot];
-    catmemi_je_thread *t;
+    catmemi_je_cache *own = catmemi_je_own_locked(s), *c;
     size_t allocated;
     int err;
     CATMEMI_ASSERT_LOCKED();
-    catmemi_je_flush_own(s);
+    catmemi_je_flush_own_locked(s);
     if (own != NULL) catmemi_je_reshare(own);
     if (bytes == 0 || catmemi_counted(s)) return 0;
-    for (t = catmemi_je_threads.next; t != &catmemi_je_threads; t = t->next) {
-        catmemi_je_cache *c = t->caches[s->handle.slot];
-        if (c == NULL) continue;
+    for (c = s->je.caches; c != NULL; c = c->anext) {
         catmemi_je_empty(c);
-        catmemi_je_demote(t, c, 1); /* a counted arena's blocks leave it through front caches */
-        catmemi_je_reshare_in(t, c);
+        catmemi_je_demote(c->thread, c, 1); /* a counted arena's blocks leave it through
+                                               front caches */
+        catmemi_je_reshare_in(c->thread, c);
     }
     if ((err = catmemi_je_allocated(s, &allocated)) != 0) return err;
     __atomic_store_n(&s->charged, allocated, __ATOMIC_RELAXED);
@@ -136,7 +133,7 @@ static catmemi_slot *catmemi_je_owner(const void *p) {
         index >= CATMEMI_JE_ARENA_LIMIT)
         return NULL;
     i = __atomic_load_n(&catmemi_je_slot_of[index], __ATOMIC_ACQUIRE);
-    return i != 0 ? &catmemi_slots[i - 1] : NULL;
+    return i != 0 ? catmemi_slot_at(i - 1) : NULL;
 }
 
 /* Small requests through the cache, aligned ones too: rounded up to a multiple of their
@@ -231,24 +228,24 @@ static size_t catmemi_je_usable_size(const void *p) { return CATMEMI_JE(sallocx)
    the calling thread does. */
 static void catmemi_je_free_any(void *p) { catmemi_je_direct_free(NULL, p, 0); }
 
-/* Under catmemi_mu: every thread's cache for s (all slots when s is NULL) is destroyed. */
+/* Under catmemi_mu: every thread's cache for s (every cache when s is NULL) is dropped. */
 static void catmemi_je_drop_caches(catmemi_slot *s) {
     catmemi_je_thread *t;
     CATMEMI_ASSERT_LOCKED();
-    for (t = catmemi_je_threads.next; t != &catmemi_je_threads; t = t->next)
-        catmemi_je_drop(t, s != NULL ? (int)s->handle.slot : -1);
+    if (s != NULL)
+        while (s->je.caches != NULL) catmemi_je_drop(s->je.caches->thread, s->je.caches);
+    else
+        for (t = catmemi_je_threads.next; t != &catmemi_je_threads; t = t->next)
+            catmemi_je_drop_all(t);
 }
 
 /* Under catmemi_mu: s's catmem calls, its own counters and every thread's cache's. */
 static void catmemi_je_sum(const catmemi_slot *s, uint64_t *nmalloc, uint64_t *ndalloc) {
-    catmemi_je_thread *t;
-    unsigned i = s->handle.slot;
+    const catmemi_je_cache *c;
     CATMEMI_ASSERT_LOCKED();
     *nmalloc = __atomic_load_n(&s->je.nmalloc, __ATOMIC_RELAXED);
     *ndalloc = __atomic_load_n(&s->je.ndalloc, __ATOMIC_RELAXED);
-    for (t = catmemi_je_threads.next; t != &catmemi_je_threads; t = t->next) {
-        const catmemi_je_cache *c = t->caches[i];
-        if (c == NULL) continue;
+    for (c = s->je.caches; c != NULL; c = c->anext) {
         *nmalloc += __atomic_load_n(&c->nalloc, __ATOMIC_RELAXED);
         *ndalloc += __atomic_load_n(&c->nfree, __ATOMIC_RELAXED);
     }
@@ -259,14 +256,11 @@ static void catmemi_je_sum(const catmemi_slot *s, uint64_t *nmalloc, uint64_t *n
    Every live block counts as freed; a release starts the counts again from zero (its caches
    were dropped, their counts are all in the slot's). */
 static int catmemi_je_reset(catmemi_slot *s, int release) {
-    catmemi_je_thread *t;
-    unsigned i = s->handle.slot;
+    catmemi_je_cache *c;
     uint64_t nmalloc, ndalloc;
     int err;
     CATMEMI_ASSERT_LOCKED();
-    for (t = catmemi_je_threads.next; t != &catmemi_je_threads; t = t->next) {
-        catmemi_je_cache *c = t->caches[i];
-        if (c == NULL) continue;
+    for (c = s->je.caches; c != NULL; c = c->anext) {
         catmemi_je_cache_init(c, c->allowance);
         catmemi_je_flush_tc(c); /* jemalloc requires it before arena.<i>.reset */
     }
@@ -315,8 +309,8 @@ static void catmemi_je_calls(const catmemi_slot *s, catmem_stats *out) {
     if (s != NULL)
         catmemi_je_calls_of(s, out);
     else
-        for (i = 0; i < CATMEM_MAX_ARENAS; i++)
-            if (catmemi_created(&catmemi_slots[i])) catmemi_je_calls_of(&catmemi_slots[i], out);
+        for (i = 0; i < catmemi_nslots; i++)
+            if (catmemi_created(catmemi_slot_at(i))) catmemi_je_calls_of(catmemi_slot_at(i), out);
     catmemi_unlock();
 }
 
@@ -399,10 +393,10 @@ static void catmemi_je_atfork_child(void) {
     for (; t != &catmemi_je_threads; t = next) {
         next = t->next;
         if (t != &catmemi_je_self) {
-            int k;
-            for (k = 0; k < CATMEM_MAX_ARENAS; k++)
-                if (t->caches[k] != NULL) catmemi_je_demote(t, t->caches[k], 0);
-            catmemi_je_drop(t, -1);
+            catmemi_je_cache *c;
+            for (c = t->caches; c != NULL; c = c->tnext) catmemi_je_demote(t, c, 0);
+            catmemi_je_drop_all(t);
+            catmemi_je_reap(t);
             catmemi_je_unlink(t);
         }
     }

@@ -10,7 +10,7 @@
    out-of-line path (a thread's first allocation in the arena, or an arena with a limit, which
    the inline path does not serve). */
 CATMEMI_INLINE void *catmemi_rt_fast_alloc(const catmem_arena *a, size_t size, int opts) {
-    if (CATMEMI_LIKELY(catmemi_sys_tls[a->slot] != NULL))
+    if (CATMEMI_LIKELY(catmemi_sys_tab[CATMEMI_TAB_OF((uintptr_t)a)] != NULL))
         return catmemi_sys_fast_alloc(a, size, opts);
     if (CATMEMI_LIKELY(catmemi_rt_je)) return catmemi_je_fast_alloc(a, size, opts);
     return catmemi_sys_alloc_generic(a, size, opts);

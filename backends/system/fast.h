@@ -34,8 +34,10 @@
      or CATMEM_VALGRIND, so that the checker sees each one) are LARGE: one malloc each,
      recorded in a side table (keyed by address, each record checked with the key) rather than
      in a header next to the block; a global mutex, taken only for large blocks.
-   - Arenas with a limit are charged exactly: their heaps are kept off the inline paths
-     (catmemi_sys_tls is NULL for them), and the slow paths charge every block.
+   - A thread finds its heaps through its table (catmemi_sys_tab, by slot: backends/inline.h);
+     a heap's key is the handle the inline paths may serve through it, 0 for none.
+   - Arenas with a limit are charged exactly: their heaps are kept off the inline paths (key
+     0), and the slow paths charge every block.
 
    Invariants (checked by catmemi_sys_page_valid under CATMEM_DEBUG), for a page in use and
    its owner: capacity <= reserved; span == capacity * bsize; every link on free and
@@ -103,15 +105,18 @@ typedef struct catmemi_sys_large catmemi_sys_large;
 /* Statistics need no counter on the free path: live blocks are counted from the pages (used -
    xfreed) when asked, and frees are allocations minus live blocks. */
 struct catmemi_sys_heap {
+    /* The handle of the arena whose inline paths it serves; 0: none (closed, or counted).
+       Written by the owner (opening) and under the arena's mutex (closing); atomic */
+    uintptr_t key;
     catmemi_sys_page *pages[CATMEMI_SYS_NCLS]; /* current page per class, or the empty page */
     uint64_t nalloc;                           /* owner writes, relaxed: blocks handed out */
     pthread_mutex_t mu;                        /* the slow path, and others' visits */
     catmemi_sys_page *list[CATMEMI_SYS_NCLS];  /* pages per class; mu */
     catmemi_sys_seg *segs;                     /* mu */
-    /* The owner's catmemi_sys_tls (its identity, and where count() closes its inline path);
-       NULL: orphan (arena mutex) */
-    catmemi_sys_heap **owner;
-    struct catmemi_sys_heap *next; /* the arena's heaps; arena mutex */
+    catmemi_sys_heap **owner;       /* the owner's catmemi_sys_tab (its identity); NULL: orphan
+                                       (arena mutex) */
+    struct catmemi_sys_heap *next;  /* the arena's heaps; arena mutex */
+    struct catmemi_sys_heap *tnext; /* the owner's heaps; the owner */
     unsigned slot;
     /* Large blocks: under the table's mutex, read relaxed. */
     catmemi_sys_large *large;
@@ -119,12 +124,10 @@ struct catmemi_sys_heap {
     size_t large_bytes, large_mapped;
 };
 
-/* Per slot: 1 while catmem is initialised and the arena is live (the generic path checks). */
-extern int catmemi_sys_open[CATMEM_MAX_ARENAS];
-/* The calling thread's heap per slot for the inline paths; NULL until its first allocation
-   there, and for an arena whose bytes are counted (a limit: LIMITS in catmem.h), which the
-   inline paths must not serve. The slow paths find the heap in catmemi_sys_mine. */
-extern CATMEMI_TLS catmemi_sys_heap *catmemi_sys_tls[CATMEM_MAX_ARENAS];
+/* The calling thread's heaps by slot modulo CATMEMI_TAB (backends/inline.h); NULL: none there.
+   Written by its thread alone. The inline paths use a heap found here only while its key is
+   the arena's handle. */
+extern CATMEMI_TLS catmemi_sys_heap *catmemi_sys_tab[CATMEMI_TAB];
 extern uintptr_t catmemi_sys_key;                              /* random, set once */
 extern uint8_t catmemi_sys_cls_small[CATMEMI_SYS_FAST_MAX / 16 + 1]; /* (size+15)/16 -> class */
 extern uint64_t catmemi_sys_map[CATMEMI_SYS_MAP_WORDS];        /* 1 bit per 1 MiB: a segment */
@@ -187,9 +190,10 @@ static inline void catmemi_sys_push_local(catmemi_sys_page *pg, catmemi_sys_blk 
 }
 
 CATMEMI_INLINE void *catmemi_sys_fast_alloc(const catmem_arena *a, size_t size, int opts) {
-    catmemi_sys_heap *h = catmemi_sys_tls[a->slot];
-    if (CATMEMI_SYS_ENGINE && CATMEMI_LIKELY(h != NULL && size <= CATMEMI_SYS_FAST_MAX &&
-                                             opts == 0)) {
+    catmemi_sys_heap *h = catmemi_sys_tab[CATMEMI_TAB_OF((uintptr_t)a)];
+    if (CATMEMI_SYS_ENGINE &&
+        CATMEMI_LIKELY(h != NULL && __atomic_load_n(&h->key, __ATOMIC_RELAXED) == (uintptr_t)a &&
+                       size <= CATMEMI_SYS_FAST_MAX && opts == 0)) {
         catmemi_sys_page *pg = h->pages[catmemi_sys_cls_small[(size + 15) >> 4]];
         if (CATMEMI_LIKELY(pg->free != NULL)) return catmemi_sys_pop(h, pg);
         if (pg->local_free != NULL) { /* the owner's frees become the free list */
@@ -213,7 +217,8 @@ static inline void catmemi_sys_owner_free(catmemi_sys_page *pg, catmemi_sys_blk 
 }
 
 /* The owner's free: onto the page's local list. Anything else, and anything that does not look
-   right, takes the generic path, which tells them apart. */
+   right, takes the generic path, which tells them apart. The heap's key says its inline paths
+   are open (not so for an arena with a limit, whose frees the slow path uncharges). */
 static inline void catmemi_sys_fast_free(const catmem_arena *a, void *p) {
     uintptr_t u = (uintptr_t)p;
     size_t i = u >> (CATMEMI_SYS_SEG_SHIFT + 6);
@@ -224,11 +229,12 @@ static inline void catmemi_sys_fast_free(const catmem_arena *a, void *p) {
                                                ((u >> CATMEMI_SYS_SEG_SHIFT) & 63)) & 1))) {
         catmemi_sys_seg *sg = (catmemi_sys_seg *)(u & ~(CATMEMI_SYS_SEG - 1));
         catmemi_sys_page *pg = catmemi_sys_page_of(sg, u);
+        catmemi_sys_heap *h = __atomic_load_n(&pg->heap, __ATOMIC_RELAXED);
         /* An unused page has no heap and an empty span: in_page fails for it. */
         if (CATMEMI_LIKELY(catmemi_sys_cookie_ok(sg) &&
-                           __atomic_load_n(&pg->heap, __ATOMIC_RELAXED) ==
-                               catmemi_sys_tls[sg->slot] &&
-                           catmemi_sys_in_page(pg, u))) {
+                           h == catmemi_sys_tab[CATMEMI_TAB_OF(sg->slot)] &&
+                           catmemi_sys_in_page(pg, u) &&
+                           __atomic_load_n(&h->key, __ATOMIC_RELAXED) != 0)) {
             catmemi_sys_owner_free(pg, (catmemi_sys_blk *)p);
             return;
         }
@@ -246,5 +252,6 @@ static inline void catmemi_sys_fast_free_sized(const catmem_arena *a, void *p, s
 typedef struct catmemi_sys_slot {
     pthread_mutex_t mu;      /* the arena's heaps, orphans, segments moving between heaps */
     catmemi_sys_heap *heaps;
-    int was_open;            /* under catmemi_mu: open at the last publish */
+    int open;     /* catmem is up and the arena live: the generic path may serve it; atomic */
+    int was_open; /* under catmemi_mu: open at the last publish */
 } catmemi_sys_slot;

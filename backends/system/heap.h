@@ -23,7 +23,7 @@ static size_t catmemi_sys_small_size(size_t size, int opts) {
 /* Every allocation of the slow paths. A counted arena's block is charged first, at the size
    statistics count (its class, or a large block's usable size). */
 static void *catmemi_sys_heap_alloc(catmemi_sys_heap *h, size_t size, int opts) {
-    catmemi_slot *s = &catmemi_slots[h->slot];
+    catmemi_slot *s = catmemi_slot_at(h->slot);
     size_t n = catmemi_sys_small_size(size, opts), charge = 0, total = 0;
     int counted = catmemi_counted(s);
     void *p;
@@ -48,21 +48,35 @@ static void *catmemi_sys_heap_alloc(catmemi_sys_heap *h, size_t size, int opts) 
     return p;
 }
 
-/* h, the calling thread's heap for s: the inline paths get it unless s is counted. A slot that
-   was counted and is not any more (released, then reused) opens again here. */
+/* The calling thread's heap for slot id, or NULL: its table first, then its list of heaps
+   (the table's entry held another arena's), which puts it back in the table. No lock: the
+   list and the table are the thread's own. */
+static catmemi_sys_heap *catmemi_sys_mine(unsigned id) {
+    catmemi_sys_heap *h = catmemi_sys_tab[CATMEMI_TAB_OF(id)];
+    if (h != NULL && h->slot == id) return h;
+    for (h = catmemi_sys_own; h != NULL && h->slot != id; h = h->tnext) {}
+    if (h != NULL) catmemi_sys_tab[CATMEMI_TAB_OF(id)] = h;
+    return h;
+}
+
+/* h, the calling thread's heap for s (in its table): the inline paths get it for s's handle
+   unless s is counted. A slot that was counted and is not any more (released, then reused),
+   or that has a new arena, opens again here. */
 static void catmemi_sys_open_inline(catmemi_slot *s, catmemi_sys_heap *h) {
-    if (!catmemi_counted(s) && catmemi_sys_tls[s->handle.slot] == NULL)
-        catmemi_sys_tls[s->handle.slot] = h;
+    uintptr_t key = catmemi_key(s);
+    if (!catmemi_counted(s) && __atomic_load_n(&h->key, __ATOMIC_RELAXED) != key)
+        __atomic_store_n(&h->key, key, __ATOMIC_RELAXED);
 }
 
 /* Everything the inline path does not serve, while the calling thread has a heap there (a
-   counted arena's heap too, which the inline path does not see). */
+   counted arena's heap too, which the inline path does not serve). */
 CATMEMI_API void *catmemi_sys_alloc_generic(const catmem_arena *a, size_t size, int opts) {
-    catmemi_sys_heap *h = catmemi_sys_mine[a->slot];
+    catmemi_sys_heap *h = catmemi_sys_mine((unsigned)(uintptr_t)a);
+    catmemi_slot *s = h != NULL ? catmemi_slot_of(a) : NULL;
     void *p;
-    if (h == NULL || !__atomic_load_n(&catmemi_sys_open[a->slot], __ATOMIC_RELAXED))
+    if (s == NULL || !__atomic_load_n(&s->sys.open, __ATOMIC_RELAXED))
         return catmemi_alloc_slow(a, size, opts);
-    catmemi_sys_open_inline(&catmemi_slots[a->slot], h);
+    catmemi_sys_open_inline(s, h);
     p = catmemi_sys_heap_alloc(h, size, opts);
     /* A failure goes through the core's slow path: its errno, and the out-of-memory handler. */
     return p != NULL ? p : catmemi_alloc_slow(a, size, opts);
@@ -118,8 +132,8 @@ CATMEMI_API void catmemi_sys_free_generic(void *p) {
     catmemi_sys_seg *sg = catmemi_sys_seg_of(u);
     if (sg != NULL) {
         catmemi_sys_page *pg = catmemi_sys_block_page(sg, p);
-        catmemi_sys_heap *h = catmemi_sys_mine[sg->slot];
-        catmemi_slot *s = &catmemi_slots[sg->slot];
+        catmemi_sys_heap *h = catmemi_sys_mine(sg->slot);
+        catmemi_slot *s = catmemi_slot_at(sg->slot);
         if (catmemi_counted(s)) catmemi_uncharge(s, pg->bsize);
         if (h != NULL && __atomic_load_n(&pg->heap, __ATOMIC_RELAXED) == h)
             catmemi_sys_owner_free(pg, (catmemi_sys_blk *)p);
@@ -142,6 +156,7 @@ static void catmemi_sys_heap_close(catmemi_sys_heap *h) { /* heap mutex */
 static void catmemi_sys_orphan(catmemi_sys_heap *h) {
     pthread_mutex_lock(&h->mu);
     catmemi_sys_heap_close(h);
+    __atomic_store_n(&h->key, 0, __ATOMIC_RELAXED);
     h->owner = NULL;
     pthread_mutex_unlock(&h->mu);
 }
@@ -161,24 +176,26 @@ static catmemi_sys_heap *catmemi_sys_heap_new(unsigned slot) {
 /* The calling thread's heap for s: an orphan adopted, or a new one. NULL: out of memory. The
    inline paths get it too unless s is counted. */
 static catmemi_sys_heap *catmemi_sys_heap_for(catmemi_slot *s) {
-    catmemi_sys_heap *h = catmemi_sys_mine[s->handle.slot];
+    catmemi_sys_heap *h = catmemi_sys_mine(s->id);
     if (h != NULL) {
         catmemi_sys_open_inline(s, h);
         return h;
     }
     pthread_mutex_lock(&s->sys.mu);
     for (h = s->sys.heaps; h != NULL && h->owner != NULL; h = h->next) {}
-    if (h == NULL && (h = catmemi_sys_heap_new(s->handle.slot)) != NULL) {
+    if (h == NULL && (h = catmemi_sys_heap_new(s->id)) != NULL) {
         h->next = s->sys.heaps;
         s->sys.heaps = h;
     }
     if (h != NULL) {
         pthread_mutex_lock(&h->mu);
-        h->owner = catmemi_sys_tls;
+        h->owner = catmemi_sys_tab;
         pthread_mutex_unlock(&h->mu);
-        catmemi_sys_mine[s->handle.slot] = h;
+        h->tnext = catmemi_sys_own;
+        catmemi_sys_own = h;
+        catmemi_sys_tab[CATMEMI_TAB_OF(s->id)] = h;
         catmemi_sys_open_inline(s, h);
-        pthread_setspecific(catmemi_sys_tkey, catmemi_sys_tls); /* orphaned at thread exit */
+        pthread_setspecific(catmemi_sys_tkey, catmemi_sys_tab); /* orphaned at thread exit */
     }
     pthread_mutex_unlock(&s->sys.mu);
     return h;
@@ -186,13 +203,15 @@ static catmemi_sys_heap *catmemi_sys_heap_for(catmemi_slot *s) {
 
 /* Runs on the exiting thread, whose thread-locals are still there. */
 static void catmemi_sys_thread_exit(void *arg) {
-    unsigned i;
+    catmemi_sys_heap *h, *next;
     (void)arg;
-    for (i = 0; i < CATMEM_MAX_ARENAS; i++) {
-        if (catmemi_sys_mine[i] == NULL) continue;
-        pthread_mutex_lock(&catmemi_slots[i].sys.mu);
-        catmemi_sys_orphan(catmemi_sys_mine[i]);
-        pthread_mutex_unlock(&catmemi_slots[i].sys.mu);
-        catmemi_sys_mine[i] = catmemi_sys_tls[i] = NULL;
+    for (h = catmemi_sys_own; h != NULL; h = next) {
+        catmemi_sys_slot *ss = &catmemi_slot_at(h->slot)->sys;
+        next = h->tnext;
+        pthread_mutex_lock(&ss->mu);
+        catmemi_sys_orphan(h);
+        pthread_mutex_unlock(&ss->mu);
     }
+    catmemi_sys_own = NULL;
+    memset(catmemi_sys_tab, 0, sizeof catmemi_sys_tab);
 }

@@ -132,8 +132,8 @@ static int catmemi_sys_large_free(void *p) {
     }
     pthread_mutex_unlock(&catmemi_sys_large_mu);
     if (r == NULL) return 0;
-    if (catmemi_counted(&catmemi_slots[r->heap->slot]))
-        catmemi_uncharge(&catmemi_slots[r->heap->slot], r->size);
+    if (catmemi_counted(catmemi_slot_at(r->heap->slot)))
+        catmemi_uncharge(catmemi_slot_at(r->heap->slot), r->size);
     CATMEM_SYSTEM_FREE(r->base);
     CATMEM_SYSTEM_FREE(r);
     return 1;

@@ -54,7 +54,7 @@ static void *catmemi_sys_move(catmemi_sys_heap *h, void *p, size_t old, size_t s
 /* A large block of this arena, not aligned beyond malloc's: realloc'ed where it is, its record
    out of the table meanwhile. NULL: failed, the block as it was. */
 static void *catmemi_sys_large_realloc(catmemi_sys_large *r, size_t size) {
-    catmemi_slot *s = &catmemi_slots[r->heap->slot];
+    catmemi_slot *s = catmemi_slot_at(r->heap->slot);
     size_t usable = catmemi_sys_large_usable(size), old = r->size;
     int counted = catmemi_counted(s);
     void *q = NULL;
@@ -88,12 +88,12 @@ static void *catmemi_sys_realloc(catmemi_slot *s, void *p, size_t size) {
     if (catmemi_sys_seg_of((uintptr_t)p) != NULL) {
         old = catmemi_sys_info(p, &slot);
         if (old == 0) catmemi_sys_die("realloc of a pointer that is no block", p, slot);
-        if (slot == s->handle.slot && size <= old && size > old / 2) return p;
+        if (slot == s->id && size <= old && size > old / 2) return p;
         return catmemi_sys_move(h, p, old, size);
     }
     pthread_mutex_lock(&catmemi_sys_large_mu);
     r = catmemi_sys_large_take(p);
-    if (r != NULL && r->heap->slot == s->handle.slot && r->base == r->p &&
+    if (r != NULL && r->heap->slot == s->id && r->base == r->p &&
         (!CATMEMI_SYS_ENGINE || size > CATMEMI_SYS_SMALL_MAX)) {
         pthread_mutex_unlock(&catmemi_sys_large_mu);
         return catmemi_sys_large_realloc(r, size);
@@ -179,7 +179,7 @@ static int catmemi_sys_set_limit(catmemi_slot *s, size_t bytes) {
     pthread_mutex_lock(&s->sys.mu);
     for (h = s->sys.heaps; h != NULL; h = h->next) {
         pthread_mutex_lock(&h->mu);
-        if (h->owner != NULL) __atomic_store_n(&h->owner[s->handle.slot], NULL, __ATOMIC_RELAXED);
+        __atomic_store_n(&h->key, 0, __ATOMIC_RELAXED);
         pthread_mutex_unlock(&h->mu);
     }
     pthread_mutex_unlock(&s->sys.mu);
@@ -264,14 +264,14 @@ static int catmemi_sys_stats(catmemi_slot *s, catmem_stats *out) {
 
 static int catmemi_sys_total_stats(catmem_stats *out) {
     unsigned i;
-    for (i = 0; i < CATMEM_MAX_ARENAS; i++)
-        if (catmemi_created(&catmemi_slots[i])) catmemi_sys_add(out, &catmemi_slots[i].sys);
+    for (i = 0; i < __atomic_load_n(&catmemi_nslots, __ATOMIC_ACQUIRE); i++)
+        if (catmemi_created(catmemi_slot_at(i))) catmemi_sys_add(out, &catmemi_slot_at(i)->sys);
     return 0;
 }
 
 static int catmemi_sys_owns(const catmemi_slot *s, const void *p) {
-    unsigned slot = CATMEM_MAX_ARENAS;
-    return catmemi_sys_info(p, &slot) != 0 && slot == s->handle.slot;
+    unsigned slot = CATMEMI_SYS_NO_SLOT;
+    return catmemi_sys_info(p, &slot) != 0 && slot == s->id;
 }
 
 static void catmemi_sys_free_any(void *p) { catmemi_sys_free_generic(p); }
@@ -292,16 +292,17 @@ static int catmemi_sys_prof_dump(const char *path) {
 }
 
 /* Under catmemi_mu: whether the generic path may serve s. An arena that closes (shutdown,
-   release, cleanups) also loses every heap's current pages, so the inline path stops serving
-   it. */
+   release, cleanups) also loses every heap's key and current pages, so the inline paths stop
+   serving it. */
 static void catmemi_sys_publish_one(catmemi_slot *s, int up) {
     int open = up && catmemi_slot_live(s);
-    __atomic_store_n(&catmemi_sys_open[s->handle.slot], open, __ATOMIC_RELAXED);
+    __atomic_store_n(&s->sys.open, open, __ATOMIC_RELAXED);
     if (s->sys.was_open && !open) {
         catmemi_sys_heap *h;
         pthread_mutex_lock(&s->sys.mu);
         for (h = s->sys.heaps; h != NULL; h = h->next) {
             pthread_mutex_lock(&h->mu);
+            __atomic_store_n(&h->key, 0, __ATOMIC_RELAXED);
             catmemi_sys_heap_close(h);
             pthread_mutex_unlock(&h->mu);
         }
@@ -320,8 +321,8 @@ static void catmemi_sys_publish(catmemi_slot *s) {
         return;
     }
     up = catmemi_is_up();
-    for (i = 0; i < CATMEM_MAX_ARENAS; i++)
-        if (catmemi_created(&catmemi_slots[i])) catmemi_sys_publish_one(&catmemi_slots[i], up);
+    for (i = 0; i < catmemi_nslots; i++)
+        if (catmemi_created(catmemi_slot_at(i))) catmemi_sys_publish_one(catmemi_slot_at(i), up);
 }
 
 /* Every mutex of the backend is taken around fork(), in the lock order, so that the child never
@@ -329,10 +330,10 @@ static void catmemi_sys_publish(catmemi_slot *s) {
 static void catmemi_sys_atfork_prepare(void) {
     unsigned i;
     catmemi_sys_heap *h;
-    for (i = 0; i < CATMEM_MAX_ARENAS; i++)
-        if (catmemi_created(&catmemi_slots[i])) {
-            pthread_mutex_lock(&catmemi_slots[i].sys.mu);
-            for (h = catmemi_slots[i].sys.heaps; h != NULL; h = h->next)
+    for (i = 0; i < catmemi_nslots; i++)
+        if (catmemi_created(catmemi_slot_at(i))) {
+            pthread_mutex_lock(&catmemi_slot_at(i)->sys.mu);
+            for (h = catmemi_slot_at(i)->sys.heaps; h != NULL; h = h->next)
                 pthread_mutex_lock(&h->mu);
         }
     pthread_mutex_lock(&catmemi_sys_large_mu);
@@ -341,24 +342,24 @@ static void catmemi_sys_atfork_parent(void) {
     unsigned i;
     catmemi_sys_heap *h;
     pthread_mutex_unlock(&catmemi_sys_large_mu);
-    for (i = 0; i < CATMEM_MAX_ARENAS; i++)
-        if (catmemi_created(&catmemi_slots[i])) {
-            for (h = catmemi_slots[i].sys.heaps; h != NULL; h = h->next)
+    for (i = 0; i < catmemi_nslots; i++)
+        if (catmemi_created(catmemi_slot_at(i))) {
+            for (h = catmemi_slot_at(i)->sys.heaps; h != NULL; h = h->next)
                 pthread_mutex_unlock(&h->mu);
-            pthread_mutex_unlock(&catmemi_slots[i].sys.mu);
+            pthread_mutex_unlock(&catmemi_slot_at(i)->sys.mu);
         }
 }
 /* In the child only the forking thread runs: the other threads' heaps become orphans. */
 static void catmemi_sys_atfork_child(void) {
     unsigned i;
     pthread_mutex_init(&catmemi_sys_large_mu, NULL);
-    for (i = 0; i < CATMEM_MAX_ARENAS; i++) {
+    for (i = 0; i < catmemi_nslots; i++) {
         catmemi_sys_heap *h;
-        if (!catmemi_created(&catmemi_slots[i])) continue;
-        pthread_mutex_init(&catmemi_slots[i].sys.mu, NULL);
-        for (h = catmemi_slots[i].sys.heaps; h != NULL; h = h->next) {
+        if (!catmemi_created(catmemi_slot_at(i))) continue;
+        pthread_mutex_init(&catmemi_slot_at(i)->sys.mu, NULL);
+        for (h = catmemi_slot_at(i)->sys.heaps; h != NULL; h = h->next) {
             pthread_mutex_init(&h->mu, NULL);
-            if (h->owner != NULL && h->owner != catmemi_sys_tls) catmemi_sys_orphan(h);
+            if (h->owner != NULL && h->owner != catmemi_sys_tab) catmemi_sys_orphan(h);
         }
     }
 }

@@ -15,10 +15,11 @@ extern int madvise(void *addr, size_t len, int advice);
 #define CATMEMI_SYS_OS_PAGE 4096u
 #define CATMEMI_SYS_SCAN    8 /* pages of a class looked at before a new page is taken */
 
-int catmemi_sys_open[CATMEM_MAX_ARENAS];
-CATMEMI_TLS catmemi_sys_heap *catmemi_sys_tls[CATMEM_MAX_ARENAS];
-/* The calling thread's heap per slot, counted arenas too; what the slow paths use. */
-static CATMEMI_TLS catmemi_sys_heap *catmemi_sys_mine[CATMEM_MAX_ARENAS];
+CATMEMI_TLS catmemi_sys_heap *catmemi_sys_tab[CATMEMI_TAB];
+/* Every heap of the calling thread, linked by tnext: what its table lost to other arenas of
+   the same entry, and what it orphans when it exits. */
+static CATMEMI_TLS catmemi_sys_heap *catmemi_sys_own;
+#define CATMEMI_SYS_NO_SLOT ((unsigned)-1) /* "no arena" where a slot id is asked for */
 uintptr_t catmemi_sys_key;
 uint8_t catmemi_sys_cls_small[CATMEMI_SYS_FAST_MAX / 16 + 1];
 uint64_t catmemi_sys_map[CATMEMI_SYS_MAP_WORDS];
@@ -37,7 +38,8 @@ static catmemi_sys_seg *catmemi_sys_seg_of(uintptr_t u) {
 /* ---- errors that stop the process ---------------------------------------------------------- */
 
 static const char *catmemi_sys_arena_name(unsigned slot) {
-    return slot < CATMEM_MAX_ARENAS ? catmemi_slots[slot].name : "?";
+    return slot < __atomic_load_n(&catmemi_nslots, __ATOMIC_ACQUIRE) ? catmemi_slot_at(slot)->name
+                                                                     : "?";
 }
 
 static void CATMEMI_NORETURN catmemi_sys_die(const char *what, const void *p, unsigned slot) {
@@ -50,7 +52,7 @@ CATMEMI_API void catmemi_sys_corrupt(const void *p, const char *what) {
     uintptr_t u = (uintptr_t)p;
     catmemi_sys_seg *sg = (catmemi_sys_seg *)(u & ~(CATMEMI_SYS_SEG - 1));
     char msg[96];
-    unsigned slot = CATMEM_MAX_ARENAS;
+    unsigned slot = CATMEMI_SYS_NO_SLOT;
     if (strcmp(what, "segment header") != 0 && sg->cookie == (catmemi_sys_key ^ (uintptr_t)sg))
         slot = sg->slot;
     snprintf(msg, sizeof msg, "corrupted %s", what);
@@ -280,7 +282,7 @@ static catmemi_sys_seg *catmemi_sys_heap_trim(catmemi_sys_heap *h, int purge) {
     catmemi_sys_seg *sg, *next, *empty = NULL;
     /* A purge by the heap's own thread may take its current pages too: its fast path is not
        running meanwhile. */
-    int own = purge && catmemi_sys_mine[h->slot] == h;
+    int own = purge && h->owner == catmemi_sys_tab;
     int i;
     for (sg = h->segs; sg != NULL; sg = next) {
         next = sg->next;
@@ -310,7 +312,7 @@ static catmemi_sys_seg *catmemi_sys_heap_trim(catmemi_sys_heap *h, int purge) {
    empty segment is handed over. The rest of the empty segments go back to malloc only on a
    purge; here they stay with their heaps. Called without h's mutex. */
 static catmemi_sys_seg *catmemi_sys_reclaim(catmemi_sys_heap *h) {
-    catmemi_sys_slot *ss = &catmemi_slots[h->slot].sys;
+    catmemi_sys_slot *ss = &catmemi_slot_at(h->slot)->sys;
     catmemi_sys_heap *o;
     catmemi_sys_seg *got = NULL;
     pthread_mutex_lock(&ss->mu);

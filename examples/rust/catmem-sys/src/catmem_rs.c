@@ -57,16 +57,15 @@ size_t catmem_rs_layout(int what) {
     }
 }
 
-/* The constants lib.rs repeats: 0 CATMEM_NAME_MAX, 1 CATMEM_MAX_ARENAS, 2 CATMEM_SIZE_MAX,
-   3 CATMEM_ALIGN_MAX, 4 CATMEM_KIND_COUNT, 5 CATMEM_REPORT_JSON. */
+/* The constants lib.rs repeats: 0 CATMEM_NAME_MAX, 1 CATMEM_SIZE_MAX, 2 CATMEM_ALIGN_MAX,
+   3 CATMEM_KIND_COUNT, 4 CATMEM_REPORT_JSON. */
 size_t catmem_rs_constant(int what) {
     switch (what) {
     case 0: return CATMEM_NAME_MAX;
-    case 1: return CATMEM_MAX_ARENAS;
-    case 2: return CATMEM_SIZE_MAX;
-    case 3: return CATMEM_ALIGN_MAX;
-    case 4: return CATMEM_KIND_COUNT;
-    case 5: return CATMEM_REPORT_JSON;
+    case 1: return CATMEM_SIZE_MAX;
+    case 2: return CATMEM_ALIGN_MAX;
+    case 3: return CATMEM_KIND_COUNT;
+    case 4: return CATMEM_REPORT_JSON;
     default: return 0;
     }
 }

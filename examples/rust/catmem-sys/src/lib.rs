@@ -24,8 +24,6 @@ pub const CATMEM_SIZE_MAX: usize = isize::MAX as usize;
 pub const CATMEM_ALIGN_MAX: usize = 1 << 30;
 /// The longest arena name, in bytes, of catmem as this crate compiles it (core/config.h).
 pub const CATMEM_NAME_MAX: usize = 31;
-/// Arena slots, the built-in ones included (core/config.h).
-pub const CATMEM_MAX_ARENAS: usize = 64;
 
 /// `catmem_kind`: the built-in arenas, one per typical lifetime.
 pub type catmem_kind = c_uint;
@@ -36,7 +34,7 @@ pub const CATMEM_STATIC: catmem_kind = 3;
 pub const CATMEM_TASK: catmem_kind = 4;
 pub const CATMEM_KIND_COUNT: catmem_kind = 5;
 
-/// An arena handle: only ever used through a pointer, valid for the whole process.
+/// An arena handle: an opaque value in a pointer, never dereferenced (LIFECYCLE in catmem.h).
 #[repr(C)]
 pub struct catmem_arena {
     _private: [u8; 0],
@@ -195,8 +193,8 @@ extern "C" {
     /// sizeof (what 0..2) and alignof (what 16..18) of catmem_stats, catmem_region and
     /// catmem_region_mark as C sees them; the tests compare them with this file's structures.
     pub fn catmem_rs_layout(what: c_int) -> usize;
-    /// The values of CATMEM_NAME_MAX (0), CATMEM_MAX_ARENAS (1), CATMEM_SIZE_MAX (2),
-    /// CATMEM_ALIGN_MAX (3), CATMEM_KIND_COUNT (4) and CATMEM_REPORT_JSON (5) as catmem was
-    /// compiled; the tests compare them with this file's constants.
+    /// The values of CATMEM_NAME_MAX (0), CATMEM_SIZE_MAX (1), CATMEM_ALIGN_MAX (2),
+    /// CATMEM_KIND_COUNT (3) and CATMEM_REPORT_JSON (4) as catmem was compiled; the tests
+    /// compare them with this file's constants.
     pub fn catmem_rs_constant(what: c_int) -> usize;
 }

@@ -64,8 +64,8 @@ pub enum ErrorKind {
     AlreadyExists,
     /// ENAMETOOLONG: a name longer than catmem_sys::CATMEM_NAME_MAX bytes.
     NameTooLong,
-    /// EAGAIN: every arena slot is in use (catmem_sys::CATMEM_MAX_ARENAS), or jemalloc cannot
-    /// create more arenas.
+    /// EAGAIN: jemalloc cannot create more arenas (about 4,000 live ones; catmem itself has no
+    /// cap, and on the system malloc arenas are limited by memory alone).
     NoFreeSlot,
     /// ENOTSUP: not on this backend, or not in this process (profiling, decay on the system
     /// backend).
