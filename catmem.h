@@ -282,8 +282,8 @@
      thread's caches share CATMEM_JEMALLOC_CACHE_BYTES: each may hold that budget divided by the
      number of caches the thread has, at least 16 KiB, and gives blocks back beyond it (a cache
      learns of a smaller share at its next refill or overflow). One busy arena gets the whole
-     budget; 100 arenas get 16 KiB each, and keep blocks up to a sixteenth of that (1 KiB), so that a few large
-     blocks do not push out the small ones. Blocks above 14 KiB (or above that sixteenth of a
+     budget; 100 arenas get 16 KiB each, and keep blocks up to a sixteenth of that (1 KiB),
+     so that a few large blocks do not push out the small ones. Blocks above 14 KiB (or above that sixteenth of a
      cache's share), and every block while heap profiling is on (MALLOC_CONF=prof:true, so that
      jemalloc's sampler sees every allocation), go to the arena directly, with its lock.
    - On jemalloc a busy pair (one that moves more blocks than its front cache holds) also gets a

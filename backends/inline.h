@@ -13,6 +13,13 @@
    registry hands them out in order) never share an entry. */
 #define CATMEMI_TAB 256
 #define CATMEMI_TAB_OF(key) ((unsigned)(key) & (CATMEMI_TAB - 1))
+/* A table's initializer: every entry points at the engine's empty object, whose key (0) no
+   handle has, so that an inline path compares keys without testing for NULL first. */
+#define CATMEMI_REP4(x)   x, x, x, x
+#define CATMEMI_REP16(x)  CATMEMI_REP4(x), CATMEMI_REP4(x), CATMEMI_REP4(x), CATMEMI_REP4(x)
+#define CATMEMI_REP64(x)  CATMEMI_REP16(x), CATMEMI_REP16(x), CATMEMI_REP16(x), CATMEMI_REP16(x)
+#define CATMEMI_TAB_INIT(x) {CATMEMI_REP64(x), CATMEMI_REP64(x), CATMEMI_REP64(x), CATMEMI_REP64(x)}
+typedef char catmemi_tab_init_fits[CATMEMI_TAB == 256 ? 1 : -1];
 
 #if defined(CATMEM_BACKEND_JEMALLOC)
 #  include "jemalloc/linked.h"

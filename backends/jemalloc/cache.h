@@ -31,7 +31,8 @@
 #  error "catmem: include catmem.h, not catmem's internal files"
 #endif
 
-CATMEMI_TLS catmemi_je_cache *catmemi_je_tab[CATMEMI_TAB];
+static catmemi_je_cache catmemi_je_none; /* what an empty entry holds: key 0 */
+CATMEMI_TLS catmemi_je_cache *catmemi_je_tab[CATMEMI_TAB] = CATMEMI_TAB_INIT(&catmemi_je_none);
 
 /* One thread's caches. Lives in the thread's TLS; linked into catmemi_je_threads (under
    catmemi_mu) from its first cache until the thread exits. */
@@ -381,7 +382,7 @@ static void catmemi_je_reap(catmemi_je_thread *t) {
     for (c = t->dead; c != NULL; c = next) {
         next = c->tnext;
         if (t->tab != NULL && t->tab[CATMEMI_TAB_OF(c->slot)] == c)
-            t->tab[CATMEMI_TAB_OF(c->slot)] = NULL;
+            t->tab[CATMEMI_TAB_OF(c->slot)] = &catmemi_je_none;
         CATMEMI_JE(dallocx)(c, CATMEMI_MALLOCX_TCACHE_NONE);
     }
     t->dead = NULL;

@@ -81,15 +81,24 @@ typedef struct catmemi_je_cache {
     struct catmemi_je_cache *tnext, *tprev; /* its thread's caches (or dropped ones); catmemi_mu */
 } catmemi_je_cache;
 
-/* The calling thread's caches, by slot modulo CATMEMI_TAB (backends/inline.h); NULL: none.
-   Written by its thread alone. A cache found here serves the arena whose handle is its key. */
+/* The calling thread's caches, by slot modulo CATMEMI_TAB (backends/inline.h); an entry with
+   no cache holds catmemi_je_none (key 0). Written by its thread alone. A cache found here
+   serves the arena whose handle is its key. */
 extern CATMEMI_TLS catmemi_je_cache *catmemi_je_tab[CATMEMI_TAB];
 
-/* The calling thread's cache for arena a, or NULL: take the slow path (no cache yet, another
-   arena's in the entry, dropped by shutdown or release, or the front cache is off). */
+/* The entry of the calling thread's table where arena a's cache would be (never NULL), and
+   whether it is a's: if not, take the slow path (no cache yet, another arena's in the entry,
+   dropped by shutdown or release, or the front cache is off). */
+static inline catmemi_je_cache *catmemi_je_entry(const catmem_arena *a) {
+    return catmemi_je_tab[CATMEMI_TAB_OF((uintptr_t)a)];
+}
+static inline int catmemi_je_serves(const catmemi_je_cache *c, const catmem_arena *a) {
+    return __atomic_load_n(&c->key, __ATOMIC_RELAXED) == (uintptr_t)a;
+}
+/* The calling thread's cache for arena a, or NULL. */
 static inline catmemi_je_cache *catmemi_je_mine(const catmem_arena *a) {
-    catmemi_je_cache *c = catmemi_je_tab[CATMEMI_TAB_OF((uintptr_t)a)];
-    return (c != NULL && __atomic_load_n(&c->key, __ATOMIC_RELAXED) == (uintptr_t)a) ? c : NULL;
+    catmemi_je_cache *c = catmemi_je_entry(a);
+    return catmemi_je_serves(c, a) ? c : NULL;
 }
 
 /* Size class of sizes 1..1024, indexed by (size + 7) / 8: one load for 97% of typical sizes. */
@@ -145,8 +154,8 @@ static inline int catmemi_je_push(catmemi_je_cache *c, unsigned k, void *p) {
 
 /* Small requests without alignment come from the cache; calloc zeroes what it gets there. */
 static inline void *catmemi_je_fast_alloc(const catmem_arena *a, size_t size, int opts) {
-    catmemi_je_cache *c = catmemi_je_mine(a);
-    if (CATMEMI_LIKELY(c != NULL && size <= CATMEMI_JE_SMALL_MAX &&
+    catmemi_je_cache *c = catmemi_je_entry(a);
+    if (CATMEMI_LIKELY(catmemi_je_serves(c, a) && size <= CATMEMI_JE_SMALL_MAX &&
                        (opts & CATMEMI_LG_ALIGN_MASK) == 0)) {
         void *p = catmemi_je_pop(c, catmemi_je_class(size));
         if (CATMEMI_LIKELY(p != NULL)) {
@@ -160,9 +169,9 @@ static inline void *catmemi_je_fast_alloc(const catmem_arena *a, size_t size, in
 /* The block's class comes from jemalloc (sallocx): aligned blocks and blocks from realloc are
    ordinary class-sized blocks too. The slow path gets the usable size, a valid size to free. */
 static inline void catmemi_je_fast_free(const catmem_arena *a, void *p) {
-    catmemi_je_cache *c = catmemi_je_mine(a);
+    catmemi_je_cache *c = catmemi_je_entry(a);
     size_t usize = 0;
-    if (CATMEMI_LIKELY(c != NULL)) {
+    if (CATMEMI_LIKELY(catmemi_je_serves(c, a))) {
         usize = CATMEMI_JE(sallocx)(p, 0);
         if (CATMEMI_LIKELY(usize <= CATMEMI_JE_SMALL_MAX) &&
             CATMEMI_LIKELY(catmemi_je_push(c, catmemi_je_class(usize), p)))
@@ -173,8 +182,8 @@ static inline void catmemi_je_fast_free(const catmem_arena *a, void *p) {
 
 /* Any size from the one asked for up to the usable size names the same class. */
 static inline void catmemi_je_fast_free_sized(const catmem_arena *a, void *p, size_t size) {
-    catmemi_je_cache *c = catmemi_je_mine(a);
-    if (CATMEMI_LIKELY(c != NULL && size <= CATMEMI_JE_SMALL_MAX) &&
+    catmemi_je_cache *c = catmemi_je_entry(a);
+    if (CATMEMI_LIKELY(catmemi_je_serves(c, a) && size <= CATMEMI_JE_SMALL_MAX) &&
         CATMEMI_LIKELY(catmemi_je_push(c, catmemi_je_class(size), p)))
         return;
     catmemi_free_slow(a, p, size);

@@ -5,13 +5,14 @@
 #endif
 
 /* Both inline paths exist; which one runs follows the choice made once at selection. The
-   system path's own first test (a heap for this arena?) comes first: on jemalloc no thread ever
+   system path's own first test (does this thread's table hold a's heap?) comes first: on jemalloc no thread ever
    has a system heap. Without one, the flag decides: jemalloc's path, or the system backend's
    out-of-line path (a thread's first allocation in the arena, or an arena with a limit, which
    the inline path does not serve). */
 CATMEMI_INLINE void *catmemi_rt_fast_alloc(const catmem_arena *a, size_t size, int opts) {
-    if (CATMEMI_LIKELY(catmemi_sys_tab[CATMEMI_TAB_OF((uintptr_t)a)] != NULL))
-        return catmemi_sys_fast_alloc(a, size, opts);
+    catmemi_sys_heap *h = catmemi_sys_entry(a);
+    if (CATMEMI_LIKELY(catmemi_sys_serves(h, a)))
+        return catmemi_sys_fast_alloc_in(h, a, size, opts);
     if (CATMEMI_LIKELY(catmemi_rt_je)) return catmemi_je_fast_alloc(a, size, opts);
     return catmemi_sys_alloc_generic(a, size, opts);
 }

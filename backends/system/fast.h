@@ -124,9 +124,9 @@ struct catmemi_sys_heap {
     size_t large_bytes, large_mapped;
 };
 
-/* The calling thread's heaps by slot modulo CATMEMI_TAB (backends/inline.h); NULL: none there.
-   Written by its thread alone. The inline paths use a heap found here only while its key is
-   the arena's handle. */
+/* The calling thread's heaps by slot modulo CATMEMI_TAB (backends/inline.h); an entry with no
+   heap holds catmemi_sys_nobody (key 0, no pages). Written by its thread alone. The inline
+   paths use a heap found here only while its key is the arena's handle. */
 extern CATMEMI_TLS catmemi_sys_heap *catmemi_sys_tab[CATMEMI_TAB];
 extern uintptr_t catmemi_sys_key;                              /* random, set once */
 extern uint8_t catmemi_sys_cls_small[CATMEMI_SYS_FAST_MAX / 16 + 1]; /* (size+15)/16 -> class */
@@ -189,11 +189,19 @@ static inline void catmemi_sys_push_local(catmemi_sys_page *pg, catmemi_sys_blk 
                      __ATOMIC_RELEASE);
 }
 
-CATMEMI_INLINE void *catmemi_sys_fast_alloc(const catmem_arena *a, size_t size, int opts) {
-    catmemi_sys_heap *h = catmemi_sys_tab[CATMEMI_TAB_OF((uintptr_t)a)];
-    if (CATMEMI_SYS_ENGINE &&
-        CATMEMI_LIKELY(h != NULL && __atomic_load_n(&h->key, __ATOMIC_RELAXED) == (uintptr_t)a &&
-                       size <= CATMEMI_SYS_FAST_MAX && opts == 0)) {
+/* The entry of the calling thread's table where arena a's heap would be (never NULL), and
+   whether its inline paths serve a. */
+static inline catmemi_sys_heap *catmemi_sys_entry(const catmem_arena *a) {
+    return catmemi_sys_tab[CATMEMI_TAB_OF((uintptr_t)a)];
+}
+static inline int catmemi_sys_serves(const catmemi_sys_heap *h, const catmem_arena *a) {
+    return __atomic_load_n(&h->key, __ATOMIC_RELAXED) == (uintptr_t)a;
+}
+
+/* The inline allocation from h, a heap that serves a. */
+CATMEMI_INLINE void *catmemi_sys_fast_alloc_in(catmemi_sys_heap *h, const catmem_arena *a,
+                                               size_t size, int opts) {
+    if (CATMEMI_SYS_ENGINE && CATMEMI_LIKELY(size <= CATMEMI_SYS_FAST_MAX && opts == 0)) {
         catmemi_sys_page *pg = h->pages[catmemi_sys_cls_small[(size + 15) >> 4]];
         if (CATMEMI_LIKELY(pg->free != NULL)) return catmemi_sys_pop(h, pg);
         if (pg->local_free != NULL) { /* the owner's frees become the free list */
@@ -202,6 +210,13 @@ CATMEMI_INLINE void *catmemi_sys_fast_alloc(const catmem_arena *a, size_t size, 
             return catmemi_sys_pop(h, pg);
         }
     }
+    return catmemi_sys_alloc_generic(a, size, opts);
+}
+
+CATMEMI_INLINE void *catmemi_sys_fast_alloc(const catmem_arena *a, size_t size, int opts) {
+    catmemi_sys_heap *h = catmemi_sys_entry(a);
+    if (CATMEMI_LIKELY(catmemi_sys_serves(h, a)))
+        return catmemi_sys_fast_alloc_in(h, a, size, opts);
     return catmemi_sys_alloc_generic(a, size, opts);
 }
 
@@ -233,8 +248,8 @@ static inline void catmemi_sys_fast_free(const catmem_arena *a, void *p) {
         /* An unused page has no heap and an empty span: in_page fails for it. */
         if (CATMEMI_LIKELY(catmemi_sys_cookie_ok(sg) &&
                            h == catmemi_sys_tab[CATMEMI_TAB_OF(sg->slot)] &&
-                           catmemi_sys_in_page(pg, u) &&
-                           __atomic_load_n(&h->key, __ATOMIC_RELAXED) != 0)) {
+                           __atomic_load_n(&h->key, __ATOMIC_RELAXED) != 0 &&
+                           catmemi_sys_in_page(pg, u))) {
             catmemi_sys_owner_free(pg, (catmemi_sys_blk *)p);
             return;
         }

@@ -21,8 +21,9 @@ static size_t catmemi_sys_small_size(size_t size, int opts) {
 }
 
 /* Every allocation of the slow paths. A counted arena's block is charged first, at the size
-   statistics count (its class, or a large block's usable size). */
-static void *catmemi_sys_heap_alloc(catmemi_sys_heap *h, size_t size, int opts) {
+   statistics count (its class, or a large block's usable size). Inlined: an arena with a limit
+   allocates through here every time. */
+CATMEMI_INLINE void *catmemi_sys_heap_alloc(catmemi_sys_heap *h, size_t size, int opts) {
     catmemi_slot *s = catmemi_slot_at(h->slot);
     size_t n = catmemi_sys_small_size(size, opts), charge = 0, total = 0;
     int counted = catmemi_counted(s);
@@ -51,19 +52,22 @@ static void *catmemi_sys_heap_alloc(catmemi_sys_heap *h, size_t size, int opts) 
 /* The calling thread's heap for slot id, or NULL: its table first, then its list of heaps
    (the table's entry held another arena's), which puts it back in the table. No lock: the
    list and the table are the thread's own. */
-static catmemi_sys_heap *catmemi_sys_mine(unsigned id) {
-    catmemi_sys_heap *h = catmemi_sys_tab[CATMEMI_TAB_OF(id)];
-    if (h != NULL && h->slot == id) return h;
+static catmemi_sys_heap *catmemi_sys_mine_listed(unsigned id) {
+    catmemi_sys_heap *h;
     for (h = catmemi_sys_own; h != NULL && h->slot != id; h = h->tnext) {}
     if (h != NULL) catmemi_sys_tab[CATMEMI_TAB_OF(id)] = h;
     return h;
+}
+static inline catmemi_sys_heap *catmemi_sys_mine(unsigned id) {
+    catmemi_sys_heap *h = catmemi_sys_tab[CATMEMI_TAB_OF(id)];
+    if (CATMEMI_LIKELY(h->slot == id && h != &catmemi_sys_nobody)) return h;
+    return catmemi_sys_mine_listed(id);
 }
 
 /* h, the calling thread's heap for s (in its table): the inline paths get it for s's handle
    unless s is counted. A slot that was counted and is not any more (released, then reused),
    or that has a new arena, opens again here. */
-static void catmemi_sys_open_inline(catmemi_slot *s, catmemi_sys_heap *h) {
-    uintptr_t key = catmemi_key(s);
+static void catmemi_sys_open_inline(catmemi_slot *s, catmemi_sys_heap *h, uintptr_t key) {
     if (!catmemi_counted(s) && __atomic_load_n(&h->key, __ATOMIC_RELAXED) != key)
         __atomic_store_n(&h->key, key, __ATOMIC_RELAXED);
 }
@@ -71,12 +75,16 @@ static void catmemi_sys_open_inline(catmemi_slot *s, catmemi_sys_heap *h) {
 /* Everything the inline path does not serve, while the calling thread has a heap there (a
    counted arena's heap too, which the inline path does not serve). */
 CATMEMI_API void *catmemi_sys_alloc_generic(const catmem_arena *a, size_t size, int opts) {
-    catmemi_sys_heap *h = catmemi_sys_mine((unsigned)(uintptr_t)a);
-    catmemi_slot *s = h != NULL ? catmemi_slot_of(a) : NULL;
+    unsigned id = (unsigned)(uintptr_t)a;
+    catmemi_sys_heap *h = catmemi_sys_mine(id);
+    catmemi_slot *s;
     void *p;
-    if (s == NULL || !__atomic_load_n(&s->sys.open, __ATOMIC_RELAXED))
+    /* A heap for slot id means the slot exists; the key must be its live arena's (a stale
+       handle takes the core's path, which reports it). */
+    if (h == NULL || catmemi_key(s = catmemi_slot_at(id)) != (uintptr_t)a ||
+        !__atomic_load_n(&s->sys.open, __ATOMIC_RELAXED))
         return catmemi_alloc_slow(a, size, opts);
-    catmemi_sys_open_inline(s, h);
+    catmemi_sys_open_inline(s, h, (uintptr_t)a);
     p = catmemi_sys_heap_alloc(h, size, opts);
     /* A failure goes through the core's slow path: its errno, and the out-of-memory handler. */
     return p != NULL ? p : catmemi_alloc_slow(a, size, opts);
@@ -178,7 +186,7 @@ static catmemi_sys_heap *catmemi_sys_heap_new(unsigned slot) {
 static catmemi_sys_heap *catmemi_sys_heap_for(catmemi_slot *s) {
     catmemi_sys_heap *h = catmemi_sys_mine(s->id);
     if (h != NULL) {
-        catmemi_sys_open_inline(s, h);
+        catmemi_sys_open_inline(s, h, catmemi_key(s));
         return h;
     }
     pthread_mutex_lock(&s->sys.mu);
@@ -194,7 +202,7 @@ static catmemi_sys_heap *catmemi_sys_heap_for(catmemi_slot *s) {
         h->tnext = catmemi_sys_own;
         catmemi_sys_own = h;
         catmemi_sys_tab[CATMEMI_TAB_OF(s->id)] = h;
-        catmemi_sys_open_inline(s, h);
+        catmemi_sys_open_inline(s, h, catmemi_key(s));
         pthread_setspecific(catmemi_sys_tkey, catmemi_sys_tab); /* orphaned at thread exit */
     }
     pthread_mutex_unlock(&s->sys.mu);
@@ -204,6 +212,7 @@ static catmemi_sys_heap *catmemi_sys_heap_for(catmemi_slot *s) {
 /* Runs on the exiting thread, whose thread-locals are still there. */
 static void catmemi_sys_thread_exit(void *arg) {
     catmemi_sys_heap *h, *next;
+    unsigned i;
     (void)arg;
     for (h = catmemi_sys_own; h != NULL; h = next) {
         catmemi_sys_slot *ss = &catmemi_slot_at(h->slot)->sys;
@@ -213,5 +222,5 @@ static void catmemi_sys_thread_exit(void *arg) {
         pthread_mutex_unlock(&ss->mu);
     }
     catmemi_sys_own = NULL;
-    memset(catmemi_sys_tab, 0, sizeof catmemi_sys_tab);
+    for (i = 0; i < CATMEMI_TAB; i++) catmemi_sys_tab[i] = &catmemi_sys_nobody;
 }

@@ -15,7 +15,10 @@ extern int madvise(void *addr, size_t len, int advice);
 #define CATMEMI_SYS_OS_PAGE 4096u
 #define CATMEMI_SYS_SCAN    8 /* pages of a class looked at before a new page is taken */
 
-CATMEMI_TLS catmemi_sys_heap *catmemi_sys_tab[CATMEMI_TAB];
+/* What an empty entry of a thread's table holds: key 0, no pages. */
+static catmemi_sys_heap catmemi_sys_nobody;
+CATMEMI_TLS catmemi_sys_heap *catmemi_sys_tab[CATMEMI_TAB] =
+    CATMEMI_TAB_INIT(&catmemi_sys_nobody);
 /* Every heap of the calling thread, linked by tnext: what its table lost to other arenas of
    the same entry, and what it orphans when it exits. */
 static CATMEMI_TLS catmemi_sys_heap *catmemi_sys_own;
