@@ -372,9 +372,11 @@
      whose blocks are all free, gives malloc back the segments left empty, and trims glibc's
      free memory (malloc_trim, which is process-wide).
    - Hardening. Between two blocks there is no allocator data: a linear overflow from one block
-     reaches only the next block. Free-list links are stored encoded with a per-process random
-     key and the block's own address, and checked when followed; segment headers and large-block
-     records are checked with the key too. A corrupted link, header or record, a double free, or
+     reaches only the next block (large blocks' records and their table live in mappings of their
+     own, between guard pages). Free-list links are stored encoded with a per-process random key
+     and the block's own address, and checked when followed; segment headers are checked with the
+     key too, and so is every field of a large block's record, its list links included, before
+     the record is followed or unlinked. A corrupted link, header or record, a double free, or
      a free of a pointer inside a segment that is no block stops the process with
      "catmem: <what> at <address> in arena '<name>'" (abort()). A double free is recognised
      when the block is on its page's lists (always so for an immediate double free by the

@@ -353,7 +353,7 @@ static void test_every_allocation_fails_once(void **state) {
        first block of arena records. */
     assert_true(baseline_blocks <= 5);
 #endif
-    assert_true(total > 20);
+    assert_true(total > 10); /* the system backend: 15 (large blocks' records are no mallocs) */
     for (at = 1; at <= total; at++) {
         long before = injected;
         fault_calls = 0;

@@ -6,7 +6,9 @@
    The overflows are real overflows, written through a volatile byte pointer computed from the
    block's address, so that the compiler neither sees nor removes them. Under AddressSanitizer
    every block is a malloc of its own (catmem.h, MEMORY CHECKERS) and ASan reports the overflow
-   itself: those tests are skipped there, and the double free is refused with EINVAL instead. */
+   itself: those tests are skipped there, and the double free is refused with EINVAL instead.
+   Under Valgrind's memcheck the overflows of large blocks (a malloc each) are memcheck's to
+   report, and are skipped too. */
 #include "catmem.h"
 #include "testing.h"
 
@@ -27,6 +29,24 @@
 #  define BLOCKS_ARE_MALLOCS 1 /* the large-block path only: ASan watches each block */
 #else
 #  define BLOCKS_ARE_MALLOCS 0
+#endif
+#if defined(__has_include)
+#  if __has_include(<valgrind/valgrind.h>)
+#    include <valgrind/valgrind.h>
+#  endif
+#endif
+#if !defined(RUNNING_ON_VALGRIND)
+#  define RUNNING_ON_VALGRIND 0
+#endif
+#if defined(__SANITIZE_THREAD__)
+#  define UNDER_TSAN 1
+#elif defined(__has_feature)
+#  if __has_feature(thread_sanitizer)
+#    define UNDER_TSAN 1
+#  endif
+#endif
+#if !defined(UNDER_TSAN)
+#  define UNDER_TSAN 0
 #endif
 
 
@@ -69,6 +89,244 @@ static void test_overflow_into_the_next_block_writes_nothing_elsewhere(void **st
     catmem_free(a, y);
     assert_true(victim_untouched());
     catmem_free(a, x);
+    assert_int_equal(catmem_arena_release(a), 0);
+}
+
+/* ---- large blocks: a malloc each, their records kept apart ---------------------------------- */
+
+/* A large block whose size is a multiple of 16: glibc's chunk of it ends where the block ends, so
+   the old layout put the record's malloc header right at x + LARGE and its fields after it
+   (check, p, base, size, mapped, heap, hnext, prev, next). */
+#define LARGE 20000
+
+/* Where forged pointers aim: a global holding a known pattern, its middle, so that a write
+   through a forged list link at any offset of a record lands inside it and shows. */
+static uintptr_t canary[32];
+#define CANARY ((uintptr_t)0x5a5a5a5a5a5a5a5aull)
+
+static void canary_fill(void) {
+    int i;
+    for (i = 0; i < 32; i++) canary[i] = CANARY;
+}
+static int canary_intact(void) {
+    int i;
+    for (i = 0; i < 32; i++)
+        if (canary[i] != CANARY) return 0;
+    return 1;
+}
+
+/* The attack the parent chose before run_child (the child inherits it): which side, and which
+   of the 8 words of the 64 bytes there are forged. */
+enum { BEFORE_Y, AFTER_X };
+static int attack_side;
+static unsigned attack_words;
+
+/* glibc's chunk size words (a small odd number: the size, and the bit that says the chunk
+   before is in use) are left as they were, as an attacker aiming at catmem rather than at malloc
+   would: glibc's own checks then stay out of the way. */
+static void forge_window(uintptr_t at, unsigned words, uintptr_t v) {
+    int i;
+    for (i = 0; i < 8; i++) {
+        uintptr_t w = *(volatile uintptr_t *)(at + (uintptr_t)i * sizeof w);
+        if ((words >> i & 1) && !((w & 1) && w < ((uintptr_t)1 << 32)))
+            overwrite_words(at + (uintptr_t)i * sizeof w, v, 1);
+    }
+}
+
+/* The attacker's grooming: large blocks until one is followed by its record and then by the
+   next block, as the old layout put them once malloc's free small chunks were used up (an
+   over-read past x finds x's address in the record's p). Where records are kept apart there is
+   no such pair: the first two blocks, then. */
+static void large_pair(catmem_arena *a, unsigned char **x, unsigned char **y) {
+    unsigned char *b[64];
+    int i;
+    for (i = 0; i < 64; i++)
+        if ((b[i] = (unsigned char *)catmem_alloc(a, LARGE)) == NULL) _exit(3);
+    for (i = 0; i < 63; i++)
+        if (b[i + 1] == b[i] + LARGE + 96 &&
+            *(volatile uintptr_t *)(b[i] + LARGE + 24) == (uintptr_t)b[i])
+            break;
+    *x = b[i < 63 ? i : 0];
+    *y = b[i < 63 ? i + 1 : 1];
+}
+
+/* In a child that may crash or hang on a forged pointer: a crash ends it (cmocka's handler
+   would carry on with the next test inside the child), a hang too after 10 s. */
+static void child_may_crash(void) {
+    signal(SIGSEGV, SIG_DFL);
+    signal(SIGBUS, SIG_DFL);
+    alarm(10);
+}
+
+/* The start of every attack below, in a child: x and y filled, the canary set. */
+static catmem_arena *attack_start(unsigned char **x, unsigned char **y) {
+    catmem_arena *a = catmem_arena_create("hardening");
+    child_may_crash();
+    large_pair(a, x, y);
+    memset(*x, 0x11, LARGE);
+    memset(*y, 0x22, LARGE);
+    canary_fill();
+    return a;
+}
+
+/* The end of every attack: free(x), and what it did. Exits 0 when it freed x and nothing else;
+   5: it wrote through a forged link; 6: x was refused (leaked without a word); 7: y was freed
+   while live (the next block of its size is y). */
+static void free_x_and_judge(catmem_arena *a, unsigned char *x, unsigned char *y) {
+    unsigned char *z;
+    errno = 0;
+    catmem_free(a, x);
+    if (errno == EINVAL) _exit(6);
+    if (!canary_intact()) _exit(5);
+    if ((z = (unsigned char *)catmem_alloc(a, LARGE)) == NULL) _exit(3);
+    memset(z, 0x33, LARGE);
+    if (z == y || y[LARGE - 1] != 0x22) _exit(7);
+    catmem_free(a, y);
+    catmem_free(a, z);
+    _exit(canary_intact() ? 0 : 5);
+}
+
+/* An overflow of x or an underflow of y, then free(x). */
+static void large_attack(void) {
+    unsigned char *x, *y;
+    catmem_arena *a = attack_start(&x, &y);
+    if (attack_side == BEFORE_Y)
+        forge_window((uintptr_t)y - 64, attack_words, (uintptr_t)&canary[16]);
+    else
+        forge_window((uintptr_t)x + LARGE, attack_words, (uintptr_t)&canary[16]);
+    free_x_and_judge(a, x, y);
+}
+
+/* The process went on correctly, or stopped naming the corrupted record. */
+static void expect_harmless(outcome o, const char *what) {
+    if ((o.exited && o.status == 0) ||
+        (!o.exited && o.status == SIGABRT && strstr(o.err, "corrupted large block record")))
+        return;
+    fail_msg("%s, words %#x: %s %d\n%s", what, attack_words, o.exited ? "exit" : "signal", o.status,
+             o.err);
+}
+
+/* issue 20 D: the old record sat right after its block, its check word covering neither its
+   list links nor its base. A 24-byte underflow of the next block rewrote prev and next, and
+   free(x) wrote an attacker's value at an attacker's address; a forward overflow into the
+   record made free(x) refuse x. Here every word of the 64 bytes before y and after x is forged,
+   one at a time, the issue's two links together, and all at once. */
+static void test_large_block_overflow_writes_nothing_elsewhere(void **state) {
+    static const unsigned pair = 3u << 5; /* y - 24 and y - 16: the old prev and next */
+    int i;
+    (void)state;
+    if (BLOCKS_ARE_MALLOCS || RUNNING_ON_VALGRIND) skip();
+    for (attack_side = BEFORE_Y; attack_side <= AFTER_X; attack_side++) {
+        const char *what = attack_side == BEFORE_Y ? "underflow of y" : "overflow of x";
+        for (i = 0; i < 8; i++) {
+            attack_words = 1u << i;
+            expect_harmless(run_child(large_attack), what);
+        }
+        attack_words = 0xffu;
+        expect_harmless(run_child(large_attack), what);
+    }
+    attack_side = BEFORE_Y;
+    attack_words = pair;
+    expect_harmless(run_child(large_attack), "underflow of y");
+}
+
+/* issue 20 D: one write of y's address over the base of x's record, where the old layout kept
+   it (x + LARGE: malloc's header of the record, then check, p, base), made free(x) free y while
+   it was live: the next allocation of that size returned y. */
+static void record_base_attack(void) {
+    unsigned char *x, *y;
+    catmem_arena *a = attack_start(&x, &y);
+    overwrite_words((uintptr_t)x + LARGE + 32, (uintptr_t)y, 1);
+    free_x_and_judge(a, x, y);
+}
+
+static void test_large_record_base_cannot_free_another_block(void **state) {
+    (void)state;
+    if (BLOCKS_ARE_MALLOCS || RUNNING_ON_VALGRIND) skip();
+    attack_words = 1u << 4;
+    expect_harmless(run_child(record_base_attack), "write at the old record's base");
+}
+
+/* An attacker who can write anywhere and has found x's record: the words p, base, size and
+   mapped holding x, x, LARGE, LARGE, somewhere in the process's writable memory (mappings of
+   up to 256 MiB: not a sanitizer's shadow). Returns the address of p, or NULL. */
+static uintptr_t *find_record(const unsigned char *x) {
+    FILE *f = fopen("/proc/self/maps", "r");
+    char line[512], perm[8];
+    unsigned long lo, hi;
+    uintptr_t *w = NULL;
+    if (f == NULL) return NULL;
+    while (w == NULL && fgets(line, sizeof line, f) != NULL) {
+        if (sscanf(line, "%lx-%lx %7s", &lo, &hi, perm) != 3 || strncmp(perm, "rw", 2) != 0 ||
+            hi - lo > (256ul << 20))
+            continue;
+        for (w = (uintptr_t *)lo; w + 4 <= (uintptr_t *)hi; w++)
+            if (w[0] == (uintptr_t)x && w[1] == (uintptr_t)x && w[2] == LARGE && w[3] == LARGE)
+                break;
+        if (w + 4 > (uintptr_t *)hi) w = NULL;
+    }
+    fclose(f);
+    return w;
+}
+
+/* One word of x's record, the one before p (the check word) to the 8th after it, forged; then
+   free(x). Exit 4: no record found. */
+static int record_word;
+static void record_write(void) {
+    unsigned char *x, *y;
+    catmem_arena *a = attack_start(&x, &y);
+    uintptr_t *r = find_record(x);
+    if (r == NULL) _exit(4);
+    r[record_word - 1] = record_word == 2 ? (uintptr_t)y : (uintptr_t)&canary[16];
+    free_x_and_judge(a, x, y);
+}
+
+/* Every field of a record is sealed with the key, its list links and base too: a write to any
+   word of it (y's address over its base, a forged pointer elsewhere) stops the process at the
+   free, before anything is written or freed through it. The old record sealed p, size and heap
+   only. */
+static void test_large_record_written_anywhere_stops_the_process(void **state) {
+    outcome o;
+    (void)state;
+    if (BLOCKS_ARE_MALLOCS || UNDER_TSAN || RUNNING_ON_VALGRIND) skip();
+    for (record_word = 0; record_word < 10; record_word++) {
+        o = run_child(record_write);
+        if (!o.exited && o.status == SIGABRT && strstr(o.err, "corrupted large block record"))
+            continue;
+        fail_msg("word %d of the record: %s %d\n%s", record_word, o.exited ? "exit" : "signal",
+                 o.status, o.err);
+    }
+}
+
+/* The process's address space, in bytes (/proc/self/statm: pages of virtual memory). */
+static size_t vm_bytes(void) {
+    FILE *f = fopen("/proc/self/statm", "r");
+    unsigned long pages = 0;
+    assert_non_null(f);
+    assert_int_equal(fscanf(f, "%lu", &pages), 1);
+    fclose(f);
+    return (size_t)pages * (size_t)sysconf(_SC_PAGESIZE);
+}
+
+/* Records live in memory of their own, recycled: 100,000 large blocks, one at a time, leave the
+   address space as it was (records of 80 bytes would take 8 MB without reuse). Not under ASan
+   or memcheck, whose quarantines keep the freed blocks themselves. */
+static void test_large_records_are_reused(void **state) {
+    static const size_t sizes[3] = {16385, 65536, 1 << 20};
+    catmem_arena *a = catmem_arena_create("records");
+    long i, n = 100000;
+    size_t before;
+    (void)state;
+    if (BLOCKS_ARE_MALLOCS || RUNNING_ON_VALGRIND) skip();
+    assert_non_null(a);
+    for (i = 0; i < 3; i++) catmem_free(a, catmem_alloc(a, sizes[i])); /* malloc warms up */
+    before = vm_bytes();
+    for (i = 0; i < n; i++) {
+        void *p = catmem_alloc(a, sizes[i % 3]);
+        assert_non_null(p);
+        catmem_free(a, p);
+    }
+    assert_true(vm_bytes() < before + ((size_t)2 << 20));
     assert_int_equal(catmem_arena_release(a), 0);
 }
 
@@ -202,6 +460,10 @@ int main(void) {
         cmocka_unit_test(test_forged_free_list_link_stops_the_process),
         cmocka_unit_test(test_foreign_pointer_is_refused),
         cmocka_unit_test(test_address_sanitizer_sees_every_block),
+        cmocka_unit_test(test_large_block_overflow_writes_nothing_elsewhere),
+        cmocka_unit_test(test_large_record_base_cannot_free_another_block),
+        cmocka_unit_test(test_large_record_written_anywhere_stops_the_process),
+        cmocka_unit_test(test_large_records_are_reused),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }

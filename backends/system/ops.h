@@ -106,25 +106,10 @@ static void *catmemi_sys_realloc(catmemi_slot *s, void *p, size_t size) {
 
 static void catmemi_sys_drop_caches(catmemi_slot *s) { (void)s; } /* no caches */
 
-/* Table mutex: every large block of h, unlinked and counted as freed; freed by the caller. */
-static catmemi_sys_large *catmemi_sys_large_drop(catmemi_sys_heap *h) {
-    catmemi_sys_large *r, *all = h->large;
-    for (r = all; r != NULL; r = r->next) {
-        catmemi_sys_large *t = catmemi_sys_large_take(r->p);
-        (void)t;
-        CATMEMI_OWNER_ADD(h->nlarge_free, 1);
-    }
-    h->large = NULL;
-    __atomic_store_n(&h->large_bytes, 0, __ATOMIC_RELAXED);
-    __atomic_store_n(&h->large_mapped, 0, __ATOMIC_RELAXED);
-    return all;
-}
-
 /* Under catmemi_mu, with nobody else using the arena (THREADS in catmem.h): every segment and
    large block goes back to malloc; counters say every live block was freed. */
 static void catmemi_sys_heap_reset(catmemi_sys_heap *h) {
     catmemi_sys_seg *sg, *next;
-    catmemi_sys_large *r, *rnext;
     int c;
     pthread_mutex_lock(&h->mu);
     for (c = 0; c < CATMEMI_SYS_NCLS; c++) {
@@ -137,14 +122,7 @@ static void catmemi_sys_heap_reset(catmemi_sys_heap *h) {
     }
     h->segs = NULL;
     pthread_mutex_unlock(&h->mu);
-    pthread_mutex_lock(&catmemi_sys_large_mu);
-    r = catmemi_sys_large_drop(h);
-    pthread_mutex_unlock(&catmemi_sys_large_mu);
-    for (; r != NULL; r = rnext) {
-        rnext = r->next;
-        CATMEM_SYSTEM_FREE(r->base);
-        CATMEM_SYSTEM_FREE(r);
-    }
+    catmemi_sys_large_reset(h);
 }
 
 /* A release also zeroes the counters, and the next arena in the slot starts uncounted (each

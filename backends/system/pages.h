@@ -50,13 +50,14 @@ static void CATMEMI_NORETURN catmemi_sys_die(const char *what, const void *p, un
     abort();
 }
 
-/* Corrupted metadata: the segment (and so its arena) is named when its cookie is intact. */
+/* Corrupted metadata: the segment (and so its arena) is named when its cookie is intact. Only
+   read where the bitmap says a segment is: a large block's record lies in none. */
 CATMEMI_API void catmemi_sys_corrupt(const void *p, const char *what) {
-    uintptr_t u = (uintptr_t)p;
-    catmemi_sys_seg *sg = (catmemi_sys_seg *)(u & ~(CATMEMI_SYS_SEG - 1));
+    catmemi_sys_seg *sg = catmemi_sys_seg_raw((uintptr_t)p);
     char msg[96];
     unsigned slot = CATMEMI_SYS_NO_SLOT;
-    if (strcmp(what, "segment header") != 0 && sg->cookie == (catmemi_sys_key ^ (uintptr_t)sg))
+    if (sg != NULL && strcmp(what, "segment header") != 0 &&
+        sg->cookie == (catmemi_sys_key ^ (uintptr_t)sg))
         slot = sg->slot;
     snprintf(msg, sizeof msg, "corrupted %s", what);
     catmemi_sys_die(msg, p, slot);
