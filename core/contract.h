@@ -31,6 +31,7 @@
    - catmemi_counted, catmemi_charge, _uncharge, _peak, _recharge: the byte accounting of
      arenas with a limit (core/accounting.h).
    - catmemi_say: adds a note to catmem_backend_info's text, from any thread.
+   - catmemi_random_word: a random word (never 0), for an engine's keys.
    - catmemi_alloc_slow, catmemi_free_slow: the core's slow paths (for the inline paths).
 
    LOCKS, in the order they are taken (nothing that holds a later lock takes an earlier one):
@@ -200,6 +201,7 @@ static int catmemi_created(const catmemi_slot *s);
 static int catmemi_slot_live(const catmemi_slot *s);
 static catmemi_slot *catmemi_slot_of(const catmem_arena *a); /* a handle's record, or NULL */
 static void catmemi_say(const char *note);
+static uintptr_t catmemi_random_word(void); /* random (never 0), for keys; any time */
 static inline int catmemi_counted(const catmemi_slot *s);
 static size_t catmemi_charge(catmemi_slot *s, size_t bytes);
 static void catmemi_uncharge(catmemi_slot *s, size_t bytes);

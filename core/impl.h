@@ -8,6 +8,7 @@
 #include <dlfcn.h>
 #include <malloc.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +26,7 @@ extern "C" {
 
 #if defined(CATMEM_BACKEND_JEMALLOC) || defined(CATMEM_BACKEND_RUNTIME)
 #  include "../backends/jemalloc/cache.h" /* front caches, busy pairs' jemalloc caches */
+#  include "../backends/jemalloc/small.h" /* small arenas: blocks carved from shared chunks */
 #  include "../backends/jemalloc/ops.h"   /* the operations, catmemi_je_table() */
 #endif
 #if defined(CATMEM_BACKEND_SYSTEM) || defined(CATMEM_BACKEND_RUNTIME)

@@ -87,6 +87,21 @@ __attribute__((unused)) static void catmemi_say(const char *note) {
 }
 
 
+/* A random word, never 0: /dev/urandom, or, without it, the time, the clock and where things
+   were mapped. */
+static uintptr_t catmemi_random_word(void) {
+    uintptr_t k = 0;
+    FILE *f = fopen("/dev/urandom", "rb");
+    if (f != NULL) {
+        if (fread(&k, sizeof k, 1, f) != 1) k = 0;
+        fclose(f);
+    }
+    if (k == 0)
+        k = ((uintptr_t)time(NULL) << 20) ^ ((uintptr_t)clock() << 40) ^ (uintptr_t)&k ^
+            (uintptr_t)&catmemi_state ^ (uintptr_t)f;
+    return k | 1;
+}
+
 /* The live backend, chosen once per process before anything is allocated: memory always goes
    back to the allocator that gave it. catmemi_info says what was chosen and why. */
 static const catmemi_ops *catmemi_be;

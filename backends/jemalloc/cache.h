@@ -107,8 +107,15 @@ static void catmemi_je_give_back(catmemi_je_cache *c, unsigned k, unsigned keep)
         catmemi_uncharge(catmemi_slot_at(c->slot), n * catmemi_je_class_size[k]);
 }
 
+static void catmemi_je_s_empty(catmemi_je_cache *c); /* small.h */
+
+/* Every block of c goes back: to the arena, or, for a small arena's cache, to its lists. */
 static void catmemi_je_empty(catmemi_je_cache *c) {
     unsigned k;
+    if (c->small) {
+        catmemi_je_s_empty(c);
+        return;
+    }
     for (k = 0; k < CATMEMI_JE_NCLASS; k++) catmemi_je_give_back(c, k, 0);
 }
 
@@ -176,7 +183,7 @@ static int catmemi_je_cache_valid(const catmemi_je_cache *c) {
     intptr_t held = 0;
     unsigned k;
     if (c->slot >= __atomic_load_n(&catmemi_nslots, __ATOMIC_RELAXED) ||
-        c->top != catmemi_je_top(c->allowance))
+        c->top != (c->small ? CATMEMI_JE_S_TOP : catmemi_je_top(c->allowance)))
         return 0;
     for (k = 0; k < CATMEMI_JE_NCLASS; k++) {
         const catmemi_je_bin *b = &c->bin[k];
@@ -362,7 +369,7 @@ static void catmemi_je_drop(catmemi_je_thread *t, catmemi_je_cache *c) {
     catmemi_slot *s = catmemi_slot_at(c->slot);
     CATMEMI_ASSERT_LOCKED();
     CATMEMI_ASSERT(catmemi_je_cache_valid(c));
-    __atomic_store_n(&t->ncaches, t->ncaches - 1, __ATOMIC_RELAXED);
+    if (!c->small) __atomic_store_n(&t->ncaches, t->ncaches - 1, __ATOMIC_RELAXED);
     __atomic_fetch_add(&s->je.nmalloc, c->nalloc, __ATOMIC_RELAXED);
     __atomic_fetch_add(&s->je.ndalloc, c->nfree, __ATOMIC_RELAXED);
     catmemi_je_empty(c);
@@ -434,14 +441,22 @@ static catmemi_je_cache *catmemi_je_own_locked(const catmemi_slot *s) {
     return c;
 }
 
-/* A new cache of the calling thread for s, on both lists. Under catmemi_mu. */
+/* A new cache of the calling thread for s, on both lists. Under catmemi_mu. A small arena's
+   cache (small.h) keeps classes up to CATMEMI_JE_S_MAX bytes without a budget (its blocks
+   never leave the arena's chunks), and takes no share of the thread's budget. */
 static catmemi_je_cache *catmemi_je_cache_new(catmemi_slot *s) {
     catmemi_je_thread *t = &catmemi_je_self;
     catmemi_je_cache *c =
         (catmemi_je_cache *)CATMEMI_JE(mallocx)(sizeof *c, CATMEMI_MALLOCX_TCACHE_NONE);
     if (c == NULL) return NULL;
-    __atomic_store_n(&t->ncaches, t->ncaches + 1, __ATOMIC_RELAXED);
-    catmemi_je_cache_init(c, catmemi_je_allowance(t, s->id));
+    c->small = s->je.small;
+    if (c->small) {
+        catmemi_je_cache_init(c, INTPTR_MAX / 4);
+        c->top = CATMEMI_JE_S_TOP;
+    } else {
+        __atomic_store_n(&t->ncaches, t->ncaches + 1, __ATOMIC_RELAXED);
+        catmemi_je_cache_init(c, catmemi_je_allowance(t, s->id));
+    }
     c->nalloc = c->nfree = 0;
     c->flags = c->back = CATMEMI_MALLOCX_ARENA(s->je.index) | CATMEMI_MALLOCX_TCACHE_NONE;
     c->tc = 0;

@@ -76,6 +76,7 @@ typedef struct catmemi_je_cache {
     unsigned tc;
     unsigned moved; /* blocks refilled or given back since the last promotion check */
     unsigned slot;
+    int small; /* a small arena's cache: refilled from its chunks, never gives back (small.h) */
     struct catmemi_je_thread *thread;       /* its thread */
     struct catmemi_je_cache *anext, *aprev; /* its arena's caches; catmemi_mu */
     struct catmemi_je_cache *tnext, *tprev; /* its thread's caches (or dropped ones); catmemi_mu */
@@ -189,10 +190,33 @@ static inline void catmemi_je_fast_free_sized(const catmem_arena *a, void *p, si
     catmemi_free_slow(a, p, size);
 }
 
+/* A SMALL ARENA (every user arena while the front caches are on; backends/jemalloc/small.h):
+   no jemalloc arena of its own; its blocks are carved from chunks it takes from one shared
+   jemalloc arena, each with an 8-byte header naming its arena and class. Blocks up to
+   CATMEMI_JE_S_MAX bytes come from the chunks; larger or more aligned ones are SOLO blocks, an
+   allocation each. Free blocks wait on shared lists per class, or, once the arena is busy, in
+   its threads' front caches. All under mu, a spin lock. */
+#define CATMEMI_JE_S_TOP 16  /* the largest class carved from chunks: 512 bytes */
+#define CATMEMI_JE_S_MAX 512
+typedef struct catmemi_je_small {
+    int mu;                                 /* spin lock, held around short updates only */
+    int busy;                               /* its threads get front caches; atomic */
+    unsigned ops;                           /* calls on the shared lists, until busy */
+    char *cur, *end;                        /* the newest chunk's uncarved bytes */
+    uintptr_t chunks;                       /* newest first; links encoded (small.h) */
+    void *solos;                            /* solo blocks, linked through their headers */
+    void *shared[CATMEMI_JE_S_TOP + 1];     /* free blocks per class that no cache holds */
+    size_t next_chunk;                      /* the size of the next chunk */
+    size_t carved, shared_bytes;            /* class bytes carved, and on the shared lists */
+    size_t chunk_bytes, solo_bytes, solo_mapped;
+} catmemi_je_small;
+
 /* The engine's data in each arena slot (catmemi_slot.je, core/contract.h). */
 #define CATMEMI_HAS_JE 1
 typedef struct catmemi_je_slot {
-    unsigned index; /* jemalloc arena index, from arenas.create */
+    unsigned index; /* jemalloc arena index, from arenas.create; small: the shared one's */
+    int small;      /* a small arena (above), from its slot's first arena on */
+    catmemi_je_small sm;
     catmemi_je_cache *caches; /* every thread's cache for it; catmemi_mu */
     /* catmem calls served without a cache, and those of caches dropped since; atomic */
     uint64_t nmalloc, ndalloc;

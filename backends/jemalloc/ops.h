@@ -62,13 +62,30 @@ static int catmemi_je_once(void) {
         snprintf(note, sizeof note, "; front caches off: %s", off);
         catmemi_say(note);
     }
+    /* Small arenas (small.h) need the front caches' inline paths and the shared arena of their
+       chunks; without either, every arena is a jemalloc arena. */
+    sz = sizeof catmemi_je_backing;
+    catmemi_je_small_on =
+        catmemi_je_front &&
+        CATMEMI_JE(mallctl)("arenas.create", &catmemi_je_backing, &sz, NULL, 0) == 0 &&
+        catmemi_je_backing < CATMEMI_JE_ARENA_LIMIT;
+    catmemi_je_skey = catmemi_random_word();
     return pthread_key_create(&catmemi_je_key, catmemi_je_thread_exit);
 }
 
+/* A user arena is small (small.h) when small arenas are on; a built-in one, and every arena
+   otherwise, is a jemalloc arena of its own. Decided once per slot. */
 static int catmemi_je_arena_create(catmemi_slot *s) {
     unsigned index;
     size_t sz = sizeof index;
-    int err = CATMEMI_JE(mallctl)("arenas.create", &index, &sz, NULL, 0);
+    int err;
+    if (s->id >= CATMEM_KIND_COUNT && catmemi_je_small_on) {
+        s->je.small = 1;
+        s->je.index = catmemi_je_backing;
+        s->je.sm.next_chunk = CATMEMI_JE_CHUNK_MIN;
+        return 0;
+    }
+    err = CATMEMI_JE(mallctl)("arenas.create", &index, &sz, NULL, 0);
     if (err != 0) return err;
     if (index >= CATMEMI_JE_ARENA_LIMIT) return EAGAIN; /* not jemalloc's, then: never so */
     s->je.index = index;
@@ -91,6 +108,13 @@ static int catmemi_je_set_limit(catmemi_slot *s, size_t bytes) {
     size_t allocated;
     int err;
     CATMEMI_ASSERT_LOCKED();
+    if (s->je.small) { /* exact: no front caches from the first limit on */
+        if (bytes != 0 && !catmemi_counted(s)) {
+            catmemi_je_s_count_from_now(s);
+            __atomic_store_n(&s->counted, 1, __ATOMIC_RELAXED);
+        }
+        return 0;
+    }
     catmemi_je_flush_own_locked(s);
     if (own != NULL) catmemi_je_reshare(own);
     if (bytes == 0 || catmemi_counted(s)) return 0;
@@ -125,13 +149,25 @@ static void *catmemi_je_direct_alloc(catmemi_slot *s, size_t size, int flags) {
     return p;
 }
 
-/* The arena p belongs to, asked of jemalloc (arenas.lookup): for frees that name no arena. */
-static catmemi_slot *catmemi_je_owner(const void *p) {
-    unsigned index, i;
+/* The jemalloc arena of p (arenas.lookup), or CATMEMI_JE_ARENA_LIMIT when jemalloc cannot say. */
+static unsigned catmemi_je_lookup(const void *p) {
+    unsigned index;
     size_t sz = sizeof index;
     if (CATMEMI_JE(mallctl)("arenas.lookup", &index, &sz, (void *)&p, sizeof p) != 0 ||
         index >= CATMEMI_JE_ARENA_LIMIT)
-        return NULL;
+        return CATMEMI_JE_ARENA_LIMIT;
+    return index;
+}
+/* p is a block of a small arena: its jemalloc arena is the shared one of their chunks. */
+static int catmemi_je_in_small(unsigned index) {
+    return catmemi_je_small_on && index == catmemi_je_backing;
+}
+
+/* The arena p belongs to, when it has a jemalloc arena of its own: for frees that name no
+   arena. */
+static catmemi_slot *catmemi_je_owner(unsigned index) {
+    unsigned i;
+    if (index >= CATMEMI_JE_ARENA_LIMIT) return NULL;
     i = __atomic_load_n(&catmemi_je_slot_of[index], __ATOMIC_ACQUIRE);
     return i != 0 ? catmemi_slot_at(i - 1) : NULL;
 }
@@ -140,8 +176,10 @@ static catmemi_slot *catmemi_je_owner(const void *p) {
    alignment (up to a page), the class of that size is itself a multiple of the alignment, and
    jemalloc lays a class's blocks out at multiples of its size from a page boundary. */
 static void *catmemi_je_alloc_slow(catmemi_slot *s, size_t size, int opts) {
-    catmemi_je_cache *c = catmemi_je_cache_for(s);
+    catmemi_je_cache *c;
     size_t align = (size_t)1 << (opts & CATMEMI_LG_ALIGN_MASK);
+    if (s->je.small) return catmemi_je_s_alloc(s, size, opts);
+    c = catmemi_je_cache_for(s);
     if (c != NULL && align <= catmemi_je_page) {
         size_t need = (size + align - 1) & ~(align - 1);
         if (need <= CATMEMI_JE_SMALL_MAX && catmemi_je_class(need) <= c->top) {
@@ -158,7 +196,14 @@ static void *catmemi_je_alloc_slow(catmemi_slot *s, size_t size, int opts) {
 
 /* A block straight back to its arena, uncharged from s (NULL: the arena jemalloc names). */
 static void catmemi_je_direct_free(catmemi_slot *s, void *p, size_t size) {
-    if (s == NULL) s = catmemi_je_owner(p);
+    if (s == NULL) {
+        unsigned index = catmemi_je_lookup(p);
+        if (catmemi_je_in_small(index)) {
+            catmemi_je_s_free(NULL, p);
+            return;
+        }
+        s = catmemi_je_owner(index);
+    }
     if (s != NULL) {
         if (catmemi_counted(s)) catmemi_uncharge(s, CATMEMI_JE(sallocx)(p, 0));
         __atomic_fetch_add(&s->je.ndalloc, 1, __ATOMIC_RELAXED);
@@ -172,7 +217,12 @@ static void catmemi_je_direct_free(catmemi_slot *s, void *p, size_t size) {
 /* s NULL: no usable arena (NULL handle, shutdown, released): straight back to its arena. A
    small block goes into the cache even past its allowance; the cache then trims itself. */
 static void catmemi_je_free_slow(catmemi_slot *s, void *p, size_t size) {
-    catmemi_je_cache *c = s != NULL ? catmemi_je_cache_for(s) : NULL;
+    catmemi_je_cache *c;
+    if (s != NULL && s->je.small) {
+        catmemi_je_s_free(s, p);
+        return;
+    }
+    c = s != NULL ? catmemi_je_cache_for(s) : NULL;
     if (c != NULL) {
         size_t usize = size != 0 ? size : CATMEMI_JE(sallocx)(p, 0);
         if (usize <= CATMEMI_JE_SMALL_MAX && catmemi_je_class(usize) <= c->top) {
@@ -191,10 +241,13 @@ static void catmemi_je_free_slow(catmemi_slot *s, void *p, size_t size) {
    cannot tell cheaply whether it belongs to s (a realloc may move a block between arenas); it
    is uncharged from s, whose handle is trusted as catmem_free trusts it. */
 static void *catmemi_je_realloc(catmemi_slot *s, void *p, size_t size) {
-    catmemi_je_cache *c = catmemi_je_cache_for(s);
-    size_t old = CATMEMI_JE(sallocx)(p, 0);
+    catmemi_je_cache *c;
+    size_t old;
     unsigned k;
     void *q;
+    if (s->je.small) return catmemi_je_s_realloc(s, p, size);
+    c = catmemi_je_cache_for(s);
+    old = CATMEMI_JE(sallocx)(p, 0);
     if (c == NULL || size > CATMEMI_JE_SMALL_MAX) {
         /* jemalloc resizes in place or moves; the charge grows first and settles after. */
         int flags = CATMEMI_MALLOCX_ARENA(s->je.index) | CATMEMI_MALLOCX_TCACHE_NONE;
@@ -222,7 +275,14 @@ static void *catmemi_je_realloc(catmemi_slot *s, void *p, size_t size) {
     return q;
 }
 
-static size_t catmemi_je_usable_size(const void *p) { return CATMEMI_JE(sallocx)(p, 0); }
+/* A block of a small arena is inside a chunk or after a solo record, where jemalloc's size is
+   not its own: above CATMEMI_JE_S_MAX, jemalloc is asked whose the block is. */
+static size_t catmemi_je_usable_size(const void *p) {
+    size_t n = CATMEMI_JE(sallocx)(p, 0);
+    if (n > CATMEMI_JE_S_MAX && catmemi_je_in_small(catmemi_je_lookup(p)))
+        return catmemi_je_s_usable(p);
+    return n;
+}
 
 /* The owner arena comes from the pointer, and no cache is involved: correct whatever caching
    the calling thread does. */
@@ -258,13 +318,14 @@ static void catmemi_je_sum(const catmemi_slot *s, uint64_t *nmalloc, uint64_t *n
 static int catmemi_je_reset(catmemi_slot *s, int release) {
     catmemi_je_cache *c;
     uint64_t nmalloc, ndalloc;
-    int err;
+    int err = 0;
     CATMEMI_ASSERT_LOCKED();
-    for (c = s->je.caches; c != NULL; c = c->anext) {
+    if (s->je.small) catmemi_je_s_reset(s, release);
+    for (c = s->je.caches; c != NULL && !s->je.small; c = c->anext) {
         catmemi_je_cache_init(c, c->allowance);
         catmemi_je_flush_tc(c); /* jemalloc requires it before arena.<i>.reset */
     }
-    err = catmemi_je_ctl(s, "arena.%u.reset", NULL, NULL, NULL, 0);
+    if (!s->je.small) err = catmemi_je_ctl(s, "arena.%u.reset", NULL, NULL, NULL, 0);
     if (err != 0) return err;
     if (release) { /* the next arena in the slot starts uncounted, its counts at zero */
         __atomic_store_n(&s->je.nmalloc, 0, __ATOMIC_RELAXED);
@@ -280,6 +341,7 @@ static int catmemi_je_reset(catmemi_slot *s, int release) {
 
 static int catmemi_je_purge(catmemi_slot *s) {
     catmemi_je_flush_own(s);
+    if (s->je.small) return 0; /* its chunks are all in use until a reset */
     return catmemi_je_ctl(s, "arena.%u.purge", NULL, NULL, NULL, 0);
 }
 
@@ -330,6 +392,11 @@ static int catmemi_je_stats(catmemi_slot *s, catmem_stats *out) {
     size_t pactive;
     int err;
     catmemi_je_flush_own(s);
+    if (s->je.small) {
+        catmemi_je_s_stats(s, out);
+        catmemi_je_calls(s, out);
+        return 0;
+    }
     if ((err = catmemi_je_allocated(s, &out->allocated)) ||
         (err = catmemi_je_read(s, "stats.arenas.%u.pactive", &pactive, sizeof pactive)) ||
         (err = catmemi_je_read(s, "stats.arenas.%u.resident", &out->resident, sizeof(size_t))) ||
@@ -353,15 +420,16 @@ static int catmemi_je_total_stats(catmem_stats *out) {
 }
 
 static int catmemi_je_owns(const catmemi_slot *s, const void *p) {
-    unsigned index;
-    size_t sz = sizeof index;
-    return CATMEMI_JE(mallctl)("arenas.lookup", &index, &sz, (void *)&p, sizeof p) == 0 &&
-           index == s->je.index;
+    unsigned index = catmemi_je_lookup(p), k;
+    if (catmemi_je_in_small(index)) return catmemi_je_s_read(p, &k) == s;
+    return !s->je.small && index == s->je.index;
 }
 
 static int catmemi_je_set_decay(catmemi_slot *s, long dirty_ms, long muzzy_ms) {
     ssize_t d = (ssize_t)dirty_ms, m = (ssize_t)muzzy_ms;
-    int err = catmemi_je_ctl(s, "arena.%u.dirty_decay_ms", NULL, NULL, &d, sizeof d);
+    int err;
+    if (s->je.small) return ENOTSUP; /* its chunks share one jemalloc arena with all others */
+    err = catmemi_je_ctl(s, "arena.%u.dirty_decay_ms", NULL, NULL, &d, sizeof d);
     return err != 0 ? err : catmemi_je_ctl(s, "arena.%u.muzzy_decay_ms", NULL, NULL, &m, sizeof m);
 }
 
@@ -385,11 +453,12 @@ static int catmemi_je_prof_dump(const char *path) {
 
 /* The fast path needs no published state: shutdown and release drop the thread caches. */
 static void catmemi_je_publish(catmemi_slot *s) { (void)s; }
-static void catmemi_je_atfork_prepare(void) {}
-static void catmemi_je_atfork_parent(void) {}
+static void catmemi_je_atfork_prepare(void) { catmemi_je_s_fork(0); }
+static void catmemi_je_atfork_parent(void) { catmemi_je_s_fork(1); }
 /* In the child only the forking thread runs: the other threads' caches can go. */
 static void catmemi_je_atfork_child(void) {
     catmemi_je_thread *t = catmemi_je_threads.next, *next;
+    catmemi_je_s_fork(2);
     for (; t != &catmemi_je_threads; t = next) {
         next = t->next;
         if (t != &catmemi_je_self) {

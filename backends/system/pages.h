@@ -85,18 +85,7 @@ static void catmemi_sys_classes(void) {
 }
 
 /* A per-process secret for the link encoding and cookies: from the kernel, else mixed. */
-static void catmemi_sys_make_key(void) {
-    uintptr_t k = 0;
-    FILE *f = fopen("/dev/urandom", "rb");
-    if (f != NULL) {
-        if (fread(&k, sizeof k, 1, f) != 1) k = 0;
-        fclose(f);
-    }
-    if (k == 0) /* no /dev/urandom: the time, the clock and where things were mapped */
-        k = ((uintptr_t)time(NULL) << 20) ^ ((uintptr_t)clock() << 40) ^ (uintptr_t)&k ^
-            (uintptr_t)&catmemi_sys_key ^ (uintptr_t)f;
-    catmemi_sys_key = k | 1;
-}
+static void catmemi_sys_make_key(void) { catmemi_sys_key = catmemi_random_word(); }
 
 /* ---- segments ----------------------------------------------------------------------------- */
 
