@@ -17,20 +17,12 @@
    One thread: a lifetime is one thread's, and this measures what it costs, not how the
    registries behind create and release scale.
 
-   catmem today has a fixed table of arena slots (CATMEM_MAX_ARENAS); a create past it fails
-   with EAGAIN. That is the limit the live-arena measurement is about: every peer tries N, stops
-   at its first failure (or at a resident budget that keeps the shared machine alive), and the
-   table says how many it reached and the figure at that count. Nothing here assumes the limit,
-   so the program stays as it is when catmem takes more arenas. Built for the jemalloc, system
-   and runtime-falling-back builds, each compiling catmem itself (bench/BUILD.bazel). */
+   The live-arena measurement asks how far each peer gets: every peer tries N, stops at its
+   first failure (on jemalloc, catmem's arenas are jemalloc arenas, about 4,000 at most) or at
+   a resident budget that keeps the shared machine alive, and the table says how many it
+   reached and the figure at that count. Built for the jemalloc, system and runtime-falling-back
+   builds, each compiling catmem itself (bench/BUILD.bazel). */
 #define _GNU_SOURCE
-/* The most slots catmem allows today (core/config.h), so that the live arenas show how far
-   catmem gets rather than how far its default of 64 gets. Create and release scan the slot
-   table, so the lifetime figures are those of this setting: -DCATMEM_MAX_ARENAS=64 (a --copt)
-   gives a default build's. */
-#ifndef CATMEM_MAX_ARENAS
-#  define CATMEM_MAX_ARENAS 4000
-#endif
 #define CATMEM_IMPLEMENTATION
 #include "catmem.h"
 #include "bench_common.h"
@@ -299,8 +291,7 @@ static void live_arenas(const peer *peers, const char *backend, const bench_opts
     int i;
     r.n = (size_t)(LIVE_TARGET * o->scale);
     if (r.n < LIVE_CHECK_EVERY) r.n = LIVE_CHECK_EVERY;
-    printf("\n### live arenas, catmem %s backend (CATMEM_MAX_ARENAS %d)\n\n", backend,
-           CATMEM_MAX_ARENAS);
+    printf("\n### live arenas, catmem %s backend\n\n", backend);
     printf("%zu arenas asked for, each holding %d objects of 16-128 B (every byte written), "
            "each peer in a forked child; resident bytes per arena: (VmRSS after - VmRSS "
            "before) / arenas reached. A peer stops at its first failure, or past %.0f MiB of "
@@ -412,9 +403,8 @@ int main(int argc, char **argv) {
            "lifetime: create an arena, %d allocations of 16-512 B (first and last byte "
            "written), %d of them freed one by one (APR cannot: it skips them), release the "
            "arena with the rest. Empty: create + release only (the list peer: malloc and free "
-           "of its head). catmem compiled with CATMEM_MAX_ARENAS %d; APR and talloc get their "
-           "memory from plain malloc (see above).\n",
-           nlife_timed, nlife_warm, NALLOC, NFREE, CATMEM_MAX_ARENAS);
+           "of its head). APR and talloc get their memory from plain malloc (see above).\n",
+           nlife_timed, nlife_warm, NALLOC, NFREE);
 
     bench_table_init(&tl, "lifetime", backend, 1, o.reps);
     for (i = 0; i < NPEERS; i++) bench_table_add(&tl, peers[i].name, peers[i].key);

@@ -126,9 +126,8 @@ run_callgrind() {
     cg_table "request|jemalloc,request|system,general|jemalloc,general|system,general|runtime"
     echo
     echo "Arena lifetimes (\`lifetimes_*\`): instructions per lifetime (create an arena, 20"
-    echo "allocations of 16-512 B, 5 single frees, release) and per empty create + release. catmem"
-    echo "compiled with the most arena slots it allows (CATMEM_MAX_ARENAS in bench_lifetimes.c);"
-    echo "APR skips the 5 frees (it cannot free one block)."
+    echo "allocations of 16-512 B, 5 single frees, release) and per empty create + release. APR"
+    echo "skips the 5 frees (it cannot free one block)."
     echo
     cg_table "lifetime|jemalloc,lifetime|system,lifetime|runtime,empty arena|jemalloc,empty arena|system,empty arena|runtime"
     echo
