@@ -136,6 +136,11 @@ static void *catmemi_je_s_get(catmemi_slot *s, unsigned k) {
 }
 
 static void catmemi_je_s_put(catmemi_je_small *m, unsigned k, void *p) {
+#if CATMEM_DEBUG
+    unsigned hk;
+    (void)catmemi_je_s_read(p, &hk);
+    CATMEMI_ASSERT(hk == k); /* onto its own class's list */
+#endif
     *(void **)p = m->shared[k];
     m->shared[k] = p;
     m->shared_bytes += catmemi_je_class_size[k];
