@@ -104,6 +104,14 @@
 #  define CATMEM_JEMALLOC_TCACHES 1024
 #endif
 
+/* CATMEM_JEMALLOC_SMALL_ARENAS [impl]: jemalloc backend: 1 (the default) makes every user
+   arena small (blocks carved from chunks of one shared jemalloc arena: any number of arenas,
+   about 1 KiB each; backends/jemalloc/small.h); 0 gives every arena a jemalloc arena of its
+   own (about 4,000 at most, 120 KB each), as the built-in arenas always have. */
+#ifndef CATMEM_JEMALLOC_SMALL_ARENAS
+#  define CATMEM_JEMALLOC_SMALL_ARENAS 1
+#endif
+
 /* CATMEM_REGION_ALIGN, CATMEM_REGION_CHUNK_MIN, CATMEM_REGION_CHUNK_MAX [every file]: the
    alignment of every region allocation (default 16, suitable for max_align_t on the common
    64-bit ABIs), a region's first chunk (4096) and its largest (1 MiB). */

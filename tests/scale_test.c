@@ -6,6 +6,9 @@
    The test reads the engines' per-thread tables and compiles catmem's implementation itself
    (tests/BUILD.bazel), with a small cap on the jemalloc caches of busy pairs, to reach it. */
 #define CATMEM_JEMALLOC_TCACHES 12
+/* On jemalloc, user arenas with jemalloc arenas of their own: this test is about the front
+   caches and busy pairs of such arenas at scale (small arenas: api_test, threads_test). */
+#define CATMEM_JEMALLOC_SMALL_ARENAS 0
 #define CATMEM_IMPLEMENTATION
 #include "catmem.h"
 #include "testing.h"

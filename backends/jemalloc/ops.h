@@ -62,13 +62,6 @@ static int catmemi_je_once(void) {
         snprintf(note, sizeof note, "; front caches off: %s", off);
         catmemi_say(note);
     }
-    /* Small arenas (small.h) need the front caches' inline paths and the shared arena of their
-       chunks; without either, every arena is a jemalloc arena. */
-    sz = sizeof catmemi_je_backing;
-    catmemi_je_small_on =
-        catmemi_je_front &&
-        CATMEMI_JE(mallctl)("arenas.create", &catmemi_je_backing, &sz, NULL, 0) == 0 &&
-        catmemi_je_backing < CATMEMI_JE_ARENA_LIMIT;
     catmemi_je_skey = catmemi_random_word();
     return pthread_key_create(&catmemi_je_key, catmemi_je_thread_exit);
 }
@@ -79,7 +72,16 @@ static int catmemi_je_arena_create(catmemi_slot *s) {
     unsigned index;
     size_t sz = sizeof index;
     int err;
-    if (s->id >= CATMEM_KIND_COUNT && catmemi_je_small_on) {
+    /* Small arenas (small.h) need the front caches' inline paths; the shared arena of their
+       chunks is made with the first one (its failure fails that create, as any arena's). */
+    if (CATMEM_JEMALLOC_SMALL_ARENAS && s->id >= CATMEM_KIND_COUNT && catmemi_je_front) {
+        if (!catmemi_je_small_on) {
+            if ((err = CATMEMI_JE(mallctl)("arenas.create", &index, &sz, NULL, 0)) != 0)
+                return err;
+            if (index >= CATMEMI_JE_ARENA_LIMIT) return EAGAIN;
+            catmemi_je_backing = index;
+            __atomic_store_n(&catmemi_je_small_on, 1, __ATOMIC_RELEASE);
+        }
         s->je.small = 1;
         s->je.index = catmemi_je_backing;
         s->je.sm.next_chunk = CATMEMI_JE_CHUNK_MIN;
@@ -147,20 +149,6 @@ static void *catmemi_je_direct_alloc(catmemi_slot *s, size_t size, int flags) {
     if (counted) catmemi_peak(s, total);
     __atomic_fetch_add(&s->je.nmalloc, 1, __ATOMIC_RELAXED);
     return p;
-}
-
-/* The jemalloc arena of p (arenas.lookup), or CATMEMI_JE_ARENA_LIMIT when jemalloc cannot say. */
-static unsigned catmemi_je_lookup(const void *p) {
-    unsigned index;
-    size_t sz = sizeof index;
-    if (CATMEMI_JE(mallctl)("arenas.lookup", &index, &sz, (void *)&p, sizeof p) != 0 ||
-        index >= CATMEMI_JE_ARENA_LIMIT)
-        return CATMEMI_JE_ARENA_LIMIT;
-    return index;
-}
-/* p is a block of a small arena: its jemalloc arena is the shared one of their chunks. */
-static int catmemi_je_in_small(unsigned index) {
-    return catmemi_je_small_on && index == catmemi_je_backing;
 }
 
 /* The arena p belongs to, when it has a jemalloc arena of its own: for frees that name no
@@ -248,6 +236,14 @@ static void *catmemi_je_realloc(catmemi_slot *s, void *p, size_t size) {
     if (s->je.small) return catmemi_je_s_realloc(s, p, size);
     c = catmemi_je_cache_for(s);
     old = CATMEMI_JE(sallocx)(p, 0);
+    /* A small arena's block moving here: jemalloc's size is not its own (small.h). */
+    if (old > CATMEMI_JE_S_MAX && catmemi_je_in_small(catmemi_je_lookup(p))) {
+        size_t had = catmemi_je_s_usable(p);
+        if ((q = catmemi_je_alloc_slow(s, size, 0)) == NULL) return NULL;
+        memcpy(q, p, had < size ? had : size);
+        catmemi_je_s_free(NULL, p);
+        return q;
+    }
     if (c == NULL || size > CATMEMI_JE_SMALL_MAX) {
         /* jemalloc resizes in place or moves; the charge grows first and settles after. */
         int flags = CATMEMI_MALLOCX_ARENA(s->je.index) | CATMEMI_MALLOCX_TCACHE_NONE;
@@ -421,7 +417,10 @@ static int catmemi_je_total_stats(catmem_stats *out) {
 
 static int catmemi_je_owns(const catmemi_slot *s, const void *p) {
     unsigned index = catmemi_je_lookup(p), k;
-    if (catmemi_je_in_small(index)) return catmemi_je_s_read(p, &k) == s;
+    if (catmemi_je_in_small(index)) {
+        catmemi_je_big *r = catmemi_je_s_big_find(p, 0);
+        return r != NULL ? r->slot == s->id : catmemi_je_s_read(p, &k) == s;
+    }
     return !s->je.small && index == s->je.index;
 }
 

@@ -32,7 +32,8 @@
 #endif
 
 static unsigned catmemi_je_backing; /* the jemalloc arena of every small arena's chunks */
-static int catmemi_je_small_on;     /* user arenas are small (front caches on, backing made) */
+/* The shared arena exists: made with the first small arena (ops.h), under catmemi_mu; atomic */
+static int catmemi_je_small_on;
 static uintptr_t catmemi_je_skey;   /* random: block headers and chunk links */
 
 #define CATMEMI_JE_SOLO      0xff /* the class of a solo block */
@@ -53,6 +54,21 @@ typedef struct catmemi_je_solo {
 } catmemi_je_solo;
 typedef char catmemi_je_solo_is_64[sizeof(catmemi_je_solo) == 64 ? 1 : -1];
 
+/* The jemalloc arena of p (arenas.lookup), or CATMEMI_JE_ARENA_LIMIT when jemalloc cannot say. */
+static unsigned catmemi_je_lookup(const void *p) {
+    unsigned index;
+    size_t sz = sizeof index;
+    if (CATMEMI_JE(mallctl)("arenas.lookup", &index, &sz, (void *)&p, sizeof p) != 0 ||
+        index >= CATMEMI_JE_ARENA_LIMIT)
+        return CATMEMI_JE_ARENA_LIMIT;
+    return index;
+}
+/* p is a block of a small arena: its jemalloc arena is the shared one of their chunks. */
+static int catmemi_je_in_small(unsigned index) {
+    return __atomic_load_n(&catmemi_je_small_on, __ATOMIC_ACQUIRE) &&
+           index == catmemi_je_backing;
+}
+
 static void catmemi_je_s_lock(catmemi_je_small *m) {
     while (__atomic_exchange_n(&m->mu, 1, __ATOMIC_ACQUIRE) != 0)
         while (__atomic_load_n(&m->mu, __ATOMIC_RELAXED) != 0) sched_yield();
@@ -72,9 +88,10 @@ static void catmemi_je_s_tag(void *p, unsigned slot, unsigned k) {
     ((uint64_t *)p)[-1] = (((uint64_t)slot << 8) | k) ^ catmemi_je_s_mix(p);
 }
 
-/* The arena and class of p, a small arena's block; a header that names no small arena stops
-   the process (an overwritten header, a double free of a solo block, or no block of catmem's). */
-static catmemi_slot *catmemi_je_s_read(const void *p, unsigned *k) {
+/* The arena and class of p when the word before it is a small arena's block header; NULL
+   otherwise. Another block's last word passes only by a chance of about 2^-40 (and only
+   with the key could it be written to pass). */
+static catmemi_slot *catmemi_je_s_try(const void *p, unsigned *k) {
     uint64_t v = ((const uint64_t *)p)[-1] ^ catmemi_je_s_mix(p);
     unsigned slot = (unsigned)(v >> 8);
     catmemi_slot *s;
@@ -82,14 +99,55 @@ static catmemi_slot *catmemi_je_s_read(const void *p, unsigned *k) {
     if ((v >> 34) == 0 && slot < __atomic_load_n(&catmemi_nslots, __ATOMIC_ACQUIRE) &&
         (s = catmemi_slot_at(slot))->je.small && (*k <= CATMEMI_JE_S_TOP || *k == CATMEMI_JE_SOLO))
         return s;
-    fprintf(stderr, "catmem: corrupted block header at %p (double free, or no block of catmem's?)\n",
-            p);
+    return NULL;
+}
+/* The same for p known to be a small arena's block: a header that names no small arena stops
+   the process (an overwritten header, a double free of a solo block). */
+static catmemi_slot *catmemi_je_s_read(const void *p, unsigned *k) {
+    catmemi_slot *s = catmemi_je_s_try(p, k);
+    if (s != NULL) return s;
+    fprintf(stderr,
+            "catmem: corrupted block header at %p (double free, or no block of catmem's?)\n", p);
     abort();
+}
+
+/* ---- big blocks: aligned to a page or more ------------------------------------------------------
+   Such a block is a jemalloc block of its own whose pointer is where jemalloc's block starts
+   (the only page of a large block sure to be known), so it has no header: a record in a list
+   of the process names its arena. Rare: the list is walked. */
+typedef struct catmemi_je_big {
+    struct catmemi_je_big *prev, *next;
+    void *p;
+    size_t size, mapped;
+    unsigned slot;
+} catmemi_je_big;
+static pthread_mutex_t catmemi_je_big_mu = PTHREAD_MUTEX_INITIALIZER;
+static catmemi_je_big *catmemi_je_bigs;
+static unsigned catmemi_je_nbig; /* atomic: 0 lets every free skip the list */
+
+/* p's record, taken out of the list when take; NULL: p is no big block. */
+static catmemi_je_big *catmemi_je_s_big_find(const void *p, int take) {
+    catmemi_je_big *r;
+    if (__atomic_load_n(&catmemi_je_nbig, __ATOMIC_ACQUIRE) == 0) return NULL;
+    pthread_mutex_lock(&catmemi_je_big_mu);
+    for (r = catmemi_je_bigs; r != NULL && r->p != p; r = r->next) {}
+    if (r != NULL && take) {
+        if (r->prev != NULL)
+            r->prev->next = r->next;
+        else
+            catmemi_je_bigs = r->next;
+        if (r->next != NULL) r->next->prev = r->prev;
+        __atomic_fetch_sub(&catmemi_je_nbig, 1, __ATOMIC_RELEASE);
+    }
+    pthread_mutex_unlock(&catmemi_je_big_mu);
+    return r;
 }
 
 /* The bytes a block of p's kind can hold. */
 static size_t catmemi_je_s_usable(const void *p) {
     unsigned k;
+    catmemi_je_big *r = catmemi_je_s_big_find(p, 0);
+    if (r != NULL) return r->size;
     (void)catmemi_je_s_read(p, &k);
     if (k == CATMEMI_JE_SOLO) return ((const catmemi_je_solo *)((const char *)p - 64))->size;
     return catmemi_je_class_size[k];
@@ -114,20 +172,25 @@ static int catmemi_je_s_grow(catmemi_je_small *m) {
     return 1;
 }
 
-/* A block of class k: the shared list first, else carved. NULL: out of memory. */
-static void *catmemi_je_s_get(catmemi_slot *s, unsigned k) {
+/* A block of class k aligned to align (at most 64): the shared list first when align is
+   what every block has (16), else carved. NULL: out of memory. */
+static void *catmemi_je_s_get(catmemi_slot *s, unsigned k, size_t align) {
     catmemi_je_small *m = &s->je.sm;
     size_t size = catmemi_je_class_size[k];
     char *p = (char *)m->shared[k];
-    if (p != NULL) {
+    if (p != NULL && align <= 16) {
         m->shared[k] = *(void **)(void *)p;
         m->shared_bytes -= size;
         return p;
     }
-    /* cur may be past end: the last block's stride ran over it */
+    /* cur may be past end: the last block's stride ran over it. Rounding cur up keeps the
+       header's word after the previous block. */
+    if (m->cur != NULL)
+        m->cur = (char *)(((uintptr_t)m->cur + align - 1) & ~(uintptr_t)(align - 1));
     if ((m->cur == NULL || m->cur >= m->end || size > (size_t)(m->end - m->cur)) &&
         !catmemi_je_s_grow(m))
         return NULL;
+    m->cur = (char *)(((uintptr_t)m->cur + align - 1) & ~(uintptr_t)(align - 1));
     p = m->cur;
     m->cur = p + ((size + 8 + 15) & ~(size_t)15); /* the next block's header fits after this one */
     m->carved += size;
@@ -165,7 +228,7 @@ static void *catmemi_je_s_refill(catmemi_je_cache *c, catmemi_slot *s, unsigned 
     void *first = NULL, *p;
     unsigned i;
     catmemi_je_s_lock(&s->je.sm);
-    for (i = 0; i < b->fill && (p = catmemi_je_s_get(s, k)) != NULL; i++) {
+    for (i = 0; i < b->fill && (p = catmemi_je_s_get(s, k, 16)) != NULL; i++) {
         if (first == NULL)
             first = p;
         else
@@ -177,15 +240,16 @@ static void *catmemi_je_s_refill(catmemi_je_cache *c, catmemi_slot *s, unsigned 
     return first;
 }
 
-/* A block of class k from the shared lists, charged when s has a limit. */
-static void *catmemi_je_s_one(catmemi_slot *s, unsigned k) {
+/* A block of class k (aligned to align, at most 64) from the shared lists or the chunks,
+   charged when s has a limit. */
+static void *catmemi_je_s_one(catmemi_slot *s, unsigned k, size_t align) {
     catmemi_je_small *m = &s->je.sm;
     size_t size = catmemi_je_class_size[k], total = 0;
     int counted = catmemi_counted(s);
     void *p = NULL;
     catmemi_je_s_lock(m);
     if (!counted || (total = catmemi_charge(s, size)) != 0) {
-        p = catmemi_je_s_get(s, k);
+        p = catmemi_je_s_get(s, k, align);
         if (counted) {
             if (p != NULL)
                 catmemi_peak(s, total);
@@ -201,18 +265,25 @@ static void *catmemi_je_s_one(catmemi_slot *s, unsigned k) {
 
 /* ---- solo blocks ---------------------------------------------------------------------------- */
 
+/* A solo block's pointer must lie on a page jemalloc knows (sallocx and arenas.lookup read
+   it: the inline free, usable_size, frees without an arena): jemalloc registers every page of
+   a small block's slab but only the first and last pages of a large block, so a large (or more
+   aligned) solo block starts on a page and its pointer is on that page. Alignments of a page
+   or more cannot be had so: those blocks are BIG (below). */
 static void *catmemi_je_s_solo(catmemi_slot *s, size_t size, unsigned lg, int zero) {
     catmemi_je_small *m = &s->je.sm;
-    size_t align = (size_t)1 << lg, off = align > 64 ? align : 64, total = 0;
-    int counted = catmemi_counted(s);
+    size_t off = lg > 6 ? (size_t)1 << lg : 64, total = 0;
+    int counted = catmemi_counted(s), flags;
     catmemi_je_solo *h;
     char *base, *p;
     if (size > CATMEM_SIZE_MAX - off) return NULL;
     if (counted && (total = catmemi_charge(s, size)) == 0) return NULL;
-    base = (char *)CATMEMI_JE(mallocx)(off + size, CATMEMI_MALLOCX_ARENA(catmemi_je_backing) |
-                                                       CATMEMI_MALLOCX_TCACHE_NONE |
-                                                       (int)(lg > 4 ? lg : 0) |
-                                                       (zero ? CATMEMI_ZERO : 0));
+    flags = CATMEMI_MALLOCX_ARENA(catmemi_je_backing) | CATMEMI_MALLOCX_TCACHE_NONE |
+            (zero ? CATMEMI_ZERO : 0);
+    if (off + size > CATMEMI_JE_SMALL_MAX || lg > 6) flags |= 12; /* MALLOCX_LG_ALIGN: a page */
+    /* At least 640 bytes: jemalloc's size of the block is then above what a front cache of a
+       small arena keeps, so an inline free sends it to the slow path (see the top). */
+    base = (char *)CATMEMI_JE(mallocx)(off + size > 640 ? off + size : 640, flags);
     if (base == NULL) {
         if (counted) catmemi_uncharge(s, size);
         return NULL;
@@ -263,18 +334,71 @@ static void catmemi_je_s_solo_free(catmemi_slot *s, void *p) {
     CATMEMI_JE(dallocx)(h->base, CATMEMI_MALLOCX_TCACHE_NONE);
 }
 
+static void *catmemi_je_s_big(catmemi_slot *s, size_t size, unsigned lg, int zero) {
+    catmemi_je_small *m = &s->je.sm;
+    catmemi_je_big *r = (catmemi_je_big *)CATMEM_SYSTEM_MALLOC(sizeof *r);
+    size_t total = 0;
+    int counted = catmemi_counted(s);
+    if (r == NULL) return NULL;
+    if (counted && (total = catmemi_charge(s, size)) == 0) {
+        CATMEM_SYSTEM_FREE(r);
+        return NULL;
+    }
+    r->p = CATMEMI_JE(mallocx)(size, CATMEMI_MALLOCX_ARENA(catmemi_je_backing) |
+                                         CATMEMI_MALLOCX_TCACHE_NONE | (int)lg |
+                                         (zero ? CATMEMI_ZERO : 0));
+    if (r->p == NULL) {
+        if (counted) catmemi_uncharge(s, size);
+        CATMEM_SYSTEM_FREE(r);
+        return NULL;
+    }
+    r->size = size;
+    r->mapped = CATMEMI_JE(sallocx)(r->p, 0);
+    r->slot = s->id;
+    pthread_mutex_lock(&catmemi_je_big_mu);
+    r->prev = NULL;
+    r->next = catmemi_je_bigs;
+    if (r->next != NULL) r->next->prev = r;
+    catmemi_je_bigs = r;
+    __atomic_fetch_add(&catmemi_je_nbig, 1, __ATOMIC_RELEASE);
+    pthread_mutex_unlock(&catmemi_je_big_mu);
+    catmemi_je_s_lock(m);
+    m->solo_bytes += size;
+    m->solo_mapped += r->mapped;
+    catmemi_je_s_unlock(m);
+    if (counted) catmemi_peak(s, total);
+    __atomic_fetch_add(&s->je.nmalloc, 1, __ATOMIC_RELAXED);
+    return r->p;
+}
+
+/* r, out of the list: its block goes. */
+static void catmemi_je_s_big_free(catmemi_je_big *r) {
+    catmemi_slot *s = catmemi_slot_at(r->slot);
+    catmemi_je_s_lock(&s->je.sm);
+    s->je.sm.solo_bytes -= r->size;
+    s->je.sm.solo_mapped -= r->mapped;
+    catmemi_je_s_unlock(&s->je.sm);
+    if (catmemi_counted(s)) catmemi_uncharge(s, r->size);
+    __atomic_fetch_add(&s->je.ndalloc, 1, __ATOMIC_RELAXED);
+    CATMEMI_JE(dallocx)(r->p, CATMEMI_MALLOCX_TCACHE_NONE);
+    CATMEM_SYSTEM_FREE(r);
+}
+
 /* ---- what ops.h calls for a small arena ------------------------------------------------------ */
+
+static void *catmemi_je_s_big(catmemi_slot *s, size_t size, unsigned lg, int zero);
 
 static void *catmemi_je_s_alloc(catmemi_slot *s, size_t size, int opts) {
     unsigned lg = (unsigned)(opts & CATMEMI_LG_ALIGN_MASK);
-    if (size <= CATMEMI_JE_S_MAX && lg <= 4) {
+    if (lg >= 12) return catmemi_je_s_big(s, size, lg, opts & CATMEMI_ZERO);
+    if (size <= CATMEMI_JE_S_MAX && lg <= 6) { /* carved, 16- to 64-byte aligned */
         unsigned k = catmemi_je_class(size);
-        catmemi_je_cache *c = catmemi_je_s_cache(s);
+        catmemi_je_cache *c = lg <= 4 ? catmemi_je_s_cache(s) : NULL;
         void *p;
         if (c != NULL) {
             if ((p = catmemi_je_pop(c, k)) == NULL) p = catmemi_je_s_refill(c, s, k);
         } else {
-            p = catmemi_je_s_one(s, k);
+            p = catmemi_je_s_one(s, k, (size_t)1 << (lg > 4 ? lg : 4));
         }
         if (p != NULL && (opts & CATMEMI_ZERO)) memset(p, 0, size);
         return p;
@@ -287,9 +411,16 @@ static void *catmemi_je_s_alloc(catmemi_slot *s, size_t size, int opts) {
    shared list of the arena its header names. */
 static void catmemi_je_s_free(catmemi_slot *s, void *p) {
     unsigned k;
-    catmemi_slot *o = catmemi_je_s_read(p, &k);
+    catmemi_slot *o;
     catmemi_je_cache *c;
-    catmemi_je_small *m = &o->je.sm;
+    catmemi_je_small *m;
+    catmemi_je_big *r = catmemi_je_s_big_find(p, 1);
+    if (r != NULL) {
+        catmemi_je_s_big_free(r);
+        return;
+    }
+    o = catmemi_je_s_read(p, &k);
+    m = &o->je.sm;
     if (k == CATMEMI_JE_SOLO) {
         catmemi_je_s_solo_free(o, p);
         return;
@@ -307,18 +438,43 @@ static void catmemi_je_s_free(catmemi_slot *s, void *p) {
     __atomic_fetch_add(&o->je.ndalloc, 1, __ATOMIC_RELAXED);
 }
 
-/* p stays where it is while its class does not change (or, for a solo block, while it shrinks
-   by at most half); otherwise it moves to a new block of s. */
+static void catmemi_je_direct_free(catmemi_slot *s, void *p, size_t size); /* ops.h */
+
+/* p stays where it is while it is s's, its class does not change (or, for a solo block, it
+   shrinks by at most half and stays above CATMEMI_JE_S_MAX: a sized free of it must not reach
+   a front cache); otherwise it moves to a new block of s. p may be any arena's, as
+   for any realloc: a block with no small arena's header is a jemalloc arena's. */
 static void *catmemi_je_s_realloc(catmemi_slot *s, void *p, size_t size) {
-    size_t old = catmemi_je_s_usable(p);
+    unsigned k = 0;
+    catmemi_je_big *r = catmemi_je_s_big_find(p, 0);
+    catmemi_slot *o = r != NULL ? catmemi_slot_at(r->slot) : NULL;
+    size_t old;
     void *q;
-    if (old > CATMEMI_JE_S_MAX ? (size <= old && size > old / 2)
-                               : (size <= CATMEMI_JE_S_MAX &&
-                                  catmemi_je_class_size[catmemi_je_class(size)] == old))
+    /* Whose block? A big block is on the list; any other block of a small arena has its header
+       in the word before it. That word is read only where it is sure to be mapped: on p's own
+       page, or once jemalloc said p is in the small arenas' shared arena. */
+    if (r == NULL && (((uintptr_t)p & 4095) >= 8 || catmemi_je_in_small(catmemi_je_lookup(p))))
+        o = catmemi_je_s_try(p, &k);
+    old = o != NULL ? catmemi_je_s_usable(p) : CATMEMI_JE(sallocx)(p, 0);
+    if (o == s && r == NULL && k != CATMEMI_JE_SOLO && size <= CATMEMI_JE_S_MAX &&
+        catmemi_je_class_size[catmemi_je_class(size)] == old)
         return p;
+    if (o == s && k == CATMEMI_JE_SOLO && size > CATMEMI_JE_S_MAX && size <= old &&
+        size > old / 2) { /* a solo block shrinks where it is */
+        catmemi_je_solo *h = (catmemi_je_solo *)(void *)((char *)p - sizeof *h);
+        catmemi_je_s_lock(&s->je.sm);
+        s->je.sm.solo_bytes -= old - size;
+        h->size = size;
+        catmemi_je_s_unlock(&s->je.sm);
+        if (catmemi_counted(s)) catmemi_uncharge(s, old - size);
+        return p;
+    }
     if ((q = catmemi_je_s_alloc(s, size, 0)) == NULL) return NULL;
     memcpy(q, p, old < size ? old : size);
-    catmemi_je_s_free(s, p);
+    if (o != NULL)
+        catmemi_je_s_free(s, p);
+    else
+        catmemi_je_direct_free(NULL, p, 0);
     return q;
 }
 
@@ -363,6 +519,23 @@ static void catmemi_je_s_reset(catmemi_slot *s, int release) {
         hn = h->next;
         CATMEMI_JE(dallocx)(h->base, CATMEMI_MALLOCX_TCACHE_NONE);
     }
+    if (__atomic_load_n(&catmemi_je_nbig, __ATOMIC_ACQUIRE) != 0) {
+        catmemi_je_big *r, *rn;
+        pthread_mutex_lock(&catmemi_je_big_mu);
+        for (r = catmemi_je_bigs; r != NULL; r = rn) {
+            rn = r->next;
+            if (r->slot != s->id) continue;
+            if (r->prev != NULL)
+                r->prev->next = r->next;
+            else
+                catmemi_je_bigs = r->next;
+            if (r->next != NULL) r->next->prev = r->prev;
+            __atomic_fetch_sub(&catmemi_je_nbig, 1, __ATOMIC_RELEASE);
+            CATMEMI_JE(dallocx)(r->p, CATMEMI_MALLOCX_TCACHE_NONE);
+            CATMEM_SYSTEM_FREE(r);
+        }
+        pthread_mutex_unlock(&catmemi_je_big_mu);
+    }
     m->chunks = 0;
     m->solos = NULL;
     m->cur = m->end = NULL;
@@ -399,6 +572,12 @@ static void catmemi_je_s_count_from_now(catmemi_slot *s) {
 /* fork(): every small arena's lock is held around it, after catmemi_mu. */
 static void catmemi_je_s_fork(int phase) { /* 0 prepare, 1 parent, 2 child */
     unsigned i, n = __atomic_load_n(&catmemi_nslots, __ATOMIC_ACQUIRE);
+    if (phase == 0)
+        pthread_mutex_lock(&catmemi_je_big_mu);
+    else if (phase == 1)
+        pthread_mutex_unlock(&catmemi_je_big_mu);
+    else
+        pthread_mutex_init(&catmemi_je_big_mu, NULL);
     for (i = CATMEM_KIND_COUNT; i < n; i++) {
         catmemi_je_small *m = &catmemi_slot_at(i)->je.sm;
         if (!catmemi_slot_at(i)->je.small) continue;

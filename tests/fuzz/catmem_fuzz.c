@@ -233,6 +233,9 @@ static int trace;
 static int avoid_known;
 static int exact_sys; /* the live backend is the system backend */
 static int exact_je;  /* the live backend is jemalloc and sallocx is at hand */
+/* User arenas are small on jemalloc (backends/jemalloc/small.h): the backend is jemalloc, or
+   the runtime backend bound to jemalloc. */
+static int small_arenas;
 
 /* ---- input ------------------------------------------------------------------------------------ */
 
@@ -630,13 +633,19 @@ static void check_sane(const catmem_stats *st, const char *what) {
 }
 
 /* What the arena counts for a block: its usable size (the size class), which must cover what
-   was asked for and, on jemalloc, be jemalloc's own figure. */
+   was asked for and, on jemalloc, be jemalloc's own figure in a built-in arena (a jemalloc
+   arena of its own). A user arena there is small (backends/jemalloc/small.h): its blocks of up
+   to 512 bytes have their size class, larger or more aligned ones exactly what was asked. */
 static size_t usable(const blk *b) {
     size_t u = catmem_usable_size(b->p), asked = b->size ? b->size : 1;
     CHECK(u >= asked, "catmem_usable_size(%p) = %zu < %zu asked for", b->p, u, asked);
 #if defined(FUZZ_HAVE_SALLOCX)
-    if (exact_je) CHECK(u == sallocx(b->p, 0), "catmem_usable_size(%p) = %zu, sallocx %zu", b->p,
-                        u, sallocx(b->p, 0));
+    if (exact_je && b->kind == BLK_ARENA && b->ar < CATMEM_KIND_COUNT)
+        CHECK(u == sallocx(b->p, 0), "catmem_usable_size(%p) = %zu, sallocx %zu", b->p, u,
+              sallocx(b->p, 0));
+    else if (exact_je && b->kind == BLK_ARENA) /* aligned ones may be either */
+        CHECK(u == asked || (asked <= 512 && u == nallocx(asked, 0)),
+              "catmem_usable_size(%p) = %zu in a small arena, for %zu asked", b->p, u, asked);
 #endif
     return u;
 }
@@ -2256,7 +2265,12 @@ static void op_decay(void) {
     catmem_arena *h = pick_arena();
     long d = v[u8() % 6], m = v[u8() % 6];
     int rc, want = handle_err(h), bad = (d < -1 || m < -1) ? EINVAL : 0;
-    if (want == 0) want = bad ? bad : exact_sys ? ENOTSUP : 0;
+    /* No decay of its own: every arena on the system backend, a user (small) arena on
+       jemalloc. */
+    if (want == 0 && bad)
+        want = bad;
+    else if (want == 0 && (exact_sys || (small_arenas && arena_of(h) >= CATMEM_KIND_COUNT)))
+        want = ENOTSUP;
     CTL(rc, catmem_arena_set_decay(h, d, m));
     T("catmem_arena_set_decay(%s, %ld, %ld) = %s\n", hdesc(h), d, m, ename(rc));
     CHECK(rc == want || (bad && rc == bad), "catmem_arena_set_decay(%s, %ld, %ld) = %s, expected %s",
@@ -2832,6 +2846,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
         builtin_id[k] = catmem_arena_id(builtin[k]);
     }
     exact_sys = strcmp(catmem_backend_name(), "system") == 0;
+    small_arenas = strcmp(catmem_backend_name(), "jemalloc") == 0;
 #if defined(FUZZ_HAVE_SALLOCX)
     exact_je = strcmp(catmem_backend_name(), "jemalloc") == 0;
 #endif
