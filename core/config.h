@@ -104,12 +104,14 @@
 #  define CATMEM_JEMALLOC_TCACHES 1024
 #endif
 
-/* CATMEM_JEMALLOC_SMALL_ARENAS [impl]: jemalloc backend: 1 (the default) makes every user
-   arena small (blocks carved from chunks of one shared jemalloc arena: any number of arenas,
-   about 1 KiB each; backends/jemalloc/small.h); 0 gives every arena a jemalloc arena of its
-   own (about 4,000 at most, 120 KB each), as the built-in arenas always have. */
+/* CATMEM_JEMALLOC_SMALL_ARENAS [every file]: jemalloc backend: 1 makes every user arena small
+   (blocks carved from chunks of one shared jemalloc arena: any number of arenas, about 1 KiB
+   each; backends/jemalloc/small.h); 0, the default for now, gives every arena a jemalloc arena
+   of its own (about 4,000 at most, 120 KB each), as the built-in arenas always have. Not yet
+   the default: a busy small arena is slower (the Lua VM in bench/ took 1.2x glibc's time
+   against 0.75x), see bench/results/lifetimes.md. */
 #ifndef CATMEM_JEMALLOC_SMALL_ARENAS
-#  define CATMEM_JEMALLOC_SMALL_ARENAS 1
+#  define CATMEM_JEMALLOC_SMALL_ARENAS 0
 #endif
 
 /* CATMEM_REGION_ALIGN, CATMEM_REGION_CHUNK_MIN, CATMEM_REGION_CHUNK_MAX [every file]: the

@@ -60,18 +60,20 @@ def catmem_test(name, srcs, variants = VARIANTS.keys(), copts = [], linkopts = [
         tests.append(test)
     native.test_suite(name = name, tests = tests)
 
-def catmem_own_test(name, srcs, variants = VARIANTS.keys(), linkopts = [], **kwargs):
+def catmem_own_test(name, srcs, variants = VARIANTS.keys(), linkopts = [], defines = [], **kwargs):
     """Like catmem_test, for a test that compiles catmem's implementation itself.
 
     Its source defines CATMEM_IMPLEMENTATION and the configuration it needs (macros that must be
-    the same in every file, so no catmem library can be linked); each <name>_<variant> gets the
-    variant's backend macro and links what that backend needs.
+    the same in every file, so no catmem library can be linked), or defines gives them; each
+    <name>_<variant> gets the variant's backend macro and links what that backend needs.
 
     Args:
       name: base name.
       srcs: test sources.
       variants: the backend variants to test (default: all).
       linkopts: extra libraries.
+      defines: macros for the test's sources (CATMEM_IMPLEMENTATION and a configuration, to run
+        a catmem_test's source on a configuration of its own).
       **kwargs: passed to every cc_test (size, timeout, tags, ...).
     """
     tags = kwargs.pop("tags", [])
@@ -83,7 +85,7 @@ def catmem_own_test(name, srcs, variants = VARIANTS.keys(), linkopts = [], **kwa
             name = test,
             srcs = srcs + ["testing.h"],
             copts = ["-Wall", "-Wextra", "-Werror"],
-            local_defines = ["CATMEM_BACKEND_" + v.backend.upper()] + v.defines,
+            local_defines = ["CATMEM_BACKEND_" + v.backend.upper()] + v.defines + defines,
             deps = ["//:headers"],
             env = v.env,
             linkopts = ["-lcmocka", "-ldl", "-lpthread"] +

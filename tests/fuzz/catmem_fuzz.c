@@ -233,8 +233,8 @@ static int trace;
 static int avoid_known;
 static int exact_sys; /* the live backend is the system backend */
 static int exact_je;  /* the live backend is jemalloc and sallocx is at hand */
-/* User arenas are small on jemalloc (backends/jemalloc/small.h): the backend is jemalloc, or
-   the runtime backend bound to jemalloc. */
+/* User arenas are small (CATMEM_JEMALLOC_SMALL_ARENAS, backends/jemalloc/small.h): on jemalloc,
+   or the runtime backend bound to it. */
 static int small_arenas;
 
 /* ---- input ------------------------------------------------------------------------------------ */
@@ -640,7 +640,7 @@ static size_t usable(const blk *b) {
     size_t u = catmem_usable_size(b->p), asked = b->size ? b->size : 1;
     CHECK(u >= asked, "catmem_usable_size(%p) = %zu < %zu asked for", b->p, u, asked);
 #if defined(FUZZ_HAVE_SALLOCX)
-    if (exact_je && b->kind == BLK_ARENA && b->ar < CATMEM_KIND_COUNT)
+    if (exact_je && b->kind == BLK_ARENA && (b->ar < CATMEM_KIND_COUNT || !small_arenas))
         CHECK(u == sallocx(b->p, 0), "catmem_usable_size(%p) = %zu, sallocx %zu", b->p, u,
               sallocx(b->p, 0));
     else if (exact_je && b->kind == BLK_ARENA) /* aligned ones may be either */
@@ -2846,7 +2846,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
         builtin_id[k] = catmem_arena_id(builtin[k]);
     }
     exact_sys = strcmp(catmem_backend_name(), "system") == 0;
-    small_arenas = strcmp(catmem_backend_name(), "jemalloc") == 0;
+    small_arenas = CATMEM_JEMALLOC_SMALL_ARENAS && strcmp(catmem_backend_name(), "jemalloc") == 0;
 #if defined(FUZZ_HAVE_SALLOCX)
     exact_je = strcmp(catmem_backend_name(), "jemalloc") == 0;
 #endif
