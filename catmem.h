@@ -80,6 +80,18 @@
                             caches, all arenas together; 0: every call goes to the arena's lock.
    CATMEM_JEMALLOC_TCACHES  jemalloc: how many jemalloc caches catmem may hold for busy (thread,
                             arena) pairs, all threads together (THREADS).
+   CATMEM_JEMALLOC_SMALL_ARENAS  jemalloc: 1 makes every user arena SMALL (not yet the default):
+                            no jemalloc arena of its own, its blocks carved from 1-8 KiB chunks
+                            of one jemalloc arena all small arenas share (backends/jemalloc/
+                            small.h). Any number of them (about 1 KiB each, where an arena of
+                            its own costs 120 KB and jemalloc makes about 4,000), created and
+                            released in a fraction of the time. What differs: a small arena
+                            keeps its chunks until reset or release (catmem_arena_purge returns
+                            nothing of them), has no decay of its own (ENOTSUP), counts a limit
+                            exactly (from its first limit every call takes its lock), and its
+                            first 256 calls take its lock before its threads get front caches;
+                            statistics: allocated is what its chunks hand out less what waits
+                            on its free lists (blocks in front caches count), mapped its chunks.
    CATMEM_DEBUG             1: check on every free that the pointer belongs to the arena given,
                             check catmem's internal invariants, and abort with a message on
                             misuse that cannot be reported otherwise. Slow (jemalloc: one
@@ -225,7 +237,8 @@
      ENAMETOOLONG  name longer than CATMEM_NAME_MAX.
      EAGAIN      jemalloc cannot create more arenas: on the jemalloc backend each live arena is
                  a jemalloc arena, and jemalloc makes about 4,000 (catmem has no cap of its
-                 own; the system backend's arenas are limited by memory alone).
+                 own; the system backend's arenas, and small ones on jemalloc, are limited by
+                 memory alone: CATMEM_JEMALLOC_SMALL_ARENAS).
      ENOTSUP     the feature does not exist on this backend or in this process (profiling without
                  MALLOC_CONF=prof:true, decay tuning on the system backend).
      ENOENT      catmem_arena_find found no arena of that name.

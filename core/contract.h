@@ -45,8 +45,10 @@
                              taking an arena's mutex.
      4. catmemi_sys_large_mu system engine: the large-block table.
    Leaves, held around nothing else: catmemi_oom_mu (the out-of-memory handler and its
-   argument), catmemi_info_mu (writers of catmem_backend_info's text). The jemalloc engine has
-   no lock of its own (jemalloc's are below all of these). "mu" below: called with catmemi_mu
+   argument), catmemi_info_mu (writers of catmem_backend_info's text); on jemalloc a small
+   arena's spin lock (catmemi_je_small.mu) and catmemi_je_big_mu, taken with or without
+   catmemi_mu, and around nothing of catmem's but jemalloc calls (jemalloc's locks are below
+   all of these). "mu" below: called with catmemi_mu
    held. Every other operation may run on any thread at any time, concurrently with allocation
    and free in the same arena, except where THREADS in the manual says otherwise (reset and
    release: nobody else uses that arena). Under CATMEM_DEBUG, CATMEMI_ASSERT_LOCKED checks

@@ -1,6 +1,7 @@
 /* catmem's jemalloc engine: its data layout and its inline paths. Included once, by
    backends/inline.h, in every file that includes catmem.h. The engine's other files, in the
-   order core/impl.h compiles them: cache.h (the front caches), ops.h (the operations).
+   order core/impl.h compiles them: cache.h (the front caches), small.h (small arenas, below:
+   CATMEM_JEMALLOC_SMALL_ARENAS), ops.h (the operations).
 
    HOW IT WORKS
    Every catmem arena is a jemalloc manual arena (arenas.create), made once per slot and kept
