@@ -175,12 +175,33 @@
      Sizes above CATMEM_SIZE_MAX fail at once, without it. A thread never re-enters it (an
      allocation failing inside it just fails); several threads may run it at once.
    - Limits (catmem_arena_set_limit): see LIMITS below.
-   - catmem_report(out, CATMEM_REPORT_TEXT or _JSON) writes every live arena (name, id, parent,
-     statistics with peak and limit, pending cleanups) and the total, as a table or as one JSON
-     object; an anonymous arena is "#<id>" in the table and has the name null in JSON, where
-     "parent_id" gives its parent's id. With
-     CATMEM_REPORT=stderr, stdout or a file path in the environment at the first init, the
-     report is written when the process exits (JSON when the path ends in ".json").
+   - catmem_report(out, CATMEM_REPORT_TEXT, _JSON or _OPENMETRICS) writes every live arena (name,
+     id, parent, statistics with peak and limit, pending cleanups) and the total, as a table, as
+     one JSON object, or as OpenMetrics text for a metrics scraper (below); an anonymous arena is
+     "#<id>" in the table and has the name null in JSON, where "parent_id" gives its parent's
+     id. With CATMEM_REPORT=stderr, stdout or a file path in the environment at the first init,
+     the report is written when the process exits (JSON when the path ends in ".json",
+     OpenMetrics when it ends in ".om" or ".prom", the table otherwise).
+   - The OpenMetrics text (application/openmetrics-text; version=1.0.0, ending with "# EOF"):
+     per arena the gauges catmem_arena_allocated_bytes, _active_bytes, _resident_bytes,
+     _mapped_bytes, _peak_bytes, _limit_bytes (arenas with a limit only) and catmem_arena_cleanups
+     (pending), and the counters catmem_arena_allocations_total and catmem_arena_frees_total
+     (nmalloc, ndalloc), each series labelled arena (the name, "#<id>" when anonymous), id (no
+     two live arenas share one) and parent ("" at the top). Label values are escaped, and bytes
+     of a name that are not UTF-8 are written as U+FFFD. Totals, each named for what it is:
+     catmem_all_arenas_<figure>_bytes, the sum over catmem's live arenas on every backend;
+     catmem_backend_<figure>_bytes{backend=...}, catmem_total_stats (the whole process on
+     jemalloc, catmem's arenas on the system backend: STATISTICS); catmem_arenas, the live
+     arenas. Bounded: past CATMEM_REPORT_OPENMETRICS_ARENAS (1,000) live arenas, those with the
+     most allocated bytes (the lower id first among equals) have series of their own, and the
+     rest are summed into one series labelled arena="(other)" (its peak the sum of their peaks,
+     no limit); catmem_arenas_other says how many it sums. Counters restart from zero when an
+     arena's id goes to a new arena, and the (other) series' move when arenas change places.
+     Name arenas that come and go (one per request) after something stable, or leave them
+     anonymous: a new name is a new series for the scraper to keep. The report reads every
+     arena's statistics, in time linear in the arenas on the system backend; on jemalloc each
+     read refreshes all of jemalloc's statistics (STATISTICS), so the time grows with the
+     square of the number of arenas.
 
    LIMITS
    ======
@@ -362,7 +383,8 @@
    caches (THREADS).
    catmem_total_stats covers the whole process on jemalloc (everything jemalloc serves) and the
    sum of catmem's arenas on the system backend; its nmalloc and ndalloc are catmem's calls in
-   every arena, its peak and limit 0. On the system backend the figures are exact
+   every arena, its peak and limit 0. The OpenMetrics report gives both, apart: the sum of
+   catmem's arenas and this figure (LIFETIMES). On the system backend the figures are exact
    whatever the threads do: a block freed by another thread counts as freed the moment it is
    freed, even while its owner sleeps, and its memory counts as resident until a purge (or
    another thread's need for a segment) takes its page back. While other threads allocate, the
@@ -556,9 +578,16 @@ typedef int (*catmem_oom_fn)(catmem_arena *a, size_t size, void *arg);
 CATMEMI_API void catmem_set_oom_handler(catmem_oom_fn fn, void *arg);
 
 /* Every live arena (name, id, parent, statistics, pending cleanups) and the total, as a
-   readable table or as one JSON object. */
-#define CATMEM_REPORT_TEXT 0
-#define CATMEM_REPORT_JSON 1
+   readable table, as one JSON object, or as OpenMetrics text for a metrics scraper (LIFETIMES
+   says what each holds). 0 or an errno value: EINVAL for a NULL stream or an unknown format,
+   EIO when the stream could not be written (ERRORS). */
+#define CATMEM_REPORT_TEXT        0
+#define CATMEM_REPORT_JSON        1
+#define CATMEM_REPORT_OPENMETRICS 2
+/* The OpenMetrics exposition gives series of their own to this many arenas at most, those with
+   the most allocated bytes, and sums the rest into one series, arena "(other)": a scrape stays
+   bounded with any number of arenas. */
+#define CATMEM_REPORT_OPENMETRICS_ARENAS 1000
 CATMEMI_API int catmem_report(FILE *out, int flags);
 
 /* >>allocation (the fast paths are inline, below) ============================================== */

@@ -1,5 +1,5 @@
-/* catmem: catmem_report, as text or JSON, and the report at exit (CATMEM_REPORT). Part of the
-   implementation (core/impl.h). */
+/* catmem: catmem_report, as text, JSON or OpenMetrics, and the report at exit (CATMEM_REPORT).
+   Part of the implementation (core/impl.h). */
 #ifndef CATMEMI_IMPL_H
 #  error "catmem: include catmem.h, not catmem's internal files"
 #endif
@@ -115,9 +115,257 @@ static void catmemi_report_print(FILE *out, int json, const catmemi_report_row *
     fputs("\n", out);
 }
 
+/* ---- OpenMetrics: one family per figure, one series per arena, then the totals ------------- */
+
+/* The length of the well-formed UTF-8 sequence at s (1 to 4 bytes), or minus the length of the
+   longest start of one that s holds (at least 1): the bytes a decoder replaces with one U+FFFD
+   (Unicode's "maximal subpart", as Python and browsers do). A NUL ends any sequence. */
+static int catmemi_utf8(const unsigned char *s) {
+    unsigned char lo = 0x80, hi = 0xbf;
+    int n, i;
+    if (s[0] < 0x80) return 1;
+    if (s[0] >= 0xc2 && s[0] <= 0xdf) {
+        n = 2;
+    } else if (s[0] >= 0xe0 && s[0] <= 0xef) {
+        n = 3;
+        if (s[0] == 0xe0) lo = 0xa0; /* no overlong forms */
+        if (s[0] == 0xed) hi = 0x9f; /* no surrogates */
+    } else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
+        n = 4;
+        if (s[0] == 0xf0) lo = 0x90;
+        if (s[0] == 0xf4) hi = 0x8f; /* nothing above U+10FFFF */
+    } else {
+        return -1;
+    }
+    for (i = 1; i < n; i++, lo = 0x80, hi = 0xbf)
+        if (s[i] < lo || s[i] > hi) return -i;
+    return n;
+}
+
+/* A label value. OpenMetrics escapes backslash, double quote and newline, and takes UTF-8 only:
+   names are the caller's bytes, and one stray byte must not make a scraper refuse everything,
+   so what is not UTF-8 becomes U+FFFD (the id label still tells the arenas apart). */
+static void catmemi_om_str(FILE *out, const char *str) {
+    const unsigned char *s = (const unsigned char *)str;
+    while (*s != '\0') {
+        int n = catmemi_utf8(s);
+        if (n < 0) {
+            fputs("\xef\xbf\xbd", out);
+            s += -n;
+        } else if (*s == '\\' || *s == '"' || *s == '\n') {
+            fputc('\\', out);
+            fputc(*s == '\n' ? 'n' : *s, out);
+            s++;
+        } else {
+            fwrite(s, 1, (size_t)n, out);
+            s += n;
+        }
+    }
+}
+
+/* Every series of an arena carries its name (#<id> when anonymous, as in the text table), its
+   id, which no other live arena has, and its parent ("" at the top). The aggregate of the
+   arenas past the cap is the row with id -1. */
+static void catmemi_om_labels(FILE *out, const catmemi_report_row *r) {
+    char buf[16];
+    if (r->id < 0) {
+        fputs("{arena=\"(other)\",id=\"(other)\",parent=\"\"}", out);
+        return;
+    }
+    fputs("{arena=\"", out);
+    catmemi_om_str(out, catmemi_text_name(r->name, r->id, buf));
+    fprintf(out, "\",id=\"%d\",parent=\"", r->id);
+    catmemi_om_str(out, r->parent_id < 0 ? "" : catmemi_text_name(r->parent, r->parent_id, buf));
+    fputs("\"}", out);
+}
+
+/* What a family shows: one series per arena, the sum over the arenas, the backend's figure for
+   the process (catmem_total_stats), or a count of arenas. */
+enum { CATMEMI_OM_ARENA, CATMEMI_OM_SUM, CATMEMI_OM_BACKEND, CATMEMI_OM_COUNT };
+/* Which figure: catmem_stats' fields, the pending cleanups, or (CATMEMI_OM_COUNT) the live
+   arenas and the arenas past the cap. */
+enum {
+    CATMEMI_OM_ALLOCATED,
+    CATMEMI_OM_ACTIVE,
+    CATMEMI_OM_RESIDENT,
+    CATMEMI_OM_MAPPED,
+    CATMEMI_OM_PEAK,
+    CATMEMI_OM_LIMIT,
+    CATMEMI_OM_NMALLOC,
+    CATMEMI_OM_NDALLOC,
+    CATMEMI_OM_CLEANUPS
+};
+
+typedef struct catmemi_om_family {
+    const char *name; /* after "catmem_"; a name ending in _bytes has the unit bytes */
+    const char *type; /* "gauge" or "counter" (its samples end in _total) */
+    int kind, field;
+    const char *help; /* no backslash, quote or newline: written as it is */
+} catmemi_om_family;
+
+#define CATMEMI_OM_STR(x)  #x
+#define CATMEMI_OM_XSTR(x) CATMEMI_OM_STR(x)
+#define CATMEMI_OM_CAP     CATMEMI_OM_XSTR(CATMEM_REPORT_OPENMETRICS_ARENAS) /* "1000" */
+
+/* The exposition, in this order. Each help text names the catmem_stats field or the call its
+   figure comes from, so that whoever reads a dashboard finds its meaning on each backend
+   (STATISTICS in catmem.h). */
+static const catmemi_om_family catmemi_om_families[] = {
+    {"arena_allocated_bytes", "gauge", CATMEMI_OM_ARENA, CATMEMI_OM_ALLOCATED,
+     "Bytes in the arena's live blocks, size-class rounded (catmem_stats.allocated)."},
+    {"arena_active_bytes", "gauge", CATMEMI_OM_ARENA, CATMEMI_OM_ACTIVE,
+     "Bytes of the arena's pages in use (catmem_stats.active)."},
+    {"arena_resident_bytes", "gauge", CATMEMI_OM_ARENA, CATMEMI_OM_RESIDENT,
+     "Bytes of the arena physically resident (catmem_stats.resident)."},
+    {"arena_mapped_bytes", "gauge", CATMEMI_OM_ARENA, CATMEMI_OM_MAPPED,
+     "Bytes mapped for the arena (catmem_stats.mapped)."},
+    {"arena_peak_bytes", "gauge", CATMEMI_OM_ARENA, CATMEMI_OM_PEAK,
+     "Highest allocated bytes since the arena was created or last reset (catmem_stats.peak); "
+     "for arena (other), the sum of its arenas' peaks."},
+    {"arena_limit_bytes", "gauge", CATMEMI_OM_ARENA, CATMEMI_OM_LIMIT,
+     "The arena's limit (catmem_arena_set_limit); only arenas that have one."},
+    {"arena_allocations", "counter", CATMEMI_OM_ARENA, CATMEMI_OM_NMALLOC,
+     "catmem calls that handed out a block of the arena (catmem_stats.nmalloc)."},
+    {"arena_frees", "counter", CATMEMI_OM_ARENA, CATMEMI_OM_NDALLOC,
+     "Blocks of the arena freed, by a free or by a reset (catmem_stats.ndalloc)."},
+    {"arena_cleanups", "gauge", CATMEMI_OM_ARENA, CATMEMI_OM_CLEANUPS,
+     "Cleanups registered on the arena and not run yet (catmem_arena_on_reset)."},
+    {"all_arenas_allocated_bytes", "gauge", CATMEMI_OM_SUM, CATMEMI_OM_ALLOCATED,
+     "Sum of catmem_arena_allocated_bytes: catmem's live arenas, on every backend."},
+    {"all_arenas_active_bytes", "gauge", CATMEMI_OM_SUM, CATMEMI_OM_ACTIVE,
+     "Sum of catmem_arena_active_bytes: catmem's live arenas, on every backend."},
+    {"all_arenas_resident_bytes", "gauge", CATMEMI_OM_SUM, CATMEMI_OM_RESIDENT,
+     "Sum of catmem_arena_resident_bytes: catmem's live arenas, on every backend."},
+    {"all_arenas_mapped_bytes", "gauge", CATMEMI_OM_SUM, CATMEMI_OM_MAPPED,
+     "Sum of catmem_arena_mapped_bytes: catmem's live arenas, on every backend."},
+    {"backend_allocated_bytes", "gauge", CATMEMI_OM_BACKEND, CATMEMI_OM_ALLOCATED,
+     "catmem_total_stats allocated: on jemalloc the whole process (every block jemalloc serves, "
+     "catmem's or not); on the system backend catmem's arenas "
+     "(catmem_all_arenas_allocated_bytes)."},
+    {"backend_active_bytes", "gauge", CATMEMI_OM_BACKEND, CATMEMI_OM_ACTIVE,
+     "catmem_total_stats active: on jemalloc the whole process; on the system backend catmem's "
+     "arenas (catmem_all_arenas_active_bytes)."},
+    {"backend_resident_bytes", "gauge", CATMEMI_OM_BACKEND, CATMEMI_OM_RESIDENT,
+     "catmem_total_stats resident: on jemalloc the whole process; on the system backend "
+     "catmem's arenas (catmem_all_arenas_resident_bytes)."},
+    {"backend_mapped_bytes", "gauge", CATMEMI_OM_BACKEND, CATMEMI_OM_MAPPED,
+     "catmem_total_stats mapped: on jemalloc the whole process; on the system backend catmem's "
+     "arenas (catmem_all_arenas_mapped_bytes)."},
+    {"arenas", "gauge", CATMEMI_OM_COUNT, 0, "Live arenas, the built-in ones included."},
+    {"arenas_other", "gauge", CATMEMI_OM_COUNT, 1,
+     "Arenas summed into the series of arena (other): all but the " CATMEMI_OM_CAP
+     " with the most allocated bytes (CATMEM_REPORT_OPENMETRICS_ARENAS)."},
+};
+
+static unsigned long long catmemi_om_value(const catmem_stats *st, unsigned cleanups, int field) {
+    switch (field) {
+    case CATMEMI_OM_ALLOCATED: return st->allocated;
+    case CATMEMI_OM_ACTIVE: return st->active;
+    case CATMEMI_OM_RESIDENT: return st->resident;
+    case CATMEMI_OM_MAPPED: return st->mapped;
+    case CATMEMI_OM_PEAK: return st->peak;
+    case CATMEMI_OM_LIMIT: return st->limit;
+    case CATMEMI_OM_NMALLOC: return st->nmalloc;
+    case CATMEMI_OM_NDALLOC: return st->ndalloc;
+    default: return cleanups;
+    }
+}
+
+/* sum += st, the limit aside (a sum of limits limits nothing). */
+static void catmemi_om_add(catmem_stats *sum, const catmem_stats *st) {
+    sum->allocated += st->allocated;
+    sum->active += st->active;
+    sum->resident += st->resident;
+    sum->mapped += st->mapped;
+    sum->peak += st->peak;
+    sum->nmalloc += st->nmalloc;
+    sum->ndalloc += st->ndalloc;
+}
+
+/* The order in which arenas earn series of their own: most allocated bytes first, then the
+   oldest slot, so that a scrape's choice is repeatable. */
+static int catmemi_om_by_bytes(const void *a, const void *b) {
+    const catmemi_report_row *x = (const catmemi_report_row *)a, *y = (const catmemi_report_row *)b;
+    if (x->st.allocated != y->st.allocated) return x->st.allocated > y->st.allocated ? -1 : 1;
+    return x->id < y->id ? -1 : x->id > y->id;
+}
+
+/* What the exposition shows: rows[0, shown) one by one, the rest summed into other. */
+typedef struct catmemi_om_view {
+    const catmemi_report_row *rows;
+    unsigned n, shown;        /* live arenas; how many have series of their own */
+    catmemi_report_row other; /* id -1 */
+    catmem_stats sum;         /* every live arena */
+    const catmem_stats *backend;
+} catmemi_om_view;
+
+/* Bounded output whatever the number of arenas: past CATMEM_REPORT_OPENMETRICS_ARENAS, the rows
+   are sorted (in place: no memory that could fail) so that those with the most allocated bytes
+   come first, and the rest are summed into v->other. Otherwise they stay in id order. */
+static void catmemi_om_select(catmemi_om_view *v, catmemi_report_row *rows, unsigned n) {
+    unsigned i;
+    memset(v, 0, sizeof *v);
+    v->rows = rows;
+    v->n = v->shown = n;
+    v->other.id = v->other.parent_id = -1;
+    for (i = 0; i < n; i++) catmemi_om_add(&v->sum, &rows[i].st);
+    if (n <= CATMEM_REPORT_OPENMETRICS_ARENAS) return;
+    qsort(rows, n, sizeof *rows, catmemi_om_by_bytes);
+    v->shown = CATMEM_REPORT_OPENMETRICS_ARENAS;
+    for (i = v->shown; i < n; i++) {
+        catmemi_om_add(&v->other.st, &rows[i].st);
+        v->other.cleanups += rows[i].cleanups;
+    }
+}
+
+static void catmemi_om_sample(FILE *out, const catmemi_om_family *f, const catmemi_report_row *r) {
+    int counter = f->type[0] == 'c';
+    if (f->field == CATMEMI_OM_LIMIT && (r->st.limit == 0 || r->id < 0)) return;
+    fprintf(out, "catmem_%s%s", f->name, counter ? "_total" : "");
+    catmemi_om_labels(out, r);
+    fprintf(out, " %llu\n", catmemi_om_value(&r->st, r->cleanups, f->field));
+}
+
+/* One family: its metadata, then its samples. */
+static void catmemi_om_family_print(FILE *out, const catmemi_om_family *f,
+                                    const catmemi_om_view *v) {
+    size_t len = strlen(f->name);
+    unsigned i;
+    fprintf(out, "# TYPE catmem_%s %s\n", f->name, f->type);
+    if (len > 6 && strcmp(f->name + len - 6, "_bytes") == 0)
+        fprintf(out, "# UNIT catmem_%s bytes\n", f->name);
+    fprintf(out, "# HELP catmem_%s %s\n", f->name, f->help);
+    switch (f->kind) {
+    case CATMEMI_OM_ARENA:
+        for (i = 0; i < v->shown; i++) catmemi_om_sample(out, f, &v->rows[i]);
+        if (v->shown < v->n) catmemi_om_sample(out, f, &v->other);
+        break;
+    case CATMEMI_OM_SUM:
+        fprintf(out, "catmem_%s %llu\n", f->name, catmemi_om_value(&v->sum, 0, f->field));
+        break;
+    case CATMEMI_OM_BACKEND:
+        fprintf(out, "catmem_%s{backend=\"%s\"} %llu\n", f->name, catmemi_be->name,
+                catmemi_om_value(v->backend, 0, f->field));
+        break;
+    default: fprintf(out, "catmem_%s %u\n", f->name, f->field == 0 ? v->n : v->n - v->shown);
+    }
+}
+
+/* The OpenMetrics text exposition (application/openmetrics-text 1.0.0), ending with # EOF. */
+static void catmemi_om_print(FILE *out, catmemi_report_row *rows, unsigned n,
+                             const catmem_stats *backend) {
+    catmemi_om_view v;
+    unsigned i;
+    catmemi_om_select(&v, rows, n);
+    v.backend = backend;
+    for (i = 0; i < sizeof catmemi_om_families / sizeof catmemi_om_families[0]; i++)
+        catmemi_om_family_print(out, &catmemi_om_families[i], &v);
+    fputs("# EOF\n", out);
+}
+
 /* The report whatever catmem's state (the exit report runs after a shutdown too). Statistics a
    backend cannot give are zeros, as everywhere. */
-static int catmemi_report(FILE *out, int json) {
+static int catmemi_report(FILE *out, int format) {
     int saved = errno, err; /* calloc and stdio may set errno; a control function leaves it */
     catmemi_report_row *rows;
     catmem_stats total;
@@ -148,7 +396,10 @@ static int catmemi_report(FILE *out, int json) {
     for (i = 0; i < n; i++) (void)catmemi_stats_of(catmemi_slot_at(rows[i].slot), &rows[i].st);
     memset(&total, 0, sizeof total);
     (void)catmemi_stats_done(catmemi_be->total_stats(&total), &total);
-    catmemi_report_print(out, json, rows, n, &total);
+    if (format == CATMEM_REPORT_OPENMETRICS)
+        catmemi_om_print(out, rows, n, &total);
+    else
+        catmemi_report_print(out, format == CATMEM_REPORT_JSON, rows, n, &total);
     CATMEM_SYSTEM_FREE(rows);
     err = ferror(out) || fflush(out) != 0 ? EIO : 0;
     errno = saved;
@@ -156,23 +407,34 @@ static int catmemi_report(FILE *out, int json) {
 }
 
 CATMEMI_API int catmem_report(FILE *out, int flags) {
-    if (out == NULL || (flags != CATMEM_REPORT_TEXT && flags != CATMEM_REPORT_JSON)) return EINVAL;
+    if (out == NULL || (flags != CATMEM_REPORT_TEXT && flags != CATMEM_REPORT_JSON &&
+                        flags != CATMEM_REPORT_OPENMETRICS))
+        return EINVAL;
     int err = catmemi_up_or_init();
     if (err != 0) return err;
-    return catmemi_report(out, flags == CATMEM_REPORT_JSON);
+    return catmemi_report(out, flags);
 }
 
-/* CATMEM_REPORT=stderr, stdout or a file path: the report when the process exits (JSON when the
-   path ends in ".json"). Read once, at the first init. */
+/* The format of the report at exit: JSON for a path ending in ".json", OpenMetrics for ".om" or
+   ".prom", the table otherwise. */
+static int catmemi_report_format(const char *path) {
+    size_t len = strlen(path);
+    if (len > 5 && strcmp(path + len - 5, ".json") == 0) return CATMEM_REPORT_JSON;
+    if ((len > 3 && strcmp(path + len - 3, ".om") == 0) ||
+        (len > 5 && strcmp(path + len - 5, ".prom") == 0))
+        return CATMEM_REPORT_OPENMETRICS;
+    return CATMEM_REPORT_TEXT;
+}
+
+/* CATMEM_REPORT=stderr, stdout or a file path: the report when the process exits (the path's
+   ending picks the format: catmemi_report_format). Read once, at the first init. */
 static void catmemi_report_at_exit(void) {
     const char *where = getenv("CATMEM_REPORT");
-    size_t len;
     FILE *f;
     if (where == NULL || where[0] == '\0' || catmemi_be == NULL) return;
-    len = strlen(where);
     if (strcmp(where, "stderr") == 0 || strcmp(where, "stdout") == 0) {
         f = strcmp(where, "stderr") == 0 ? stderr : stdout;
-        (void)catmemi_report(f, 0);
+        (void)catmemi_report(f, CATMEM_REPORT_TEXT);
         fflush(f);
         return;
     }
@@ -180,7 +442,7 @@ static void catmemi_report_at_exit(void) {
         fprintf(stderr, "catmem: CATMEM_REPORT: cannot open %s\n", where);
         return;
     }
-    (void)catmemi_report(f, len > 5 && strcmp(where + len - 5, ".json") == 0);
+    (void)catmemi_report(f, catmemi_report_format(where));
     fclose(f);
 }
 

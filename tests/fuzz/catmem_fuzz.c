@@ -2629,8 +2629,24 @@ static void check_report_json(const char *js) {
           nlive);
 }
 
+/* The OpenMetrics report: whole (it ends with "# EOF"), with series of every live arena, found
+   by their id label (tests/openmetrics_test.c checks the values with a real parser). */
+static void check_report_openmetrics(const char *om, size_t len) {
+    char want[32];
+    int i;
+    CHECK(len >= 6 && strcmp(om + len - 6, "# EOF\n") == 0,
+          "catmem_report(OpenMetrics) does not end with # EOF");
+    for (i = 0; i < N_ARENAS; i++) {
+        if (!M.ar[i].live) continue;
+        snprintf(want, sizeof want, ",id=\"%d\",", catmem_arena_id(M.ar[i].h));
+        CHECK(strstr(om, want) != NULL, "catmem_report(OpenMetrics) has no series of arena \"%s\"",
+              M.ar[i].name);
+    }
+}
+
 static void op_report(void) {
-    static const int bad_flags[] = {2, -1, 3, 0x100};
+    static const int bad_flags[] = {3, -1, 4, 0x100}; /* 0 to 2 are the formats */
+    static const char *const format_names[] = {"text", "JSON", "OpenMetrics"};
     unsigned mode = u8() % 8;
     char *buf = NULL, small[16];
     size_t len = 0;
@@ -2666,15 +2682,17 @@ static void op_report(void) {
               ename(rc), ename(M.up ? EIO : ESHUTDOWN));
         return;
     }
-    flags = mode == 3 ? CATMEM_REPORT_TEXT : CATMEM_REPORT_JSON;
+    flags = mode == 3   ? CATMEM_REPORT_TEXT
+            : mode == 4 ? CATMEM_REPORT_OPENMETRICS
+                        : CATMEM_REPORT_JSON;
     f = open_memstream(&buf, &len);
     CHECK(f != NULL, "fuzzer: open_memstream failed");
     CTL(rc, catmem_report(f, flags));
     fclose(f);
-    T("catmem_report(stream, %s) = %s, %zu bytes\n", flags ? "JSON" : "text", ename(rc), len);
-    CHECK(rc == (M.up ? 0 : ESHUTDOWN), "catmem_report(%s) = %s", flags ? "JSON" : "text",
-          ename(rc));
+    T("catmem_report(stream, %s) = %s, %zu bytes\n", format_names[flags], ename(rc), len);
+    CHECK(rc == (M.up ? 0 : ESHUTDOWN), "catmem_report(%s) = %s", format_names[flags], ename(rc));
     if (rc == 0 && flags == CATMEM_REPORT_JSON) check_report_json(buf);
+    if (rc == 0 && flags == CATMEM_REPORT_OPENMETRICS) check_report_openmetrics(buf, len);
     if (rc == 0 && flags == CATMEM_REPORT_TEXT)
         for (i = 0; i < N_ARENAS; i++)
             CHECK(!M.ar[i].live || strstr(buf, M.ar[i].name) != NULL,
