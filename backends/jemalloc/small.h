@@ -125,20 +125,23 @@ static pthread_mutex_t catmemi_je_big_mu = PTHREAD_MUTEX_INITIALIZER;
 static catmemi_je_big *catmemi_je_bigs;
 static unsigned catmemi_je_nbig; /* atomic: 0 lets every free skip the list */
 
+/* Under catmemi_je_big_mu: r leaves the list. */
+static void catmemi_je_s_big_unlink(catmemi_je_big *r) {
+    if (r->prev != NULL)
+        r->prev->next = r->next;
+    else
+        catmemi_je_bigs = r->next;
+    if (r->next != NULL) r->next->prev = r->prev;
+    __atomic_fetch_sub(&catmemi_je_nbig, 1, __ATOMIC_RELEASE);
+}
+
 /* p's record, taken out of the list when take; NULL: p is no big block. */
 static catmemi_je_big *catmemi_je_s_big_find(const void *p, int take) {
     catmemi_je_big *r;
     if (__atomic_load_n(&catmemi_je_nbig, __ATOMIC_ACQUIRE) == 0) return NULL;
     pthread_mutex_lock(&catmemi_je_big_mu);
     for (r = catmemi_je_bigs; r != NULL && r->p != p; r = r->next) {}
-    if (r != NULL && take) {
-        if (r->prev != NULL)
-            r->prev->next = r->next;
-        else
-            catmemi_je_bigs = r->next;
-        if (r->next != NULL) r->next->prev = r->prev;
-        __atomic_fetch_sub(&catmemi_je_nbig, 1, __ATOMIC_RELEASE);
-    }
+    if (r != NULL && take) catmemi_je_s_big_unlink(r);
     pthread_mutex_unlock(&catmemi_je_big_mu);
     return r;
 }
@@ -525,12 +528,7 @@ static void catmemi_je_s_reset(catmemi_slot *s, int release) {
         for (r = catmemi_je_bigs; r != NULL; r = rn) {
             rn = r->next;
             if (r->slot != s->id) continue;
-            if (r->prev != NULL)
-                r->prev->next = r->next;
-            else
-                catmemi_je_bigs = r->next;
-            if (r->next != NULL) r->next->prev = r->prev;
-            __atomic_fetch_sub(&catmemi_je_nbig, 1, __ATOMIC_RELEASE);
+            catmemi_je_s_big_unlink(r);
             CATMEMI_JE(dallocx)(r->p, CATMEMI_MALLOCX_TCACHE_NONE);
             CATMEM_SYSTEM_FREE(r);
         }
