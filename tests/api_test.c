@@ -10,6 +10,12 @@
 #include <stdio.h>
 #include <string.h>
 #include <cmocka.h>
+#if EXPECT_JEMALLOC && CATMEM_JEMALLOC_SMALL_ARENAS
+#  include <signal.h>
+#  include <stdlib.h>
+#  include <sys/wait.h>
+#  include <unistd.h>
+#endif
 
 /* Sizes the compiler cannot see through: with constants, gcc's alloc_size diagnostics would
    reject these calls at compile time (which is good for users, but here the run time is tested). */
@@ -157,6 +163,34 @@ static void test_null_handle_fails_with_einval(void **state) {
         }
     }
 }
+
+#if EXPECT_JEMALLOC && CATMEM_JEMALLOC_SMALL_ARENAS
+/* A small arena's free lists are linked through the free blocks, encoded: an overflow of the
+   block before a free one that rewrites its link stops the process at the next allocation of
+   that class, instead of handing out the address it wrote. */
+static void test_small_arena_free_list_link_cannot_be_forged(void **state) {
+    int status;
+    pid_t pid;
+    (void)state;
+    fflush(NULL);
+    pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        static char target[64];
+        catmem_arena *a = catmem_arena_create("forge");
+        char *x = catmem_alloc(a, 32), *y = catmem_alloc(a, 32);
+        if (x == NULL || y == NULL) _exit(3);
+        catmem_free(a, y);
+        *(void **)y = target; /* what an overflow of x writes over y's link */
+        (void)!catmem_alloc(a, 32);
+        if (catmem_alloc(a, 32) == (void *)target) _exit(4);
+        _exit(0);
+    }
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFSIGNALED(status));
+    assert_int_equal(WTERMSIG(status), SIGABRT);
+}
+#endif
 
 /* A released arena's handle stays invalid when its slot goes to a new arena: the new arena has
    the same id (the slot's number) but another handle, and nothing done with the old handle
@@ -729,6 +763,9 @@ int main(void) {
         cmocka_unit_test(test_anonymous_arenas),
         cmocka_unit_test(test_ids_are_catmems_own),
         cmocka_unit_test(test_stale_handles_fail_after_reuse),
+#if EXPECT_JEMALLOC && CATMEM_JEMALLOC_SMALL_ARENAS
+        cmocka_unit_test(test_small_arena_free_list_link_cannot_be_forged),
+#endif
         cmocka_unit_test(test_reset_frees_everything),
         cmocka_unit_test(test_stats_move_as_expected),
         cmocka_unit_test(test_arenas_are_separated),

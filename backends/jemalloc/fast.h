@@ -204,6 +204,7 @@ typedef struct catmemi_je_small {
     int busy;                               /* its threads get front caches; atomic */
     unsigned ops;                           /* calls on the shared lists, until busy */
     char *cur, *end;                        /* the newest chunk's uncarved bytes */
+    uintptr_t lo, hi;                       /* every chunk lies in [lo, hi) */
     uintptr_t chunks;                       /* newest first; links encoded (small.h) */
     void *solos;                            /* solo blocks, linked through their headers */
     void *shared[CATMEMI_JE_S_TOP + 1];     /* free blocks per class that no cache holds */

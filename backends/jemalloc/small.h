@@ -168,6 +168,8 @@ static int catmemi_je_s_grow(catmemi_je_small *m) {
     if (c == NULL) return 0;
     ((uintptr_t *)(void *)c)[0] = m->chunks ^ catmemi_je_skey ^ (uintptr_t)c;
     m->chunks = (uintptr_t)c;
+    if (m->lo == 0 || (uintptr_t)c < m->lo) m->lo = (uintptr_t)c;
+    if ((uintptr_t)c + size > m->hi) m->hi = (uintptr_t)c + size;
     m->cur = c + 32;
     m->end = c + size;
     m->chunk_bytes += size;
@@ -182,7 +184,17 @@ static void *catmemi_je_s_get(catmemi_slot *s, unsigned k, size_t align) {
     size_t size = catmemi_je_class_size[k];
     char *p = (char *)m->shared[k];
     if (p != NULL && align <= 16) {
-        m->shared[k] = *(void **)(void *)p;
+        /* The link is encoded with the key and the block's address, and must lead to a block
+           of the same arena and class: an overflow of the block before cannot forge it. */
+        uintptr_t next = *(uintptr_t *)(void *)p ^ catmemi_je_skey ^ (uintptr_t)p;
+        unsigned nk;
+        if (next != 0 && (next - m->lo >= m->hi - m->lo || (next & 15) != 0 ||
+                          catmemi_je_s_try((void *)next, &nk) != s || nk != k)) {
+            fprintf(stderr, "catmem: corrupted free list at %p in arena '%s'\n", (void *)p,
+                    s->name);
+            abort();
+        }
+        m->shared[k] = (void *)next;
         m->shared_bytes -= size;
         return p;
     }
@@ -207,7 +219,7 @@ static void catmemi_je_s_put(catmemi_je_small *m, unsigned k, void *p) {
     (void)catmemi_je_s_read(p, &hk);
     CATMEMI_ASSERT(hk == k); /* onto its own class's list */
 #endif
-    *(void **)p = m->shared[k];
+    *(uintptr_t *)p = (uintptr_t)m->shared[k] ^ catmemi_je_skey ^ (uintptr_t)p;
     m->shared[k] = p;
     m->shared_bytes += catmemi_je_class_size[k];
 }
@@ -535,6 +547,7 @@ static void catmemi_je_s_reset(catmemi_slot *s, int release) {
         pthread_mutex_unlock(&catmemi_je_big_mu);
     }
     m->chunks = 0;
+    m->lo = m->hi = 0;
     m->solos = NULL;
     m->cur = m->end = NULL;
     for (k = 0; k <= CATMEMI_JE_S_TOP; k++) m->shared[k] = NULL;
