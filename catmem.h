@@ -80,12 +80,15 @@
                             caches, all arenas together; 0: every call goes to the arena's lock.
    CATMEM_JEMALLOC_TCACHES  jemalloc: how many jemalloc caches catmem may hold for busy (thread,
                             arena) pairs, all threads together (THREADS).
-   CATMEM_JEMALLOC_SMALL_ARENAS  jemalloc: 1 makes every user arena SMALL (not yet the default):
-                            no jemalloc arena of its own, its blocks carved from 1-8 KiB chunks
-                            of one jemalloc arena all small arenas share (backends/jemalloc/
-                            small.h). Any number of them (about 1 KiB each, where an arena of
-                            its own costs 120 KB and jemalloc makes about 4,000), created and
-                            released in a fraction of the time. What differs: a small arena
+   CATMEM_JEMALLOC_ARENAS   jemalloc: how many user arenas live at once have a jemalloc arena
+                            of their own (default 64; a released one goes to the next arena
+                            created). Those past them are SMALL: no jemalloc arena of their
+                            own, their blocks carved from 1-8 KiB chunks of one jemalloc arena
+                            all small arenas share (backends/jemalloc/small.h). Any number of
+                            them (about 1 KiB each, where an arena of its own costs 120 KB and
+                            jemalloc makes about 4,000), created and released in a fraction of
+                            the time, but slower when busy (bench/results/lifetimes.md); 0
+                            makes every user arena small. What differs: a small arena
                             keeps its chunks until reset or release (catmem_arena_purge returns
                             nothing of them), has no decay of its own (ENOTSUP), counts a limit
                             exactly (from its first limit every call takes its lock), and its
@@ -256,10 +259,10 @@
      EIO         catmem_report could not write to its stream.
      EEXIST      catmem_arena_create with the name of a live arena.
      ENAMETOOLONG  name longer than CATMEM_NAME_MAX.
-     EAGAIN      jemalloc cannot create more arenas: on the jemalloc backend each live arena is
-                 a jemalloc arena, and jemalloc makes about 4,000 (catmem has no cap of its
-                 own; the system backend's arenas, and small ones on jemalloc, are limited by
-                 memory alone: CATMEM_JEMALLOC_SMALL_ARENAS).
+     EAGAIN      jemalloc made no more arenas where catmem needed one: with its front caches
+                 off (catmem_backend_info says so; small arenas need them) every arena is a
+                 jemalloc arena, and jemalloc makes about 4,000; or before catmem's first
+                 small arena (catmem has no cap of its own: CATMEM_JEMALLOC_ARENAS).
      ENOTSUP     the feature does not exist on this backend or in this process (profiling without
                  MALLOC_CONF=prof:true, decay tuning on the system backend).
      ENOENT      catmem_arena_find found no arena of that name.

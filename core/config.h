@@ -104,15 +104,16 @@
 #  define CATMEM_JEMALLOC_TCACHES 1024
 #endif
 
-/* CATMEM_JEMALLOC_SMALL_ARENAS [every file]: jemalloc backend: 1 makes every user arena small
-   (blocks carved from chunks of one shared jemalloc arena: any number of arenas, about 1 KiB
-   each; backends/jemalloc/small.h); 0, the default for now, gives every arena a jemalloc arena
-   of its own (about 4,000 at most, 120 KB each), as the built-in arenas always have. Not yet
-   the default: a busy small arena is slower (the Lua VM in bench/ took 1.2x glibc's time
-   against 0.75x), see bench/results/lifetimes.md. */
-#ifndef CATMEM_JEMALLOC_SMALL_ARENAS
-#  define CATMEM_JEMALLOC_SMALL_ARENAS 0
+/* CATMEM_JEMALLOC_ARENAS [impl]: jemalloc backend: how many user arenas live at once get a
+   jemalloc arena of their own (default 64); arenas past them are SMALL (blocks carved from
+   chunks of one shared jemalloc arena: any number, about 1 KiB each; backends/jemalloc/
+   small.h). An arena of its own is the fastest for a busy arena (the Lua VM in bench/ took
+   0.75x glibc's time in one, 1.2x in a small one) but costs 120 KB and jemalloc makes about
+   4,000; 0 makes every user arena small. */
+#ifndef CATMEM_JEMALLOC_ARENAS
+#  define CATMEM_JEMALLOC_ARENAS 64
 #endif
+
 
 /* CATMEM_REGION_ALIGN, CATMEM_REGION_CHUNK_MIN, CATMEM_REGION_CHUNK_MAX [every file]: the
    alignment of every region allocation (default 16, suitable for max_align_t on the common

@@ -84,6 +84,9 @@ typedef struct catmemi_slot {
        counted is set (catmemi_charge); their high-water; the limit (0: none). Atomic. */
     size_t charged, peak, limit;
     int counted; /* set by the backend's set_limit at the first limit, cleared at release */
+    /* SMALL: arena_create gave the slot no backend arena of its own; its arenas share memory
+       with other small slots' (jemalloc: backends/jemalloc/small.h). Set once. */
+    int small;
     char name[CATMEM_NAME_MAX + 1]; /* "": anonymous */
 #if defined(CATMEMI_HAS_JE)
     catmemi_je_slot je;
@@ -101,6 +104,7 @@ typedef struct catmemi_ops {
     const char *name;                     /* catmem_backend_name() */
     int (*once)(void);                    /* at the first init: keys, tables; mu */
     int (*arena_create)(catmemi_slot *s); /* once per slot, kept for the process; mu */
+    int (*next_small)(void); /* 1: arena_create would now make a small slot; mu */
     /* A block of size bytes for the calling thread in s (opts as above); NULL: out of memory
        (the core sets errno). Makes the thread's per-arena state when it has none. */
     void *(*alloc_slow)(catmemi_slot *s, size_t size, int opts);
@@ -112,7 +116,8 @@ typedef struct catmemi_ops {
     size_t (*usable_size)(const void *p); /* p != NULL, a live block; 0 if not catmem's */
     void (*free_any)(void *p);            /* p != NULL; the owner comes from p */
     /* Every thread's cache for s (all slots when NULL) is dropped: after shutdown and before
-       release no thread may serve from one. mu */
+       release no thread may serve from one. For s, a reset of s always follows, which frees
+       what the caches held (should it fail, the next reset does). mu */
     void (*drop_caches)(catmemi_slot *s);
     /* Every block of s freed at once; release: s goes to a new arena next, so its counters
        (nmalloc, ndalloc) start again from zero. mu */
@@ -152,6 +157,7 @@ typedef struct catmemi_ops {
     o->name = display_name;                                                                        \
     o->once = catmemi_##be##_once;                                                                 \
     o->arena_create = catmemi_##be##_arena_create;                                                 \
+    o->next_small = catmemi_##be##_next_small;                                                     \
     o->alloc_slow = catmemi_##be##_alloc_slow;                                                     \
     o->free_slow = catmemi_##be##_free_slow;                                                       \
     o->realloc = catmemi_##be##_realloc;                                                           \

@@ -182,9 +182,11 @@ static int catmemi_make_arena(catmemi_slot *s) {
 static unsigned catmemi_names0[256];
 static unsigned *catmemi_names = catmemi_names0;
 static unsigned catmemi_nbuckets = 256, catmemi_nnamed;
-/* Released slots (their backend arenas exist), newest first, by slot id + 1. A create takes
-   a released slot first: reuse keeps the arena count flat. */
-static unsigned catmemi_free_slots;
+/* Released slots (their backend arenas exist), newest first, by slot id + 1: [0] those with a
+   backend arena of their own, [1] small ones. A create takes a released slot first (reuse keeps
+   the arena count flat), one of its own while there is one: the backend makes only so many
+   (catmemi_ops.next_small), and a new arena gets one whenever one is free. */
+static unsigned catmemi_free_slots[2];
 
 static uint32_t catmemi_name_hash(const char *name) {
     uint32_t h = 2166136261u; /* FNV-1a */
@@ -304,10 +306,12 @@ static catmemi_slot *catmemi_slot_fresh(int *err) {
    more arenas; ENOMEM). The slot is counted in catmemi_nslots once its arena exists. */
 static catmemi_slot *catmemi_slot_take(int *err) {
     catmemi_slot *s;
+    int k = 0;
     CATMEMI_ASSERT_LOCKED();
-    if (catmemi_free_slots != 0) {
-        s = catmemi_slot_at(catmemi_free_slots - 1);
-        catmemi_free_slots = s->next_free;
+    if (catmemi_free_slots[0] == 0 && catmemi_be->next_small()) k = 1;
+    if (catmemi_free_slots[k] != 0) {
+        s = catmemi_slot_at(catmemi_free_slots[k] - 1);
+        catmemi_free_slots[k] = s->next_free;
         s->next_free = 0;
         return s;
     }
@@ -322,8 +326,8 @@ static void catmemi_slot_give_back(catmemi_slot *s) {
     unsigned gen = s->gen + 1;
     CATMEMI_ASSERT_LOCKED();
     __atomic_store_n(&s->gen, gen != 0 ? gen : 1, __ATOMIC_RELAXED);
-    s->next_free = catmemi_free_slots;
-    catmemi_free_slots = s->id + 1;
+    s->next_free = catmemi_free_slots[s->small != 0];
+    catmemi_free_slots[s->small != 0] = s->id + 1;
 }
 
 static void catmemi_atfork_prepare(void) {

@@ -10,7 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <cmocka.h>
-#if EXPECT_JEMALLOC && CATMEM_JEMALLOC_SMALL_ARENAS
+#if EXPECT_JEMALLOC && CATMEM_JEMALLOC_ARENAS == 0
 #  include <signal.h>
 #  include <stdlib.h>
 #  include <sys/wait.h>
@@ -164,7 +164,7 @@ static void test_null_handle_fails_with_einval(void **state) {
     }
 }
 
-#if EXPECT_JEMALLOC && CATMEM_JEMALLOC_SMALL_ARENAS
+#if EXPECT_JEMALLOC && CATMEM_JEMALLOC_ARENAS == 0
 /* A small arena's free lists are linked through the free blocks, encoded: an overflow of the
    block before a free one that rewrites its link stops the process at the next allocation of
    that class, instead of handing out the address it wrote. */
@@ -490,11 +490,12 @@ static void test_create_find_release_and_names(void **state) {
     assert_int_equal(catmem_arena_release(b), 0);
 }
 
-/* No cap of catmem's own: 10,000 named arenas live at once, each found by name and used. On
-   jemalloc every arena is a jemalloc arena, and jemalloc makes about 4,000 at most: there the
-   creates may stop with EAGAIN past 3,000, and a release makes room again. */
+/* No cap: 10,000 named arenas live at once, each found by name and used, on every backend (on
+   jemalloc those past the first CATMEM_JEMALLOC_ARENAS are small). Only with jemalloc's front
+   caches off (no small arenas then) does every arena need a jemalloc arena, and jemalloc makes
+   about 4,000: there the creates may stop with EAGAIN past 3,000, and a release makes room. */
 #define MANY_ARENAS 10000
-static void test_many_arenas_and_eagain_only_from_jemalloc(void **state) {
+static void test_many_arenas(void **state) {
     static catmem_arena *made[MANY_ARENAS];
     char name[32];
     int n = 0, i;
@@ -505,7 +506,7 @@ static void test_many_arenas_and_eagain_only_from_jemalloc(void **state) {
     }
     if (n < MANY_ARENAS) {
         assert_int_equal(errno, EAGAIN);
-        assert_string_equal(catmem_backend_name(), "jemalloc");
+        assert_non_null(strstr(catmem_backend_info(), "front caches off"));
         assert_true(n > 3000);
         assert_int_equal(catmem_arena_release(made[3]), 0);
         assert_non_null(made[3] = catmem_arena_create("again"));
@@ -524,6 +525,42 @@ static void test_many_arenas_and_eagain_only_from_jemalloc(void **state) {
     assert_null(catmem_arena_find("fill-0"));
     assert_int_equal(errno, ENOENT);
 }
+
+#if EXPECT_JEMALLOC
+/* On jemalloc, CATMEM_JEMALLOC_ARENAS user arenas live at once have a jemalloc arena of their
+   own (set_decay works: a small arena has none, ENOTSUP); those past them are small; a freed
+   one goes to the next arena created, before any small one. No other user arena is live. */
+static void test_first_arenas_have_jemalloc_arenas_of_their_own(void **state) {
+    enum { N = CATMEM_JEMALLOC_ARENAS + 8 };
+    static catmem_arena *made[N];
+    int i, own = 0, first_small = -1, first_own = -1;
+    (void)state;
+    for (i = 0; i < N; i++) {
+        void *p;
+        assert_non_null(made[i] = catmem_arena_create(NULL));
+        assert_non_null(p = catmem_alloc(made[i], 100));
+        catmem_free(made[i], p);
+        if (catmem_arena_set_decay(made[i], -1, -1) == 0) {
+            own++;
+            if (first_own < 0) first_own = i;
+        } else {
+            assert_int_equal(catmem_arena_set_decay(made[i], -1, -1), ENOTSUP);
+            if (first_small < 0) first_small = i;
+        }
+    }
+    assert_int_equal(own, CATMEM_JEMALLOC_ARENAS);
+    assert_int_equal(first_small, CATMEM_JEMALLOC_ARENAS);
+    if (first_own >= 0) { /* its slot, with its jemalloc arena, goes to the next create */
+        assert_int_equal(catmem_arena_release(made[first_own]), 0);
+        assert_int_equal(catmem_arena_release(made[first_small]), 0); /* released last */
+        assert_non_null(made[first_own] = catmem_arena_create(NULL));
+        assert_int_equal(catmem_arena_set_decay(made[first_own], -1, -1), 0);
+        assert_non_null(made[first_small] = catmem_arena_create(NULL));
+        assert_int_equal(catmem_arena_set_decay(made[first_small], -1, -1), ENOTSUP);
+    }
+    for (i = 0; i < N; i++) assert_int_equal(catmem_arena_release(made[i]), 0);
+}
+#endif
 
 /* An arena needs no name: NULL makes an anonymous one, named "" by catmem_arena_name, never
    found by name, with an id like any other; children can be anonymous too, and the report
@@ -677,10 +714,10 @@ static void test_purge_and_decay(void **state) {
     catmem_free(a, big);
     assert_int_equal(catmem_arena_purge(a), 0);
     assert_int_equal(catmem_arena_set_decay(a, -2, 0), EINVAL);
-    /* A small arena (CATMEM_JEMALLOC_SMALL_ARENAS) has no decay of its own: its chunks are in
-       one jemalloc arena with every other small arena's. A built-in one on jemalloc is a
-       jemalloc arena of its own. */
-#if EXPECT_JEMALLOC && !CATMEM_JEMALLOC_SMALL_ARENAS
+    /* A small arena (all user arenas with CATMEM_JEMALLOC_ARENAS 0) has no decay of its own:
+       its chunks are in one jemalloc arena with every other small arena's. A built-in one, and
+       the first user arenas (this is the only one live), have jemalloc arenas of their own. */
+#if EXPECT_JEMALLOC && CATMEM_JEMALLOC_ARENAS != 0
     assert_int_equal(catmem_arena_set_decay(a, 0, 0), 0);
 #else
     assert_int_equal(catmem_arena_set_decay(a, 0, 0), ENOTSUP);
@@ -759,11 +796,14 @@ int main(void) {
         cmocka_unit_test(test_usable_size_and_free_any),
         cmocka_unit_test(test_strdup),
         cmocka_unit_test(test_create_find_release_and_names),
-        cmocka_unit_test(test_many_arenas_and_eagain_only_from_jemalloc),
+        cmocka_unit_test(test_many_arenas),
+#if EXPECT_JEMALLOC
+        cmocka_unit_test(test_first_arenas_have_jemalloc_arenas_of_their_own),
+#endif
         cmocka_unit_test(test_anonymous_arenas),
         cmocka_unit_test(test_ids_are_catmems_own),
         cmocka_unit_test(test_stale_handles_fail_after_reuse),
-#if EXPECT_JEMALLOC && CATMEM_JEMALLOC_SMALL_ARENAS
+#if EXPECT_JEMALLOC && CATMEM_JEMALLOC_ARENAS == 0
         cmocka_unit_test(test_small_arena_free_list_link_cannot_be_forged),
 #endif
         cmocka_unit_test(test_reset_frees_everything),

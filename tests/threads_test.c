@@ -369,8 +369,8 @@ static void test_release_after_other_threads_used_the_arena(void **state) {
 /* The same with busy pairs: on jemalloc their own jemalloc caches hold blocks of the arena, which
    the reset must flush first, or they would hand out blocks the arena also hands to others (the
    tags would show it). The fills prove the pairs had those caches: a built-in arena, for on
-   jemalloc a user arena is small (its busy threads' caches take blocks from its chunks), which
-   the release half tests. */
+   jemalloc a user arena may be small (its busy threads' caches take blocks from its chunks),
+   which the release half tests. */
 static void test_reset_and_release_after_busy_pairs(void **state) {
     catmem_arena *task = catmem_arena_get(CATMEM_TASK), *a = catmem_arena_create("busy-holders");
     (void)state;
@@ -407,8 +407,8 @@ static void *busy_two(void *arg) {
     return NULL;
 }
 
-/* A and B built-in: on jemalloc they are jemalloc arenas of their own (user arenas are small,
-   and share one). */
+/* A and B built-in: on jemalloc they are jemalloc arenas of their own (user arenas may be
+   small, and share one). */
 static void test_busy_pairs_keep_arenas_separate(void **state) {
     catmem_arena *a = catmem_arena_get(CATMEM_TASK);
     uint64_t fills_a, fills_b;

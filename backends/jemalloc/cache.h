@@ -361,18 +361,22 @@ static void catmemi_je_list_del(catmemi_je_cache **head, catmemi_je_cache *c, in
     if (next != NULL) *(arena ? &next->aprev : &next->tprev) = prev;
 }
 
-/* Drops c, a cache of thread t: its blocks go back to their arena, its counts to the arena's,
+/* Drops c, a cache of thread t: its blocks go back to their arena (forget: they stay where
+   they are, for the reset of the arena that follows to free), its counts to the arena's,
    it leaves its lists and serves nothing more (key 0). Its memory waits on t's dead list for t
    (catmemi_je_reap), whose table may still point at it. Under catmemi_mu, and only while t
    does not use the arena (see THREADS in catmem.h). */
-static void catmemi_je_drop(catmemi_je_thread *t, catmemi_je_cache *c) {
+static void catmemi_je_drop(catmemi_je_thread *t, catmemi_je_cache *c, int forget) {
     catmemi_slot *s = catmemi_slot_at(c->slot);
     CATMEMI_ASSERT_LOCKED();
     CATMEMI_ASSERT(catmemi_je_cache_valid(c));
     if (!c->small) __atomic_store_n(&t->ncaches, t->ncaches - 1, __ATOMIC_RELAXED);
     __atomic_fetch_add(&s->je.nmalloc, c->nalloc, __ATOMIC_RELAXED);
     __atomic_fetch_add(&s->je.ndalloc, c->nfree, __ATOMIC_RELAXED);
-    catmemi_je_empty(c);
+    if (forget) /* a reset of s comes next and frees the blocks with the rest */
+        catmemi_je_cache_init(c, c->allowance);
+    else
+        catmemi_je_empty(c);
     catmemi_je_demote(t, c, 1);
     catmemi_je_list_del(&s->je.caches, c, 1);
     catmemi_je_list_del(&t->caches, c, 0);
@@ -398,7 +402,7 @@ static void catmemi_je_reap(catmemi_je_thread *t) {
 /* Drops every cache of t. Under catmemi_mu. */
 static void catmemi_je_drop_all(catmemi_je_thread *t) {
     CATMEMI_ASSERT_LOCKED();
-    while (t->caches != NULL) catmemi_je_drop(t, t->caches);
+    while (t->caches != NULL) catmemi_je_drop(t, t->caches, 0);
 }
 
 static void catmemi_je_unlink(catmemi_je_thread *t) {
@@ -449,7 +453,7 @@ static catmemi_je_cache *catmemi_je_cache_new(catmemi_slot *s) {
     catmemi_je_cache *c =
         (catmemi_je_cache *)CATMEMI_JE(mallocx)(sizeof *c, CATMEMI_MALLOCX_TCACHE_NONE);
     if (c == NULL) return NULL;
-    c->small = s->je.small;
+    c->small = s->small;
     if (c->small) {
         catmemi_je_cache_init(c, INTPTR_MAX / 4);
         c->top = CATMEMI_JE_S_TOP;

@@ -1,11 +1,11 @@
 /* catmem's jemalloc engine: its data layout and its inline paths. Included once, by
    backends/inline.h, in every file that includes catmem.h. The engine's other files, in the
    order core/impl.h compiles them: cache.h (the front caches), small.h (small arenas, below:
-   CATMEM_JEMALLOC_SMALL_ARENAS), ops.h (the operations).
+   CATMEM_JEMALLOC_ARENAS), ops.h (the operations).
 
    HOW IT WORKS
-   Every catmem arena is a jemalloc manual arena (arenas.create), made once per slot and kept
-   for the process. Every block comes from mallocx on that arena with MALLOCX_TCACHE_NONE, so
+   A catmem arena is a jemalloc manual arena (arenas.create), made once per slot and kept for
+   the process, or past the first CATMEM_JEMALLOC_ARENAS user arenas a small one (below). Every block comes from mallocx on that arena with MALLOCX_TCACHE_NONE, so
    jemalloc's automatic thread cache never sees catmem's blocks (it would mix arenas and keep
    dangling pointers across arena.<i>.reset). That call takes the arena's bin lock, so each
    thread keeps, per arena, a FRONT CACHE of its own (catmemi_je_cache): freed blocks of each of
@@ -191,7 +191,7 @@ static inline void catmemi_je_fast_free_sized(const catmem_arena *a, void *p, si
     catmemi_free_slow(a, p, size);
 }
 
-/* A SMALL ARENA (every user arena while the front caches are on; backends/jemalloc/small.h):
+/* A SMALL ARENA (a user arena past the first CATMEM_JEMALLOC_ARENAS; backends/jemalloc/small.h):
    no jemalloc arena of its own; its blocks are carved from chunks it takes from one shared
    jemalloc arena, each with an 8-byte header naming its arena and class. Blocks up to
    CATMEMI_JE_S_MAX bytes come from the chunks; larger or more aligned ones are SOLO blocks, an
@@ -217,7 +217,6 @@ typedef struct catmemi_je_small {
 #define CATMEMI_HAS_JE 1
 typedef struct catmemi_je_slot {
     unsigned index; /* jemalloc arena index, from arenas.create; small: the shared one's */
-    int small;      /* a small arena (above), from its slot's first arena on */
     catmemi_je_small sm;
     catmemi_je_cache *caches; /* every thread's cache for it; catmemi_mu */
     /* catmem calls served without a cache, and those of caches dropped since; atomic */

@@ -66,32 +66,50 @@ static int catmemi_je_once(void) {
     return pthread_key_create(&catmemi_je_key, catmemi_je_thread_exit);
 }
 
-/* A user arena is small (small.h) when small arenas are on; a built-in one, and every arena
-   otherwise, is a jemalloc arena of its own. Decided once per slot. */
+/* User slots given a jemalloc arena of their own so far; set when jemalloc refused one. */
+static unsigned catmemi_je_nown;
+static int catmemi_je_no_more;
+
+/* Small arenas (small.h) need the front caches' inline paths. */
+static int catmemi_je_next_small(void) {
+    return catmemi_je_front && (catmemi_je_nown + 1 > CATMEM_JEMALLOC_ARENAS || catmemi_je_no_more);
+}
+
+/* A new jemalloc arena: 0, or EAGAIN when jemalloc makes no more (an index past catmem's table
+   is left unused: jemalloc cannot destroy an arena). */
+static int catmemi_je_new_arena(unsigned *index) {
+    size_t sz = sizeof *index;
+    int err = CATMEMI_JE(mallctl)("arenas.create", index, &sz, NULL, 0);
+    if (err == 0 && *index >= CATMEMI_JE_ARENA_LIMIT) err = EAGAIN;
+    return err;
+}
+
+/* A built-in arena, and the first CATMEM_JEMALLOC_ARENAS user slots, get a jemalloc arena of
+   their own (the core reuses those slots first); later ones, or any once jemalloc makes no
+   more, are small (small.h). Decided once per slot. */
 static int catmemi_je_arena_create(catmemi_slot *s) {
     unsigned index;
-    size_t sz = sizeof index;
-    int err;
-    /* Small arenas (small.h) need the front caches' inline paths; the shared arena of their
-       chunks is made with the first one (its failure fails that create, as any arena's). */
-    if (CATMEM_JEMALLOC_SMALL_ARENAS && s->id >= CATMEM_KIND_COUNT && catmemi_je_front) {
-        if (!catmemi_je_small_on) {
-            if ((err = CATMEMI_JE(mallctl)("arenas.create", &index, &sz, NULL, 0)) != 0)
-                return err;
-            if (index >= CATMEMI_JE_ARENA_LIMIT) return EAGAIN;
-            catmemi_je_backing = index;
-            __atomic_store_n(&catmemi_je_small_on, 1, __ATOMIC_RELEASE);
+    int user = s->id >= CATMEM_KIND_COUNT, err = 0;
+    if (!user || !catmemi_je_next_small()) {
+        if ((err = catmemi_je_new_arena(&index)) == 0) {
+            catmemi_je_nown += (unsigned)user;
+            s->je.index = index;
+            __atomic_store_n(&catmemi_je_slot_of[index], s->id + 1, __ATOMIC_RELEASE);
+            return 0;
         }
-        s->je.small = 1;
-        s->je.index = catmemi_je_backing;
-        s->je.sm.next_chunk = CATMEMI_JE_CHUNK_MIN;
-        return 0;
+        if (!user || !catmemi_je_front) return err;
+        catmemi_je_no_more = 1; /* other users of jemalloc may hold many of its arenas */
     }
-    err = CATMEMI_JE(mallctl)("arenas.create", &index, &sz, NULL, 0);
-    if (err != 0) return err;
-    if (index >= CATMEMI_JE_ARENA_LIMIT) return EAGAIN; /* not jemalloc's, then: never so */
-    s->je.index = index;
-    __atomic_store_n(&catmemi_je_slot_of[index], s->id + 1, __ATOMIC_RELEASE);
+    /* The shared arena of small arenas' chunks comes with the first one (its failure fails
+       that create, as any arena's). */
+    if (!catmemi_je_small_on) {
+        if ((err = catmemi_je_new_arena(&index)) != 0) return err;
+        catmemi_je_backing = index;
+        __atomic_store_n(&catmemi_je_small_on, 1, __ATOMIC_RELEASE);
+    }
+    s->small = 1;
+    s->je.index = catmemi_je_backing;
+    s->je.sm.next_chunk = CATMEMI_JE_CHUNK_MIN;
     return 0;
 }
 
@@ -110,7 +128,7 @@ static int catmemi_je_set_limit(catmemi_slot *s, size_t bytes) {
     size_t allocated;
     int err;
     CATMEMI_ASSERT_LOCKED();
-    if (s->je.small) { /* exact: no front caches from the first limit on */
+    if (s->small) { /* exact: no front caches from the first limit on */
         if (bytes != 0 && !catmemi_counted(s)) {
             catmemi_je_s_count_from_now(s);
             __atomic_store_n(&s->counted, 1, __ATOMIC_RELAXED);
@@ -166,7 +184,7 @@ static catmemi_slot *catmemi_je_owner(unsigned index) {
 static void *catmemi_je_alloc_slow(catmemi_slot *s, size_t size, int opts) {
     catmemi_je_cache *c;
     size_t align = (size_t)1 << (opts & CATMEMI_LG_ALIGN_MASK);
-    if (s->je.small) return catmemi_je_s_alloc(s, size, opts);
+    if (s->small) return catmemi_je_s_alloc(s, size, opts);
     c = catmemi_je_cache_for(s);
     if (c != NULL && align <= catmemi_je_page) {
         size_t need = (size + align - 1) & ~(align - 1);
@@ -206,7 +224,7 @@ static void catmemi_je_direct_free(catmemi_slot *s, void *p, size_t size) {
    small block goes into the cache even past its allowance; the cache then trims itself. */
 static void catmemi_je_free_slow(catmemi_slot *s, void *p, size_t size) {
     catmemi_je_cache *c;
-    if (s != NULL && s->je.small) {
+    if (s != NULL && s->small) {
         catmemi_je_s_free(s, p);
         return;
     }
@@ -233,7 +251,7 @@ static void *catmemi_je_realloc(catmemi_slot *s, void *p, size_t size) {
     size_t old;
     unsigned k;
     void *q;
-    if (s->je.small) return catmemi_je_s_realloc(s, p, size);
+    if (s->small) return catmemi_je_s_realloc(s, p, size);
     c = catmemi_je_cache_for(s);
     old = CATMEMI_JE(sallocx)(p, 0);
     /* A small arena's block moving here: jemalloc's size is not its own (small.h). */
@@ -284,12 +302,13 @@ static size_t catmemi_je_usable_size(const void *p) {
    the calling thread does. */
 static void catmemi_je_free_any(void *p) { catmemi_je_direct_free(NULL, p, 0); }
 
-/* Under catmemi_mu: every thread's cache for s (every cache when s is NULL) is dropped. */
+/* Under catmemi_mu: every thread's cache for s (every cache when s is NULL) is dropped. A reset
+   of s follows (contract.h): its caches forget their blocks instead of walking them back. */
 static void catmemi_je_drop_caches(catmemi_slot *s) {
     catmemi_je_thread *t;
     CATMEMI_ASSERT_LOCKED();
     if (s != NULL)
-        while (s->je.caches != NULL) catmemi_je_drop(s->je.caches->thread, s->je.caches);
+        while (s->je.caches != NULL) catmemi_je_drop(s->je.caches->thread, s->je.caches, 1);
     else
         for (t = catmemi_je_threads.next; t != &catmemi_je_threads; t = t->next)
             catmemi_je_drop_all(t);
@@ -316,12 +335,12 @@ static int catmemi_je_reset(catmemi_slot *s, int release) {
     uint64_t nmalloc, ndalloc;
     int err = 0;
     CATMEMI_ASSERT_LOCKED();
-    if (s->je.small) catmemi_je_s_reset(s, release);
-    for (c = s->je.caches; c != NULL && !s->je.small; c = c->anext) {
+    if (s->small) catmemi_je_s_reset(s, release);
+    for (c = s->je.caches; c != NULL && !s->small; c = c->anext) {
         catmemi_je_cache_init(c, c->allowance);
         catmemi_je_flush_tc(c); /* jemalloc requires it before arena.<i>.reset */
     }
-    if (!s->je.small) err = catmemi_je_ctl(s, "arena.%u.reset", NULL, NULL, NULL, 0);
+    if (!s->small) err = catmemi_je_ctl(s, "arena.%u.reset", NULL, NULL, NULL, 0);
     if (err != 0) return err;
     if (release) { /* the next arena in the slot starts uncounted, its counts at zero */
         __atomic_store_n(&s->je.nmalloc, 0, __ATOMIC_RELAXED);
@@ -337,7 +356,7 @@ static int catmemi_je_reset(catmemi_slot *s, int release) {
 
 static int catmemi_je_purge(catmemi_slot *s) {
     catmemi_je_flush_own(s);
-    if (s->je.small) return 0; /* its chunks are all in use until a reset */
+    if (s->small) return 0; /* its chunks are all in use until a reset */
     return catmemi_je_ctl(s, "arena.%u.purge", NULL, NULL, NULL, 0);
 }
 
@@ -388,7 +407,7 @@ static int catmemi_je_stats(catmemi_slot *s, catmem_stats *out) {
     size_t pactive;
     int err;
     catmemi_je_flush_own(s);
-    if (s->je.small) {
+    if (s->small) {
         catmemi_je_s_stats(s, out);
         catmemi_je_calls(s, out);
         return 0;
@@ -421,13 +440,13 @@ static int catmemi_je_owns(const catmemi_slot *s, const void *p) {
         catmemi_je_big *r = catmemi_je_s_big_find(p, 0);
         return r != NULL ? r->slot == s->id : catmemi_je_s_read(p, &k) == s;
     }
-    return !s->je.small && index == s->je.index;
+    return !s->small && index == s->je.index;
 }
 
 static int catmemi_je_set_decay(catmemi_slot *s, long dirty_ms, long muzzy_ms) {
     ssize_t d = (ssize_t)dirty_ms, m = (ssize_t)muzzy_ms;
     int err;
-    if (s->je.small) return ENOTSUP; /* its chunks share one jemalloc arena with all others */
+    if (s->small) return ENOTSUP; /* its chunks share one jemalloc arena with all others */
     err = catmemi_je_ctl(s, "arena.%u.dirty_decay_ms", NULL, NULL, &d, sizeof d);
     return err != 0 ? err : catmemi_je_ctl(s, "arena.%u.muzzy_decay_ms", NULL, NULL, &m, sizeof m);
 }

@@ -97,7 +97,7 @@ static catmemi_slot *catmemi_je_s_try(const void *p, unsigned *k) {
     catmemi_slot *s;
     *k = (unsigned)(v & 0xff);
     if ((v >> 34) == 0 && slot < __atomic_load_n(&catmemi_nslots, __ATOMIC_ACQUIRE) &&
-        (s = catmemi_slot_at(slot))->je.small && (*k <= CATMEMI_JE_S_TOP || *k == CATMEMI_JE_SOLO))
+        (s = catmemi_slot_at(slot))->small && (*k <= CATMEMI_JE_S_TOP || *k == CATMEMI_JE_SOLO))
         return s;
     return NULL;
 }
@@ -573,7 +573,7 @@ static void catmemi_je_s_stats(catmemi_slot *s, catmem_stats *out) {
    starts from what it holds. */
 static void catmemi_je_s_count_from_now(catmemi_slot *s) {
     catmem_stats st;
-    while (s->je.caches != NULL) catmemi_je_drop(s->je.caches->thread, s->je.caches);
+    while (s->je.caches != NULL) catmemi_je_drop(s->je.caches->thread, s->je.caches, 0);
     memset(&st, 0, sizeof st);
     catmemi_je_s_stats(s, &st);
     __atomic_store_n(&s->charged, st.allocated, __ATOMIC_RELAXED);
@@ -591,7 +591,7 @@ static void catmemi_je_s_fork(int phase) { /* 0 prepare, 1 parent, 2 child */
         pthread_mutex_init(&catmemi_je_big_mu, NULL);
     for (i = CATMEM_KIND_COUNT; i < n; i++) {
         catmemi_je_small *m = &catmemi_slot_at(i)->je.sm;
-        if (!catmemi_slot_at(i)->je.small) continue;
+        if (!catmemi_slot_at(i)->small) continue;
         if (phase == 0)
             catmemi_je_s_lock(m);
         else

@@ -15,6 +15,8 @@ static int catmemi_sys_arena_create(catmemi_slot *s) {
     return pthread_mutex_init(&s->sys.mu, NULL);
 }
 
+static int catmemi_sys_next_small(void) { return 0; } /* every slot has heaps of its own */
+
 static void *catmemi_sys_alloc_slow(catmemi_slot *s, size_t size, int opts) {
     catmemi_sys_heap *h = catmemi_sys_heap_for(s);
     return h != NULL ? catmemi_sys_heap_alloc(h, size, opts) : NULL;

@@ -58,6 +58,8 @@
    built-in arenas reset (every pending cleanup runs then), the out-of-memory handler removed,
    so nothing leaks from one input to the next. */
 #define CATMEM_IMPLEMENTATION
+/* On jemalloc, user arenas past the first 4 live ones are small: every run has both kinds. */
+#define CATMEM_JEMALLOC_ARENAS 4
 #include "catmem.h"
 
 #include <errno.h>
@@ -233,9 +235,9 @@ static int trace;
 static int avoid_known;
 static int exact_sys; /* the live backend is the system backend */
 static int exact_je;  /* the live backend is jemalloc and sallocx is at hand */
-/* User arenas are small (CATMEM_JEMALLOC_SMALL_ARENAS, backends/jemalloc/small.h): on jemalloc,
-   or the runtime backend bound to it. */
-static int small_arenas;
+/* The live backend is jemalloc, or the runtime backend bound to it: user arenas past the first
+   CATMEM_JEMALLOC_ARENAS live ones are small there (backends/jemalloc/small.h). */
+static int je_backend;
 
 /* ---- input ------------------------------------------------------------------------------------ */
 
@@ -340,6 +342,12 @@ static void expect_allocs_fail(catmem_arena *h, int want, const char *why) {
 }
 
 /* ---- arenas ----------------------------------------------------------------------------------- */
+
+/* h is a small arena: the model reads which kind of slot the arena got from the slot itself. */
+static int small_arena(const catmem_arena *h) {
+    catmemi_slot *s;
+    return je_backend && (s = catmemi_slot_of(h)) != NULL && s->small;
+}
 
 static int arena_of(const catmem_arena *h) {
     int i;
@@ -633,14 +641,14 @@ static void check_sane(const catmem_stats *st, const char *what) {
 }
 
 /* What the arena counts for a block: its usable size (the size class), which must cover what
-   was asked for and, on jemalloc, be jemalloc's own figure in a built-in arena (a jemalloc
-   arena of its own). A user arena there is small (backends/jemalloc/small.h): its blocks of up
-   to 512 bytes have their size class, larger or more aligned ones exactly what was asked. */
+   was asked for and, on jemalloc, be jemalloc's own figure in an arena with a jemalloc arena
+   of its own. A small arena there (backends/jemalloc/small.h): its blocks of up to 512
+   bytes have their size class, larger or more aligned ones exactly what was asked. */
 static size_t usable(const blk *b) {
     size_t u = catmem_usable_size(b->p), asked = b->size ? b->size : 1;
     CHECK(u >= asked, "catmem_usable_size(%p) = %zu < %zu asked for", b->p, u, asked);
 #if defined(FUZZ_HAVE_SALLOCX)
-    if (exact_je && b->kind == BLK_ARENA && (b->ar < CATMEM_KIND_COUNT || !small_arenas))
+    if (exact_je && b->kind == BLK_ARENA && !small_arena(M.ar[b->ar].h))
         CHECK(u == sallocx(b->p, 0), "catmem_usable_size(%p) = %zu, sallocx %zu", b->p, u,
               sallocx(b->p, 0));
     else if (exact_je && b->kind == BLK_ARENA) /* aligned ones may be either */
@@ -2265,11 +2273,10 @@ static void op_decay(void) {
     catmem_arena *h = pick_arena();
     long d = v[u8() % 6], m = v[u8() % 6];
     int rc, want = handle_err(h), bad = (d < -1 || m < -1) ? EINVAL : 0;
-    /* No decay of its own: every arena on the system backend, a user (small) arena on
-       jemalloc. */
+    /* No decay of its own: every arena on the system backend, a small arena on jemalloc. */
     if (want == 0 && bad)
         want = bad;
-    else if (want == 0 && (exact_sys || (small_arenas && arena_of(h) >= CATMEM_KIND_COUNT)))
+    else if (want == 0 && (exact_sys || small_arena(h)))
         want = ENOTSUP;
     CTL(rc, catmem_arena_set_decay(h, d, m));
     T("catmem_arena_set_decay(%s, %ld, %ld) = %s\n", hdesc(h), d, m, ename(rc));
@@ -2864,7 +2871,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
         builtin_id[k] = catmem_arena_id(builtin[k]);
     }
     exact_sys = strcmp(catmem_backend_name(), "system") == 0;
-    small_arenas = CATMEM_JEMALLOC_SMALL_ARENAS && strcmp(catmem_backend_name(), "jemalloc") == 0;
+    je_backend = strcmp(catmem_backend_name(), "jemalloc") == 0;
 #if defined(FUZZ_HAVE_SALLOCX)
     exact_je = strcmp(catmem_backend_name(), "jemalloc") == 0;
 #endif
