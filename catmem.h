@@ -22,7 +22,8 @@
    ==========
    catmem groups memory by lifetime: every allocation goes to an arena (request, response, cache,
    static, background task, or one you create by name), an arena can be freed all at once, measured
-   on its own, and trimmed. On jemalloc the arenas are real jemalloc manual arenas; on the system
+   on its own, and trimmed. On jemalloc the arenas are real jemalloc manual arenas (past the
+   first 64 live ones, small arenas that share one: CATMEM_JEMALLOC_ARENAS); on the system
    backend catmem runs an allocator of its own on memory taken from malloc in large pieces, so
    that the same calls mean the same thing.
 
