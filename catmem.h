@@ -260,10 +260,11 @@
      EIO         catmem_report could not write to its stream.
      EEXIST      catmem_arena_create with the name of a live arena.
      ENAMETOOLONG  name longer than CATMEM_NAME_MAX.
-     EAGAIN      jemalloc made no more arenas where catmem needed one: with its front caches
-                 off (catmem_backend_info says so; small arenas need them) every arena is a
-                 jemalloc arena, and jemalloc makes about 4,000; or before catmem's first
-                 small arena (catmem has no cap of its own: CATMEM_JEMALLOC_ARENAS).
+     EAGAIN      jemalloc made no more arenas where catmem needed one (it makes about 4,000 in
+                 a process, its other users' included): for a built-in arena, one of the first
+                 CATMEM_JEMALLOC_ARENAS user arenas, the one all small arenas share, or any
+                 arena when the front caches are off (catmem_backend_info says so; small
+                 arenas need them). catmem has no cap of its own.
      ENOTSUP     the feature does not exist on this backend or in this process (profiling without
                  MALLOC_CONF=prof:true, decay tuning on the system backend).
      ENOENT      catmem_arena_find found no arena of that name.

@@ -33,6 +33,14 @@
 
 static catmemi_je_cache catmemi_je_none; /* what an empty entry holds: key 0 */
 CATMEMI_TLS catmemi_je_cache *catmemi_je_tab[CATMEMI_TAB] = CATMEMI_TAB_INIT(&catmemi_je_none);
+uintptr_t catmemi_je_lkey; /* front-cache links (fast.h) */
+
+/* A front cache's link that does not decode to a block address: overwritten. */
+CATMEMI_API void catmemi_je_bad_link(const void *p) {
+    fprintf(stderr, "catmem: corrupted front-cache link in the free block at %p (a write past the "
+                    "end of the block before it, or after this one was freed)\n", p);
+    abort();
+}
 
 /* One thread's caches. Lives in the thread's TLS; linked into catmemi_je_threads (under
    catmemi_mu) from its first cache until the thread exits. */
@@ -83,7 +91,7 @@ static int catmemi_je_ctl(const catmemi_slot *s, const char *fmt, void *old, siz
 static void catmemi_je_add(catmemi_je_cache *c, unsigned k, void *p) {
     catmemi_je_bin *b = &c->bin[k];
     c->room -= (intptr_t)catmemi_je_class_size[k];
-    *(void **)p = b->head;
+    *(uintptr_t *)p = catmemi_je_link(p, b->head);
     b->n++;
     __atomic_store_n(&b->head, p, __ATOMIC_RELEASE);
 }
@@ -96,7 +104,7 @@ static void catmemi_je_give_back(catmemi_je_cache *c, unsigned k, unsigned keep)
     size_t n = 0;
     while (b->n > keep && b->head != NULL) {
         void *p = b->head;
-        b->head = *(void **)p;
+        b->head = catmemi_je_next(p);
         b->n--;
         c->room += (intptr_t)catmemi_je_class_size[k];
         CATMEMI_JE(sdallocx)(p, catmemi_je_class_size[k], c->back);
@@ -191,7 +199,7 @@ static int catmemi_je_cache_valid(const catmemi_je_cache *c) {
         uint32_t n = 0;
         if (b->fill == 0 || (b->fill & (b->fill - 1)) != 0 || b->fill > CATMEMI_JE_FILL_MAX)
             return 0;
-        for (; p != NULL && n <= b->n; p = *(void *const *)p) n++;
+        for (; p != NULL && n <= b->n; p = catmemi_je_next(p)) n++;
         if (p != NULL || n != b->n) return 0;
         held += (intptr_t)n * catmemi_je_class_size[k];
     }

@@ -5,13 +5,14 @@
 
    HOW IT WORKS
    A catmem arena is a jemalloc manual arena (arenas.create), made once per slot and kept for
-   the process, or past the first CATMEM_JEMALLOC_ARENAS user arenas a small one (below). Every block comes from mallocx on that arena with MALLOCX_TCACHE_NONE, so
-   jemalloc's automatic thread cache never sees catmem's blocks (it would mix arenas and keep
+   the process, or past the first CATMEM_JEMALLOC_ARENAS user arenas a small one (below).
+   Every block comes from mallocx on that arena with MALLOCX_TCACHE_NONE, so jemalloc's
+   automatic thread cache never sees catmem's blocks (it would mix arenas and keep
    dangling pointers across arena.<i>.reset). That call takes the arena's bin lock, so each
    thread keeps, per arena, a FRONT CACHE of its own (catmemi_je_cache): freed blocks of each of
-   jemalloc's 36 small classes (8 B to 14 KiB) on an intrusive list, refilled a few blocks at a
-   time from the arena. The inline paths are one TLS load, a size-class lookup and a list pop
-   or push; catmem_free without a size first asks jemalloc for the block's class (sallocx).
+   jemalloc's 36 small classes (8 B to 14 KiB) on an intrusive list (its links encoded,
+   catmemi_je_link), refilled a few blocks at a time from the arena. The inline paths are one
+   TLS load, a size-class lookup and a list pop or push; catmem_free without a size first asks jemalloc for the block's class (sallocx).
    Blocks above the largest small class, and every block while heap profiling is on (opt.prof:
    jemalloc's sampler must see every allocation), go to the arena directly. A pair whose
    traffic runs past its front cache gets a jemalloc cache of its own behind it (a "busy
@@ -126,12 +127,33 @@ static inline unsigned catmemi_je_class(size_t size) {
     return 20 + (lg - 10) * 4 + (unsigned)((size - 1 - ((size_t)1 << lg)) >> (lg - 2)) + 1;
 }
 
+/* A front cache's links are kept encoded in the free blocks: next ^ key, rotated left by 17
+   bits, ^ the block's own address. An overflow of the block before that rewrites the link
+   without the key cannot aim it: a change to its low 17 bits (a partial overwrite) sets the
+   decoded link's top bits, one to the next bits moves it off its alignment, and a whole word
+   decodes to noise; catmemi_je_next stops the process at all of these. The key is set once,
+   by the first init (catmemi_random_word). */
+extern uintptr_t catmemi_je_lkey;
+#define CATMEMI_JE_LINK_BAD (~(((uintptr_t)1 << 47) - 1) | 7) /* user addresses are below 2^47 */
+CATMEMI_API void catmemi_je_bad_link(const void *p) CATMEMI_NORETURN __attribute__((cold));
+static inline uintptr_t catmemi_je_link(const void *p, const void *next) {
+    uintptr_t x = (uintptr_t)next ^ catmemi_je_lkey;
+    return ((x << 17) | (x >> 47)) ^ (uintptr_t)p;
+}
+/* The block after p on its list (p's first word decoded), checked. */
+static inline void *catmemi_je_next(const void *p) {
+    uintptr_t x = *(const uintptr_t *)p ^ (uintptr_t)p;
+    x = ((x >> 17) | (x << 47)) ^ catmemi_je_lkey;
+    if (CATMEMI_UNLIKELY(x & CATMEMI_JE_LINK_BAD)) catmemi_je_bad_link(p);
+    return (void *)x;
+}
+
 /* Every pop is a block handed to a caller: counted as one allocation. */
 static inline void *catmemi_je_pop(catmemi_je_cache *c, unsigned k) {
     catmemi_je_bin *b = &c->bin[k];
     void *p = b->head;
     if (CATMEMI_LIKELY(p != NULL)) {
-        b->head = *(void **)p;
+        b->head = catmemi_je_next(p);
         b->n--;
         c->room += catmemi_je_class_size[k];
         CATMEMI_OWNER_ADD(c->nalloc, 1);
@@ -147,7 +169,7 @@ static inline int catmemi_je_push(catmemi_je_cache *c, unsigned k, void *p) {
     intptr_t room = c->room - (intptr_t)catmemi_je_class_size[k];
     if (CATMEMI_UNLIKELY(room < 0 || k > c->top)) return 0;
     c->room = room;
-    *(void **)p = b->head;
+    *(uintptr_t *)p = catmemi_je_link(p, b->head);
     b->n++;
     __atomic_store_n(&b->head, p, __ATOMIC_RELEASE);
     CATMEMI_OWNER_ADD(c->nfree, 1);

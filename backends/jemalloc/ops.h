@@ -63,16 +63,16 @@ static int catmemi_je_once(void) {
         catmemi_say(note);
     }
     catmemi_je_skey = catmemi_random_word();
+    catmemi_je_lkey = catmemi_random_word();
     return pthread_key_create(&catmemi_je_key, catmemi_je_thread_exit);
 }
 
-/* User slots given a jemalloc arena of their own so far; set when jemalloc refused one. */
+/* User slots given a jemalloc arena of their own so far. */
 static unsigned catmemi_je_nown;
-static int catmemi_je_no_more;
 
 /* Small arenas (small.h) need the front caches' inline paths. */
 static int catmemi_je_next_small(void) {
-    return catmemi_je_front && (catmemi_je_nown + 1 > CATMEM_JEMALLOC_ARENAS || catmemi_je_no_more);
+    return catmemi_je_front && catmemi_je_nown + 1 > CATMEM_JEMALLOC_ARENAS;
 }
 
 /* A new jemalloc arena: 0, or EAGAIN when jemalloc makes no more (an index past catmem's table
@@ -85,20 +85,18 @@ static int catmemi_je_new_arena(unsigned *index) {
 }
 
 /* A built-in arena, and the first CATMEM_JEMALLOC_ARENAS user slots, get a jemalloc arena of
-   their own (the core reuses those slots first); later ones, or any once jemalloc makes no
-   more, are small (small.h). Decided once per slot. */
+   their own (the core reuses those slots first); later ones are small (small.h). Decided once
+   per slot. A failure fails the create (ERRORS in catmem.h), and the next create tries again:
+   a slot's kind does not depend on a passing failure. */
 static int catmemi_je_arena_create(catmemi_slot *s) {
     unsigned index;
-    int user = s->id >= CATMEM_KIND_COUNT, err = 0;
+    int user = s->id >= CATMEM_KIND_COUNT, err;
     if (!user || !catmemi_je_next_small()) {
-        if ((err = catmemi_je_new_arena(&index)) == 0) {
-            catmemi_je_nown += (unsigned)user;
-            s->je.index = index;
-            __atomic_store_n(&catmemi_je_slot_of[index], s->id + 1, __ATOMIC_RELEASE);
-            return 0;
-        }
-        if (!user || !catmemi_je_front) return err;
-        catmemi_je_no_more = 1; /* other users of jemalloc may hold many of its arenas */
+        if ((err = catmemi_je_new_arena(&index)) != 0) return err;
+        catmemi_je_nown += (unsigned)user;
+        s->je.index = index;
+        __atomic_store_n(&catmemi_je_slot_of[index], s->id + 1, __ATOMIC_RELEASE);
+        return 0;
     }
     /* The shared arena of small arenas' chunks comes with the first one (its failure fails
        that create, as any arena's). */

@@ -502,7 +502,7 @@ static void catmemi_je_s_empty(catmemi_je_cache *c) {
         catmemi_je_bin *b = &c->bin[k];
         while (b->head != NULL) {
             void *p = b->head;
-            b->head = *(void **)p;
+            b->head = catmemi_je_next(p);
             catmemi_je_s_put(m, k, p);
         }
         b->n = 0;

@@ -1,0 +1,88 @@
+/* The jemalloc backend against heap corruption: the front caches keep their free-list links in
+   the free blocks, where an overflow of the block before can reach them. A link rewritten
+   without catmem's key, whole or in part, stops the process at the allocation that would
+   follow it, instead of handing out the address written (issue 20, A). Runs on the variants
+   where jemalloc serves catmem, in an arena with a jemalloc arena of its own and in a small
+   one (past the first CATMEM_JEMALLOC_ARENAS). */
+#include "catmem.h"
+#include "testing.h"
+
+#include <errno.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+#include "child.h"
+
+static char target[64]; /* where the forged link points */
+
+/* The arena the attack runs in: the first user arena, or one past every arena with a jemalloc
+   arena of its own (busy, so that its threads have front caches). */
+static int small_kind;
+static catmem_arena *victim_arena(void) {
+    catmem_arena *a = NULL;
+    int i;
+    if (!small_kind) return catmem_arena_create("hardening");
+    for (i = 0; i <= 64; i++) a = catmem_arena_create(NULL); /* CATMEM_JEMALLOC_ARENAS is 64 */
+    if (a == NULL || catmem_arena_set_decay(a, -1, -1) != ENOTSUP) _exit(3); /* not small */
+    for (i = 0; i < 300; i++) catmem_free(a, catmem_alloc(a, 16));
+    return a;
+}
+
+/* y's link, as a linear overflow of the block before y writes it: the whole word, or only its
+   lowest byte (the partial overwrite that needs no address). */
+static int partial;
+static void forge(void) {
+    catmem_arena *a = victim_arena();
+    unsigned char *x = (unsigned char *)catmem_alloc(a, 16);
+    unsigned char *y = (unsigned char *)catmem_alloc(a, 16);
+    volatile unsigned char *link = y;
+    uintptr_t t = (uintptr_t)target;
+    size_t k;
+    int i;
+    if (x == NULL || y == NULL) _exit(3);
+    catmem_free(a, y); /* into the thread's front cache: y's first word is now its link */
+    if (partial)
+        link[0] ^= 0x40;
+    else
+        for (k = 0; k < sizeof t; k++) link[k] = (unsigned char)(t >> (8 * k));
+    for (i = 0; i < 4; i++)
+        if (catmem_alloc(a, 16) == (void *)target) _exit(4); /* the attack won */
+    _exit(0);
+}
+
+static void check(int small, int part) {
+    outcome o;
+    small_kind = small;
+    partial = part;
+    o = run_child(forge);
+    assert_false(o.exited);
+    assert_int_equal(o.status, SIGABRT);
+    assert_non_null(strstr(o.err, "corrupted front-cache link"));
+}
+
+static void test_forged_link_stops_the_process(void **state) {
+    (void)state;
+    check(0, 0);
+    check(1, 0);
+}
+
+static void test_partly_overwritten_link_stops_the_process(void **state) {
+    (void)state;
+    check(0, 1);
+    check(1, 1);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_forged_link_stops_the_process),
+        cmocka_unit_test(test_partly_overwritten_link_stops_the_process),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
