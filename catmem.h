@@ -23,7 +23,7 @@
    catmem groups memory by lifetime: every allocation goes to an arena (request, response, cache,
    static, background task, or one you create by name), an arena can be freed all at once, measured
    on its own, and trimmed. On jemalloc the arenas are real jemalloc manual arenas (past the
-   first 64 live ones, small arenas that share one: CATMEM_JEMALLOC_ARENAS); on the system
+   first 64 live ones, small arenas: CATMEM_OWN_ARENAS); on the system
    backend catmem runs an allocator of its own on memory taken from malloc in large pieces, so
    that the same calls mean the same thing.
 
@@ -81,21 +81,24 @@
                             caches, all arenas together; 0: every call goes to the arena's lock.
    CATMEM_JEMALLOC_TCACHES  jemalloc: how many jemalloc caches catmem may hold for busy (thread,
                             arena) pairs, all threads together (THREADS).
-   CATMEM_JEMALLOC_ARENAS   jemalloc: how many user arenas live at once have a jemalloc arena
-                            of their own (default 64; a released one goes to the next arena
-                            created). Those past them are SMALL: no jemalloc arena of their
-                            own, their blocks carved from 1-8 KiB chunks of one jemalloc arena
-                            all small arenas share (backends/jemalloc/small.h). Any number of
-                            them (about 1 KiB each, where an arena of its own costs 120 KB and
-                            jemalloc makes about 4,000), created and released in a fraction of
-                            the time, but slower when busy (bench/results/lifetimes.md); 0
-                            makes every user arena small. What differs: a small arena
-                            keeps its chunks until reset or release (catmem_arena_purge returns
-                            nothing of them), has no decay of its own (ENOTSUP), counts a limit
-                            exactly (from its first limit every call takes its lock), and its
-                            first 256 calls take its lock before its threads get front caches;
-                            statistics: allocated is what its chunks hand out less what waits
-                            on its free lists (blocks in front caches count), mapped its chunks.
+   CATMEM_OWN_ARENAS        how many user arenas live at once have memory of their own from
+                            the engine (default 64; a released one goes to the next arena
+                            created): a jemalloc arena, or the system engine's heaps. Those past
+                            them are SMALL: their blocks carved from 1-8 KiB chunks the engine
+                            shares among all small arenas (one jemalloc arena; the system
+                            malloc), each with an 8-byte header (core/small.h). Any number of
+                            them (about 1.5 KB each with a few objects, where an arena of its
+                            own costs 30-120 KB and jemalloc makes about 4,000), created and
+                            released in a fraction of the time, but slower when busy
+                            (bench/results/lifetimes.md); 0 makes every user arena small (not
+                            under a memory checker on the system backend: its engine is off).
+                            What differs: a small arena keeps its chunks until reset or
+                            release (catmem_arena_purge returns nothing of them), has no decay
+                            of its own (ENOTSUP), counts a limit exactly (every call takes its
+                            lock then), and takes its lock on every call (on jemalloc, its first
+                            256 calls, before its threads get front caches); statistics:
+                            allocated is what its chunks hand out less what waits on its free
+                            lists (blocks in front caches count), mapped its chunks.
    CATMEM_DEBUG             1: check on every free that the pointer belongs to the arena given,
                             check catmem's internal invariants, and abort with a message on
                             misuse that cannot be reported otherwise. Slow (jemalloc: one
@@ -262,7 +265,7 @@
      ENAMETOOLONG  name longer than CATMEM_NAME_MAX.
      EAGAIN      jemalloc made no more arenas where catmem needed one (it makes about 4,000 in
                  a process, its other users' included): for a built-in arena, one of the first
-                 CATMEM_JEMALLOC_ARENAS user arenas, the one all small arenas share, or any
+                 CATMEM_OWN_ARENAS user arenas, the one all small arenas share, or any
                  arena when the front caches are off (catmem_backend_info says so; small
                  arenas need them). catmem has no cap of its own.
      ENOTSUP     the feature does not exist on this backend or in this process (profiling without
@@ -454,7 +457,8 @@
    core/contract.h          THE BACKEND CONTRACT: what the core and an engine give each other,
                             and every lock in order. Read it before an engine.
    core/registry.h          arenas: init, create, find, reset, release, limits, statistics.
-   core/alloc.h, core/accounting.h, core/report.h, core/region.h   the rest of the core.
+   core/small.h             small arenas, on any engine (CATMEM_OWN_ARENAS).
+   core/alloc.h, core/accounting.h, core/classes.h, core/report.h, core/region.h   the rest.
    backends/jemalloc/, backends/system/, backends/runtime/   the engines, each described at the
                             top of its fast.h.
    To follow one allocation: catmem_alloc (>>inline paths, below) -> catmemi_be_alloc

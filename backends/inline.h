@@ -22,6 +22,7 @@
 typedef char catmemi_tab_init_fits[CATMEMI_TAB == 256 ? 1 : -1];
 
 #if defined(CATMEM_BACKEND_JEMALLOC)
+#  include "../core/classes.h"
 #  include "jemalloc/linked.h"
 #  include "jemalloc/fast.h"
 
@@ -46,6 +47,7 @@ CATMEMI_INLINE void catmemi_be_free_sized(const catmem_arena *a, void *p, size_t
 
 #else /* CATMEM_BACKEND_RUNTIME: both engines, one chosen at run time */
 #  include "runtime/bind.h"
+#  include "../core/classes.h"
 #  include "jemalloc/fast.h"
 #  include "system/fast.h"
 #  include "runtime/fast.h"

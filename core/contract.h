@@ -45,10 +45,10 @@
                              taking an arena's mutex.
      4. catmemi_sys_large_mu system engine: the large-block table.
    Leaves, held around nothing else: catmemi_oom_mu (the out-of-memory handler and its
-   argument), catmemi_info_mu (writers of catmem_backend_info's text); on jemalloc a small
-   arena's spin lock (catmemi_je_small.mu) and catmemi_je_big_mu, taken with or without
-   catmemi_mu, and around nothing of catmem's but jemalloc calls (jemalloc's locks are below
-   all of these). "mu" below: called with catmemi_mu
+   argument), catmemi_info_mu (writers of catmem_backend_info's text); a small arena's spin
+   lock (catmemi_small.mu) and catmemi_sm_big_mu, taken with or without catmemi_mu, and around
+   nothing of catmem's but the engine's calls for memory (jemalloc's locks, and malloc's, are
+   below all of these). "mu" below: called with catmemi_mu
    held. Every other operation may run on any thread at any time, concurrently with allocation
    and free in the same arena, except where THREADS in the manual says otherwise (reset and
    release: nobody else uses that arena). Under CATMEM_DEBUG, CATMEMI_ASSERT_LOCKED checks
@@ -63,6 +63,29 @@ enum { CATMEMI_NEVER = 0, CATMEMI_UP = 1, CATMEMI_DOWN = 2 };
 /* catmemi_slot.state. CLEANING: its cleanups (or its children's) are running, outside
    catmemi_mu; every call on it but free fails with EBUSY meanwhile. */
 enum { CATMEMI_FREE = 0, CATMEMI_LIVE = 1, CATMEMI_CLEANING = 2 };
+
+/* A SMALL ARENA (core/small.h): no backend arena of its own; its blocks are carved from chunks
+   of memory the engine shares among all small arenas, each with an 8-byte header naming its
+   arena and class. Blocks up to CATMEMI_SM_MAX bytes come from the chunks; larger or more
+   aligned ones are SOLO blocks, an allocation each. Free blocks wait on shared lists per class
+   or, on jemalloc once the arena is busy, in its threads' front caches. All under mu, a spin
+   lock. */
+#define CATMEMI_SM_TOP 16 /* the largest class carved from chunks: 512 bytes */
+#define CATMEMI_SM_MAX 512
+typedef struct catmemi_small {
+    int mu;                             /* spin lock, held around short updates only */
+    int busy;                           /* its threads get front caches; atomic */
+    unsigned ops;                       /* calls on the shared lists, until busy */
+    char *cur, *end;                    /* the newest chunk's uncarved bytes */
+    uintptr_t lo, hi;                   /* every chunk lies in [lo, hi) */
+    uintptr_t chunks;                   /* newest first; links encoded */
+    void *solos;                        /* solo blocks, linked through their records */
+    void *shared[CATMEMI_SM_TOP + 1];   /* free blocks per class that no cache holds */
+    size_t next_chunk;                  /* the size of the next chunk */
+    size_t carved, shared_bytes;        /* class bytes carved, and on the shared lists */
+    size_t chunk_bytes, solo_bytes, solo_mapped;
+    uint64_t nmalloc, ndalloc;          /* calls served outside front caches; atomic */
+} catmemi_small;
 
 /* One arena slot: its record in the registry. Slots 0..CATMEM_KIND_COUNT-1 are the built-in
    arenas. Records are never freed (catmemi_slot_at), so a stale handle always reads one. A
@@ -85,8 +108,9 @@ typedef struct catmemi_slot {
     size_t charged, peak, limit;
     int counted; /* set by the backend's set_limit at the first limit, cleared at release */
     /* SMALL: arena_create gave the slot no backend arena of its own; its arenas share memory
-       with other small slots' (jemalloc: backends/jemalloc/small.h). Set once. */
+       with other small slots' (core/small.h). Set once. */
     int small;
+    catmemi_small sm; /* a small slot's blocks (core/small.h) */
     char name[CATMEM_NAME_MAX + 1]; /* "": anonymous */
 #if defined(CATMEMI_HAS_JE)
     catmemi_je_slot je;

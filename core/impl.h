@@ -23,6 +23,7 @@ extern "C" {
 
 #include "contract.h"   /* the backend contract: slots, operations, the core's services, locks */
 #include "accounting.h" /* byte accounting of arenas with a limit */
+#include "small.h"      /* small arenas: blocks carved from chunks the engine shares */
 
 #if defined(CATMEM_BACKEND_JEMALLOC) || defined(CATMEM_BACKEND_RUNTIME)
 #  include "../backends/jemalloc/cache.h" /* front caches, busy pairs' jemalloc caches */
@@ -32,6 +33,7 @@ extern "C" {
 #if defined(CATMEM_BACKEND_SYSTEM) || defined(CATMEM_BACKEND_RUNTIME)
 #  include "../backends/system/pages.h" /* errors, size classes, the key, segments, pages */
 #  include "../backends/system/large.h" /* the large-block table */
+#  include "../backends/system/small.h" /* what small arenas get from the engine */
 #  include "../backends/system/heap.h"  /* allocation and free, heaps and threads */
 #  include "../backends/system/ops.h"   /* the operations, catmemi_sys_table() */
 #endif

@@ -248,7 +248,8 @@ static void test_large_record_base_cannot_free_another_block(void **state) {
 }
 
 /* An attacker who can write anywhere and has found x's record: the words p, base, size and
-   mapped holding x, x, LARGE, LARGE, somewhere in the process's writable memory (mappings of
+   mapped holding x, x - 16, LARGE, LARGE + 16 (16 bytes of the malloc before each large block:
+   backends/system/large.h), somewhere in the process's writable memory (mappings of
    up to 256 MiB: not a sanitizer's shadow). Returns the address of p, or NULL. */
 static uintptr_t *find_record(const unsigned char *x) {
     FILE *f = fopen("/proc/self/maps", "r");
@@ -261,7 +262,8 @@ static uintptr_t *find_record(const unsigned char *x) {
             hi - lo > (256ul << 20))
             continue;
         for (w = (uintptr_t *)lo; w + 4 <= (uintptr_t *)hi; w++)
-            if (w[0] == (uintptr_t)x && w[1] == (uintptr_t)x && w[2] == LARGE && w[3] == LARGE)
+            if (w[0] == (uintptr_t)x && w[1] == (uintptr_t)x - 16 && w[2] == LARGE &&
+                w[3] == LARGE + 16)
                 break;
         if (w + 4 > (uintptr_t *)hi) w = NULL;
     }

@@ -117,7 +117,7 @@ static void corrupt_and_allocate(void) {
     if (strcmp(catmem_backend_name(), "jemalloc") == 0) {
         catmemi_je_cache *c = catmemi_je_mine(a);
         if (c == NULL) _exit(5); /* the front cache is on in these tests */
-        c->bin[catmemi_je_class(48)].n += 1; /* one block more than its list holds */
+        c->bin[catmemi_class(48)].n += 1; /* one block more than its list holds */
     }
 #endif
 #if defined(CATMEMI_HAS_SYS)

@@ -3,7 +3,7 @@
    without catmem's key, whole or in part, stops the process at the allocation that would
    follow it, instead of handing out the address written (issue 20, A). Runs on the variants
    where jemalloc serves catmem, in an arena with a jemalloc arena of its own and in a small
-   one (past the first CATMEM_JEMALLOC_ARENAS). */
+   one (past the first CATMEM_OWN_ARENAS). */
 #include "catmem.h"
 #include "testing.h"
 
@@ -29,7 +29,7 @@ static catmem_arena *victim_arena(void) {
     catmem_arena *a = NULL;
     int i;
     if (!small_kind) return catmem_arena_create("hardening");
-    for (i = 0; i <= 64; i++) a = catmem_arena_create(NULL); /* CATMEM_JEMALLOC_ARENAS is 64 */
+    for (i = 0; i <= 64; i++) a = catmem_arena_create(NULL); /* CATMEM_OWN_ARENAS is 64 */
     if (a == NULL || catmem_arena_set_decay(a, -1, -1) != ENOTSUP) _exit(3); /* not small */
     for (i = 0; i < 300; i++) catmem_free(a, catmem_alloc(a, 16));
     return a;

@@ -8,7 +8,7 @@
 #define CATMEM_JEMALLOC_TCACHES 12
 /* On jemalloc, user arenas with jemalloc arenas of their own: this test is about the front
    caches and busy pairs of such arenas at scale (small arenas: api_test, threads_test). */
-#define CATMEM_JEMALLOC_ARENAS 4096
+#define CATMEM_OWN_ARENAS 4096
 #define CATMEM_IMPLEMENTATION
 #include "catmem.h"
 #include "testing.h"

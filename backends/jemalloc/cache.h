@@ -63,7 +63,7 @@ static int catmemi_je_front;
 /* experimental.batch_alloc, looked up once; miblen 0: busy pairs get no jemalloc cache. */
 static size_t catmemi_je_batch_mib[4], catmemi_je_batch_miblen;
 /* Blocks in one slab of each class (arenas.bin.<i>.nregs). */
-static uint32_t catmemi_je_nregs[CATMEMI_JE_NCLASS];
+static uint32_t catmemi_je_nregs[CATMEMI_NCLASS];
 /* jemalloc caches catmem holds, all threads (atomic), and whether the cap was reported. */
 static unsigned catmemi_je_ntc;
 static int catmemi_je_cap_said;
@@ -90,7 +90,7 @@ static int catmemi_je_ctl(const catmemi_slot *s, const char *fmt, void *old, siz
 
 static void catmemi_je_add(catmemi_je_cache *c, unsigned k, void *p) {
     catmemi_je_bin *b = &c->bin[k];
-    c->room -= (intptr_t)catmemi_je_class_size[k];
+    c->room -= (intptr_t)catmemi_class_size[k];
     *(uintptr_t *)p = catmemi_je_link(p, b->head);
     b->n++;
     __atomic_store_n(&b->head, p, __ATOMIC_RELEASE);
@@ -106,13 +106,13 @@ static void catmemi_je_give_back(catmemi_je_cache *c, unsigned k, unsigned keep)
         void *p = b->head;
         b->head = catmemi_je_next(p);
         b->n--;
-        c->room += (intptr_t)catmemi_je_class_size[k];
-        CATMEMI_JE(sdallocx)(p, catmemi_je_class_size[k], c->back);
+        c->room += (intptr_t)catmemi_class_size[k];
+        CATMEMI_JE(sdallocx)(p, catmemi_class_size[k], c->back);
         n++;
     }
     c->moved += (unsigned)n;
     if (n != 0 && catmemi_counted(catmemi_slot_at(c->slot)))
-        catmemi_uncharge(catmemi_slot_at(c->slot), n * catmemi_je_class_size[k]);
+        catmemi_uncharge(catmemi_slot_at(c->slot), n * catmemi_class_size[k]);
 }
 
 static void catmemi_je_s_empty(catmemi_je_cache *c); /* small.h */
@@ -124,7 +124,7 @@ static void catmemi_je_empty(catmemi_je_cache *c) {
         catmemi_je_s_empty(c);
         return;
     }
-    for (k = 0; k < CATMEMI_JE_NCLASS; k++) catmemi_je_give_back(c, k, 0);
+    for (k = 0; k < CATMEMI_NCLASS; k++) catmemi_je_give_back(c, k, 0);
 }
 
 /* What one of t's caches for slot may hold: the budget shared by its caches, at least the
@@ -145,15 +145,15 @@ static intptr_t catmemi_je_allowance(const catmemi_je_thread *t, unsigned slot) 
    ones stay cached (measured in bench_scale: 64 threads x 100 arenas ran 5.4x slower than x 2
    when every class was kept, 3.0x with this limit). */
 static unsigned catmemi_je_top(intptr_t allowance) {
-    unsigned k = CATMEMI_JE_NCLASS - 1;
-    while (k > 0 && (intptr_t)catmemi_je_class_size[k] > allowance / 16) k--;
+    unsigned k = CATMEMI_NCLASS - 1;
+    while (k > 0 && (intptr_t)catmemi_class_size[k] > allowance / 16) k--;
     return k;
 }
 
 /* An empty cache that may take its allowance. */
 static void catmemi_je_cache_init(catmemi_je_cache *c, intptr_t allowance) {
     unsigned k;
-    for (k = 0; k < CATMEMI_JE_NCLASS; k++) {
+    for (k = 0; k < CATMEMI_NCLASS; k++) {
         c->bin[k].head = NULL;
         c->bin[k].n = 0;
         c->bin[k].fill = 1;
@@ -165,9 +165,9 @@ static void catmemi_je_cache_init(catmemi_je_cache *c, intptr_t allowance) {
 /* The class holding the most bytes. */
 static unsigned catmemi_je_fullest(const catmemi_je_cache *c) {
     unsigned k, best = 0;
-    for (k = 1; k < CATMEMI_JE_NCLASS; k++)
-        if ((size_t)c->bin[k].n * catmemi_je_class_size[k] >
-            (size_t)c->bin[best].n * catmemi_je_class_size[best])
+    for (k = 1; k < CATMEMI_NCLASS; k++)
+        if ((size_t)c->bin[k].n * catmemi_class_size[k] >
+            (size_t)c->bin[best].n * catmemi_class_size[best])
             best = k;
     return best;
 }
@@ -191,9 +191,9 @@ static int catmemi_je_cache_valid(const catmemi_je_cache *c) {
     intptr_t held = 0;
     unsigned k;
     if (c->slot >= __atomic_load_n(&catmemi_nslots, __ATOMIC_RELAXED) ||
-        c->top != (c->small ? CATMEMI_JE_S_TOP : catmemi_je_top(c->allowance)))
+        c->top != (c->small ? CATMEMI_SM_TOP : catmemi_je_top(c->allowance)))
         return 0;
-    for (k = 0; k < CATMEMI_JE_NCLASS; k++) {
+    for (k = 0; k < CATMEMI_NCLASS; k++) {
         const catmemi_je_bin *b = &c->bin[k];
         const void *p = b->head;
         uint32_t n = 0;
@@ -201,7 +201,7 @@ static int catmemi_je_cache_valid(const catmemi_je_cache *c) {
             return 0;
         for (; p != NULL && n <= b->n; p = catmemi_je_next(p)) n++;
         if (p != NULL || n != b->n) return 0;
-        held += (intptr_t)n * catmemi_je_class_size[k];
+        held += (intptr_t)n * catmemi_class_size[k];
     }
     return c->room + held == c->allowance;
 }
@@ -294,7 +294,7 @@ static void catmemi_je_demote(catmemi_je_thread *t, catmemi_je_cache *c, int des
    batch fails). A batch of a whole slab or more would take fresh slabs and leave the freed
    blocks of partly used ones alone: batches stay below a slab. */
 static unsigned catmemi_je_take(const catmemi_je_cache *c, unsigned k, void **out, unsigned n) {
-    size_t size = catmemi_je_class_size[k];
+    size_t size = catmemi_class_size[k];
     unsigned i;
     if (c->back != c->flags) {
         struct { /* jemalloc's batch_alloc_packet_t */
@@ -327,7 +327,7 @@ static unsigned catmemi_je_take(const catmemi_je_cache *c, unsigned k, void **ou
 static void *catmemi_je_refill(catmemi_je_cache *c, unsigned k) {
     catmemi_je_bin *b = &c->bin[k];
     catmemi_slot *s = catmemi_slot_at(c->slot);
-    size_t size = catmemi_je_class_size[k], fits, total = 0;
+    size_t size = catmemi_class_size[k], fits, total = 0;
     unsigned i, n, got;
     int counted = catmemi_counted(s);
     void *blocks[CATMEMI_JE_FILL_MAX];
@@ -454,7 +454,7 @@ static catmemi_je_cache *catmemi_je_own_locked(const catmemi_slot *s) {
 }
 
 /* A new cache of the calling thread for s, on both lists. Under catmemi_mu. A small arena's
-   cache (small.h) keeps classes up to CATMEMI_JE_S_MAX bytes without a budget (its blocks
+   cache (small.h) keeps classes up to CATMEMI_SM_MAX bytes without a budget (its blocks
    never leave the arena's chunks), and takes no share of the thread's budget. */
 static catmemi_je_cache *catmemi_je_cache_new(catmemi_slot *s) {
     catmemi_je_thread *t = &catmemi_je_self;
@@ -464,7 +464,7 @@ static catmemi_je_cache *catmemi_je_cache_new(catmemi_slot *s) {
     c->small = s->small;
     if (c->small) {
         catmemi_je_cache_init(c, INTPTR_MAX / 4);
-        c->top = CATMEMI_JE_S_TOP;
+        c->top = CATMEMI_SM_TOP;
     } else {
         __atomic_store_n(&t->ncaches, t->ncaches + 1, __ATOMIC_RELAXED);
         catmemi_je_cache_init(c, catmemi_je_allowance(t, s->id));

@@ -1,18 +1,19 @@
 /* catmem's jemalloc engine: its data layout and its inline paths. Included once, by
    backends/inline.h, in every file that includes catmem.h. The engine's other files, in the
    order core/impl.h compiles them: cache.h (the front caches), small.h (small arenas, below:
-   CATMEM_JEMALLOC_ARENAS), ops.h (the operations).
+   CATMEM_OWN_ARENAS), ops.h (the operations).
 
    HOW IT WORKS
    A catmem arena is a jemalloc manual arena (arenas.create), made once per slot and kept for
-   the process, or past the first CATMEM_JEMALLOC_ARENAS user arenas a small one (below).
+   the process, or past the first CATMEM_OWN_ARENAS user arenas a small one (below).
    Every block comes from mallocx on that arena with MALLOCX_TCACHE_NONE, so jemalloc's
    automatic thread cache never sees catmem's blocks (it would mix arenas and keep
    dangling pointers across arena.<i>.reset). That call takes the arena's bin lock, so each
    thread keeps, per arena, a FRONT CACHE of its own (catmemi_je_cache): freed blocks of each of
    jemalloc's 36 small classes (8 B to 14 KiB) on an intrusive list (its links encoded,
    catmemi_je_link), refilled a few blocks at a time from the arena. The inline paths are one
-   TLS load, a size-class lookup and a list pop or push; catmem_free without a size first asks jemalloc for the block's class (sallocx).
+   TLS load, a size-class lookup and a list pop or push; catmem_free without a size first asks
+   jemalloc for the block's class (sallocx).
    Blocks above the largest small class, and every block while heap profiling is on (opt.prof:
    jemalloc's sampler must see every allocation), go to the arena directly. A pair whose
    traffic runs past its front cache gets a jemalloc cache of its own behind it (a "busy
@@ -44,11 +45,6 @@ typedef char catmemi_je_flags_match[(CATMEMI_MALLOCX_ARENA(7) == MALLOCX_ARENA(7
                                         : -1];
 #endif
 
-/* jemalloc's small size classes (lg_quantum 4, the x86-64 and arm64 default): 8, 16, 32, 48,
-   64, then four per doubling up to 14336. Checked against arenas.bin.<i>.size at the first
-   init; on a jemalloc with other classes the front cache stays off. */
-#define CATMEMI_JE_NCLASS    36
-#define CATMEMI_JE_SMALL_MAX 14336
 
 /* One size class of a front cache: freed blocks linked through their first word. */
 typedef struct catmemi_je_bin {
@@ -64,7 +60,7 @@ typedef struct catmemi_je_cache {
        thread's table may still point at it). Atomic: its thread reads it for any arena whose
        slot shares its entry, while another thread may drop it. */
     uintptr_t key;
-    catmemi_je_bin bin[CATMEMI_JE_NCLASS];
+    catmemi_je_bin bin[CATMEMI_NCLASS];
     intptr_t room;      /* bytes it may still take; below 0, the slow path gives blocks back */
     /* catmem calls served by this thread in this arena (the arena's nmalloc and ndalloc):
        written by the thread, read by statistics (relaxed); added to the arena's at drop. */
@@ -104,29 +100,6 @@ static inline catmemi_je_cache *catmemi_je_mine(const catmem_arena *a) {
     return catmemi_je_serves(c, a) ? c : NULL;
 }
 
-/* Size class of sizes 1..1024, indexed by (size + 7) / 8: one load for 97% of typical sizes. */
-static const unsigned char catmemi_je_class_tab[129] = {
-    0,  0,  1,  2,  2,  3,  3,  4,  4,  5,  5,  6,  6,  7,  7,  8,  8,  9,  9,  9,  9,  10,
-    10, 10, 10, 11, 11, 11, 11, 12, 12, 12, 12, 13, 13, 13, 13, 13, 13, 13, 13, 14, 14, 14,
-    14, 14, 14, 14, 14, 15, 15, 15, 15, 15, 15, 15, 15, 16, 16, 16, 16, 16, 16, 16, 16, 17,
-    17, 17, 17, 17, 17, 17, 17, 17, 17, 17, 17, 17, 17, 17, 17, 18, 18, 18, 18, 18, 18, 18,
-    18, 18, 18, 18, 18, 18, 18, 18, 18, 19, 19, 19, 19, 19, 19, 19, 19, 19, 19, 19, 19, 19,
-    19, 19, 19, 20, 20, 20, 20, 20, 20, 20, 20, 20, 20, 20, 20, 20, 20, 20, 20};
-static const uint16_t catmemi_je_class_size[CATMEMI_JE_NCLASS] = {
-    8,    16,   32,   48,   64,   80,   96,   112,  128,  160,   192,   224,
-    256,  320,  384,  448,  512,  640,  768,  896,  1024, 1280,  1536,  1792,
-    2048, 2560, 3072, 3584, 4096, 5120, 6144, 7168, 8192, 10240, 12288, 14336};
-
-/* The class of a size in 1..CATMEMI_JE_SMALL_MAX. Above 1 KiB: (1 << lg, 2 << lg] holds four
-   classes 1 << (lg - 2) apart, the 20 classes up to 1024 come first. */
-static inline unsigned catmemi_je_class(size_t size) {
-    unsigned lg;
-    if (CATMEMI_LIKELY(size <= 1024)) return catmemi_je_class_tab[(size + 7) >> 3];
-    lg = (unsigned)(8 * sizeof(unsigned long) - 1) -
-         (unsigned)__builtin_clzl((unsigned long)size - 1);
-    return 20 + (lg - 10) * 4 + (unsigned)((size - 1 - ((size_t)1 << lg)) >> (lg - 2)) + 1;
-}
-
 /* A front cache's links are kept encoded in the free blocks: next ^ key, rotated left by 17
    bits, ^ the block's own address. An overflow of the block before that rewrites the link
    without the key cannot aim it: a change to its low 17 bits (a partial overwrite) sets the
@@ -155,7 +128,7 @@ static inline void *catmemi_je_pop(catmemi_je_cache *c, unsigned k) {
     if (CATMEMI_LIKELY(p != NULL)) {
         b->head = catmemi_je_next(p);
         b->n--;
-        c->room += catmemi_je_class_size[k];
+        c->room += catmemi_class_size[k];
         CATMEMI_OWNER_ADD(c->nalloc, 1);
     }
     return p;
@@ -166,7 +139,7 @@ static inline void *catmemi_je_pop(catmemi_je_cache *c, unsigned k) {
    its link. */
 static inline int catmemi_je_push(catmemi_je_cache *c, unsigned k, void *p) {
     catmemi_je_bin *b = &c->bin[k];
-    intptr_t room = c->room - (intptr_t)catmemi_je_class_size[k];
+    intptr_t room = c->room - (intptr_t)catmemi_class_size[k];
     if (CATMEMI_UNLIKELY(room < 0 || k > c->top)) return 0;
     c->room = room;
     *(uintptr_t *)p = catmemi_je_link(p, b->head);
@@ -179,9 +152,9 @@ static inline int catmemi_je_push(catmemi_je_cache *c, unsigned k, void *p) {
 /* Small requests without alignment come from the cache; calloc zeroes what it gets there. */
 static inline void *catmemi_je_fast_alloc(const catmem_arena *a, size_t size, int opts) {
     catmemi_je_cache *c = catmemi_je_entry(a);
-    if (CATMEMI_LIKELY(catmemi_je_serves(c, a) && size <= CATMEMI_JE_SMALL_MAX &&
+    if (CATMEMI_LIKELY(catmemi_je_serves(c, a) && size <= CATMEMI_CLASS_MAX &&
                        (opts & CATMEMI_LG_ALIGN_MASK) == 0)) {
-        void *p = catmemi_je_pop(c, catmemi_je_class(size));
+        void *p = catmemi_je_pop(c, catmemi_class(size));
         if (CATMEMI_LIKELY(p != NULL)) {
             if (opts & CATMEMI_ZERO) memset(p, 0, size);
             return p;
@@ -197,8 +170,8 @@ static inline void catmemi_je_fast_free(const catmem_arena *a, void *p) {
     size_t usize = 0;
     if (CATMEMI_LIKELY(catmemi_je_serves(c, a))) {
         usize = CATMEMI_JE(sallocx)(p, 0);
-        if (CATMEMI_LIKELY(usize <= CATMEMI_JE_SMALL_MAX) &&
-            CATMEMI_LIKELY(catmemi_je_push(c, catmemi_je_class(usize), p)))
+        if (CATMEMI_LIKELY(usize <= CATMEMI_CLASS_MAX) &&
+            CATMEMI_LIKELY(catmemi_je_push(c, catmemi_class(usize), p)))
             return;
     }
     catmemi_free_slow(a, p, usize);
@@ -207,39 +180,17 @@ static inline void catmemi_je_fast_free(const catmem_arena *a, void *p) {
 /* Any size from the one asked for up to the usable size names the same class. */
 static inline void catmemi_je_fast_free_sized(const catmem_arena *a, void *p, size_t size) {
     catmemi_je_cache *c = catmemi_je_entry(a);
-    if (CATMEMI_LIKELY(catmemi_je_serves(c, a) && size <= CATMEMI_JE_SMALL_MAX) &&
-        CATMEMI_LIKELY(catmemi_je_push(c, catmemi_je_class(size), p)))
+    if (CATMEMI_LIKELY(catmemi_je_serves(c, a) && size <= CATMEMI_CLASS_MAX) &&
+        CATMEMI_LIKELY(catmemi_je_push(c, catmemi_class(size), p)))
         return;
     catmemi_free_slow(a, p, size);
 }
 
-/* A SMALL ARENA (a user arena past the first CATMEM_JEMALLOC_ARENAS; backends/jemalloc/small.h):
-   no jemalloc arena of its own; its blocks are carved from chunks it takes from one shared
-   jemalloc arena, each with an 8-byte header naming its arena and class. Blocks up to
-   CATMEMI_JE_S_MAX bytes come from the chunks; larger or more aligned ones are SOLO blocks, an
-   allocation each. Free blocks wait on shared lists per class, or, once the arena is busy, in
-   its threads' front caches. All under mu, a spin lock. */
-#define CATMEMI_JE_S_TOP 16  /* the largest class carved from chunks: 512 bytes */
-#define CATMEMI_JE_S_MAX 512
-typedef struct catmemi_je_small {
-    int mu;                                 /* spin lock, held around short updates only */
-    int busy;                               /* its threads get front caches; atomic */
-    unsigned ops;                           /* calls on the shared lists, until busy */
-    char *cur, *end;                        /* the newest chunk's uncarved bytes */
-    uintptr_t lo, hi;                       /* every chunk lies in [lo, hi) */
-    uintptr_t chunks;                       /* newest first; links encoded (small.h) */
-    void *solos;                            /* solo blocks, linked through their headers */
-    void *shared[CATMEMI_JE_S_TOP + 1];     /* free blocks per class that no cache holds */
-    size_t next_chunk;                      /* the size of the next chunk */
-    size_t carved, shared_bytes;            /* class bytes carved, and on the shared lists */
-    size_t chunk_bytes, solo_bytes, solo_mapped;
-} catmemi_je_small;
 
 /* The engine's data in each arena slot (catmemi_slot.je, core/contract.h). */
 #define CATMEMI_HAS_JE 1
 typedef struct catmemi_je_slot {
     unsigned index; /* jemalloc arena index, from arenas.create; small: the shared one's */
-    catmemi_je_small sm;
     catmemi_je_cache *caches; /* every thread's cache for it; catmemi_mu */
     /* catmem calls served without a cache, and those of caches dropped since; atomic */
     uint64_t nmalloc, ndalloc;

@@ -13,20 +13,20 @@ static const char *catmemi_je_version(void) {
 
 static int catmemi_je_prof_enabled(void);
 
-/* 1 when jemalloc's first small classes are the ones catmemi_je_class assumes; learns how many
-   blocks a slab of each holds. */
+/* 1 when jemalloc's first small classes are the ones catmemi_class assumes (core/classes.h);
+   learns how many blocks a slab of each holds. */
 static int catmemi_je_classes_match(void) {
     unsigned nbins, k;
     size_t sz = sizeof nbins;
-    if (CATMEMI_JE(mallctl)("arenas.nbins", &nbins, &sz, NULL, 0) != 0 || nbins < CATMEMI_JE_NCLASS)
+    if (CATMEMI_JE(mallctl)("arenas.nbins", &nbins, &sz, NULL, 0) != 0 || nbins < CATMEMI_NCLASS)
         return 0;
-    for (k = 0; k < CATMEMI_JE_NCLASS; k++) {
+    for (k = 0; k < CATMEMI_NCLASS; k++) {
         char name[48];
         size_t size = 0;
         uint32_t nregs = 0;
         sz = sizeof size;
         snprintf(name, sizeof name, "arenas.bin.%u.size", k);
-        if (CATMEMI_JE(mallctl)(name, &size, &sz, NULL, 0) != 0 || size != catmemi_je_class_size[k])
+        if (CATMEMI_JE(mallctl)(name, &size, &sz, NULL, 0) != 0 || size != catmemi_class_size[k])
             return 0;
         sz = sizeof nregs;
         snprintf(name, sizeof name, "arenas.bin.%u.nregs", k);
@@ -62,7 +62,8 @@ static int catmemi_je_once(void) {
         snprintf(note, sizeof note, "; front caches off: %s", off);
         catmemi_say(note);
     }
-    catmemi_je_skey = catmemi_random_word();
+    catmemi_sm_key = catmemi_random_word();
+    catmemi_sm_eng = &catmemi_je_sm_engine;
     catmemi_je_lkey = catmemi_random_word();
     return pthread_key_create(&catmemi_je_key, catmemi_je_thread_exit);
 }
@@ -72,7 +73,7 @@ static unsigned catmemi_je_nown;
 
 /* Small arenas (small.h) need the front caches' inline paths. */
 static int catmemi_je_next_small(void) {
-    return catmemi_je_front && catmemi_je_nown + 1 > CATMEM_JEMALLOC_ARENAS;
+    return catmemi_je_front && catmemi_je_nown + 1 > CATMEM_OWN_ARENAS;
 }
 
 /* A new jemalloc arena: 0, or EAGAIN when jemalloc makes no more (an index past catmem's table
@@ -84,7 +85,7 @@ static int catmemi_je_new_arena(unsigned *index) {
     return err;
 }
 
-/* A built-in arena, and the first CATMEM_JEMALLOC_ARENAS user slots, get a jemalloc arena of
+/* A built-in arena, and the first CATMEM_OWN_ARENAS user slots, get a jemalloc arena of
    their own (the core reuses those slots first); later ones are small (small.h). Decided once
    per slot. A failure fails the create (ERRORS in catmem.h), and the next create tries again:
    a slot's kind does not depend on a passing failure. */
@@ -107,7 +108,7 @@ static int catmemi_je_arena_create(catmemi_slot *s) {
     }
     s->small = 1;
     s->je.index = catmemi_je_backing;
-    s->je.sm.next_chunk = CATMEMI_JE_CHUNK_MIN;
+    catmemi_sm_init(s);
     return 0;
 }
 
@@ -182,12 +183,12 @@ static catmemi_slot *catmemi_je_owner(unsigned index) {
 static void *catmemi_je_alloc_slow(catmemi_slot *s, size_t size, int opts) {
     catmemi_je_cache *c;
     size_t align = (size_t)1 << (opts & CATMEMI_LG_ALIGN_MASK);
-    if (s->small) return catmemi_je_s_alloc(s, size, opts);
+    if (s->small) return catmemi_sm_alloc(s, size, opts);
     c = catmemi_je_cache_for(s);
     if (c != NULL && align <= catmemi_je_page) {
         size_t need = (size + align - 1) & ~(align - 1);
-        if (need <= CATMEMI_JE_SMALL_MAX && catmemi_je_class(need) <= c->top) {
-            unsigned k = catmemi_je_class(need);
+        if (need <= CATMEMI_CLASS_MAX && catmemi_class(need) <= c->top) {
+            unsigned k = catmemi_class(need);
             void *p = catmemi_je_pop(c, k);
             if (p == NULL) p = catmemi_je_refill(c, k);
             if (p != NULL && (opts & CATMEMI_ZERO)) memset(p, 0, size);
@@ -203,7 +204,7 @@ static void catmemi_je_direct_free(catmemi_slot *s, void *p, size_t size) {
     if (s == NULL) {
         unsigned index = catmemi_je_lookup(p);
         if (catmemi_je_in_small(index)) {
-            catmemi_je_s_free(NULL, p);
+            catmemi_sm_free(NULL, p);
             return;
         }
         s = catmemi_je_owner(index);
@@ -223,14 +224,14 @@ static void catmemi_je_direct_free(catmemi_slot *s, void *p, size_t size) {
 static void catmemi_je_free_slow(catmemi_slot *s, void *p, size_t size) {
     catmemi_je_cache *c;
     if (s != NULL && s->small) {
-        catmemi_je_s_free(s, p);
+        catmemi_sm_free(s, p);
         return;
     }
     c = s != NULL ? catmemi_je_cache_for(s) : NULL;
     if (c != NULL) {
         size_t usize = size != 0 ? size : CATMEMI_JE(sallocx)(p, 0);
-        if (usize <= CATMEMI_JE_SMALL_MAX && catmemi_je_class(usize) <= c->top) {
-            catmemi_je_add(c, catmemi_je_class(usize), p);
+        if (usize <= CATMEMI_CLASS_MAX && catmemi_class(usize) <= c->top) {
+            catmemi_je_add(c, catmemi_class(usize), p);
             CATMEMI_OWNER_ADD(c->nfree, 1);
             if (c->room < 0) catmemi_je_reshare(c);
             if (c->room < 0) catmemi_je_trim(c);
@@ -239,6 +240,10 @@ static void catmemi_je_free_slow(catmemi_slot *s, void *p, size_t size) {
     }
     catmemi_je_direct_free(s, p, size);
 }
+
+/* For small arenas' realloc (core/small.h): a block of a jemalloc arena of catmem's. */
+static size_t catmemi_je_size_of(const void *p) { return CATMEMI_JE(sallocx)(p, 0); }
+static void catmemi_je_free_of(void *p) { catmemi_je_direct_free(NULL, p, 0); }
 
 /* A small new size: the block stays where it is when its class does not change, and moves to a
    block from the cache otherwise. The old block goes straight back to its own arena: catmem
@@ -249,18 +254,18 @@ static void *catmemi_je_realloc(catmemi_slot *s, void *p, size_t size) {
     size_t old;
     unsigned k;
     void *q;
-    if (s->small) return catmemi_je_s_realloc(s, p, size);
+    if (s->small) return catmemi_sm_realloc(s, p, size, catmemi_je_size_of, catmemi_je_free_of);
     c = catmemi_je_cache_for(s);
     old = CATMEMI_JE(sallocx)(p, 0);
     /* A small arena's block moving here: jemalloc's size is not its own (small.h). */
-    if (old > CATMEMI_JE_S_MAX && catmemi_je_in_small(catmemi_je_lookup(p))) {
-        size_t had = catmemi_je_s_usable(p);
+    if (old > CATMEMI_SM_MAX && catmemi_je_in_small(catmemi_je_lookup(p))) {
+        size_t had = catmemi_sm_usable(p);
         if ((q = catmemi_je_alloc_slow(s, size, 0)) == NULL) return NULL;
         memcpy(q, p, had < size ? had : size);
-        catmemi_je_s_free(NULL, p);
+        catmemi_sm_free(NULL, p);
         return q;
     }
-    if (c == NULL || size > CATMEMI_JE_SMALL_MAX) {
+    if (c == NULL || size > CATMEMI_CLASS_MAX) {
         /* jemalloc resizes in place or moves; the charge grows first and settles after. */
         int flags = CATMEMI_MALLOCX_ARENA(s->je.index) | CATMEMI_MALLOCX_TCACHE_NONE;
         int counted = catmemi_counted(s);
@@ -276,8 +281,8 @@ static void *catmemi_je_realloc(catmemi_slot *s, void *p, size_t size) {
         }
         return q;
     }
-    k = catmemi_je_class(size);
-    if (old == catmemi_je_class_size[k]) return p;
+    k = catmemi_class(size);
+    if (old == catmemi_class_size[k]) return p;
     q = catmemi_je_pop(c, k);
     if (q == NULL && (q = catmemi_je_refill(c, k)) == NULL) return NULL;
     memcpy(q, p, old < size ? old : size);
@@ -288,11 +293,11 @@ static void *catmemi_je_realloc(catmemi_slot *s, void *p, size_t size) {
 }
 
 /* A block of a small arena is inside a chunk or after a solo record, where jemalloc's size is
-   not its own: above CATMEMI_JE_S_MAX, jemalloc is asked whose the block is. */
+   not its own: above CATMEMI_SM_MAX, jemalloc is asked whose the block is. */
 static size_t catmemi_je_usable_size(const void *p) {
     size_t n = CATMEMI_JE(sallocx)(p, 0);
-    if (n > CATMEMI_JE_S_MAX && catmemi_je_in_small(catmemi_je_lookup(p)))
-        return catmemi_je_s_usable(p);
+    if (n > CATMEMI_SM_MAX && catmemi_je_in_small(catmemi_je_lookup(p)))
+        return catmemi_sm_usable(p);
     return n;
 }
 
@@ -316,8 +321,10 @@ static void catmemi_je_drop_caches(catmemi_slot *s) {
 static void catmemi_je_sum(const catmemi_slot *s, uint64_t *nmalloc, uint64_t *ndalloc) {
     const catmemi_je_cache *c;
     CATMEMI_ASSERT_LOCKED();
-    *nmalloc = __atomic_load_n(&s->je.nmalloc, __ATOMIC_RELAXED);
-    *ndalloc = __atomic_load_n(&s->je.ndalloc, __ATOMIC_RELAXED);
+    *nmalloc = __atomic_load_n(&s->je.nmalloc, __ATOMIC_RELAXED) +
+               __atomic_load_n(&s->sm.nmalloc, __ATOMIC_RELAXED);
+    *ndalloc = __atomic_load_n(&s->je.ndalloc, __ATOMIC_RELAXED) +
+               __atomic_load_n(&s->sm.ndalloc, __ATOMIC_RELAXED);
     for (c = s->je.caches; c != NULL; c = c->anext) {
         *nmalloc += __atomic_load_n(&c->nalloc, __ATOMIC_RELAXED);
         *ndalloc += __atomic_load_n(&c->nfree, __ATOMIC_RELAXED);
@@ -333,7 +340,7 @@ static int catmemi_je_reset(catmemi_slot *s, int release) {
     uint64_t nmalloc, ndalloc;
     int err = 0;
     CATMEMI_ASSERT_LOCKED();
-    if (s->small) catmemi_je_s_reset(s, release);
+    if (s->small) catmemi_sm_reset(s, release);
     for (c = s->je.caches; c != NULL && !s->small; c = c->anext) {
         catmemi_je_cache_init(c, c->allowance);
         catmemi_je_flush_tc(c); /* jemalloc requires it before arena.<i>.reset */
@@ -406,7 +413,7 @@ static int catmemi_je_stats(catmemi_slot *s, catmem_stats *out) {
     int err;
     catmemi_je_flush_own(s);
     if (s->small) {
-        catmemi_je_s_stats(s, out);
+        catmemi_sm_stats(s, out);
         catmemi_je_calls(s, out);
         return 0;
     }
@@ -433,11 +440,8 @@ static int catmemi_je_total_stats(catmem_stats *out) {
 }
 
 static int catmemi_je_owns(const catmemi_slot *s, const void *p) {
-    unsigned index = catmemi_je_lookup(p), k;
-    if (catmemi_je_in_small(index)) {
-        catmemi_je_big *r = catmemi_je_s_big_find(p, 0);
-        return r != NULL ? r->slot == s->id : catmemi_je_s_read(p, &k) == s;
-    }
+    unsigned index = catmemi_je_lookup(p);
+    if (catmemi_je_in_small(index)) return catmemi_sm_owner(p) == s;
     return !s->small && index == s->je.index;
 }
 
@@ -469,12 +473,12 @@ static int catmemi_je_prof_dump(const char *path) {
 
 /* The fast path needs no published state: shutdown and release drop the thread caches. */
 static void catmemi_je_publish(catmemi_slot *s) { (void)s; }
-static void catmemi_je_atfork_prepare(void) { catmemi_je_s_fork(0); }
-static void catmemi_je_atfork_parent(void) { catmemi_je_s_fork(1); }
+static void catmemi_je_atfork_prepare(void) { catmemi_sm_fork(0); }
+static void catmemi_je_atfork_parent(void) { catmemi_sm_fork(1); }
 /* In the child only the forking thread runs: the other threads' caches can go. */
 static void catmemi_je_atfork_child(void) {
     catmemi_je_thread *t = catmemi_je_threads.next, *next;
-    catmemi_je_s_fork(2);
+    catmemi_sm_fork(2);
     for (; t != &catmemi_je_threads; t = next) {
         next = t->next;
         if (t != &catmemi_je_self) {

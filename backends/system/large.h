@@ -220,6 +220,12 @@ static void catmemi_sys_large_unlink(catmemi_sys_large *r) {
 
 /* Usable bytes of a large block of size bytes: 16-byte granules, or exactly size when a
    checker watches every block (so that it sees an overflow by one byte). */
+/* With the engine on, 16 bytes of the malloc come before each large block: a word before the
+   block that is catmem's own, zero, so that a free that asks whether the block is a small
+   arena's (its header would be there: core/small.h) reads initialised memory of catmem's, which
+   memory checkers allow. */
+#define CATMEMI_SYS_LPAD (CATMEMI_SYS_ENGINE ? 16u : 0u)
+
 static size_t catmemi_sys_large_usable(size_t size) {
     return CATMEMI_SYS_ENGINE ? (size + 15) & ~(size_t)15 : size;
 }
@@ -228,10 +234,12 @@ static size_t catmemi_sys_large_usable(size_t size) {
 static catmemi_sys_large *catmemi_sys_large_record(catmemi_sys_heap *h, char *base, size_t usable,
                                                    size_t total, size_t align) {
     catmemi_sys_large *r;
+    uintptr_t at = (uintptr_t)base + CATMEMI_SYS_LPAD;
     if (catmemi_sys_buckets == NULL && !catmemi_sys_large_rehash(256)) return NULL;
     if ((r = catmemi_sys_large_new()) == NULL) return NULL;
     r->base = base;
-    r->p = align > 16 ? (void *)(((uintptr_t)base + align - 1) & ~(uintptr_t)(align - 1)) : base;
+    r->p = (void *)(align > 16 ? (at + align - 1) & ~(uintptr_t)(align - 1) : at);
+    if (CATMEMI_SYS_LPAD != 0) ((uintptr_t *)r->p)[-1] = 0;
     r->size = usable;
     r->mapped = total;
     r->heap = h;
@@ -249,7 +257,7 @@ static void *catmemi_sys_large_alloc(catmemi_sys_heap *h, size_t size, unsigned 
     char *base;
     void *p = NULL;
     if (size > CATMEM_SIZE_MAX - 2 * align - 16) return NULL; /* no malloc can serve it */
-    total = usable + (align > 16 ? align : 0);
+    total = usable + CATMEMI_SYS_LPAD + (align > 16 ? align : 0);
     base = (char *)(zero ? CATMEM_SYSTEM_CALLOC(1, total) : CATMEM_SYSTEM_MALLOC(total));
     if (base == NULL) return NULL;
     pthread_mutex_lock(&catmemi_sys_large_mu);

@@ -7,18 +7,35 @@
 static int catmemi_sys_once(void) {
     catmemi_sys_classes();
     catmemi_sys_make_key();
+    catmemi_sm_key = catmemi_random_word();
+    catmemi_sm_eng = &catmemi_sys_sm_engine;
     return pthread_key_create(&catmemi_sys_tkey, catmemi_sys_thread_exit);
 }
 
-static int catmemi_sys_arena_create(catmemi_slot *s) {
-    s->sys.heaps = NULL;
-    return pthread_mutex_init(&s->sys.mu, NULL);
+static int catmemi_sys_next_small(void) {
+    return CATMEMI_SYS_ENGINE && catmemi_sys_nown + 1 > CATMEM_OWN_ARENAS;
 }
 
-static int catmemi_sys_next_small(void) { return 0; } /* every slot has heaps of its own */
+/* Built-in arenas, and the first CATMEM_OWN_ARENAS user slots, get heaps of their own (the
+   core reuses those slots first); later ones are small (small.h). Decided once per slot. */
+static int catmemi_sys_arena_create(catmemi_slot *s) {
+    int err = pthread_mutex_init(&s->sys.mu, NULL);
+    s->sys.heaps = NULL;
+    if (err != 0 || s->id < CATMEM_KIND_COUNT) return err;
+    if (catmemi_sys_next_small()) {
+        s->small = 1;
+        catmemi_sm_init(s);
+        __atomic_store_n(&catmemi_sys_small_on, 1, __ATOMIC_RELEASE);
+    } else {
+        catmemi_sys_nown++;
+    }
+    return 0;
+}
 
 static void *catmemi_sys_alloc_slow(catmemi_slot *s, size_t size, int opts) {
-    catmemi_sys_heap *h = catmemi_sys_heap_for(s);
+    catmemi_sys_heap *h;
+    if (s->small) return catmemi_sm_alloc(s, size, opts);
+    h = catmemi_sys_heap_for(s);
     return h != NULL ? catmemi_sys_heap_alloc(h, size, opts) : NULL;
 }
 
@@ -31,11 +48,16 @@ static void catmemi_sys_free_slow(catmemi_slot *s, void *p, size_t size) {
 /* Usable size and arena of p; 0 when p is not catmem's. */
 static size_t catmemi_sys_info(const void *p, unsigned *slot) {
     catmemi_sys_seg *sg = catmemi_sys_seg_of((uintptr_t)p);
+    catmemi_slot *o;
     if (sg != NULL) {
         catmemi_sys_page *pg = catmemi_sys_page_of(sg, (uintptr_t)p);
         if (!catmemi_sys_in_page(pg, (uintptr_t)p)) return 0;
         *slot = sg->slot;
         return pg->bsize;
+    }
+    if ((o = catmemi_sys_sm_owner(p)) != NULL) {
+        *slot = o->id;
+        return catmemi_sm_usable(p);
     }
     return catmemi_sys_large_info(p, slot);
 }
@@ -62,7 +84,7 @@ static void *catmemi_sys_large_realloc(catmemi_sys_large *r, size_t size) {
     void *q = NULL;
     /* A counted arena is charged the growth first, and settles after. */
     if (!counted || usable <= old || catmemi_charge(s, usable - old)) {
-        q = CATMEM_SYSTEM_REALLOC(r->base, usable);
+        q = CATMEM_SYSTEM_REALLOC(r->base, usable + CATMEMI_SYS_LPAD);
         if (counted) catmemi_recharge(s, usable > old ? usable : old, q != NULL ? usable : old);
     }
     pthread_mutex_lock(&catmemi_sys_large_mu);
@@ -72,21 +94,27 @@ static void *catmemi_sys_large_realloc(catmemi_sys_large *r, size_t size) {
     }
     if (q != NULL) {
         catmemi_sys_large_unlink(r);
-        r->p = r->base = q;
-        r->size = r->mapped = usable;
+        r->base = q;
+        r->p = (char *)q + CATMEMI_SYS_LPAD;
+        r->size = usable;
+        r->mapped = usable + CATMEMI_SYS_LPAD;
         catmemi_sys_large_link(r);
     }
     catmemi_sys_large_put(r);
     pthread_mutex_unlock(&catmemi_sys_large_mu);
-    return q;
+    return q != NULL ? (char *)q + CATMEMI_SYS_LPAD : NULL;
 }
 
 static void *catmemi_sys_realloc(catmemi_slot *s, void *p, size_t size) {
-    catmemi_sys_heap *h = catmemi_sys_heap_for(s);
+    catmemi_sys_heap *h;
     catmemi_sys_large *r;
     unsigned slot = 0;
     size_t old;
-    if (h == NULL) return NULL;
+    if (s->small)
+        return catmemi_sm_realloc(s, p, size, catmemi_sys_usable_size, catmemi_sys_free_generic);
+    if ((h = catmemi_sys_heap_for(s)) == NULL) return NULL;
+    if (catmemi_sys_seg_of((uintptr_t)p) == NULL && catmemi_sys_sm_owner(p) != NULL)
+        return catmemi_sys_move(h, p, catmemi_sm_usable(p), size);
     if (catmemi_sys_seg_of((uintptr_t)p) != NULL) {
         old = catmemi_sys_info(p, &slot);
         if (old == 0) catmemi_sys_die("realloc of a pointer that is no block", p, slot);
@@ -95,7 +123,8 @@ static void *catmemi_sys_realloc(catmemi_slot *s, void *p, size_t size) {
     }
     pthread_mutex_lock(&catmemi_sys_large_mu);
     r = catmemi_sys_large_take(p);
-    if (r != NULL && r->heap->slot == s->id && r->base == r->p &&
+    if (r != NULL && r->heap->slot == s->id &&
+        (char *)r->p == (char *)r->base + CATMEMI_SYS_LPAD &&
         (!CATMEMI_SYS_ENGINE || size > CATMEMI_SYS_SMALL_MAX)) {
         pthread_mutex_unlock(&catmemi_sys_large_mu);
         return catmemi_sys_large_realloc(r, size);
@@ -132,6 +161,7 @@ static void catmemi_sys_heap_reset(catmemi_sys_heap *h) {
 static int catmemi_sys_reset(catmemi_slot *s, int release) {
     catmemi_sys_heap *h;
     CATMEMI_ASSERT_LOCKED();
+    if (s->small) catmemi_sm_reset(s, release);
     pthread_mutex_lock(&s->sys.mu);
     for (h = s->sys.heaps; h != NULL; h = h->next) {
         catmemi_sys_heap_reset(h);
@@ -156,6 +186,11 @@ static int catmemi_sys_set_limit(catmemi_slot *s, size_t bytes) {
     catmem_stats st;
     CATMEMI_ASSERT_LOCKED();
     if (bytes == 0 || catmemi_counted(s)) return 0;
+    if (s->small) { /* exact already: every call takes its lock */
+        catmemi_sm_count_from_now(s);
+        __atomic_store_n(&s->counted, 1, __ATOMIC_RELAXED);
+        return 0;
+    }
     pthread_mutex_lock(&s->sys.mu);
     for (h = s->sys.heaps; h != NULL; h = h->next) {
         pthread_mutex_lock(&h->mu);
@@ -238,6 +273,11 @@ static void catmemi_sys_add(catmem_stats *out, catmemi_sys_slot *ss) {
 }
 
 static int catmemi_sys_stats(catmemi_slot *s, catmem_stats *out) {
+    if (s->small) {
+        catmemi_sm_stats(s, out);
+        out->nmalloc += __atomic_load_n(&s->sm.nmalloc, __ATOMIC_RELAXED);
+        out->ndalloc += __atomic_load_n(&s->sm.ndalloc, __ATOMIC_RELAXED);
+    }
     catmemi_sys_add(out, &s->sys);
     return 0;
 }
@@ -245,7 +285,7 @@ static int catmemi_sys_stats(catmemi_slot *s, catmem_stats *out) {
 static int catmemi_sys_total_stats(catmem_stats *out) {
     unsigned i;
     for (i = 0; i < __atomic_load_n(&catmemi_nslots, __ATOMIC_ACQUIRE); i++)
-        if (catmemi_created(catmemi_slot_at(i))) catmemi_sys_add(out, &catmemi_slot_at(i)->sys);
+        if (catmemi_created(catmemi_slot_at(i))) (void)catmemi_sys_stats(catmemi_slot_at(i), out);
     return 0;
 }
 
@@ -310,6 +350,7 @@ static void catmemi_sys_publish(catmemi_slot *s) {
 static void catmemi_sys_atfork_prepare(void) {
     unsigned i;
     catmemi_sys_heap *h;
+    catmemi_sm_fork(0);
     for (i = 0; i < catmemi_nslots; i++)
         if (catmemi_created(catmemi_slot_at(i))) {
             pthread_mutex_lock(&catmemi_slot_at(i)->sys.mu);
@@ -328,10 +369,12 @@ static void catmemi_sys_atfork_parent(void) {
                 pthread_mutex_unlock(&h->mu);
             pthread_mutex_unlock(&catmemi_slot_at(i)->sys.mu);
         }
+    catmemi_sm_fork(1);
 }
 /* In the child only the forking thread runs: the other threads' heaps become orphans. */
 static void catmemi_sys_atfork_child(void) {
     unsigned i;
+    catmemi_sm_fork(2);
     pthread_mutex_init(&catmemi_sys_large_mu, NULL);
     for (i = 0; i < catmemi_nslots; i++) {
         catmemi_sys_heap *h;

@@ -59,7 +59,7 @@
    so nothing leaks from one input to the next. */
 #define CATMEM_IMPLEMENTATION
 /* On jemalloc, user arenas past the first 4 live ones are small: every run has both kinds. */
-#define CATMEM_JEMALLOC_ARENAS 4
+#define CATMEM_OWN_ARENAS 4
 #include "catmem.h"
 
 #include <errno.h>
@@ -236,7 +236,7 @@ static int avoid_known;
 static int exact_sys; /* the live backend is the system backend */
 static int exact_je;  /* the live backend is jemalloc and sallocx is at hand */
 /* The live backend is jemalloc, or the runtime backend bound to it: user arenas past the first
-   CATMEM_JEMALLOC_ARENAS live ones are small there (backends/jemalloc/small.h). */
+   CATMEM_OWN_ARENAS live ones are small there (backends/jemalloc/small.h). */
 static int je_backend;
 
 /* ---- input ------------------------------------------------------------------------------------ */

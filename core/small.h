@@ -1,0 +1,547 @@
+/* catmem's core: SMALL ARENAS, on every engine (the slot's memory: catmemi_small, contract.h).
+   Part of the implementation (core/impl.h), compiled before the engines, which call it.
+
+   Why: an arena of an engine's own (a jemalloc arena; the system engine's heaps and segments)
+   costs 30-120 KB and, on jemalloc, tens of microseconds to make and to reset, and jemalloc
+   makes about 4,000. A small arena costs its record in the registry and the chunks it uses,
+   1 KiB to start with, and any number of them can live: what an arena per request, per
+   connection or per tenant needs. Each engine gives its first user arenas memory of their own
+   (catmemi_ops.next_small) and makes the rest small.
+   - Chunks (1 KiB, doubling up to 8 KiB) come from memory the engine shares among all small
+     arenas (catmemi_sm_engine.get: one jemalloc arena; the system malloc). Blocks are carved
+     from a chunk in order, each 16-byte aligned with its header in the 8 bytes before it, and
+     never at the start of a page; a free block goes on its class's shared list (or, on
+     jemalloc, a front cache) and is reused for that class.
+   - A block's header is (slot << 8 | class) mixed with the block's address and a per-process
+     random key: the pointer alone names its arena (catmem_free with no arena, free_any,
+     usable_size, owns), and a header that was overwritten stops the process instead of freeing
+     into another arena. A solo block's header is the last word of a 64-byte record before it
+     that links it into its arena's list.
+   - Blocks aligned to a page or more are BIG: the engine's block, without a header (its first
+     page is its own), recorded on a list of the process.
+   - An arena with a limit is counted exactly: every call charges or uncharges it under its
+     lock.
+   - Reset and release free every chunk and solo block at once; the arena starts again from
+     nothing (and a release makes it not busy). */
+#ifndef CATMEMI_IMPL_H
+#  error "catmem: include catmem.h, not catmem's internal files"
+#endif
+#include "classes.h"
+
+/* What the live engine gives small arenas: memory it shares among them all, and on jemalloc
+   its front caches. Set by the engine's once(); read without a lock afterwards. */
+typedef struct catmemi_sm_engine {
+    /* size bytes aligned to 1 << lg (at least 16), zeroed when zero; NULL: out of memory */
+    void *(*get)(size_t size, unsigned lg, int zero);
+    void (*put)(void *p);            /* p from get */
+    size_t (*mapped)(const void *p); /* the bytes get gave for p */
+    /* p may be a small arena's block (its header may be read): a pointer into the shared
+       memory, or one whose word before it is mapped and can only be a header by a chance of
+       2^-40 (catmemi_sm_try decides). */
+    int (*holds)(const void *p);
+    /* The calling thread's front cache for s (busy, no limit), or NULL for none: a block of
+       class k from it; p of class k into it (1), or not (0). */
+    void *(*pop)(catmemi_slot *s, unsigned k);
+    int (*push)(catmemi_slot *s, unsigned k, void *p);
+    void (*forget)(catmemi_slot *s); /* every cache of s forgets its blocks; mu */
+} catmemi_sm_engine;
+static const catmemi_sm_engine *catmemi_sm_eng;
+static uintptr_t catmemi_sm_key; /* random: block headers and chunk links */
+
+#define CATMEMI_SM_SOLO      0xff /* the class of a solo block */
+#define CATMEMI_SM_BUSY      256  /* calls under the lock before an arena's threads get caches */
+#define CATMEMI_SM_CHUNK_MIN 1024
+#define CATMEMI_SM_CHUNK_MAX 8192
+
+/* The record before a solo block; hdr is the block's header (the word before the block). */
+typedef struct catmemi_sm_solo {
+    struct catmemi_sm_solo *prev, *next; /* the arena's solo blocks; under its lock */
+    void *base;                          /* what the engine gave */
+    size_t size, mapped;                 /* bytes asked for, bytes the engine gave */
+    uintptr_t pad[2];
+    uint64_t hdr;
+} catmemi_sm_solo;
+typedef char catmemi_sm_solo_is_64[sizeof(catmemi_sm_solo) == 64 ? 1 : -1];
+
+static void catmemi_sm_init(catmemi_slot *s) { s->sm.next_chunk = CATMEMI_SM_CHUNK_MIN; }
+
+static void catmemi_sm_lock(catmemi_small *m) {
+    while (__atomic_exchange_n(&m->mu, 1, __ATOMIC_ACQUIRE) != 0)
+        while (__atomic_load_n(&m->mu, __ATOMIC_RELAXED) != 0) sched_yield();
+}
+static void catmemi_sm_unlock(catmemi_small *m) { __atomic_store_n(&m->mu, 0, __ATOMIC_RELEASE); }
+
+/* Header words depend on the block's address through a multiplication and a shift, so one
+   header read tells nothing about another's. */
+static uint64_t catmemi_sm_mix(const void *p) {
+    uint64_t x = ((uint64_t)(uintptr_t)p ^ (uint64_t)catmemi_sm_key) * 0x9e3779b97f4a7c15ull;
+    x ^= x >> 31;
+    return x * 0xbf58476d1ce4e5b9ull;
+}
+static void catmemi_sm_tag(void *p, unsigned slot, unsigned k) {
+    ((uint64_t *)p)[-1] = (((uint64_t)slot << 8) | k) ^ catmemi_sm_mix(p);
+}
+
+/* The arena and class of p when the word before it is a small arena's block header; NULL
+   otherwise. Another block's last word passes only by a chance of about 2^-40 (and only
+   with the key could it be written to pass). */
+static catmemi_slot *catmemi_sm_try(const void *p, unsigned *k) {
+    uint64_t v = ((const uint64_t *)p)[-1] ^ catmemi_sm_mix(p);
+    unsigned slot = (unsigned)(v >> 8);
+    catmemi_slot *s;
+    *k = (unsigned)(v & 0xff);
+    if ((v >> 34) == 0 && slot < __atomic_load_n(&catmemi_nslots, __ATOMIC_ACQUIRE) &&
+        (s = catmemi_slot_at(slot))->small && (*k <= CATMEMI_SM_TOP || *k == CATMEMI_SM_SOLO))
+        return s;
+    return NULL;
+}
+/* The same for p known to be a small arena's block: a header that names no small arena stops
+   the process (an overwritten header, a double free of a solo block). */
+static catmemi_slot *catmemi_sm_read(const void *p, unsigned *k) {
+    catmemi_slot *s = catmemi_sm_try(p, k);
+    if (s != NULL) return s;
+    fprintf(stderr,
+            "catmem: corrupted block header at %p (double free, or no block of catmem's?)\n", p);
+    abort();
+}
+
+/* ---- big blocks: aligned to a page or more ------------------------------------------------------
+   Such a block is the engine's block of its own, with no header (the engine's bookkeeping of
+   it may use its first page's address): a record in a list of the process names its arena.
+   Rare: the list is walked. */
+typedef struct catmemi_sm_big {
+    struct catmemi_sm_big *prev, *next;
+    void *p;
+    size_t size, mapped;
+    unsigned slot;
+} catmemi_sm_big;
+static pthread_mutex_t catmemi_sm_big_mu = PTHREAD_MUTEX_INITIALIZER;
+static catmemi_sm_big *catmemi_sm_bigs;
+static unsigned catmemi_sm_nbig; /* atomic: 0 lets every free skip the list */
+
+/* Under catmemi_sm_big_mu: r leaves the list. */
+static void catmemi_sm_big_unlink(catmemi_sm_big *r) {
+    if (r->prev != NULL)
+        r->prev->next = r->next;
+    else
+        catmemi_sm_bigs = r->next;
+    if (r->next != NULL) r->next->prev = r->prev;
+    __atomic_fetch_sub(&catmemi_sm_nbig, 1, __ATOMIC_RELEASE);
+}
+
+/* p's record, taken out of the list when take; NULL: p is no big block. */
+static catmemi_sm_big *catmemi_sm_big_find(const void *p, int take) {
+    catmemi_sm_big *r;
+    if (__atomic_load_n(&catmemi_sm_nbig, __ATOMIC_ACQUIRE) == 0) return NULL;
+    pthread_mutex_lock(&catmemi_sm_big_mu);
+    for (r = catmemi_sm_bigs; r != NULL && r->p != p; r = r->next) {}
+    if (r != NULL && take) catmemi_sm_big_unlink(r);
+    pthread_mutex_unlock(&catmemi_sm_big_mu);
+    return r;
+}
+
+/* The small arena p belongs to, or NULL when p is no small arena's block: what frees without
+   an arena, usable_size and owns ask first. */
+static catmemi_slot *catmemi_sm_owner(const void *p) {
+    catmemi_sm_big *r = catmemi_sm_big_find(p, 0);
+    unsigned k;
+    if (r != NULL) return catmemi_slot_at(r->slot);
+    return catmemi_sm_eng->holds(p) ? catmemi_sm_try(p, &k) : NULL;
+}
+
+/* The bytes a block of p's kind can hold. */
+static size_t catmemi_sm_usable(const void *p) {
+    unsigned k;
+    catmemi_sm_big *r = catmemi_sm_big_find(p, 0);
+    if (r != NULL) return r->size;
+    (void)catmemi_sm_read(p, &k);
+    if (k == CATMEMI_SM_SOLO) return ((const catmemi_sm_solo *)((const char *)p - 64))->size;
+    return catmemi_class_size[k];
+}
+
+/* ---- chunks and the shared lists, under the arena's lock ----------------------------------- */
+
+/* A new chunk becomes the one blocks are carved from; 0: out of memory. Its first word links to
+   the previous chunk (encoded with the key and its own address), the first block starts 32
+   bytes in, after its header. */
+static int catmemi_sm_grow(catmemi_small *m) {
+    size_t size = m->next_chunk;
+    char *c = (char *)catmemi_sm_eng->get(size, 4, 0);
+    if (c == NULL) return 0;
+    ((uintptr_t *)(void *)c)[0] = m->chunks ^ catmemi_sm_key ^ (uintptr_t)c;
+    m->chunks = (uintptr_t)c;
+    if (m->lo == 0 || (uintptr_t)c < m->lo) m->lo = (uintptr_t)c;
+    if ((uintptr_t)c + size > m->hi) m->hi = (uintptr_t)c + size;
+    m->cur = c + 32;
+    m->end = c + size;
+    m->chunk_bytes += size;
+    if (m->next_chunk < CATMEMI_SM_CHUNK_MAX) m->next_chunk *= 2;
+    return 1;
+}
+
+/* A block of class k aligned to align (at most 64): the shared list first when align is
+   what every block has (16), else carved. NULL: out of memory. */
+static void *catmemi_sm_get(catmemi_slot *s, unsigned k, size_t align) {
+    catmemi_small *m = &s->sm;
+    size_t size = catmemi_class_size[k];
+    char *p = (char *)m->shared[k];
+    if (p != NULL && align <= 16) {
+        /* The link is encoded with the key and the block's address, and must lead to a block
+           of the same arena and class: an overflow of the block before cannot forge it. */
+        uintptr_t next = *(uintptr_t *)(void *)p ^ catmemi_sm_key ^ (uintptr_t)p;
+        unsigned nk;
+        if (next != 0 && (next - m->lo >= m->hi - m->lo || (next & 15) != 0 ||
+                          catmemi_sm_try((void *)next, &nk) != s || nk != k)) {
+            fprintf(stderr, "catmem: corrupted free list at %p in arena '%s'\n", (void *)p,
+                    s->name);
+            abort();
+        }
+        m->shared[k] = (void *)next;
+        m->shared_bytes -= size;
+        return p;
+    }
+    /* cur may be past end: the last block's stride ran over it. Rounding cur up keeps the
+       header's word after the previous block; a block never starts a page (holds, above). */
+    for (;;) {
+        if (m->cur != NULL)
+            m->cur = (char *)(((uintptr_t)m->cur + align - 1) & ~(uintptr_t)(align - 1));
+        if ((m->cur == NULL || m->cur >= m->end || size > (size_t)(m->end - m->cur)) &&
+            !catmemi_sm_grow(m))
+            return NULL;
+        m->cur = (char *)(((uintptr_t)m->cur + align - 1) & ~(uintptr_t)(align - 1));
+        if (((uintptr_t)m->cur & 4095) != 0) break;
+        m->cur += 16;
+    }
+    p = m->cur;
+    m->cur = p + ((size + 8 + 15) & ~(size_t)15); /* the next block's header fits after this one */
+    m->carved += size;
+    catmemi_sm_tag(p, s->id, k);
+    return p;
+}
+
+static void catmemi_sm_put(catmemi_small *m, unsigned k, void *p) {
+#if CATMEM_DEBUG
+    unsigned hk;
+    (void)catmemi_sm_read(p, &hk);
+    CATMEMI_ASSERT(hk == k); /* onto its own class's list */
+#endif
+    *(uintptr_t *)p = (uintptr_t)m->shared[k] ^ catmemi_sm_key ^ (uintptr_t)p;
+    m->shared[k] = p;
+    m->shared_bytes += catmemi_class_size[k];
+}
+
+/* One more call under the lock: CATMEMI_SM_BUSY of them make the arena busy. */
+static void catmemi_sm_count(catmemi_small *m) {
+    if (++m->ops == CATMEMI_SM_BUSY) __atomic_store_n(&m->busy, 1, __ATOMIC_RELAXED);
+}
+
+/* The calling thread may use a front cache for s: busy, and no limit. */
+static int catmemi_sm_cached(catmemi_slot *s) {
+    return catmemi_sm_eng->pop != NULL && __atomic_load_n(&s->sm.busy, __ATOMIC_RELAXED) &&
+           !catmemi_counted(s);
+}
+
+/* A block of class k (aligned to align, at most 64) from the shared lists or the chunks,
+   charged when s has a limit. */
+static void *catmemi_sm_one(catmemi_slot *s, unsigned k, size_t align) {
+    catmemi_small *m = &s->sm;
+    size_t size = catmemi_class_size[k], total = 0;
+    int counted = catmemi_counted(s);
+    void *p = NULL;
+    catmemi_sm_lock(m);
+    if (!counted || (total = catmemi_charge(s, size)) != 0) {
+        p = catmemi_sm_get(s, k, align);
+        if (counted) {
+            if (p != NULL)
+                catmemi_peak(s, total);
+            else
+                catmemi_uncharge(s, size);
+        }
+    }
+    catmemi_sm_count(m);
+    catmemi_sm_unlock(m);
+    if (p != NULL) __atomic_fetch_add(&m->nmalloc, 1, __ATOMIC_RELAXED);
+    return p;
+}
+
+/* ---- solo blocks ---------------------------------------------------------------------------- */
+
+/* A block above CATMEMI_SM_MAX, or aligned to more than 64 bytes, with its record in the 64
+   bytes before it (1 << lg of them for a larger alignment). It never starts a page either. */
+static void *catmemi_sm_solo_alloc(catmemi_slot *s, size_t size, unsigned lg, int zero) {
+    catmemi_small *m = &s->sm;
+    size_t off = lg > 6 ? (size_t)1 << lg : 64, total = 0;
+    int counted = catmemi_counted(s);
+    catmemi_sm_solo *h;
+    char *base, *p;
+    if (size > CATMEM_SIZE_MAX - 2 * off) return NULL;
+    if (counted && (total = catmemi_charge(s, size)) == 0) return NULL;
+    base = (char *)catmemi_sm_eng->get(2 * off + size, lg > 6 ? lg : 6, zero);
+    if (base == NULL) {
+        if (counted) catmemi_uncharge(s, size);
+        return NULL;
+    }
+    p = base + off;
+    if (((uintptr_t)p & 4095) == 0) p += off;
+    h = (catmemi_sm_solo *)(void *)(p - sizeof *h);
+    h->base = base;
+    h->size = size;
+    h->mapped = catmemi_sm_eng->mapped(base);
+    catmemi_sm_tag(p, s->id, CATMEMI_SM_SOLO);
+    catmemi_sm_lock(m);
+    h->prev = NULL;
+    h->next = (catmemi_sm_solo *)m->solos;
+    if (h->next != NULL) h->next->prev = h;
+    m->solos = h;
+    m->solo_bytes += size;
+    m->solo_mapped += h->mapped;
+    catmemi_sm_count(m);
+    catmemi_sm_unlock(m);
+    if (counted) catmemi_peak(s, total);
+    __atomic_fetch_add(&m->nmalloc, 1, __ATOMIC_RELAXED);
+    return p;
+}
+
+static void catmemi_sm_solo_free(catmemi_slot *s, void *p) {
+    catmemi_small *m = &s->sm;
+    catmemi_sm_solo *h = (catmemi_sm_solo *)(void *)((char *)p - sizeof *h);
+    size_t size = h->size;
+    catmemi_sm_lock(m);
+    if ((h->prev != NULL ? h->prev->next : (catmemi_sm_solo *)m->solos) != h ||
+        (h->next != NULL && h->next->prev != h)) {
+        fprintf(stderr, "catmem: corrupted solo block record at %p in arena '%s'\n", (void *)h,
+                s->name);
+        abort();
+    }
+    if (h->prev != NULL)
+        h->prev->next = h->next;
+    else
+        m->solos = h->next;
+    if (h->next != NULL) h->next->prev = h->prev;
+    m->solo_bytes -= size;
+    m->solo_mapped -= h->mapped;
+    catmemi_sm_count(m);
+    catmemi_sm_unlock(m);
+    h->hdr = 0; /* a second free finds no header */
+    if (catmemi_counted(s)) catmemi_uncharge(s, size);
+    __atomic_fetch_add(&m->ndalloc, 1, __ATOMIC_RELAXED);
+    catmemi_sm_eng->put(h->base);
+}
+
+static void *catmemi_sm_big_alloc(catmemi_slot *s, size_t size, unsigned lg, int zero) {
+    catmemi_small *m = &s->sm;
+    catmemi_sm_big *r = (catmemi_sm_big *)CATMEM_SYSTEM_MALLOC(sizeof *r);
+    size_t total = 0;
+    int counted = catmemi_counted(s);
+    if (r == NULL) return NULL;
+    if (counted && (total = catmemi_charge(s, size)) == 0) {
+        CATMEM_SYSTEM_FREE(r);
+        return NULL;
+    }
+    if ((r->p = catmemi_sm_eng->get(size, lg, zero)) == NULL) {
+        if (counted) catmemi_uncharge(s, size);
+        CATMEM_SYSTEM_FREE(r);
+        return NULL;
+    }
+    r->size = size;
+    r->mapped = catmemi_sm_eng->mapped(r->p);
+    r->slot = s->id;
+    pthread_mutex_lock(&catmemi_sm_big_mu);
+    r->prev = NULL;
+    r->next = catmemi_sm_bigs;
+    if (r->next != NULL) r->next->prev = r;
+    catmemi_sm_bigs = r;
+    __atomic_fetch_add(&catmemi_sm_nbig, 1, __ATOMIC_RELEASE);
+    pthread_mutex_unlock(&catmemi_sm_big_mu);
+    catmemi_sm_lock(m);
+    m->solo_bytes += size;
+    m->solo_mapped += r->mapped;
+    catmemi_sm_unlock(m);
+    if (counted) catmemi_peak(s, total);
+    __atomic_fetch_add(&m->nmalloc, 1, __ATOMIC_RELAXED);
+    return r->p;
+}
+
+/* r, out of the list: its block goes. */
+static void catmemi_sm_big_free(catmemi_sm_big *r) {
+    catmemi_slot *s = catmemi_slot_at(r->slot);
+    catmemi_sm_lock(&s->sm);
+    s->sm.solo_bytes -= r->size;
+    s->sm.solo_mapped -= r->mapped;
+    catmemi_sm_unlock(&s->sm);
+    if (catmemi_counted(s)) catmemi_uncharge(s, r->size);
+    __atomic_fetch_add(&s->sm.ndalloc, 1, __ATOMIC_RELAXED);
+    catmemi_sm_eng->put(r->p);
+    CATMEM_SYSTEM_FREE(r);
+}
+
+/* ---- what the engines call for a small arena ----------------------------------------------- */
+
+static void *catmemi_sm_alloc(catmemi_slot *s, size_t size, int opts) {
+    unsigned lg = (unsigned)(opts & CATMEMI_LG_ALIGN_MASK);
+    if (lg >= 12) return catmemi_sm_big_alloc(s, size, lg, opts & CATMEMI_ZERO);
+    if (size <= CATMEMI_SM_MAX && lg <= 6) { /* carved, 16- to 64-byte aligned */
+        unsigned k = catmemi_class(size);
+        void *p = NULL;
+        if (lg <= 4 && catmemi_sm_cached(s)) p = catmemi_sm_eng->pop(s, k);
+        if (p == NULL) p = catmemi_sm_one(s, k, (size_t)1 << (lg > 4 ? lg : 4));
+        if (p != NULL && (opts & CATMEMI_ZERO)) memset(p, 0, size);
+        return p;
+    }
+    return catmemi_sm_solo_alloc(s, size, lg, opts & CATMEMI_ZERO);
+}
+
+/* Frees p, a block of a small arena (s: the arena the caller named, NULL for none): into the
+   calling thread's front cache when that is the block's arena and it has one, else onto the
+   shared list of the arena its header names. */
+static void catmemi_sm_free(catmemi_slot *s, void *p) {
+    unsigned k;
+    catmemi_slot *o;
+    catmemi_small *m;
+    catmemi_sm_big *r = catmemi_sm_big_find(p, 1);
+    if (r != NULL) {
+        catmemi_sm_big_free(r);
+        return;
+    }
+    o = catmemi_sm_read(p, &k);
+    m = &o->sm;
+    if (k == CATMEMI_SM_SOLO) {
+        catmemi_sm_solo_free(o, p);
+        return;
+    }
+    if (o == s && catmemi_sm_cached(o) && catmemi_sm_eng->push(o, k, p)) return;
+    catmemi_sm_lock(m);
+    catmemi_sm_put(m, k, p);
+    catmemi_sm_count(m);
+    catmemi_sm_unlock(m);
+    if (catmemi_counted(o)) catmemi_uncharge(o, catmemi_class_size[k]);
+    __atomic_fetch_add(&m->ndalloc, 1, __ATOMIC_RELAXED);
+}
+
+/* p into s, a small arena: p stays where it is while it is s's and its class does not change
+   (or, for a solo block, it shrinks by at most half and stays above CATMEMI_SM_MAX: a sized
+   free of it must not reach a front cache); otherwise it moves to a new block of s. p may be
+   any arena's, as for any realloc: old_size and free_other serve a block of the engine's own
+   arenas. */
+static void *catmemi_sm_realloc(catmemi_slot *s, void *p, size_t size,
+                                size_t (*old_size)(const void *p),
+                                void (*free_other)(void *p)) {
+    unsigned k = 0;
+    catmemi_sm_big *r = catmemi_sm_big_find(p, 0);
+    catmemi_slot *o = r != NULL ? catmemi_slot_at(r->slot) : NULL;
+    size_t old;
+    void *q;
+    if (r == NULL && catmemi_sm_eng->holds(p)) o = catmemi_sm_try(p, &k);
+    old = o != NULL ? catmemi_sm_usable(p) : old_size(p);
+    if (old == 0) return NULL; /* no block of catmem's */
+    if (o == s && r == NULL && k != CATMEMI_SM_SOLO && size <= CATMEMI_SM_MAX &&
+        catmemi_class_size[catmemi_class(size)] == old)
+        return p;
+    if (o == s && k == CATMEMI_SM_SOLO && size > CATMEMI_SM_MAX && size <= old &&
+        size > old / 2) { /* a solo block shrinks where it is */
+        catmemi_sm_solo *h = (catmemi_sm_solo *)(void *)((char *)p - sizeof *h);
+        catmemi_sm_lock(&s->sm);
+        s->sm.solo_bytes -= old - size;
+        h->size = size;
+        catmemi_sm_unlock(&s->sm);
+        if (catmemi_counted(s)) catmemi_uncharge(s, old - size);
+        return p;
+    }
+    if ((q = catmemi_sm_alloc(s, size, 0)) == NULL) return NULL;
+    memcpy(q, p, old < size ? old : size);
+    if (o != NULL)
+        catmemi_sm_free(s, p);
+    else
+        free_other(p);
+    return q;
+}
+
+/* Under catmemi_mu, nobody else using s: every chunk and solo block of s is freed; its threads'
+   caches forget their blocks (those were in the chunks). A release also makes s not busy. */
+static void catmemi_sm_reset(catmemi_slot *s, int release) {
+    catmemi_small *m = &s->sm;
+    catmemi_sm_solo *h, *hn;
+    uintptr_t ch = m->chunks;
+    unsigned k;
+    CATMEMI_ASSERT_LOCKED();
+    if (catmemi_sm_eng->forget != NULL) catmemi_sm_eng->forget(s);
+    catmemi_sm_lock(m);
+    while (ch != 0) {
+        uintptr_t next = ((uintptr_t *)ch)[0] ^ catmemi_sm_key ^ ch;
+        catmemi_sm_eng->put((void *)ch);
+        ch = next;
+    }
+    for (h = (catmemi_sm_solo *)m->solos; h != NULL; h = hn) {
+        hn = h->next;
+        catmemi_sm_eng->put(h->base);
+    }
+    if (__atomic_load_n(&catmemi_sm_nbig, __ATOMIC_ACQUIRE) != 0) {
+        catmemi_sm_big *r, *rn;
+        pthread_mutex_lock(&catmemi_sm_big_mu);
+        for (r = catmemi_sm_bigs; r != NULL; r = rn) {
+            rn = r->next;
+            if (r->slot != s->id) continue;
+            catmemi_sm_big_unlink(r);
+            catmemi_sm_eng->put(r->p);
+            CATMEM_SYSTEM_FREE(r);
+        }
+        pthread_mutex_unlock(&catmemi_sm_big_mu);
+    }
+    m->chunks = 0;
+    m->lo = m->hi = 0;
+    m->solos = NULL;
+    m->cur = m->end = NULL;
+    for (k = 0; k <= CATMEMI_SM_TOP; k++) m->shared[k] = NULL;
+    m->next_chunk = CATMEMI_SM_CHUNK_MIN;
+    m->carved = m->shared_bytes = m->chunk_bytes = m->solo_bytes = m->solo_mapped = 0;
+    if (release) {
+        m->ops = 0;
+        __atomic_store_n(&m->busy, 0, __ATOMIC_RELAXED);
+        __atomic_store_n(&m->nmalloc, 0, __ATOMIC_RELAXED);
+        __atomic_store_n(&m->ndalloc, 0, __ATOMIC_RELAXED);
+    }
+    catmemi_sm_unlock(m);
+}
+
+/* Added to out. Blocks in front caches count as allocated, as on any arena of jemalloc's
+   engine. The engine counts the calls (s->sm's counters: those served outside front caches). */
+static void catmemi_sm_stats(catmemi_slot *s, catmem_stats *out) {
+    catmemi_small *m = &s->sm;
+    size_t held;
+    catmemi_sm_lock(m);
+    out->allocated += m->carved - m->shared_bytes + m->solo_bytes;
+    held = m->chunk_bytes + m->solo_mapped;
+    catmemi_sm_unlock(m);
+    out->active += held;
+    out->resident += held;
+    out->mapped += held;
+}
+
+/* Under catmemi_mu, s's first limit (nobody else using s, its front caches gone): its charge
+   starts from what it holds. */
+static void catmemi_sm_count_from_now(catmemi_slot *s) {
+    catmem_stats st;
+    memset(&st, 0, sizeof st);
+    catmemi_sm_stats(s, &st);
+    __atomic_store_n(&s->charged, st.allocated, __ATOMIC_RELAXED);
+    catmemi_peak(s, st.allocated);
+}
+
+/* fork(): every small arena's lock is held around it, after catmemi_mu. */
+static void catmemi_sm_fork(int phase) { /* 0 prepare, 1 parent, 2 child */
+    unsigned i, n = __atomic_load_n(&catmemi_nslots, __ATOMIC_ACQUIRE);
+    if (phase == 0)
+        pthread_mutex_lock(&catmemi_sm_big_mu);
+    else if (phase == 1)
+        pthread_mutex_unlock(&catmemi_sm_big_mu);
+    else
+        pthread_mutex_init(&catmemi_sm_big_mu, NULL);
+    for (i = CATMEM_KIND_COUNT; i < n; i++) {
+        catmemi_small *m = &catmemi_slot_at(i)->sm;
+        if (!catmemi_slot_at(i)->small) continue;
+        if (phase == 0)
+            catmemi_sm_lock(m);
+        else
+            catmemi_sm_unlock(m);
+    }
+}
