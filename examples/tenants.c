@@ -19,17 +19,20 @@
      another one to release its arena.
    - There, too, an arena's first limit reads jemalloc's statistics, which jemalloc refreshes for
      all of its arenas at once, under catmem's lock: a limit per request costs time in
-     proportion to the arenas in flight. So on that build 100 requests are in flight by default;
-     with small arenas, or on the system backend, 4,000.
+     proportion to the jemalloc arenas made so far (as many as were ever in flight at once). So
+     on that build 100 requests are in flight by default; with small arenas, or on the system
+     backend, 4,000.
    The exit status is 0 only if every check passed.
    Usage: tenants [CONCURRENT [BUDGET_MIB]]
      CONCURRENT  requests in flight at most (default: 4000, or 100 as above); 5 times as many
                  are served
      BUDGET_MIB  each tenant's budget (default 32: room for 511 requests at their limit)
-   With Bazel:  ./tools/bazel run //examples:tenants -- 4000
+   With Bazel:  ./tools/bazel run //examples:tenants_small_arenas   (or :tenants_system, :tenants)
    By hand, from the repository root:
      cc -O2 -I. -DCATMEM_IMPLEMENTATION -DCATMEM_BACKEND_SYSTEM examples/tenants.c -lpthread
-     cc -O2 -I. -DCATMEM_IMPLEMENTATION examples/tenants.c -ljemalloc -lpthread */
+     cc -O2 -I. -DCATMEM_IMPLEMENTATION examples/tenants.c -ljemalloc -lpthread
+     cc -O2 -I. -DCATMEM_IMPLEMENTATION -DCATMEM_JEMALLOC_SMALL_ARENAS=1 examples/tenants.c \
+        -ljemalloc -lpthread */
 #define _POSIX_C_SOURCE 200809L /* clock_gettime */
 #include "catmem.h"
 
