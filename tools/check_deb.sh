@@ -101,10 +101,16 @@ cc -O2 -DCATMEM_IMPLEMENTATION "${examples}/quickstart.c" -o "${work}/quickstart
 cc -O2 -DCATMEM_IMPLEMENTATION -DCATMEM_BACKEND_SYSTEM "${examples}/request_lifecycle.c" \
   -o "${work}/request_lifecycle" -lpthread || fail "request_lifecycle.c"
 "${work}/request_lifecycle" >/dev/null || fail "request_lifecycle"
+cc -O2 -DCATMEM_IMPLEMENTATION -DCATMEM_BACKEND_SYSTEM "${examples}/tenants.c" \
+  -o "${work}/tenants" -lpthread || fail "tenants.c"
+"${work}/tenants" >/dev/null || fail "tenants"
+cc -O2 -DCATMEM_IMPLEMENTATION "${examples}/tenants.c" -o "${work}/tenants_jemalloc" \
+  -ljemalloc -lpthread || fail "tenants.c (jemalloc)"
+"${work}/tenants_jemalloc" >/dev/null || fail "tenants (jemalloc)"
 g++ -std=c++17 -O2 -DCATMEM_IMPLEMENTATION "${examples}/cxx_example.cc" -o "${work}/cxx_example" \
   -ljemalloc -lpthread || fail "cxx_example.cc"
 "${work}/cxx_example" >/dev/null || fail "cxx_example"
-echo "  ok: the installed quickstart.c, request_lifecycle.c and cxx_example.cc build and run"
+echo "  ok: the installed quickstart, request_lifecycle, tenants and cxx_example build and run"
 
 # ---- 4. remove ----------------------------------------------------------------------------------
 
