@@ -13,26 +13,19 @@
      thread than the one that allocated it).
    - One tenant misbehaves: now and then a request announces an upload twice its tenant's
      budget. It gets NULL and ENOMEM from its own arena, answers 413, and nobody else notices.
-   - catmem has no cap on arenas, but on the jemalloc backend each arena is a jemalloc arena of
-     its own (unless built with -DCATMEM_JEMALLOC_SMALL_ARENAS=1), and jemalloc makes about
-     4,000: past that, catmem_arena_create_child fails with EAGAIN, and the request waits for
-     another one to release its arena.
-   - There, too, an arena's first limit reads jemalloc's statistics, which jemalloc refreshes for
-     all of its arenas at once, under catmem's lock: a limit per request costs time in
-     proportion to the jemalloc arenas made so far (as many as were ever in flight at once). So
-     on that build 100 requests are in flight by default; with small arenas, or on the system
-     backend, 4,000.
+   - catmem has no cap on arenas: the first 64 live ones have memory of their own from the
+     engine, and the thousands past them are small arenas (CATMEM_OWN_ARENAS in catmem.h),
+     about 1.5 KB each. Should an engine run out of arenas of its own (jemalloc makes about
+     4,000, its other users' included), catmem_arena_create_child fails with EAGAIN, and the
+     request waits for another one to release its arena.
    The exit status is 0 only if every check passed.
    Usage: tenants [CONCURRENT [BUDGET_MIB]]
-     CONCURRENT  requests in flight at most (default: 4000, or 100 as above); 5 times as many
-                 are served
+     CONCURRENT  requests in flight at most (default 4000); 5 times as many are served
      BUDGET_MIB  each tenant's budget (default 32: room for 511 requests at their limit)
-   With Bazel:  ./tools/bazel run //examples:tenants_small_arenas   (or :tenants_system, :tenants)
+   With Bazel:  ./tools/bazel run //examples:tenants   (or :tenants_system, :tenants_jemalloc)
    By hand, from the repository root:
      cc -O2 -I. -DCATMEM_IMPLEMENTATION -DCATMEM_BACKEND_SYSTEM examples/tenants.c -lpthread
-     cc -O2 -I. -DCATMEM_IMPLEMENTATION examples/tenants.c -ljemalloc -lpthread
-     cc -O2 -I. -DCATMEM_IMPLEMENTATION -DCATMEM_JEMALLOC_SMALL_ARENAS=1 examples/tenants.c \
-        -ljemalloc -lpthread */
+     cc -O2 -I. -DCATMEM_IMPLEMENTATION examples/tenants.c -ljemalloc -lpthread */
 #define _POSIX_C_SOURCE 200809L /* clock_gettime */
 #include "catmem.h"
 
@@ -443,9 +436,7 @@ static int summary(void) {
 }
 
 int main(int argc, char **argv) {
-    int own_arenas =
-        strcmp(catmem_backend_name(), "jemalloc") == 0 && !CATMEM_JEMALLOC_SMALL_ARENAS;
-    long concurrent = argc > 1 ? atol(argv[1]) : own_arenas ? 100 : 4000, i;
+    long concurrent = argc > 1 ? atol(argv[1]) : 4000, i;
     long budget_mib = argc > 2 ? atol(argv[2]) : 32;
     pthread_t workers[WORKERS], wr;
     struct slots slots[WORKERS];
