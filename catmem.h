@@ -199,9 +199,8 @@
      arena's id goes to a new arena, and the (other) series' move when arenas change places.
      Name arenas that come and go (one per request) after something stable, or leave them
      anonymous: a new name is a new series for the scraper to keep. The report reads every
-     arena's statistics, in time linear in the arenas on the system backend; on jemalloc each
-     read refreshes all of jemalloc's statistics (STATISTICS), so the time grows with the
-     square of the number of arenas.
+     arena's statistics after one refresh for all of them (on jemalloc a single "epoch", where
+     catmem_arena_stats makes one per call: STATISTICS), in time linear in the arenas.
 
    LIMITS
    ======

@@ -366,7 +366,8 @@ static void catmemi_om_print(FILE *out, catmemi_report_row *rows, unsigned n,
 /* The report whatever catmem's state (the exit report runs after a shutdown too). Statistics a
    backend cannot give are zeros, as everywhere. */
 static int catmemi_report(FILE *out, int format) {
-    int saved = errno, err; /* calloc and stdio may set errno; a control function leaves it */
+    int saved = errno, err, fresh; /* calloc and stdio may set errno; a control function
+                                      leaves it */
     catmemi_report_row *rows;
     catmem_stats total;
     unsigned i, n = 0, nslots;
@@ -392,8 +393,11 @@ static int catmemi_report(FILE *out, int format) {
     }
     catmemi_unlock();
     /* Statistics outside the registry lock: a backend may take it to sum its threads' counts.
-       An arena released meanwhile reads as zeros. */
-    for (i = 0; i < n; i++) (void)catmemi_stats_of(catmemi_slot_at(rows[i].slot), &rows[i].st);
+       An arena released meanwhile reads as zeros. The engine refreshes its figures once, for
+       all arenas (or, if it cannot, for each). */
+    fresh = catmemi_be->refresh_stats() == 0;
+    for (i = 0; i < n; i++)
+        (void)catmemi_stats_of(catmemi_slot_at(rows[i].slot), &rows[i].st, fresh);
     memset(&total, 0, sizeof total);
     (void)catmemi_stats_done(catmemi_be->total_stats(&total), &total);
     if (format == CATMEM_REPORT_OPENMETRICS)

@@ -235,10 +235,13 @@ static void catmemi_sys_add(catmem_stats *out, catmemi_sys_slot *ss) {
     pthread_mutex_unlock(&ss->mu);
 }
 
-static int catmemi_sys_stats(catmemi_slot *s, catmem_stats *out) {
+/* Always current: a reading sums the heaps' counters as they are. */
+static int catmemi_sys_stats(catmemi_slot *s, catmem_stats *out, int fresh) {
+    (void)fresh;
     catmemi_sys_add(out, &s->sys);
     return 0;
 }
+static int catmemi_sys_refresh_stats(void) { return 0; }
 
 static int catmemi_sys_total_stats(catmem_stats *out) {
     unsigned i;
