@@ -131,7 +131,7 @@ typedef struct catmemi_ops {
        them: the calling thread's cached blocks back in their arenas, the engine's figures made
        current (jemalloc: one "epoch", whose cost grows with the number of arenas). */
     int (*refresh_stats)(void);
-    int (*total_stats)(catmem_stats *out); /* out zeroed */
+    int (*total_stats)(catmem_stats *out);             /* out zeroed */
     int (*owns)(const catmemi_slot *s, const void *p); /* p a live block of any arena */
     int (*set_decay)(catmemi_slot *s, long dirty_ms, long muzzy_ms); /* ENOTSUP if none */
     int (*prof_active)(int on);                                     /* ENOTSUP if none */
