@@ -182,13 +182,31 @@
      Sizes above CATMEM_SIZE_MAX fail at once, without it. A thread never re-enters it (an
      allocation failing inside it just fails); several threads may run it at once.
    - Limits (catmem_arena_set_limit): see LIMITS below.
-   - catmem_report(out, CATMEM_REPORT_TEXT, _JSON or _OPENMETRICS) writes every live arena (name,
+   - catmem_report(out, CATMEM_REPORT_TEXT, _JSON or _OPENMETRICS) writes the live arenas (name,
      id, parent, statistics with peak and limit, pending cleanups) and the total, as a table, as
      one JSON object, or as OpenMetrics text for a metrics scraper (below); an anonymous arena is
      "#<id>" in the table and has the name null in JSON, where "parent_id" gives its parent's
-     id. With CATMEM_REPORT=stderr, stdout or a file path in the environment at the first init,
-     the report is written when the process exits (JSON when the path ends in ".json",
-     OpenMetrics when it ends in ".om" or ".prom", the table otherwise).
+     id. The JSON object: {"backend", "info", "arenas": [{"name", "id", "parent", "parent_id",
+     "cleanups", "allocated", "active", "resident", "mapped", "nmalloc", "ndalloc", "peak",
+     "limit"}, ...], "total": {the figures, from catmem_total_stats}}. With CATMEM_REPORT=stderr,
+     stdout or a file path in the environment at the first init, the report is written when the
+     process exits (JSON when the path ends in ".json", OpenMetrics when it ends in ".om" or
+     ".prom", the table otherwise; with CATMEM_REPORT_ALL=1 beside it, every arena: below).
+   - Bounded: past CATMEM_REPORT_ARENAS (100) live arenas, the table and the JSON object show
+     the 100 with the most allocated bytes (the lower id first among equals), one row summing
+     the rest (their figures and cleanups added, peaks too, no limit), the total, and children
+     per parent: for each parent, the top level included, how many live children it has (not
+     grandchildren) and their allocated bytes, the 100 parents with the most children one by one
+     (the lower id first among equals, the top level first of all), the rest summed in one row.
+     The table says so above each part. The JSON object then also has "arenas_total" and
+     "shown" (before "arenas"), and before "total": "other": {"arenas": how many, "cleanups",
+     the figures}, "parents_total", "parents": [{"name", "id" (both null for the top level),
+     "children", "allocated"}, ...], "parents_other": {"parents", "children", "allocated"}. Up
+     to the cut-off there is none of this. CATMEM_REPORT_ALL, OR-ed with any format (OpenMetrics
+     too), lists every arena whatever their number. A report holds catmem's lock only to copy
+     the arenas' names and links; it reads their statistics after one refresh for all (on
+     jemalloc a single "epoch", where catmem_arena_stats makes one per call: STATISTICS) and
+     sorts them past a cut-off: time n log n in the arenas, about 170 bytes per arena meanwhile.
    - The OpenMetrics text (application/openmetrics-text; version=1.0.0, ending with "# EOF"):
      per arena the gauges catmem_arena_allocated_bytes, _active_bytes, _resident_bytes,
      _mapped_bytes, _peak_bytes, _limit_bytes (arenas with a limit only) and catmem_arena_cleanups
@@ -205,10 +223,7 @@
      no limit); catmem_arenas_other says how many it sums. Counters restart from zero when an
      arena's id goes to a new arena, and the (other) series' move when arenas change places.
      Name arenas that come and go (one per request) after something stable, or leave them
-     anonymous: a new name is a new series for the scraper to keep. The report reads every
-     arena's statistics, in time linear in the arenas on the system backend; on jemalloc each
-     read refreshes all of jemalloc's statistics (STATISTICS), so the time grows with the
-     square of the number of arenas.
+     anonymous: a new name is a new series for the scraper to keep.
 
    LIMITS
    ======
@@ -254,7 +269,7 @@
                  a power of two, or above CATMEM_ALIGN_MAX; unknown kind; an empty name (or a
                  NULL one to catmem_arena_find); release of a
                  built-in arena; a dead or foreign region mark; a NULL cleanup function; an
-                 unknown report format.
+                 unknown report format or flag.
      ENOMEM      out of memory (a new arena's record too), or past the arena's limit (after the
                  out-of-memory handler had its chance); size above CATMEM_SIZE_MAX; n * size
                  overflows in calloc.
@@ -586,13 +601,22 @@ CATMEMI_API size_t catmem_arena_limit(const catmem_arena *a); /* 0: none, or a b
 typedef int (*catmem_oom_fn)(catmem_arena *a, size_t size, void *arg);
 CATMEMI_API void catmem_set_oom_handler(catmem_oom_fn fn, void *arg);
 
-/* Every live arena (name, id, parent, statistics, pending cleanups) and the total, as a
-   readable table, as one JSON object, or as OpenMetrics text for a metrics scraper (LIFETIMES
-   says what each holds). 0 or an errno value: EINVAL for a NULL stream or an unknown format,
-   EIO when the stream could not be written (ERRORS). */
+/* The live arenas (name, id, parent, statistics, pending cleanups) and the total, as a
+   readable table, as one JSON object, or as OpenMetrics text for a metrics scraper, each
+   bounded with any number of arenas unless flags has CATMEM_REPORT_ALL (LIFETIMES says what
+   each holds). 0 or an errno value: EINVAL for a NULL stream, an unknown format or other flag
+   bits, ENOMEM, EIO when the stream could not be written (ERRORS). */
 #define CATMEM_REPORT_TEXT        0
 #define CATMEM_REPORT_JSON        1
 #define CATMEM_REPORT_OPENMETRICS 2
+/* OR-ed with a format: every live arena has a row (series) of its own, whatever their number. */
+#define CATMEM_REPORT_ALL 0x100
+/* Past this many live arenas, the table and the JSON object show those with the most allocated
+   bytes, one row for the rest, and the children per parent (as many parents, those with the
+   most). 100 rows are a few screens of the table (some 17 KB; 22 KB of JSON): what a person
+   reads, or a log keeps at exit, and more than the stable, named arenas of most programs, which
+   then see all theirs; a program with an arena per request gets a summary, not megabytes. */
+#define CATMEM_REPORT_ARENAS 100
 /* The OpenMetrics exposition gives series of their own to this many arenas at most, those with
    the most allocated bytes, and sums the rest into one series, arena "(other)": a scrape stays
    bounded with any number of arenas. */

@@ -153,8 +153,14 @@ typedef struct catmemi_ops {
        no limit, nobody else uses s (LIMITS). */
     int (*set_limit)(catmemi_slot *s, size_t bytes);
     int (*purge)(catmemi_slot *s); /* unused memory of s back to the OS */
-    int (*stats)(catmemi_slot *s, catmem_stats *out); /* out zeroed; STATISTICS in the manual */
-    int (*total_stats)(catmem_stats *out);            /* out zeroed */
+    /* out zeroed; STATISTICS in the manual. fresh: refresh_stats has just succeeded on this
+       thread (a report reading every arena), so s's figures are read as they are. */
+    int (*stats)(catmemi_slot *s, catmem_stats *out, int fresh);
+    /* What stats does first for one arena, done once for all of them before a report reads
+       them: the calling thread's cached blocks back in their arenas, the engine's figures made
+       current (jemalloc: one "epoch", whose cost grows with the number of arenas). */
+    int (*refresh_stats)(void);
+    int (*total_stats)(catmem_stats *out);             /* out zeroed */
     int (*owns)(const catmemi_slot *s, const void *p); /* p a live block of any arena */
     int (*set_decay)(catmemi_slot *s, long dirty_ms, long muzzy_ms); /* ENOTSUP if none */
     int (*prof_active)(int on);                                     /* ENOTSUP if none */
@@ -192,6 +198,7 @@ typedef struct catmemi_ops {
     o->set_limit = catmemi_##be##_set_limit;                                                       \
     o->purge = catmemi_##be##_purge;                                                               \
     o->stats = catmemi_##be##_stats;                                                               \
+    o->refresh_stats = catmemi_##be##_refresh_stats;                                               \
     o->total_stats = catmemi_##be##_total_stats;                                                   \
     o->owns = catmemi_##be##_owns;                                                                 \
     o->set_decay = catmemi_##be##_set_decay;                                                       \

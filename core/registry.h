@@ -689,10 +689,10 @@ static int catmemi_stats_done(int err, catmem_stats *out) {
     return err;
 }
 
-/* One arena's figures with its peak and limit. An arena the backend does not count (system, no
-   limit) has its peak raised to what each reading sees. */
-static int catmemi_stats_of(catmemi_slot *s, catmem_stats *out) {
-    int err = catmemi_stats_done(catmemi_be->stats(s, out), out);
+/* One arena's figures with its peak and limit; fresh as for catmemi_ops.stats. An arena the
+   backend does not count (system, no limit) has its peak raised to what each reading sees. */
+static int catmemi_stats_of(catmemi_slot *s, catmem_stats *out, int fresh) {
+    int err = catmemi_stats_done(catmemi_be->stats(s, out, fresh), out);
     size_t peak = __atomic_load_n(&s->peak, __ATOMIC_RELAXED);
     while (err == 0 && out->allocated > peak &&
            !__atomic_compare_exchange_n(&s->peak, &peak, out->allocated, 1, __ATOMIC_RELAXED,
@@ -707,7 +707,7 @@ CATMEMI_API int catmem_arena_stats(catmem_arena *a, catmem_stats *out) {
     catmemi_slot *s = catmemi_check(a, &err);
     if (out == NULL) return EINVAL;
     memset(out, 0, sizeof *out);
-    return s != NULL ? catmemi_stats_of(s, out) : err;
+    return s != NULL ? catmemi_stats_of(s, out, 0) : err;
 }
 
 CATMEMI_API int catmem_total_stats(catmem_stats *out) {

@@ -64,55 +64,258 @@ static void catmemi_report_stats(FILE *out, int json, const catmem_stats *st) {
         fprintf(out, " %14s", "-");
 }
 
-static void catmemi_report_print(FILE *out, int json, const catmemi_report_row *rows, unsigned n,
-                                 const catmem_stats *total) {
+/* ---- which arenas a report shows one by one, and the children per parent ------------------ */
+
+/* sum += st, the limit aside (a sum of limits limits nothing). */
+static void catmemi_report_add(catmem_stats *sum, const catmem_stats *st) {
+    sum->allocated += st->allocated;
+    sum->active += st->active;
+    sum->resident += st->resident;
+    sum->mapped += st->mapped;
+    sum->peak += st->peak;
+    sum->nmalloc += st->nmalloc;
+    sum->ndalloc += st->ndalloc;
+}
+
+/* The order in which arenas earn rows (series) of their own: most allocated bytes first, then
+   the oldest slot, so that a report's choice is repeatable. */
+static int catmemi_report_by_bytes(const void *a, const void *b) {
+    const catmemi_report_row *x = (const catmemi_report_row *)a, *y = (const catmemi_report_row *)b;
+    if (x->st.allocated != y->st.allocated) return x->st.allocated > y->st.allocated ? -1 : 1;
+    return x->id < y->id ? -1 : x->id > y->id;
+}
+
+/* What a report shows: rows[0, shown) one by one, the rest summed into other. */
+typedef struct catmemi_report_view {
+    const catmemi_report_row *rows;
+    unsigned n, shown;           /* live arenas; how many have rows of their own */
+    catmemi_report_row other;    /* id -1 */
+    catmem_stats sum;            /* every live arena */
+    const catmem_stats *backend; /* catmem_total_stats */
+} catmemi_report_view;
+
+/* Bounded output whatever the number of arenas: past cap, the rows are sorted (in place: no
+   memory that could fail) so that those with the most allocated bytes come first, and the rest
+   are summed into v->other. Otherwise they stay in id order. */
+static void catmemi_report_select(catmemi_report_view *v, catmemi_report_row *rows, unsigned n,
+                                  unsigned cap) {
     unsigned i;
-    int w = 8;
-    if (json) {
-        fputs("{\"backend\": ", out);
-        catmemi_json_str(out, catmemi_be->name);
-        fputs(", \"info\": ", out);
-        catmemi_json_str(out, catmemi_info);
-        fputs(", \"arenas\": [", out);
-        for (i = 0; i < n; i++) {
-            fputs(i ? ",\n  {\"name\": " : "\n  {\"name\": ", out);
-            catmemi_json_name(out, rows[i].name);
-            fprintf(out, ", \"id\": %d, \"parent\": ", rows[i].id);
-            catmemi_json_name(out, rows[i].parent);
-            if (rows[i].parent_id >= 0)
-                fprintf(out, ", \"parent_id\": %d", rows[i].parent_id);
-            else
-                fputs(", \"parent_id\": null", out);
-            fprintf(out, ", \"cleanups\": %u, ", rows[i].cleanups);
-            catmemi_report_stats(out, 1, &rows[i].st);
-            fputc('}', out);
-        }
-        fputs("],\n \"total\": {", out);
-        catmemi_report_stats(out, 1, total);
-        fputs("}}\n", out);
-        return;
+    memset(v, 0, sizeof *v);
+    v->rows = rows;
+    v->n = v->shown = n;
+    v->other.id = v->other.parent_id = -1;
+    for (i = 0; i < n; i++) catmemi_report_add(&v->sum, &rows[i].st);
+    if (n <= cap) return;
+    qsort(rows, n, sizeof *rows, catmemi_report_by_bytes);
+    v->shown = cap;
+    for (i = v->shown; i < n; i++) {
+        catmemi_report_add(&v->other.st, &rows[i].st);
+        v->other.cleanups += rows[i].cleanups;
     }
-    /* Columns as wide as the longest name, so that the table stays readable. */
+}
+
+/* One parent's live children: past the cut-off the text and JSON reports count them, so that
+   where a million arenas hang shows without listing them. */
+typedef struct catmemi_report_parent {
+    const char *name; /* the parent's, from one of its children's rows */
+    int id;           /* -1: the top level */
+    unsigned children;
+    size_t allocated; /* its children's, summed */
+} catmemi_report_parent;
+
+/* The parents, most children first, and as the arenas: p[0, shown) one by one, the rest summed
+   into other (its children and allocated). */
+typedef struct catmemi_report_tree {
+    catmemi_report_parent *p;
+    unsigned n, shown;
+    catmemi_report_parent other;
+} catmemi_report_tree;
+
+/* Most children first, then the lower id (the top level first among equals). */
+static int catmemi_report_by_children(const void *a, const void *b) {
+    const catmemi_report_parent *x = (const catmemi_report_parent *)a;
+    const catmemi_report_parent *y = (const catmemi_report_parent *)b;
+    if (x->children != y->children) return x->children > y->children ? -1 : 1;
+    return x->id < y->id ? -1 : x->id > y->id;
+}
+
+/* Counts every row's parent in a table indexed by slot (nslots: the snapshot's, above every
+   id), so time and memory stay linear, then sorts those that have children. ENOMEM or 0. */
+static int catmemi_report_count(catmemi_report_tree *t, const catmemi_report_row *rows, unsigned n,
+                                unsigned nslots) {
+    catmemi_report_parent *p;
+    unsigned i, k = 0;
+    memset(t, 0, sizeof *t);
+    t->other.id = -1;
+    p = (catmemi_report_parent *)CATMEM_SYSTEM_CALLOC((size_t)nslots + 1, sizeof *p);
+    if (p == NULL) return ENOMEM;
     for (i = 0; i < n; i++) {
-        int a = (int)strlen(rows[i].name), b = (int)strlen(rows[i].parent);
+        catmemi_report_parent *e = &p[rows[i].parent_id + 1];
+        e->name = rows[i].parent;
+        e->children++;
+        e->allocated += rows[i].st.allocated;
+    }
+    for (i = 0; i <= nslots; i++) /* k <= i: what p[k] held is counted already */
+        if (p[i].children != 0) {
+            p[k] = p[i];
+            p[k++].id = (int)i - 1;
+        }
+    qsort(p, k, sizeof *p, catmemi_report_by_children);
+    t->p = p;
+    t->n = k;
+    t->shown = k < CATMEM_REPORT_ARENAS ? k : CATMEM_REPORT_ARENAS;
+    for (i = t->shown; i < k; i++) {
+        t->other.children += p[i].children;
+        t->other.allocated += p[i].allocated;
+    }
+    return 0;
+}
+
+/* ---- the JSON object and the text table ----------------------------------------------------- */
+
+static void catmemi_json_row(FILE *out, const catmemi_report_row *r) {
+    fputs("{\"name\": ", out);
+    catmemi_json_name(out, r->name);
+    fprintf(out, ", \"id\": %d, \"parent\": ", r->id);
+    catmemi_json_name(out, r->parent);
+    if (r->parent_id >= 0)
+        fprintf(out, ", \"parent_id\": %d", r->parent_id);
+    else
+        fputs(", \"parent_id\": null", out);
+    fprintf(out, ", \"cleanups\": %u, ", r->cleanups);
+    catmemi_report_stats(out, 1, &r->st);
+    fputc('}', out);
+}
+
+/* Past the cut-off: the arenas summed, and the children per parent (the top level has the id
+   and name null). */
+static void catmemi_json_summary(FILE *out, const catmemi_report_view *v,
+                                 const catmemi_report_tree *t) {
+    unsigned i;
+    fprintf(out, " \"other\": {\"arenas\": %u, \"cleanups\": %u, ", v->n - v->shown,
+            v->other.cleanups);
+    catmemi_report_stats(out, 1, &v->other.st);
+    fprintf(out, "},\n \"parents_total\": %u, \"parents\": [", t->n);
+    for (i = 0; i < t->shown; i++) {
+        const catmemi_report_parent *p = &t->p[i];
+        fputs(i ? ",\n  {\"name\": " : "\n  {\"name\": ", out);
+        if (p->id < 0) {
+            fputs("null, \"id\": null", out);
+        } else {
+            catmemi_json_name(out, p->name);
+            fprintf(out, ", \"id\": %d", p->id);
+        }
+        fprintf(out, ", \"children\": %u, \"allocated\": %zu}", p->children, p->allocated);
+    }
+    fprintf(out,
+            "],\n \"parents_other\": {\"parents\": %u, \"children\": %u, \"allocated\": %zu},\n",
+            t->n - t->shown, t->other.children, t->other.allocated);
+}
+
+/* One JSON object (its schema: LIFETIMES in catmem.h). */
+static void catmemi_report_json(FILE *out, const catmemi_report_view *v,
+                                const catmemi_report_tree *t) {
+    unsigned i;
+    fputs("{\"backend\": ", out);
+    catmemi_json_str(out, catmemi_be->name);
+    fputs(", \"info\": ", out);
+    catmemi_json_str(out, catmemi_info);
+    if (v->shown < v->n) fprintf(out, ", \"arenas_total\": %u, \"shown\": %u", v->n, v->shown);
+    fputs(", \"arenas\": [", out);
+    for (i = 0; i < v->shown; i++) {
+        fputs(i ? ",\n  " : "\n  ", out);
+        catmemi_json_row(out, &v->rows[i]);
+    }
+    fputs("],\n", out);
+    if (v->shown < v->n) catmemi_json_summary(out, v, t);
+    fputs(" \"total\": {", out);
+    catmemi_report_stats(out, 1, v->backend);
+    fputs("}}\n", out);
+}
+
+/* A summed row's label in the text table: "(<count> others)". */
+static const char *catmemi_text_others(unsigned count, char buf[32]) {
+    snprintf(buf, 32, "(%u others)", count);
+    return buf;
+}
+
+/* Columns as wide as the longest name shown, so that the table stays readable. */
+static int catmemi_text_width(const catmemi_report_view *v, const catmemi_report_tree *t) {
+    char buf[32];
+    unsigned i;
+    int w = 12; /* "#<id>" of an anonymous arena, "(top level)" */
+    for (i = 0; i < v->shown; i++) {
+        int a = (int)strlen(v->rows[i].name), b = (int)strlen(v->rows[i].parent);
         if (a > w) w = a;
         if (b > w) w = b;
     }
-    if (w < 12) w = 12; /* "#<id>" of an anonymous arena */
+    for (i = 0; i < t->shown; i++)
+        if ((int)strlen(t->p[i].name) > w) w = (int)strlen(t->p[i].name);
+    if (v->shown < v->n && (int)strlen(catmemi_text_others(v->n - v->shown, buf)) > w)
+        w = (int)strlen(buf);
+    if (t->shown < t->n && (int)strlen(catmemi_text_others(t->n - t->shown, buf)) > w)
+        w = (int)strlen(buf);
+    return w;
+}
+
+/* Past the cut-off, after the total: the children per parent. */
+static void catmemi_text_parents(FILE *out, const catmemi_report_tree *t, int w) {
+    char buf[32];
+    unsigned i;
+    if (t->shown < t->n)
+        fprintf(out,
+                "\nchildren per parent, the top level included: the %u parents with the most "
+                "of %u; the other %u summed in one row\n",
+                t->shown, t->n, t->n - t->shown);
+    else
+        fprintf(out, "\nchildren per parent, the top level included: %u parents\n", t->n);
+    fprintf(out, "%-*s %5s %12s %14s\n", w, "parent", "id", "children", "allocated");
+    for (i = 0; i < t->shown; i++) {
+        const catmemi_report_parent *p = &t->p[i];
+        if (p->id < 0)
+            fprintf(out, "%-*s %5s", w, "(top level)", "-");
+        else
+            fprintf(out, "%-*s %5d", w, catmemi_text_name(p->name, p->id, buf), p->id);
+        fprintf(out, " %12u %14zu\n", p->children, p->allocated);
+    }
+    if (t->shown < t->n)
+        fprintf(out, "%-*s %5s %12u %14zu\n", w, catmemi_text_others(t->n - t->shown, buf), "-",
+                t->other.children, t->other.allocated);
+}
+
+/* The table: a row per arena shown, past the cut-off one for the rest, the total, and then the
+   children per parent. */
+static void catmemi_report_text(FILE *out, const catmemi_report_view *v,
+                                const catmemi_report_tree *t) {
+    int w = catmemi_text_width(v, t);
+    unsigned i;
     fprintf(out, "catmem report: backend %s (%s)\n", catmemi_be->name, catmemi_info);
+    if (v->shown < v->n)
+        fprintf(out,
+                "%u largest of %u arenas by allocated bytes; the other %u summed in one row "
+                "(CATMEM_REPORT_ALL lists every arena)\n",
+                v->shown, v->n, v->n - v->shown);
     fprintf(out, "%-*s %5s %-*s %14s %14s %14s %14s %12s %12s %14s %14s %8s\n", w, "arena", "id",
             w, "parent", "allocated", "active", "resident", "mapped", "nmalloc", "ndalloc", "peak",
             "limit", "cleanups");
-    for (i = 0; i < n; i++) {
+    for (i = 0; i < v->shown; i++) {
+        const catmemi_report_row *r = &v->rows[i];
         char a[16], b[16];
-        fprintf(out, "%-*s %5d %-*s", w, catmemi_text_name(rows[i].name, rows[i].id, a),
-                rows[i].id, w, catmemi_text_name(rows[i].parent, rows[i].parent_id, b));
-        catmemi_report_stats(out, 0, &rows[i].st);
-        fprintf(out, " %8u\n", rows[i].cleanups);
+        fprintf(out, "%-*s %5d %-*s", w, catmemi_text_name(r->name, r->id, a), r->id, w,
+                catmemi_text_name(r->parent, r->parent_id, b));
+        catmemi_report_stats(out, 0, &r->st);
+        fprintf(out, " %8u\n", r->cleanups);
+    }
+    if (v->shown < v->n) {
+        char buf[32];
+        fprintf(out, "%-*s %5s %-*s", w, catmemi_text_others(v->n - v->shown, buf), "-", w, "");
+        catmemi_report_stats(out, 0, &v->other.st);
+        fprintf(out, " %8u\n", v->other.cleanups);
     }
     fprintf(out, "%-*s %5s %-*s", w, "total", "", w, "");
-    catmemi_report_stats(out, 0, total);
+    catmemi_report_stats(out, 0, v->backend);
     fputs("\n", out);
+    if (v->shown < v->n) catmemi_text_parents(out, t, w);
 }
 
 /* ---- OpenMetrics: one family per figure, one series per arena, then the totals ------------- */
@@ -271,53 +474,6 @@ static unsigned long long catmemi_om_value(const catmem_stats *st, unsigned clea
     }
 }
 
-/* sum += st, the limit aside (a sum of limits limits nothing). */
-static void catmemi_om_add(catmem_stats *sum, const catmem_stats *st) {
-    sum->allocated += st->allocated;
-    sum->active += st->active;
-    sum->resident += st->resident;
-    sum->mapped += st->mapped;
-    sum->peak += st->peak;
-    sum->nmalloc += st->nmalloc;
-    sum->ndalloc += st->ndalloc;
-}
-
-/* The order in which arenas earn series of their own: most allocated bytes first, then the
-   oldest slot, so that a scrape's choice is repeatable. */
-static int catmemi_om_by_bytes(const void *a, const void *b) {
-    const catmemi_report_row *x = (const catmemi_report_row *)a, *y = (const catmemi_report_row *)b;
-    if (x->st.allocated != y->st.allocated) return x->st.allocated > y->st.allocated ? -1 : 1;
-    return x->id < y->id ? -1 : x->id > y->id;
-}
-
-/* What the exposition shows: rows[0, shown) one by one, the rest summed into other. */
-typedef struct catmemi_om_view {
-    const catmemi_report_row *rows;
-    unsigned n, shown;        /* live arenas; how many have series of their own */
-    catmemi_report_row other; /* id -1 */
-    catmem_stats sum;         /* every live arena */
-    const catmem_stats *backend;
-} catmemi_om_view;
-
-/* Bounded output whatever the number of arenas: past CATMEM_REPORT_OPENMETRICS_ARENAS, the rows
-   are sorted (in place: no memory that could fail) so that those with the most allocated bytes
-   come first, and the rest are summed into v->other. Otherwise they stay in id order. */
-static void catmemi_om_select(catmemi_om_view *v, catmemi_report_row *rows, unsigned n) {
-    unsigned i;
-    memset(v, 0, sizeof *v);
-    v->rows = rows;
-    v->n = v->shown = n;
-    v->other.id = v->other.parent_id = -1;
-    for (i = 0; i < n; i++) catmemi_om_add(&v->sum, &rows[i].st);
-    if (n <= CATMEM_REPORT_OPENMETRICS_ARENAS) return;
-    qsort(rows, n, sizeof *rows, catmemi_om_by_bytes);
-    v->shown = CATMEM_REPORT_OPENMETRICS_ARENAS;
-    for (i = v->shown; i < n; i++) {
-        catmemi_om_add(&v->other.st, &rows[i].st);
-        v->other.cleanups += rows[i].cleanups;
-    }
-}
-
 static void catmemi_om_sample(FILE *out, const catmemi_om_family *f, const catmemi_report_row *r) {
     int counter = f->type[0] == 'c';
     if (f->field == CATMEMI_OM_LIMIT && (r->st.limit == 0 || r->id < 0)) return;
@@ -328,7 +484,7 @@ static void catmemi_om_sample(FILE *out, const catmemi_om_family *f, const catme
 
 /* One family: its metadata, then its samples. */
 static void catmemi_om_family_print(FILE *out, const catmemi_om_family *f,
-                                    const catmemi_om_view *v) {
+                                    const catmemi_report_view *v) {
     size_t len = strlen(f->name);
     unsigned i;
     fprintf(out, "# TYPE catmem_%s %s\n", f->name, f->type);
@@ -352,35 +508,33 @@ static void catmemi_om_family_print(FILE *out, const catmemi_om_family *f,
 }
 
 /* The OpenMetrics text exposition (application/openmetrics-text 1.0.0), ending with # EOF. */
-static void catmemi_om_print(FILE *out, catmemi_report_row *rows, unsigned n,
-                             const catmem_stats *backend) {
-    catmemi_om_view v;
+static void catmemi_om_print(FILE *out, const catmemi_report_view *v) {
     unsigned i;
-    catmemi_om_select(&v, rows, n);
-    v.backend = backend;
     for (i = 0; i < sizeof catmemi_om_families / sizeof catmemi_om_families[0]; i++)
-        catmemi_om_family_print(out, &catmemi_om_families[i], &v);
+        catmemi_om_family_print(out, &catmemi_om_families[i], v);
     fputs("# EOF\n", out);
 }
 
-/* The report whatever catmem's state (the exit report runs after a shutdown too). Statistics a
-   backend cannot give are zeros, as everywhere. */
-static int catmemi_report(FILE *out, int format) {
-    int saved = errno, err; /* calloc and stdio may set errno; a control function leaves it */
+/* ---- the report ------------------------------------------------------------------------------ */
+
+/* The live arenas in id order, copied under catmemi_mu, which is held for the copy alone: the
+   memory comes before it (again, larger, when arenas were made meanwhile), the statistics
+   after. *nslots: the slots then, above every id. NULL when memory runs out. */
+static catmemi_report_row *catmemi_report_snapshot(unsigned *n, unsigned *nslots) {
     catmemi_report_row *rows;
-    catmem_stats total;
-    unsigned i, n = 0, nslots;
-    catmemi_lock();
-    nslots = catmemi_nslots;
-    rows = (catmemi_report_row *)CATMEM_SYSTEM_CALLOC(nslots != 0 ? nslots : 1, sizeof *rows);
-    if (rows == NULL) {
+    unsigned i, have;
+    for (;;) {
+        have = __atomic_load_n(&catmemi_nslots, __ATOMIC_ACQUIRE);
+        rows = (catmemi_report_row *)CATMEM_SYSTEM_CALLOC(have != 0 ? have : 1, sizeof *rows);
+        if (rows == NULL) return NULL;
+        catmemi_lock();
+        if (catmemi_nslots <= have) break;
         catmemi_unlock();
-        errno = saved;
-        return ENOMEM;
+        CATMEM_SYSTEM_FREE(rows);
     }
-    for (i = 0; i < nslots; i++) {
+    for (*n = 0, i = 0; i < catmemi_nslots; i++) {
         catmemi_slot *s = catmemi_slot_at(i);
-        catmemi_report_row *row = &rows[n];
+        catmemi_report_row *row = &rows[*n];
         if (!catmemi_created(s) || !catmemi_slot_used(s)) continue;
         strcpy(row->name, s->name);
         if (s->parent != 0) strcpy(row->parent, catmemi_slot_at(s->parent - 1)->name);
@@ -388,27 +542,59 @@ static int catmemi_report(FILE *out, int format) {
         row->id = (int)i;
         row->slot = i;
         row->cleanups = s->ncleanups;
-        n++;
+        (*n)++;
     }
+    *nslots = catmemi_nslots;
     catmemi_unlock();
+    return rows;
+}
+
+/* The report whatever catmem's state (the exit report runs after a shutdown too). Statistics a
+   backend cannot give are zeros, as everywhere. */
+static int catmemi_report(FILE *out, int flags) {
+    int saved = errno, err = 0, fresh; /* calloc and stdio may set errno; a control function
+                                          leaves it */
+    int format = flags & ~CATMEM_REPORT_ALL;
+    unsigned i, n, nslots, cap = CATMEM_REPORT_ARENAS;
+    catmemi_report_row *rows = catmemi_report_snapshot(&n, &nslots);
+    catmemi_report_view v;
+    catmemi_report_tree t;
+    catmem_stats total;
+    if (rows == NULL) {
+        errno = saved;
+        return ENOMEM;
+    }
     /* Statistics outside the registry lock: a backend may take it to sum its threads' counts.
-       An arena released meanwhile reads as zeros. */
-    for (i = 0; i < n; i++) (void)catmemi_stats_of(catmemi_slot_at(rows[i].slot), &rows[i].st);
+       An arena released meanwhile reads as zeros. The engine refreshes its figures once, for
+       all arenas (or, if it cannot, for each). */
+    fresh = catmemi_be->refresh_stats() == 0;
+    for (i = 0; i < n; i++)
+        (void)catmemi_stats_of(catmemi_slot_at(rows[i].slot), &rows[i].st, fresh);
     memset(&total, 0, sizeof total);
     (void)catmemi_stats_done(catmemi_be->total_stats(&total), &total);
-    if (format == CATMEM_REPORT_OPENMETRICS)
-        catmemi_om_print(out, rows, n, &total);
-    else
-        catmemi_report_print(out, format == CATMEM_REPORT_JSON, rows, n, &total);
+    if (format == CATMEM_REPORT_OPENMETRICS) cap = CATMEM_REPORT_OPENMETRICS_ARENAS;
+    catmemi_report_select(&v, rows, n, (flags & CATMEM_REPORT_ALL) ? n : cap);
+    v.backend = &total;
+    memset(&t, 0, sizeof t);
+    if (format != CATMEM_REPORT_OPENMETRICS && v.shown < v.n)
+        err = catmemi_report_count(&t, rows, n, nslots); /* ENOMEM: nothing written */
+    if (err == 0 && format == CATMEM_REPORT_OPENMETRICS)
+        catmemi_om_print(out, &v);
+    else if (err == 0 && format == CATMEM_REPORT_JSON)
+        catmemi_report_json(out, &v, &t);
+    else if (err == 0)
+        catmemi_report_text(out, &v, &t);
+    if (t.p != NULL) CATMEM_SYSTEM_FREE(t.p);
     CATMEM_SYSTEM_FREE(rows);
-    err = ferror(out) || fflush(out) != 0 ? EIO : 0;
+    if (err == 0) err = ferror(out) || fflush(out) != 0 ? EIO : 0;
     errno = saved;
     return err;
 }
 
 CATMEMI_API int catmem_report(FILE *out, int flags) {
-    if (out == NULL || (flags != CATMEM_REPORT_TEXT && flags != CATMEM_REPORT_JSON &&
-                        flags != CATMEM_REPORT_OPENMETRICS))
+    int format = flags & ~CATMEM_REPORT_ALL;
+    if (out == NULL || (format != CATMEM_REPORT_TEXT && format != CATMEM_REPORT_JSON &&
+                        format != CATMEM_REPORT_OPENMETRICS))
         return EINVAL;
     int err = catmemi_up_or_init();
     if (err != 0) return err;
@@ -427,14 +613,16 @@ static int catmemi_report_format(const char *path) {
 }
 
 /* CATMEM_REPORT=stderr, stdout or a file path: the report when the process exits (the path's
-   ending picks the format: catmemi_report_format). Read once, at the first init. */
+   ending picks the format: catmemi_report_format); CATMEM_REPORT_ALL=1 beside it lists every
+   arena. Read once, at the first init. */
 static void catmemi_report_at_exit(void) {
-    const char *where = getenv("CATMEM_REPORT");
+    const char *where = getenv("CATMEM_REPORT"), *all = getenv("CATMEM_REPORT_ALL");
+    int flags = all != NULL && all[0] != '\0' && strcmp(all, "0") != 0 ? CATMEM_REPORT_ALL : 0;
     FILE *f;
     if (where == NULL || where[0] == '\0' || catmemi_be == NULL) return;
     if (strcmp(where, "stderr") == 0 || strcmp(where, "stdout") == 0) {
         f = strcmp(where, "stderr") == 0 ? stderr : stdout;
-        (void)catmemi_report(f, CATMEM_REPORT_TEXT);
+        (void)catmemi_report(f, CATMEM_REPORT_TEXT | flags);
         fflush(f);
         return;
     }
@@ -442,7 +630,7 @@ static void catmemi_report_at_exit(void) {
         fprintf(stderr, "catmem: CATMEM_REPORT: cannot open %s\n", where);
         return;
     }
-    (void)catmemi_report(f, catmemi_report_format(where));
+    (void)catmemi_report(f, catmemi_report_format(where) | flags);
     fclose(f);
 }
 

@@ -20,6 +20,9 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#define KEPT_MAX (CATMEM_REPORT_OPENMETRICS_ARENAS + 64)
+#include "kept.h"
+
 /* The process's own files: CTest and meson test run the variants at once, without TEST_TMPDIR. */
 static const char *tmp_file(char *buf, size_t size, const char *name) {
     const char *dir = getenv("TEST_TMPDIR");
@@ -28,38 +31,6 @@ static const char *tmp_file(char *buf, size_t size, const char *name) {
 }
 
 /* ---- what the C side knows: every live arena's catmem_arena_stats, as JSON ---- */
-typedef struct known_arena {
-    catmem_arena *a;
-    unsigned cleanups; /* registered by this test, not run yet */
-} known_arena;
-
-static known_arena known[CATMEM_REPORT_OPENMETRICS_ARENAS + 64];
-static unsigned nknown;
-
-static catmem_arena *keep(catmem_arena *a) {
-    assert_non_null(a);
-    assert_true(nknown < sizeof known / sizeof known[0]);
-    known[nknown].a = a;
-    known[nknown].cleanups = 0;
-    nknown++;
-    return a;
-}
-
-static void no_op(void *arg) { (void)arg; }
-
-static known_arena *entry(catmem_arena *a) {
-    unsigned i;
-    for (i = 0; i < nknown; i++)
-        if (known[i].a == a) return &known[i];
-    fail_msg("arena %d is not kept", catmem_arena_id(a));
-    return NULL;
-}
-
-static void add_cleanup(catmem_arena *a) {
-    assert_int_equal(catmem_arena_on_reset(a, no_op, NULL), 0);
-    entry(a)->cleanups++;
-}
-
 /* Names are the caller's bytes: written in hex, so the checker sees exactly those bytes. */
 static void put_hex(FILE *f, const char *s) {
     fputc('"', f);
@@ -82,13 +53,13 @@ static void write_known(const char *path) {
     assert_non_null(f);
     fprintf(f, "{\"backend\": \"%s\", \"cap\": %d, \"arenas\": [", catmem_backend_name(),
             CATMEM_REPORT_OPENMETRICS_ARENAS);
-    for (i = 0; i < nknown; i++) {
-        catmem_arena *parent = catmem_arena_parent(known[i].a);
-        assert_int_equal(catmem_arena_stats(known[i].a, &st), 0);
+    for (i = 0; i < nlive; i++) {
+        catmem_arena *parent = catmem_arena_parent(live[i].a);
+        assert_int_equal(catmem_arena_stats(live[i].a, &st), 0);
         fprintf(f, "%s\n {\"id\": %d, \"parent_id\": %d, \"name\": ", i ? "," : "",
-                catmem_arena_id(known[i].a), parent != NULL ? catmem_arena_id(parent) : -1);
-        put_hex(f, catmem_arena_name(known[i].a));
-        fprintf(f, ", \"cleanups\": %u, ", known[i].cleanups);
+                catmem_arena_id(live[i].a), parent != NULL ? catmem_arena_id(parent) : -1);
+        put_hex(f, catmem_arena_name(live[i].a));
+        fprintf(f, ", \"cleanups\": %u, ", live[i].cleanups);
         put_stats(f, &st);
         fputc('}', f);
     }
@@ -131,18 +102,6 @@ static void check_exposition(const char *what) {
     assert_int_equal(WEXITSTATUS(status), 0);
     unlink(om);
     unlink(js);
-}
-
-static void keep_builtins(void) {
-    int k;
-    nknown = 0;
-    for (k = 0; k < CATMEM_KIND_COUNT; k++) keep(catmem_arena_get((catmem_kind)k));
-}
-
-/* Newest first: children before their parents. */
-static void release_own(void) {
-    while (nknown > CATMEM_KIND_COUNT) assert_int_equal(catmem_arena_release(known[--nknown].a), 0);
-    nknown = 0;
 }
 
 /* ---- the tests ---- */

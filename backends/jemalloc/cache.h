@@ -504,14 +504,17 @@ static void catmemi_je_flush_tc(const catmemi_je_cache *c) {
         CATMEMI_JE(mallctl)("tcache.flush", NULL, NULL, (void *)&c->tc, sizeof c->tc);
 }
 
+/* Under catmemi_mu: every block of c, a cache of the calling thread, back in the arena. */
+static void catmemi_je_flush(catmemi_je_cache *c) {
+    catmemi_je_empty(c);
+    catmemi_je_flush_tc(c);
+}
+
 /* Under catmemi_mu: empties the calling thread's cache for s so that its blocks are back in
    the arena. */
 static void catmemi_je_flush_own_locked(const catmemi_slot *s) {
     catmemi_je_cache *c = catmemi_je_own_locked(s);
-    if (c != NULL) {
-        catmemi_je_empty(c);
-        catmemi_je_flush_tc(c);
-    }
+    if (c != NULL) catmemi_je_flush(c);
 }
 static void catmemi_je_flush_own(const catmemi_slot *s) {
     catmemi_lock();

@@ -112,7 +112,7 @@ static int catmemi_je_arena_create(catmemi_slot *s) {
     return 0;
 }
 
-static int catmemi_je_allocated(const catmemi_slot *s, size_t *bytes);
+static int catmemi_je_allocated(const catmemi_slot *s, size_t *bytes, int fresh);
 
 /* Under catmemi_mu, s->limit already bytes. Blocks are charged where they leave or reach the
    arena, so a block in a front cache counts. So that the live blocks stay under the new limit,
@@ -143,7 +143,7 @@ static int catmemi_je_set_limit(catmemi_slot *s, size_t bytes) {
                                                front caches */
         catmemi_je_reshare_in(c->thread, c);
     }
-    if ((err = catmemi_je_allocated(s, &allocated)) != 0) return err;
+    if ((err = catmemi_je_allocated(s, &allocated, 0)) != 0) return err;
     __atomic_store_n(&s->charged, allocated, __ATOMIC_RELAXED);
     catmemi_peak(s, allocated);
     __atomic_store_n(&s->counted, 1, __ATOMIC_RELAXED);
@@ -396,11 +396,12 @@ static void catmemi_je_calls(const catmemi_slot *s, catmem_stats *out) {
     catmemi_unlock();
 }
 
-/* The bytes of s's blocks out of the jemalloc arena (to callers or front caches), fresh. */
-static int catmemi_je_allocated(const catmemi_slot *s, size_t *bytes) {
+/* The bytes of s's blocks out of the jemalloc arena (to callers or front caches), as of the
+   last epoch: a new one first unless fresh (catmemi_je_refresh_stats made it). */
+static int catmemi_je_allocated(const catmemi_slot *s, size_t *bytes, int fresh) {
     size_t small, large;
     int err;
-    if ((err = catmemi_je_epoch()) != 0 ||
+    if ((!fresh && (err = catmemi_je_epoch()) != 0) ||
         (err = catmemi_je_read(s, "stats.arenas.%u.small.allocated", &small, sizeof small)) ||
         (err = catmemi_je_read(s, "stats.arenas.%u.large.allocated", &large, sizeof large)))
         return err == ENOENT ? ENOTSUP : err; /* ENOENT: jemalloc built without stats */
@@ -408,16 +409,16 @@ static int catmemi_je_allocated(const catmemi_slot *s, size_t *bytes) {
     return 0;
 }
 
-static int catmemi_je_stats(catmemi_slot *s, catmem_stats *out) {
+static int catmemi_je_stats(catmemi_slot *s, catmem_stats *out, int fresh) {
     size_t pactive;
     int err;
-    catmemi_je_flush_own(s);
+    if (!fresh) catmemi_je_flush_own(s);
     if (s->small) {
         catmemi_sm_stats(s, out);
         catmemi_je_calls(s, out);
         return 0;
     }
-    if ((err = catmemi_je_allocated(s, &out->allocated)) ||
+    if ((err = catmemi_je_allocated(s, &out->allocated, fresh)) ||
         (err = catmemi_je_read(s, "stats.arenas.%u.pactive", &pactive, sizeof pactive)) ||
         (err = catmemi_je_read(s, "stats.arenas.%u.resident", &out->resident, sizeof(size_t))) ||
         (err = catmemi_je_read(s, "stats.arenas.%u.mapped", &out->mapped, sizeof(size_t))))
@@ -425,6 +426,17 @@ static int catmemi_je_stats(catmemi_slot *s, catmem_stats *out) {
     out->active = pactive * catmemi_je_page;
     catmemi_je_calls(s, out);
     return 0;
+}
+
+/* An epoch merges every arena's statistics: one per arena would make a report's time grow
+   with the square of the arenas. So a report empties the calling thread's caches, all at once,
+   and refreshes once. */
+static int catmemi_je_refresh_stats(void) {
+    catmemi_je_cache *c;
+    catmemi_lock();
+    for (c = catmemi_je_self.caches; c != NULL; c = c->tnext) catmemi_je_flush(c);
+    catmemi_unlock();
+    return catmemi_je_epoch();
 }
 
 static int catmemi_je_total_stats(catmem_stats *out) {

@@ -272,7 +272,9 @@ static void catmemi_sys_add(catmem_stats *out, catmemi_sys_slot *ss) {
     pthread_mutex_unlock(&ss->mu);
 }
 
-static int catmemi_sys_stats(catmemi_slot *s, catmem_stats *out) {
+/* Always current: a reading sums the heaps' (or a small arena's) counters as they are. */
+static int catmemi_sys_stats(catmemi_slot *s, catmem_stats *out, int fresh) {
+    (void)fresh;
     if (s->small) {
         catmemi_sm_stats(s, out);
         out->nmalloc += __atomic_load_n(&s->sm.nmalloc, __ATOMIC_RELAXED);
@@ -281,11 +283,13 @@ static int catmemi_sys_stats(catmemi_slot *s, catmem_stats *out) {
     catmemi_sys_add(out, &s->sys);
     return 0;
 }
+static int catmemi_sys_refresh_stats(void) { return 0; }
 
 static int catmemi_sys_total_stats(catmem_stats *out) {
     unsigned i;
     for (i = 0; i < __atomic_load_n(&catmemi_nslots, __ATOMIC_ACQUIRE); i++)
-        if (catmemi_created(catmemi_slot_at(i))) (void)catmemi_sys_stats(catmemi_slot_at(i), out);
+        if (catmemi_created(catmemi_slot_at(i)))
+            (void)catmemi_sys_stats(catmemi_slot_at(i), out, 1);
     return 0;
 }
 

@@ -2652,7 +2652,8 @@ static void check_report_openmetrics(const char *om, size_t len) {
 }
 
 static void op_report(void) {
-    static const int bad_flags[] = {3, -1, 4, 0x100}; /* 0 to 2 are the formats */
+    /* 0 to 2 are the formats, CATMEM_REPORT_ALL (0x100) the one bit besides */
+    static const int bad_flags[] = {3, -1, 4, 0x200};
     static const char *const format_names[] = {"text", "JSON", "OpenMetrics"};
     unsigned mode = u8() % 8;
     char *buf = NULL, small[16];
