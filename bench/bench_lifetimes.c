@@ -7,7 +7,8 @@
    3. live arenas: N arenas alive at once (1,000,000 x --scale), 8 objects of 16-128 B in each,
       every byte written; resident bytes per live arena, each peer in a forked child.
    Peers: a catmem arena (catmem_arena_create, catmem_alloc, catmem_free_sized,
-   catmem_arena_release), an APR pool (apr_pool_create with no parent, apr_palloc,
+   catmem_arena_release; the one arena live has memory of its own from the engine), the same
+   with CATMEM_OWN_ARENAS other arenas live (so that the measured one is small), an APR pool (apr_pool_create with no parent, apr_palloc,
    apr_pool_destroy; APR cannot free a single block, so it skips the 5 frees), talloc (a
    talloc_new context, talloc_size children, talloc_free), a list of malloc'ed blocks (a head
    of its own and a two-word link before each block, so that one block can be freed and the
@@ -18,7 +19,7 @@
    registries behind create and release scale.
 
    The live-arena measurement asks how far each peer gets: every peer tries N, stops at its
-   first failure (on jemalloc, catmem's arenas are jemalloc arenas, about 4,000 at most) or at
+   first failure or at
    a resident budget that keeps the shared machine alive, and the table says how many it
    reached and the figure at that count. Built for the jemalloc, system and runtime-falling-back
    builds, each compiling catmem itself (bench/BUILD.bazel). */
@@ -220,6 +221,27 @@ empty_pass(size_t n, void *(*create)(const char *), void (*release)(void *)) {
     }
 
 LIFETIME_PEER(cm, cm_create, cm_alloc, cm_free, cm_release)
+
+/* The catmem peer again, while CATMEM_OWN_ARENAS arenas hold every slot with memory of its own
+   (made and released outside the timed section): each arena it makes is small. */
+static catmem_arena *cm_holders[CATMEM_OWN_ARENAS + 1]; /* + 1: OWN_ARENAS may be 0 */
+static void cm_hold(int on) {
+    int i;
+    for (i = 0; i < CATMEM_OWN_ARENAS; i++)
+        if (on ? (cm_holders[i] = catmem_arena_create(NULL)) == NULL
+               : catmem_arena_release(cm_holders[i]) != 0)
+            die("holding arenas failed");
+}
+static void cms_lifetimes(bench_thread *t) {
+    cm_hold(1);
+    cm_lifetimes(t);
+    cm_hold(0);
+}
+static void cms_empty(bench_thread *t) {
+    cm_hold(1);
+    cm_empty(t);
+    cm_hold(0);
+}
 LIFETIME_PEER(pool, pool_create, pool_alloc, pool_no_free, pool_release)
 LIFETIME_PEER(tal, tal_create, tal_alloc, tal_free, tal_release)
 LIFETIME_PEER(glibc_list, glibc_list_create, list_alloc, list_free, list_release)
@@ -233,7 +255,7 @@ typedef struct peer {
     void *(*alloc)(void *, size_t);
 } peer;
 
-enum { P_CATMEM, P_APR, P_TALLOC, P_GLIBC_LIST, P_JE_LIST, P_MI, NPEERS };
+enum { P_CATMEM, P_CATMEM_SMALL, P_APR, P_TALLOC, P_GLIBC_LIST, P_JE_LIST, P_MI, NPEERS };
 
 /* ---- live arenas ----------------------------------------------------------------------------- */
 
@@ -302,6 +324,7 @@ static void live_arenas(const peer *peers, const char *backend, const bench_opts
     for (i = 0; i < NPEERS; i++) {
         double out[LIVE_NOUT];
         char stop[64];
+        if (i == P_CATMEM_SMALL) continue; /* the same arenas as the catmem peer's: all past 64 */
         r.p = &peers[i];
         if (bench_in_child(live_child, &r, out, LIVE_NOUT) != 0) {
             printf("| %s | failed | | | |\n", peers[i].name);
@@ -363,7 +386,7 @@ static void make_pattern(void) {
 
 int main(int argc, char **argv) {
     static bench_table tl, te; /* lifetimes, empty pairs */
-    char catmem_name[96];
+    char catmem_name[96], small_name[128];
     peer peers[NPEERS];
     bench_opts o;
     const char *backend;
@@ -378,9 +401,13 @@ int main(int argc, char **argv) {
     bench_peers_load(strcmp(backend, "jemalloc") == 0 ? "libjemalloc" : "libc");
 
     snprintf(catmem_name, sizeof catmem_name, "catmem arena (%s backend)", backend);
+    snprintf(small_name, sizeof small_name, "catmem small arena (%d others live)",
+             CATMEM_OWN_ARENAS);
     {
         peer p[NPEERS] = {
             [P_CATMEM] = {catmem_name, "catmem arena", cm_lifetimes, cm_empty, cm_create, cm_alloc},
+            [P_CATMEM_SMALL] = {small_name, "catmem small arena", cms_lifetimes, cms_empty,
+                                cm_create, cm_alloc},
             [P_APR] = {"APR pool (no single frees)", "APR pool", pool_lifetimes, pool_empty,
                        pool_create, pool_alloc},
             [P_TALLOC] = {"talloc", "talloc", tal_lifetimes, tal_empty, tal_create, tal_alloc},
