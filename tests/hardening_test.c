@@ -398,6 +398,35 @@ static void test_forged_free_list_link_stops_the_process(void **state) {
     assert_non_null(strstr(o.err, "in arena 'hardening'"));
 }
 
+/* issue 20, C: one read of a freed block's link (a use-after-free read) gives the key mixed
+   with the block's address and its successor (none here: the block's page is new); with it the
+   link can be rewritten to decode to any address, here 16 bytes into the live block x (whose
+   contents the attacker writes to end the list there). The link must decode to a block of the page (a multiple of its size), so the pop stops the
+   process instead of handing out the inside of x. */
+static void link_into_a_live_block(void) {
+    catmem_arena *a = catmem_arena_create("hardening");
+    uintptr_t *x = (uintptr_t *)catmem_alloc(a, 64), *y = (uintptr_t *)catmem_alloc(a, 64), key;
+    int i;
+    if (x == NULL || y == NULL) _exit(3);
+    catmem_free(a, y);
+    key = y[0] ^ (uintptr_t)y; /* the read: next is 0 */
+    overwrite_words((uintptr_t)y, ((uintptr_t)x + 16) ^ key ^ (uintptr_t)y, 1);
+    x[2] = key ^ ((uintptr_t)x + 16); /* x is the attacker's: a valid end of list at x + 16 */
+    for (i = 0; i < 100000; i++) /* until y's link is followed */
+        if (catmem_alloc(a, 64) == (void *)((uintptr_t)x + 16)) _exit(4); /* handed out */
+    _exit(0);
+}
+
+static void test_link_into_a_live_block_stops_the_process(void **state) {
+    outcome o;
+    (void)state;
+    if (BLOCKS_ARE_MALLOCS) skip();
+    o = run_child(link_into_a_live_block);
+    assert_false(o.exited);
+    assert_int_equal(o.status, SIGABRT);
+    assert_non_null(strstr(o.err, "corrupted free list"));
+}
+
 /* Memory that catmem never handed out: refused, nothing written. */
 static void test_foreign_pointer_is_refused(void **state) {
     catmem_arena *a = catmem_arena_create("foreign");
@@ -460,6 +489,7 @@ int main(void) {
         cmocka_unit_test(test_overflow_into_the_next_block_writes_nothing_elsewhere),
         cmocka_unit_test(test_double_free_stops_the_process),
         cmocka_unit_test(test_forged_free_list_link_stops_the_process),
+        cmocka_unit_test(test_link_into_a_live_block_stops_the_process),
         cmocka_unit_test(test_foreign_pointer_is_refused),
         cmocka_unit_test(test_address_sanitizer_sees_every_block),
         cmocka_unit_test(test_large_block_overflow_writes_nothing_elsewhere),

@@ -144,11 +144,6 @@ static inline int catmemi_sys_in_page(const catmemi_sys_page *pg, uintptr_t x) {
            (uint32_t)(((uint64_t)off * pg->recip) >> 32) * pg->bsize == off;
 }
 
-/* A link may point anywhere inside the carved span, 16-aligned (the cheap check of a pop). */
-static inline int catmemi_sys_link_ok(const catmemi_sys_page *pg, uintptr_t x) {
-    uintptr_t off = x - pg->start;
-    return off < __atomic_load_n(&pg->span, __ATOMIC_RELAXED) && (off & 15) == 0;
-}
 
 /* The segment of u if the bitmap says u lies in one, else NULL; its cookie is not checked. */
 static inline catmemi_sys_seg *catmemi_sys_seg_raw(uintptr_t u) {
@@ -168,11 +163,12 @@ static inline catmemi_sys_page *catmemi_sys_page_of(catmemi_sys_seg *sg, uintptr
     return &sg->pages[(u >> CATMEMI_SYS_PAGE_SHIFT) & (CATMEMI_SYS_NPAGES - 1)];
 }
 
-/* Pops pg's free list (not empty), checking the link it follows. */
+/* Pops pg's free list (not empty), checking the link it follows: a block of this page. Any
+   other value (one that would hand out the inside of a live block, say) stops the process. */
 CATMEMI_INLINE void *catmemi_sys_pop(catmemi_sys_heap *h, catmemi_sys_page *pg) {
     catmemi_sys_blk *b = pg->free;
     uintptr_t next = b->link ^ catmemi_sys_key ^ (uintptr_t)b;
-    if (CATMEMI_UNLIKELY(next != 0 && !catmemi_sys_link_ok(pg, next)))
+    if (CATMEMI_UNLIKELY(next != 0 && !catmemi_sys_in_page(pg, next)))
         catmemi_sys_corrupt(b, "free list");
     pg->free = (catmemi_sys_blk *)next;
     b->link = 0; /* a stale link would make the double-free check scan on its free */

@@ -104,7 +104,7 @@ CATMEMI_API void catmemi_sys_free_checked(catmemi_sys_page *pg, catmemi_sys_blk 
         for (x = lists[k], n = 0; x != NULL; n++) {
             uintptr_t next = x->link ^ catmemi_sys_key ^ (uintptr_t)x;
             if (x == b) catmemi_sys_die("double free", b, slot);
-            if (n > pg->reserved || (next != 0 && !catmemi_sys_link_ok(pg, next)))
+            if (n > pg->reserved || (next != 0 && !catmemi_sys_in_page(pg, next)))
                 catmemi_sys_corrupt(x, "free list");
             x = (catmemi_sys_blk *)next;
         }
