@@ -125,11 +125,15 @@ static void catmemi_sys_remote_free(catmemi_sys_page *pg, catmemi_sys_blk *b) {
     __atomic_fetch_add(&pg->xfreed, 1, __ATOMIC_RELEASE);
 }
 
-/* The page of p, which must be a block of a segment; stops the process otherwise. */
+/* The page of p, which must be a block of a segment; stops the process otherwise, saying
+   what p is: inside a block, or in memory no block was ever carved from. */
 static catmemi_sys_page *catmemi_sys_block_page(catmemi_sys_seg *sg, const void *p) {
     catmemi_sys_page *pg = catmemi_sys_page_of(sg, (uintptr_t)p);
     if (!catmemi_sys_in_page(pg, (uintptr_t)p))
-        catmemi_sys_die("free of a pointer that is no block (double free?)", p, sg->slot);
+        catmemi_sys_die((uintptr_t)p - pg->start < __atomic_load_n(&pg->span, __ATOMIC_RELAXED)
+                            ? "free of a pointer inside a block, not at its start"
+                            : "free of a pointer to no block (memory catmem never handed out)",
+                        p, sg->slot);
     return pg;
 }
 

@@ -244,7 +244,12 @@ static int catmemi_sys_collect(catmemi_sys_page *pg) {
     if (b == NULL) return 0;
     for (;;) {
         uintptr_t next = x->link ^ catmemi_sys_key ^ (uintptr_t)x;
-        if (++n > pg->reserved || (next != 0 && !catmemi_sys_in_page(pg, next)))
+        /* More blocks than the page holds: the list loops, a block freed twice by other
+           threads (each free went on the list) */
+        if (++n > pg->reserved)
+            catmemi_sys_die("double free by other threads (the page's thread free list loops)",
+                            x, catmemi_sys_seg_of_page(pg)->slot);
+        if (next != 0 && !catmemi_sys_in_page(pg, next))
             catmemi_sys_corrupt(x, "thread free list");
         if (next == 0) break;
         x = (catmemi_sys_blk *)next;
