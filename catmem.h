@@ -23,7 +23,7 @@
    catmem groups memory by lifetime: every allocation goes to an arena (request, response, cache,
    static, background task, or one you create by name), an arena can be freed all at once, measured
    on its own, and trimmed. On jemalloc the arenas are real jemalloc manual arenas (past the
-   first 64 live ones, and children, small arenas: CATMEM_OWN_ARENAS); on the system
+   first 64 live ones, small arenas: CATMEM_OWN_ARENAS); on the system
    backend catmem runs an allocator of its own on memory taken from malloc in large pieces, so
    that the same calls mean the same thing.
 
@@ -81,12 +81,10 @@
                             caches, all arenas together; 0: every call goes to the arena's lock.
    CATMEM_JEMALLOC_TCACHES  jemalloc: how many jemalloc caches catmem may hold for busy (thread,
                             arena) pairs, all threads together (THREADS).
-   CATMEM_OWN_ARENAS        how many top-level user arenas live at once have memory of their own
-                            from the engine (default 64; a released one goes to the next
-                            top-level arena created): a jemalloc arena, or the system engine's
-                            heaps. Those past them, and every child arena (an arena per request
-                            is cheapest as a child), are SMALL: their blocks carved from 1-8 KiB
-                            chunks the engine
+   CATMEM_OWN_ARENAS        how many user arenas live at once have memory of their own from
+                            the engine (default 64; a released one goes to the next arena
+                            created): a jemalloc arena, or the system engine's heaps. Those past
+                            them are SMALL: their blocks carved from 1-8 KiB chunks the engine
                             shares among all small arenas (one jemalloc arena; the system
                             malloc), each with an 8-byte header (core/small.h). Any number of
                             them (about 1.5 KB each with a few objects, where an arena of its

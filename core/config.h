@@ -104,10 +104,10 @@
 #  define CATMEM_JEMALLOC_TCACHES 1024
 #endif
 
-/* CATMEM_OWN_ARENAS [impl]: how many top-level user arenas live at once get memory of their own
-   from the engine (default 64): a jemalloc arena, or the system engine's heaps and segments.
-   Arenas past them, and every child arena, are SMALL (blocks carved from chunks the engine
-   shares among them: any number, about 1.5 KB each; core/small.h). An arena of its own is the fastest for a busy arena (the Lua VM
+/* CATMEM_OWN_ARENAS [impl]: how many user arenas live at once get memory of their own from the
+   engine (default 64): a jemalloc arena, or the system engine's heaps and segments. Arenas past
+   them are SMALL (blocks carved from chunks the engine shares among them: any number, about
+   1.5 KB each; core/small.h). An arena of its own is the fastest for a busy arena (the Lua VM
    in bench/ took 0.75x glibc's time in one on jemalloc, 1.2x in a small one) but costs 30-120
    KB, and jemalloc makes about 4,000; 0 makes every user arena small. */
 #ifndef CATMEM_OWN_ARENAS

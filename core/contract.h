@@ -107,8 +107,8 @@ typedef struct catmemi_slot {
        counted is set (catmemi_charge); their high-water; the limit (0: none). Atomic. */
     size_t charged, peak, limit;
     int counted; /* set by the backend's set_limit at the first limit, cleared at release */
-    /* SMALL: the slot has no backend arena of its own; its arenas share memory with other
-       small slots' (core/small.h). Set by the core before arena_create, never changed. */
+    /* SMALL: arena_create gave the slot no backend arena of its own; its arenas share memory
+       with other small slots' (core/small.h). Set once. */
     int small;
     catmemi_small sm; /* a small slot's blocks (core/small.h) */
     char name[CATMEM_NAME_MAX + 1]; /* "": anonymous */
@@ -127,13 +127,8 @@ typedef struct catmemi_slot {
 typedef struct catmemi_ops {
     const char *name;                     /* catmem_backend_name() */
     int (*once)(void);                    /* at the first init: keys, tables; mu */
-    /* Once per slot, kept for the process: a small one when the core set s->small (which
-       next_small said it may), else one with memory of its own. mu */
-    int (*arena_create)(catmemi_slot *s);
-    /* 1: a new slot for a child arena (child 1) or a top-level one (0) is to be small: the
-       engine makes small arenas, and children are small, top-level arenas past the first
-       CATMEM_OWN_ARENAS too. mu */
-    int (*next_small)(int child);
+    int (*arena_create)(catmemi_slot *s); /* once per slot, kept for the process; mu */
+    int (*next_small)(void); /* 1: arena_create would now make a small slot; mu */
     /* A block of size bytes for the calling thread in s (opts as above); NULL: out of memory
        (the core sets errno). Makes the thread's per-arena state when it has none. */
     void *(*alloc_slow)(catmemi_slot *s, size_t size, int opts);

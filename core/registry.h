@@ -183,9 +183,9 @@ static unsigned catmemi_names0[256];
 static unsigned *catmemi_names = catmemi_names0;
 static unsigned catmemi_nbuckets = 256, catmemi_nnamed;
 /* Released slots (their backend arenas exist), newest first, by slot id + 1: [0] those with a
-   backend arena of their own, [1] small ones. A create takes a released slot of the kind it
-   needs first (reuse keeps the arena count flat): a child arena a small one, a top-level arena
-   one of its own while there is one (the backend makes only CATMEM_OWN_ARENAS: next_small). */
+   backend arena of their own, [1] small ones. A create takes a released slot first (reuse keeps
+   the arena count flat), one of its own while there is one: the backend makes only so many
+   (catmemi_ops.next_small), and a new arena gets one whenever one is free. */
 static unsigned catmemi_free_slots[2];
 
 static uint32_t catmemi_name_hash(const char *name) {
@@ -303,14 +303,12 @@ static catmemi_slot *catmemi_slot_fresh(int *err) {
 }
 
 /* A free slot with its backend arena made, or NULL with *err (EAGAIN: the backend can make no
-   more arenas; ENOMEM). The slot is counted in catmemi_nslots once its arena exists. kind: 0
-   a top-level arena, 1 a child, -1 a built-in arena (always one of its own). */
-static catmemi_slot *catmemi_slot_take(int kind, int *err) {
+   more arenas; ENOMEM). The slot is counted in catmemi_nslots once its arena exists. */
+static catmemi_slot *catmemi_slot_take(int *err) {
     catmemi_slot *s;
     int k = 0;
     CATMEMI_ASSERT_LOCKED();
-    if (kind >= 0 && (kind == 1 || catmemi_free_slots[0] == 0) && catmemi_be->next_small(kind))
-        k = 1;
+    if (catmemi_free_slots[0] == 0 && catmemi_be->next_small()) k = 1;
     if (catmemi_free_slots[k] != 0) {
         s = catmemi_slot_at(catmemi_free_slots[k] - 1);
         catmemi_free_slots[k] = s->next_free;
@@ -318,7 +316,6 @@ static catmemi_slot *catmemi_slot_take(int kind, int *err) {
         return s;
     }
     if ((s = catmemi_slot_fresh(err)) == NULL) return NULL;
-    s->small = k;
     if ((*err = catmemi_make_arena(s)) != 0) return NULL; /* the next create tries it again */
     __atomic_store_n(&catmemi_nslots, s->id + 1, __ATOMIC_RELEASE);
     return s;
@@ -368,7 +365,7 @@ CATMEMI_API int catmem_init(void) {
         catmemi_once_done = 1;
     }
     for (i = 0; i < CATMEM_KIND_COUNT; i++) { /* slots 0 to 4, the first ones made */
-        catmemi_slot *s = i < catmemi_nslots ? catmemi_slot_at(i) : catmemi_slot_take(-1, &err);
+        catmemi_slot *s = i < catmemi_nslots ? catmemi_slot_at(i) : catmemi_slot_take(&err);
         if (s == NULL || (err = catmemi_make_arena(s)) != 0) goto out;
         if (s->name[0] == '\0') catmemi_name_set(s, catmemi_kind_names[i]);
         __atomic_store_n(&s->state, CATMEMI_LIVE, __ATOMIC_RELEASE);
@@ -446,7 +443,7 @@ static catmem_arena *catmemi_create(const catmem_arena *parent, const char *name
         err = EEXIST;
         goto out;
     }
-    if ((s = catmemi_slot_take(ps != NULL, &err)) == NULL) goto out;
+    if ((s = catmemi_slot_take(&err)) == NULL) goto out;
     catmemi_name_set(s, name);
     catmemi_tree_link(s, ps);
     __atomic_store_n(&s->state, CATMEMI_LIVE, __ATOMIC_RELEASE);

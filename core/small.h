@@ -5,8 +5,8 @@
    costs 30-120 KB and, on jemalloc, tens of microseconds to make and to reset, and jemalloc
    makes about 4,000. A small arena costs its record in the registry and the chunks it uses,
    1 KiB to start with, and any number of them can live: what an arena per request, per
-   connection or per tenant needs. Each engine gives its first top-level user arenas memory of
-   their own and makes the rest, and every child, small (catmemi_ops.next_small).
+   connection or per tenant needs. Each engine gives its first user arenas memory of their own
+   (catmemi_ops.next_small) and makes the rest small.
    - Chunks (1 KiB, doubling up to 8 KiB) come from memory the engine shares among all small
      arenas (catmemi_sm_engine.get: one jemalloc arena; the system malloc). Blocks are carved
      from a chunk in order, each 16-byte aligned with its header in the 8 bytes before it, and

@@ -532,10 +532,9 @@ static void test_many_arenas(void **state) {
 }
 
 #if EXPECT_JEMALLOC
-/* On jemalloc, CATMEM_OWN_ARENAS top-level user arenas live at once have a jemalloc arena of
-   their own (set_decay works: a small arena has none, ENOTSUP); those past them are small; a
-   freed one goes to the next top-level arena created, before any small one. Children are small
-   (an arena per request: cheap to make and release). No other user arena is live. */
+/* On jemalloc, CATMEM_OWN_ARENAS user arenas live at once have a jemalloc arena of their
+   own (set_decay works: a small arena has none, ENOTSUP); those past them are small; a freed
+   one goes to the next arena created, before any small one. No other user arena is live. */
 static void test_first_arenas_have_jemalloc_arenas_of_their_own(void **state) {
     enum { N = CATMEM_OWN_ARENAS + 8 };
     static catmem_arena *made[N];
@@ -563,11 +562,6 @@ static void test_first_arenas_have_jemalloc_arenas_of_their_own(void **state) {
         assert_int_equal(catmem_arena_set_decay(made[first_own], -1, -1), 0);
         assert_non_null(made[first_small] = catmem_arena_create(NULL));
         assert_int_equal(catmem_arena_set_decay(made[first_small], -1, -1), ENOTSUP);
-    }
-    {
-        catmem_arena *child = catmem_arena_create_child(made[0], NULL);
-        assert_non_null(child);
-        assert_int_equal(catmem_arena_set_decay(child, -1, -1), ENOTSUP);
     }
     for (i = 0; i < N; i++) assert_int_equal(catmem_arena_release(made[i]), 0);
 }

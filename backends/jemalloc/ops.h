@@ -72,8 +72,8 @@ static int catmemi_je_once(void) {
 static unsigned catmemi_je_nown;
 
 /* Small arenas (small.h) need the front caches' inline paths. */
-static int catmemi_je_next_small(int child) {
-    return catmemi_je_front && (child || catmemi_je_nown + 1 > CATMEM_OWN_ARENAS);
+static int catmemi_je_next_small(void) {
+    return catmemi_je_front && catmemi_je_nown + 1 > CATMEM_OWN_ARENAS;
 }
 
 /* A new jemalloc arena: 0, or EAGAIN when jemalloc makes no more (an index past catmem's table
@@ -85,13 +85,14 @@ static int catmemi_je_new_arena(unsigned *index) {
     return err;
 }
 
-/* A slot the core did not make small (a built-in arena; a top-level one of the first
-   CATMEM_OWN_ARENAS) gets a jemalloc arena of its own; a small one shares one (small.h). A
-   failure fails the create (ERRORS in catmem.h), and the next create tries again. */
+/* A built-in arena, and the first CATMEM_OWN_ARENAS user slots, get a jemalloc arena of
+   their own (the core reuses those slots first); later ones are small (small.h). Decided once
+   per slot. A failure fails the create (ERRORS in catmem.h), and the next create tries again:
+   a slot's kind does not depend on a passing failure. */
 static int catmemi_je_arena_create(catmemi_slot *s) {
     unsigned index;
     int user = s->id >= CATMEM_KIND_COUNT, err;
-    if (!s->small) {
+    if (!user || !catmemi_je_next_small()) {
         if ((err = catmemi_je_new_arena(&index)) != 0) return err;
         catmemi_je_nown += (unsigned)user;
         s->je.index = index;
@@ -105,6 +106,7 @@ static int catmemi_je_arena_create(catmemi_slot *s) {
         catmemi_je_backing = index;
         __atomic_store_n(&catmemi_je_small_on, 1, __ATOMIC_RELEASE);
     }
+    s->small = 1;
     s->je.index = catmemi_je_backing;
     catmemi_sm_init(s);
     return 0;

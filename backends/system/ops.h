@@ -12,20 +12,21 @@ static int catmemi_sys_once(void) {
     return pthread_key_create(&catmemi_sys_tkey, catmemi_sys_thread_exit);
 }
 
-static int catmemi_sys_next_small(int child) {
-    return CATMEMI_SYS_ENGINE && (child || catmemi_sys_nown + 1 > CATMEM_OWN_ARENAS);
+static int catmemi_sys_next_small(void) {
+    return CATMEMI_SYS_ENGINE && catmemi_sys_nown + 1 > CATMEM_OWN_ARENAS;
 }
 
-/* A slot the core did not make small (a built-in arena; a top-level one of the first
-   CATMEM_OWN_ARENAS) gets heaps of its own; a small one the system malloc's memory (small.h). */
+/* Built-in arenas, and the first CATMEM_OWN_ARENAS user slots, get heaps of their own (the
+   core reuses those slots first); later ones are small (small.h). Decided once per slot. */
 static int catmemi_sys_arena_create(catmemi_slot *s) {
     int err = pthread_mutex_init(&s->sys.mu, NULL);
     s->sys.heaps = NULL;
-    if (err != 0) return err;
-    if (s->small) {
+    if (err != 0 || s->id < CATMEM_KIND_COUNT) return err;
+    if (catmemi_sys_next_small()) {
+        s->small = 1;
         catmemi_sm_init(s);
         __atomic_store_n(&catmemi_sys_small_on, 1, __ATOMIC_RELEASE);
-    } else if (s->id >= CATMEM_KIND_COUNT) {
+    } else {
         catmemi_sys_nown++;
     }
     return 0;
