@@ -70,8 +70,7 @@ enum { CATMEMI_FREE = 0, CATMEMI_LIVE = 1, CATMEMI_CLEANING = 2 };
    aligned ones are SOLO blocks, an allocation each. Free blocks wait on shared lists per class
    or, on jemalloc once the arena is busy, in its threads' front caches. All under mu, a spin
    lock. */
-#define CATMEMI_SM_TOP 16 /* the largest class carved from chunks: 512 bytes */
-#define CATMEMI_SM_MAX 512
+#include "classes.h" /* CATMEMI_SM_TOP */
 typedef struct catmemi_small {
     int mu;                             /* spin lock, held around short updates only */
     int busy;                           /* its threads get front caches; atomic */

@@ -46,7 +46,7 @@ typedef struct catmemi_sm_engine {
     void (*forget)(catmemi_slot *s); /* every cache of s forgets its blocks; mu */
 } catmemi_sm_engine;
 static const catmemi_sm_engine *catmemi_sm_eng;
-static uintptr_t catmemi_sm_key; /* random: block headers and chunk links */
+uintptr_t catmemi_sm_key; /* random: block headers (classes.h) and chunk links */
 
 #define CATMEMI_SM_SOLO      0xff /* the class of a solo block */
 #define CATMEMI_SM_BUSY      256  /* calls under the lock before an arena's threads get caches */
@@ -71,13 +71,6 @@ static void catmemi_sm_lock(catmemi_small *m) {
 }
 static void catmemi_sm_unlock(catmemi_small *m) { __atomic_store_n(&m->mu, 0, __ATOMIC_RELEASE); }
 
-/* Header words depend on the block's address through a multiplication and a shift, so one
-   header read tells nothing about another's. */
-static uint64_t catmemi_sm_mix(const void *p) {
-    uint64_t x = ((uint64_t)(uintptr_t)p ^ (uint64_t)catmemi_sm_key) * 0x9e3779b97f4a7c15ull;
-    x ^= x >> 31;
-    return x * 0xbf58476d1ce4e5b9ull;
-}
 static void catmemi_sm_tag(void *p, unsigned slot, unsigned k) {
     ((uint64_t *)p)[-1] = (((uint64_t)slot << 8) | k) ^ catmemi_sm_mix(p);
 }
@@ -518,16 +511,6 @@ static void catmemi_sm_stats(catmemi_slot *s, catmem_stats *out) {
     out->active += held;
     out->resident += held;
     out->mapped += held;
-}
-
-/* Under catmemi_mu, s's first limit (nobody else using s, its front caches gone): its charge
-   starts from what it holds. */
-static void catmemi_sm_count_from_now(catmemi_slot *s) {
-    catmem_stats st;
-    memset(&st, 0, sizeof st);
-    catmemi_sm_stats(s, &st);
-    __atomic_store_n(&s->charged, st.allocated, __ATOMIC_RELAXED);
-    catmemi_peak(s, st.allocated);
 }
 
 /* fork(): every small arena's lock is held around it, after catmemi_mu. */

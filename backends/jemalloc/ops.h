@@ -224,7 +224,7 @@ static void catmemi_je_direct_free(catmemi_slot *s, void *p, size_t size) {
 static void catmemi_je_free_slow(catmemi_slot *s, void *p, size_t size) {
     catmemi_je_cache *c;
     if (s != NULL && s->small) {
-        catmemi_sm_free(s, p);
+        catmemi_je_sm_free(s, p);
         return;
     }
     c = s != NULL ? catmemi_je_cache_for(s) : NULL;

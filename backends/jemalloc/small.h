@@ -98,6 +98,22 @@ static const catmemi_sm_engine catmemi_je_sm_engine = {
     catmemi_je_sm_get,  catmemi_je_sm_put,  catmemi_je_sm_mapped, catmemi_je_sm_holds,
     catmemi_je_sm_pop,  catmemi_je_sm_push, catmemi_je_sm_forget};
 
+/* A free in s, a small arena, from the slow path (the inline free without a size sends every
+   block inside a chunk here: jemalloc's class of it is the chunk's). The short way for a busy
+   arena: the block's class from its header, read where it is sure to be mapped (on p's page),
+   into the calling thread's cache if the header names s; anything else the core's way
+   (core/small.h), which tells a bad header. */
+static void catmemi_je_sm_free(catmemi_slot *s, void *p) {
+    catmemi_je_cache *c = catmemi_je_mine(catmemi_handle(s));
+    if (c != NULL && c->small && ((uintptr_t)p & 4095) >= 8) {
+        uint64_t v = ((const uint64_t *)p)[-1] ^ catmemi_sm_mix(p);
+        if ((v >> 8) == s->id && (v & 0xff) <= CATMEMI_SM_TOP &&
+            catmemi_je_push(c, (unsigned)(v & 0xff), p))
+            return;
+    }
+    catmemi_sm_free(s, p);
+}
+
 /* A small arena's front cache gives its blocks to the shared lists (dropped, flushed). */
 static void catmemi_je_s_empty(catmemi_je_cache *c) {
     catmemi_small *m = &catmemi_slot_at(c->slot)->sm;
@@ -119,6 +135,10 @@ static void catmemi_je_s_empty(catmemi_je_cache *c) {
 /* Under catmemi_mu, s's first limit (nobody else using s): its front caches go, and its charge
    starts from what it holds. */
 static void catmemi_je_s_count_from_now(catmemi_slot *s) {
+    catmem_stats st;
     while (s->je.caches != NULL) catmemi_je_drop(s->je.caches->thread, s->je.caches, 0);
-    catmemi_sm_count_from_now(s);
+    memset(&st, 0, sizeof st);
+    catmemi_sm_stats(s, &st);
+    __atomic_store_n(&s->charged, st.allocated, __ATOMIC_RELAXED);
+    catmemi_peak(s, st.allocated);
 }

@@ -34,7 +34,7 @@ static int catmemi_sys_arena_create(catmemi_slot *s) {
 
 static void *catmemi_sys_alloc_slow(catmemi_slot *s, size_t size, int opts) {
     catmemi_sys_heap *h;
-    if (s->small) return catmemi_sm_alloc(s, size, opts);
+    if (catmemi_sys_sm_only(s)) return catmemi_sm_alloc(s, size, opts);
     h = catmemi_sys_heap_for(s);
     return h != NULL ? catmemi_sys_heap_alloc(h, size, opts) : NULL;
 }
@@ -110,7 +110,7 @@ static void *catmemi_sys_realloc(catmemi_slot *s, void *p, size_t size) {
     catmemi_sys_large *r;
     unsigned slot = 0;
     size_t old;
-    if (s->small)
+    if (catmemi_sys_sm_only(s))
         return catmemi_sm_realloc(s, p, size, catmemi_sys_usable_size, catmemi_sys_free_generic);
     if ((h = catmemi_sys_heap_for(s)) == NULL) return NULL;
     if (catmemi_sys_seg_of((uintptr_t)p) == NULL && catmemi_sys_sm_owner(p) != NULL)
@@ -186,11 +186,6 @@ static int catmemi_sys_set_limit(catmemi_slot *s, size_t bytes) {
     catmem_stats st;
     CATMEMI_ASSERT_LOCKED();
     if (bytes == 0 || catmemi_counted(s)) return 0;
-    if (s->small) { /* exact already: every call takes its lock */
-        catmemi_sm_count_from_now(s);
-        __atomic_store_n(&s->counted, 1, __ATOMIC_RELAXED);
-        return 0;
-    }
     pthread_mutex_lock(&s->sys.mu);
     for (h = s->sys.heaps; h != NULL; h = h->next) {
         pthread_mutex_lock(&h->mu);
@@ -200,6 +195,7 @@ static int catmemi_sys_set_limit(catmemi_slot *s, size_t bytes) {
     pthread_mutex_unlock(&s->sys.mu);
     memset(&st, 0, sizeof st);
     catmemi_sys_add(&st, &s->sys);
+    if (s->small) catmemi_sm_stats(s, &st); /* a small arena's calls under its lock are exact */
     __atomic_store_n(&s->charged, st.allocated, __ATOMIC_RELAXED);
     if (st.allocated > s->peak) __atomic_store_n(&s->peak, st.allocated, __ATOMIC_RELAXED);
     __atomic_store_n(&s->counted, 1, __ATOMIC_RELAXED);

@@ -7,7 +7,8 @@
    piece (a chunk, a solo block, a big block) with 16 bytes before it, its size and malloc's
    pointer sealed with the engine's key. No segment holds their blocks, so the inline free
    sends them to catmemi_sys_free_generic, which asks the core whose they are before the
-   large-block table. There are no front caches: every call takes the arena's spin lock.
+   large-block table. Every call takes the arena's spin lock until the arena is busy; then it
+   gets heaps of its own (catmemi_sys_sm_only).
    Only with the engine on: under AddressSanitizer or Valgrind every block stays a malloc of its
    own, where a header read before a block would be an error to the checker. */
 #ifndef CATMEMI_IMPL_H
@@ -62,6 +63,14 @@ static int catmemi_sys_sm_holds(const void *p) {
 static const catmemi_sm_engine catmemi_sys_sm_engine = {
     catmemi_sys_sm_get, catmemi_sys_sm_put, catmemi_sys_sm_mapped, catmemi_sys_sm_holds,
     NULL,               NULL,               NULL};
+
+/* s serves from its small arena's chunks alone. A small arena that turns busy (CATMEMI_SM_BUSY
+   calls) gets heaps of its own for what it allocates next, and so the engine's inline paths:
+   its chunks' blocks are still found by address when freed, and a reset or release frees both
+   kinds. A released slot starts small again. */
+static int catmemi_sys_sm_only(catmemi_slot *s) {
+    return s->small && !__atomic_load_n(&s->sm.busy, __ATOMIC_RELAXED);
+}
 
 /* The small arena p belongs to (p outside every segment), or NULL. */
 static catmemi_slot *catmemi_sys_sm_owner(const void *p) {
