@@ -432,14 +432,26 @@
    - Hardening. Between two blocks there is no allocator data: a linear overflow from one block
      reaches only the next block (large blocks' records and their table live in mappings of their
      own, between guard pages). Free-list links are stored encoded with a per-process random key
-     and the block's own address, and checked when followed; segment headers are checked with the
-     key too, and so is every field of a large block's record, its list links included, before
-     the record is followed or unlinked. A corrupted link, header or record, a double free, or
-     a free of a pointer inside a segment that is no block stops the process with
-     "catmem: <what> at <address> in arena '<name>'" (abort()). A double free is recognised
-     when the block is on its page's lists (always so for an immediate double free by the
-     owning thread; by another thread: when it is the last block freed into that page); a
-     pointer catmem never handed out is refused with errno EINVAL.
+     and the block's own address, and checked when followed: a link must decode to a block of
+     its page (a multiple of its size from the page's start), so that even a link rewritten
+     with the key (learnt from a read after free) cannot hand out the inside of a live block.
+     Segment headers are checked with the key too, and so is every field of a large block's
+     record, its list links included, before the record is followed or unlinked. A corrupted
+     link, header or record, a double free, or a free of a pointer inside a block or into memory
+     never handed out stops the process with "catmem: <what> at <address> in arena '<name>'"
+     (abort()), <what> naming it. A double free is recognised when the block is on its page's
+     lists (always so for an immediate double free by the owning thread; by other threads: when
+     it is the last block freed into that page, or when the page takes back what they freed and
+     finds it twice); a pointer catmem never handed out is refused with errno EINVAL. Every
+     carve of a page puts its new blocks on the free list in a random order drawn at that carve:
+     after a reset, blocks do not come back at the old addresses in the old order.
+     Small arenas (CATMEM_OWN_ARENAS): each block's header is sealed with the key and its
+     address, their free lists' links too, checked when followed; a bad header stops the
+     process.
+   - On jemalloc, the front caches' free-list links are encoded too (with another key, the
+     block's address and a rotation), checked when followed: a link rewritten whole or in part
+     by an overflow stops the process at the allocation that would follow it. jemalloc itself
+     does not check frees: a double free there is undefined (MISUSE).
    - Memory checkers. Under AddressSanitizer, and with CATMEM_VALGRIND, every block is a malloc of
      its own (CATMEM_SYSTEM_ENGINE 0), so ASan's redzones and quarantine and memcheck's tracking
      apply to every block: a use after free or an overflow is reported as with malloc. Region
