@@ -448,10 +448,6 @@
      Small arenas (CATMEM_OWN_ARENAS): each block's header is sealed with the key and its
      address, their free lists' links too, checked when followed; a bad header stops the
      process.
-   - On jemalloc, the front caches' free-list links are encoded too (with another key, the
-     block's address and a rotation), checked when followed: a link rewritten whole or in part
-     by an overflow stops the process at the allocation that would follow it. jemalloc itself
-     does not check frees: a double free there is undefined (MISUSE).
    - Memory checkers. Under AddressSanitizer, and with CATMEM_VALGRIND, every block is a malloc of
      its own (CATMEM_SYSTEM_ENGINE 0), so ASan's redzones and quarantine and memcheck's tracking
      apply to every block: a use after free or an overflow is reported as with malloc. Region
@@ -464,6 +460,9 @@
    Freeing a pointer that catmem did not allocate, or freeing it twice, is undefined, as with
    free(); the system backend refuses a foreign pointer and stops the process on the double
    frees it recognises (THE SYSTEM BACKEND).
+   On jemalloc the front caches' free-list links are encoded (a per-process key, the block's
+   address, a rotation) and checked when followed: a link rewritten whole or in part by an
+   overflow stops the process at the allocation that would follow it; frees are not checked.
    Freeing a catmem block with plain free() on jemalloc puts it into the thread's automatic cache,
    which defeats reset; always use catmem_free (or catmem_free_any). Freeing into the wrong arena
    still frees the block, but on jemalloc puts it into the front cache of the arena named, which
