@@ -1,7 +1,8 @@
 /* The jemalloc backend against heap corruption: the front caches keep their free-list links in
    the free blocks, where an overflow of the block before can reach them. A link rewritten
    without catmem's key, whole or in part, stops the process at the allocation that would
-   follow it, instead of handing out the address written (issue 20, A). Runs on the variants
+   follow it, instead of handing out the address written (issue 20, A); a block freed twice in
+   a row stops it too. Runs on the variants
    where jemalloc serves catmem, in an arena with a jemalloc arena of its own and in a small
    one (past the first CATMEM_OWN_ARENAS). */
 #include "catmem.h"
@@ -79,10 +80,42 @@ static void test_partly_overwritten_link_stops_the_process(void **state) {
     check(1, 1);
 }
 
+/* A block freed twice in a row is still the head of its front cache's list: the second free
+   stops the process (without the check, the next two allocations would both get it). */
+static int sized;
+static void twice(void) {
+    catmem_arena *a = victim_arena();
+    void *p = catmem_alloc(a, 48), *q, *r;
+    if (p == NULL) _exit(3);
+    catmem_free(a, p);
+    if (sized)
+        catmem_free_sized(a, p, 48);
+    else
+        catmem_free(a, p);
+    q = catmem_alloc(a, 48);
+    r = catmem_alloc(a, 48);
+    _exit(q == r ? 4 : 0);
+}
+
+static void test_double_free_in_a_row_stops_the_process(void **state) {
+    int k;
+    (void)state;
+    for (k = 0; k < 4; k++) {
+        outcome o;
+        small_kind = k & 1;
+        sized = k >> 1;
+        o = run_child(twice);
+        assert_false(o.exited);
+        assert_int_equal(o.status, SIGABRT);
+        assert_non_null(strstr(o.err, "double free"));
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_forged_link_stops_the_process),
         cmocka_unit_test(test_partly_overwritten_link_stops_the_process),
+        cmocka_unit_test(test_double_free_in_a_row_stops_the_process),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -35,6 +35,11 @@ static catmemi_je_cache catmemi_je_none; /* what an empty entry holds: key 0 */
 CATMEMI_TLS catmemi_je_cache *catmemi_je_tab[CATMEMI_TAB] = CATMEMI_TAB_INIT(&catmemi_je_none);
 uintptr_t catmemi_je_lkey; /* front-cache links (fast.h) */
 
+CATMEMI_API void catmemi_je_double_free(const void *p) {
+    fprintf(stderr, "catmem: double free of %p (freed twice in a row)\n", p);
+    abort();
+}
+
 /* A front cache's link that does not decode to a block address: overwritten. */
 CATMEMI_API void catmemi_je_bad_link(const void *p) {
     fprintf(stderr, "catmem: corrupted front-cache link in the free block at %p (a write past the "
@@ -90,6 +95,7 @@ static int catmemi_je_ctl(const catmemi_slot *s, const char *fmt, void *old, siz
 
 static void catmemi_je_add(catmemi_je_cache *c, unsigned k, void *p) {
     catmemi_je_bin *b = &c->bin[k];
+    if (p == b->head) catmemi_je_double_free(p);
     c->room -= (intptr_t)catmemi_class_size[k];
     *(uintptr_t *)p = catmemi_je_link(p, b->head);
     b->n++;

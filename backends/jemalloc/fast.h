@@ -109,6 +109,8 @@ static inline catmemi_je_cache *catmemi_je_mine(const catmem_arena *a) {
 extern uintptr_t catmemi_je_lkey;
 #define CATMEMI_JE_LINK_BAD (~(((uintptr_t)1 << 47) - 1) | 7) /* user addresses are below 2^47 */
 CATMEMI_API void catmemi_je_bad_link(const void *p) CATMEMI_NORETURN __attribute__((cold));
+CATMEMI_API void catmemi_je_double_free(const void *p) CATMEMI_NORETURN __attribute__((cold));
+CATMEMI_API void catmemi_je_free_small(catmemi_je_cache *c, void *p); /* small.h */
 static inline uintptr_t catmemi_je_link(const void *p, const void *next) {
     uintptr_t x = (uintptr_t)next ^ catmemi_je_lkey;
     return ((x << 17) | (x >> 47)) ^ (uintptr_t)p;
@@ -136,11 +138,12 @@ static inline void *catmemi_je_pop(catmemi_je_cache *c, unsigned k) {
 
 /* 0 when the cache is full or does not keep class k: the slow path then decides. The link is
    written before the head (a release store) so that a fork() child never sees a head without
-   its link. */
-static inline int catmemi_je_push(catmemi_je_cache *c, unsigned k, void *p) {
+   its link. A block freed twice in a row is the head already: that stops the process. */
+CATMEMI_INLINE int catmemi_je_push(catmemi_je_cache *c, unsigned k, void *p) {
     catmemi_je_bin *b = &c->bin[k];
     intptr_t room = c->room - (intptr_t)catmemi_class_size[k];
     if (CATMEMI_UNLIKELY(room < 0 || k > c->top)) return 0;
+    if (CATMEMI_UNLIKELY(p == b->head)) catmemi_je_double_free(p);
     c->room = room;
     *(uintptr_t *)p = catmemi_je_link(p, b->head);
     b->n++;
@@ -165,7 +168,7 @@ static inline void *catmemi_je_fast_alloc(const catmem_arena *a, size_t size, in
 
 /* The block's class comes from jemalloc (sallocx): aligned blocks and blocks from realloc are
    ordinary class-sized blocks too. The slow path gets the usable size, a valid size to free. */
-static inline void catmemi_je_fast_free(const catmem_arena *a, void *p) {
+CATMEMI_INLINE void catmemi_je_fast_free(const catmem_arena *a, void *p) {
     catmemi_je_cache *c = catmemi_je_entry(a);
     size_t usize = 0;
     if (CATMEMI_LIKELY(catmemi_je_serves(c, a))) {
@@ -173,6 +176,10 @@ static inline void catmemi_je_fast_free(const catmem_arena *a, void *p) {
         if (CATMEMI_LIKELY(usize <= CATMEMI_CLASS_MAX) &&
             CATMEMI_LIKELY(catmemi_je_push(c, catmemi_class(usize), p)))
             return;
+        if (c->small) { /* jemalloc's class is the chunk's: the block's own is in its header */
+            catmemi_je_free_small(c, p);
+            return;
+        }
     }
     catmemi_free_slow(a, p, usize);
 }

@@ -98,20 +98,28 @@ static const catmemi_sm_engine catmemi_je_sm_engine = {
     catmemi_je_sm_get,  catmemi_je_sm_put,  catmemi_je_sm_mapped, catmemi_je_sm_holds,
     catmemi_je_sm_pop,  catmemi_je_sm_push, catmemi_je_sm_forget};
 
-/* A free in s, a small arena, from the slow path (the inline free without a size sends every
-   block inside a chunk here: jemalloc's class of it is the chunk's). The short way for a busy
-   arena: the block's class from its header, read where it is sure to be mapped (on p's page),
-   into the calling thread's cache if the header names s; anything else the core's way
-   (core/small.h), which tells a bad header. */
+/* p into c, a small arena's front cache of the calling thread: the block's class from its
+   header, read where it is sure to be mapped (on p's page), if the header names c's arena. 0:
+   not so; the core's way (core/small.h) then tells a bad header. */
+static int catmemi_je_sm_cache_free(catmemi_je_cache *c, void *p) {
+    uint64_t v;
+    if (((uintptr_t)p & 4095) < 8) return 0;
+    v = ((const uint64_t *)p)[-1] ^ catmemi_sm_mix(p);
+    return (v >> 8) == c->slot && (v & 0xff) <= CATMEMI_SM_TOP &&
+           catmemi_je_push(c, (unsigned)(v & 0xff), p);
+}
+
+/* The inline free without a size, for a small arena's cache (fast.h): jemalloc's class of a
+   block inside a chunk is the chunk's, so the class comes from the header. */
+CATMEMI_API void catmemi_je_free_small(catmemi_je_cache *c, void *p) {
+    if (!catmemi_je_sm_cache_free(c, p)) catmemi_sm_free(catmemi_slot_at(c->slot), p);
+}
+
+/* A free in s, a small arena, from the slow path: the short way through the calling thread's
+   cache first. */
 static void catmemi_je_sm_free(catmemi_slot *s, void *p) {
     catmemi_je_cache *c = catmemi_je_mine(catmemi_handle(s));
-    if (c != NULL && c->small && ((uintptr_t)p & 4095) >= 8) {
-        uint64_t v = ((const uint64_t *)p)[-1] ^ catmemi_sm_mix(p);
-        if ((v >> 8) == s->id && (v & 0xff) <= CATMEMI_SM_TOP &&
-            catmemi_je_push(c, (unsigned)(v & 0xff), p))
-            return;
-    }
-    catmemi_sm_free(s, p);
+    if (c == NULL || !c->small || !catmemi_je_sm_cache_free(c, p)) catmemi_sm_free(s, p);
 }
 
 /* A small arena's front cache gives its blocks to the shared lists (dropped, flushed). */
