@@ -213,6 +213,10 @@ static void *catmemi_sm_get(catmemi_slot *s, unsigned k, size_t align) {
 }
 
 static void catmemi_sm_put(catmemi_small *m, unsigned k, void *p) {
+    if (p == m->shared[k]) { /* freed twice in a row: still the head of its list */
+        fprintf(stderr, "catmem: double free of %p (freed twice in a row)\n", p);
+        abort();
+    }
 #if CATMEM_DEBUG
     unsigned hk;
     (void)catmemi_sm_read(p, &hk);
