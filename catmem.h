@@ -442,9 +442,7 @@
      (abort()), <what> naming it. A double free is recognised when the block is on its page's
      lists (always so for an immediate double free by the owning thread; by other threads: when
      it is the last block freed into that page, or when the page takes back what they freed and
-     finds it twice); a pointer catmem never handed out is refused with errno EINVAL. Every
-     carve of a page puts its new blocks on the free list in a random order drawn at that carve:
-     after a reset, blocks do not come back at the old addresses in the old order.
+     finds it twice); a pointer catmem never handed out is refused with errno EINVAL.
      Small arenas (CATMEM_OWN_ARENAS): each block's header is sealed with the key and its
      address, their free lists' links too, checked when followed; a bad header stops the
      process.

@@ -212,34 +212,20 @@ static int catmemi_sys_is_current(const catmemi_sys_heap *h, const catmemi_sys_p
 }
 
 /* Carves more blocks from the untouched end of the page: about one OS page at a time, so that
-   a page with few live blocks costs little RSS. Owner only. The new blocks go on the free list
-   in a random order, different at every carve: a full cycle of n blocks from a random one, by
-   a random prime step larger than n (so coprime with it). A pointer kept across a reset, or a
-   guess from one block's address, does not tell where the next blocks are. */
+   a page with few live blocks costs little RSS. Owner only. */
 static int catmemi_sys_extend(catmemi_sys_page *pg) {
-    static const uint16_t steps[8] = {257, 263, 269, 271, 277, 281, 283, 293};
-    static unsigned long carves; /* atomic: a fresh random draw for every carve */
     uint32_t n = CATMEMI_SYS_OS_PAGE / pg->bsize, i, end, span;
-    uint64_t r;
-    uintptr_t base, off, stride, whole, b, tail = (uintptr_t)pg->free;
+    uintptr_t b;
     if (pg->capacity >= pg->reserved) return 0;
     if (n == 0) n = 1;
     if (n > pg->reserved - pg->capacity) n = pg->reserved - pg->capacity;
     end = pg->capacity + n;
-    r = ((uint64_t)__atomic_fetch_add(&carves, 1, __ATOMIC_RELAXED) ^ (uintptr_t)pg ^
-         catmemi_sys_key) * 0x9e3779b97f4a7c15ull;
-    r ^= r >> 29;
-    base = pg->start + (uintptr_t)pg->capacity * pg->bsize;
-    whole = (uintptr_t)n * pg->bsize;
-    stride = (uintptr_t)(steps[(r >> 40) & 7] % n) * pg->bsize;
-    off = (uintptr_t)(r % n) * pg->bsize;
-    pg->free = (catmemi_sys_blk *)(base + off);
-    for (i = 0; i < n; i++) {
-        b = base + off;
-        off += stride;
-        if (off >= whole) off -= whole;
-        ((catmemi_sys_blk *)b)->link = (i + 1 < n ? base + off : tail) ^ catmemi_sys_key ^ b;
+    for (i = pg->capacity; i < end; i++) {
+        b = pg->start + (uintptr_t)i * pg->bsize;
+        ((catmemi_sys_blk *)b)->link =
+            (i + 1 < end ? b + pg->bsize : (uintptr_t)pg->free) ^ catmemi_sys_key ^ b;
     }
+    pg->free = (catmemi_sys_blk *)(pg->start + (uintptr_t)pg->capacity * pg->bsize);
     pg->capacity = end;
     span = end * pg->bsize;
     __atomic_store_n(&pg->span, span, __ATOMIC_RELEASE);
