@@ -16,16 +16,6 @@
 #define CATMEMI_SM_TOP 16 /* 512 bytes */
 #define CATMEMI_SM_MAX 512
 
-/* A small arena's block header is (slot << 8 | class) ^ catmemi_sm_mix(the block's address):
-   the address mixed with a per-process random key through a multiplication and a shift, so that
-   one header read tells nothing about another's. */
-extern uintptr_t catmemi_sm_key;
-static inline uint64_t catmemi_sm_mix(const void *p) {
-    uint64_t x = ((uint64_t)(uintptr_t)p ^ (uint64_t)catmemi_sm_key) * 0x9e3779b97f4a7c15ull;
-    x ^= x >> 31;
-    return x * 0xbf58476d1ce4e5b9ull;
-}
-
 /* Size class of sizes 1..1024, indexed by (size + 7) / 8: one load for 97% of typical sizes. */
 static const unsigned char catmemi_class_tab[129] = {
     0,  0,  1,  2,  2,  3,  3,  4,  4,  5,  5,  6,  6,  7,  7,  8,  8,  9,  9,  9,  9,  10,

@@ -114,7 +114,6 @@
 #  define CATMEM_OWN_ARENAS 64
 #endif
 
-
 /* CATMEM_REGION_ALIGN, CATMEM_REGION_CHUNK_MIN, CATMEM_REGION_CHUNK_MAX [every file]: the
    alignment of every region allocation (default 16, suitable for max_align_t on the common
    64-bit ABIs), a region's first chunk (4096) and its largest (1 MiB). */

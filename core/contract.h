@@ -19,9 +19,10 @@
      extern (never CATMEM_API, which may be static). No locks.
    - The operations of catmemi_ops below, each called only after the core has checked the
      handle (a live slot, catmem up) and the arguments, with size 0 already 1.
+   - For small arenas, a catmemi_sm_engine (below): the memory they share, and its front caches.
 
-   WHAT THE CORE GIVES AN ENGINE (declared below, defined in core/registry.h and
-   core/accounting.h; an engine uses nothing else of the core)
+   WHAT THE CORE GIVES AN ENGINE (declared below, defined in core/registry.h, core/accounting.h
+   and core/small.h; an engine uses nothing else of the core)
    - catmemi_slot_at(id), the registry's record of slot id: its handle (catmemi_key), state,
      name, limit, and the engine's own data (catmemi_slot.je, .sys); catmemi_nslots, the
      number of slots. An inline path never reads a record: it knows arenas by their handles.
@@ -33,6 +34,9 @@
    - catmemi_say: adds a note to catmem_backend_info's text, from any thread.
    - catmemi_random_word: a random word (never 0), for an engine's keys.
    - catmemi_alloc_slow, catmemi_free_slow: the core's slow paths (for the inline paths).
+   - Small arenas (core/small.h): catmemi_sm_alloc, _free, _realloc, _usable, _owner, _reset,
+     _stats, _fork, _init for a small slot's operations, and its lock, lists and headers for an
+     engine's front caches (catmemi_sm_lock, _get, _put, _mix).
 
    LOCKS, in the order they are taken (nothing that holds a later lock takes an earlier one):
      1. catmemi_mu           the registry: init, shutdown, create, release, reset, set_limit,
@@ -121,6 +125,25 @@ typedef struct catmemi_slot {
     catmemi_region_block *chunks; /* region chunks drawn from this arena; under catmemi_mu */
 #endif
 } catmemi_slot;
+
+/* What an engine gives small arenas (core/small.h): memory it shares among them all, and on
+   jemalloc its front caches. Its once() points catmemi_sm_eng at its table; read without a lock
+   afterwards. */
+typedef struct catmemi_sm_engine {
+    /* size bytes aligned to 1 << lg (at least 16), zeroed when zero; NULL: out of memory */
+    void *(*get)(size_t size, unsigned lg, int zero);
+    void (*put)(void *p);            /* p from get */
+    size_t (*mapped)(const void *p); /* the bytes get gave for p */
+    /* p may be a small arena's block (its header may be read): a pointer into the shared
+       memory, or one whose word before it is mapped and can only be a header by a chance of
+       2^-40 (catmemi_sm_try decides). */
+    int (*holds)(const void *p);
+    /* The calling thread's front cache for s (busy, no limit), or NULL for none: a block of
+       class k from it; p of class k into it (1), or not (0). */
+    void *(*pop)(catmemi_slot *s, unsigned k);
+    int (*push)(catmemi_slot *s, unsigned k, void *p);
+    void (*forget)(catmemi_slot *s); /* every cache of s forgets its blocks; mu */
+} catmemi_sm_engine;
 
 /* The operations an engine gives the core (WHAT AN ENGINE GIVES THE CORE, above). */
 typedef struct catmemi_ops {

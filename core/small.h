@@ -28,37 +28,33 @@
 #endif
 #include "classes.h"
 
-/* What the live engine gives small arenas: memory it shares among them all, and on jemalloc
-   its front caches. Set by the engine's once(); read without a lock afterwards. */
-typedef struct catmemi_sm_engine {
-    /* size bytes aligned to 1 << lg (at least 16), zeroed when zero; NULL: out of memory */
-    void *(*get)(size_t size, unsigned lg, int zero);
-    void (*put)(void *p);            /* p from get */
-    size_t (*mapped)(const void *p); /* the bytes get gave for p */
-    /* p may be a small arena's block (its header may be read): a pointer into the shared
-       memory, or one whose word before it is mapped and can only be a header by a chance of
-       2^-40 (catmemi_sm_try decides). */
-    int (*holds)(const void *p);
-    /* The calling thread's front cache for s (busy, no limit), or NULL for none: a block of
-       class k from it; p of class k into it (1), or not (0). */
-    void *(*pop)(catmemi_slot *s, unsigned k);
-    int (*push)(catmemi_slot *s, unsigned k, void *p);
-    void (*forget)(catmemi_slot *s); /* every cache of s forgets its blocks; mu */
-} catmemi_sm_engine;
-static const catmemi_sm_engine *catmemi_sm_eng;
-uintptr_t catmemi_sm_key; /* random: block headers (classes.h) and chunk links */
+static const catmemi_sm_engine *catmemi_sm_eng; /* the live engine's (contract.h) */
+static uintptr_t catmemi_sm_key;                 /* random: block headers and chunk links */
+
+/* A block's header is (slot << 8 | class) ^ catmemi_sm_mix(its address): the address mixed
+   with the key through a multiplication and a shift, so that one header read tells nothing
+   about another's. */
+static uint64_t catmemi_sm_mix(const void *p) {
+    uint64_t x = ((uint64_t)(uintptr_t)p ^ (uint64_t)catmemi_sm_key) * 0x9e3779b97f4a7c15ull;
+    x ^= x >> 31;
+    return x * 0xbf58476d1ce4e5b9ull;
+}
 
 #define CATMEMI_SM_SOLO      0xff /* the class of a solo block */
 #define CATMEMI_SM_BUSY      256  /* calls under the lock before an arena's threads get caches */
 #define CATMEMI_SM_CHUNK_MIN 1024
 #define CATMEMI_SM_CHUNK_MAX 8192
 
-/* The record before a solo block; hdr is the block's header (the word before the block). */
+/* The record before a solo block; hdr is the block's header (the word before the block). The
+   record is next to the memory before it: check seals base, size and mapped with the key and
+   the record's address (catmemi_sm_solo_at), and the list links are checked with their
+   neighbours before an unlink, so that an overflow into it can neither free another block nor
+   write through a link. */
 typedef struct catmemi_sm_solo {
     struct catmemi_sm_solo *prev, *next; /* the arena's solo blocks; under its lock */
     void *base;                          /* what the engine gave */
     size_t size, mapped;                 /* bytes asked for, bytes the engine gave */
-    uintptr_t pad[2];
+    uintptr_t check, pad;
     uint64_t hdr;
 } catmemi_sm_solo;
 typedef char catmemi_sm_solo_is_64[sizeof(catmemi_sm_solo) == 64 ? 1 : -1];
@@ -112,8 +108,14 @@ static pthread_mutex_t catmemi_sm_big_mu = PTHREAD_MUTEX_INITIALIZER;
 static catmemi_sm_big *catmemi_sm_bigs;
 static unsigned catmemi_sm_nbig; /* atomic: 0 lets every free skip the list */
 
-/* Under catmemi_sm_big_mu: r leaves the list. */
+/* Under catmemi_sm_big_mu: r leaves the list, its neighbours checked first (a record is a
+   malloc of its own, which an overflow of a neighbouring malloc could rewrite). */
 static void catmemi_sm_big_unlink(catmemi_sm_big *r) {
+    if ((r->prev != NULL ? r->prev->next : catmemi_sm_bigs) != r ||
+        (r->next != NULL && r->next->prev != r)) {
+        fprintf(stderr, "catmem: corrupted big block record at %p\n", (void *)r);
+        abort();
+    }
     if (r->prev != NULL)
         r->prev->next = r->next;
     else
@@ -142,13 +144,31 @@ static catmemi_slot *catmemi_sm_owner(const void *p) {
     return catmemi_sm_eng->holds(p) ? catmemi_sm_try(p, &k) : NULL;
 }
 
+static uintptr_t catmemi_sm_seal(const catmemi_sm_solo *h) {
+    const uintptr_t m = (uintptr_t)0x9e3779b97f4a7c15ull;
+    uintptr_t s = catmemi_sm_key ^ (uintptr_t)h;
+    s = (s ^ (uintptr_t)h->base) * m;
+    s = (s ^ h->size) * m;
+    return (s ^ h->mapped) * m;
+}
+/* The record of p, a solo block, its seal checked: a record rewritten without the key stops
+   the process before any of it is trusted. */
+static catmemi_sm_solo *catmemi_sm_solo_at(const void *p) {
+    catmemi_sm_solo *h = (catmemi_sm_solo *)(void *)((char *)(uintptr_t)p - sizeof *h);
+    if (h->check != catmemi_sm_seal(h)) {
+        fprintf(stderr, "catmem: corrupted solo block record at %p\n", (void *)h);
+        abort();
+    }
+    return h;
+}
+
 /* The bytes a block of p's kind can hold. */
 static size_t catmemi_sm_usable(const void *p) {
     unsigned k;
     catmemi_sm_big *r = catmemi_sm_big_find(p, 0);
     if (r != NULL) return r->size;
     (void)catmemi_sm_read(p, &k);
-    if (k == CATMEMI_SM_SOLO) return ((const catmemi_sm_solo *)((const char *)p - 64))->size;
+    if (k == CATMEMI_SM_SOLO) return catmemi_sm_solo_at(p)->size;
     return catmemi_class_size[k];
 }
 
@@ -284,6 +304,7 @@ static void *catmemi_sm_solo_alloc(catmemi_slot *s, size_t size, unsigned lg, in
     h->base = base;
     h->size = size;
     h->mapped = catmemi_sm_eng->mapped(base);
+    h->check = catmemi_sm_seal(h);
     catmemi_sm_tag(p, s->id, CATMEMI_SM_SOLO);
     catmemi_sm_lock(m);
     h->prev = NULL;
@@ -301,7 +322,7 @@ static void *catmemi_sm_solo_alloc(catmemi_slot *s, size_t size, unsigned lg, in
 
 static void catmemi_sm_solo_free(catmemi_slot *s, void *p) {
     catmemi_small *m = &s->sm;
-    catmemi_sm_solo *h = (catmemi_sm_solo *)(void *)((char *)p - sizeof *h);
+    catmemi_sm_solo *h = catmemi_sm_solo_at(p);
     size_t size = h->size;
     catmemi_sm_lock(m);
     if ((h->prev != NULL ? h->prev->next : (catmemi_sm_solo *)m->solos) != h ||
@@ -436,10 +457,11 @@ static void *catmemi_sm_realloc(catmemi_slot *s, void *p, size_t size,
         return p;
     if (o == s && k == CATMEMI_SM_SOLO && size > CATMEMI_SM_MAX && size <= old &&
         size > old / 2) { /* a solo block shrinks where it is */
-        catmemi_sm_solo *h = (catmemi_sm_solo *)(void *)((char *)p - sizeof *h);
+        catmemi_sm_solo *h = catmemi_sm_solo_at(p);
         catmemi_sm_lock(&s->sm);
         s->sm.solo_bytes -= old - size;
         h->size = size;
+        h->check = catmemi_sm_seal(h);
         catmemi_sm_unlock(&s->sm);
         if (catmemi_counted(s)) catmemi_uncharge(s, old - size);
         return p;
@@ -463,14 +485,19 @@ static void catmemi_sm_reset(catmemi_slot *s, int release) {
     CATMEMI_ASSERT_LOCKED();
     if (catmemi_sm_eng->forget != NULL) catmemi_sm_eng->forget(s);
     catmemi_sm_lock(m);
-    while (ch != 0) {
+    while (ch != 0) { /* each link must lead into the arena's chunks, 16-aligned */
         uintptr_t next = ((uintptr_t *)ch)[0] ^ catmemi_sm_key ^ ch;
+        if (next != 0 && (next - m->lo >= m->hi - m->lo || (next & 15) != 0)) {
+            fprintf(stderr, "catmem: corrupted chunk list at %p in arena '%s'\n", (void *)ch,
+                    s->name);
+            abort();
+        }
         catmemi_sm_eng->put((void *)ch);
         ch = next;
     }
     for (h = (catmemi_sm_solo *)m->solos; h != NULL; h = hn) {
         hn = h->next;
-        catmemi_sm_eng->put(h->base);
+        catmemi_sm_eng->put(catmemi_sm_solo_at((char *)h + sizeof *h)->base);
     }
     if (__atomic_load_n(&catmemi_sm_nbig, __ATOMIC_ACQUIRE) != 0) {
         catmemi_sm_big *r, *rn;

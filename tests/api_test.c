@@ -217,6 +217,59 @@ static void test_small_arena_free_list_link_cannot_be_forged(void **state) {
         assert_int_equal(WTERMSIG(status), SIGABRT);
     }
 }
+
+/* fn in a child process: 1 when it stopped with SIGABRT (a hang, on a link followed without
+   its check, ends in SIGALRM). */
+static int aborts(void (*fn)(void)) {
+    int status;
+    pid_t pid;
+    fflush(NULL);
+    pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        alarm(10);
+        fn();
+        _exit(0);
+    }
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    return WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT;
+}
+
+/* What sits next to a small arena's memory, rewritten as an overflow or underflow would, stops
+   the process before it is trusted: a solo block's record (its base: another block would be
+   freed), the link before a chunk's first block (followed at the reset), a big block's
+   record's links (a write through them at the unlink). */
+static void solo_base_rewritten(void) {
+    catmem_arena *a = catmem_arena_create("sealed");
+    char *p = catmem_alloc(a, 600), *q = catmem_alloc(a, 600);
+    ((void **)(void *)(p - 64))[2] = q; /* the record's base */
+    catmem_free(a, p);
+}
+static void chunk_link_rewritten(void) {
+    catmem_arena *a = catmem_arena_create("sealed");
+    (void)!catmem_alloc(a, 32);
+    *(uintptr_t *)catmemi_slot_of(a)->sm.chunks ^= 0x5a5a0; /* what an underflow writes */
+    (void)catmem_arena_reset(a);
+}
+static void big_links_rewritten(void) {
+    catmem_arena *a = catmem_arena_create("sealed");
+    void *p = catmem_aligned_alloc(a, 4096, 100), *q = catmem_aligned_alloc(a, 4096, 100);
+    if (p == NULL || q == NULL) _exit(3);
+    catmemi_sm_bigs->next->prev = NULL; /* q's record (the head) is its neighbour */
+    catmem_free(a, q);
+}
+static void test_small_arena_records_are_checked(void **state) {
+    catmem_arena *probe = catmem_arena_create("probe");
+    int small;
+    (void)state;
+    assert_non_null(probe);
+    small = catmemi_slot_of(probe)->small;
+    assert_int_equal(catmem_arena_release(probe), 0);
+    if (!small) skip();
+    assert_true(aborts(solo_base_rewritten));
+    assert_true(aborts(chunk_link_rewritten));
+    assert_true(aborts(big_links_rewritten));
+}
 #endif
 
 /* A released arena's handle stays invalid when its slot goes to a new arena: the new arena has
@@ -832,6 +885,7 @@ int main(void) {
         cmocka_unit_test(test_stale_handles_fail_after_reuse),
 #if CATMEM_OWN_ARENAS == 0 && defined(CATMEM_IMPLEMENTATION)
         cmocka_unit_test(test_small_arena_free_list_link_cannot_be_forged),
+        cmocka_unit_test(test_small_arena_records_are_checked),
 #endif
         cmocka_unit_test(test_reset_frees_everything),
         cmocka_unit_test(test_stats_move_as_expected),

@@ -399,18 +399,22 @@ static void interior_free(void) {
     _exit(0);
 }
 
+/* fn, run in a child, stops the process with a message that says what; its outcome. */
+static outcome stops_saying(void (*fn)(void), const char *what) {
+    outcome o = run_child(fn);
+    assert_false(o.exited);
+    assert_int_equal(o.status, SIGABRT);
+    assert_non_null(strstr(o.err, what));
+    return o;
+}
+
 static void test_double_free_stops_the_process(void **state) {
-    outcome o;
     (void)state;
     check_double_free(double_free_at_once);
     check_double_free(double_free_later);
     if (BLOCKS_ARE_MALLOCS || UNDER_TSAN) return; /* the checkers report these themselves */
-    check_double_free(double_free_remote);
-    assert_non_null(strstr(run_child(double_free_remote).err, "by other threads"));
-    o = run_child(interior_free);
-    assert_false(o.exited);
-    assert_int_equal(o.status, SIGABRT);
-    assert_non_null(strstr(o.err, "inside a block, not at its start"));
+    (void)stops_saying(double_free_remote, "double free by other threads");
+    (void)stops_saying(interior_free, "inside a block, not at its start");
 }
 
 /* Two blocks of 64 bytes next to each other, as an attacker finds them (allocating until two
@@ -444,21 +448,18 @@ static void forged_link(void) {
 }
 
 static void test_forged_free_list_link_stops_the_process(void **state) {
-    outcome o;
     (void)state;
     if (BLOCKS_ARE_MALLOCS) skip();
-    o = run_child(forged_link);
-    assert_false(o.exited);
-    assert_int_equal(o.status, SIGABRT);
-    assert_non_null(strstr(o.err, "corrupted free list"));
-    assert_non_null(strstr(o.err, "in arena 'hardening'"));
+    assert_non_null(
+        strstr(stops_saying(forged_link, "corrupted free list").err, "in arena 'hardening'"));
 }
 
 /* issue 20, C: one read of a freed block's link (a use-after-free read) gives the key mixed
    with the block's address and its successor (none here: the block's page is new); with it the
    link can be rewritten to decode to any address, here 16 bytes into the live block x (whose
-   contents the attacker writes to end the list there). The link must decode to a block of the page (a multiple of its size), so the pop stops the
-   process instead of handing out the inside of x. */
+   contents the attacker writes to end the list there). The link must decode to a block of the
+   page (a multiple of its size), so the pop stops the process instead of handing out the inside
+   of x. */
 static void link_into_a_live_block(void) {
     catmem_arena *a = catmem_arena_create("hardening");
     uintptr_t *x = (uintptr_t *)catmem_alloc(a, 64), *y = (uintptr_t *)catmem_alloc(a, 64), key;
@@ -474,13 +475,9 @@ static void link_into_a_live_block(void) {
 }
 
 static void test_link_into_a_live_block_stops_the_process(void **state) {
-    outcome o;
     (void)state;
     if (BLOCKS_ARE_MALLOCS) skip();
-    o = run_child(link_into_a_live_block);
-    assert_false(o.exited);
-    assert_int_equal(o.status, SIGABRT);
-    assert_non_null(strstr(o.err, "corrupted free list"));
+    stops_saying(link_into_a_live_block, "corrupted free list");
 }
 
 /* Memory that catmem never handed out: refused, nothing written. */
