@@ -64,13 +64,15 @@ CATMEMI_INLINE void *catmemi_get(const catmem_arena *a, void *old, size_t size, 
 }
 
 CATMEMI_API void *catmemi_alloc_slow(const catmem_arena *a, size_t size, int opts) {
-    return catmemi_get(a, NULL, size, opts);
+    void *p = catmemi_sm_quick_alloc(a, size, opts);
+    return p != NULL ? p : catmemi_get(a, NULL, size, opts);
 }
 
 CATMEMI_API void catmemi_free_slow(const catmem_arena *a, void *p, size_t size) {
     int err = 0;
-    catmemi_slot *s = catmemi_check(a, &err);
-    if (p == NULL) return;
+    catmemi_slot *s;
+    if (p == NULL || catmemi_sm_quick_free(a, p)) return;
+    s = catmemi_check(a, &err);
     if (catmemi_be == NULL) { /* before any init: p cannot be catmem's */
         errno = EINVAL;
         return;

@@ -61,11 +61,13 @@ typedef char catmemi_sm_solo_is_64[sizeof(catmemi_sm_solo) == 64 ? 1 : -1];
 
 static void catmemi_sm_init(catmemi_slot *s) { s->sm.next_chunk = CATMEMI_SM_CHUNK_MIN; }
 
-static void catmemi_sm_lock(catmemi_small *m) {
-    while (__atomic_exchange_n(&m->mu, 1, __ATOMIC_ACQUIRE) != 0)
-        while (__atomic_load_n(&m->mu, __ATOMIC_RELAXED) != 0) sched_yield();
+static void catmemi_sm_lock_word(int *mu) {
+    while (__atomic_exchange_n(mu, 1, __ATOMIC_ACQUIRE) != 0)
+        while (__atomic_load_n(mu, __ATOMIC_RELAXED) != 0) sched_yield();
 }
-static void catmemi_sm_unlock(catmemi_small *m) { __atomic_store_n(&m->mu, 0, __ATOMIC_RELEASE); }
+static void catmemi_sm_unlock_word(int *mu) { __atomic_store_n(mu, 0, __ATOMIC_RELEASE); }
+static void catmemi_sm_lock(catmemi_small *m) { catmemi_sm_lock_word(&m->mu); }
+static void catmemi_sm_unlock(catmemi_small *m) { catmemi_sm_unlock_word(&m->mu); }
 
 static void catmemi_sm_tag(void *p, unsigned slot, unsigned k) {
     ((uint64_t *)p)[-1] = (((uint64_t)slot << 8) | k) ^ catmemi_sm_mix(p);
@@ -174,14 +176,56 @@ static size_t catmemi_sm_usable(const void *p) {
 
 /* ---- chunks and the shared lists, under the arena's lock ----------------------------------- */
 
+/* ---- chunks, kept for the next small arenas ------------------------------------------------
+   A released or reset arena's chunks go to a store of the process, up to CATMEMI_SM_KEEP of each
+   size, and the next chunks of any small arena come from there: an arena per request then costs
+   no call to the engine (a jemalloc arena's lock and bin; malloc). The store is an array, not
+   links in the chunks: nothing in a kept chunk is trusted. A chunk's second word is its size
+   mixed with the key and its address, checked when it goes back. */
+#define CATMEMI_SM_KEEP 64
+static struct {
+    int mu; /* a catmemi_small-style spin lock; around the array only */
+    unsigned n[4];
+    void *c[4][CATMEMI_SM_KEEP];
+} catmemi_sm_kept;
+
+static unsigned catmemi_sm_chunk_lg(size_t size) { /* 1 KiB -> 0 ... 8 KiB -> 3 */
+    return size <= 1024 ? 0 : size <= 2048 ? 1 : size <= 4096 ? 2 : 3;
+}
+static void *catmemi_sm_chunk_new(size_t size) {
+    unsigned i = catmemi_sm_chunk_lg(size);
+    void *c = NULL;
+    catmemi_sm_lock_word(&catmemi_sm_kept.mu);
+    if (catmemi_sm_kept.n[i] != 0) c = catmemi_sm_kept.c[i][--catmemi_sm_kept.n[i]];
+    catmemi_sm_unlock_word(&catmemi_sm_kept.mu);
+    return c != NULL ? c : catmemi_sm_eng->get(size, 4, 0);
+}
+/* c, a chunk of an arena being reset: its size checked, then kept or given back. */
+static void catmemi_sm_chunk_drop(uintptr_t c, const char *arena) {
+    size_t size = (size_t)(((uintptr_t *)c)[1] ^ catmemi_sm_mix((char *)c + 8));
+    unsigned i = catmemi_sm_chunk_lg(size);
+    if (size != (size_t)CATMEMI_SM_CHUNK_MIN << i) {
+        fprintf(stderr, "catmem: corrupted chunk at %p in arena '%s'\n", (void *)c, arena);
+        abort();
+    }
+    catmemi_sm_lock_word(&catmemi_sm_kept.mu);
+    if (catmemi_sm_kept.n[i] < CATMEMI_SM_KEEP) {
+        catmemi_sm_kept.c[i][catmemi_sm_kept.n[i]++] = (void *)c;
+        c = 0;
+    }
+    catmemi_sm_unlock_word(&catmemi_sm_kept.mu);
+    if (c != 0) catmemi_sm_eng->put((void *)c);
+}
+
 /* A new chunk becomes the one blocks are carved from; 0: out of memory. Its first word links to
-   the previous chunk (encoded with the key and its own address), the first block starts 32
-   bytes in, after its header. */
+   the previous chunk (encoded with the key and its own address), its second is its size
+   (above), the first block starts 32 bytes in, after its header. */
 static int catmemi_sm_grow(catmemi_small *m) {
     size_t size = m->next_chunk;
-    char *c = (char *)catmemi_sm_eng->get(size, 4, 0);
+    char *c = (char *)catmemi_sm_chunk_new(size);
     if (c == NULL) return 0;
     ((uintptr_t *)(void *)c)[0] = m->chunks ^ catmemi_sm_key ^ (uintptr_t)c;
+    ((uintptr_t *)(void *)c)[1] = (uintptr_t)size ^ (uintptr_t)catmemi_sm_mix(c + 8);
     m->chunks = (uintptr_t)c;
     if (m->lo == 0 || (uintptr_t)c < m->lo) m->lo = (uintptr_t)c;
     if ((uintptr_t)c + size > m->hi) m->hi = (uintptr_t)c + size;
@@ -194,7 +238,7 @@ static int catmemi_sm_grow(catmemi_small *m) {
 
 /* A block of class k aligned to align (at most 64): the shared list first when align is
    what every block has (16), else carved. NULL: out of memory. */
-static void *catmemi_sm_get(catmemi_slot *s, unsigned k, size_t align) {
+CATMEMI_INLINE void *catmemi_sm_get(catmemi_slot *s, unsigned k, size_t align) {
     catmemi_small *m = &s->sm;
     size_t size = catmemi_class_size[k];
     char *p = (char *)m->shared[k];
@@ -214,7 +258,11 @@ static void *catmemi_sm_get(catmemi_slot *s, unsigned k, size_t align) {
         return p;
     }
     /* cur may be past end: the last block's stride ran over it. Rounding cur up keeps the
-       header's word after the previous block; a block never starts a page (holds, above). */
+       header's word after the previous block; a block never starts a page (holds, above). The
+       first test is the common case: cur is 16-aligned already (every stride is). */
+    if (align == 16 && (p = m->cur) != NULL && p < m->end && size <= (size_t)(m->end - p) &&
+        ((uintptr_t)p & 4095) != 0)
+        goto carve;
     for (;;) {
         if (m->cur != NULL)
             m->cur = (char *)(((uintptr_t)m->cur + align - 1) & ~(uintptr_t)(align - 1));
@@ -226,6 +274,7 @@ static void *catmemi_sm_get(catmemi_slot *s, unsigned k, size_t align) {
         m->cur += 16;
     }
     p = m->cur;
+carve:
     m->cur = p + ((size + 8 + 15) & ~(size_t)15); /* the next block's header fits after this one */
     m->carved += size;
     catmemi_sm_tag(p, s->id, k);
@@ -409,20 +458,10 @@ static void *catmemi_sm_alloc(catmemi_slot *s, size_t size, int opts) {
     return catmemi_sm_solo_alloc(s, size, lg, opts & CATMEMI_ZERO);
 }
 
-/* Frees p, a block of a small arena (s: the arena the caller named, NULL for none): into the
-   calling thread's front cache when that is the block's arena and it has one, else onto the
-   shared list of the arena its header names. */
-static void catmemi_sm_free(catmemi_slot *s, void *p) {
-    unsigned k;
-    catmemi_slot *o;
-    catmemi_small *m;
-    catmemi_sm_big *r = catmemi_sm_big_find(p, 1);
-    if (r != NULL) {
-        catmemi_sm_big_free(r);
-        return;
-    }
-    o = catmemi_sm_read(p, &k);
-    m = &o->sm;
+/* Frees p, of class k of o, a small arena (s: the arena the caller named, NULL for none): into
+   the calling thread's front cache when o is s and has one, else onto o's shared list. */
+static void catmemi_sm_free_block(catmemi_slot *s, catmemi_slot *o, unsigned k, void *p) {
+    catmemi_small *m = &o->sm;
     if (k == CATMEMI_SM_SOLO) {
         catmemi_sm_solo_free(o, p);
         return;
@@ -434,6 +473,71 @@ static void catmemi_sm_free(catmemi_slot *s, void *p) {
     catmemi_sm_unlock(m);
     if (catmemi_counted(o)) catmemi_uncharge(o, catmemi_class_size[k]);
     __atomic_fetch_add(&m->ndalloc, 1, __ATOMIC_RELAXED);
+}
+
+/* Frees p, a block of a small arena: the one its header (or big record) names. */
+static void catmemi_sm_free(catmemi_slot *s, void *p) {
+    unsigned k;
+    catmemi_slot *o;
+    catmemi_sm_big *r = catmemi_sm_big_find(p, 1);
+    if (r != NULL) {
+        catmemi_sm_big_free(r);
+        return;
+    }
+    o = catmemi_sm_read(p, &k);
+    catmemi_sm_free_block(s, o, k, p);
+}
+
+/* Frees p when it is a small arena's block: 1; 0 when it is none (nothing done). */
+__attribute__((unused)) static int catmemi_sm_free_if_small(void *p) {
+    unsigned k;
+    catmemi_slot *o;
+    catmemi_sm_big *r = catmemi_sm_big_find(p, 1);
+    if (r != NULL) {
+        catmemi_sm_big_free(r);
+        return 1;
+    }
+    if (!catmemi_sm_eng->holds(p) || (o = catmemi_sm_try(p, &k)) == NULL) return 0;
+    catmemi_sm_free_block(NULL, o, k, p);
+    return 1;
+}
+
+/* ---- the short way: what the core's slow paths try first ------------------------------------
+   A live small arena that is not busy and has no limit serves every call under its lock, and
+   the core's general checks (implicit init, the out-of-memory handler, the engine's table)
+   have nothing to add for a block of up to CATMEMI_SM_MAX bytes: these take a quarter of the
+   instructions of the long way. NULL / 0: take the long way. */
+static catmemi_slot *catmemi_sm_plain(const catmem_arena *a) {
+    catmemi_slot *s = catmemi_slot_of(a);
+    if (s == NULL || !s->small || __atomic_load_n(&s->sm.busy, __ATOMIC_RELAXED) ||
+        catmemi_counted(s) || !catmemi_is_up() ||
+        __atomic_load_n(&s->state, __ATOMIC_ACQUIRE) != CATMEMI_LIVE)
+        return NULL;
+    return s;
+}
+static void *catmemi_sm_quick_alloc(const catmem_arena *a, size_t size, int opts) {
+    catmemi_slot *s;
+    if (opts != 0 || size - 1 >= CATMEMI_SM_MAX || (s = catmemi_sm_plain(a)) == NULL)
+        return NULL;
+    {
+        unsigned k = catmemi_class(size);
+        void *p;
+        catmemi_sm_lock(&s->sm);
+        p = catmemi_sm_get(s, k, 16);
+        catmemi_sm_count(&s->sm);
+        catmemi_sm_unlock(&s->sm);
+        if (p != NULL) __atomic_fetch_add(&s->sm.nmalloc, 1, __ATOMIC_RELAXED);
+        return p;
+    }
+}
+static int catmemi_sm_quick_free(const catmem_arena *a, void *p) {
+    catmemi_slot *s = catmemi_sm_plain(a);
+    unsigned k;
+    if (s == NULL || !catmemi_sm_eng->holds(p) || catmemi_sm_try(p, &k) != s ||
+        k > CATMEMI_SM_TOP)
+        return 0;
+    catmemi_sm_free_block(s, s, k, p);
+    return 1;
 }
 
 /* p into s, a small arena: p stays where it is while it is s's and its class does not change
@@ -492,7 +596,7 @@ static void catmemi_sm_reset(catmemi_slot *s, int release) {
                     s->name);
             abort();
         }
-        catmemi_sm_eng->put((void *)ch);
+        catmemi_sm_chunk_drop(ch, s->name);
         ch = next;
     }
     for (h = (catmemi_sm_solo *)m->solos; h != NULL; h = hn) {
@@ -547,12 +651,16 @@ static void catmemi_sm_stats(catmemi_slot *s, catmem_stats *out) {
 /* fork(): every small arena's lock is held around it, after catmemi_mu. */
 static void catmemi_sm_fork(int phase) { /* 0 prepare, 1 parent, 2 child */
     unsigned i, n = __atomic_load_n(&catmemi_nslots, __ATOMIC_ACQUIRE);
-    if (phase == 0)
+    if (phase == 0) {
         pthread_mutex_lock(&catmemi_sm_big_mu);
-    else if (phase == 1)
-        pthread_mutex_unlock(&catmemi_sm_big_mu);
-    else
-        pthread_mutex_init(&catmemi_sm_big_mu, NULL);
+        catmemi_sm_lock_word(&catmemi_sm_kept.mu);
+    } else {
+        catmemi_sm_unlock_word(&catmemi_sm_kept.mu);
+        if (phase == 1)
+            pthread_mutex_unlock(&catmemi_sm_big_mu);
+        else
+            pthread_mutex_init(&catmemi_sm_big_mu, NULL);
+    }
     for (i = CATMEM_KIND_COUNT; i < n; i++) {
         catmemi_small *m = &catmemi_slot_at(i)->sm;
         if (!catmemi_slot_at(i)->small) continue;

@@ -237,8 +237,8 @@ static int aborts(void (*fn)(void)) {
 
 /* What sits next to a small arena's memory, rewritten as an overflow or underflow would, stops
    the process before it is trusted: a solo block's record (its base: another block would be
-   freed), the link before a chunk's first block (followed at the reset), a big block's
-   record's links (a write through them at the unlink). */
+   freed), the link and the size before a chunk's first block (followed and read at the reset),
+   a big block's record's links (a write through them at the unlink). */
 static void solo_base_rewritten(void) {
     catmem_arena *a = catmem_arena_create("sealed");
     char *p = catmem_alloc(a, 600), *q = catmem_alloc(a, 600);
@@ -250,6 +250,12 @@ static void chunk_link_rewritten(void) {
     (void)!catmem_alloc(a, 32);
     *(uintptr_t *)catmemi_slot_of(a)->sm.chunks ^= 0x5a5a0; /* what an underflow writes */
     (void)catmem_arena_reset(a);
+}
+static void chunk_size_rewritten(void) { /* kept chunks are sized by their second word */
+    catmem_arena *a = catmem_arena_create("sealed");
+    (void)!catmem_alloc(a, 32);
+    ((uintptr_t *)catmemi_slot_of(a)->sm.chunks)[1] ^= 0x4000;
+    (void)catmem_arena_release(a);
 }
 static void big_links_rewritten(void) {
     catmem_arena *a = catmem_arena_create("sealed");
@@ -268,6 +274,7 @@ static void test_small_arena_records_are_checked(void **state) {
     if (!small) skip();
     assert_true(aborts(solo_base_rewritten));
     assert_true(aborts(chunk_link_rewritten));
+    assert_true(aborts(chunk_size_rewritten));
     assert_true(aborts(big_links_rewritten));
 }
 #endif

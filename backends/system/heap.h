@@ -153,9 +153,9 @@ CATMEMI_API void catmemi_sys_free_generic(void *p) {
             catmemi_sys_remote_free(pg, (catmemi_sys_blk *)p);
         return;
     }
-    if (catmemi_sys_sm_owner(p) != NULL)
-        catmemi_sm_free(NULL, p);
-    else if (!catmemi_sys_large_free(p))
+    if (__atomic_load_n(&catmemi_sys_small_on, __ATOMIC_ACQUIRE) && catmemi_sm_free_if_small(p))
+        return;
+    if (!catmemi_sys_large_free(p))
         errno = EINVAL;
 }
 
