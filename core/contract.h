@@ -87,7 +87,8 @@ typedef struct catmemi_small {
     size_t next_chunk;                  /* the size of the next chunk */
     size_t carved, shared_bytes;        /* class bytes carved, and on the shared lists */
     size_t chunk_bytes, solo_bytes, solo_mapped;
-    uint64_t nmalloc, ndalloc;          /* calls served outside front caches; atomic */
+    uint64_t nmalloc, ndalloc;          /* calls served outside front caches: under mu, read
+                                           without it (atomic loads and stores) */
 } catmemi_small;
 
 /* One arena slot: its record in the registry. Slots 0..CATMEM_KIND_COUNT-1 are the built-in

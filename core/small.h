@@ -324,9 +324,9 @@ static void *catmemi_sm_one(catmemi_slot *s, unsigned k, size_t align) {
                 catmemi_uncharge(s, size);
         }
     }
+    if (p != NULL) CATMEMI_OWNER_ADD(m->nmalloc, 1);
     catmemi_sm_count(m);
     catmemi_sm_unlock(m);
-    if (p != NULL) __atomic_fetch_add(&m->nmalloc, 1, __ATOMIC_RELAXED);
     return p;
 }
 
@@ -362,10 +362,10 @@ static void *catmemi_sm_solo_alloc(catmemi_slot *s, size_t size, unsigned lg, in
     m->solos = h;
     m->solo_bytes += size;
     m->solo_mapped += h->mapped;
+    CATMEMI_OWNER_ADD(m->nmalloc, 1);
     catmemi_sm_count(m);
     catmemi_sm_unlock(m);
     if (counted) catmemi_peak(s, total);
-    __atomic_fetch_add(&m->nmalloc, 1, __ATOMIC_RELAXED);
     return p;
 }
 
@@ -387,11 +387,11 @@ static void catmemi_sm_solo_free(catmemi_slot *s, void *p) {
     if (h->next != NULL) h->next->prev = h->prev;
     m->solo_bytes -= size;
     m->solo_mapped -= h->mapped;
+    CATMEMI_OWNER_ADD(m->ndalloc, 1);
     catmemi_sm_count(m);
     catmemi_sm_unlock(m);
     h->hdr = 0; /* a second free finds no header */
     if (catmemi_counted(s)) catmemi_uncharge(s, size);
-    __atomic_fetch_add(&m->ndalloc, 1, __ATOMIC_RELAXED);
     catmemi_sm_eng->put(h->base);
 }
 
@@ -423,9 +423,9 @@ static void *catmemi_sm_big_alloc(catmemi_slot *s, size_t size, unsigned lg, int
     catmemi_sm_lock(m);
     m->solo_bytes += size;
     m->solo_mapped += r->mapped;
+    CATMEMI_OWNER_ADD(m->nmalloc, 1);
     catmemi_sm_unlock(m);
     if (counted) catmemi_peak(s, total);
-    __atomic_fetch_add(&m->nmalloc, 1, __ATOMIC_RELAXED);
     return r->p;
 }
 
@@ -435,9 +435,9 @@ static void catmemi_sm_big_free(catmemi_sm_big *r) {
     catmemi_sm_lock(&s->sm);
     s->sm.solo_bytes -= r->size;
     s->sm.solo_mapped -= r->mapped;
+    CATMEMI_OWNER_ADD(s->sm.ndalloc, 1);
     catmemi_sm_unlock(&s->sm);
     if (catmemi_counted(s)) catmemi_uncharge(s, r->size);
-    __atomic_fetch_add(&s->sm.ndalloc, 1, __ATOMIC_RELAXED);
     catmemi_sm_eng->put(r->p);
     CATMEM_SYSTEM_FREE(r);
 }
@@ -469,10 +469,10 @@ static void catmemi_sm_free_block(catmemi_slot *s, catmemi_slot *o, unsigned k, 
     if (o == s && catmemi_sm_cached(o) && catmemi_sm_eng->push(o, k, p)) return;
     catmemi_sm_lock(m);
     catmemi_sm_put(m, k, p);
+    CATMEMI_OWNER_ADD(m->ndalloc, 1);
     catmemi_sm_count(m);
     catmemi_sm_unlock(m);
     if (catmemi_counted(o)) catmemi_uncharge(o, catmemi_class_size[k]);
-    __atomic_fetch_add(&m->ndalloc, 1, __ATOMIC_RELAXED);
 }
 
 /* Frees p, a block of a small arena: the one its header (or big record) names. */
@@ -524,9 +524,9 @@ static void *catmemi_sm_quick_alloc(const catmem_arena *a, size_t size, int opts
         void *p;
         catmemi_sm_lock(&s->sm);
         p = catmemi_sm_get(s, k, 16);
+        if (p != NULL) CATMEMI_OWNER_ADD(s->sm.nmalloc, 1);
         catmemi_sm_count(&s->sm);
         catmemi_sm_unlock(&s->sm);
-        if (p != NULL) __atomic_fetch_add(&s->sm.nmalloc, 1, __ATOMIC_RELAXED);
         return p;
     }
 }
