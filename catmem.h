@@ -93,10 +93,12 @@
                             (bench/results/lifetimes.md); 0 makes every user arena small (not
                             under a memory checker on the system backend: its engine is off).
                             What differs: a small arena keeps its chunks until reset or
-                            release (catmem_arena_purge returns nothing of them), has no decay
+                            release (catmem_arena_purge returns nothing of them; then up to 64
+                            chunks of each size wait for the next small arenas), has no decay
                             of its own (ENOTSUP), counts a limit exactly (every call takes its
-                            lock then), and takes its lock on every call (on jemalloc, its first
-                            256 calls, before its threads get front caches); statistics:
+                            lock then), and takes its lock on every call until it is busy (256
+                            calls: then its threads get front caches on jemalloc, heaps of
+                            their own on the system engine); statistics:
                             allocated is what its chunks hand out less what waits on its free
                             lists (blocks in front caches count), mapped its chunks.
    CATMEM_DEBUG             1: check on every free that the pointer belongs to the arena given,
