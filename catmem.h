@@ -462,7 +462,13 @@
    frees it recognises (THE SYSTEM BACKEND).
    On jemalloc the front caches' free-list links are encoded (a per-process key, the block's
    address, a rotation) and checked when followed: a link rewritten whole or in part by an
-   overflow stops the process at the allocation that would follow it; frees are not checked.
+   overflow stops the process at the allocation that would follow it. A block handed out from a
+   front cache has its link cleared, and a freed block whose first word is a link is looked for
+   on the freeing thread's list: a double free while that cache holds the block (in a row, or
+   with other frees between) stops the process ("catmem: double free of <address>"), as one on
+   a small arena's free list does. Not seen (undefined, as with free()): a block freed twice
+   when another thread's cache holds it, or jemalloc has it back, or after a reset; an interior
+   or wrong-size free (jemalloc's own checks, off in Debian's build, would be the place).
    Freeing a catmem block with plain free() on jemalloc puts it into the thread's automatic cache,
    which defeats reset; always use catmem_free (or catmem_free_any). Freeing into the wrong arena
    still frees the block, but on jemalloc puts it into the front cache of the arena named, which

@@ -255,6 +255,7 @@ CATMEMI_INLINE void *catmemi_sm_get(catmemi_slot *s, unsigned k, size_t align) {
         }
         m->shared[k] = (void *)next;
         m->shared_bytes -= size;
+        *(uintptr_t *)(void *)p = 0; /* no link in a block handed out: catmemi_sm_put */
         return p;
     }
     /* cur may be past end: the last block's stride ran over it. Rounding cur up keeps the
@@ -281,10 +282,29 @@ carve:
     return p;
 }
 
+/* A block whose first word decodes to a link of the arena (the end of a list, or a block in its
+   chunks) may be on the list already: it is looked for there, and a block freed twice while
+   the list holds it (in a row, or with others between) stops the process. A block handed out
+   has its link cleared, so a block freed once takes the walk only when its first word is the
+   user's data and happens to decode so. */
 static void catmemi_sm_put(catmemi_small *m, unsigned k, void *p) {
-    if (p == m->shared[k]) { /* freed twice in a row: still the head of its list */
-        fprintf(stderr, "catmem: double free of %p (freed twice in a row)\n", p);
-        abort();
+    uintptr_t w = *(uintptr_t *)p ^ catmemi_sm_key ^ (uintptr_t)p;
+    if (w == 0 || (w - m->lo < m->hi - m->lo && (w & 15) == 0)) {
+        uintptr_t x = (uintptr_t)m->shared[k];
+        size_t i, n = m->shared_bytes / catmemi_class_size[k];
+        for (i = 0; x != 0 && i < n; i++) {
+            if (x == (uintptr_t)p) {
+                fprintf(stderr, "catmem: double free of %p (%s)\n", p,
+                        i == 0 ? "freed twice in a row" : "its arena's free list holds it");
+                abort();
+            }
+            w = *(const uintptr_t *)x ^ catmemi_sm_key ^ x;
+            if (w != 0 && (w - m->lo >= m->hi - m->lo || (w & 15) != 0)) {
+                fprintf(stderr, "catmem: corrupted free list at %p\n", (void *)x);
+                abort();
+            }
+            x = w;
+        }
     }
 #if CATMEM_DEBUG
     unsigned hk;

@@ -194,23 +194,26 @@ static void test_small_arena_free_list_link_cannot_be_forged(void **state) {
     assert_int_equal(waitpid(pid, &status, 0), pid);
     assert_true(WIFSIGNALED(status));
     assert_int_equal(WTERMSIG(status), SIGABRT);
-    /* A block freed twice in a row, before the arena is busy (its shared list) and after (the
-       thread's front cache on jemalloc): still its list's head, it stops the process too. */
-    for (k = 0; k < 2; k++) {
+    /* A block freed twice, in a row or with another free between, before the arena is busy
+       (its shared list) and after (the thread's front cache on jemalloc; heaps on the system
+       engine): it stops the process too. */
+    for (k = 0; k < 4; k++) {
         fflush(NULL);
         pid = fork();
         assert_true(pid >= 0);
         if (pid == 0) {
             catmem_arena *a = catmem_arena_create("twice");
-            void *p, *q, *r;
+            void *p, *q, *r, *o = NULL;
             int i;
-            for (i = 0; k == 1 && i < 300; i++) catmem_free(a, catmem_alloc(a, 32));
+            for (i = 0; (k & 1) && i < 300; i++) catmem_free(a, catmem_alloc(a, 32));
             if ((p = catmem_alloc(a, 32)) == NULL) _exit(3);
+            if ((k & 2) && (o = catmem_alloc(a, 32)) == NULL) _exit(3);
             catmem_free(a, p);
+            if (o != NULL) catmem_free(a, o);
             catmem_free(a, p);
             q = catmem_alloc(a, 32);
             r = catmem_alloc(a, 32);
-            _exit(q == r ? 4 : 0);
+            _exit(q == r || (o != NULL && catmem_alloc(a, 32) == q) ? 4 : 0);
         }
         assert_int_equal(waitpid(pid, &status, 0), pid);
         assert_true(WIFSIGNALED(status));

@@ -1,8 +1,9 @@
 /* The jemalloc backend against heap corruption: the front caches keep their free-list links in
    the free blocks, where an overflow of the block before can reach them. A link rewritten
    without catmem's key, whole or in part, stops the process at the allocation that would
-   follow it, instead of handing out the address written (issue 20, A); a block freed twice in
-   a row stops it too. Runs on the variants
+   follow it, instead of handing out the address written (issue 20, A); a block freed twice
+   while the thread's cache holds it stops it too, in a row or with other frees between (B).
+   Runs on the variants
    where jemalloc serves catmem, in an arena with a jemalloc arena of its own and in a small
    one (past the first CATMEM_OWN_ARENAS). */
 #include "catmem.h"
@@ -111,11 +112,65 @@ static void test_double_free_in_a_row_stops_the_process(void **state) {
     }
 }
 
+/* A-B-A: p is no longer the head when it is freed again (without the walk of the list, the
+   next allocations would hand p out twice). */
+static void twice_apart(void) {
+    catmem_arena *a = victim_arena();
+    void *p = catmem_alloc(a, 48), *q = catmem_alloc(a, 48), *r, *s, *t;
+    if (p == NULL || q == NULL) _exit(3);
+    catmem_free(a, p);
+    catmem_free(a, q);
+    if (sized)
+        catmem_free_sized(a, p, 48);
+    else
+        catmem_free(a, p);
+    r = catmem_alloc(a, 48);
+    s = catmem_alloc(a, 48);
+    t = catmem_alloc(a, 48);
+    _exit(r == t || r == s || s == t ? 4 : 0);
+}
+
+static void test_double_free_with_frees_between_stops_the_process(void **state) {
+    int k;
+    (void)state;
+    for (k = 0; k < 4; k++) {
+        outcome o;
+        small_kind = k & 1;
+        sized = k >> 1;
+        o = run_child(twice_apart);
+        assert_false(o.exited);
+        assert_int_equal(o.status, SIGABRT);
+        assert_non_null(strstr(o.err, "double free"));
+    }
+}
+
+/* No false alarm: blocks handed out by the cache and freed once, whose first word the program
+   never writes, or writes with what a link would look like to a reader without the key. */
+static void test_blocks_freed_once_are_never_taken_for_double_frees(void **state) {
+    int k;
+    (void)state;
+    for (k = 0; k < 2; k++) {
+        catmem_arena *a;
+        void *p[64];
+        int i, round;
+        small_kind = k;
+        a = victim_arena();
+        for (round = 0; round < 100; round++) {
+            for (i = 0; i < 64; i++) assert_non_null(p[i] = catmem_alloc(a, 48));
+            for (i = 0; i < 64; i += 2) *(void **)p[i] = p[(i + 1) % 64];
+            for (i = 0; i < 64; i++) catmem_free(a, p[(i * 7) % 64]);
+        }
+        assert_int_equal(catmem_arena_release(a), 0);
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_forged_link_stops_the_process),
         cmocka_unit_test(test_partly_overwritten_link_stops_the_process),
         cmocka_unit_test(test_double_free_in_a_row_stops_the_process),
+        cmocka_unit_test(test_double_free_with_frees_between_stops_the_process),
+        cmocka_unit_test(test_blocks_freed_once_are_never_taken_for_double_frees),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

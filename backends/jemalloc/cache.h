@@ -35,9 +35,18 @@ static catmemi_je_cache catmemi_je_none; /* what an empty entry holds: key 0 */
 CATMEMI_TLS catmemi_je_cache *catmemi_je_tab[CATMEMI_TAB] = CATMEMI_TAB_INIT(&catmemi_je_none);
 uintptr_t catmemi_je_lkey; /* front-cache links (fast.h) */
 
-CATMEMI_API void catmemi_je_double_free(const void *p) {
-    fprintf(stderr, "catmem: double free of %p (freed twice in a row)\n", p);
-    abort();
+/* p, freed, looks linked: it stops the process if it is on b's list (at most b->n blocks, each
+   link checked as it is followed). Otherwise its first word was the user's data, or a link left
+   in a block jemalloc handed out: the free goes on. */
+CATMEMI_API void catmemi_je_twice(const catmemi_je_bin *b, const void *p) {
+    const void *x = b->head;
+    uint32_t i;
+    for (i = 0; x != NULL && i < b->n; i++, x = catmemi_je_next(x))
+        if (x == p) {
+            fprintf(stderr, "catmem: double free of %p (%s)\n", p,
+                    i == 0 ? "freed twice in a row" : "this thread's front cache holds it");
+            abort();
+        }
 }
 
 /* A front cache's link that does not decode to a block address: overwritten. */
@@ -93,13 +102,18 @@ static int catmemi_je_ctl(const catmemi_slot *s, const char *fmt, void *old, siz
    more resident memory per pair. */
 #define CATMEMI_JE_CACHE_FLOOR 16384
 
-static void catmemi_je_add(catmemi_je_cache *c, unsigned k, void *p) {
+/* p onto class k's list: a block that was handed out (checked: catmemi_je_twice), or one a
+   refill got (fresh: whatever its first word holds, it is on no list of catmem's). */
+static void catmemi_je_put(catmemi_je_cache *c, unsigned k, void *p, int fresh) {
     catmemi_je_bin *b = &c->bin[k];
-    if (p == b->head) catmemi_je_double_free(p);
+    if (!fresh && catmemi_je_linked(p)) catmemi_je_twice(b, p);
     c->room -= (intptr_t)catmemi_class_size[k];
     *(uintptr_t *)p = catmemi_je_link(p, b->head);
     b->n++;
     __atomic_store_n(&b->head, p, __ATOMIC_RELEASE);
+}
+static void catmemi_je_add(catmemi_je_cache *c, unsigned k, void *p) {
+    catmemi_je_put(c, k, p, 0);
 }
 
 /* Gives class k's blocks back to the arena until keep are left, one mallocx-free call each
@@ -347,7 +361,7 @@ static void *catmemi_je_refill(catmemi_je_cache *c, unsigned k) {
     }
     got = catmemi_je_take(c, k, blocks, n);
     if (b->fill < CATMEMI_JE_FILL_MAX) b->fill *= 2;
-    for (i = got; i > 1; i--) catmemi_je_add(c, k, blocks[i - 1]); /* handed out in order */
+    for (i = got; i > 1; i--) catmemi_je_put(c, k, blocks[i - 1], 1); /* handed out in order */
     if (counted) {
         catmemi_uncharge(s, (size_t)(n - got) * size); /* what did not come */
         if (got != 0) catmemi_peak(s, total - (size_t)(n - got) * size);

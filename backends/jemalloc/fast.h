@@ -109,11 +109,19 @@ static inline catmemi_je_cache *catmemi_je_mine(const catmem_arena *a) {
 extern uintptr_t catmemi_je_lkey;
 #define CATMEMI_JE_LINK_BAD (~(((uintptr_t)1 << 47) - 1) | 7) /* user addresses are below 2^47 */
 CATMEMI_API void catmemi_je_bad_link(const void *p) CATMEMI_NORETURN __attribute__((cold));
-CATMEMI_API void catmemi_je_double_free(const void *p) CATMEMI_NORETURN __attribute__((cold));
+CATMEMI_API void catmemi_je_twice(const catmemi_je_bin *b, const void *p) __attribute__((cold));
 CATMEMI_API void catmemi_je_free_small(catmemi_je_cache *c, void *p); /* small.h */
 static inline uintptr_t catmemi_je_link(const void *p, const void *next) {
     uintptr_t x = (uintptr_t)next ^ catmemi_je_lkey;
     return ((x << 17) | (x >> 47)) ^ (uintptr_t)p;
+}
+/* p's first word decodes to a link (a block address, or the end of a list): p may be on a
+   list already. A block handed out has its link cleared (catmemi_je_pop), so a block freed
+   once does not look so, but for a 2^-17 chance (the address's low bits meet the key's). */
+static inline int catmemi_je_linked(const void *p) {
+    uintptr_t x = *(const uintptr_t *)p ^ (uintptr_t)p;
+    x = ((x >> 17) | (x << 47)) ^ catmemi_je_lkey;
+    return (x & CATMEMI_JE_LINK_BAD) == 0;
 }
 /* The block after p on its list (p's first word decoded), checked. */
 static inline void *catmemi_je_next(const void *p) {
@@ -129,6 +137,7 @@ static inline void *catmemi_je_pop(catmemi_je_cache *c, unsigned k) {
     void *p = b->head;
     if (CATMEMI_LIKELY(p != NULL)) {
         b->head = catmemi_je_next(p);
+        *(uintptr_t *)p = 0; /* no link in a block handed out: catmemi_je_linked */
         b->n--;
         c->room += catmemi_class_size[k];
         CATMEMI_OWNER_ADD(c->nalloc, 1);
@@ -138,12 +147,14 @@ static inline void *catmemi_je_pop(catmemi_je_cache *c, unsigned k) {
 
 /* 0 when the cache is full or does not keep class k: the slow path then decides. The link is
    written before the head (a release store) so that a fork() child never sees a head without
-   its link. A block freed twice in a row is the head already: that stops the process. */
+   its link. A block whose first word is a link is looked for on the list (catmemi_je_twice):
+   freed twice while this thread's cache holds it (in a row, or with others between) stops the
+   process. */
 CATMEMI_INLINE int catmemi_je_push(catmemi_je_cache *c, unsigned k, void *p) {
     catmemi_je_bin *b = &c->bin[k];
     intptr_t room = c->room - (intptr_t)catmemi_class_size[k];
     if (CATMEMI_UNLIKELY(room < 0 || k > c->top)) return 0;
-    if (CATMEMI_UNLIKELY(p == b->head)) catmemi_je_double_free(p);
+    if (CATMEMI_UNLIKELY(catmemi_je_linked(p))) catmemi_je_twice(b, p);
     c->room = room;
     *(uintptr_t *)p = catmemi_je_link(p, b->head);
     b->n++;
@@ -185,7 +196,7 @@ CATMEMI_INLINE void catmemi_je_fast_free(const catmem_arena *a, void *p) {
 }
 
 /* Any size from the one asked for up to the usable size names the same class. */
-static inline void catmemi_je_fast_free_sized(const catmem_arena *a, void *p, size_t size) {
+CATMEMI_INLINE void catmemi_je_fast_free_sized(const catmem_arena *a, void *p, size_t size) {
     catmemi_je_cache *c = catmemi_je_entry(a);
     if (CATMEMI_LIKELY(catmemi_je_serves(c, a) && size <= CATMEMI_CLASS_MAX) &&
         CATMEMI_LIKELY(catmemi_je_push(c, catmemi_class(size), p)))

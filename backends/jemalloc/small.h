@@ -72,7 +72,7 @@ static void *catmemi_je_sm_pop(catmemi_slot *s, unsigned k) {
         if (first == NULL)
             first = p;
         else
-            catmemi_je_add(c, k, p);
+            catmemi_je_put(c, k, p, 1);
     }
     catmemi_sm_unlock(&s->sm);
     if (b->fill < CATMEMI_JE_FILL_MAX) b->fill *= 2;
