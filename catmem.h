@@ -468,7 +468,7 @@
    with other frees between) stops the process ("catmem: double free of <address>"), as one on
    a small arena's free list does. Not seen (undefined, as with free()): a block freed twice
    when another thread's cache holds it, or jemalloc has it back, or after a reset; an interior
-   or wrong-size free (jemalloc's own checks, off in Debian's build, would be the place).
+   or wrong-size free (jemalloc's own safety checks, a build-time option, would be the place).
    Freeing a catmem block with plain free() on jemalloc puts it into the thread's automatic cache,
    which defeats reset; always use catmem_free (or catmem_free_any). Freeing into the wrong arena
    still frees the block, but on jemalloc puts it into the front cache of the arena named, which
