@@ -54,7 +54,7 @@ typedef struct catmemi_sm_solo {
     struct catmemi_sm_solo *prev, *next; /* the arena's solo blocks; under its lock */
     void *base;                          /* what the engine gave */
     size_t size, mapped;                 /* bytes asked for, bytes the engine gave */
-    uintptr_t check, pad;
+    uintptr_t check, links; /* sealed: base, size, mapped; prev and next (catmemi_sm_solo_link) */
     uint64_t hdr;
 } catmemi_sm_solo;
 typedef char catmemi_sm_solo_is_64[sizeof(catmemi_sm_solo) == 64 ? 1 : -1];
@@ -104,11 +104,25 @@ typedef struct catmemi_sm_big {
     struct catmemi_sm_big *prev, *next;
     void *p;
     size_t size, mapped;
-    unsigned slot;
+    uintptr_t slot;
+    uintptr_t check; /* p, size, mapped and slot sealed with the key (catmemi_sm_big_ok) */
 } catmemi_sm_big;
 static pthread_mutex_t catmemi_sm_big_mu = PTHREAD_MUTEX_INITIALIZER;
 static catmemi_sm_big *catmemi_sm_bigs;
 static unsigned catmemi_sm_nbig; /* atomic: 0 lets every free skip the list */
+
+static uintptr_t catmemi_sm_seal4(uintptr_t at, uintptr_t a, uintptr_t b, uintptr_t c,
+                                  uintptr_t d);
+/* r's fields as sealed; a record rewritten without the key (an overflow of the malloc before
+   it) stops the process before its block is freed or named. */
+static catmemi_sm_big *catmemi_sm_big_ok(catmemi_sm_big *r) {
+    if (r->check !=
+        catmemi_sm_seal4((uintptr_t)r, (uintptr_t)r->p, r->size, r->mapped, r->slot)) {
+        fprintf(stderr, "catmem: corrupted big block record at %p\n", (void *)r);
+        abort();
+    }
+    return r;
+}
 
 /* Under catmemi_sm_big_mu: r leaves the list, its neighbours checked first (a record is a
    malloc of its own, which an overflow of a neighbouring malloc could rewrite). */
@@ -132,6 +146,7 @@ static catmemi_sm_big *catmemi_sm_big_find(const void *p, int take) {
     if (__atomic_load_n(&catmemi_sm_nbig, __ATOMIC_ACQUIRE) == 0) return NULL;
     pthread_mutex_lock(&catmemi_sm_big_mu);
     for (r = catmemi_sm_bigs; r != NULL && r->p != p; r = r->next) {}
+    if (r != NULL) catmemi_sm_big_ok(r);
     if (r != NULL && take) catmemi_sm_big_unlink(r);
     pthread_mutex_unlock(&catmemi_sm_big_mu);
     return r;
@@ -142,16 +157,39 @@ static catmemi_sm_big *catmemi_sm_big_find(const void *p, int take) {
 static catmemi_slot *catmemi_sm_owner(const void *p) {
     catmemi_sm_big *r = catmemi_sm_big_find(p, 0);
     unsigned k;
-    if (r != NULL) return catmemi_slot_at(r->slot);
+    if (r != NULL) return catmemi_slot_at((unsigned)r->slot);
     return catmemi_sm_eng->holds(p) ? catmemi_sm_try(p, &k) : NULL;
 }
 
-static uintptr_t catmemi_sm_seal(const catmemi_sm_solo *h) {
+/* Four words of the record at at, mixed with the key and its address. */
+static uintptr_t catmemi_sm_seal4(uintptr_t at, uintptr_t a, uintptr_t b, uintptr_t c,
+                                  uintptr_t d) {
     const uintptr_t m = (uintptr_t)0x9e3779b97f4a7c15ull;
-    uintptr_t s = catmemi_sm_key ^ (uintptr_t)h;
-    s = (s ^ (uintptr_t)h->base) * m;
-    s = (s ^ h->size) * m;
-    return (s ^ h->mapped) * m;
+    uintptr_t s = catmemi_sm_key ^ at;
+    s = (s ^ a) * m;
+    s = (s ^ b) * m;
+    s = (s ^ c) * m;
+    return (s ^ d) * m;
+}
+static uintptr_t catmemi_sm_seal(const catmemi_sm_solo *h) {
+    return catmemi_sm_seal4((uintptr_t)h, (uintptr_t)h->base, h->size, h->mapped, 0);
+}
+static uintptr_t catmemi_sm_link_seal(const catmemi_sm_solo *h) {
+    return catmemi_sm_seal4((uintptr_t)h, (uintptr_t)h->prev, (uintptr_t)h->next, 0, 1);
+}
+/* h's links changed (under the arena's lock): sealed again. */
+static void catmemi_sm_solo_link(catmemi_sm_solo *h) {
+    if (h != NULL) h->links = catmemi_sm_link_seal(h);
+}
+/* h's links as sealed, checked before either is followed: a record's links rewritten without
+   the key stop the process without a read through them. */
+static catmemi_sm_solo *catmemi_sm_solo_links(catmemi_sm_solo *h, const char *arena) {
+    if (h->links != catmemi_sm_link_seal(h)) {
+        fprintf(stderr, "catmem: corrupted solo block record at %p in arena '%s'\n", (void *)h,
+                arena);
+        abort();
+    }
+    return h;
 }
 /* The record of p, a solo block, its seal checked: a record rewritten without the key stops
    the process before any of it is trusted. */
@@ -378,7 +416,9 @@ static void *catmemi_sm_solo_alloc(catmemi_slot *s, size_t size, unsigned lg, in
     catmemi_sm_lock(m);
     h->prev = NULL;
     h->next = (catmemi_sm_solo *)m->solos;
-    if (h->next != NULL) h->next->prev = h;
+    if (h->next != NULL) catmemi_sm_solo_links(h->next, s->name)->prev = h;
+    catmemi_sm_solo_link(h);
+    catmemi_sm_solo_link(h->next);
     m->solos = h;
     m->solo_bytes += size;
     m->solo_mapped += h->mapped;
@@ -394,6 +434,7 @@ static void catmemi_sm_solo_free(catmemi_slot *s, void *p) {
     catmemi_sm_solo *h = catmemi_sm_solo_at(p);
     size_t size = h->size;
     catmemi_sm_lock(m);
+    catmemi_sm_solo_links(h, s->name);
     if ((h->prev != NULL ? h->prev->next : (catmemi_sm_solo *)m->solos) != h ||
         (h->next != NULL && h->next->prev != h)) {
         fprintf(stderr, "catmem: corrupted solo block record at %p in arena '%s'\n", (void *)h,
@@ -405,6 +446,8 @@ static void catmemi_sm_solo_free(catmemi_slot *s, void *p) {
     else
         m->solos = h->next;
     if (h->next != NULL) h->next->prev = h->prev;
+    catmemi_sm_solo_link(h->prev);
+    catmemi_sm_solo_link(h->next);
     m->solo_bytes -= size;
     m->solo_mapped -= h->mapped;
     CATMEMI_OWNER_ADD(m->ndalloc, 1);
@@ -433,6 +476,7 @@ static void *catmemi_sm_big_alloc(catmemi_slot *s, size_t size, unsigned lg, int
     r->size = size;
     r->mapped = catmemi_sm_eng->mapped(r->p);
     r->slot = s->id;
+    r->check = catmemi_sm_seal4((uintptr_t)r, (uintptr_t)r->p, r->size, r->mapped, r->slot);
     pthread_mutex_lock(&catmemi_sm_big_mu);
     r->prev = NULL;
     r->next = catmemi_sm_bigs;
@@ -451,7 +495,7 @@ static void *catmemi_sm_big_alloc(catmemi_slot *s, size_t size, unsigned lg, int
 
 /* r, out of the list: its block goes. */
 static void catmemi_sm_big_free(catmemi_sm_big *r) {
-    catmemi_slot *s = catmemi_slot_at(r->slot);
+    catmemi_slot *s = catmemi_slot_at((unsigned)r->slot);
     catmemi_sm_lock(&s->sm);
     s->sm.solo_bytes -= r->size;
     s->sm.solo_mapped -= r->mapped;
@@ -570,7 +614,7 @@ static void *catmemi_sm_realloc(catmemi_slot *s, void *p, size_t size,
                                 void (*free_other)(void *p)) {
     unsigned k = 0;
     catmemi_sm_big *r = catmemi_sm_big_find(p, 0);
-    catmemi_slot *o = r != NULL ? catmemi_slot_at(r->slot) : NULL;
+    catmemi_slot *o = r != NULL ? catmemi_slot_at((unsigned)r->slot) : NULL;
     size_t old;
     void *q;
     if (r == NULL && catmemi_sm_eng->holds(p)) o = catmemi_sm_try(p, &k);
@@ -620,7 +664,7 @@ static void catmemi_sm_reset(catmemi_slot *s, int release) {
         ch = next;
     }
     for (h = (catmemi_sm_solo *)m->solos; h != NULL; h = hn) {
-        hn = h->next;
+        hn = catmemi_sm_solo_links(h, s->name)->next;
         catmemi_sm_eng->put(catmemi_sm_solo_at((char *)h + sizeof *h)->base);
     }
     if (__atomic_load_n(&catmemi_sm_nbig, __ATOMIC_ACQUIRE) != 0) {
@@ -629,7 +673,7 @@ static void catmemi_sm_reset(catmemi_slot *s, int release) {
         for (r = catmemi_sm_bigs; r != NULL; r = rn) {
             rn = r->next;
             if (r->slot != s->id) continue;
-            catmemi_sm_big_unlink(r);
+            catmemi_sm_big_unlink(catmemi_sm_big_ok(r));
             catmemi_sm_eng->put(r->p);
             CATMEM_SYSTEM_FREE(r);
         }

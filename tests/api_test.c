@@ -260,6 +260,21 @@ static void chunk_size_rewritten(void) { /* kept chunks are sized by their secon
     ((uintptr_t *)catmemi_slot_of(a)->sm.chunks)[1] ^= 0x4000;
     (void)catmem_arena_release(a);
 }
+static void solo_link_rewritten(void) { /* followed at the release */
+    catmem_arena *a = catmem_arena_create("sealed");
+    char *p = catmem_alloc(a, 600), *q = catmem_alloc(a, 600);
+    (void)p;
+    /* q's record is the head: its next, to memory that is not mapped (followed: SIGSEGV) */
+    ((void **)(void *)(q - 64))[1] = (void *)(uintptr_t)4096;
+    (void)catmem_arena_release(a);
+}
+static void big_block_rewritten(void) { /* the record names another block */
+    catmem_arena *a = catmem_arena_create("sealed");
+    void *p = catmem_aligned_alloc(a, 4096, 100), *q = catmem_aligned_alloc(a, 4096, 100);
+    if (p == NULL || q == NULL) _exit(3);
+    catmemi_sm_bigs->p = p; /* q's record (the head) */
+    catmem_free(a, p);
+}
 static void big_links_rewritten(void) {
     catmem_arena *a = catmem_arena_create("sealed");
     void *p = catmem_aligned_alloc(a, 4096, 100), *q = catmem_aligned_alloc(a, 4096, 100);
@@ -279,6 +294,8 @@ static void test_small_arena_records_are_checked(void **state) {
     assert_true(aborts(chunk_link_rewritten));
     assert_true(aborts(chunk_size_rewritten));
     assert_true(aborts(big_links_rewritten));
+    assert_true(aborts(solo_link_rewritten));
+    assert_true(aborts(big_block_rewritten));
 }
 #endif
 
