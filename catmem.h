@@ -105,6 +105,12 @@
                             check catmem's internal invariants, and abort with a message on
                             misuse that cannot be reported otherwise. Slow (jemalloc: one
                             arenas.lookup per free).
+   CATMEM_SECURE            1 (default): free-list links of the inline paths encoded with a
+                            per-process key and checked, and double frees looked for on the
+                            list a block would join (THE SYSTEM BACKEND, MISUSE); 0: raw links
+                            and none of those checks, for raw speed (bench/results/hardening.md:
+                            12-30% of the instructions of a free and allocation pair). Every
+                            file the same way.
    CATMEM_API               the storage class of catmem's functions (extern, or static).
    CATMEM_REGION_ALIGN, CATMEM_REGION_CHUNK_MIN, CATMEM_REGION_CHUNK_MAX
                             regions: the alignment of every allocation, the first and the

@@ -114,6 +114,19 @@
 #  define CATMEM_OWN_ARENAS 64
 #endif
 
+/* CATMEM_SECURE [every file]: 1 (the default) checks what the inline paths can check cheaply:
+   free-list links encoded with a per-process key and the block's address and checked when
+   followed, links cleared in blocks handed out, a double free looked for on the list it would
+   join (jemalloc's front caches; the system engine's pages). 0 keeps the links raw and checks
+   none of it, for raw speed (the cost of 1: bench/results/hardening.md).
+   What the slow paths check (records, headers, segment cookies) does not depend on it. */
+#ifndef CATMEM_SECURE
+#  define CATMEM_SECURE 1
+#endif
+#if CATMEM_SECURE != 0 && CATMEM_SECURE != 1
+#  error "catmem: CATMEM_SECURE must be 0 or 1"
+#endif
+
 /* CATMEM_REGION_ALIGN, CATMEM_REGION_CHUNK_MIN, CATMEM_REGION_CHUNK_MAX [every file]: the
    alignment of every region allocation (default 16, suitable for max_align_t on the common
    64-bit ABIs), a region's first chunk (4096) and its largest (1 MiB). */

@@ -112,23 +112,37 @@ CATMEMI_API void catmemi_je_bad_link(const void *p) CATMEMI_NORETURN __attribute
 CATMEMI_API void catmemi_je_twice(const catmemi_je_bin *b, const void *p) __attribute__((cold));
 CATMEMI_API void catmemi_je_free_small(catmemi_je_cache *c, void *p); /* small.h */
 static inline uintptr_t catmemi_je_link(const void *p, const void *next) {
+#if CATMEM_SECURE
     uintptr_t x = (uintptr_t)next ^ catmemi_je_lkey;
     return ((x << 17) | (x >> 47)) ^ (uintptr_t)p;
+#else
+    (void)p;
+    return (uintptr_t)next;
+#endif
 }
 /* p's first word decodes to a link (a block address, or the end of a list): p may be on a
    list already. A block handed out has its link cleared (catmemi_je_pop), so a block freed
    once does not look so, but for a 2^-17 chance (the address's low bits meet the key's). */
 static inline int catmemi_je_linked(const void *p) {
+#if CATMEM_SECURE
     uintptr_t x = *(const uintptr_t *)p ^ (uintptr_t)p;
     x = ((x >> 17) | (x << 47)) ^ catmemi_je_lkey;
     return (x & CATMEMI_JE_LINK_BAD) == 0;
+#else
+    (void)p;
+    return 0;
+#endif
 }
 /* The block after p on its list (p's first word decoded), checked. */
 static inline void *catmemi_je_next(const void *p) {
+#if CATMEM_SECURE
     uintptr_t x = *(const uintptr_t *)p ^ (uintptr_t)p;
     x = ((x >> 17) | (x << 47)) ^ catmemi_je_lkey;
     if (CATMEMI_UNLIKELY(x & CATMEMI_JE_LINK_BAD)) catmemi_je_bad_link(p);
     return (void *)x;
+#else
+    return *(void *const *)p;
+#endif
 }
 
 /* Every pop is a block handed to a caller: counted as one allocation. */
@@ -137,7 +151,7 @@ static inline void *catmemi_je_pop(catmemi_je_cache *c, unsigned k) {
     void *p = b->head;
     if (CATMEMI_LIKELY(p != NULL)) {
         b->head = catmemi_je_next(p);
-        *(uintptr_t *)p = 0; /* no link in a block handed out: catmemi_je_linked */
+        if (CATMEM_SECURE) *(uintptr_t *)p = 0; /* no link handed out: catmemi_je_linked */
         b->n--;
         c->room += catmemi_class_size[k];
         CATMEMI_OWNER_ADD(c->nalloc, 1);

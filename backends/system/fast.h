@@ -155,6 +155,12 @@ static inline catmemi_sys_seg *catmemi_sys_seg_raw(uintptr_t u) {
     return (catmemi_sys_seg *)(u & ~(CATMEMI_SYS_SEG - 1));
 }
 
+/* A free-list link as stored, from the value it stands for, and back (the same function):
+   mixed with the key and the block's address under CATMEM_SECURE, raw otherwise. */
+static inline uintptr_t catmemi_sys_lx(uintptr_t v, const void *b) {
+    return CATMEM_SECURE ? v ^ catmemi_sys_key ^ (uintptr_t)b : v;
+}
+
 static inline int catmemi_sys_cookie_ok(const catmemi_sys_seg *sg) {
     return sg->cookie == (catmemi_sys_key ^ (uintptr_t)sg);
 }
@@ -167,18 +173,18 @@ static inline catmemi_sys_page *catmemi_sys_page_of(catmemi_sys_seg *sg, uintptr
    other value (one that would hand out the inside of a live block, say) stops the process. */
 CATMEMI_INLINE void *catmemi_sys_pop(catmemi_sys_heap *h, catmemi_sys_page *pg) {
     catmemi_sys_blk *b = pg->free;
-    uintptr_t next = b->link ^ catmemi_sys_key ^ (uintptr_t)b;
-    if (CATMEMI_UNLIKELY(next != 0 && !catmemi_sys_in_page(pg, next)))
+    uintptr_t next = catmemi_sys_lx(b->link, b);
+    if (CATMEM_SECURE && CATMEMI_UNLIKELY(next != 0 && !catmemi_sys_in_page(pg, next)))
         catmemi_sys_corrupt(b, "free list");
     pg->free = (catmemi_sys_blk *)next;
-    b->link = 0; /* a stale link would make the double-free check scan on its free */
+    if (CATMEM_SECURE) b->link = 0; /* a stale link would make the double-free check scan */
     CATMEMI_OWNER_ADD(pg->used, 1);
     CATMEMI_OWNER_ADD(h->nalloc, 1);
     return b;
 }
 
 static inline void catmemi_sys_push_local(catmemi_sys_page *pg, catmemi_sys_blk *b) {
-    b->link = (uintptr_t)pg->local_free ^ catmemi_sys_key ^ (uintptr_t)b;
+    b->link = catmemi_sys_lx((uintptr_t)pg->local_free, b);
     pg->local_free = b;
     /* release: whoever reads used sees the block on the list (see catmemi_sys_page_idle) */
     __atomic_store_n(&pg->used, __atomic_load_n(&pg->used, __ATOMIC_RELAXED) - 1,
@@ -220,8 +226,9 @@ CATMEMI_INLINE void *catmemi_sys_fast_alloc(const catmem_arena *a, size_t size, 
    (the end of a list, or a block of this page), as every block on a free list has: maybe a
    double free, checked out of line. */
 static inline void catmemi_sys_owner_free(catmemi_sys_page *pg, catmemi_sys_blk *b) {
-    uintptr_t d = b->link ^ catmemi_sys_key ^ (uintptr_t)b;
-    if (CATMEMI_UNLIKELY(d == 0 || d - pg->start < __atomic_load_n(&pg->span, __ATOMIC_RELAXED)))
+    uintptr_t d = catmemi_sys_lx(b->link, b);
+    if (CATMEM_SECURE &&
+        CATMEMI_UNLIKELY(d == 0 || d - pg->start < __atomic_load_n(&pg->span, __ATOMIC_RELAXED)))
         catmemi_sys_free_checked(pg, b);
     else
         catmemi_sys_push_local(pg, b);

@@ -102,7 +102,7 @@ CATMEMI_API void catmemi_sys_free_checked(catmemi_sys_page *pg, catmemi_sys_blk 
     lists[1] = pg->local_free;
     for (k = 0; k < 2; k++)
         for (x = lists[k], n = 0; x != NULL; n++) {
-            uintptr_t next = x->link ^ catmemi_sys_key ^ (uintptr_t)x;
+            uintptr_t next = catmemi_sys_lx(x->link, x);
             if (x == b) catmemi_sys_die("double free", b, slot);
             if (n > pg->reserved || (next != 0 && !catmemi_sys_in_page(pg, next)))
                 catmemi_sys_corrupt(x, "free list");
@@ -119,7 +119,7 @@ static void catmemi_sys_remote_free(catmemi_sys_page *pg, catmemi_sys_blk *b) {
     catmemi_sys_blk *old = __atomic_load_n(&pg->thread_free, __ATOMIC_RELAXED);
     if (old == b) catmemi_sys_die("double free", b, catmemi_sys_seg_of_page(pg)->slot);
     do {
-        b->link = (uintptr_t)old ^ catmemi_sys_key ^ (uintptr_t)b;
+        b->link = catmemi_sys_lx((uintptr_t)old, b);
     } while (!__atomic_compare_exchange_n(&pg->thread_free, &old, b, 1, __ATOMIC_RELEASE,
                                           __ATOMIC_RELAXED));
     __atomic_fetch_add(&pg->xfreed, 1, __ATOMIC_RELEASE);

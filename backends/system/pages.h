@@ -223,7 +223,7 @@ static int catmemi_sys_extend(catmemi_sys_page *pg) {
     for (i = pg->capacity; i < end; i++) {
         b = pg->start + (uintptr_t)i * pg->bsize;
         ((catmemi_sys_blk *)b)->link =
-            (i + 1 < end ? b + pg->bsize : (uintptr_t)pg->free) ^ catmemi_sys_key ^ b;
+            catmemi_sys_lx(i + 1 < end ? b + pg->bsize : (uintptr_t)pg->free, (void *)b);
     }
     pg->free = (catmemi_sys_blk *)(pg->start + (uintptr_t)pg->capacity * pg->bsize);
     pg->capacity = end;
@@ -243,7 +243,7 @@ static int catmemi_sys_collect(catmemi_sys_page *pg) {
     uint32_t n = 0;
     if (b == NULL) return 0;
     for (;;) {
-        uintptr_t next = x->link ^ catmemi_sys_key ^ (uintptr_t)x;
+        uintptr_t next = catmemi_sys_lx(x->link, x);
         /* More blocks than the page holds: the list loops, a block freed twice by other
            threads (each free went on the list) */
         if (++n > pg->reserved)
@@ -375,8 +375,7 @@ static int catmemi_sys_page_valid(const catmemi_sys_page *pg) {
     lists[0] = pg->free;
     lists[1] = pg->local_free;
     for (k = 0; k < 2; k++)
-        for (x = lists[k]; x != NULL; x = (const catmemi_sys_blk *)(x->link ^ catmemi_sys_key ^
-                                                                      (uintptr_t)x)) {
+        for (x = lists[k]; x != NULL; x = (const catmemi_sys_blk *)catmemi_sys_lx(x->link, x)) {
             if (++n > pg->capacity || !catmemi_sys_in_page(pg, (uintptr_t)x)) return 0;
         }
     return __atomic_load_n(&pg->used, __ATOMIC_RELAXED) + n == pg->capacity;
