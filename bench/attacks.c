@@ -4,8 +4,8 @@
 
    What the child observes decides the outcome, never an assumption: it ends with a result line
    on a pipe ("W" the attack's goal was reached, "R" a call was refused, "N" the attack ran to its
-   end without reaching its goal, "A" the allocator has no such operation, "S" reuse after a
-   reset was not predictable), or it dies; the parent reads the line, the exit status and the
+   end without reaching its goal, "A" the allocator has no such operation, "S" or "P" reuse after
+   a reset was not predictable, or in part), or it dies; the parent reads the line, the exit status and the
    first line of stderr. Goals, checked by the child:
      - two owners: an allocation overlaps a block the program still holds (every block the
        attack holds is entered into a table of 16-byte granules, and so is every allocation);
@@ -17,7 +17,6 @@
 #define _GNU_SOURCE
 #include "catmem.h"
 #include "bench_common.h"
-#include "bench_catmem.h"
 
 #include <dlfcn.h>
 #include <errno.h>
@@ -60,6 +59,19 @@ static int cm_free_sized(void *h, void *p, size_t size) {
 static void cm_reset(void *h) {
     if (catmem_arena_reset((catmem_arena *)h) != 0) _exit(2);
 }
+/* A small arena: one past the first CATMEM_OWN_ARENAS live ones, which have memory of their own
+   (README, "many arenas"); busy, so that the thread keeps a front cache for it, as
+   je_hardening_test makes it. */
+static void *cms_create(void) {
+    static int fillers;
+    catmem_arena *a;
+    int i;
+    for (; fillers < CATMEM_OWN_ARENAS; fillers++)
+        if (catmem_arena_create(NULL) == NULL) _exit(2);
+    if ((a = catmem_arena_create(NULL)) == NULL) _exit(2);
+    for (i = 0; i < 300; i++) catmem_free(a, catmem_alloc(a, 16));
+    return a;
+}
 
 static void *no_arena(void) { return (void *)1; }
 
@@ -100,8 +112,10 @@ static void (*sc_free)(void *);
 static void *sc_alloc(void *h, size_t size) { return (void)h, sc_malloc(size); }
 static int sc_free_(void *h, void *p) { return (void)h, sc_free(p), 0; }
 
-static const heap_ops catmem_ops = {"catmem", cm_create, cm_alloc, cm_free, cm_free_sized,
-                                    cm_reset, 1};
+static const heap_ops catmem_ops[] = {
+    {"catmem", cm_create, cm_alloc, cm_free, cm_free_sized, cm_reset, 1},
+    {"catmem small", cms_create, cm_alloc, cm_free, cm_free_sized, cm_reset, 1},
+};
 static const heap_ops peer_ops[] = {
     {"glibc", no_arena, gl_alloc, gl_free, NULL, NULL, 0},
     {"jemalloc", no_arena, je_alloc, je_free, je_free_sized, NULL, 0},
@@ -445,7 +459,7 @@ static void e_reuse_order(const heap_ops *o) {
     if (reversed == 16) verdict('W', "the old addresses in reverse order");
     snprintf(line, sizeof line, "%d of 16 old addresses reused, %d in the old place", reused,
              same);
-    verdict('S', line);
+    verdict(same > 0 || reversed > 0 ? 'P' : 'S', line);
 }
 
 /* ---- the table --------------------------------------------------------------------------------- */
@@ -474,8 +488,8 @@ static const attack attacks[] = {
 #define NATTACKS ((int)(sizeof attacks / sizeof attacks[0]))
 
 typedef struct outcome {
-    char cls[16];   /* stopped, NOT STOPPED, no effect, n/a, error */
-    char cell[200]; /* what the table shows */
+    char cls[16];   /* stopped, refused, NOT STOPPED, partly, no effect, n/a, crashed, error */
+    char cell[200]; /* what the child said or showed */
 } outcome;
 
 static char scudo_path[512];
@@ -501,21 +515,21 @@ static void child(const attack *at, const heap_ops *o, int rfd, int efd) {
 static void first_line(const char *err, char *out, size_t n) {
     size_t i = 0;
     while (*err == '\n') err++;
-    for (; err[i] != '\0' && err[i] != '\n' && i + 1 < n && i < 90; i++)
+    for (; err[i] != '\0' && err[i] != '\n' && i + 1 < n; i++)
         out[i] = err[i] == '|' ? '/' : err[i];
     out[i] = '\0';
 }
 
 static outcome run_attack(const attack *at, const heap_ops *o) {
     outcome r;
-    char err[8192], res[160], msg[100];
+    char err[8192], res[160], msg[160];
     int rp[2], ep[2], st = 0;
     ssize_t got, n = 0, m = 0;
     pid_t pid;
     memset(&r, 0, sizeof r);
     if (o == SCUDO && scudo_path[0] == '\0') {
         snprintf(r.cls, sizeof r.cls, "n/a");
-        snprintf(r.cell, sizeof r.cell, "n/a (scudo not found)");
+        snprintf(r.cell, sizeof r.cell, "scudo not found");
         return r;
     }
     fflush(NULL);
@@ -541,26 +555,23 @@ static outcome run_attack(const attack *at, const heap_ops *o) {
     if (m > 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0) {
         static const struct {
             char code;
-            const char *cls, *how;
-        } codes[] = {{'W', "NOT STOPPED", "**not stopped**: "},
-                     {'R', "stopped", "stopped: "},
-                     {'S', "stopped", "not predictable: "},
-                     {'N', "no effect", "no effect: "},
-                     {'A', "n/a", "n/a: "}};
+            const char *cls;
+        } codes[] = {{'W', "NOT STOPPED"}, {'R', "refused"}, {'S', "stopped"},
+                     {'P', "partly"},      {'N', "no effect"}, {'A', "n/a"}};
         size_t i;
         for (i = 0; i < sizeof codes / sizeof codes[0]; i++)
             if (codes[i].code == res[0]) {
                 snprintf(r.cls, sizeof r.cls, "%s", codes[i].cls);
-                snprintf(r.cell, sizeof r.cell, "%s%s", codes[i].how, res + 1);
+                snprintf(r.cell, sizeof r.cell, "%s", res + 1);
                 return r;
             }
     }
     if (WIFSIGNALED(st) && WTERMSIG(st) == SIGABRT && msg[0] != '\0') {
         snprintf(r.cls, sizeof r.cls, "stopped");
-        snprintf(r.cell, sizeof r.cell, "stopped: `%s`", msg);
+        snprintf(r.cell, sizeof r.cell, "`%s`", msg);
     } else if (WIFSIGNALED(st) && WTERMSIG(st) != SIGALRM) {
         snprintf(r.cls, sizeof r.cls, "crashed");
-        snprintf(r.cell, sizeof r.cell, "crashed: %s%s%s", strsignal(WTERMSIG(st)),
+        snprintf(r.cell, sizeof r.cell, "%s%s%s", strsignal(WTERMSIG(st)),
                  msg[0] ? ", " : "", msg);
     } else {
         snprintf(r.cls, sizeof r.cls, "error");
@@ -596,10 +607,25 @@ static void find_scudo(void) {
     if (scudo_path[0] != '\0') globfree(&g);
 }
 
+/* This build's catmem: its backend, and for the runtime backend the engine it runs. */
+static const char *catmem_label(void) {
+    static char label[64];
+    if (catmem_init() != 0) {
+        fprintf(stderr, "attacks: catmem_init failed\n");
+        exit(2);
+    }
+#if defined(CATMEM_BACKEND_RUNTIME)
+    snprintf(label, sizeof label, "runtime (%s)", catmem_backend_name());
+#else
+    snprintf(label, sizeof label, "%s", catmem_backend_name());
+#endif
+    return label;
+}
+
 int main(int argc, char **argv) {
-    const heap_ops *ops[1 + NPEERS];
-    char names[1 + NPEERS][64];
-    int i, k, nops = 1, peers = 0, tsv = 0;
+    const heap_ops *ops[2 + NPEERS];
+    char names[2 + NPEERS][96];
+    int i, k, nops = 2, peers = 0, tsv = 0;
     const char *backend;
     if (argc == 3 && strcmp(argv[1], "--scudo-run") == 0) return scudo_run(argv[2]);
     for (i = 1; i < argc; i++) {
@@ -612,12 +638,20 @@ int main(int argc, char **argv) {
             return 2;
         }
     }
-    backend = bench_catmem_backend();
-    ops[0] = &catmem_ops;
-    snprintf(names[0], sizeof names[0], "catmem %s", backend);
+    backend = catmem_label();
+    for (k = 0; k < 2; k++) {
+        ops[k] = &catmem_ops[k];
+        snprintf(names[k], sizeof names[k], "catmem %s%s", backend, k ? " small arena" : "");
+    }
     if (peers) {
         void *mi;
-        bench_peers_load(strcmp(backend, "jemalloc") == 0 ? "libjemalloc" : "libc");
+        int out = dup(1);
+        fflush(stdout);
+        if (tsv) dup2(2, 1); /* its paragraph is no row */
+        bench_peers_load(strcmp(catmem_backend_name(), "jemalloc") == 0 ? "libjemalloc" : "libc");
+        fflush(stdout);
+        dup2(out, 1);
+        close(out);
         mi = dlopen("libmimalloc.so.2", RTLD_NOW | RTLD_LOCAL | RTLD_NOLOAD);
         if (mi == NULL || (*(void **)&mi_free_size = dlsym(mi, "mi_free_size")) == NULL) {
             fprintf(stderr, "attacks: no mi_free_size\n");
@@ -643,7 +677,7 @@ int main(int argc, char **argv) {
             if (tsv)
                 printf("%s\t%s\t%s\t%s\n", attacks[i].id, names[k], r.cls, r.cell);
             else
-                printf(" %s |", r.cell);
+                printf(" %s: %s |", r.cls, r.cell);
             fflush(stdout);
         }
         if (!tsv) printf("\n");

@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# bench/attacks.sh - builds bench/attacks.c for every catmem build, runs issue 20's attacks on
+# catmem (each backend, an arena with memory of its own and a small one) and, in the system
+# build, on glibc, jemalloc, mimalloc and scudo, and writes bench/results/attacks.md: one table,
+# attack by allocator, from this run.
+#
+# Usage: bench/attacks.sh [OUTPUT]   (default bench/results/attacks.md; "-": standard output)
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+root="$(cd "${here}/.." && pwd)"
+out="${1:-${here}/results/attacks.md}"
+builds=(jemalloc runtime_bound runtime system) # system last: its run adds the peers' rows
+work="$(mktemp -d "${TMPDIR:-/tmp}/catmem-attacks.XXXXXX")"
+trap 'rm -rf "${work}"' EXIT
+
+cd "${root}"
+./tools/bazel build "${builds[@]/#///bench:attacks_}" >"${work}/build.log" 2>&1 ||
+  { cat "${work}/build.log" >&2; exit 1; }
+bin="$(./tools/bazel info bazel-bin 2>/dev/null)/bench"
+
+# The peers run once, in the build whose plain malloc is glibc's (as in bench/run.sh's tables).
+for b in "${builds[@]}"; do
+  peers=()
+  [[ "${b}" == system ]] && peers=(--peers)
+  "${bin}/attacks_${b}" --tsv "${peers[@]}" >>"${work}/rows.tsv"
+done
+
+# Allocator by attack, short cells; then what each child said or showed (addresses masked:
+# they change from run to run).
+sed -i 's/0x[0-9a-f]\{4,\}/0x…/g' "${work}/rows.tsv"
+table="$(awk -F'\t' '
+  function short(c) {
+    if (c == "NOT STOPPED" || c == "partly") return "**" c "**"
+    return c
+  }
+  !($2 in row) { row[$2] = ++nrow; name[nrow] = $2 }
+  !($1 in col) { col[$1] = ++ncol; id[ncol] = $1 }
+  { cls[$1, $2] = $3; said[$1, $2] = $4 }
+  END {
+    printf "| allocator |"; for (c = 1; c <= ncol; c++) printf " %s |", id[c]; print ""
+    printf "|---|"; for (c = 1; c <= ncol; c++) printf "---|"; print ""
+    for (r = 1; r <= nrow; r++) {
+      printf "| %s |", name[r]
+      for (c = 1; c <= ncol; c++) printf " %s |", short(cls[id[c], name[r]])
+      print ""
+    }
+    print ""
+    print "What each child said (its first line on stderr) or showed:"
+    print ""
+    print "| allocator | attack | outcome | what the child said or showed |"
+    print "|---|---|---|---|"
+    for (r = 1; r <= nrow; r++)
+      for (c = 1; c <= ncol; c++)
+        printf "| %s | %s | %s | %s |\n", name[r], id[c], cls[id[c], name[r]], said[id[c], name[r]]
+  }' "${work}/rows.tsv")"
+
+{
+  cat <<EOF
+# Attacks on allocator metadata: catmem against glibc, jemalloc, mimalloc and scudo (issue 20)
+
+\`bench/attacks.sh\` at $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- bench core \
+backends catmem.h || echo ' (with uncommitted changes)'), $(date -u '+%Y-%m-%d %H:%M UTC'), on
+$(uname -sm), $(ldd --version | head -1 | sed 's/^ldd //'), jemalloc $(dpkg-query -W \
+-f '${Version}' libjemalloc2 2>/dev/null || echo '?'), mimalloc $(dpkg-query -W -f '${Version}' \
+libmimalloc2.0 2>/dev/null || echo '?'), scudo from libclang-rt $(dpkg-query -W -f '${Version}' \
+libclang-rt-14-dev 2>/dev/null || echo '?') (LD_PRELOAD'ed into the child).
+
+Each attack (\`bench/attacks.c\`, written once against an allocate / free / sized free / reset
+interface) runs in a forked child; the cell is what the child observed: **not stopped**: the
+attack's goal was reached (an allocation returned a block the program still holds, or the
+forged address; a free wrote through a forged pointer; after a reset, the old addresses came
+back in the old or reversed order); stopped: the process aborted with the message quoted, or a
+call was refused (EINVAL), or the addresses after a reset were new; no effect: the attack ran to
+its end and its goal was not reached (the allocator keeps nothing there, or ignored it); n/a:
+the allocator has no such operation (glibc and scudo have no sized free; only catmem's free
+names an arena). Without arenas, a reset is the program freeing what it held and allocating
+again. catmem's runtime backend runs twice: bound to the jemalloc in the process, and without
+one (falling back to the system engine). "small arena": one past the first 64 live arenas.
+
+Attacks: A1 a 24-byte overflow of a 16-byte block x sets the link of the free block y after it
+to a global; A2, A3 only its lowest byte or two (made x's: no address needed); B1 double free in
+a row; B2 A-B-A; B3 p, q, p freed by another thread; B4 a stale free after a reset (or after
+the block was freed and allocated again); B5 a free into the wrong arena, then the owner's reset;
+B6 free(p + 16) of a 64-byte block; B7 a 16-byte block freed as 14,000 bytes; C1 one read of a
+freed block's link gives the secret it is mixed with by XOR, and a link into a held block is
+written with it; D1 (D2) 64 bytes after (before) a 20,000-byte block forged with pointers to a
+global, then free; E1 16 blocks, a reset, 16 blocks: are they the old addresses in the old order?
+
+${table}
+EOF
+} >"${work}/attacks.md"
+if [[ "${out}" == - ]]; then cat "${work}/attacks.md"; else cp "${work}/attacks.md" "${out}"; fi
