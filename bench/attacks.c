@@ -12,8 +12,9 @@
      - an arbitrary address: an allocation lands in `target`, a global;
      - a write primitive: `canary`, a global, changed.
 
-   Usage: attacks_<backend> [--peers] [--tsv]   (bench/attacks.sh runs every build and writes
-   bench/results/attacks.md; tests/attacks_test.sh asserts the README's claims with --tsv). */
+   Usage: attacks_<build> [--peers] [--tsv] | --sanitizer
+   (bench/attacks.sh runs every build and writes bench/results/attacks.md; tests/attacks_test.sh
+   holds the README's bad-input table to the --tsv rows). */
 #define _GNU_SOURCE
 #include "catmem.h"
 #include "bench_common.h"
@@ -607,6 +608,20 @@ static void find_scudo(void) {
     if (scudo_path[0] != '\0') globfree(&g);
 }
 
+/* A sanitizer changes what catmem is (under AddressSanitizer every block is a malloc of its own:
+   catmem.h, MEMORY CHECKERS) and reports the attacks itself: --sanitizer names it, so that
+   tests/attacks_test.sh asserts nothing there. */
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#  define SANITIZER "yes"
+#elif defined(__has_feature)
+#  if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#    define SANITIZER "yes"
+#  endif
+#endif
+#if !defined(SANITIZER)
+#  define SANITIZER "no"
+#endif
+
 /* This build's catmem: its backend, and for the runtime backend the engine it runs. */
 static const char *catmem_label(void) {
     static char label[64];
@@ -628,6 +643,7 @@ int main(int argc, char **argv) {
     int i, k, nops = 2, peers = 0, tsv = 0;
     const char *backend;
     if (argc == 3 && strcmp(argv[1], "--scudo-run") == 0) return scudo_run(argv[2]);
+    if (argc == 2 && strcmp(argv[1], "--sanitizer") == 0) return puts(SANITIZER) < 0;
     for (i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--peers") == 0)
             peers = 1;
