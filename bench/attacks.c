@@ -251,19 +251,21 @@ static void groom(const heap_ops *o, void *h, size_t size, unsigned char **x, un
    headers that an attacker aiming at the free list keeps intact, as they know their format),
    then `bytes` bytes of y's first word, where a free list keeps its link: the whole word aimed
    at target (8), or its lowest one or two bytes made x's, so that a link to a block near x leads
-   to x (1, 2: no address needed). */
+   to x (1, 2: no address needed; x + 8's, inside x, where x's are there already). */
 static void overflow_link(const heap_ops *o, int bytes) {
     void *h = o->create();
     unsigned char *x, *y, *w;
-    uintptr_t at;
+    uintptr_t at, mask = bytes == 1 ? 0xff : 0xffff;
     groom(o, h, 16, &x, &y, &w);
     o->free(h, w);
     o->free(h, y);
     for (at = (uintptr_t)x + 16; at < (uintptr_t)y; at++) poke(at, peek(at) & 0xff, 1);
     if (bytes == 8)
         poke((uintptr_t)y, (uintptr_t)(target + 64), 8);
-    else
+    else if (((peek((uintptr_t)y) ^ (uintptr_t)x) & mask) != 0)
         poke((uintptr_t)y, (uintptr_t)x, (size_t)bytes);
+    else /* the link's low bytes are x's already: a write there would change nothing */
+        poke((uintptr_t)y, (uintptr_t)x + 8, (size_t)bytes);
     hunt(o, h, 16, HUNT);
     ran(0);
 }
