@@ -5,8 +5,8 @@
    What the child observes decides the outcome, never an assumption: it ends with a result line
    on a pipe ("W" the attack's goal was reached, "R" a call was refused, "N" the attack ran to its
    end without reaching its goal, "A" the allocator has no such operation, "S" or "P" reuse after
-   a reset was not predictable, or in part), or it dies; the parent reads the line, the exit status and the
-   first line of stderr. Goals, checked by the child:
+   a reset was not predictable, or in part), or it dies; the parent reads the line, the exit
+   status and the first line of stderr. Goals, checked by the child:
      - two owners: an allocation overlaps a block the program still holds (every block the
        attack holds is entered into a table of 16-byte granules, and so is every allocation);
      - an arbitrary address: an allocation lands in `target`, a global;
@@ -38,10 +38,10 @@ typedef struct heap_ops {
     const char *name;
     void *(*create)(void); /* an arena; allocators without arenas return a dummy */
     void *(*alloc)(void *h, size_t size);
-    int (*free)(void *h, void *p);                  /* 0, or -1 when the call was refused */
+    int (*free)(void *h, void *p);                    /* 0, or -1 when the call was refused */
     int (*free_sized)(void *h, void *p, size_t size); /* NULL: no sized free */
-    void (*reset)(void *h);  /* NULL: no arenas; the attack frees what it holds instead */
-    int free_names_arena;    /* free takes the arena (a free into the wrong one means something) */
+    void (*reset)(void *h); /* NULL: no arenas; the attack frees what it holds instead */
+    int free_names_arena;   /* free takes the arena (a free into the wrong one means something) */
 } heap_ops;
 
 /* catmem: a refused call sets errno to EINVAL (catmem.h, ERRORS). */
@@ -97,9 +97,13 @@ static void *mi_create(void) {
     a->heap = bench_mi.heap_new();
     return a;
 }
-static void *mi_alloc(void *h, size_t size) { return bench_mi.heap_malloc(((mi_arena *)h)->heap, size); }
+static void *mi_alloc(void *h, size_t size) {
+    return bench_mi.heap_malloc(((mi_arena *)h)->heap, size);
+}
 static int mi_free(void *h, void *p) { return (void)h, bench_mi.free(p), 0; }
-static int mi_free_sized(void *h, void *p, size_t size) { return (void)h, mi_free_size(p, size), 0; }
+static int mi_free_sized(void *h, void *p, size_t size) {
+    return (void)h, mi_free_size(p, size), 0;
+}
 static void mi_reset(void *h) {
     bench_mi.heap_destroy(((mi_arena *)h)->heap);
     ((mi_arena *)h)->heap = bench_mi.heap_new();
@@ -124,7 +128,7 @@ static const heap_ops peer_ops[] = {
     {"scudo", no_arena, sc_alloc, sc_free_, NULL, NULL, 0},
 };
 #define NPEERS ((int)(sizeof peer_ops / sizeof peer_ops[0]))
-#define SCUDO (&peer_ops[NPEERS - 1])
+#define SCUDO  (&peer_ops[NPEERS - 1])
 
 /* ---- what the child observes ----------------------------------------------------------------- */
 
@@ -395,7 +399,7 @@ static void c_after_read(const heap_ops *o) {
     ran(0);
 }
 
-/* ---- D: a large block's neighbour --------------------------------------------------------------- */
+/* ---- D: a large block's neighbour ------------------------------------------------------------ */
 
 #define LARGE 20000
 
@@ -440,7 +444,7 @@ static void large_neighbour(const heap_ops *o, int underflow) {
 static void d_overflow(const heap_ops *o) { large_neighbour(o, 0); }
 static void d_underflow(const heap_ops *o) { large_neighbour(o, 1); }
 
-/* ---- E: reuse after a reset ------------------------------------------------------------------- */
+/* ---- E: reuse after a reset ------------------------------------------------------------------ */
 
 /* 16 blocks of 64 bytes, a reset (or all freed, in the order allocated), 16 again: the old
    addresses in the old order (or reversed, as a LIFO list gives them) let a stale pointer alias
@@ -460,12 +464,11 @@ static void e_reuse_order(const heap_ops *o) {
     }
     if (same == 16) verdict('W', "the old addresses in the old order");
     if (reversed == 16) verdict('W', "the old addresses in reverse order");
-    snprintf(line, sizeof line, "%d of 16 old addresses reused, %d in the old place", reused,
-             same);
+    snprintf(line, sizeof line, "%d of 16 old addresses reused, %d in the old place", reused, same);
     verdict(same > 0 || reversed > 0 ? 'P' : 'S', line);
 }
 
-/* ---- the table --------------------------------------------------------------------------------- */
+/* ---- the table ------------------------------------------------------------------------------- */
 
 typedef struct attack {
     const char *id, *what;
@@ -485,7 +488,8 @@ static const attack attacks[] = {
     {"B7", "B: sized free of a 16-byte block as 14,000 bytes", b_wrong_size},
     {"C1", "C: link forged after a use-after-free read (into a held block)", c_after_read},
     {"D1", "D: overflow of a large block into what follows it, then free", d_overflow},
-    {"D2", "D: underflow of a large block into what precedes it, then free of the other", d_underflow},
+    {"D2", "D: underflow of a large block into what precedes it, then free of the other",
+     d_underflow},
     {"E1", "E: reuse after a reset: the old addresses in the old order?", e_reuse_order},
 };
 #define NATTACKS ((int)(sizeof attacks / sizeof attacks[0]))
@@ -559,7 +563,7 @@ static outcome run_attack(const attack *at, const heap_ops *o) {
         static const struct {
             char code;
             const char *cls;
-        } codes[] = {{'W', "NOT STOPPED"}, {'R', "refused"}, {'S', "stopped"},
+        } codes[] = {{'W', "NOT STOPPED"}, {'R', "refused"},   {'S', "stopped"},
                      {'P', "partly"},      {'N', "no effect"}, {'A', "n/a"}};
         size_t i;
         for (i = 0; i < sizeof codes / sizeof codes[0]; i++)
@@ -574,8 +578,7 @@ static outcome run_attack(const attack *at, const heap_ops *o) {
         snprintf(r.cell, sizeof r.cell, "`%s`", msg);
     } else if (WIFSIGNALED(st) && WTERMSIG(st) != SIGALRM) {
         snprintf(r.cls, sizeof r.cls, "crashed");
-        snprintf(r.cell, sizeof r.cell, "%s%s%s", strsignal(WTERMSIG(st)),
-                 msg[0] ? ", " : "", msg);
+        snprintf(r.cell, sizeof r.cell, "%s%s%s", strsignal(WTERMSIG(st)), msg[0] ? ", " : "", msg);
     } else {
         snprintf(r.cls, sizeof r.cls, "error");
         snprintf(r.cell, sizeof r.cell, "harness error (%s %d) %s",

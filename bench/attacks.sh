@@ -4,12 +4,17 @@
 # build, on glibc, jemalloc, mimalloc and scudo, and writes bench/results/attacks.md: one table,
 # attack by allocator, from this run.
 #
-# Usage: bench/attacks.sh [OUTPUT]   (default bench/results/attacks.md; "-": standard output)
+# Usage: bench/attacks.sh [OUTPUT [RUNS]]
+#   OUTPUT  default bench/results/attacks.md; "-": standard output
+#   RUNS    how many times each build runs every attack (default 20): an outcome that depends on
+#           the addresses of the run (glibc's safe-linking decodes a partly overwritten link to an
+#           aligned address one time in 16) shows as counts
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "${here}/.." && pwd)"
 out="${1:-${here}/results/attacks.md}"
+runs="${2:-20}"
 builds=(jemalloc runtime_bound runtime system) # system last: its run adds the peers' rows
 work="$(mktemp -d "${TMPDIR:-/tmp}/catmem-attacks.XXXXXX")"
 trap 'rm -rf "${work}"' EXIT
@@ -20,63 +25,84 @@ cd "${root}"
 bin="$(./tools/bazel info bazel-bin 2>/dev/null)/bench"
 
 # The peers run once, in the build whose plain malloc is glibc's (as in bench/run.sh's tables).
-for b in "${builds[@]}"; do
-  peers=()
-  [[ "${b}" == system ]] && peers=(--peers)
-  "${bin}/attacks_${b}" --tsv "${peers[@]}" >>"${work}/rows.tsv"
+for ((run = 0; run < runs; run++)); do
+  for b in "${builds[@]}"; do
+    peers=()
+    [[ "${b}" == system ]] && peers=(--peers)
+    "${bin}/attacks_${b}" --tsv "${peers[@]}" >>"${work}/rows.tsv" 2>"${work}/said.txt"
+    [[ "${b}" != system ]] || cp "${work}/said.txt" "${work}/peers.txt"
+  done
 done
 
-# Allocator by attack, short cells; then what each child said or showed (addresses masked:
-# they change from run to run).
+# Allocator by attack, short cells (with counts where the runs differ); then what each child
+# said or showed, once per outcome (addresses masked: they change from run to run).
 sed -i 's/0x[0-9a-f]\{4,\}/0x…/g' "${work}/rows.tsv"
-table="$(awk -F'\t' '
+table="$(awk -F'\t' -v runs="${runs}" '
   function short(c) {
     if (c == "NOT STOPPED" || c == "partly") return "**" c "**"
     return c
   }
   !($2 in row) { row[$2] = ++nrow; name[nrow] = $2 }
   !($1 in col) { col[$1] = ++ncol; id[ncol] = $1 }
-  { cls[$1, $2] = $3; said[$1, $2] = $4 }
+  !(($1, $2, $3) in said) { said[$1, $2, $3] = $4; nk[$1, $2]++; kind[$1, $2, nk[$1, $2]] = $3 }
+  { count[$1, $2, $3]++ }
   END {
     printf "| allocator |"; for (c = 1; c <= ncol; c++) printf " %s |", id[c]; print ""
     printf "|---|"; for (c = 1; c <= ncol; c++) printf "---|"; print ""
     for (r = 1; r <= nrow; r++) {
       printf "| %s |", name[r]
-      for (c = 1; c <= ncol; c++) printf " %s |", short(cls[id[c], name[r]])
+      for (c = 1; c <= ncol; c++) {
+        a = id[c]; n = name[r]; cell = ""
+        for (k = 1; k <= nk[a, n]; k++) {
+          cl = kind[a, n, k]
+          cell = cell (k > 1 ? ", " : "") short(cl) (nk[a, n] > 1 ? " " count[a, n, cl] : "")
+        }
+        printf " %s |", cell
+      }
       print ""
     }
     print ""
-    print "What each child said (its first line on stderr) or showed:"
+    print "What each child said (its first line on stderr) or showed, for each outcome:"
     print ""
-    print "| allocator | attack | outcome | what the child said or showed |"
-    print "|---|---|---|---|"
+    print "| allocator | attack | outcome | runs | what the child said or showed |"
+    print "|---|---|---|---:|---|"
     for (r = 1; r <= nrow; r++)
       for (c = 1; c <= ncol; c++)
-        printf "| %s | %s | %s | %s |\n", name[r], id[c], cls[id[c], name[r]], said[id[c], name[r]]
+        for (k = 1; k <= nk[id[c], name[r]]; k++) {
+          cl = kind[id[c], name[r], k]
+          printf "| %s | %s | %s | %d of %d | %s |\n", name[r], id[c], cl,
+            count[id[c], name[r], cl], runs, said[id[c], name[r], cl]
+        }
   }' "${work}/rows.tsv")"
 
+commit="$(git rev-parse --short HEAD)"
+git diff --quiet HEAD -- bench core backends catmem.h || commit+=" (with uncommitted changes)"
+version() { dpkg-query -W -f '${Version}' "$1" 2>/dev/null || echo '?'; }
 {
   cat <<EOF
 # Attacks on allocator metadata: catmem against glibc, jemalloc, mimalloc and scudo (issue 20)
 
-\`bench/attacks.sh\` at $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- bench core \
-backends catmem.h || echo ' (with uncommitted changes)'), $(date -u '+%Y-%m-%d %H:%M UTC'), on
-$(uname -sm), $(ldd --version | head -1 | sed 's/^ldd //'), jemalloc $(dpkg-query -W \
--f '${Version}' libjemalloc2 2>/dev/null || echo '?'), mimalloc $(dpkg-query -W -f '${Version}' \
-libmimalloc2.0 2>/dev/null || echo '?'), scudo from libclang-rt $(dpkg-query -W -f '${Version}' \
-libclang-rt-14-dev 2>/dev/null || echo '?') (LD_PRELOAD'ed into the child).
+\`bench/attacks.sh\` (${runs} runs of each build) at ${commit}, $(date -u '+%Y-%m-%d %H:%M UTC'),
+on $(uname -sm), $(ldd --version | head -1 | sed 's/^ldd //'), jemalloc $(version libjemalloc2),
+mimalloc $(version libmimalloc2.0), scudo from libclang-rt-14-dev $(version libclang-rt-14-dev)
+(LD_PRELOAD'ed into the child).
+$(cat "${work}/peers.txt")
 
 Each attack (\`bench/attacks.c\`, written once against an allocate / free / sized free / reset
-interface) runs in a forked child; the cell is what the child observed: **not stopped**: the
+interface) runs in a forked child; the cell is what the child observed. **NOT STOPPED**: the
 attack's goal was reached (an allocation returned a block the program still holds, or the
 forged address; a free wrote through a forged pointer; after a reset, the old addresses came
-back in the old or reversed order); stopped: the process aborted with the message quoted, or a
-call was refused (EINVAL), or the addresses after a reset were new; no effect: the attack ran to
-its end and its goal was not reached (the allocator keeps nothing there, or ignored it); n/a:
-the allocator has no such operation (glibc and scudo have no sized free; only catmem's free
-names an arena). Without arenas, a reset is the program freeing what it held and allocating
-again. catmem's runtime backend runs twice: bound to the jemalloc in the process, and without
-one (falling back to the system engine). "small arena": one past the first 64 live arenas.
+back in the old or reversed order). **partly**: after a reset some old addresses came back at
+their old place. stopped: the process aborted with the message quoted below, or the addresses
+after a reset were all new. refused: a call returned EINVAL and the goal was not reached.
+crashed: killed by a signal other than an abort, without a message. no effect: the attack ran
+to its end and its goal was not reached (the allocator keeps nothing where it wrote, or ignored
+it). n/a: the allocator has no such operation (glibc 2.36 and scudo have no sized free; only
+catmem's free names an arena). Without arenas, a reset is the program freeing what it held, in
+the order allocated. catmem's runtime backend runs twice: bound to the jemalloc in the process,
+and without one (falling back to the system engine); "small arena": one past the first 64 live
+arenas (README, "many arenas"). \`tests/attacks_test.sh\` asserts, on every catmem build, each
+outcome the README's bad-input table promises; what catmem does not stop yet is only here.
 
 Attacks: A1 a 24-byte overflow of a 16-byte block x sets the link of the free block y after it
 to a global; A2, A3 only its lowest byte or two (made x's: no address needed); B1 double free in
