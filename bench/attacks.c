@@ -164,8 +164,8 @@ static void hold(const void *p, size_t size) {
     for (g = (uintptr_t)p >> 4; g <= ((uintptr_t)p + size - 1) >> 4; g++) *gran_slot(g) = g;
 }
 
-static _Alignas(64) unsigned char target[512]; /* where forged links point */
-static uintptr_t canary[32];                   /* where forged list pointers point */
+static unsigned char target[512] __attribute__((aligned(64))); /* where forged links point */
+static uintptr_t canary[32]; /* where forged list pointers point */
 #define CANARY ((uintptr_t)0x5a5a5a5a5a5a5a5aull)
 
 static int canary_intact(void) {
@@ -220,9 +220,9 @@ static void ran(int refused) {
 /* ---- A: a linear overflow into a free block's link ------------------------------------------- */
 
 /* 64 blocks of size; x and y: the closest pair with y after x, as an attacker grooms them; w: the
-   held block nearest to x, freed before y so that y's link leads to it (a list of one entry is
-   never followed on glibc, whose thread cache counts its entries). Every block but y and w is
-   held. */
+   other block nearest to x, to be freed before y so that y's link leads to it (a list of one
+   entry is never followed on glibc, whose thread cache counts its entries). Every block but y and
+   w is held. */
 static void groom(const heap_ops *o, void *h, size_t size, unsigned char **x, unsigned char **y,
                   unsigned char **w) {
     unsigned char *b[64];
