@@ -323,7 +323,8 @@ static void b_remote(const heap_ops *o) {
 }
 
 /* A reset (or, without arenas, the program freeing what it held), a new block q, then a stale
-   free of p, from before the reset: if q was p, it now has two owners. */
+   free of p, from before the reset: if q was p, it now has two owners. After the first reset, or
+   the fourth (p from the round before it), as an engine may reuse memory only from then on. */
 static void reset_or_free(const heap_ops *o, void *h, void **held_blocks, int n) {
     int i;
     if (o->reset != NULL)
@@ -331,15 +332,20 @@ static void reset_or_free(const heap_ops *o, void *h, void **held_blocks, int n)
     else
         for (i = 0; i < n; i++) o->free(h, held_blocks[i]);
 }
-static void b_after_reset(const heap_ops *o) {
-    void *h = o->create(), *p = o->alloc(h, 48);
-    int refused;
-    reset_or_free(o, h, &p, 1);
+static void stale_free(const heap_ops *o, int cycles) {
+    void *h = o->create(), *p = NULL;
+    int c, refused;
+    for (c = 0; c < cycles; c++) {
+        p = o->alloc(h, 48);
+        reset_or_free(o, h, &p, 1);
+    }
     (void)take(o, h, 48);
     refused = o->free(h, p);
     hunt(o, h, 48, HUNT);
     ran(refused);
 }
+static void b_after_reset(const heap_ops *o) { stale_free(o, 1); }
+static void b_after_fourth_reset(const heap_ops *o) { stale_free(o, 4); }
 
 /* p from arena a1 freed into a2, then a1 reset: a1 and a2 may each hand p out. */
 static void b_wrong_arena(const heap_ops *o) {
@@ -446,18 +452,23 @@ static void d_underflow(const heap_ops *o) { large_neighbour(o, 1); }
 
 /* ---- E: reuse after a reset ------------------------------------------------------------------ */
 
-/* 16 blocks of 64 bytes, a reset (or all freed, in the order allocated), 16 again: the old
-   addresses in the old order (or reversed, as a LIFO list gives them) let a stale pointer alias
-   a known new object. */
-static void e_reuse_order(const heap_ops *o) {
+/* 16 blocks of 64 bytes, a reset (or all freed, in the order allocated), 16 again, `cycles`
+   times; the last two rounds compared: the old addresses in the old order (or reversed, as a
+   LIFO list gives them) let a stale pointer alias a known new object. Several cycles, as an
+   engine may give new memory after the first reset and reuse it from then on. */
+static void reuse_order(const heap_ops *o, int cycles) {
     void *h = o->create(), *old[16], *now[16];
-    int i, same = 0, reversed = 0, reused = 0, k;
+    int c, i, same = 0, reversed = 0, reused = 0, k;
     char line[96];
     for (i = 0; i < 16; i++)
-        if ((old[i] = o->alloc(h, 64)) == NULL) _exit(2);
-    reset_or_free(o, h, old, 16);
-    for (i = 0; i < 16; i++) {
         if ((now[i] = o->alloc(h, 64)) == NULL) _exit(2);
+    for (c = 0; c < cycles; c++) {
+        memcpy(old, now, sizeof old);
+        reset_or_free(o, h, old, 16);
+        for (i = 0; i < 16; i++)
+            if ((now[i] = o->alloc(h, 64)) == NULL) _exit(2);
+    }
+    for (i = 0; i < 16; i++) {
         same += now[i] == old[i];
         reversed += now[i] == old[15 - i];
         for (k = 0; k < 16; k++) reused += now[i] == old[k];
@@ -467,6 +478,8 @@ static void e_reuse_order(const heap_ops *o) {
     snprintf(line, sizeof line, "%d of 16 old addresses reused, %d in the old place", reused, same);
     verdict(same > 0 || reversed > 0 ? 'P' : 'S', line);
 }
+static void e_first_reset(const heap_ops *o) { reuse_order(o, 1); }
+static void e_fourth_reset(const heap_ops *o) { reuse_order(o, 4); }
 
 /* ---- the table ------------------------------------------------------------------------------- */
 
@@ -483,14 +496,16 @@ static const attack attacks[] = {
     {"B2", "B: double free, A-B-A", b_aba},
     {"B3", "B: double free by another thread (p, q, p)", b_remote},
     {"B4", "B: stale free after a reset", b_after_reset},
-    {"B5", "B: free into the wrong arena, then the owner's reset", b_wrong_arena},
-    {"B6", "B: interior free (p + 16 of a 64-byte block)", b_interior},
-    {"B7", "B: sized free of a 16-byte block as 14,000 bytes", b_wrong_size},
+    {"B5", "B: stale free after the fourth reset (p from before it)", b_after_fourth_reset},
+    {"B6", "B: free into the wrong arena, then the owner's reset", b_wrong_arena},
+    {"B7", "B: interior free (p + 16 of a 64-byte block)", b_interior},
+    {"B8", "B: sized free of a 16-byte block as 14,000 bytes", b_wrong_size},
     {"C1", "C: link forged after a use-after-free read (into a held block)", c_after_read},
     {"D1", "D: overflow of a large block into what follows it, then free", d_overflow},
     {"D2", "D: underflow of a large block into what precedes it, then free of the other",
      d_underflow},
-    {"E1", "E: reuse after a reset: the old addresses in the old order?", e_reuse_order},
+    {"E1", "E: reuse after a reset: the old addresses in the old order?", e_first_reset},
+    {"E2", "E: the same after the fourth reset", e_fourth_reset},
 };
 #define NATTACKS ((int)(sizeof attacks / sizeof attacks[0]))
 

@@ -54,9 +54,9 @@ claim() {
 jemalloc='catmem jemalloc|catmem runtime \(jemalloc\)'
 system='catmem system|catmem runtime \(system\)'
 # A1-A3: a free block's link overwritten, whole or in part; B1 double free in a row, B2 A-B-A,
-# B3 by another thread, B6 inside a block; C1 a link forged with the key learnt by a read after
+# B3 by another thread, B7 inside a block; C1 a link forged with the key learnt by a read after
 # free; D1, D2 a large block's neighbour overflowed, underflowed (bench/attacks.c).
-claim 'double free (system backend)' "${system}" 'B1 B2 B3 B6'
+claim 'double free (system backend)' "${system}" 'B1 B2 B3 B7'
 claim "double free in a row (jemalloc's front caches, small arenas)" "${jemalloc}" 'B1'
 claim 'a linear overflow into the next block; a forged free-list link (system backend)' \
   "${system}" 'A1 A2 A3 C1' 'D1 D2'
