@@ -85,8 +85,10 @@ version() { dpkg-query -W -f '${Version}' "$1" 2>/dev/null || echo '?'; }
 \`bench/attacks.sh\` (${runs} runs of each build) at ${commit}, $(date -u '+%Y-%m-%d %H:%M UTC'),
 on $(uname -sm), $(ldd --version | head -1 | sed 's/^ldd //'), jemalloc $(version libjemalloc2),
 mimalloc $(version libmimalloc2.0), scudo from libclang-rt-14-dev $(version libclang-rt-14-dev)
-(LD_PRELOAD'ed into the child).
-$(cat "${work}/peers.txt")
+(preloaded into a re-executed child, whose plain malloc is checked to be scudo's with dladdr);
+a Bazel build as \`./tools/bazel test //...\` makes it (the programs at -O2).
+
+In the system build: $(cat "${work}/peers.txt")
 
 Each attack (\`bench/attacks.c\`, written once against an allocate / free / sized free / reset
 interface) runs in a forked child; the cell is what the child observed. **NOT STOPPED**: the
