@@ -57,7 +57,11 @@ system='catmem system|catmem runtime \(system\)'
 # B3 by another thread, B7 inside a block; C1 a link forged with the key learnt by a read after
 # free; D1, D2 a large block's neighbour overflowed, underflowed (bench/attacks.c).
 claim 'double free (system backend)' "${system}" 'B1 B2 B3 B7'
-claim "double free in a row (jemalloc's front caches, small arenas)" "${jemalloc}" 'B1'
+# A block on the freeing thread's front cache (jemalloc) or on a small arena's free list (any
+# engine): not one in another thread's cache (B3) or freed after a reset (B4, B5).
+claim "double free while catmem's list holds the block (jemalloc: the freeing thread's front \
+cache; a small arena's free list), in a row or with other frees between" \
+  "${jemalloc}|catmem system small arena|catmem runtime \(system\) small arena" 'B1 B2'
 claim 'a linear overflow into the next block; a forged free-list link (system backend)' \
   "${system}" 'A1 A2 A3 C1' 'D1 D2'
 claim 'a forged or partly overwritten link in a jemalloc front cache' "${jemalloc}" 'A1 A2 A3 C1'
