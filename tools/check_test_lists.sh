@@ -23,6 +23,7 @@ bazel_only=(
   static_tls_test # jemalloc's late-loading behaviour, no catmem code: nothing our builds change
   fuzz_test       # builds itself with clang's libFuzzer, whatever the build; .ci/run runs it too
   ci_count_test   # checks .ci/run's reading of Bazel's test summary: CI tooling, not catmem
+  attacks_test    # runs bench/'s attack programs, which only Bazel builds (//bench:attacks_*)
 )
 
 export LC_ALL=C # one sort order for sort and comm
