@@ -658,9 +658,12 @@ static inline void catmem_free_sized(catmem_arena *a, void *p, size_t size);
 /* The bytes p may use (at least what was asked for; the size class); 0 for NULL. p must be a
    live block from catmem. */
 CATMEMI_API size_t catmem_usable_size(const void *p);
-/* Frees p into whichever arena owns it (found from the pointer); NULL does nothing. Bypasses
-   every thread cache on jemalloc. */
+/* Frees p into whichever arena owns it (found from the pointer, without a lock), through that
+   arena's front cache as catmem_free(owner, p) would; NULL does nothing. */
 CATMEMI_API void catmem_free_any(void *p);
+/* catmem_realloc in the arena that owns p (found from the pointer): the block keeps its arena.
+   p NULL, or not catmem's: NULL and EINVAL (there is no arena to allocate in; ERRORS). */
+CATMEMI_API void *catmem_realloc_any(void *p, size_t size) CATMEMI_SIZE(2) CATMEMI_NODISCARD;
 
 /* >>regions: single-threaded bump allocation, released in bulk ================================= */
 

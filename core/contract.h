@@ -162,6 +162,9 @@ typedef struct catmemi_ops {
     void *(*realloc)(catmemi_slot *s, void *p, size_t size);
     size_t (*usable_size)(const void *p); /* p != NULL, a live block; 0 if not catmem's */
     void (*free_any)(void *p);            /* p != NULL; the owner comes from p */
+    /* p != NULL, a live block: the slot whose arena holds it (live or not), NULL when no
+       catmem arena does. No lock. */
+    catmemi_slot *(*owner_of)(const void *p);
     /* Every thread's cache for s (all slots when NULL) is dropped: after shutdown and before
        release no thread may serve from one. For s, a reset of s always follows, which frees
        what the caches held (should it fail, the next reset does). mu */
@@ -216,6 +219,7 @@ typedef struct catmemi_ops {
     o->realloc = catmemi_##be##_realloc;                                                           \
     o->usable_size = catmemi_##be##_usable_size;                                                   \
     o->free_any = catmemi_##be##_free_any;                                                         \
+    o->owner_of = catmemi_##be##_owner_of;                                                         \
     o->drop_caches = catmemi_##be##_drop_caches;                                                   \
     o->reset = catmemi_##be##_reset;                                                               \
     o->set_limit = catmemi_##be##_set_limit;                                                       \
