@@ -100,7 +100,7 @@ static int catmemi_je_arena_create(catmemi_slot *s) {
         if ((err = catmemi_je_new_arena(&index)) != 0) return err;
         catmemi_je_nown += (unsigned)user;
         s->je.index = index;
-        __atomic_store_n(&catmemi_je_slot_of[index], s->id + 1, __ATOMIC_RELEASE);
+        __atomic_store_n(&catmemi_je_slot_of[index], s, __ATOMIC_RELEASE);
         return 0;
     }
     /* The shared arena of small arenas' chunks comes with the first one (its failure fails
@@ -174,11 +174,10 @@ static void *catmemi_je_direct_alloc(catmemi_slot *s, size_t size, int flags) {
 
 /* The arena p belongs to, when it has a jemalloc arena of its own: for frees that name no
    arena. */
-static catmemi_slot *catmemi_je_owner(unsigned index) {
-    unsigned i;
-    if (index >= CATMEMI_JE_ARENA_LIMIT) return NULL;
-    i = __atomic_load_n(&catmemi_je_slot_of[index], __ATOMIC_ACQUIRE);
-    return i != 0 ? catmemi_slot_at(i - 1) : NULL;
+CATMEMI_INLINE catmemi_slot *catmemi_je_owner(unsigned index) {
+    return index < CATMEMI_JE_ARENA_LIMIT
+               ? __atomic_load_n(&catmemi_je_slot_of[index], __ATOMIC_ACQUIRE)
+               : NULL;
 }
 
 /* Small requests through the cache, aligned ones too: rounded up to a multiple of their
@@ -307,9 +306,10 @@ static size_t catmemi_je_usable_size(const void *p) {
 
 /* The slot whose arena holds p (the page map, then a small block's header), or NULL: none of
    catmem's, or a small arena's block whose header names no arena. */
-static catmemi_slot *catmemi_je_owner_of(const void *p) {
+CATMEMI_INLINE catmemi_slot *catmemi_je_owner_of(const void *p) {
     unsigned index = catmemi_je_lookup(p);
-    return catmemi_je_in_small(index) ? catmemi_sm_owner(p) : catmemi_je_owner(index);
+    catmemi_slot *s = catmemi_je_owner(index);
+    return s != NULL || !catmemi_je_in_small(index) ? s : catmemi_sm_owner(p);
 }
 
 /* Through the owner's front cache, as catmem_free(owner, p) would. None: straight back to

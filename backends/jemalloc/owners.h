@@ -177,17 +177,19 @@ static void catmemi_je_map_init(void) {
     __atomic_store_n(&catmemi_je_map_on, 1, __ATOMIC_RELEASE);
 }
 
-/* The jemalloc arena of p, or CATMEMI_JE_ARENA_LIMIT for none of catmem's: from the map, or from
-   arenas.lookup when the map is off (then CATMEMI_JE_ARENA_LIMIT when jemalloc cannot say). */
-static unsigned catmemi_je_lookup(const void *p) {
+/* The jemalloc arena of p from arenas.lookup, or CATMEMI_JE_ARENA_LIMIT when it cannot say. */
+static __attribute__((noinline, cold)) unsigned catmemi_je_asked(const void *p) {
     unsigned index;
     size_t sz = sizeof index;
-    if (CATMEMI_LIKELY(__atomic_load_n(&catmemi_je_map_on, __ATOMIC_ACQUIRE))) {
-        index = catmemi_je_map_get((uintptr_t)p);
-        return index != 0 ? index - 1 : CATMEMI_JE_ARENA_LIMIT;
-    }
     if (CATMEMI_JE(mallctl)("arenas.lookup", &index, &sz, (void *)&p, sizeof p) != 0 ||
         index >= CATMEMI_JE_ARENA_LIMIT)
         return CATMEMI_JE_ARENA_LIMIT;
     return index;
+}
+/* The jemalloc arena of p, or an index at or above CATMEMI_JE_ARENA_LIMIT for none of catmem's:
+   from the map, or from arenas.lookup when the map is off. */
+CATMEMI_INLINE unsigned catmemi_je_lookup(const void *p) {
+    if (CATMEMI_LIKELY(__atomic_load_n(&catmemi_je_map_on, __ATOMIC_ACQUIRE)))
+        return catmemi_je_map_get((uintptr_t)p) - 1; /* 0 - 1: CATMEMI_JE_ARENA_LIMIT or above */
+    return catmemi_je_asked(p);
 }
