@@ -103,8 +103,8 @@
                             lists (blocks in front caches count), mapped its chunks.
    CATMEM_DEBUG             1: check on every free that the pointer belongs to the arena given,
                             check catmem's internal invariants, and abort with a message on
-                            misuse that cannot be reported otherwise. Slow (jemalloc: one
-                            arenas.lookup per free).
+                            misuse that cannot be reported otherwise. Slow (every free looks
+                            its block's owner up).
    CATMEM_API               the storage class of catmem's functions (extern, or static).
    CATMEM_REGION_ALIGN, CATMEM_REGION_CHUNK_MIN, CATMEM_REGION_CHUNK_MAX
                             regions: the alignment of every allocation, the first and the
@@ -294,7 +294,10 @@
    catmem_free(a, NULL) does nothing. catmem_free(NULL, p) still frees p correctly (the owner comes
    from the pointer) and sets errno to EINVAL so the mistake can be found. catmem_free_any(p)
    frees p into whichever arena owns it, on every backend; catmem_usable_size(p) is the size
-   class of p (0 for NULL).
+   class of p (0 for NULL). catmem_realloc_any(p, n) is catmem_realloc in the arena that owns p
+   (its errors too); with p NULL, or a p no catmem arena owns (malloc's), it has no arena to
+   allocate in: NULL and EINVAL, p untouched. catmem_free_any of such a p: on jemalloc, jemalloc
+   frees it (it gave it out); the system backend frees nothing and sets EINVAL.
    The system backend stops the process (abort, with a message naming the arena) on corrupted
    allocator metadata and on the double frees it recognises; see THE SYSTEM BACKEND.
 
@@ -575,7 +578,9 @@ CATMEMI_API const char *catmem_arena_name(const catmem_arena *a);
    (its handle does not: LIFECYCLE). -1 for a bad handle, a released one's included. */
 CATMEMI_API int catmem_arena_id(const catmem_arena *a);
 /* 1 when p, a live block from any catmem arena, belongs to a; 0 otherwise (and for NULL). p must
-   come from catmem: jemalloc's lookup crashes on pointers it never handed out. */
+   come from catmem: on jemalloc the owner comes from catmem's page map of its arenas, but where
+   that map is off (catmem_backend_info says so at init) jemalloc's arenas.lookup answers, and it crashes
+   on pointers it never handed out. */
 CATMEMI_API int catmem_arena_owns(const catmem_arena *a, const void *p);
 
 CATMEMI_API int catmem_arena_reset(catmem_arena *a); /* frees every block of a at once */

@@ -157,13 +157,16 @@ static bool catmemi_je_h_merge(catmemi_je_hooks *h, void *a, size_t na, void *b,
 }
 
 /* Once, before catmem's first arena: the default hooks to wrap, and the map on. A hook jemalloc
-   leaves NULL (an operation it cannot do) stays NULL. */
+   leaves NULL (an operation it cannot do) stays NULL. Without hooks to wrap, catmem says so
+   where users look. */
 static void catmemi_je_map_init(void) {
     catmemi_je_hooks *d = NULL, *m = &catmemi_je_my_hooks;
     size_t sz = sizeof d;
     if (CATMEMI_JE(mallctl)("arena.0.extent_hooks", &d, &sz, NULL, 0) != 0 || d == NULL ||
-        d->alloc == NULL || d->dalloc == NULL || d->destroy == NULL)
+        d->alloc == NULL || d->dalloc == NULL || d->destroy == NULL) {
+        catmemi_say("; owners of pointers from arenas.lookup (no extent hooks to wrap)");
         return;
+    }
     catmemi_je_def = d;
     m->alloc = catmemi_je_h_alloc;
     m->dalloc = catmemi_je_h_dalloc;
