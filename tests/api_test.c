@@ -605,12 +605,13 @@ static void test_free_any_goes_through_the_owners_cache(void **state) {
 }
 #endif
 
-/* No arena to name: a NULL pointer, or one no catmem arena owns (malloc's). The block is left
-   as it was. catmem_free_any of malloc's block: jemalloc frees it (it is jemalloc's); the
-   system backend cannot, and says EINVAL. Either way no arena's statistics move. */
+/* No arena to name: a NULL pointer, or one no catmem arena owns (malloc's; on jemalloc, taken
+   from jemalloc itself, since a sanitizer's malloc is not jemalloc's). The block is left as it
+   was. catmem_free_any of it: jemalloc frees it (it gave it out); the system backend cannot,
+   and says EINVAL. Either way no arena's statistics move. */
 static void test_owner_calls_on_pointers_no_arena_owns(void **state) {
     catmem_stats before, after;
-    char *m = (char *)malloc(100);
+    char *m = (char *)(EXPECT_JEMALLOC ? test_je_mallocx(100) : malloc(100));
     (void)state;
     assert_non_null(m);
     strcpy(m, "malloc's");
