@@ -309,7 +309,8 @@ static size_t catmemi_je_usable_size(const void *p) {
 CATMEMI_INLINE catmemi_slot *catmemi_je_owner_of(const void *p) {
     unsigned index = catmemi_je_lookup(p);
     catmemi_slot *s = catmemi_je_owner(index);
-    return s != NULL || !catmemi_je_in_small(index) ? s : catmemi_sm_owner(p);
+    if (CATMEMI_LIKELY(s != NULL) || !catmemi_je_in_small(index)) return s;
+    return catmemi_sm_owner(p);
 }
 
 /* Through the owner's front cache, as catmem_free(owner, p) would. None: straight back to

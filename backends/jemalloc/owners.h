@@ -59,15 +59,15 @@ static catmemi_je_hooks *catmemi_je_def;     /* jemalloc's default hooks, set on
 static catmemi_je_hooks catmemi_je_my_hooks; /* what catmem's arenas get, set once */
 
 /* p's entry: the arena index + 1, 0 for none. */
-static inline unsigned catmemi_je_map_get(uintptr_t u) {
+CATMEMI_INLINE unsigned catmemi_je_map_get(uintptr_t u) {
     catmemi_je_leaf *leaf;
-    if (u >> CATMEMI_JE_MAP_TOP) return 0;
+    if (CATMEMI_UNLIKELY(u >> CATMEMI_JE_MAP_TOP)) return 0;
     leaf = __atomic_load_n(&catmemi_je_map[u >> (CATMEMI_JE_MAP_PAGE + CATMEMI_JE_MAP_LEAF)],
                            __ATOMIC_ACQUIRE);
-    return leaf == NULL ? 0
-                        : __atomic_load_n(&(*leaf)[(u >> CATMEMI_JE_MAP_PAGE) &
-                                                   (((size_t)1 << CATMEMI_JE_MAP_LEAF) - 1)],
-                                          __ATOMIC_RELAXED);
+    if (CATMEMI_UNLIKELY(leaf == NULL)) return 0;
+    return __atomic_load_n(
+        &(*leaf)[(u >> CATMEMI_JE_MAP_PAGE) & (((size_t)1 << CATMEMI_JE_MAP_LEAF) - 1)],
+        __ATOMIC_RELAXED);
 }
 
 /* The leaf of u, made when make; NULL: none (or no memory for it). Not malloc: this runs inside
