@@ -14,12 +14,14 @@
    jemalloc's) on pages reading 0. Why it holds: jemalloc moves memory between arenas only
    through the OS. An extent stays in the arena whose hook mapped it (split, merge, commit,
    decommit and purge keep it there: those hooks only pass through) until a dalloc or destroy
-   hook returns it to the OS. With opt.retain (Linux's default) the default dalloc keeps every
-   range (it returns true, and jemalloc retains it in the same arena); catmem never destroys an
-   arena. A dalloc clears the entries BEFORE the range is unmapped, while no block lies in it,
-   and writes them back when jemalloc kept the range: once unmapped, the range may be mapped
-   again by any thread at once, and its new owner's entries must not be cleared after they were
-   written. Leaves are 4 KiB-granular whatever jemalloc's page (a multiple of 4 KiB).
+   hook returns it to the OS. With opt.retain (Linux's default) jemalloc's own dalloc unmaps
+   nothing (it says no, and jemalloc retains the range in the same arena), so catmem's arenas
+   get no dalloc hook at all: jemalloc then retains at once, as it does with its default hooks,
+   and a reset (which hands every extent to dalloc) costs no map writes. catmem never destroys
+   an arena. Without opt.retain a dalloc clears the entries BEFORE the range is unmapped, while
+   no block lies in it, and writes them back when jemalloc kept the range: once unmapped, the
+   range may be mapped again by any thread at once, and its new owner's entries must not be
+   cleared after they were written. Leaves are 4 KiB-granular whatever jemalloc's page (a multiple of 4 KiB).
    An entry that cannot be written (an address above 47 bits, no memory for a leaf) turns the map
    off for the process, before the hook returns the memory: owners then come from arenas.lookup,
    as they do when jemalloc gives no default hooks to wrap. */
@@ -161,7 +163,8 @@ static bool catmemi_je_h_merge(catmemi_je_hooks *h, void *a, size_t na, void *b,
    where users look. */
 static void catmemi_je_map_init(void) {
     catmemi_je_hooks *d = NULL, *m = &catmemi_je_my_hooks;
-    size_t sz = sizeof d;
+    size_t sz = sizeof d, rsz = sizeof(bool);
+    bool retain = false;
     if (CATMEMI_JE(mallctl)("arena.0.extent_hooks", &d, &sz, NULL, 0) != 0 || d == NULL ||
         d->alloc == NULL || d->dalloc == NULL || d->destroy == NULL) {
         catmemi_say("; owners of pointers from arenas.lookup (no extent hooks to wrap)");
@@ -169,7 +172,8 @@ static void catmemi_je_map_init(void) {
     }
     catmemi_je_def = d;
     m->alloc = catmemi_je_h_alloc;
-    m->dalloc = catmemi_je_h_dalloc;
+    if (CATMEMI_JE(mallctl)("opt.retain", &retain, &rsz, NULL, 0) != 0) retain = false;
+    m->dalloc = retain ? NULL : catmemi_je_h_dalloc; /* NULL: never unmapped (the top) */
     m->destroy = catmemi_je_h_destroy;
     m->commit = d->commit != NULL ? catmemi_je_h_commit : NULL;
     m->decommit = d->decommit != NULL ? catmemi_je_h_decommit : NULL;
