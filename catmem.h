@@ -579,8 +579,8 @@ CATMEMI_API const char *catmem_arena_name(const catmem_arena *a);
 CATMEMI_API int catmem_arena_id(const catmem_arena *a);
 /* 1 when p, a live block from any catmem arena, belongs to a; 0 otherwise (and for NULL). p must
    come from catmem: on jemalloc the owner comes from catmem's page map of its arenas, but where
-   that map is off (catmem_backend_info says so at init) jemalloc's arenas.lookup answers, and it crashes
-   on pointers it never handed out. */
+   that map is off (catmem_backend_info says so at init) jemalloc's arenas.lookup answers, and
+   it crashes on pointers it never handed out. */
 CATMEMI_API int catmem_arena_owns(const catmem_arena *a, const void *p);
 
 CATMEMI_API int catmem_arena_reset(catmem_arena *a); /* frees every block of a at once */

@@ -498,7 +498,7 @@ static void test_blocks_freed_into_one_arena_never_come_back_from_another(void *
     assert_int_equal(catmem_arena_release(a), 0);
 }
 
-/* ---- frees that name no arena ------------------------------------------------------------------ */
+/* ---- frees that name no arena ---------------------------------------------------------------- */
 
 /* Each worker allocates ANY_BLOCKS blocks in each of ANY_ARENAS arenas (past CATMEM_OWN_ARENAS
    with the built-in ones and the other tests' arenas: some are small), then frees with

@@ -21,7 +21,8 @@
    an arena. Without opt.retain a dalloc clears the entries BEFORE the range is unmapped, while
    no block lies in it, and writes them back when jemalloc kept the range: once unmapped, the
    range may be mapped again by any thread at once, and its new owner's entries must not be
-   cleared after they were written. Leaves are 4 KiB-granular whatever jemalloc's page (a multiple of 4 KiB).
+   cleared after they were written. Entries are per 4 KiB whatever jemalloc's page (a multiple
+   of it).
    An entry that cannot be written (an address above 47 bits, no memory for a leaf) turns the map
    off for the process, before the hook returns the memory: owners then come from arenas.lookup,
    as they do when jemalloc gives no default hooks to wrap. */
