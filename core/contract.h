@@ -164,7 +164,7 @@ typedef struct catmemi_ops {
     size_t (*usable_size)(const void *p); /* p != NULL, a live block; 0 if not catmem's */
     void (*free_any)(void *p);            /* p != NULL; the owner comes from p */
     /* p != NULL, a live block: the slot whose arena holds it (live or not), NULL when no
-       catmem arena does. No lock. */
+       catmem arena does. Without catmemi_mu (it may take the engine's own later locks). */
     catmemi_slot *(*owner_of)(const void *p);
     /* Every thread's cache for s (all slots when NULL) is dropped: after shutdown and before
        release no thread may serve from one. For s, a reset of s always follows, which frees
