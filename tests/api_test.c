@@ -21,6 +21,7 @@
    reject these calls at compile time (which is good for users, but here the run time is tested). */
 static volatile size_t huge_size = CATMEM_SIZE_MAX;
 static volatile size_t max_size = SIZE_MAX;
+static volatile size_t zero_size = 0;
 
 static catmem_arena *req(void) { return catmem_arena_get(CATMEM_REQUEST); }
 
@@ -641,7 +642,7 @@ static void test_realloc_any_errors_and_reuse(void **state) {
     assert_non_null(p = (unsigned char *)catmem_alloc(a, 40));
     p[0] = 7;
     assert_null_errno(catmem_realloc_any(p, huge_size), ENOMEM);
-    assert_non_null(q = (unsigned char *)catmem_realloc_any(p, 0));
+    assert_non_null(q = (unsigned char *)catmem_realloc_any(p, zero_size));
     assert_int_equal(q[0], 7);
     catmem_shutdown();
     assert_null_errno(catmem_realloc_any(q, 100), ESHUTDOWN);
