@@ -54,6 +54,9 @@
    macro and what to link. The file that defines CATMEM_IMPLEMENTATION is then yours, as it is
    with Meson's dependency('catmem'); the CMake package's targets compile it for you.
    Compilers: GCC and Clang (C99 or later, C++11 or later); POSIX threads.
+   A module (a plugin, an extension) that compiles catmem in and may be unloaded with dlclose
+   while jemalloc stays in the process: link it with -Wl,-z,nodelete. catmem's jemalloc arenas
+   outlive it (jemalloc never destroys an arena) and their extent hooks are its code.
 
    CONFIGURATION
    =============

@@ -23,6 +23,10 @@
    range may be mapped again by any thread at once, and its new owner's entries must not be
    cleared after they were written. Entries are per 4 KiB whatever jemalloc's page (a multiple
    of it).
+   The hooks are this module's code, called by jemalloc for as long as the process lives: a
+   module that compiles catmem in and is dlclose'd must be linked -z nodelete (the manual,
+   INCLUDING IT); pinning itself at init (dlopen RTLD_NOLOAD | RTLD_NODELETE) would take the
+   loader's lock under catmemi_mu.
    An entry that cannot be written (an address above 47 bits, no memory for a leaf) turns the map
    off for the process, before the hook returns the memory: owners then come from arenas.lookup,
    as they do when jemalloc gives no default hooks to wrap. */
