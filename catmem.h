@@ -299,8 +299,9 @@
    frees p into whichever arena owns it, on every backend; catmem_usable_size(p) is the size
    class of p (0 for NULL). catmem_realloc_any(p, n) is catmem_realloc in the arena that owns p
    (its errors too); with p NULL, or a p no catmem arena owns (malloc's), it has no arena to
-   allocate in: NULL and EINVAL, p untouched. catmem_free_any of such a p: on jemalloc, jemalloc
-   frees it (it gave it out); the system backend frees nothing and sets EINVAL.
+   allocate in: NULL and EINVAL, p untouched. catmem_free_any of such a p: on jemalloc, where
+   jemalloc is malloc, jemalloc frees it (it gave it out); the system backend frees nothing and
+   sets EINVAL.
    The system backend stops the process (abort, with a message naming the arena) on corrupted
    allocator metadata and on the double frees it recognises; see THE SYSTEM BACKEND.
 
