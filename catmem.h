@@ -54,6 +54,9 @@
    macro and what to link. The file that defines CATMEM_IMPLEMENTATION is then yours, as it is
    with Meson's dependency('catmem'); the CMake package's targets compile it for you.
    Compilers: GCC and Clang (C99 or later, C++11 or later); POSIX threads.
+   A module (a plugin, an extension) that compiles catmem in and may be unloaded with dlclose
+   while jemalloc stays in the process: link it with -Wl,-z,nodelete. catmem's jemalloc arenas
+   outlive it (jemalloc never destroys an arena) and their extent hooks are its code.
 
    CONFIGURATION
    =============
@@ -103,8 +106,8 @@
                             lists (blocks in front caches count), mapped its chunks.
    CATMEM_DEBUG             1: check on every free that the pointer belongs to the arena given,
                             check catmem's internal invariants, and abort with a message on
-                            misuse that cannot be reported otherwise. Slow (jemalloc: one
-                            arenas.lookup per free).
+                            misuse that cannot be reported otherwise. Slow (every free looks
+                            its block's owner up).
    CATMEM_SECURE            1 (default): free-list links of the inline paths encoded with a
                             per-process key and checked, and double frees looked for on the
                             list a block would join (THE SYSTEM BACKEND, MISUSE); 0: raw links
@@ -300,7 +303,11 @@
    catmem_free(a, NULL) does nothing. catmem_free(NULL, p) still frees p correctly (the owner comes
    from the pointer) and sets errno to EINVAL so the mistake can be found. catmem_free_any(p)
    frees p into whichever arena owns it, on every backend; catmem_usable_size(p) is the size
-   class of p (0 for NULL).
+   class of p (0 for NULL). catmem_realloc_any(p, n) is catmem_realloc in the arena that owns p
+   (its errors too); with p NULL, or a p no catmem arena owns (malloc's), it has no arena to
+   allocate in: NULL and EINVAL, p untouched. catmem_free_any of such a p: on jemalloc, where
+   jemalloc is malloc, jemalloc frees it (it gave it out); the system backend frees nothing and
+   sets EINVAL.
    The system backend stops the process (abort, with a message naming the arena) on corrupted
    allocator metadata and on the double frees it recognises; see THE SYSTEM BACKEND.
 
@@ -581,7 +588,9 @@ CATMEMI_API const char *catmem_arena_name(const catmem_arena *a);
    (its handle does not: LIFECYCLE). -1 for a bad handle, a released one's included. */
 CATMEMI_API int catmem_arena_id(const catmem_arena *a);
 /* 1 when p, a live block from any catmem arena, belongs to a; 0 otherwise (and for NULL). p must
-   come from catmem: jemalloc's lookup crashes on pointers it never handed out. */
+   come from catmem: on jemalloc the owner comes from catmem's page map of its arenas, but where
+   that map is off (catmem_backend_info says so at init) jemalloc's arenas.lookup answers, and
+   it crashes on pointers it never handed out. */
 CATMEMI_API int catmem_arena_owns(const catmem_arena *a, const void *p);
 
 CATMEMI_API int catmem_arena_reset(catmem_arena *a); /* frees every block of a at once */
@@ -664,9 +673,12 @@ static inline void catmem_free_sized(catmem_arena *a, void *p, size_t size);
 /* The bytes p may use (at least what was asked for; the size class); 0 for NULL. p must be a
    live block from catmem. */
 CATMEMI_API size_t catmem_usable_size(const void *p);
-/* Frees p into whichever arena owns it (found from the pointer); NULL does nothing. Bypasses
-   every thread cache on jemalloc. */
+/* Frees p into whichever arena owns it (found from the pointer, without a lock), through that
+   arena's front cache as catmem_free(owner, p) would; NULL does nothing. */
 CATMEMI_API void catmem_free_any(void *p);
+/* catmem_realloc in the arena that owns p (found from the pointer): the block keeps its arena.
+   p NULL, or not catmem's: NULL and EINVAL (there is no arena to allocate in; ERRORS). */
+CATMEMI_API void *catmem_realloc_any(void *p, size_t size) CATMEMI_SIZE(2) CATMEMI_NODISCARD;
 
 /* >>regions: single-threaded bump allocation, released in bulk ================================= */
 

@@ -92,6 +92,10 @@ GENERAL_PEER(peer_catmem, NOTHING, catmem_alloc(arena, size), catmem_free(arena,
 GENERAL_PEER(peer_catmem_sized, NOTHING, catmem_alloc(arena, size),
              catmem_free_sized(arena, p, size), NOTHING)
 
+/* The free that names no arena (a generic free site, operator delete): the owner from the
+   pointer. */
+GENERAL_PEER(peer_catmem_any, NOTHING, catmem_alloc(arena, size), catmem_free_any(p), NOTHING)
+
 GENERAL_PEER(peer_catmem_limited, NOTHING, catmem_alloc(limited, size),
              catmem_free_sized(limited, p, size), NOTHING)
 
@@ -133,6 +137,7 @@ typedef struct peer {
 enum {
     P_CATMEM,
     P_CATMEM_SIZED,
+    P_CATMEM_ANY,
     P_CATMEM_LIMITED,
     P_GLIBC,
     P_JEMALLOC,
@@ -151,7 +156,7 @@ static const char *throughput_col(const bench_table *t2, int row, char *buf, siz
 
 int main(int argc, char **argv) {
     static bench_table t1, t2;
-    char n_free[80], n_sized[80], n_limited[96];
+    char n_free[80], n_sized[80], n_any[80], n_limited[96];
     peer peers[NPEERS];
     bench_opts o;
     const char *backend;
@@ -171,12 +176,14 @@ int main(int argc, char **argv) {
 
     snprintf(n_free, sizeof n_free, "catmem_alloc/catmem_free (%s backend)", backend);
     snprintf(n_sized, sizeof n_sized, "catmem_alloc/catmem_free_sized (%s backend)", backend);
+    snprintf(n_any, sizeof n_any, "catmem_alloc/catmem_free_any (%s backend)", backend);
     snprintf(n_limited, sizeof n_limited,
              "catmem_alloc/catmem_free_sized, arena with a limit (%s backend)", backend);
     {
         peer p[NPEERS] = {
             [P_CATMEM] = {n_free, "catmem_alloc/catmem_free", peer_catmem},
             [P_CATMEM_SIZED] = {n_sized, "catmem_alloc/catmem_free_sized", peer_catmem_sized},
+            [P_CATMEM_ANY] = {n_any, "catmem_alloc/catmem_free_any", peer_catmem_any},
             [P_CATMEM_LIMITED] = {n_limited, "catmem, arena with a limit", peer_catmem_limited},
             [P_GLIBC] = {"glibc malloc/free", "glibc malloc/free", peer_glibc},
             [P_JEMALLOC] = {"jemalloc malloc/free", "jemalloc malloc/free", peer_jemalloc},

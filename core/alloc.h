@@ -90,6 +90,17 @@ CATMEMI_API void *catmem_realloc(catmem_arena *a, void *p, size_t size) {
     return p == NULL ? catmem_alloc(a, size) : catmemi_get(a, p, size, 0);
 }
 
+/* The owner from the pointer, then as catmem_realloc in it: its handle checked there (a
+   released or cleaning arena, shutdown). */
+CATMEMI_API void *catmem_realloc_any(void *p, size_t size) {
+    catmemi_slot *s;
+    if (p == NULL || catmemi_be == NULL || (s = catmemi_be->owner_of(p)) == NULL) {
+        errno = EINVAL; /* no arena to name: NULL, or not catmem's (before any init: cannot be) */
+        return NULL;
+    }
+    return catmemi_get(catmemi_handle(s), p, size, 0);
+}
+
 CATMEMI_API size_t catmem_usable_size(const void *p) {
     return (p != NULL && catmemi_be != NULL) ? catmemi_be->usable_size(p) : 0;
 }

@@ -52,8 +52,9 @@
    argument), catmemi_info_mu (writers of catmem_backend_info's text); a small arena's spin
    lock (catmemi_small.mu) and catmemi_sm_big_mu, taken with or without catmemi_mu, and around
    nothing of catmem's but the engine's calls for memory (jemalloc's locks, and malloc's, are
-   below all of these). "mu" below: called with catmemi_mu
-   held. Every other operation may run on any thread at any time, concurrently with allocation
+   below all of these). The jemalloc engine's extent hooks (backends/jemalloc/owners.h) run
+   inside jemalloc, under its locks, and take none (an mmap at most). "mu" below: called with
+   catmemi_mu held. Every other operation may run on any thread at any time, concurrently with allocation
    and free in the same arena, except where THREADS in the manual says otherwise (reset and
    release: nobody else uses that arena). Under CATMEM_DEBUG, CATMEMI_ASSERT_LOCKED checks
    catmemi_mu where a function relies on it. */
@@ -162,6 +163,9 @@ typedef struct catmemi_ops {
     void *(*realloc)(catmemi_slot *s, void *p, size_t size);
     size_t (*usable_size)(const void *p); /* p != NULL, a live block; 0 if not catmem's */
     void (*free_any)(void *p);            /* p != NULL; the owner comes from p */
+    /* p != NULL, a live block: the slot whose arena holds it (live or not), NULL when no
+       catmem arena does. Without catmemi_mu (it may take the engine's own later locks). */
+    catmemi_slot *(*owner_of)(const void *p);
     /* Every thread's cache for s (all slots when NULL) is dropped: after shutdown and before
        release no thread may serve from one. For s, a reset of s always follows, which frees
        what the caches held (should it fail, the next reset does). mu */
@@ -216,6 +220,7 @@ typedef struct catmemi_ops {
     o->realloc = catmemi_##be##_realloc;                                                           \
     o->usable_size = catmemi_##be##_usable_size;                                                   \
     o->free_any = catmemi_##be##_free_any;                                                         \
+    o->owner_of = catmemi_##be##_owner_of;                                                         \
     o->drop_caches = catmemi_##be##_drop_caches;                                                   \
     o->reset = catmemi_##be##_reset;                                                               \
     o->set_limit = catmemi_##be##_set_limit;                                                       \

@@ -16,6 +16,11 @@
 #include <sys/mman.h>
 #include <sys/types.h>
 #include <time.h>
+/* Hidden by strict ISO C modes (-std=c99 without _DEFAULT_SOURCE); its value on x86-64 and
+   AArch64 Linux, the platforms the engines' address maps assume. */
+#if !defined(MAP_ANONYMOUS)
+#  define MAP_ANONYMOUS 0x20
+#endif
 
 #ifdef __cplusplus
 extern "C" {
@@ -27,6 +32,7 @@ extern "C" {
 
 #if defined(CATMEM_BACKEND_JEMALLOC) || defined(CATMEM_BACKEND_RUNTIME)
 #  include "../backends/jemalloc/cache.h" /* front caches, busy pairs' jemalloc caches */
+#  include "../backends/jemalloc/owners.h" /* the page map: a pointer's arena, no mallctl */
 #  include "../backends/jemalloc/small.h" /* small arenas: blocks carved from shared chunks */
 #  include "../backends/jemalloc/ops.h"   /* the operations, catmemi_je_table() */
 #endif

@@ -21,6 +21,7 @@
    reject these calls at compile time (which is good for users, but here the run time is tested). */
 static volatile size_t huge_size = CATMEM_SIZE_MAX;
 static volatile size_t max_size = SIZE_MAX;
+static volatile size_t zero_size = 0;
 
 static catmem_arena *req(void) { return catmem_arena_get(CATMEM_REQUEST); }
 
@@ -538,6 +539,134 @@ static void test_usable_size_and_free_any(void **state) {
     assert_int_equal(catmem_arena_release(a), 0);
 }
 
+/* 70 user arenas: past CATMEM_OWN_ARENAS some are small (in the small variant all are), so the
+   owner comes from the page map, a small block's header or the engine's segments. Each block is
+   grown and shrunk by catmem_realloc_any (it must stay in its arena) and freed by
+   catmem_free_any in another order than it was made; every arena's statistics are exact. */
+#define OWNER_ARENAS 70
+#define OWNER_BLOCKS 12
+static void test_owner_from_the_pointer_in_many_arenas(void **state) {
+    static const size_t sizes[OWNER_BLOCKS] = {1,    16,    100,    640,  1000,    5000,
+                                               14000, 16385, 100000, 24,   3 << 20, 300};
+    catmem_arena *a[OWNER_ARENAS];
+    unsigned char *p[OWNER_ARENAS][OWNER_BLOCKS];
+    catmem_stats st;
+    int i, j, k;
+    (void)state;
+    for (i = 0; i < OWNER_ARENAS; i++) assert_non_null(a[i] = catmem_arena_create(NULL));
+    for (i = 0; i < OWNER_ARENAS; i++)
+        for (j = 0; j < OWNER_BLOCKS; j++) {
+            p[i][j] = j % 4 == 3 ? catmem_aligned_alloc(a[i], 256, sizes[j])
+                                 : catmem_alloc(a[i], sizes[j]);
+            assert_non_null(p[i][j]);
+            p[i][j][0] = (unsigned char)(i + j);
+        }
+    for (i = 0; i < OWNER_ARENAS; i++)
+        for (j = 0; j < OWNER_BLOCKS; j++) {
+            size_t grown = sizes[j] * 3 + 1, shrunk = sizes[j] / 2 + 1;
+            for (k = i - 1; k <= i + 1; k++)
+                if (k >= 0 && k < OWNER_ARENAS)
+                    assert_int_equal(catmem_arena_owns(a[k], p[i][j]), k == i);
+            assert_true(catmem_usable_size(p[i][j]) >= sizes[j]);
+            assert_non_null(p[i][j] = (unsigned char *)catmem_realloc_any(p[i][j], grown));
+            assert_true(catmem_arena_owns(a[i], p[i][j]));
+            assert_true(catmem_usable_size(p[i][j]) >= grown);
+            assert_non_null(p[i][j] = (unsigned char *)catmem_realloc_any(p[i][j], shrunk));
+            assert_true(catmem_arena_owns(a[i], p[i][j]));
+            assert_int_equal(p[i][j][0], (unsigned char)(i + j));
+        }
+    for (j = OWNER_BLOCKS - 1; j >= 0; j--)
+        for (i = OWNER_ARENAS - 1; i >= 0; i--) catmem_free_any(p[i][j]);
+    for (i = 0; i < OWNER_ARENAS; i++) {
+        assert_int_equal(catmem_arena_stats(a[i], &st), 0);
+        assert_int_equal(st.allocated, 0);
+        assert_true(st.nmalloc >= OWNER_BLOCKS);
+        assert_int_equal(st.nmalloc, st.ndalloc);
+        assert_int_equal(catmem_arena_release(a[i]), 0);
+    }
+}
+
+#if EXPECT_JEMALLOC
+/* The free that names no arena goes the owner's way, as catmem_free(owner, p) would: on
+   jemalloc through the thread's front cache, whose list gives the last block freed first (the
+   arena itself hands out its lowest free address first). */
+static void test_free_any_goes_through_the_owners_cache(void **state) {
+    catmem_arena *a = catmem_arena_create("any-cache");
+    void *p[4];
+    int i;
+    (void)state;
+    assert_non_null(a);
+    for (i = 0; i < 4; i++) assert_non_null(p[i] = catmem_alloc(a, 100));
+    catmem_free_any(p[1]);
+    catmem_free_any(p[2]);
+    assert_ptr_equal(catmem_alloc(a, 100), p[2]);
+    assert_ptr_equal(catmem_alloc(a, 100), p[1]);
+    for (i = 0; i < 4; i++) catmem_free_any(p[i]);
+    assert_int_equal(catmem_arena_release(a), 0);
+}
+#endif
+
+/* No arena to name: a NULL pointer, or one no catmem arena owns (malloc's; on jemalloc, taken
+   from jemalloc itself, since a sanitizer's malloc is not jemalloc's). The block is left as it
+   was. catmem_free_any of it: jemalloc frees it (it gave it out); the system backend cannot,
+   and says EINVAL. Either way no arena's statistics move. */
+static void test_owner_calls_on_pointers_no_arena_owns(void **state) {
+    catmem_stats before, after;
+    char *m = (char *)(EXPECT_JEMALLOC ? test_je_mallocx(100) : malloc(100));
+    (void)state;
+    assert_non_null(m);
+    strcpy(m, "malloc's");
+    assert_null_errno(catmem_realloc_any(NULL, 10), EINVAL);
+    assert_null_errno(catmem_realloc_any(m, 200), EINVAL);
+    assert_string_equal(m, "malloc's");
+    assert_false(catmem_arena_owns(req(), m));
+    assert_int_equal(catmem_arena_stats(req(), &before), 0);
+    errno = 0;
+    catmem_free_any(m);
+    assert_int_equal(errno, EXPECT_JEMALLOC ? 0 : EINVAL);
+    if (!EXPECT_JEMALLOC) free(m);
+    assert_int_equal(catmem_arena_stats(req(), &after), 0);
+    assert_int_equal(after.ndalloc, before.ndalloc);
+}
+
+/* catmem_realloc_any keeps catmem_realloc's contract: size 0 as 1, a size past CATMEM_SIZE_MAX
+   fails without loss, after shutdown ESHUTDOWN (the block still valid), a released arena's
+   slot reused by a new arena serves the new arena's blocks. */
+static void test_realloc_any_errors_and_reuse(void **state) {
+    catmem_arena *a = catmem_arena_create("realloc-any"), *b;
+    unsigned char *p, *q;
+    catmem_stats st;
+    int id;
+    (void)state;
+    assert_non_null(a);
+    assert_non_null(p = (unsigned char *)catmem_alloc(a, 40));
+    p[0] = 7;
+    assert_null_errno(catmem_realloc_any(p, huge_size), ENOMEM);
+    assert_non_null(q = (unsigned char *)catmem_realloc_any(p, zero_size));
+    assert_int_equal(q[0], 7);
+    catmem_shutdown();
+    assert_null_errno(catmem_realloc_any(q, 100), ESHUTDOWN);
+    assert_int_equal(q[0], 7);
+    assert_int_equal(catmem_init(), 0);
+    id = catmem_arena_id(a);
+    assert_int_equal(catmem_arena_release(a), 0);
+    assert_non_null(b = catmem_arena_create("realloc-any-2"));
+    assert_int_equal(catmem_arena_id(b), id); /* the slot, and its engine arena, reused */
+    assert_non_null(p = (unsigned char *)catmem_alloc(b, 5000));
+    assert_non_null(p = (unsigned char *)catmem_realloc_any(p, 50000));
+    assert_true(catmem_arena_owns(b, p));
+    catmem_free_any(p);
+    assert_int_equal(catmem_arena_stats(b, &st), 0);
+    assert_int_equal(st.allocated, 0);
+    assert_int_equal(st.nmalloc, st.ndalloc);
+    assert_int_equal(catmem_arena_reset(b), 0);
+    assert_non_null(p = (unsigned char *)catmem_alloc(b, 100));
+    catmem_free_any(p);
+    assert_int_equal(catmem_arena_stats(b, &st), 0);
+    assert_int_equal(st.allocated, 0);
+    assert_int_equal(catmem_arena_release(b), 0);
+}
+
 static void test_strdup(void **state) {
     char *s;
     (void)state;
@@ -901,6 +1030,12 @@ int main(void) {
 #endif
         cmocka_unit_test(test_free_sized),
         cmocka_unit_test(test_usable_size_and_free_any),
+        cmocka_unit_test(test_owner_from_the_pointer_in_many_arenas),
+#if EXPECT_JEMALLOC
+        cmocka_unit_test(test_free_any_goes_through_the_owners_cache),
+#endif
+        cmocka_unit_test(test_owner_calls_on_pointers_no_arena_owns),
+        cmocka_unit_test(test_realloc_any_errors_and_reuse),
         cmocka_unit_test(test_strdup),
         cmocka_unit_test(test_create_find_release_and_names),
         cmocka_unit_test(test_many_arenas),

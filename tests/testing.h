@@ -28,6 +28,16 @@ static inline int test_mallctl(const char *name, void *oldp, size_t *oldlenp, vo
     return fn(name, oldp, oldlenp, newp, newlen);
 }
 
+/* A block of jemalloc's own (its mallocx, no arena named: what its malloc gives), where
+   EXPECT_JEMALLOC: under a sanitizer, malloc is the sanitizer's and not jemalloc's. */
+static inline void *test_je_mallocx(size_t size) {
+    void *(*fn)(size_t, int);
+    void *sym = dlsym(RTLD_DEFAULT, "mallocx");
+    if (sym == NULL) abort(); /* only called where EXPECT_JEMALLOC */
+    memcpy(&fn, &sym, sizeof sym);
+    return fn(size, 0);
+}
+
 /* expr returns NULL and sets errno to err (cmocka's asserts, so the line of the call is shown). */
 #define assert_null_errno(expr, err)                                                               \
   do {                                                                                             \

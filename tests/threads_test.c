@@ -12,6 +12,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 static uint32_t rnd(uint32_t *s) {
@@ -496,6 +498,103 @@ static void test_blocks_freed_into_one_arena_never_come_back_from_another(void *
     assert_int_equal(catmem_arena_release(a), 0);
 }
 
+/* ---- frees that name no arena ---------------------------------------------------------------- */
+
+/* Each worker allocates ANY_BLOCKS blocks in each of ANY_ARENAS arenas (past CATMEM_OWN_ARENAS
+   with the built-in ones and the other tests' arenas: some are small), then frees with
+   catmem_free_any the blocks its neighbour made, while the others do the same: every arena's
+   counts must then be exact, whichever thread freed its blocks and through whichever cache. */
+#define ANY_ARENAS 80
+#define ANY_BLOCKS 40
+static catmem_arena *any_arena[ANY_ARENAS];
+static void *any_block[WORKERS][ANY_ARENAS][ANY_BLOCKS];
+static pthread_barrier_t any_made;
+
+static void *any_worker(void *arg) {
+    int t = (int)(intptr_t)arg, i, j, bad = 0;
+    for (i = 0; i < ANY_ARENAS; i++)
+        for (j = 0; j < ANY_BLOCKS; j++) {
+            size_t size = (size_t)((i * 131 + j * 977 + t * 61) % (j % 8 == 7 ? 70000 : 3000)) + 1;
+            any_block[t][i][j] = catmem_alloc(any_arena[i], size);
+            if (any_block[t][i][j] == NULL) bad = 1;
+        }
+    pthread_barrier_wait(&any_made);
+    for (j = 0; j < ANY_BLOCKS; j++)
+        for (i = 0; i < ANY_ARENAS; i++) {
+            void *p = any_block[(t + 1) % WORKERS][i][j];
+            if (!catmem_arena_owns(any_arena[i], p)) bad = 1;
+            catmem_free_any(p);
+        }
+    return bad ? (void *)1 : NULL;
+}
+
+static void free_any_everywhere(void) {
+    pthread_t t[WORKERS];
+    catmem_stats st;
+    void *bad;
+    int i;
+    for (i = 0; i < ANY_ARENAS; i++) assert_non_null(any_arena[i] = catmem_arena_create(NULL));
+    assert_int_equal(pthread_barrier_init(&any_made, NULL, WORKERS), 0);
+    for (i = 0; i < WORKERS; i++)
+        assert_int_equal(pthread_create(&t[i], NULL, any_worker, (void *)(intptr_t)i), 0);
+    for (i = 0; i < WORKERS; i++) {
+        assert_int_equal(pthread_join(t[i], &bad), 0);
+        assert_null(bad);
+    }
+    pthread_barrier_destroy(&any_made);
+    for (i = 0; i < ANY_ARENAS; i++) {
+        assert_int_equal(catmem_arena_stats(any_arena[i], &st), 0);
+        assert_int_equal(st.allocated, 0);
+        assert_int_equal(st.nmalloc, WORKERS * ANY_BLOCKS);
+        assert_int_equal(st.ndalloc, WORKERS * ANY_BLOCKS);
+    }
+}
+
+static void test_free_any_from_many_threads_keeps_every_arenas_counts(void **state) {
+    int i;
+    (void)state;
+    free_any_everywhere();
+    for (i = 0; i < ANY_ARENAS; i++) assert_int_equal(catmem_arena_release(any_arena[i]), 0);
+}
+
+/* A fork child frees what its parent's threads allocated in many arenas: the owners come from
+   the same map, and the counts the child sees are exact. */
+static void test_free_any_in_a_fork_child(void **state) {
+    catmem_stats st;
+    pid_t pid;
+    int i, j, status, bad = 0;
+    (void)state;
+    for (i = 0; i < ANY_ARENAS; i++) assert_non_null(any_arena[i] = catmem_arena_create(NULL));
+    for (i = 0; i < ANY_ARENAS; i++)
+        for (j = 0; j < ANY_BLOCKS; j++)
+            assert_non_null(any_block[0][i][j] = catmem_alloc(any_arena[i], (size_t)j * 400 + 1));
+    pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        for (i = 0; i < ANY_ARENAS; i++)
+            for (j = 0; j < ANY_BLOCKS; j++) {
+                void *p = any_block[0][i][j];
+                if (catmem_usable_size(p) < (size_t)j * 400 + 1) bad = 1;
+                if ((p = catmem_realloc_any(p, (size_t)j * 500 + 1)) == NULL) bad = 1;
+                catmem_free_any(p);
+            }
+        for (i = 0; i < ANY_ARENAS; i++)
+            if (catmem_arena_stats(any_arena[i], &st) != 0 || st.allocated != 0 ||
+                st.nmalloc != st.ndalloc)
+                bad = 1;
+        _exit(bad);
+    }
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+    for (i = 0; i < ANY_ARENAS; i++) {
+        for (j = 0; j < ANY_BLOCKS; j++) catmem_free_any(any_block[0][i][j]);
+        assert_int_equal(catmem_arena_stats(any_arena[i], &st), 0);
+        assert_int_equal(st.allocated, 0);
+        assert_int_equal(catmem_arena_release(any_arena[i]), 0);
+    }
+}
+
 static int setup(void **state) {
     (void)state;
     return catmem_init();
@@ -512,6 +611,8 @@ int main(void) {
         cmocka_unit_test(test_busy_pairs_keep_arenas_separate),
         cmocka_unit_test(test_arenas_stay_separate_under_threads),
         cmocka_unit_test(test_blocks_freed_into_one_arena_never_come_back_from_another),
+        cmocka_unit_test(test_free_any_from_many_threads_keeps_every_arenas_counts),
+        cmocka_unit_test(test_free_any_in_a_fork_child),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }

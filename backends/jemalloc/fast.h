@@ -1,6 +1,7 @@
 /* catmem's jemalloc engine: its data layout and its inline paths. Included once, by
    backends/inline.h, in every file that includes catmem.h. The engine's other files, in the
-   order core/impl.h compiles them: cache.h (the front caches), small.h (small arenas, below:
+   order core/impl.h compiles them: cache.h (the front caches), owners.h (a pointer's arena, from
+   a page map kept by extent hooks), small.h (small arenas, below:
    CATMEM_OWN_ARENAS), ops.h (the operations).
 
    HOW IT WORKS

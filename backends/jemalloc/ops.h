@@ -65,6 +65,7 @@ static int catmemi_je_once(void) {
     catmemi_sm_key = catmemi_random_word();
     catmemi_sm_eng = &catmemi_je_sm_engine;
     catmemi_je_lkey = catmemi_random_word();
+    catmemi_je_map_init();
     return pthread_key_create(&catmemi_je_key, catmemi_je_thread_exit);
 }
 
@@ -76,11 +77,14 @@ static int catmemi_je_next_small(void) {
     return catmemi_je_front && catmemi_je_nown + 1 > CATMEM_OWN_ARENAS;
 }
 
-/* A new jemalloc arena: 0, or EAGAIN when jemalloc makes no more (an index past catmem's table
-   is left unused: jemalloc cannot destroy an arena). */
+/* A new jemalloc arena, with the hooks of the page map (owners.h) when it is on: 0, or EAGAIN
+   when jemalloc makes no more (an index past catmem's table is left unused: jemalloc cannot
+   destroy an arena). */
 static int catmemi_je_new_arena(unsigned *index) {
+    catmemi_je_hooks *h = &catmemi_je_my_hooks;
     size_t sz = sizeof *index;
-    int err = CATMEMI_JE(mallctl)("arenas.create", index, &sz, NULL, 0);
+    int err = CATMEMI_JE(mallctl)("arenas.create", index, &sz, catmemi_je_def != NULL ? &h : NULL,
+                                  catmemi_je_def != NULL ? sizeof h : 0);
     if (err == 0 && *index >= CATMEMI_JE_ARENA_LIMIT) err = EAGAIN;
     return err;
 }
@@ -96,7 +100,7 @@ static int catmemi_je_arena_create(catmemi_slot *s) {
         if ((err = catmemi_je_new_arena(&index)) != 0) return err;
         catmemi_je_nown += (unsigned)user;
         s->je.index = index;
-        __atomic_store_n(&catmemi_je_slot_of[index], s->id + 1, __ATOMIC_RELEASE);
+        __atomic_store_n(&catmemi_je_slot_of[index], s, __ATOMIC_RELEASE);
         return 0;
     }
     /* The shared arena of small arenas' chunks comes with the first one (its failure fails
@@ -170,11 +174,10 @@ static void *catmemi_je_direct_alloc(catmemi_slot *s, size_t size, int flags) {
 
 /* The arena p belongs to, when it has a jemalloc arena of its own: for frees that name no
    arena. */
-static catmemi_slot *catmemi_je_owner(unsigned index) {
-    unsigned i;
-    if (index >= CATMEMI_JE_ARENA_LIMIT) return NULL;
-    i = __atomic_load_n(&catmemi_je_slot_of[index], __ATOMIC_ACQUIRE);
-    return i != 0 ? catmemi_slot_at(i - 1) : NULL;
+CATMEMI_INLINE catmemi_slot *catmemi_je_owner(unsigned index) {
+    return index < CATMEMI_JE_ARENA_LIMIT
+               ? __atomic_load_n(&catmemi_je_slot_of[index], __ATOMIC_ACQUIRE)
+               : NULL;
 }
 
 /* Small requests through the cache, aligned ones too: rounded up to a multiple of their
@@ -301,9 +304,24 @@ static size_t catmemi_je_usable_size(const void *p) {
     return n;
 }
 
-/* The owner arena comes from the pointer, and no cache is involved: correct whatever caching
-   the calling thread does. */
-static void catmemi_je_free_any(void *p) { catmemi_je_direct_free(NULL, p, 0); }
+/* The slot whose arena holds p (the page map, then a small block's header), or NULL: none of
+   catmem's, or a small arena's block whose header names no arena. */
+CATMEMI_INLINE catmemi_slot *catmemi_je_owner_of(const void *p) {
+    unsigned index = catmemi_je_lookup(p);
+    catmemi_slot *s = catmemi_je_owner(index);
+    if (CATMEMI_LIKELY(s != NULL) || !catmemi_je_in_small(index)) return s;
+    return catmemi_sm_owner(p);
+}
+
+/* Through the owner's front cache, as catmem_free(owner, p) would. None: straight back to
+   jemalloc (a block of malloc's), or to the core's report of a bad small header. */
+static void catmemi_je_free_any(void *p) {
+    catmemi_slot *s = catmemi_je_owner_of(p);
+    if (CATMEMI_LIKELY(s != NULL))
+        catmemi_je_fast_free(catmemi_handle(s), p);
+    else
+        catmemi_je_direct_free(NULL, p, 0);
+}
 
 /* Under catmemi_mu: every thread's cache for s (every cache when s is NULL) is dropped. A reset
    of s follows (contract.h): its caches forget their blocks instead of walking them back. */
@@ -452,9 +470,7 @@ static int catmemi_je_total_stats(catmem_stats *out) {
 }
 
 static int catmemi_je_owns(const catmemi_slot *s, const void *p) {
-    unsigned index = catmemi_je_lookup(p);
-    if (catmemi_je_in_small(index)) return catmemi_sm_owner(p) == s;
-    return !s->small && index == s->je.index;
+    return catmemi_je_owner_of(p) == s;
 }
 
 static int catmemi_je_set_decay(catmemi_slot *s, long dirty_ms, long muzzy_ms) {

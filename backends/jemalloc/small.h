@@ -1,8 +1,8 @@
 /* catmem's jemalloc engine: what small arenas (core/small.h) get from it. Part of the
    implementation (core/impl.h), compiled after cache.h.
    - Their memory: one jemalloc arena shared by every small arena, made with the first one
-     (ops.h), used without a jemalloc cache (MALLOCX_TCACHE_NONE) so that arenas.lookup names
-     that arena for every chunk and solo block.
+     (ops.h), used without a jemalloc cache (MALLOCX_TCACHE_NONE) so that its page map
+     (owners.h) names that arena for every chunk and solo block.
    - Front caches: an arena's first CATMEMI_SM_BUSY calls take its spin lock; then it is busy,
      and each thread that uses it gets a front cache of its own for it (cache.h), so that a busy
      small arena runs the same inline paths as any arena. Such a cache keeps classes up to
@@ -23,15 +23,6 @@ static int catmemi_je_small_on;
    front cache keeps: the inline free without a size sends such a block to the slow path. */
 typedef char catmemi_je_chunk_above_cache[CATMEMI_SM_CHUNK_MIN > CATMEMI_SM_MAX ? 1 : -1];
 
-/* The jemalloc arena of p (arenas.lookup), or CATMEMI_JE_ARENA_LIMIT when jemalloc cannot say. */
-static unsigned catmemi_je_lookup(const void *p) {
-    unsigned index;
-    size_t sz = sizeof index;
-    if (CATMEMI_JE(mallctl)("arenas.lookup", &index, &sz, (void *)&p, sizeof p) != 0 ||
-        index >= CATMEMI_JE_ARENA_LIMIT)
-        return CATMEMI_JE_ARENA_LIMIT;
-    return index;
-}
 /* p is in the small arenas' shared arena. */
 static int catmemi_je_in_small(unsigned index) {
     return __atomic_load_n(&catmemi_je_small_on, __ATOMIC_ACQUIRE) &&

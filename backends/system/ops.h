@@ -289,9 +289,13 @@ static int catmemi_sys_total_stats(catmem_stats *out) {
     return 0;
 }
 
-static int catmemi_sys_owns(const catmemi_slot *s, const void *p) {
+static catmemi_slot *catmemi_sys_owner_of(const void *p) {
     unsigned slot = CATMEMI_SYS_NO_SLOT;
-    return catmemi_sys_info(p, &slot) != 0 && slot == s->id;
+    return catmemi_sys_info(p, &slot) != 0 ? catmemi_slot_at(slot) : NULL;
+}
+
+static int catmemi_sys_owns(const catmemi_slot *s, const void *p) {
+    return catmemi_sys_owner_of(p) == s;
 }
 
 static void catmemi_sys_free_any(void *p) { catmemi_sys_free_generic(p); }

@@ -1476,13 +1476,23 @@ static void op_strdup(void) {
     alloc_result(h, v, (unsigned char *)p, e, len + 1, 1, 0, 0, "catmem_strdup");
 }
 
-static void op_realloc(void) {
+/* any: catmem_realloc_any(p, n), the arena p's own, whose live handle the model knows; NULL
+   has no arena (EINVAL). */
+static void op_realloc(int any) {
     int i = pick_block(), e, he, ar, v = LIM_OK;
     unsigned mode = u8() % 16;
     size_t size = mode == 15 ? pick_huge() : pick_size(), c = 0, uo = 0, un, lim;
     catmem_arena *h;
     blk *b;
     unsigned char *q;
+    if (i < 0 && any) {
+        errno = 0;
+        q = (unsigned char *)catmem_realloc_any(NULL, size);
+        e = errno;
+        T("catmem_realloc_any(NULL, %zu) = %p (%s)\n", size, (void *)q, ename(e));
+        expect_fail(q, e, EINVAL, "catmem_realloc_any(NULL)");
+        return;
+    }
     if (i < 0) { /* realloc(a, NULL, n) is catmem_alloc(a, n) */
         h = pick_arena();
         he = handle_err(h);
@@ -1499,7 +1509,7 @@ static void op_realloc(void) {
     }
     b = &M.b[i];
     ar = b->ar;
-    h = mode == 13 ? NULL : mode == 14 ? released_handle() : M.ar[ar].h;
+    h = any ? M.ar[ar].h : mode == 13 ? NULL : mode == 14 ? released_handle() : M.ar[ar].h;
     he = handle_err(h);
     if (he == 0 && mode == 15) he = ENOMEM;
     verify(b, b->size, "before catmem_realloc");
@@ -1526,11 +1536,11 @@ static void op_realloc(void) {
         c = charged_of(ar);
     }
     errno = 0;
-    q = (unsigned char *)catmem_realloc(h, b->p, size);
+    q = (unsigned char *)(any ? catmem_realloc_any(b->p, size) : catmem_realloc(h, b->p, size));
     e = errno;
     oom_check("catmem_realloc");
-    T("catmem_realloc(%s, #%u %p [%zu], %zu) = %p (%s)\n", hdesc(h), (unsigned)b->id,
-      (void *)b->p, b->size, size, (void *)q, ename(e));
+    T("catmem_realloc%s(%s, #%u %p [%zu], %zu) = %p (%s)\n", any ? "_any" : "", hdesc(h),
+      (unsigned)b->id, (void *)b->p, b->size, size, (void *)q, ename(e));
     if (he) {
         expect_fail(q, e, he, "catmem_realloc");
         verify(b, b->size, "after a failed catmem_realloc");
@@ -2939,7 +2949,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         switch (op) {
         case OP_ALLOC: op_alloc(); break;
         case OP_CALLOC: op_calloc(); break;
-        case OP_REALLOC: op_realloc(); break;
+        case OP_REALLOC: op_realloc(0); break;
         case OP_ALIGNED: op_aligned(); break;
         case OP_FREE: op_free(0); break;
         case OP_FREE_SIZED: op_free(1); break;
@@ -2972,7 +2982,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         case OP_OOM: op_oom(); break;
         case OP_REPORT: op_report(); break;
         case OP_LIMIT: op_limit(); break;
-        default: op_limit_exhaust(); break;
+        case OP_LIMIT_EXHAUST: op_limit_exhaust(); break;
+        default: op_realloc(1); break;
         }
     }
     cleanup();

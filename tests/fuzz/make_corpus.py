@@ -103,6 +103,15 @@ CORPUS = {
         op("stats", REQUEST, 2),
         op("stats", REQUEST, 1),                        # total
     ),
+    "owner": seq(                                       # the arena from the pointer
+        op("arena_create", 0),                          # "u0"
+        op("alloc", USER(0), size(24)),
+        op("alloc", CACHE, size(5000)),
+        op("realloc_any", 0, 0, size(3000)),            # stays in u0
+        op("realloc_any", 1, 0, size(10)),              # stays in cache
+        op("realloc_any", 0, 15, size(0)),              # past CATMEM_SIZE_MAX: ENOMEM, kept
+        op("stats", USER(0), 2),
+    ),
     "arenas": seq(
         op("arena_create", 0),                          # "u0"
         op("arena_create", 1),                          # "u1"
