@@ -632,6 +632,16 @@ CATMEMI_API void catmem_set_oom_handler(catmem_oom_fn fn, void *arg);
 #define CATMEM_REPORT_OPENMETRICS_ARENAS 1000
 CATMEMI_API int catmem_report(FILE *out, int flags);
 
+/* Sampled heap profiles with the arena on every sample, on every backend (HEAP PROFILES in the
+   manual). bytes: the mean interval between samples, in allocated bytes; 0: off (the default
+   unless CATMEM_PROFILE or CATMEM_PROFILE_INTERVAL is set). EINVAL above CATMEM_SIZE_MAX. */
+CATMEMI_API int catmem_profile_interval(size_t bytes);
+CATMEMI_API size_t catmem_profile_interval_get(void);
+/* The sampled heap as pprof's profile.proto (uncompressed), for pprof or go tool pprof: sample
+   types alloc_objects, alloc_space, inuse_objects, inuse_space, labels arena and parent. flags:
+   0. 0 or an errno value: EINVAL (NULL stream, flags), ENOMEM, EIO (the stream failed). */
+CATMEMI_API int catmem_profile_write(FILE *out, int flags);
+
 /* >>allocation (the fast paths are inline, below) ============================================== */
 
 
@@ -729,8 +739,33 @@ CATMEMI_API void catmemi_debug_check_free(const catmem_arena *a, const void *p);
    path, which maps 0 to 1 and reports the rest. */
 #define CATMEMI_SIZE_OK(n) ((size_t)(n)-1 < CATMEM_SIZE_MAX)
 
+/* Heap profiles (core/profile.h): every allocation the inline paths take counts against the
+   thread's byte countdown, whose end (a sample, or a check of the settings) is out of line. A
+   free looks up its block only while samples live and the filter has its address's hash. */
+#define CATMEMI_PROF_FILTER 4096
+#define CATMEMI_PROF_HASH(p)                                                                       \
+  ((unsigned)(((uintptr_t)(p) >> 4) ^ ((uintptr_t)(p) >> 16)) & (CATMEMI_PROF_FILTER - 1))
+extern CATMEMI_TLS intptr_t catmemi_prof_left;                /* bytes to the next sample */
+extern uint32_t catmemi_prof_nlive;                           /* live samples; atomic */
+extern uint16_t catmemi_prof_filter[CATMEMI_PROF_FILTER];     /* samples by hash; atomic */
+CATMEMI_API void *catmemi_prof_alloc(const catmem_arena *a, size_t size, int opts);
+CATMEMI_API void catmemi_prof_free(const void *p);
+
+CATMEMI_INLINE void *catmemi_alloc_counted(const catmem_arena *a, size_t size, int opts) {
+    if (CATMEMI_LIKELY((catmemi_prof_left -= (intptr_t)size) >= 0))
+        return catmemi_be_alloc(a, size, opts);
+    return catmemi_prof_alloc(a, size, opts);
+}
+
+CATMEMI_INLINE void catmemi_prof_freeing(const void *p) {
+    if (CATMEMI_UNLIKELY(__atomic_load_n(&catmemi_prof_nlive, __ATOMIC_RELAXED) != 0) &&
+        __atomic_load_n(&catmemi_prof_filter[CATMEMI_PROF_HASH(p)], __ATOMIC_RELAXED) != 0)
+        catmemi_prof_free(p);
+}
+
 CATMEMI_INLINE void *catmem_alloc(catmem_arena *a, size_t size) {
-    if (CATMEMI_LIKELY(a != NULL && CATMEMI_SIZE_OK(size))) return catmemi_be_alloc(a, size, 0);
+    if (CATMEMI_LIKELY(a != NULL && CATMEMI_SIZE_OK(size)))
+        return catmemi_alloc_counted(a, size, 0);
     return catmemi_alloc_slow(a, size, 0);
 }
 
@@ -744,7 +779,7 @@ static inline size_t catmemi_mul_size(size_t n, size_t size) {
 static inline void *catmem_calloc(catmem_arena *a, size_t n, size_t size) {
     size_t total = catmemi_mul_size(n, size);
     if (CATMEMI_LIKELY(a != NULL && CATMEMI_SIZE_OK(total)))
-        return catmemi_be_alloc(a, total, CATMEMI_ZERO);
+        return catmemi_alloc_counted(a, total, CATMEMI_ZERO);
     return catmemi_alloc_slow(a, total, CATMEMI_ZERO);
 }
 
@@ -754,13 +789,15 @@ static inline void *catmem_aligned_alloc(catmem_arena *a, size_t alignment, size
                          alignment > CATMEM_ALIGN_MAX))
         return catmemi_alloc_slow(a, size, -1); /* -1: bad alignment, reported as EINVAL */
     lg = __builtin_ctzll((unsigned long long)alignment);
-    if (CATMEMI_LIKELY(a != NULL && CATMEMI_SIZE_OK(size))) return catmemi_be_alloc(a, size, lg);
+    if (CATMEMI_LIKELY(a != NULL && CATMEMI_SIZE_OK(size)))
+        return catmemi_alloc_counted(a, size, lg);
     return catmemi_alloc_slow(a, size, lg);
 }
 
 CATMEMI_INLINE void catmem_free(catmem_arena *a, void *p) {
     if (p == NULL) return;
     CATMEMI_DEBUG_CHECK_FREE(a, p);
+    catmemi_prof_freeing(p);
     if (CATMEMI_LIKELY(a != NULL))
         catmemi_be_free(a, p);
     else
@@ -770,6 +807,7 @@ CATMEMI_INLINE void catmem_free(catmem_arena *a, void *p) {
 CATMEMI_INLINE void catmem_free_sized(catmem_arena *a, void *p, size_t size) {
     if (p == NULL) return;
     CATMEMI_DEBUG_CHECK_FREE(a, p);
+    catmemi_prof_freeing(p);
     if (CATMEMI_LIKELY(a != NULL && CATMEMI_SIZE_OK(size)))
         catmemi_be_free_sized(a, p, size);
     else

@@ -114,6 +114,7 @@ typedef struct catmemi_slot {
        with other small slots' (core/small.h). Set once. */
     int small;
     catmemi_small sm; /* a small slot's blocks (core/small.h) */
+    void *prof; /* its heap profile's sites (core/profile.h); catmemi_prof_mu, read atomic */
     char name[CATMEM_NAME_MAX + 1]; /* "": anonymous */
 #if defined(CATMEMI_HAS_JE)
     catmemi_je_slot je;
