@@ -437,13 +437,15 @@ static void catmemi_pb_set_free(catmemi_pb_set *t) {
 
 /* The writer's state: the profile (out), a scratch message, its strings (their text is kept
    in the snapshot or static), its locations by address, and the process's mappings. */
+typedef struct catmemi_pp_map {
+    uint64_t lo, hi, off; /* where, and from where in the file */
+    char path[256];
+} catmemi_pp_map;
+
 typedef struct catmemi_pp {
     catmemi_pb out, msg, sub;
     catmemi_pb_set strs, locs;
-    struct catmemi_pp_map {
-        uint64_t lo, hi, off;
-        char path[256];
-    } *maps;
+    catmemi_pp_map *maps;
     size_t nmaps;
 } catmemi_pp;
 
@@ -459,13 +461,10 @@ static uint64_t catmemi_pp_str(catmemi_pp *w, const char *s) {
 }
 
 /* The executable mappings with a file, from /proc/self/maps: pprof symbolizes the addresses
-   from those files (catmem keeps no symbols of its own), with their DWARF (-g). Each starts
-   where its file is loaded, at offset 0: go tool pprof takes an address less the mapping's
-   start as the address in the file, whatever the offset says. */
+   from those files (catmem keeps no symbols of its own), with their DWARF (-g). */
 static void catmemi_pp_maps(catmemi_pp *w) {
     FILE *f = fopen("/proc/self/maps", "r");
-    char line[512], base_path[256] = "";
-    unsigned long long base = 0;
+    char line[512];
     size_t cap = 0;
     if (f == NULL) return;
     while (fgets(line, sizeof line, f) != NULL) {
@@ -473,17 +472,12 @@ static void catmemi_pp_maps(catmemi_pp *w) {
         char perms[8], path[256];
         path[0] = '\0';
         if (sscanf(line, "%llx-%llx %7s %llx %*s %*s %255s", &lo, &hi, perms, &off, path) < 4 ||
-            path[0] != '/')
+            perms[2] != 'x' || path[0] != '/')
             continue;
-        if (off == 0) { /* the file's first mapping: where it is loaded */
-            base = lo;
-            memcpy(base_path, path, sizeof path);
-        }
-        if (perms[2] != 'x' || strcmp(path, base_path) != 0) continue;
         if (w->nmaps == cap) {
             void *q = CATMEM_SYSTEM_REALLOC(w->maps, (cap = cap ? cap * 2 : 32) * sizeof *w->maps);
             if (q == NULL) break;
-            w->maps = (struct catmemi_pp_map *)q;
+            w->maps = (catmemi_pp_map *)q;
         }
         w->maps[w->nmaps].lo = lo;
         w->maps[w->nmaps].hi = hi;
