@@ -7,6 +7,7 @@
      A SHORT EXAMPLE
      REGIONS                     bump allocation for one thread, freed all at once
      LIFETIMES                   cleanups, child arenas, the out-of-memory handler, the report
+     HEAP PROFILES               sampled allocations by arena and call stack, for pprof
      LIMITS                      a cap on an arena's bytes, and how exact it is on each backend
      ERRORS                      what every call reports, and how
      LIFECYCLE                   init and shutdown; how long a handle is valid
@@ -225,6 +226,43 @@
      Name arenas that come and go (one per request) after something stable, or leave them
      anonymous: a new name is a new series for the scraper to keep.
 
+   HEAP PROFILES
+   =============
+   catmem samples allocations itself, on every backend, and keeps each sample's call stack and
+   arena: a heap profile by arena, which no per-process profiler gives.
+       catmem_profile_interval(512 * 1024);              // on: a sample every 512 KiB on average
+       ...
+       FILE *f = fopen("heap.pb", "wb");
+       catmem_profile_write(f, 0);                       // pprof's profile.proto
+       fclose(f);
+       $ go tool pprof -top -tagroot=arena heap.pb      # functions under their arena
+       $ go tool pprof -tags heap.pb                    # bytes per arena, per parent
+   - Sampling: each thread counts the bytes it asks for (catmem_alloc, _calloc, _aligned_alloc,
+     _realloc, _strdup, region chunks) down from a random interval, exponential with the mean
+     set by catmem_profile_interval (0, the default: off); the allocation that crosses zero is
+     sampled: its stack (glibc's backtrace(); elsewhere only the caller), size and arena are
+     kept, and it stands for 1 / (1 - exp(-size / mean)) allocations of its size, as in
+     jemalloc's and TCMalloc's profiles. Off, the cost is a subtraction and a branch per
+     allocation and a test per free (bench/results/callgrind.md); the stack is captured only
+     for the samples. A thread takes a new mean at its next sample, or within 1 MiB of
+     allocation while off (the thread that sets it, at once).
+   - A free (catmem_free, _free_sized, _free_any, realloc's move) drops its block's sample; a
+     reset or release of an arena drops all of its samples and its alloc_* figures.
+   - catmem_profile_write(out, 0) writes profile.proto, uncompressed (pprof reads it as it reads
+     gzip; zlib would be one more library to link for every user): sample types alloc_objects,
+     alloc_space (sampled since the arena's creation or last reset), inuse_objects,
+     inuse_space (the default), one sample per arena and stack, with string labels arena (its
+     name, #<id> when anonymous) and parent ("-" at the top level). Addresses are not
+     symbolized: pprof reads the function names and lines from the binaries named in the
+     profile's mappings, which need their DWARF (-g) and to be at hand where pprof runs.
+   - CATMEM_PROFILE=path in the environment at the first init turns sampling on (at
+     CATMEM_PROFILE_INTERVAL bytes, else CATMEM_PROFILE_DEFAULT_INTERVAL: 512 KiB) and writes
+     the profile at exit; CATMEM_PROFILE_INTERVAL alone sets the mean; a value that is not a
+     number of bytes turns sampling off, with one line on stderr.
+   - A stack ends at the function that called catmem (a caller that returns catmem_alloc's
+     result directly may be left out by a tail call, as in every sampling profiler).
+   - Not bounded yet by the number of arenas: one sample per (arena, stack) (see issue 22).
+
    LIMITS
    ======
        catmem_arena *req = catmem_arena_create_child(catmem_arena_get(CATMEM_REQUEST), "req-42");
@@ -269,13 +307,14 @@
                  a power of two, or above CATMEM_ALIGN_MAX; unknown kind; an empty name (or a
                  NULL one to catmem_arena_find); release of a
                  built-in arena; a dead or foreign region mark; a NULL cleanup function; an
-                 unknown report format or flag.
+                 unknown report format or flag; profile flags other than 0, an interval above
+                 CATMEM_SIZE_MAX.
      ENOMEM      out of memory (a new arena's record too), or past the arena's limit (after the
                  out-of-memory handler had its chance); size above CATMEM_SIZE_MAX; n * size
                  overflows in calloc.
      ESHUTDOWN   called after catmem_shutdown() (and before the next catmem_init()).
      EBUSY       the arena or region is running its cleanups (LIFETIMES).
-     EIO         catmem_report could not write to its stream.
+     EIO         catmem_report or catmem_profile_write could not write to its stream.
      EEXIST      catmem_arena_create with the name of a live arena.
      ENAMETOOLONG  name longer than CATMEM_NAME_MAX.
      EAGAIN      jemalloc made no more arenas where catmem needed one (it makes about 4,000 in

@@ -27,7 +27,8 @@ static const char *tmp_file(char *buf, size_t size, const char *name) {
 }
 
 static const char *go_path(void) {
-    static const char *const where[] = {"/usr/bin/go", "/usr/lib/go/bin/go", "/usr/local/go/bin/go"};
+    static const char *const where[] = {"/usr/bin/go", "/usr/lib/go/bin/go",
+                                        "/usr/local/go/bin/go"};
     unsigned i;
     for (i = 0; i < sizeof where / sizeof *where; i++)
         if (access(where[i], X_OK) == 0) return where[i];
