@@ -782,8 +782,7 @@ CATMEMI_API void catmemi_debug_check_free(const catmem_arena *a, const void *p);
    thread's byte countdown, whose end (a sample, or a check of the settings) is out of line. A
    free looks up its block only while samples live and the filter has its address's hash. */
 #define CATMEMI_PROF_FILTER 4096
-#define CATMEMI_PROF_HASH(p)                                                                       \
-  ((unsigned)(((uintptr_t)(p) >> 4) ^ ((uintptr_t)(p) >> 16)) & (CATMEMI_PROF_FILTER - 1))
+#define CATMEMI_PROF_HASH(p) ((unsigned)((uintptr_t)(p) >> 4) & (CATMEMI_PROF_FILTER - 1))
 extern CATMEMI_TLS intptr_t catmemi_prof_left;                /* bytes to the next sample */
 extern uint32_t catmemi_prof_nlive;                           /* live samples; atomic */
 extern uint16_t catmemi_prof_filter[CATMEMI_PROF_FILTER];     /* samples by hash; atomic */
