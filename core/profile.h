@@ -167,14 +167,16 @@ static catmemi_prof_sample *catmemi_prof_take(uintptr_t addr) {
    caller: the return address into the caller of catmem's entry point (catmemi_prof_alloc,
    catmem_realloc), where the stack starts: found in the stack rather than counted, since
    inlining and tail calls change how many frames of catmem's own lie above it. */
-static void catmemi_prof_record(const catmem_arena *a, void *p, size_t size, size_t mean,
-                                void *caller) {
+static __attribute__((noinline)) void catmemi_prof_record(const catmem_arena *a, void *p,
+                                                           size_t size, size_t mean,
+                                                           void *caller) {
     void *frames[CATMEMI_PROF_DEPTH + 3];
     unsigned n = 0;
     double count = 1 / catmemi_prof_chance((double)size / (double)mean);
     catmemi_slot *s;
     catmemi_prof_sample *x, *old;
     catmemi_prof_site *site;
+    int saved = errno; /* backtrace's first call loads libgcc_s: the caller's errno stays */
 #if defined(__GLIBC__)
     int got = backtrace(frames, CATMEMI_PROF_DEPTH + 3), skip = 0;
     while (skip < got && skip < 6 && frames[skip] != caller) skip++;
@@ -187,6 +189,7 @@ static void catmemi_prof_record(const catmem_arena *a, void *p, size_t size, siz
     n = 1;
 #endif
     x = (catmemi_prof_sample *)CATMEM_SYSTEM_CALLOC(1, sizeof *x);
+    errno = saved;
     if (x == NULL) return; /* a sample lost: the profile reads low, nothing else fails */
     x->addr = (uintptr_t)p;
     x->size = size;
@@ -215,18 +218,21 @@ static void catmemi_prof_record(const catmem_arena *a, void *p, size_t size, siz
     pthread_mutex_unlock(&catmemi_prof_mu);
     if (old != NULL) CATMEM_SYSTEM_FREE(old);
     if (x != NULL) CATMEM_SYSTEM_FREE(x);
+    errno = saved;
 }
 
-/* The thread's countdown ran out at p (NULL: the allocation failed), size bytes in a: a sample
-   if the countdown was drawn at the current mean (otherwise it is drawn now, this allocation
-   counted against it), and the next countdown. */
-static void catmemi_prof_after(const catmem_arena *a, void *p, size_t size, void *caller) {
+/* The thread's countdown ran out at an allocation of size bytes: the next countdown, drawn
+   before the allocation is made (an out-of-memory handler may allocate meanwhile), and the mean
+   at which this allocation is sampled, or 0 when it is not: it is sampled if the countdown was
+   drawn at the current mean; otherwise the countdown is drawn now and this allocation counts
+   as its first. */
+static size_t catmemi_prof_due(size_t size) {
     size_t mean = __atomic_load_n(&catmemi_prof_mean, __ATOMIC_RELAXED);
     int hit = catmemi_prof_armed != 0 && catmemi_prof_armed == mean;
     if (mean == 0) {
         catmemi_prof_armed = 0;
         catmemi_prof_left = CATMEMI_PROF_POLL;
-        return;
+        return 0;
     }
     catmemi_prof_armed = mean;
     catmemi_prof_left = catmemi_prof_draw(mean);
@@ -235,15 +241,16 @@ static void catmemi_prof_after(const catmem_arena *a, void *p, size_t size, void
         hit = catmemi_prof_left < 0;
         if (hit) catmemi_prof_left = catmemi_prof_draw(mean);
     }
-    if (hit && p != NULL) catmemi_prof_record(a, p, size, mean, caller);
+    return hit ? mean : 0;
 }
 
 /* catmem.h's inline paths, when the countdown runs out: the allocation as usual, then the
    sample. */
 CATMEMI_API __attribute__((noinline)) void *catmemi_prof_alloc(const catmem_arena *a,
                                                                size_t size, int opts) {
+    size_t mean = catmemi_prof_due(size);
     void *p = catmemi_be_alloc(a, size, opts);
-    catmemi_prof_after(a, p, size, __builtin_return_address(0));
+    if (mean != 0 && p != NULL) catmemi_prof_record(a, p, size, mean, __builtin_return_address(0));
     return p;
 }
 
@@ -251,7 +258,9 @@ CATMEMI_API __attribute__((noinline)) void *catmemi_prof_alloc(const catmem_aren
    before it moved: catmemi_prof_freeing). */
 CATMEMI_INLINE void catmemi_prof_realloced(const catmem_arena *a, void *p, size_t size,
                                            void *caller) {
-    if ((catmemi_prof_left -= (intptr_t)size) < 0) catmemi_prof_after(a, p, size, caller);
+    size_t mean;
+    if ((catmemi_prof_left -= (intptr_t)size) < 0 && (mean = catmemi_prof_due(size)) != 0)
+        catmemi_prof_record(a, p, size, mean, caller);
 }
 
 /* p is being freed (or moved by realloc): its sample, if it has one, goes. */
