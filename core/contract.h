@@ -52,7 +52,8 @@
    argument), catmemi_info_mu (writers of catmem_backend_info's text); a small arena's spin
    lock (catmemi_small.mu) and catmemi_sm_big_mu, taken with or without catmemi_mu, and around
    nothing of catmem's but the engine's calls for memory (jemalloc's locks, and malloc's, are
-   below all of these). "mu" below: called with catmemi_mu
+   below all of these); catmemi_prof_mu (heap profiles' samples, core/profile.h), taken with or
+   without catmemi_mu, around nothing but the system malloc, and last of all at fork(). "mu" below: called with catmemi_mu
    held. Every other operation may run on any thread at any time, concurrently with allocation
    and free in the same arena, except where THREADS in the manual says otherwise (reset and
    release: nobody else uses that arena). Under CATMEM_DEBUG, CATMEMI_ASSERT_LOCKED checks
