@@ -61,6 +61,7 @@ static catmemi_prof_sample *catmemi_prof_addrs[CATMEMI_PROF_BUCKETS];
 static catmemi_prof_site *catmemi_prof_sites[CATMEMI_PROF_BUCKETS];
 static CATMEMI_TLS size_t catmemi_prof_armed; /* the mean the countdown was drawn at; 0: none */
 static CATMEMI_TLS uint64_t catmemi_prof_rng;
+static uint64_t catmemi_prof_seed; /* atomic; 0 until the first mean is set */
 
 /* ---- the draw: an exponential of the mean, without libm (a header-only library should not
    add -lm to its users' link lines) ----------------------------------------------------------- */
@@ -101,7 +102,9 @@ static double catmemi_prof_chance(double x) {
 static intptr_t catmemi_prof_draw(size_t mean) {
     uint64_t x = catmemi_prof_rng;
     double u, d;
-    if (x == 0) x = (uint64_t)catmemi_random_word() | 1;
+    if (x == 0) /* the process's seed, set with the mean, told apart by the thread's storage */
+        x = (__atomic_load_n(&catmemi_prof_seed, __ATOMIC_RELAXED) ^
+             (uint64_t)(uintptr_t)&catmemi_prof_rng * 0x9e3779b97f4a7c15ull) | 1;
     x ^= x >> 12, x ^= x << 25, x ^= x >> 27; /* xorshift64* */
     catmemi_prof_rng = x;
     u = ((double)((x * 0x2545f4914f6cdd1dull) >> 11) + 0.5) / 9007199254740992.0; /* (0, 1) */
@@ -306,7 +309,11 @@ static void catmemi_prof_atfork(int stage) {
 }
 
 CATMEMI_API int catmem_profile_interval(size_t bytes) {
+    int saved = errno;
     if (bytes > CATMEM_SIZE_MAX) return EINVAL;
+    if (__atomic_load_n(&catmemi_prof_seed, __ATOMIC_RELAXED) == 0)
+        __atomic_store_n(&catmemi_prof_seed, (uint64_t)catmemi_random_word(), __ATOMIC_RELAXED);
+    errno = saved;
     __atomic_store_n(&catmemi_prof_mean, bytes, __ATOMIC_RELAXED);
     catmemi_prof_armed = 0; /* this thread takes it at its next allocation */
     catmemi_prof_left = 0;
