@@ -243,7 +243,7 @@
      sampled: its stack (glibc's backtrace(); elsewhere only the caller), size and arena are
      kept, and it stands for 1 / (1 - exp(-size / mean)) allocations of its size, as in
      jemalloc's and TCMalloc's profiles. Off, the cost is a subtraction and a branch per
-     allocation and a test per free (bench/results/callgrind.md); the stack is captured only
+     allocation and a test per free (bench/results/profile.md); the stack is captured only
      for the samples. A thread takes a new mean at its next sample, or within 1 MiB of
      allocation while off (the thread that sets it, at once).
    - A free (catmem_free, _free_sized, _free_any, realloc's move) drops its block's sample; a
