@@ -108,6 +108,8 @@
    CATMEM_REGION_ALIGN, CATMEM_REGION_CHUNK_MIN, CATMEM_REGION_CHUNK_MAX
                             regions: the alignment of every allocation, the first and the
                             largest chunk.
+   CATMEM_HEAP_PROFILES     0: no heap-profile checks on the inline paths (HEAP PROFILES), for
+                            a program that never profiles.
    CATMEM_VALGRIND          1: describe region memory to Valgrind's memcheck, and give every
                             block of the system backend a malloc of its own, which memcheck
                             watches.
@@ -261,6 +263,8 @@
      number of bytes turns sampling off, with one line on stderr.
    - A stack ends at the function that called catmem (a caller that returns catmem_alloc's
      result directly may be left out by a tail call, as in every sampling profiler).
+   - CATMEM_HEAP_PROFILES 0 (in every file) takes the countdown and the test out of the inline
+     paths; catmem_profile_interval then refuses any mean but 0 with ENOTSUP.
    - Not bounded yet by the number of arenas: one sample per (arena, stack) (see issue 22).
 
    LIMITS
@@ -673,7 +677,8 @@ CATMEMI_API int catmem_report(FILE *out, int flags);
 
 /* Sampled heap profiles with the arena on every sample, on every backend (HEAP PROFILES in the
    manual). bytes: the mean interval between samples, in allocated bytes; 0: off (the default
-   unless CATMEM_PROFILE or CATMEM_PROFILE_INTERVAL is set). EINVAL above CATMEM_SIZE_MAX. */
+   unless CATMEM_PROFILE or CATMEM_PROFILE_INTERVAL is set). EINVAL above CATMEM_SIZE_MAX;
+   ENOTSUP for any but 0 where CATMEM_HEAP_PROFILES is 0. */
 CATMEMI_API int catmem_profile_interval(size_t bytes);
 CATMEMI_API size_t catmem_profile_interval_get(void);
 /* The sampled heap as pprof's profile.proto (uncompressed), for pprof or go tool pprof: sample
@@ -790,13 +795,14 @@ CATMEMI_API void *catmemi_prof_alloc(const catmem_arena *a, size_t size, int opt
 CATMEMI_API void catmemi_prof_free(const void *p);
 
 CATMEMI_INLINE void *catmemi_alloc_counted(const catmem_arena *a, size_t size, int opts) {
-    if (CATMEMI_LIKELY((catmemi_prof_left -= (intptr_t)size) >= 0))
+    if (!CATMEM_HEAP_PROFILES || CATMEMI_LIKELY((catmemi_prof_left -= (intptr_t)size) >= 0))
         return catmemi_be_alloc(a, size, opts);
     return catmemi_prof_alloc(a, size, opts);
 }
 
 CATMEMI_INLINE void catmemi_prof_freeing(const void *p) {
-    if (CATMEMI_UNLIKELY(__atomic_load_n(&catmemi_prof_nlive, __ATOMIC_RELAXED) != 0) &&
+    if (CATMEM_HEAP_PROFILES &&
+        CATMEMI_UNLIKELY(__atomic_load_n(&catmemi_prof_nlive, __ATOMIC_RELAXED) != 0) &&
         __atomic_load_n(&catmemi_prof_filter[CATMEMI_PROF_HASH(p)], __ATOMIC_RELAXED) != 0)
         catmemi_prof_free(p);
 }

@@ -311,6 +311,7 @@ static void catmemi_prof_atfork(int stage) {
 CATMEMI_API int catmem_profile_interval(size_t bytes) {
     int saved = errno;
     if (bytes > CATMEM_SIZE_MAX) return EINVAL;
+    if (!CATMEM_HEAP_PROFILES && bytes != 0) return ENOTSUP; /* the inline paths never count */
     if (__atomic_load_n(&catmemi_prof_seed, __ATOMIC_RELAXED) == 0)
         __atomic_store_n(&catmemi_prof_seed, (uint64_t)catmemi_random_word(), __ATOMIC_RELAXED);
     errno = saved;
