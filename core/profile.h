@@ -556,7 +556,7 @@ static catmemi_pp_row *catmemi_pp_snapshot(size_t *n) {
         for (site = catmemi_prof_sites[i]; site != NULL; site = site->hnext) count++;
     }
     if (count != 0) rows = (catmemi_pp_row *)CATMEM_SYSTEM_CALLOC(count, sizeof *rows);
-    *n = rows != NULL ? count : 0;
+    *n = count;
     for (i = 0, count = 0; rows != NULL && i < CATMEMI_PROF_BUCKETS; i++) {
         catmemi_prof_site *site;
         for (site = catmemi_prof_sites[i]; site != NULL; site = site->hnext, count++) {
@@ -630,16 +630,18 @@ static void catmemi_pp_encode(catmemi_pp *w, const catmemi_pp_row *rows, size_t 
     catmemi_pb_uint(&w->out, 14, catmemi_pp_str(w, "inuse_space")); /* default_sample_type */
 }
 
-CATMEMI_API int catmem_profile_write(FILE *out, int flags) {
+/* The profile into out, checked: 0, ENOMEM or EIO. Also after shutdown (at exit). */
+static int catmemi_profile_write(FILE *out) {
     catmemi_pp w;
     catmemi_pp_row *rows;
     size_t n;
     int err, saved = errno;
-    if (out == NULL || flags != 0) return EINVAL;
-    if ((err = catmemi_up_or_init()) != 0) return err;
     memset(&w, 0, sizeof w);
     rows = catmemi_pp_snapshot(&n);
-    if (rows == NULL && n != 0) return ENOMEM;
+    if (rows == NULL && n != 0) {
+        errno = saved;
+        return ENOMEM;
+    }
     catmemi_pp_maps(&w);
     catmemi_pp_encode(&w, rows, n, __atomic_load_n(&catmemi_prof_mean, __ATOMIC_RELAXED));
     err = w.out.err != 0 ? w.out.err : w.msg.err != 0 ? w.msg.err : w.sub.err;
@@ -656,6 +658,13 @@ CATMEMI_API int catmem_profile_write(FILE *out, int flags) {
     return err;
 }
 
+CATMEMI_API int catmem_profile_write(FILE *out, int flags) {
+    int err;
+    if (out == NULL || flags != 0) return EINVAL;
+    if ((err = catmemi_up_or_init()) != 0) return err;
+    return catmemi_profile_write(out);
+}
+
 /* CATMEM_PROFILE=path: the profile when the process exits. */
 static void catmemi_prof_at_exit(void) {
     const char *where = getenv("CATMEM_PROFILE");
@@ -665,9 +674,9 @@ static void catmemi_prof_at_exit(void) {
         fprintf(stderr, "catmem: CATMEM_PROFILE: cannot open %s\n", where);
         return;
     }
-    if (catmem_profile_write(f, 0) != 0)
+    /* after catmem_shutdown too, as the report at exit: the records outlive it */
+    if (catmemi_profile_write(f) != 0 || fclose(f) != 0)
         fprintf(stderr, "catmem: CATMEM_PROFILE: cannot write %s\n", where);
-    fclose(f);
 }
 
 /* At the first init: CATMEM_PROFILE_INTERVAL (bytes; 0: off) sets the mean; CATMEM_PROFILE
