@@ -7,6 +7,7 @@
      A SHORT EXAMPLE
      REGIONS                     bump allocation for one thread, freed all at once
      LIFETIMES                   cleanups, child arenas, the out-of-memory handler, the report
+     HEAP PROFILES               sampled allocations by arena and call stack, for pprof
      LIMITS                      a cap on an arena's bytes, and how exact it is on each backend
      ERRORS                      what every call reports, and how
      LIFECYCLE                   init and shutdown; how long a handle is valid
@@ -118,6 +119,8 @@
    CATMEM_REGION_ALIGN, CATMEM_REGION_CHUNK_MIN, CATMEM_REGION_CHUNK_MAX
                             regions: the alignment of every allocation, the first and the
                             largest chunk.
+   CATMEM_HEAP_PROFILES     0: no heap-profile checks on the inline paths (HEAP PROFILES), for
+                            a program that never profiles.
    CATMEM_VALGRIND          1: describe region memory to Valgrind's memcheck, and give every
                             block of the system backend a malloc of its own, which memcheck
                             watches.
@@ -236,6 +239,45 @@
      Name arenas that come and go (one per request) after something stable, or leave them
      anonymous: a new name is a new series for the scraper to keep.
 
+   HEAP PROFILES
+   =============
+   catmem samples allocations itself, on every backend, and keeps each sample's call stack and
+   arena: a heap profile by arena, which no per-process profiler gives.
+       catmem_profile_interval(512 * 1024);              // on: a sample every 512 KiB on average
+       ...
+       FILE *f = fopen("heap.pb", "wb");
+       catmem_profile_write(f, 0);                       // pprof's profile.proto
+       fclose(f);
+       $ go tool pprof -top -tagroot=arena heap.pb      # functions under their arena
+       $ go tool pprof -tags heap.pb                    # bytes per arena, per parent
+   - Sampling: each thread counts the bytes it asks for (catmem_alloc, _calloc, _aligned_alloc,
+     _realloc, _strdup, region chunks) down from a random interval, exponential with the mean
+     set by catmem_profile_interval (0, the default: off); the allocation that crosses zero is
+     sampled: its stack (glibc's backtrace(); elsewhere only the caller), size and arena are
+     kept, and it stands for 1 / (1 - exp(-size / mean)) allocations of its size, as in
+     jemalloc's and TCMalloc's profiles. Off, the cost is a subtraction and a branch per
+     allocation and a test per free (bench/results/profile.md); the stack is captured only
+     for the samples. A thread takes a new mean at its next sample, or within 1 MiB of
+     allocation while off (the thread that sets it, at once).
+   - A free (catmem_free, _free_sized, _free_any, realloc's move) drops its block's sample; a
+     reset or release of an arena drops all of its samples and its alloc_* figures.
+   - catmem_profile_write(out, 0) writes profile.proto, uncompressed (pprof reads it as it reads
+     gzip; zlib would be one more library to link for every user): sample types alloc_objects,
+     alloc_space (sampled since the arena's creation or last reset), inuse_objects,
+     inuse_space (the default), one sample per arena and stack, with string labels arena (its
+     name, #<id> when anonymous) and parent ("-" at the top level). Addresses are not
+     symbolized: pprof reads the function names and lines from the binaries named in the
+     profile's mappings, which need their DWARF (-g) and to be at hand where pprof runs.
+   - CATMEM_PROFILE=path in the environment at the first init turns sampling on (at
+     CATMEM_PROFILE_INTERVAL bytes, else CATMEM_PROFILE_DEFAULT_INTERVAL: 512 KiB) and writes
+     the profile at exit; CATMEM_PROFILE_INTERVAL alone sets the mean; a value that is not a
+     number of bytes turns sampling off, with one line on stderr.
+   - A stack ends at the function that called catmem (a caller that returns catmem_alloc's
+     result directly may be left out by a tail call, as in every sampling profiler).
+   - CATMEM_HEAP_PROFILES 0 (in every file) takes the countdown and the test out of the inline
+     paths; catmem_profile_interval then refuses any mean but 0 with ENOTSUP.
+   - Not bounded yet by the number of arenas: one sample per (arena, stack) (see issue 22).
+
    LIMITS
    ======
        catmem_arena *req = catmem_arena_create_child(catmem_arena_get(CATMEM_REQUEST), "req-42");
@@ -280,13 +322,14 @@
                  a power of two, or above CATMEM_ALIGN_MAX; unknown kind; an empty name (or a
                  NULL one to catmem_arena_find); release of a
                  built-in arena; a dead or foreign region mark; a NULL cleanup function; an
-                 unknown report format or flag.
+                 unknown report format or flag; profile flags other than 0, an interval above
+                 CATMEM_SIZE_MAX.
      ENOMEM      out of memory (a new arena's record too), or past the arena's limit (after the
                  out-of-memory handler had its chance); size above CATMEM_SIZE_MAX; n * size
                  overflows in calloc.
      ESHUTDOWN   called after catmem_shutdown() (and before the next catmem_init()).
      EBUSY       the arena or region is running its cleanups (LIFETIMES).
-     EIO         catmem_report could not write to its stream.
+     EIO         catmem_report or catmem_profile_write could not write to its stream.
      EEXIST      catmem_arena_create with the name of a live arena.
      ENAMETOOLONG  name longer than CATMEM_NAME_MAX.
      EAGAIN      jemalloc made no more arenas where catmem needed one (it makes about 4,000 in
@@ -655,6 +698,17 @@ CATMEMI_API void catmem_set_oom_handler(catmem_oom_fn fn, void *arg);
 #define CATMEM_REPORT_OPENMETRICS_ARENAS 1000
 CATMEMI_API int catmem_report(FILE *out, int flags);
 
+/* Sampled heap profiles with the arena on every sample, on every backend (HEAP PROFILES in the
+   manual). bytes: the mean interval between samples, in allocated bytes; 0: off (the default
+   unless CATMEM_PROFILE or CATMEM_PROFILE_INTERVAL is set). EINVAL above CATMEM_SIZE_MAX;
+   ENOTSUP for any but 0 where CATMEM_HEAP_PROFILES is 0. */
+CATMEMI_API int catmem_profile_interval(size_t bytes);
+CATMEMI_API size_t catmem_profile_interval_get(void);
+/* The sampled heap as pprof's profile.proto (uncompressed), for pprof or go tool pprof: sample
+   types alloc_objects, alloc_space, inuse_objects, inuse_space, labels arena and parent. flags:
+   0. 0 or an errno value: EINVAL (NULL stream, flags), ENOMEM, EIO (the stream failed). */
+CATMEMI_API int catmem_profile_write(FILE *out, int flags);
+
 /* >>allocation (the fast paths are inline, below) ============================================== */
 
 
@@ -755,8 +809,33 @@ CATMEMI_API void catmemi_debug_check_free(const catmem_arena *a, const void *p);
    path, which maps 0 to 1 and reports the rest. */
 #define CATMEMI_SIZE_OK(n) ((size_t)(n)-1 < CATMEM_SIZE_MAX)
 
+/* Heap profiles (core/profile.h): every allocation the inline paths take counts against the
+   thread's byte countdown, whose end (a sample, or a check of the settings) is out of line. A
+   free looks up its block only while samples live and the filter has its address's hash. */
+#define CATMEMI_PROF_FILTER 4096
+#define CATMEMI_PROF_HASH(p) ((unsigned)((uintptr_t)(p) >> 4) & (CATMEMI_PROF_FILTER - 1))
+extern CATMEMI_TLS intptr_t catmemi_prof_left;                /* bytes to the next sample */
+extern uint32_t catmemi_prof_nlive;                           /* live samples; atomic */
+extern uint16_t catmemi_prof_filter[CATMEMI_PROF_FILTER];     /* samples by hash; atomic */
+CATMEMI_API void *catmemi_prof_alloc(const catmem_arena *a, size_t size, int opts);
+CATMEMI_API void catmemi_prof_free(const void *p);
+
+CATMEMI_INLINE void *catmemi_alloc_counted(const catmem_arena *a, size_t size, int opts) {
+    if (!CATMEM_HEAP_PROFILES || CATMEMI_LIKELY((catmemi_prof_left -= (intptr_t)size) >= 0))
+        return catmemi_be_alloc(a, size, opts);
+    return catmemi_prof_alloc(a, size, opts);
+}
+
+CATMEMI_INLINE void catmemi_prof_freeing(const void *p) {
+    if (CATMEM_HEAP_PROFILES &&
+        CATMEMI_UNLIKELY(__atomic_load_n(&catmemi_prof_nlive, __ATOMIC_RELAXED) != 0) &&
+        __atomic_load_n(&catmemi_prof_filter[CATMEMI_PROF_HASH(p)], __ATOMIC_RELAXED) != 0)
+        catmemi_prof_free(p);
+}
+
 CATMEMI_INLINE void *catmem_alloc(catmem_arena *a, size_t size) {
-    if (CATMEMI_LIKELY(a != NULL && CATMEMI_SIZE_OK(size))) return catmemi_be_alloc(a, size, 0);
+    if (CATMEMI_LIKELY(a != NULL && CATMEMI_SIZE_OK(size)))
+        return catmemi_alloc_counted(a, size, 0);
     return catmemi_alloc_slow(a, size, 0);
 }
 
@@ -770,7 +849,7 @@ static inline size_t catmemi_mul_size(size_t n, size_t size) {
 static inline void *catmem_calloc(catmem_arena *a, size_t n, size_t size) {
     size_t total = catmemi_mul_size(n, size);
     if (CATMEMI_LIKELY(a != NULL && CATMEMI_SIZE_OK(total)))
-        return catmemi_be_alloc(a, total, CATMEMI_ZERO);
+        return catmemi_alloc_counted(a, total, CATMEMI_ZERO);
     return catmemi_alloc_slow(a, total, CATMEMI_ZERO);
 }
 
@@ -780,13 +859,15 @@ static inline void *catmem_aligned_alloc(catmem_arena *a, size_t alignment, size
                          alignment > CATMEM_ALIGN_MAX))
         return catmemi_alloc_slow(a, size, -1); /* -1: bad alignment, reported as EINVAL */
     lg = __builtin_ctzll((unsigned long long)alignment);
-    if (CATMEMI_LIKELY(a != NULL && CATMEMI_SIZE_OK(size))) return catmemi_be_alloc(a, size, lg);
+    if (CATMEMI_LIKELY(a != NULL && CATMEMI_SIZE_OK(size)))
+        return catmemi_alloc_counted(a, size, lg);
     return catmemi_alloc_slow(a, size, lg);
 }
 
 CATMEMI_INLINE void catmem_free(catmem_arena *a, void *p) {
     if (p == NULL) return;
     CATMEMI_DEBUG_CHECK_FREE(a, p);
+    catmemi_prof_freeing(p);
     if (CATMEMI_LIKELY(a != NULL))
         catmemi_be_free(a, p);
     else
@@ -796,6 +877,7 @@ CATMEMI_INLINE void catmem_free(catmem_arena *a, void *p) {
 CATMEMI_INLINE void catmem_free_sized(catmem_arena *a, void *p, size_t size) {
     if (p == NULL) return;
     CATMEMI_DEBUG_CHECK_FREE(a, p);
+    catmemi_prof_freeing(p);
     if (CATMEMI_LIKELY(a != NULL && CATMEMI_SIZE_OK(size)))
         catmemi_be_free_sized(a, p, size);
     else

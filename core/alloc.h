@@ -5,6 +5,9 @@
 #  error "catmem: include catmem.h, not catmem's internal files"
 #endif
 
+CATMEMI_INLINE void catmemi_prof_realloced(const catmem_arena *a, void *p, size_t size,
+                                           void *caller); /* core/profile.h */
+
 static catmem_oom_fn catmemi_oom_fn;
 static void *catmemi_oom_arg;
 static pthread_mutex_t catmemi_oom_mu = PTHREAD_MUTEX_INITIALIZER; /* the pair changes together */
@@ -87,7 +90,12 @@ CATMEMI_API void catmemi_free_slow(const catmem_arena *a, void *p, size_t size) 
 }
 
 CATMEMI_API void *catmem_realloc(catmem_arena *a, void *p, size_t size) {
-    return p == NULL ? catmem_alloc(a, size) : catmemi_get(a, p, size, 0);
+    void *q;
+    if (p == NULL) return catmem_alloc(a, size);
+    catmemi_prof_freeing(p); /* before: once moved, its address may be sampled again */
+    q = catmemi_get(a, p, size, 0);
+    if (q != NULL) catmemi_prof_realloced(a, q, size, __builtin_return_address(0));
+    return q;
 }
 
 /* The owner from the pointer, then as catmem_realloc in it: its handle checked there (a
@@ -111,6 +119,7 @@ CATMEMI_API void catmem_free_any(void *p) {
         errno = EINVAL;
         return;
     }
+    catmemi_prof_freeing(p);
     catmemi_be->free_any(p);
 }
 

@@ -163,6 +163,26 @@
 #  define CATMEM_VALGRIND 0
 #endif
 
+/* CATMEM_HEAP_PROFILES [every file]: 0 leaves the heap-profile checks out of the inline paths
+   (a countdown per allocation, a test per free: bench/results/profile.md), for a program that
+   never profiles; catmem_profile_interval then refuses any mean but 0 (ENOTSUP). Default 1. */
+#ifndef CATMEM_HEAP_PROFILES
+#  define CATMEM_HEAP_PROFILES 1
+#endif
+#if CATMEM_HEAP_PROFILES != 0 && CATMEM_HEAP_PROFILES != 1
+#  error "catmem: CATMEM_HEAP_PROFILES must be 0 or 1"
+#endif
+
+/* CATMEM_PROFILE_DEFAULT_INTERVAL [impl]: the mean bytes between heap-profile samples when
+   CATMEM_PROFILE turns sampling on without CATMEM_PROFILE_INTERVAL. Default 512 KiB, as
+   jemalloc's lg_prof_sample (19) and TCMalloc's: some 2,000 samples per GiB allocated. */
+#ifndef CATMEM_PROFILE_DEFAULT_INTERVAL
+#  define CATMEM_PROFILE_DEFAULT_INTERVAL (512 * 1024)
+#endif
+#if CATMEM_PROFILE_DEFAULT_INTERVAL <= 0
+#  error "catmem: CATMEM_PROFILE_DEFAULT_INTERVAL must be a positive number of bytes"
+#endif
+
 /* CATMEM_SYSTEM_ENGINE [every file]: 1 runs the system backend's engine even under a memory
    checker (the fuzzer does, under ASan); 0 gives every block a malloc of its own, which the
    checker watches. Default: 0 under AddressSanitizer and with CATMEM_VALGRIND, 1 otherwise. */

@@ -52,9 +52,11 @@
    argument), catmemi_info_mu (writers of catmem_backend_info's text); a small arena's spin
    lock (catmemi_small.mu) and catmemi_sm_big_mu, taken with or without catmemi_mu, and around
    nothing of catmem's but the engine's calls for memory (jemalloc's locks, and malloc's, are
-   below all of these). The jemalloc engine's extent hooks (backends/jemalloc/owners.h) run
-   inside jemalloc, under its locks, and take none (an mmap at most). "mu" below: called with
-   catmemi_mu held. Every other operation may run on any thread at any time, concurrently with allocation
+   below all of these); catmemi_prof_mu (heap profiles' samples, core/profile.h), taken with or
+   without catmemi_mu, around nothing but the system malloc, and last of all at fork(). The
+   jemalloc engine's extent hooks (backends/jemalloc/owners.h) run inside jemalloc, under its
+   locks, and take none (an mmap at most). "mu" below: called with catmemi_mu held. Every other
+   operation may run on any thread at any time, concurrently with allocation
    and free in the same arena, except where THREADS in the manual says otherwise (reset and
    release: nobody else uses that arena). Under CATMEM_DEBUG, CATMEMI_ASSERT_LOCKED checks
    catmemi_mu where a function relies on it. */
@@ -116,6 +118,7 @@ typedef struct catmemi_slot {
        with other small slots' (core/small.h). Set once. */
     int small;
     catmemi_small sm; /* a small slot's blocks (core/small.h) */
+    void *prof; /* its heap profile's sites (core/profile.h); catmemi_prof_mu, read atomic */
     char name[CATMEM_NAME_MAX + 1]; /* "": anonymous */
 #if defined(CATMEMI_HAS_JE)
     catmemi_je_slot je;

@@ -66,6 +66,7 @@ static const catmemi_ops *catmemi_select(char *info, size_t size) {
 #include "alloc.h"    /* slow paths, out-of-memory handler, realloc, free_any, assertions */
 #include "report.h"   /* catmem_report, CATMEM_REPORT */
 #include "region.h"   /* regions' slow paths */
+#include "profile.h"  /* sampled heap profiles, catmem_profile_write, CATMEM_PROFILE */
 
 #ifdef __cplusplus
 }

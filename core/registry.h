@@ -330,15 +330,21 @@ static void catmemi_slot_give_back(catmemi_slot *s) {
     catmemi_free_slots[s->small != 0] = s->id + 1;
 }
 
+static void catmemi_prof_reset(catmemi_slot *s); /* heap profiles (core/profile.h) */
+static void catmemi_prof_atfork(int stage);
+
 static void catmemi_atfork_prepare(void) {
     catmemi_lock();
     catmemi_be->atfork_prepare();
+    catmemi_prof_atfork(0);
 }
 static void catmemi_atfork_parent(void) {
+    catmemi_prof_atfork(1);
     catmemi_be->atfork_parent();
     catmemi_unlock();
 }
 static void catmemi_atfork_child(void) {
+    catmemi_prof_atfork(2);
     catmemi_be->atfork_child();
     pthread_mutex_init(&catmemi_mu, NULL); /* other threads are gone; nobody else holds it */
 #if CATMEM_DEBUG
@@ -347,6 +353,7 @@ static void catmemi_atfork_child(void) {
 }
 
 static void catmemi_report_at_exit_once(void); /* with the report, below */
+static void catmemi_prof_env(void);
 
 CATMEMI_API int catmem_init(void) {
     int err = 0;
@@ -362,6 +369,7 @@ CATMEMI_API int catmem_init(void) {
             err = ENOMEM;
         if (err != 0) goto out;
         catmemi_report_at_exit_once();
+        catmemi_prof_env();
         catmemi_once_done = 1;
     }
     for (i = 0; i < CATMEM_KIND_COUNT; i++) { /* slots 0 to 4, the first ones made */
@@ -576,6 +584,7 @@ static int catmemi_reset_all(catmemi_slot *first, int release) {
         catmemi_untrack_chunks(s);
         err = catmemi_be->reset(s, release);
         if (err == 0) {
+            catmemi_prof_reset(s); /* its samples went with its blocks */
             __atomic_store_n(&s->charged, 0, __ATOMIC_RELAXED);
             __atomic_store_n(&s->peak, 0, __ATOMIC_RELAXED);
         }

@@ -2718,6 +2718,63 @@ static void op_report(void) {
     free(buf);
 }
 
+/* ---- heap profiles ---------------------------------------------------------------------------- */
+
+/* catmem_profile_interval from a few means (off, every block, small, the default, above
+   CATMEM_SIZE_MAX: EINVAL), and catmem_profile_write to a memory stream (0, or ESHUTDOWN), to a
+   16-byte stream (EIO), to NULL or with flags (EINVAL). Sampling changes nothing the model
+   checks: every later operation runs with it, samples taken and dropped. */
+static void op_profile(void) {
+    static const size_t means[] = {0, 1, 64, 4096, 524288, (size_t)-1};
+    unsigned mode = u8() % 4;
+    char *buf = NULL, small[16];
+    size_t len = 0, v;
+    int rc;
+    FILE *f;
+    if (mode == 0) {
+        v = means[u8() % 6];
+        CTL(rc, catmem_profile_interval(v));
+        T("catmem_profile_interval(%zu) = %s\n", v, ename(rc));
+        CHECK(rc == (v > CATMEM_SIZE_MAX ? EINVAL : 0), "catmem_profile_interval(%zu) = %s", v,
+              ename(rc));
+        return;
+    }
+    if (mode == 1) {
+        CTL(rc, catmem_profile_write(NULL, 0));
+        CHECK(rc == EINVAL, "catmem_profile_write(NULL) = %s, expected EINVAL", ename(rc));
+        f = open_memstream(&buf, &len);
+        CHECK(f != NULL, "fuzzer: open_memstream failed");
+        CTL(rc, catmem_profile_write(f, 1 + (int)u8()));
+        fclose(f);
+        free(buf);
+        T("catmem_profile_write(NULL; flags) = EINVAL; %s\n", ename(rc));
+        CHECK(rc == EINVAL, "catmem_profile_write(flags) = %s, expected EINVAL", ename(rc));
+        return;
+    }
+    if (mode == 2) { /* a stream that fails on the first write past 16 bytes */
+        f = fmemopen(small, sizeof small, "w");
+        CHECK(f != NULL, "fuzzer: fmemopen failed");
+        setvbuf(f, NULL, _IONBF, 0);
+        CTL(rc, catmem_profile_write(f, 0));
+        fclose(f);
+        T("catmem_profile_write(16-byte stream) = %s\n", ename(rc));
+        CHECK(rc == (M.up ? EIO : ESHUTDOWN), "catmem_profile_write(16-byte stream) = %s",
+              ename(rc));
+        return;
+    }
+    f = open_memstream(&buf, &len);
+    CHECK(f != NULL, "fuzzer: open_memstream failed");
+    CTL(rc, catmem_profile_write(f, 0));
+    fclose(f);
+    T("catmem_profile_write(stream) = %s, %zu bytes\n", ename(rc), len);
+    CHECK(rc == (M.up ? 0 : ESHUTDOWN), "catmem_profile_write = %s", ename(rc));
+    /* profile.proto: string_table[0], "" (field 6, length-delimited, length 0), comes first */
+    CHECK(rc != 0 || (len > 16 && buf[0] == 0x32 && buf[1] == 0),
+          "catmem_profile_write: %zu bytes, first %#x", len,
+          len > 0 ? (unsigned)(unsigned char)buf[0] : 0u);
+    free(buf);
+}
+
 /* ---- limits ----------------------------------------------------------------------------------- */
 
 /* catmem_arena_set_limit(h, v): an arena's limit (limit_of) on arena ar, checked; 0 or the
@@ -2983,7 +3040,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         case OP_REPORT: op_report(); break;
         case OP_LIMIT: op_limit(); break;
         case OP_LIMIT_EXHAUST: op_limit_exhaust(); break;
-        default: op_realloc(1); break;
+        case OP_REALLOC_ANY: op_realloc(1); break;
+        default: op_profile(); break;
         }
     }
     cleanup();

@@ -398,6 +398,24 @@ CORPUS = {
         op("stats", USER(1), 2),                        # the limit stays
         op("arena_release", USER(0), 0),
     ),
+    "profiles": seq(
+        op("profile", 0, 1),                            # every block sampled
+        op("arena_create", 0),                          # "u0"
+        op("alloc", USER(0), size(100)),
+        op("alloc", USER(0), size(5000)),
+        op("profile", 3),                               # written
+        op("arena_reset", USER(0), 0),                  # its samples go
+        op("alloc", USER(0), size(40)),
+        op("profile", 3),
+        op("arena_release", USER(0), 0),
+        op("profile", 2),                               # a 16-byte stream: EIO
+        op("profile", 1, 0),                            # NULL, flags: EINVAL
+        op("profile", 0, 5),                            # above CATMEM_SIZE_MAX: EINVAL
+        op("shutdown", 0),
+        op("profile", 3),                               # ESHUTDOWN
+        op("init", 0),
+        op("profile", 0, 0),                            # off
+    ),
 }
 
 # Inputs that made catmem fail; replayed by run_fuzz.sh on every run. See regressions/README.md.
