@@ -272,11 +272,16 @@
      CATMEM_PROFILE_INTERVAL bytes, else CATMEM_PROFILE_DEFAULT_INTERVAL: 512 KiB) and writes
      the profile at exit; CATMEM_PROFILE_INTERVAL alone sets the mean; a value that is not a
      number of bytes turns sampling off, with one line on stderr.
+   - Leaks named: with CATMEM_PROFILE_LEAKS=1 in the environment (or under CATMEM_DEBUG), the
+     release of an arena that still holds sampled blocks says on stderr how many, what they
+     stand for, and each stack that allocated them (function names for what the program
+     exports: link it with -rdynamic). An arena is meant to be released with blocks in it, so
+     this is opt-in: it finds the blocks a program meant to free one by one and did not.
    - A stack ends at the function that called catmem (a caller that returns catmem_alloc's
      result directly may be left out by a tail call, as in every sampling profiler).
    - CATMEM_HEAP_PROFILES 0 (in every file) takes the countdown and the test out of the inline
      paths; catmem_profile_interval then refuses any mean but 0 with ENOTSUP.
-   - Not bounded yet by the number of arenas: one sample per (arena, stack) (see issue 22).
+   - Not bounded yet by the number of arenas: one sample per (arena, stack).
 
    LIMITS
    ======

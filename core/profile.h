@@ -275,12 +275,53 @@ CATMEMI_API void catmemi_prof_free(const void *p) {
     if (x != NULL) CATMEM_SYSTEM_FREE(x);
 }
 
+/* 1: a release names the sampled blocks still live (CATMEM_PROFILE_LEAKS=1, or CATMEM_DEBUG). */
+static int catmemi_prof_leaks = CATMEM_DEBUG;
+
+/* Under catmemi_prof_mu: s, being released, still has sampled blocks: on stderr, how many and
+   what they stand for, then each place that allocated them with its stack (glibc names the
+   functions a program exports: link with -rdynamic; addresses otherwise). A debugging aid:
+   writes under the locks, once per such release. */
+static void catmemi_prof_name_leaks(const catmemi_slot *s) {
+    const catmemi_prof_site *site;
+    const catmemi_prof_sample *x;
+    double bytes = 0, blocks = 0;
+    size_t n = 0;
+    for (site = (const catmemi_prof_site *)s->prof; site != NULL; site = site->snext)
+        for (x = site->live; x != NULL; x = x->next, n++) {
+            bytes += (double)x->size * x->count;
+            blocks += x->count;
+        }
+    if (n == 0) return;
+    fprintf(stderr,
+            "catmem: arena '%s' (id %u) released with %zu sampled blocks still live, standing "
+            "for about %.0f bytes in %.0f blocks; where they were allocated:\n",
+            s->name, s->id, n, bytes, blocks);
+    for (site = (const catmemi_prof_site *)s->prof; site != NULL; site = site->snext) {
+        unsigned i;
+        for (bytes = blocks = 0, x = site->live; x != NULL; x = x->next) {
+            bytes += (double)x->size * x->count;
+            blocks += x->count;
+        }
+        if (blocks == 0) continue;
+        fprintf(stderr, "  about %.0f bytes in %.0f blocks:\n", bytes, blocks);
+        fflush(stderr);
+#if defined(__GLIBC__)
+        backtrace_symbols_fd((void *const *)site->frames, (int)site->nframes, 2);
+        (void)i;
+#else
+        for (i = 0; i < site->nframes; i++) fprintf(stderr, "    %p\n", site->frames[i]);
+#endif
+    }
+}
+
 /* s was reset or released: its sites and samples go. catmemi_mu */
-static void catmemi_prof_reset(catmemi_slot *s) {
+static void catmemi_prof_reset(catmemi_slot *s, int release) {
     catmemi_prof_site *site, *next;
     CATMEMI_ASSERT_LOCKED();
     if (__atomic_load_n(&s->prof, __ATOMIC_RELAXED) == NULL) return;
     pthread_mutex_lock(&catmemi_prof_mu);
+    if (release && catmemi_prof_leaks) catmemi_prof_name_leaks(s);
     site = (catmemi_prof_site *)s->prof;
     __atomic_store_n(&s->prof, NULL, __ATOMIC_RELAXED);
     for (; site != NULL; site = next) {
@@ -684,7 +725,9 @@ static void catmemi_prof_at_exit(void) {
 static void catmemi_prof_env(void) {
     int saved = errno;
     const char *where = getenv("CATMEM_PROFILE"), *mean = getenv("CATMEM_PROFILE_INTERVAL");
+    const char *leaks = getenv("CATMEM_PROFILE_LEAKS");
     int on = where != NULL && where[0] != '\0';
+    if (leaks != NULL && strcmp(leaks, "1") == 0) catmemi_prof_leaks = 1;
     if (on) (void)atexit(catmemi_prof_at_exit);
     if (mean != NULL && mean[0] != '\0') {
         char *end;

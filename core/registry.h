@@ -330,7 +330,7 @@ static void catmemi_slot_give_back(catmemi_slot *s) {
     catmemi_free_slots[s->small != 0] = s->id + 1;
 }
 
-static void catmemi_prof_reset(catmemi_slot *s); /* heap profiles (core/profile.h) */
+static void catmemi_prof_reset(catmemi_slot *s, int release); /* heap profiles (profile.h) */
 static void catmemi_prof_atfork(int stage);
 
 static void catmemi_atfork_prepare(void) {
@@ -584,7 +584,7 @@ static int catmemi_reset_all(catmemi_slot *first, int release) {
         catmemi_untrack_chunks(s);
         err = catmemi_be->reset(s, release);
         if (err == 0) {
-            catmemi_prof_reset(s); /* its samples went with its blocks */
+            catmemi_prof_reset(s, release); /* its samples went with its blocks */
             __atomic_store_n(&s->charged, 0, __ATOMIC_RELAXED);
             __atomic_store_n(&s->peak, 0, __ATOMIC_RELAXED);
         }

@@ -275,6 +275,42 @@ static void at_exit_profile(void) {
     catmem_shutdown(); /* the profile at exit is written all the same */
 }
 
+/* CATMEM_PROFILE_LEAKS=1: a release names the sampled blocks still live and where they were
+   allocated (every allocation sampled here: an interval of 1 byte). */
+__attribute__((noinline)) void leaky_fill(catmem_arena *a, void **p, int n) {
+    int i;
+    for (i = 0; i < n; i++)
+        if ((p[i] = catmem_alloc(a, 100)) == NULL) _exit(2);
+}
+static void leaks_named(void) {
+    catmem_arena *a, *b;
+    void *p[10];
+    int i;
+    setenv("CATMEM_PROFILE_LEAKS", "1", 1);
+    setenv("CATMEM_PROFILE_INTERVAL", "1", 1);
+    if (catmem_init() != 0 || (a = catmem_arena_create("leaky")) == NULL ||
+        (b = catmem_arena_create("tidy")) == NULL)
+        _exit(1);
+    leaky_fill(a, p, 10);
+    for (i = 0; i < 10; i += 2) catmem_free(a, p[i]);
+    if (catmem_arena_reset(b) != 0 || catmem_arena_release(a) != 0) _exit(3);
+    leaky_fill(b, p, 4);
+    for (i = 0; i < 4; i++) catmem_free(b, p[i]);
+    if (catmem_arena_release(b) != 0) _exit(3); /* nothing live: nothing said */
+}
+
+static void test_release_names_live_sampled_blocks(void **state) {
+    char err[512];
+    (void)state;
+    tmp_file(err, sizeof err, "leaks.txt");
+    assert_int_equal(in_child(leaks_named, err), 0);
+    assert_true(file_has(err, "catmem: arena 'leaky' ("));
+    assert_true(file_has(err, "released with 5 sampled blocks still live, standing for about 500 "
+                              "bytes in 5 blocks"));
+    assert_true(file_has(err, "leaky_fill")); /* its stack, named (-rdynamic) */
+    assert_false(file_has(err, "arena 'tidy'"));
+}
+
 static void test_environment(void **state) {
     char err[512], out[512], line[512];
     FILE *f;
@@ -357,6 +393,7 @@ static void test_profiling_while_arenas_come_and_go(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_environment), /* first: before this process's first init */
+        cmocka_unit_test(test_release_names_live_sampled_blocks), /* in a child, too */
         cmocka_unit_test(test_pprof_attributes_each_function_to_its_arena),
         cmocka_unit_test(test_free_reset_and_release_drop_samples),
         cmocka_unit_test(test_bad_input),
