@@ -281,7 +281,9 @@
      result directly may be left out by a tail call, as in every sampling profiler).
    - CATMEM_HEAP_PROFILES 0 (in every file) takes the countdown and the test out of the inline
      paths; catmem_profile_interval then refuses any mean but 0 with ENOTSUP.
-   - Not bounded yet by the number of arenas: one sample per (arena, stack).
+   - Its size follows the bytes sampled, not the number of arenas: one row per (arena, stack)
+     with samples since the arena's creation or last reset, about a row per mean interval
+     of bytes allocated at most, however many arenas hold them.
 
    LIMITS
    ======
