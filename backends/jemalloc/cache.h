@@ -52,7 +52,8 @@ CATMEMI_API void catmemi_je_twice(const catmemi_je_bin *b, const void *p) {
 /* A front cache's link that does not decode to a block address: overwritten. */
 CATMEMI_API void catmemi_je_bad_link(const void *p) {
     fprintf(stderr, "catmem: corrupted front-cache link in the free block at %p (a write past the "
-                    "end of the block before it, or after this one was freed)\n", p);
+                    "end of the block before it, a write after this one was freed, or a block "
+                    "freed twice, by two threads say)\n", p);
     abort();
 }
 
