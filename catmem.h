@@ -489,8 +489,12 @@
      pages of 64 KiB of one size class (the unit of "active"); blocks above 16 KiB are a malloc
      each. catmem_usable_size is the size class (36 classes from 16 bytes to 16 KiB; large
      blocks rounded up to 16 bytes). catmem_realloc of a large block reallocs it in place when
-     it can.
-   - catmem_arena_reset and _release free the arena's segments and large blocks, in time
+     it can. A large block freed is kept for the next large blocks of the same thread and arena
+     (up to 8 blocks, 4 MiB, each reused for a request it fits within a quarter), so that a
+     program freeing and allocating large blocks in turn does not make glibc trim its heap and
+     grow it again; kept blocks count in resident and mapped.
+   - catmem_arena_reset and _release free the arena's segments and large blocks (kept ones
+     too, as do catmem_arena_purge and the thread's exit), in time
      proportional to segments, not to small objects. catmem_arena_purge gives the OS the pages
      whose blocks are all free, gives malloc back the segments left empty, and trims glibc's
      free memory (malloc_trim, which is process-wide).

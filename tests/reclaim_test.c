@@ -119,9 +119,42 @@ static void test_memory_freed_elsewhere_comes_back_while_its_owner_sleeps(void *
     free(blocks);
 }
 
+/* Issue 21: large blocks freed on the system engine are kept by the thread's heap for its next
+   ones (no glibc trim and regrowth in between), counted as mapped and resident while kept, and
+   given back to malloc by a purge (and a reset, a release, the thread's exit). */
+static void test_freed_large_blocks_are_kept_for_the_next_ones(void **state) {
+#if defined(CATMEMI_SYS_ENGINE)
+    catmem_arena *a;
+    catmem_stats st;
+    void *p, *q;
+    (void)state;
+    if (!CATMEMI_SYS_ENGINE || strcmp(catmem_backend_name(), "system") != 0) skip();
+    assert_non_null(a = catmem_arena_create("kept-large"));
+    assert_non_null(p = catmem_alloc(a, 100000));
+    catmem_free(a, p);
+    assert_int_equal(catmem_arena_stats(a, &st), 0);
+    assert_int_equal(st.allocated, 0);
+    assert_true(st.mapped >= 100000); /* kept */
+    assert_non_null(q = catmem_alloc(a, 90000)); /* it fits, within a quarter: the same block */
+    assert_ptr_equal(q, p);
+    catmem_free(a, q);
+    assert_non_null(q = catmem_alloc(a, 200000)); /* too large for it: a new one */
+    assert_ptr_not_equal(q, p);
+    catmem_free(a, q);
+    assert_int_equal(catmem_arena_purge(a), 0);
+    assert_int_equal(catmem_arena_stats(a, &st), 0);
+    assert_true(st.mapped < 100000); /* both given back */
+    assert_int_equal(catmem_arena_release(a), 0);
+#else
+    (void)state;
+    skip();
+#endif
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_memory_freed_elsewhere_comes_back_while_its_owner_sleeps),
+        cmocka_unit_test(test_freed_large_blocks_are_kept_for_the_next_ones),
     };
     if (catmem_init() != 0) return 1;
     return cmocka_run_group_tests(tests, NULL, NULL);

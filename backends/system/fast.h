@@ -33,7 +33,8 @@
    - Blocks above 16 KiB (and every block when CATMEMI_SYS_ENGINE is 0: under AddressSanitizer
      or CATMEM_VALGRIND, so that the checker sees each one) are LARGE: one malloc each,
      recorded in a side table (keyed by address, each record checked with the key) rather than
-     in a header next to the block; a global mutex, taken only for large blocks.
+     in a header next to the block; a global mutex, taken only for large blocks. A heap keeps
+     a few freed large blocks for its next ones (large.h).
    - A thread finds its heaps through its table (catmemi_sys_tab, by slot: backends/inline.h);
      a heap's key is the handle the inline paths may serve through it, 0 for none.
    - Arenas with a limit are charged exactly: their heaps are kept off the inline paths (key
@@ -122,6 +123,12 @@ struct catmemi_sys_heap {
     catmemi_sys_large *large;
     uint64_t nlarge, nlarge_free;
     size_t large_bytes, large_mapped;
+    /* Freed large blocks kept for the heap's next ones (large.h): malloc's pointers and sizes,
+       here and not in the blocks; under the table's mutex, kept_bytes read relaxed. */
+    void *kept[8];
+    size_t kept_total[8];
+    unsigned nkept;
+    size_t kept_bytes;
 };
 
 /* The calling thread's heaps by slot modulo CATMEMI_TAB (backends/inline.h); an entry with no

@@ -174,6 +174,7 @@ static void catmemi_sys_orphan(catmemi_sys_heap *h) {
     __atomic_store_n(&h->key, 0, __ATOMIC_RELAXED);
     h->owner = NULL;
     pthread_mutex_unlock(&h->mu);
+    catmemi_sys_kept_drop(h); /* no thread of its own to reuse them */
 }
 
 static catmemi_sys_heap *catmemi_sys_heap_new(unsigned slot) {

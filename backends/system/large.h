@@ -251,13 +251,85 @@ static catmemi_sys_large *catmemi_sys_large_record(catmemi_sys_heap *h, char *ba
     return r;
 }
 
-static void *catmemi_sys_large_alloc(catmemi_sys_heap *h, size_t size, unsigned lg, int zero) {
-    size_t align = (size_t)1 << lg, usable = catmemi_sys_large_usable(size), total;
-    catmemi_sys_large *r;
+/* ---- kept blocks -----------------------------------------------------------------------------
+   A large block freed goes back to malloc, unless its heap keeps it for its next large block:
+   up to CATMEMI_SYS_KEEP blocks and CATMEMI_SYS_KEEP_BYTES together per heap (a thread's share
+   of an arena). A program that frees and allocates large blocks in turn (mstress in issue 21)
+   otherwise makes glibc trim its heap and grow it again, a page fault per page every time. A
+   kept block serves an allocation it fits within a quarter; reset, release, purge and the
+   thread's exit give them all back. Only 16-byte aligned blocks, and only with the engine on (under a memory
+   checker every block stays a malloc of its own, freed when freed). Table mutex. */
+#define CATMEMI_SYS_KEEP       8
+#define CATMEMI_SYS_KEEP_BYTES ((size_t)4 << 20)
+typedef char catmemi_sys_keep_fits[sizeof(((catmemi_sys_heap *)0)->kept) ==
+                                           CATMEMI_SYS_KEEP * sizeof(void *)
+                                       ? 1
+                                       : -1];
+
+/* A kept block of h for total bytes (at least, at most a quarter more), out of the heap's set;
+   NULL: none fits. *got: its size. */
+static char *catmemi_sys_kept_take(catmemi_sys_heap *h, size_t total, size_t *got) {
+    unsigned i, best = CATMEMI_SYS_KEEP;
     char *base;
+    for (i = 0; i < h->nkept; i++)
+        if (h->kept_total[i] >= total && h->kept_total[i] - total <= total / 4 &&
+            (best == CATMEMI_SYS_KEEP || h->kept_total[i] < h->kept_total[best]))
+            best = i;
+    if (best == CATMEMI_SYS_KEEP) return NULL;
+    base = (char *)h->kept[best];
+    *got = h->kept_total[best];
+    h->nkept--;
+    h->kept[best] = h->kept[h->nkept];
+    h->kept_total[best] = h->kept_total[h->nkept];
+    __atomic_store_n(&h->kept_bytes, h->kept_bytes - *got, __ATOMIC_RELAXED);
+    return base;
+}
+/* base (total bytes, malloc's) kept by h: 1; 0 when h has no room for it. */
+static int catmemi_sys_kept_put(catmemi_sys_heap *h, void *base, size_t total) {
+    if (!CATMEMI_SYS_ENGINE || h->nkept == CATMEMI_SYS_KEEP ||
+        total > CATMEMI_SYS_KEEP_BYTES - h->kept_bytes)
+        return 0;
+    h->kept[h->nkept] = base;
+    h->kept_total[h->nkept++] = total;
+    __atomic_store_n(&h->kept_bytes, h->kept_bytes + total, __ATOMIC_RELAXED);
+    return 1;
+}
+/* Every block h keeps back to malloc (none: no lock taken; one kept meanwhile by another
+   thread's free stays, for the heap's next thread, until the next drop). */
+static void catmemi_sys_kept_drop(catmemi_sys_heap *h) {
+    void *kept[CATMEMI_SYS_KEEP];
+    unsigned i, n;
+    if (__atomic_load_n(&h->kept_bytes, __ATOMIC_RELAXED) == 0) return;
+    pthread_mutex_lock(&catmemi_sys_large_mu);
+    n = h->nkept;
+    for (i = 0; i < n; i++) kept[i] = h->kept[i];
+    h->nkept = 0;
+    __atomic_store_n(&h->kept_bytes, 0, __ATOMIC_RELAXED);
+    pthread_mutex_unlock(&catmemi_sys_large_mu);
+    for (i = 0; i < n; i++) CATMEM_SYSTEM_FREE(kept[i]);
+}
+
+static void *catmemi_sys_large_alloc(catmemi_sys_heap *h, size_t size, unsigned lg, int zero) {
+    size_t align = (size_t)1 << lg, usable = catmemi_sys_large_usable(size), total, got = 0;
+    catmemi_sys_large *r;
+    char *base = NULL;
     void *p = NULL;
     if (size > CATMEM_SIZE_MAX - 2 * align - 16) return NULL; /* no malloc can serve it */
     total = usable + CATMEMI_SYS_LPAD + (align > 16 ? align : 0);
+    if (align <= 16 && __atomic_load_n(&h->kept_bytes, __ATOMIC_RELAXED) != 0) {
+        pthread_mutex_lock(&catmemi_sys_large_mu);
+        if ((base = catmemi_sys_kept_take(h, total, &got)) != NULL &&
+            (r = catmemi_sys_large_record(h, base, usable, got, align)) != NULL)
+            p = r->p;
+        else if (base != NULL && !catmemi_sys_kept_put(h, base, got))
+            CATMEM_SYSTEM_FREE(base); /* no record to be had: back where it was, or to malloc */
+        pthread_mutex_unlock(&catmemi_sys_large_mu);
+        if (p != NULL) {
+            if (zero) memset(p, 0, usable);
+            return p;
+        }
+        if (base != NULL) return NULL;
+    }
     base = (char *)(zero ? CATMEM_SYSTEM_CALLOC(1, total) : CATMEM_SYSTEM_MALLOC(total));
     if (base == NULL) return NULL;
     pthread_mutex_lock(&catmemi_sys_large_mu);
@@ -281,12 +353,15 @@ static int catmemi_sys_large_free(void *p) {
         base = r->base;
         size = r->size;
         slot = r->slot;
+        if ((char *)r->p == (char *)base + CATMEMI_SYS_LPAD &&
+            catmemi_sys_kept_put(r->heap, base, r->mapped))
+            base = NULL;
         catmemi_sys_large_recycle(r);
     }
     pthread_mutex_unlock(&catmemi_sys_large_mu);
     if (r == NULL) return 0;
     if (catmemi_counted(catmemi_slot_at(slot))) catmemi_uncharge(catmemi_slot_at(slot), size);
-    CATMEM_SYSTEM_FREE(base);
+    if (base != NULL) CATMEM_SYSTEM_FREE(base);
     return 1;
 }
 
@@ -328,4 +403,5 @@ static void catmemi_sys_large_reset(catmemi_sys_heap *h) {
         catmemi_sys_large_recycle(r);
     }
     pthread_mutex_unlock(&catmemi_sys_large_mu);
+    catmemi_sys_kept_drop(h);
 }

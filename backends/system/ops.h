@@ -216,6 +216,7 @@ static int catmemi_sys_purge(catmemi_slot *s) {
             empty = e;
         }
         pthread_mutex_unlock(&h->mu);
+        catmemi_sys_kept_drop(h);
     }
     pthread_mutex_unlock(&s->sys.mu);
     for (; empty != NULL; empty = next) {
@@ -259,6 +260,8 @@ static void catmemi_sys_heap_stats(catmemi_sys_heap *h, catmem_stats *out) {
     out->active += __atomic_load_n(&h->large_mapped, __ATOMIC_RELAXED);
     out->resident += __atomic_load_n(&h->large_bytes, __ATOMIC_RELAXED);
     out->mapped += __atomic_load_n(&h->large_mapped, __ATOMIC_RELAXED);
+    out->resident += __atomic_load_n(&h->kept_bytes, __ATOMIC_RELAXED); /* freed, kept (large.h) */
+    out->mapped += __atomic_load_n(&h->kept_bytes, __ATOMIC_RELAXED);
 }
 
 static void catmemi_sys_add(catmem_stats *out, catmemi_sys_slot *ss) {
