@@ -114,6 +114,7 @@ struct catmemi_sys_heap {
     pthread_mutex_t mu;                        /* the slow path, and others' visits */
     catmemi_sys_page *list[CATMEMI_SYS_NCLS];  /* pages per class; mu */
     catmemi_sys_seg *segs;                     /* mu */
+    uint64_t rng;                              /* which free page a class gets next; mu */
     catmemi_sys_heap **owner;       /* the owner's catmemi_sys_tab (its identity); NULL: orphan
                                        (arena mutex) */
     struct catmemi_sys_heap *next;  /* the arena's heaps; arena mutex */

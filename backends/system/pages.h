@@ -332,13 +332,31 @@ static catmemi_sys_seg *catmemi_sys_reclaim(catmemi_sys_heap *h) {
     return got;
 }
 
+/* Under h's mutex: where a search for a free page of a segment starts, 1 to NPAGES - 1, at
+   random (CATMEM_SECURE; 1 otherwise). After a reset a class's blocks then come from another
+   page of the segment than before, with a chance of 1 in 15 of the same: a stale pointer no
+   longer lands on the new object of its class at a known offset (issue 20 E, in part: within
+   a page the order stays the address order, which the Lua VM's speed depends on). */
+static int catmemi_sys_page_pick(catmemi_sys_heap *h) {
+    uint64_t x = h->rng;
+    if (!CATMEM_SECURE) return 1;
+    if (x == 0) x = (uint64_t)(catmemi_sys_key ^ (uintptr_t)h) | 1;
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    h->rng = x;
+    return 1 + (int)((x >> 32) % (CATMEMI_SYS_NPAGES - 1));
+}
+
 static catmemi_sys_page *catmemi_sys_page_free_slot(catmemi_sys_heap *h, unsigned c) {
     catmemi_sys_seg *sg;
-    int i;
+    int i, k, first = catmemi_sys_page_pick(h);
     for (sg = h->segs; sg != NULL; sg = sg->next)
         if (sg->npages < CATMEMI_SYS_NPAGES - 1)
-            for (i = 1; i < CATMEMI_SYS_NPAGES; i++)
+            for (k = 0, i = first; k < CATMEMI_SYS_NPAGES - 1; k++) {
                 if (sg->pages[i].bsize == 0) return catmemi_sys_page_init(h, sg, i, c);
+                if (++i == CATMEMI_SYS_NPAGES) i = 1;
+            }
     return NULL;
 }
 
@@ -357,7 +375,7 @@ static catmemi_sys_page *catmemi_sys_page_new(catmemi_sys_heap *h, unsigned c) {
     pthread_mutex_lock(&h->mu);
     if (sg == NULL) return NULL;
     catmemi_sys_seg_link(h, sg);
-    return catmemi_sys_page_init(h, sg, 1, c);
+    return catmemi_sys_page_init(h, sg, catmemi_sys_page_pick(h), c);
 }
 
 #if CATMEM_DEBUG
