@@ -98,18 +98,24 @@ static void twice(void) {
     _exit(q == r ? 4 : 0);
 }
 
-static void test_double_free_in_a_row_stops_the_process(void **state) {
+/* fn, in an arena of its own and in a small one, freeing with and without the size: each run
+   stops the process, naming a double free. */
+static void stops_at_the_double_free(void (*fn)(void)) {
     int k;
-    (void)state;
     for (k = 0; k < 4; k++) {
         outcome o;
         small_kind = k & 1;
         sized = k >> 1;
-        o = run_child(twice);
+        o = run_child(fn);
         assert_false(o.exited);
         assert_int_equal(o.status, SIGABRT);
         assert_non_null(strstr(o.err, "double free"));
     }
+}
+
+static void test_double_free_in_a_row_stops_the_process(void **state) {
+    (void)state;
+    stops_at_the_double_free(twice);
 }
 
 /* A-B-A: p is no longer the head when it is freed again (without the walk of the list, the
@@ -131,17 +137,8 @@ static void twice_apart(void) {
 }
 
 static void test_double_free_with_frees_between_stops_the_process(void **state) {
-    int k;
     (void)state;
-    for (k = 0; k < 4; k++) {
-        outcome o;
-        small_kind = k & 1;
-        sized = k >> 1;
-        o = run_child(twice_apart);
-        assert_false(o.exited);
-        assert_int_equal(o.status, SIGABRT);
-        assert_non_null(strstr(o.err, "double free"));
-    }
+    stops_at_the_double_free(twice_apart);
 }
 
 /* No false alarm: blocks handed out by the cache and freed once, whose first word the program
