@@ -212,8 +212,6 @@ static size_t catmemi_sm_usable(const void *p) {
     return catmemi_class_size[k];
 }
 
-/* ---- chunks and the shared lists, under the arena's lock ----------------------------------- */
-
 /* ---- chunks, kept for the next small arenas ------------------------------------------------
    A released or reset arena's chunks go to a store of the process, up to CATMEMI_SM_KEEP of each
    size, and the next chunks of any small arena come from there: an arena per request then costs
@@ -254,6 +252,8 @@ static void catmemi_sm_chunk_drop(uintptr_t c, const char *arena) {
     catmemi_sm_unlock_word(&catmemi_sm_kept.mu);
     if (c != 0) catmemi_sm_eng->put((void *)c);
 }
+
+/* ---- chunks and the shared lists, under the arena's lock ----------------------------------- */
 
 /* A new chunk becomes the one blocks are carved from; 0: out of memory. Its first word links to
    the previous chunk (encoded with the key and its own address), its second is its size
