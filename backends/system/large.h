@@ -257,8 +257,9 @@ static catmemi_sys_large *catmemi_sys_large_record(catmemi_sys_heap *h, char *ba
    of an arena). A program that frees and allocates large blocks in turn (mstress in issue 21)
    otherwise makes glibc trim its heap and grow it again, a page fault per page every time. A
    kept block serves an allocation it fits within a quarter; reset, release, purge and the
-   thread's exit give them all back. Only 16-byte aligned blocks, and only with the engine on (under a memory
-   checker every block stays a malloc of its own, freed when freed). Table mutex. */
+   thread's exit give them all back. Only 16-byte aligned blocks, and only with the engine on
+   (under a memory checker every block stays a malloc of its own, freed when freed). Table
+   mutex. */
 #define CATMEMI_SYS_KEEP       8
 #define CATMEMI_SYS_KEEP_BYTES ((size_t)4 << 20)
 typedef char catmemi_sys_keep_fits[sizeof(((catmemi_sys_heap *)0)->kept) ==
