@@ -546,6 +546,11 @@
    still frees the block, but on jemalloc puts it into the front cache of the arena named, which
    hands it out again, and counts it there (statistics and limits of both arenas go wrong):
    CATMEM_DEBUG aborts on it.
+   Under valgrind's memcheck, catmem's probes may be reported: catmem_free_any, _usable_size,
+   _arena_owns and _realloc_any of a pointer catmem did not hand out read the word before it
+   (malloc's own, which memcheck forbids), and a free reads the block's first word, which
+   memcheck calls uninitialised when the program never wrote all of it (CATMEM_VALGRIND, or a
+   suppression, for programs that do so).
    catmem_free_sized needs the size asked for (or anything up to the usable size) and must not be
    used on blocks from catmem_aligned_alloc; use catmem_free for those. It is the fastest free:
    on jemalloc, catmem_free first asks jemalloc for the block's size class (sallocx; the cost:

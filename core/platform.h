@@ -63,6 +63,19 @@
 #  define CATMEMI_VG_NOACCESS(p, n)  ((void)0)
 #  define CATMEMI_VG_UNDEFINED(p, n) ((void)0)
 #endif
+/* A freed block's first word, read by the double-free probes (core/small.h), may hold bytes the
+   program never wrote (a struct's padding, copied by a realloc): memcheck is told they are
+   defined, so that a probe of user data is not reported as a use of uninitialised memory.
+   Without valgrind's header: nothing. */
+#if defined(__has_include)
+#  if __has_include(<valgrind/memcheck.h>)
+#    include <valgrind/memcheck.h>
+#    define CATMEMI_VG_DEFINED(p, n) ((void)VALGRIND_MAKE_MEM_DEFINED((p), (n)))
+#  endif
+#endif
+#if !defined(CATMEMI_VG_DEFINED)
+#  define CATMEMI_VG_DEFINED(p, n) ((void)0)
+#endif
 #if CATMEM_DEBUG
 #  include <string.h>
 #  define CATMEMI_DEBUG_FILL(p, n) memset((p), 0xdd, (n))

@@ -317,6 +317,7 @@ carve:
     m->cur = p + ((size + 8 + 15) & ~(size_t)15); /* the next block's header fits after this one */
     m->carved += size;
     catmemi_sm_tag(p, s->id, k);
+    *(uintptr_t *)(void *)p = 0; /* defined, and no link: catmemi_sm_put reads it at the free */
     return p;
 }
 
@@ -326,7 +327,9 @@ carve:
    has its link cleared, so a block freed once takes the walk only when its first word is the
    user's data and happens to decode so. */
 static void catmemi_sm_put(catmemi_small *m, unsigned k, void *p) {
-    uintptr_t w = *(uintptr_t *)p ^ catmemi_sm_key ^ (uintptr_t)p;
+    uintptr_t w;
+    CATMEMI_VG_DEFINED(p, sizeof w);
+    w = *(uintptr_t *)p ^ catmemi_sm_key ^ (uintptr_t)p;
     if (w == 0 || (w - m->lo < m->hi - m->lo && (w & 15) == 0)) {
         uintptr_t x = (uintptr_t)m->shared[k];
         size_t i, n = m->shared_bytes / catmemi_class_size[k];

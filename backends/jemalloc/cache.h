@@ -368,6 +368,7 @@ static void *catmemi_je_refill(catmemi_je_cache *c, unsigned k) {
         if (got != 0) catmemi_peak(s, total - (size_t)(n - got) * size);
     }
     if (got == 0) return NULL;
+    *(uintptr_t *)blocks[0] = 0; /* defined, and no link: catmemi_je_linked reads it */
     CATMEMI_OWNER_ADD(c->nalloc, 1);
     c->moved += got;
     if (c->moved >= CATMEMI_JE_BUSY && c->back == c->flags) catmemi_je_promote(c);
