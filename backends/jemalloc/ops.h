@@ -83,9 +83,17 @@ static int catmemi_je_next_small(void) {
 static int catmemi_je_new_arena(unsigned *index) {
     catmemi_je_hooks *h = &catmemi_je_my_hooks;
     size_t sz = sizeof *index;
-    int err = CATMEMI_JE(mallctl)("arenas.create", index, &sz, catmemi_je_def != NULL ? &h : NULL,
-                                  catmemi_je_def != NULL ? sizeof h : 0);
+    char name[64];
+    int err = CATMEMI_JE(mallctl)("arenas.create", index, &sz, NULL, 0);
     if (err == 0 && *index >= CATMEMI_JE_ARENA_LIMIT) err = EAGAIN;
+    /* The hooks once the arena exists, before it hands anything out: given to arenas.create,
+       jemalloc 5.2's default alloc hook (which catmem's calls) looks the arena up while it is
+       being made and crashes (the Rust example's jemalloc-sys). Without them, no map. */
+    if (err == 0 && catmemi_je_def != NULL) {
+        snprintf(name, sizeof name, "arena.%u.extent_hooks", *index);
+        if (CATMEMI_JE(mallctl)(name, NULL, NULL, &h, sizeof h) != 0)
+            __atomic_store_n(&catmemi_je_map_on, 0, __ATOMIC_RELEASE);
+    }
     return err;
 }
 
