@@ -31,14 +31,7 @@
 #else
 #  define BLOCKS_ARE_MALLOCS 0
 #endif
-#if defined(__has_include)
-#  if __has_include(<valgrind/valgrind.h>)
-#    include <valgrind/valgrind.h>
-#  endif
-#endif
-#if !defined(RUNNING_ON_VALGRIND)
-#  define RUNNING_ON_VALGRIND 0
-#endif
+/* RUNNING_ON_VALGRIND: testing.h */
 #if defined(__SANITIZE_THREAD__)
 #  define UNDER_TSAN 1
 #elif defined(__has_feature)
