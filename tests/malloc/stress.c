@@ -89,15 +89,17 @@ static void *worker(void *arg) {
     return NULL;
 }
 
-/* A destructor that runs after catmem's own (its key is newer): it allocates and frees, and asks
-   for one more round, in which it does so again. */
+/* A destructor that runs after catmem's own (its key is newer): it allocates and frees in every
+   round glibc makes (PTHREAD_DESTRUCTOR_ITERATIONS), the last included, after which catmem's
+   destructor never runs again: what catmem does for this thread then must not outlive it
+   (glibc itself frees after the last round too). */
 static pthread_key_t late_key;
 static void late_exit(void *arg) {
     uintptr_t round = (uintptr_t)arg;
     void *p = fill(100 + 1000 * round);
     check(p);
     free(p);
-    if (round < 2) pthread_setspecific(late_key, (void *)(round + 1));
+    pthread_setspecific(late_key, (void *)(round + 1));
 }
 
 static void *exiting(void *arg) {
@@ -134,14 +136,16 @@ static void *forker(void *arg) {
 int main(int argc, char **argv) {
     pthread_t t[THREADS], f, e[8];
     Dl_info info;
-    uintptr_t i;
+    uintptr_t i, j;
     if (argc != 2) fail("usage: stress LIBRARY-NAME");
     if (dladdr((void *)&malloc, &info) == 0 || strstr(info.dli_fname, argv[1]) == NULL)
         fail("malloc is not the library's");
     if (pthread_key_create(&late_key, late_exit) != 0) fail("pthread_key_create");
-    for (i = 0; i < 8; i++)
-        if (pthread_create(&e[i], NULL, exiting, NULL) != 0) fail("pthread_create");
-    for (i = 0; i < 8; i++) pthread_join(e[i], NULL);
+    for (i = 0; i < 64; i++) { /* threads come and go: each reuses the last one's stack */
+        if (pthread_create(&e[i % 8], NULL, exiting, NULL) != 0) fail("pthread_create");
+        if (i % 8 == 7)
+            for (j = 0; j < 8; j++) pthread_join(e[j], NULL);
+    }
     if (pthread_create(&f, NULL, forker, NULL) != 0) fail("pthread_create");
     for (i = 0; i < THREADS; i++)
         if (pthread_create(&t[i], NULL, worker, (void *)i) != 0) fail("pthread_create");
