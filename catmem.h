@@ -660,6 +660,12 @@ CATMEMI_API int catmem_arena_owns(const catmem_arena *a, const void *p);
 CATMEMI_API int catmem_arena_reset(catmem_arena *a); /* frees every block of a at once */
 CATMEMI_API int catmem_arena_purge(catmem_arena *a); /* unused pages back to the OS */
 CATMEMI_API int catmem_arena_stats(catmem_arena *a, catmem_stats *out);
+/* Two totals, each what its name says (STATISTICS). catmem_all_arenas_stats: the sum over
+   catmem's live arenas, the same on every backend, read as catmem_report reads them (peak the
+   sum of their peaks, limit 0; ENOMEM when the copy of the arenas' list gets no memory).
+   catmem_total_stats: the backend's own figure: on jemalloc the whole process (every block
+   jemalloc serves, catmem's or not), on the system backend catmem's arenas; peak and limit 0. */
+CATMEMI_API int catmem_all_arenas_stats(catmem_stats *out);
 CATMEMI_API int catmem_total_stats(catmem_stats *out);
 /* jemalloc's page decay for one arena, in milliseconds (-1: never, 0: at once). System: ENOTSUP. */
 CATMEMI_API int catmem_arena_set_decay(catmem_arena *a, long dirty_ms, long muzzy_ms);
