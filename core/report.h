@@ -478,13 +478,17 @@ static const catmemi_om_family catmemi_om_families[] = {
     {"arena_cleanups", "gauge", CATMEMI_OM_ARENA, CATMEMI_OM_CLEANUPS,
      "Cleanups registered on the arena and not run yet (catmem_arena_on_reset)."},
     {"all_arenas_allocated_bytes", "gauge", CATMEMI_OM_SUM, CATMEMI_OM_ALLOCATED,
-     "Sum of catmem_arena_allocated_bytes: catmem's live arenas, on every backend."},
+     "Sum of catmem_arena_allocated_bytes: catmem's live arenas, on every backend "
+     "(catmem_all_arenas_stats)."},
     {"all_arenas_active_bytes", "gauge", CATMEMI_OM_SUM, CATMEMI_OM_ACTIVE,
-     "Sum of catmem_arena_active_bytes: catmem's live arenas, on every backend."},
+     "Sum of catmem_arena_active_bytes: catmem's live arenas, on every backend "
+     "(catmem_all_arenas_stats)."},
     {"all_arenas_resident_bytes", "gauge", CATMEMI_OM_SUM, CATMEMI_OM_RESIDENT,
-     "Sum of catmem_arena_resident_bytes: catmem's live arenas, on every backend."},
+     "Sum of catmem_arena_resident_bytes: catmem's live arenas, on every backend "
+     "(catmem_all_arenas_stats)."},
     {"all_arenas_mapped_bytes", "gauge", CATMEMI_OM_SUM, CATMEMI_OM_MAPPED,
-     "Sum of catmem_arena_mapped_bytes: catmem's live arenas, on every backend."},
+     "Sum of catmem_arena_mapped_bytes: catmem's live arenas, on every backend "
+     "(catmem_all_arenas_stats)."},
     {"backend_allocated_bytes", "gauge", CATMEMI_OM_BACKEND, CATMEMI_OM_ALLOCATED,
      "catmem_total_stats allocated: on jemalloc the whole process (every block jemalloc serves, "
      "catmem's or not); on the system backend catmem's arenas "
