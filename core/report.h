@@ -261,7 +261,7 @@ static void catmemi_report_json(FILE *out, const catmemi_report_view *v,
     catmemi_report_stats(out, 1, &v->sum);
     fputs("},\n \"backend_total\": {", out);
     catmemi_report_stats(out, 1, v->backend);
-    fputs("},\n \"total\": {", out); /* backend_total again: its name before there were two */
+    fputs("},\n \"total\": {", out); /* the same, its name before there were two totals */
     catmemi_report_stats(out, 1, v->backend);
     fputs("}}\n", out);
 }
