@@ -200,7 +200,7 @@
      id, parent, statistics with peak and limit, pending cleanups) and two totals, each named
      for what it is (STATISTICS): "all arenas", the sum over catmem's live arenas on every
      backend (catmem_all_arenas_stats), and "backend <name>" (catmem_total_stats), as a table
-     (its last lines say what each total is), as one JSON object, or as OpenMetrics text for a
+     (a line under the totals says what each is), as one JSON object, or as OpenMetrics text for a
      metrics scraper (below); an anonymous arena is "#<id>" in the table and has the name null
      in JSON, where "parent_id" gives its parent's id. The JSON object: {"backend", "info",
      "arenas": [{"name", "id", "parent", "parent_id", "cleanups", "allocated", "active",
