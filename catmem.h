@@ -591,6 +591,9 @@
    core/alloc.h, core/accounting.h, core/classes.h, core/report.h, core/region.h   the rest.
    backends/jemalloc/, backends/system/, backends/runtime/   the engines, each described at the
                             top of its fast.h.
+   malloc/                  catmem as the process's malloc (LD_PRELOAD or linked): a program's
+                            malloc family and C++ operators from one arena named "malloc"
+                            (README.md, "Any program on catmem").
    To follow one allocation: catmem_alloc (>>inline paths, below) -> catmemi_be_alloc
    (backends/inline.h) -> the engine's fast path in its fast.h -> on a miss catmemi_alloc_slow
    (core/alloc.h) -> the engine's alloc_slow in its ops.h. CONTRIBUTING.md says how the house
