@@ -166,7 +166,8 @@ typedef struct catmemi_ops {
     /* p moved or resized into s; NULL: failed, p untouched and still valid. */
     void *(*realloc)(catmemi_slot *s, void *p, size_t size);
     size_t (*usable_size)(const void *p); /* p != NULL, a live block; 0 if not catmem's */
-    void (*free_any)(void *p);            /* p != NULL; the owner comes from p */
+    void (*free_any)(void *p); /* p != NULL; the owner comes from p (where catmemi_be_free_any,
+                                  backends/inline.h, does not take p inline) */
     /* p != NULL, a live block: the slot whose arena holds it (live or not), NULL when no
        catmem arena does. Without catmemi_mu (it may take the engine's own later locks). */
     catmemi_slot *(*owner_of)(const void *p);
