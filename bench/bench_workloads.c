@@ -4,16 +4,19 @@
    that LD_PRELOAD decides the allocator (bench/workloads.sh runs it; issue 21).
 
    Each run does a fixed amount of work from fixed seeds (never a fixed time) and prints one line:
-     workload=NAME threads=T ops=N seconds=S maxrss_kib=K minflt=F check=C
+     workload=NAME threads=T malloc=LIB ops=N seconds=S maxrss_kib=K minflt=F check=C
+   malloc is the file name of the library whose malloc the program calls (what LD_PRELOAD did);
    seconds covers the workload's threads only (not start-up or a warm-up the workload has);
    maxrss_kib and minflt are the process's (getrusage) at the end; check is a value computed
    from what the workload read back, so that the compiler keeps every access.
 
-   Usage: workloads --workload NAME [--scale X] [--threads T] [--seed S] | --list
-   --scale multiplies the work (the test runs each workload at a tiny scale). */
+   Usage: workloads --workload NAME [--scale X] [--threads T] [--seed S] | --list | --describe
+   --scale multiplies the work (the test runs each workload at a tiny scale); --describe prints
+   each name, a tab and what the workload does in one line. */
 #define _GNU_SOURCE
 #include "bench_common.h"
 
+#include <dlfcn.h>
 #include <math.h>
 #include <pthread.h>
 #include <sched.h>
@@ -813,29 +816,55 @@ static double churn(const params *p, int t, result *res) {
     return t0;
 }
 
+/* The file name of the library that defines the malloc this program calls. */
+static const char *malloc_library(void) {
+    void *(*volatile f)(size_t) = malloc; /* the address the dynamic linker bound */
+    Dl_info info;
+    const char *slash;
+    if (dladdr((void *)(uintptr_t)f, &info) == 0 || info.dli_fname == NULL) return "unknown";
+    slash = strrchr(info.dli_fname, '/');
+    return slash != NULL ? slash + 1 : info.dli_fname;
+}
+
 /* ---- main ---------------------------------------------------------------------------------- */
 
 typedef struct workload {
     const char *name;
     int threads; /* issue 21's count */
     double (*run)(const params *p, int threads, result *res);
+    const char *about; /* one line for the results' table (--describe) */
 } workload;
 
 static const workload workloads[] = {
-    {"larson", 8, larson},
-    {"mstress", 2, mstress},
-    {"xmalloc-test", 8, xmalloc_test},
-    {"glibc-thread", 8, glibc_thread},
-    {"alloc-test", 2, alloc_test},
-    {"cache-scratch", 2, cache_scratch},
-    {"rptest", 2, rptest},
-    {"churn", 2, churn},
+    {"larson", 8, larson,
+     "8 threads; 8-999 B blocks replaced at random; each thread hands its blocks to a successor "
+     "thread after 500,000 replacements (server threads come and go)"},
+    {"mstress", 2, mstress,
+     "2 threads re-created 25 times; blocks kept, freed at random or traded through a shared "
+     "table; 1% of blocks 100-10000x larger (up to 5 MiB); every word checked at the free"},
+    {"xmalloc-test", 8, xmalloc_test,
+     "4 producer threads allocate 64 B blocks in batches of 4096, 4 consumer threads free them"},
+    {"glibc-thread", 8, glibc_thread,
+     "8 threads, 1024 slots each; blocks of 4 B-32 KiB (inverse-square) replaced at random, "
+     "every byte written"},
+    {"alloc-test", 2, alloc_test,
+     "2 threads, 2^18 slots, 80/20 skew; a full slot is read and freed, an empty one filled "
+     "(5 B-1 KiB, smaller likelier)"},
+    {"cache-scratch", 2, cache_scratch,
+     "2 threads each free an 8 B object the main thread allocated, then allocate, write and "
+     "free 8 B objects (passive false sharing)"},
+    {"rptest", 2, rptest,
+     "2 threads, 1000 slots each, 8 B-16 KB (linear fall-off), a byte per page written; "
+     "batches sent to the other thread, which frees them"},
+    {"churn", 2, churn,
+     "2 threads, 32 blocks of 16-256 KiB each, one freed and one allocated in turn, every page "
+     "written (issue 21's page-fault target)"},
 };
 #define NWORKLOADS (sizeof workloads / sizeof workloads[0])
 
 static void usage(void) {
     fprintf(stderr, "usage: workloads --workload NAME [--scale X] [--threads T] [--seed S]\n"
-                    "       workloads --list\n");
+                    "       workloads --list | --describe\n");
     exit(2);
 }
 
@@ -849,8 +878,10 @@ int main(int argc, char **argv) {
     int i, t;
     for (i = 1; i < argc; i++) {
         const char *o = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (strcmp(o, "--list") == 0) {
-            for (k = 0; k < NWORKLOADS; k++) printf("%s\n", workloads[k].name);
+        if (strcmp(o, "--list") == 0 || strcmp(o, "--describe") == 0) {
+            for (k = 0; k < NWORKLOADS; k++)
+                printf("%s%s%s\n", workloads[k].name, o[2] == 'd' ? "\t" : "",
+                       o[2] == 'd' ? workloads[k].about : "");
             return 0;
         }
         if (v == NULL) usage();
@@ -868,8 +899,9 @@ int main(int argc, char **argv) {
     t = p.threads > 0 ? p.threads : w->threads;
     secs = w->run(&p, t, &res);
     getrusage(RUSAGE_SELF, &ru);
-    printf("workload=%s threads=%d ops=%llu seconds=%.4f maxrss_kib=%ld minflt=%ld check=%llu\n",
-           w->name, t, (unsigned long long)res.ops, secs, ru.ru_maxrss, ru.ru_minflt,
-           (unsigned long long)res.check);
+    printf("workload=%s threads=%d malloc=%s ops=%llu seconds=%.4f maxrss_kib=%ld minflt=%ld "
+           "check=%llu\n",
+           w->name, t, malloc_library(), (unsigned long long)res.ops, secs, ru.ru_maxrss,
+           ru.ru_minflt, (unsigned long long)res.check);
     return 0;
 }
