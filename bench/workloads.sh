@@ -5,7 +5,7 @@
 # allocator once per repetition, in an order that rotates) and each is a process of its own,
 # timed by the program and measured by /usr/bin/time (peak RSS, minor page faults). Writes
 #   bench/results/workloads.md    machine, command, the tables, issue 21's targets
-#   bench/results/workloads.tsv   every run: workload allocator rep seconds wall rss_kib minflt
+#   bench/results/workloads.tsv   every run: workload allocator rep seconds wall cpu rss_kib minflt
 #
 # Usage: bench/workloads.sh [--reps N] [--quick] [--workloads "NAME ..."] [LIB.so ...]
 #   --reps N        repetitions (default 5); every figure is a median over them
@@ -94,15 +94,16 @@ done
 # run WORKLOAD ALLOCATOR REP: one process; appends its row to runs.tsv.
 run() {
   local w="$1" a="$2" rep="$3" line
-  line="$(/usr/bin/time -o "${tmp}/time" -f '%e %M %R' \
+  line="$(/usr/bin/time -o "${tmp}/time" -f '%e %U %S %M %R' \
     env LD_PRELOAD="${preloads[a]}" "${prog}" --workload "${w}" --scale "${scale}")" ||
     { echo "workloads.sh: ${w} failed on ${names[a]}: ${line}" >&2; exit 1; }
   [[ "${line}" == *" malloc=${expect[a]} "* ]] ||
     { echo "workloads.sh: ${names[a]} did not get malloc from ${expect[a]}: ${line}" >&2; exit 1; }
-  read -r wall rss minflt <"${tmp}/time"
+  read -r wall user sys rss minflt <"${tmp}/time"
   secs="$(sed -n 's/.* seconds=\([0-9.]*\) .*/\1/p' <<<"${line}")"
-  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "${w}" "${names[a]}" "${rep}" "${secs}" "${wall}" \
-    "${rss}" "${minflt}" >>"${tmp}/runs.tsv"
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "${w}" "${names[a]}" "${rep}" "${secs}" "${wall}" \
+    "$(awk -v u="${user}" -v s="${sys}" 'BEGIN { printf "%.2f", u + s }')" "${rss}" "${minflt}" \
+    >>"${tmp}/runs.tsv"
 }
 
 start_facts="$(uptime | sed 's/.*load average: //')"

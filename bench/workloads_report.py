@@ -2,7 +2,7 @@
 """workloads_report.py - the Markdown tables of bench/workloads.sh from its runs.
 
 Usage: workloads_report.py RUNS.tsv ABOUT.tsv "ALLOCATOR ..." ENGINES
-  RUNS.tsv: workload allocator rep seconds wall rss_kib minflt, a row per run
+  RUNS.tsv: workload allocator rep seconds wall cpu rss_kib minflt, a row per run
   ABOUT.tsv: workload<TAB>what it does (`workloads --describe`)
   ALLOCATORS: their column order (glibc first: the reference of the relative tables)
   ENGINES: "allocator<TAB>engine" lines, what each catmem library's report said it ran on
@@ -23,15 +23,18 @@ PEER = {
 FAULTS_LIMIT = 2.0  # churn's minor faults, against mimalloc's
 
 
+SECS, WALL, CPU, RSS, FLT = range(5)  # the fields of a run
+
+
 def load(path):
-    runs = {}  # (workload, allocator, rep) -> (seconds, wall, rss_kib, minflt)
+    runs = {}  # (workload, allocator, rep) -> the fields below
     order = []
     with open(path) as f:
         for line in f:
-            w, a, rep, secs, wall, rss, flt = line.rstrip("\n").split("\t")
+            w, a, rep, secs, wall, cpu, rss, flt = line.rstrip("\n").split("\t")
             if w not in order:
                 order.append(w)
-            runs[(w, a, int(rep))] = (float(secs), float(wall), int(rss), int(flt))
+            runs[(w, a, int(rep))] = (float(secs), float(wall), float(cpu), int(rss), int(flt))
     return runs, order
 
 
@@ -86,30 +89,38 @@ def main():
         print()
     table(["workload", "pattern"], [[w, about.get(w, "")] for w in order], align="---")
 
-    print("## Time relative to %s (lower is faster)" % ref)
-    print()
-    rows = []
-    for w in order:
-        r = [w, "%.3f s" % median(runs, w, ref, 0)]
-        r += ["%.2fx" % ratio(runs, w, a, ref, 0) for a in allocs[1:]]
-        rows.append(r)
-    table(["workload", ref + " (median)"] + allocs[1:], rows)
-
-    print("## Peak RSS relative to %s" % ref)
-    print()
-    rows = []
-    for w in order:
-        r = [w, "%.1f MiB" % (median(runs, w, ref, 2) / 1024)]
-        r += ["%.2fx" % ratio(runs, w, a, ref, 2) for a in allocs[1:]]
-        rows.append(r)
-    table(["workload", ref + " (median)"] + allocs[1:], rows)
+    relative(runs, order, allocs, SECS, "Time relative to %s (lower is faster)" % ref,
+             lambda x: "%.3f s" % x)
+    relative(runs, order, allocs, CPU, "CPU time (user + system) relative to %s" % ref,
+             lambda x: "%.2f s" % x,
+             "The whole process's, from /usr/bin/time: less disturbed than the time above "
+             "by what else the shared machine runs, but blind to time spent waiting (a lock "
+             "that puts a thread to sleep costs no CPU).")
+    relative(runs, order, allocs, RSS, "Peak RSS relative to %s" % ref,
+             lambda x: "%.1f MiB" % (x / 1024))
 
     print("## Minor page faults (thousands, median)")
     print()
     table(["workload"] + allocs,
-          [[w] + ["%.1f" % (median(runs, w, a, 3) / 1000) for a in allocs] for w in order])
+          [[w] + ["%.1f" % (median(runs, w, a, FLT) / 1000) for a in allocs] for w in order])
 
     targets(runs, order, [a for a in allocs if a in PEER])
+
+
+def relative(runs, order, allocs, field, title, absolute, note=None):
+    """A table of field relative to the first allocator, whose own median is shown."""
+    ref = allocs[0]
+    print("## " + title)
+    print()
+    if note:
+        print(note)
+        print()
+    rows = []
+    for w in order:
+        r = [w, absolute(median(runs, w, ref, field))]
+        r += ["%.2fx" % ratio(runs, w, a, ref, field) for a in allocs[1:]]
+        rows.append(r)
+    table(["workload", ref + " (median)"] + allocs[1:], rows)
 
 
 def targets(runs, order, ours):
@@ -120,8 +131,8 @@ def targets(runs, order, ours):
     print("Each catmem library against its peer: the jemalloc backend (and the runtime backend")
     print("bound to jemalloc) against plain jemalloc, the system backend (and the runtime backend")
     print("alone, on its system engine) against mimalloc. Time and peak RSS at most the peer's")
-    print("(<= 1.00x); **bold**: missed. In brackets: the lowest and highest ratio of the")
-    print("repetitions.")
+    print("(<= 1.00x); **bold**: missed. In brackets: the lowest and highest time ratio of the")
+    print("repetitions, and the CPU time ratio (the target is on time).")
     print()
     head = ["workload"]
     for a in ours:
@@ -130,13 +141,15 @@ def targets(runs, order, ours):
     for w in order:
         r = [w]
         for a in ours:
-            for field in (0, 2):
+            for field in (SECS, RSS):
                 x = ratio(runs, w, a, PEER[a], field)
                 lo, hi = spread(runs, w, a, PEER[a], field)
                 ok = x <= 1.0
                 met, total = met + ok, total + 1
                 cell = "%.2fx" % x if ok else "**%.2fx**" % x
-                r.append(cell + (" (%.2f-%.2f)" % (lo, hi) if field == 0 else ""))
+                if field == SECS:
+                    cell += " (%.2f-%.2f; CPU %.2fx)" % (lo, hi, ratio(runs, w, a, PEER[a], CPU))
+                r.append(cell)
         rows.append(r)
     table(head, rows)
     if "churn" in order:
@@ -145,7 +158,7 @@ def targets(runs, order, ours):
         print()
         frows = []
         for a in ours:
-            x = ratio(runs, "churn", a, "mimalloc", 3)
+            x = ratio(runs, "churn", a, "mimalloc", FLT)
             ok = x <= FAULTS_LIMIT
             met, total = met + ok, total + 1
             frows.append(["churn: %s / mimalloc" % a, "%.2fx" % x, "<= %.2fx" % FAULTS_LIMIT,
