@@ -30,12 +30,12 @@
 
 typedef struct params {
     double scale;
-    int threads;   /* 0: the workload's own count */
+    int threads; /* 0: the workload's own count */
     uint64_t seed;
 } params;
 
 typedef struct result {
-    uint64_t ops;   /* allocations + frees (+ reallocs), the figure ops/s would use */
+    uint64_t ops; /* allocations + frees (+ reallocs), the figure ops/s would use */
     uint64_t check;
 } result;
 
@@ -73,6 +73,13 @@ static void run_threads(int n, void *(*fn)(void *), void *args, size_t size) {
     free(t);
 }
 
+/* run_threads, timed: the seconds from before the first start to after the last join. */
+static double timed_threads(int n, void *(*fn)(void *), void *args, size_t size) {
+    double t0 = now_s();
+    run_threads(n, fn, args, size);
+    return now_s() - t0;
+}
+
 /* Writes every page of a block once (and its last byte): what makes its memory resident. */
 static void touch_pages(char *p, size_t n) {
     size_t i;
@@ -87,7 +94,7 @@ static void touch_pages(char *p, size_t n) {
    after a fixed number of replacements starts its successor and exits: each generation frees
    what the previous one, or the main thread, allocated. */
 
-#define LARSON_SLOTS 5000
+#define LARSON_SLOTS       5000
 #define LARSON_GENERATIONS 6
 
 typedef struct larson_line {
@@ -318,7 +325,7 @@ static double mstress(const params *p, int t, result *res) {
 
 #define XM_BATCH 4096
 #define XM_LIMIT 100
-#define XM_SIZE 64
+#define XM_SIZE  64
 
 typedef struct xm_batch {
     struct xm_batch *next;
@@ -330,7 +337,7 @@ typedef struct xm_shared {
     pthread_cond_t not_empty, not_full;
     xm_batch *top;
     int count;
-    size_t to_pop;     /* batches not yet taken by a consumer */
+    size_t to_pop; /* batches not yet taken by a consumer */
     size_t per_producer;
 } xm_shared;
 
@@ -386,8 +393,10 @@ static void xm_consume(xm_arg *a) {
 
 static void *xm_thread(void *arg) {
     xm_arg *a = (xm_arg *)arg;
-    if (a->producer) xm_produce(a);
-    else xm_consume(a);
+    if (a->producer)
+        xm_produce(a);
+    else
+        xm_consume(a);
     return NULL;
 }
 
@@ -395,7 +404,7 @@ static double xmalloc_test(const params *p, int t, result *res) {
     int pairs = t / 2 > 0 ? t / 2 : 1, i;
     xm_shared sh;
     xm_arg *a = (xm_arg *)xmalloc(2 * (size_t)pairs * sizeof *a);
-    double t0;
+    double secs;
     memset(&sh, 0, sizeof sh);
     pthread_mutex_init(&sh.mu, NULL);
     pthread_cond_init(&sh.not_empty, NULL);
@@ -403,16 +412,14 @@ static double xmalloc_test(const params *p, int t, result *res) {
     sh.per_producer = scaled(1000.0, p->scale);
     sh.to_pop = sh.per_producer * (size_t)pairs;
     for (i = 0; i < 2 * pairs; i++) a[i] = (xm_arg){&sh, i % 2, 0};
-    t0 = now_s();
-    run_threads(2 * pairs, xm_thread, a, sizeof *a);
-    t0 = now_s() - t0;
+    secs = timed_threads(2 * pairs, xm_thread, a, sizeof *a);
     for (i = 0; i < 2 * pairs; i++) res->ops += a[i].ops;
     res->check = sh.to_pop + (uint64_t)sh.count;
     pthread_mutex_destroy(&sh.mu);
     pthread_cond_destroy(&sh.not_empty);
     pthread_cond_destroy(&sh.not_full);
     free(a);
-    return t0;
+    return secs;
 }
 
 /* ---- glibc-thread: glibc's bench-malloc-thread pattern ------------------------------------- */
@@ -421,7 +428,7 @@ static double xmalloc_test(const params *p, int t, result *res) {
    and writes all its bytes. Sizes and slots come from tables made once, read from a per-thread
    starting point. */
 
-#define GT_SLOTS 1024
+#define GT_SLOTS  1024
 #define GT_NSIZES 8000
 #define GT_NPICKS 4096
 
@@ -457,7 +464,7 @@ static double glibc_thread(const params *p, int t, result *res) {
     gt_arg *a = (gt_arg *)xmalloc((size_t)t * sizeof *a);
     bench_rng r = {p->seed};
     const double lo = 4, hi = 32768;
-    double t0;
+    double secs;
     int i;
     /* The inverse of the cumulative distribution of a density proportional to 1/x^2. */
     for (i = 0; i < GT_NSIZES; i++) {
@@ -467,12 +474,10 @@ static double glibc_thread(const params *p, int t, result *res) {
     for (i = 0; i < GT_NPICKS; i++) picks[i] = bench_rng_range(&r, 0, GT_SLOTS - 1);
     for (i = 0; i < t; i++)
         a[i] = (gt_arg){sizes, picks, scaled(6e6, p->scale), (size_t)i * 977, 0};
-    t0 = now_s();
-    run_threads(t, gt_thread, a, sizeof *a);
-    t0 = now_s() - t0;
+    secs = timed_threads(t, gt_thread, a, sizeof *a);
     for (i = 0; i < t; i++) res->ops += 2 * a[i].ops, res->check += a[i].check;
     free(a);
-    return t0;
+    return secs;
 }
 
 /* ---- alloc-test: a large working set with skewed reuse ------------------------------------- */
@@ -556,16 +561,14 @@ static void *at_thread(void *arg) {
 
 static double alloc_test(const params *p, int t, result *res) {
     at_arg *a = (at_arg *)xmalloc((size_t)t * sizeof *a);
-    double t0;
+    double secs;
     int i;
     for (i = 0; i < t; i++)
         a[i] = (at_arg){AT_SLOTS / (size_t)t, scaled(1e7, p->scale), p->seed + (uint64_t)i, 0};
-    t0 = now_s();
-    run_threads(t, at_thread, a, sizeof *a);
-    t0 = now_s() - t0;
+    secs = timed_threads(t, at_thread, a, sizeof *a);
     for (i = 0; i < t; i++) res->ops += a[i].ops, res->check += a[i].check;
     free(a);
-    return t0;
+    return secs;
 }
 
 /* ---- cache-scratch: passive false sharing -------------------------------------------------- */
@@ -575,7 +578,7 @@ static double alloc_test(const params *p, int t, result *res) {
    another thread freed puts two threads' objects on one cache line, and every write then
    crosses cores. */
 
-#define CS_SIZE 8
+#define CS_SIZE  8
 #define CS_ITERS 1000
 
 typedef struct cs_arg {
@@ -605,16 +608,14 @@ static void *cs_thread(void *arg) {
 
 static double cache_scratch(const params *p, int t, result *res) {
     cs_arg *a = (cs_arg *)xmalloc((size_t)t * sizeof *a);
-    double t0;
+    double secs;
     int i;
     for (i = 0; i < t; i++)
         a[i] = (cs_arg){(char *)xmalloc(CS_SIZE), scaled(100000.0, p->scale), 0};
-    t0 = now_s();
-    run_threads(t, cs_thread, a, sizeof *a);
-    t0 = now_s() - t0;
+    secs = timed_threads(t, cs_thread, a, sizeof *a);
     for (i = 0; i < t; i++) res->ops += 2 * CS_ITERS + 1, res->check += a[i].check;
     free(a);
-    return t0;
+    return secs;
 }
 
 /* ---- rptest: rpmalloc's benchmark pattern -------------------------------------------------- */
@@ -627,11 +628,11 @@ static double cache_scratch(const params *p, int t, result *res) {
    batches: without that, on a shared machine one thread may run far ahead and the peak would
    measure the scheduler. */
 
-#define RP_SLOTS 1000
+#define RP_SLOTS  1000
 #define RP_NSIZES 2000
-#define RP_OPS 100
-#define RP_LOOPS 20000.0
-#define RP_INBOX 8
+#define RP_OPS    100
+#define RP_LOOPS  20000.0
+#define RP_INBOX  8
 
 typedef struct rp_batch {
     struct rp_batch *next;
@@ -647,7 +648,7 @@ typedef struct rp_arg {
     pthread_mutex_t mu;
     rp_batch *inbox;
     int unread;
-    int *sending;       /* threads still sending (__atomic) */
+    int *sending; /* threads still sending (__atomic) */
     pthread_barrier_t *start;
     uint64_t ops, seed;
 } rp_arg;
@@ -744,7 +745,7 @@ static double rptest(const params *p, int t, result *res) {
     pthread_barrier_t start;
     int sending = t;
     bench_rng r = {p->seed};
-    double t0;
+    double secs;
     int i;
     if (a == NULL) die("calloc returned NULL");
     /* Density falling linearly from 8 B to 16000 B: the inverse of its distribution. */
@@ -764,16 +765,14 @@ static double rptest(const params *p, int t, result *res) {
         a[i].sending = &sending;
         a[i].seed = p->seed + 1 + (uint64_t)i;
     }
-    t0 = now_s();
-    run_threads(t, rp_thread, a, sizeof *a);
-    t0 = now_s() - t0;
+    secs = timed_threads(t, rp_thread, a, sizeof *a);
     for (i = 0; i < t; i++) {
         res->ops += a[i].ops;
         pthread_mutex_destroy(&a[i].mu);
     }
     pthread_barrier_destroy(&start);
     free(a);
-    return t0;
+    return secs;
 }
 
 /* ---- churn: large blocks freed and allocated in turn (issue 21's page-fault target) -------- */
@@ -809,15 +808,13 @@ static void *ch_thread(void *arg) {
 
 static double churn(const params *p, int t, result *res) {
     ch_arg *a = (ch_arg *)xmalloc((size_t)t * sizeof *a);
-    double t0;
+    double secs;
     int i;
     for (i = 0; i < t; i++) a[i] = (ch_arg){scaled(150000.0, p->scale), p->seed + (uint64_t)i, 0};
-    t0 = now_s();
-    run_threads(t, ch_thread, a, sizeof *a);
-    t0 = now_s() - t0;
+    secs = timed_threads(t, ch_thread, a, sizeof *a);
     for (i = 0; i < t; i++) res->ops += 2 * a[i].ops, res->check += a[i].check;
     free(a);
-    return t0;
+    return secs;
 }
 
 /* The file name of the library that defines the malloc this program calls. */
@@ -890,14 +887,18 @@ int main(int argc, char **argv) {
         }
         if (v == NULL) usage();
         i++;
-        if (strcmp(o, "--scale") == 0) p.scale = atof(v);
-        else if (strcmp(o, "--threads") == 0) p.threads = atoi(v);
-        else if (strcmp(o, "--seed") == 0) p.seed = strtoull(v, NULL, 0);
+        if (strcmp(o, "--scale") == 0)
+            p.scale = atof(v);
+        else if (strcmp(o, "--threads") == 0)
+            p.threads = atoi(v);
+        else if (strcmp(o, "--seed") == 0)
+            p.seed = strtoull(v, NULL, 0);
         else if (strcmp(o, "--workload") == 0) {
             for (k = 0; k < NWORKLOADS; k++)
                 if (strcmp(v, workloads[k].name) == 0) w = &workloads[k];
             if (w == NULL) die("unknown workload (--list names them)");
-        } else usage();
+        } else
+            usage();
     }
     if (w == NULL || !(p.scale > 0) || p.threads < 0 || p.threads > 256) usage();
     t = p.threads > 0 ? p.threads : w->threads;
