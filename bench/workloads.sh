@@ -33,7 +33,7 @@ while [[ $# -gt 0 ]]; do
     --reps) reps="$2"; shift 2 ;;
     --quick) scale=0.1; reps=3; shift ;;
     --workloads) only="$2"; shift 2 ;;
-    -h|--help) sed -n "2,19p" "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n "2,17p" "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
     -*) echo "workloads.sh: unknown option $1 (try --help)" >&2; exit 2 ;;
     *) libs+=("$(readlink -f "$1")"); shift ;;
   esac
