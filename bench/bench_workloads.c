@@ -572,7 +572,7 @@ static double alloc_test(const params *p, int t, result *res) {
 }
 
 /* ---- cache-scratch: passive false sharing -------------------------------------------------- */
-/* The main thread allocates one 8-byte object per thread, back to back (so on one cache line),
+/* The main thread allocates one 8-byte object per thread, back to back (they may share a line),
    and hands one to each thread. Each thread frees it, then 1000 times allocates an 8-byte object,
    writes and reads it many times and frees it. An allocator that gives a thread the memory
    another thread freed puts two threads' objects on one cache line, and every write then
