@@ -1,7 +1,8 @@
 /* catmem as the process's malloc: the malloc family served from one catmem arena, named
    "malloc", on the backend this file is compiled for (CATMEM_BACKEND_*). Built as
    libcatmem_malloc_<backend>.so for LD_PRELOAD and as a library to link (malloc/BUILD.bazel);
-   catmem_new.cc adds C++'s operator new and delete. malloc/README.md is the user's manual.
+   catmem_new.cc adds C++'s operator new and delete. README.md ("Any program on catmem") is
+   the user's manual.
 
    Why it is built the way it is:
    - catmem's own functions are static here (CATMEM_API), and only the malloc family is
@@ -119,7 +120,7 @@ static inline catmem_arena *catmemi_mx_get(void) {
     return CATMEMI_LIKELY(a != NULL) ? a : catmemi_mx_start();
 }
 
-/* >>the malloc family ============================================================================= */
+/* >>the malloc family ========================================================================== */
 
 CATMEMI_MX_EXPORT void *malloc(size_t n) {
     catmem_arena *a = catmemi_mx_get();
@@ -244,7 +245,7 @@ CATMEMI_MX_EXPORT size_t malloc_usable_size(void *p) {
     return catmem_usable_size(p);
 }
 
-/* >>for catmem_new.cc ============================================================================= */
+/* >>for catmem_new.cc ========================================================================== */
 
 void *catmemi_mx_new(size_t n, size_t align) {
     if (align > CATMEMI_MX_MIN) return catmemi_mx_memalign(align, n);

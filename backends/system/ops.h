@@ -404,4 +404,4 @@ static void catmemi_sys_atfork_child(void) {
 }
 
 /* The table the core calls through (CATMEMI_OPS_TABLE, core/contract.h). */
-CATMEMI_OPS_TABLE(sys, "system")
+CATMEMI_OPS_TABLE(sys, "system", "catmem's arenas")

@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# catmem's malloc library on one backend: usage malloc_test.sh BACKEND [ALSO-PRELOADED].
+# catmem's malloc library on one backend:
+#   malloc_test.sh BACKEND [ALSO-PRELOADED [PROGRAMS-DIR LIBRARY-DIR]]
+# (the directories default to Bazel's runfiles: tests/malloc and malloc).
 # Preloaded into, then linked into, the same programs: the malloc family's semantics must print
 # exactly what they print on glibc; the stress and C++ programs must pass, with their malloc and
 # operator new found in catmem's library (they check); the report at exit must show the calls
@@ -7,8 +9,8 @@
 set -euo pipefail
 backend="$1"
 also="${2:-}"
-here="tests/malloc"
-lib="$(pwd)/malloc/libcatmem_malloc_${backend}.so"
+here="${3:-tests/malloc}"
+lib="$(cd "${4:-malloc}" && pwd)/libcatmem_malloc_${backend}.so"
 out="${TEST_TMPDIR:-$(mktemp -d)}"
 preload="${lib}${also:+ ${also}}"
 
@@ -25,7 +27,8 @@ PY
 }
 
 echo "== preloaded: ${preload}"
-LD_PRELOAD="${preload}" CATMEM_REPORT="${out}/report.json" "${here}/semantics" > "${out}/preloaded.txt"
+LD_PRELOAD="${preload}" CATMEM_REPORT="${out}/report.json" "${here}/semantics" \
+  > "${out}/preloaded.txt"
 diff -u "${out}/glibc.txt" "${out}/preloaded.txt"
 check_report "${out}/report.json" 50
 LD_PRELOAD="${preload}" "${here}/stress" libcatmem_malloc_"${backend}"
