@@ -66,11 +66,12 @@ typedef struct catmemi_je_thread {
     unsigned ncaches;         /* changed under catmemi_mu, read by its thread without */
     unsigned ntc;             /* its caches with a jemalloc cache of their own */
     struct catmemi_je_thread *prev, *next;
+    uint64_t rng; /* the order its refills hand blocks out in (catmemi_je_deal) */
 } catmemi_je_thread;
 
 static CATMEMI_TLS catmemi_je_thread catmemi_je_self;
 static catmemi_je_thread catmemi_je_threads = {NULL, NULL, NULL, 0, 0, &catmemi_je_threads,
-                                               &catmemi_je_threads};
+                                               &catmemi_je_threads, 0};
 static pthread_key_t catmemi_je_key;
 static size_t catmemi_je_page;
 /* Decided once, at the first init: front caches are used (see the top of this file). */
@@ -115,6 +116,20 @@ static void catmemi_je_put(catmemi_je_cache *c, unsigned k, void *p, int fresh) 
 }
 static void catmemi_je_add(catmemi_je_cache *c, unsigned k, void *p) {
     catmemi_je_put(c, k, p, 0);
+}
+
+/* n blocks (at least one) of class k that a refill got: the first for the caller, the rest onto
+   the list. Under CATMEM_SECURE in a random order of the calling thread's (about 10
+   instructions a block, beside a mallocx or a batch's share of a few hundred): jemalloc hands a
+   slab's regions out lowest first, and after a reset the same slabs come back, so without it
+   the k-th block after a reset would be the k-th before it (issue 20 E). */
+static void *catmemi_je_deal(catmemi_je_cache *c, unsigned k, void **blocks, unsigned n) {
+    unsigned i;
+    if (CATMEM_SECURE) catmemi_shuffle(blocks, n, &catmemi_je_self.rng);
+    for (i = n; i > 1; i--) catmemi_je_put(c, k, blocks[i - 1], 1); /* handed out in order */
+    *(uintptr_t *)blocks[0] = 0; /* defined, and no link: catmemi_je_linked reads it */
+    CATMEMI_OWNER_ADD(c->nalloc, 1);
+    return blocks[0];
 }
 
 /* Gives class k's blocks back to the arena until keep are left, one mallocx-free call each
@@ -171,13 +186,20 @@ static unsigned catmemi_je_top(intptr_t allowance) {
     return k;
 }
 
+/* The largest refill, in blocks. */
+#define CATMEMI_JE_FILL_MAX 32
+/* A class's first refill in a new or reset cache, in blocks: 8 under CATMEM_SECURE, so that
+   the first blocks after a reset come in a random order of 8 (catmemi_je_deal; one block would
+   be the old first one); 1 otherwise, so that a class used once costs one block. */
+#define CATMEMI_JE_FILL_FIRST (CATMEM_SECURE ? 8 : 1)
+
 /* An empty cache that may take its allowance. */
 static void catmemi_je_cache_init(catmemi_je_cache *c, intptr_t allowance) {
     unsigned k;
     for (k = 0; k < CATMEMI_NCLASS; k++) {
         c->bin[k].head = NULL;
         c->bin[k].n = 0;
-        c->bin[k].fill = 1;
+        c->bin[k].fill = CATMEMI_JE_FILL_FIRST;
     }
     c->room = c->allowance = allowance;
     c->top = catmemi_je_top(allowance);
@@ -202,8 +224,6 @@ static void catmemi_je_reshare_in(const catmemi_je_thread *t, catmemi_je_cache *
 }
 static void catmemi_je_reshare(catmemi_je_cache *c) { catmemi_je_reshare_in(&catmemi_je_self, c); }
 
-/* The largest refill, in blocks. */
-#define CATMEMI_JE_FILL_MAX 32
 
 #if CATMEM_DEBUG
 /* The front cache's invariants (top of fast.h). For its own thread, or under catmemi_mu while
@@ -349,7 +369,7 @@ static void *catmemi_je_refill(catmemi_je_cache *c, unsigned k) {
     catmemi_je_bin *b = &c->bin[k];
     catmemi_slot *s = catmemi_slot_at(c->slot);
     size_t size = catmemi_class_size[k], fits, total = 0;
-    unsigned i, n, got;
+    unsigned n, got;
     int counted = catmemi_counted(s);
     void *blocks[CATMEMI_JE_FILL_MAX];
     CATMEMI_ASSERT(catmemi_je_cache_valid(c));
@@ -362,17 +382,14 @@ static void *catmemi_je_refill(catmemi_je_cache *c, unsigned k) {
     }
     got = catmemi_je_take(c, k, blocks, n);
     if (b->fill < CATMEMI_JE_FILL_MAX) b->fill *= 2;
-    for (i = got; i > 1; i--) catmemi_je_put(c, k, blocks[i - 1], 1); /* handed out in order */
     if (counted) {
         catmemi_uncharge(s, (size_t)(n - got) * size); /* what did not come */
         if (got != 0) catmemi_peak(s, total - (size_t)(n - got) * size);
     }
     if (got == 0) return NULL;
-    *(uintptr_t *)blocks[0] = 0; /* defined, and no link: catmemi_je_linked reads it */
-    CATMEMI_OWNER_ADD(c->nalloc, 1);
     c->moved += got;
     if (c->moved >= CATMEMI_JE_BUSY && c->back == c->flags) catmemi_je_promote(c);
-    return blocks[0];
+    return catmemi_je_deal(c, k, blocks, got);
 }
 
 static void catmemi_je_list_add(catmemi_je_cache **head, catmemi_je_cache *c, int arena) {
