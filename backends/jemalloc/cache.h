@@ -359,9 +359,10 @@ static unsigned catmemi_je_take(const catmemi_je_cache *c, unsigned k, void **ou
     return i;
 }
 
-/* Class k is empty: a batch from the arena, the first block for the caller. Batches start at
-   one block and double up to CATMEMI_JE_FILL_MAX, within the room the cache has left, so a
-   class used once costs one block and a busy class visits the arena rarely. A failure midway
+/* Class k is empty: a batch from the arena, handed out in a random order (catmemi_je_deal), the
+   first block for the caller. Batches start at CATMEMI_JE_FILL_FIRST blocks and double up to
+   CATMEMI_JE_FILL_MAX, within the room the cache has left, so a class used once costs a few
+   blocks and a busy class visits the arena rarely. A failure midway
    keeps what came; NULL only when not even one block could be had. The batch is charged to the
    arena first; near its limit the batch is one block, and then the thread's own cached blocks
    of the arena go back before the allocation is refused. */
