@@ -167,9 +167,10 @@ static void test_blocks_freed_once_are_never_taken_for_double_frees(void **state
 /* issue 20 E: after a reset jemalloc gives the same slabs back and hands their regions out
    lowest first, so the first block of a class was where the first one was before the reset,
    every time (a stale pointer then aliases the new object at a known offset). A refill's
-   blocks now come in a random order and a class's first refill after a reset takes 8, so
-   the first block lands where it was 1 time in 8 (a small arena's chunk also starts its
-   blocks at a random offset): about 8 of the 64 here, more than 24 about once in 10^7 runs. */
+   blocks now come in a random order, and a class's first refill after a reset takes 1 to 8
+   blocks at random and hands out the last, so the first block lands where it was 1 time in
+   8 (a small arena's chunk also starts its blocks at a random offset): about 8 of the 64
+   here, more than 24 about once in 10^7 runs. */
 static void test_reset_hands_blocks_out_in_a_random_order(void **state) {
     static const size_t sizes[8] = {16, 32, 48, 64, 96, 160, 256, 512};
     int k;

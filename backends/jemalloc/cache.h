@@ -118,14 +118,39 @@ static void catmemi_je_add(catmemi_je_cache *c, unsigned k, void *p) {
     catmemi_je_put(c, k, p, 0);
 }
 
-/* n blocks (at least one) of class k that a refill got: the first for the caller, the rest onto
-   the list. Under CATMEM_SECURE in a random order of the calling thread's (about 10
-   instructions a block, beside a mallocx or a batch's share of a few hundred): jemalloc hands a
-   slab's regions out lowest first, and after a reset the same slabs come back, so without it
-   the k-th block after a reset would be the k-th before it (issue 20 E). */
-static void *catmemi_je_deal(catmemi_je_cache *c, unsigned k, void **blocks, unsigned n) {
+/* The largest refill, in blocks. */
+#define CATMEMI_JE_FILL_MAX 32
+/* A class's first refill in a new or reset cache takes up to this many blocks: 8 under
+   CATMEM_SECURE (catmemi_je_count), 1 otherwise, so that a class used once costs one block. */
+#define CATMEMI_JE_FILL_FIRST (CATMEM_SECURE ? 8 : 1)
+
+/* How many blocks a refill of b takes, at most max; b's next refill takes twice as many.
+   jemalloc hands a slab's regions out lowest first and gives the same slabs back after a
+   reset, so under CATMEM_SECURE a class's first refill takes 1 to CATMEMI_JE_FILL_FIRST blocks
+   at random and its caller gets the last one taken (*last, catmemi_je_deal): the first block
+   after a reset is any of the slab's first 8, the old one 1 time in 8, for 4.5 blocks taken
+   on average (8 taken, one handed out at random, would give the old one more often). */
+static unsigned catmemi_je_count(catmemi_je_bin *b, unsigned max, int *last) {
+    unsigned n = b->fill < max ? b->fill : max;
+    *last = CATMEM_SECURE && b->fill == CATMEMI_JE_FILL_FIRST;
+    if (*last) n = 1 + (unsigned)((catmemi_rand(&catmemi_je_self.rng) >> 32) % n);
+    if (b->fill < CATMEMI_JE_FILL_MAX) b->fill *= 2;
+    return n;
+}
+
+/* n blocks (at least one) of class k that a refill got: one for the caller (the last one taken
+   when last), the rest onto the list. Under CATMEM_SECURE in a random order of the calling
+   thread's (about 10 instructions a block, beside a mallocx or a batch's share of a few
+   hundred): the k-th block after a reset is not the k-th before it (issue 20 E). */
+static void *catmemi_je_deal(catmemi_je_cache *c, unsigned k, void **blocks, unsigned n,
+                             int last) {
     unsigned i;
-    if (CATMEM_SECURE) catmemi_shuffle(blocks, n, &catmemi_je_self.rng);
+    if (CATMEM_SECURE && last) {
+        void *t = blocks[0];
+        blocks[0] = blocks[n - 1];
+        blocks[n - 1] = t;
+    }
+    if (CATMEM_SECURE) catmemi_shuffle(blocks + last, n - (unsigned)last, &catmemi_je_self.rng);
     for (i = n; i > 1; i--) catmemi_je_put(c, k, blocks[i - 1], 1); /* handed out in order */
     *(uintptr_t *)blocks[0] = 0; /* defined, and no link: catmemi_je_linked reads it */
     CATMEMI_OWNER_ADD(c->nalloc, 1);
@@ -185,13 +210,6 @@ static unsigned catmemi_je_top(intptr_t allowance) {
     while (k > 0 && (intptr_t)catmemi_class_size[k] > allowance / 16) k--;
     return k;
 }
-
-/* The largest refill, in blocks. */
-#define CATMEMI_JE_FILL_MAX 32
-/* A class's first refill in a new or reset cache, in blocks: 8 under CATMEM_SECURE, so that
-   the first blocks after a reset come in a random order of 8 (catmemi_je_deal; one block would
-   be the old first one); 1 otherwise, so that a class used once costs one block. */
-#define CATMEMI_JE_FILL_FIRST (CATMEM_SECURE ? 8 : 1)
 
 /* An empty cache that may take its allowance. */
 static void catmemi_je_cache_init(catmemi_je_cache *c, intptr_t allowance) {
@@ -359,10 +377,10 @@ static unsigned catmemi_je_take(const catmemi_je_cache *c, unsigned k, void **ou
     return i;
 }
 
-/* Class k is empty: a batch from the arena, handed out in a random order (catmemi_je_deal), the
-   first block for the caller. Batches start at CATMEMI_JE_FILL_FIRST blocks and double up to
-   CATMEMI_JE_FILL_MAX, within the room the cache has left, so a class used once costs a few
-   blocks and a busy class visits the arena rarely. A failure midway
+/* Class k is empty: a batch from the arena, handed out in a random order (catmemi_je_deal), one
+   block for the caller. Batches start at up to CATMEMI_JE_FILL_FIRST blocks and double up to
+   CATMEMI_JE_FILL_MAX (catmemi_je_count), within the room the cache has left, so a class used
+   once costs a few blocks and a busy class visits the arena rarely. A failure midway
    keeps what came; NULL only when not even one block could be had. The batch is charged to the
    arena first; near its limit the batch is one block, and then the thread's own cached blocks
    of the arena go back before the allocation is refused. */
@@ -371,18 +389,18 @@ static void *catmemi_je_refill(catmemi_je_cache *c, unsigned k) {
     catmemi_slot *s = catmemi_slot_at(c->slot);
     size_t size = catmemi_class_size[k], fits, total = 0;
     unsigned n, got;
-    int counted = catmemi_counted(s);
+    int counted = catmemi_counted(s), last;
     void *blocks[CATMEMI_JE_FILL_MAX];
     CATMEMI_ASSERT(catmemi_je_cache_valid(c));
     catmemi_je_reshare(c);
     fits = c->room > 0 ? (size_t)c->room / size + 1 : 1;
-    n = b->fill < fits ? b->fill : (unsigned)fits;
+    n = catmemi_je_count(b, fits < CATMEMI_JE_FILL_MAX ? (unsigned)fits : CATMEMI_JE_FILL_MAX,
+                         &last);
     if (counted && (total = catmemi_charge(s, n * size)) == 0) {
         n = 1;
         if ((total = catmemi_je_charge(s, size)) == 0) return NULL;
     }
     got = catmemi_je_take(c, k, blocks, n);
-    if (b->fill < CATMEMI_JE_FILL_MAX) b->fill *= 2;
     if (counted) {
         catmemi_uncharge(s, (size_t)(n - got) * size); /* what did not come */
         if (got != 0) catmemi_peak(s, total - (size_t)(n - got) * size);
@@ -390,7 +408,7 @@ static void *catmemi_je_refill(catmemi_je_cache *c, unsigned k) {
     if (got == 0) return NULL;
     c->moved += got;
     if (c->moved >= CATMEMI_JE_BUSY && c->back == c->flags) catmemi_je_promote(c);
-    return catmemi_je_deal(c, k, blocks, got);
+    return catmemi_je_deal(c, k, blocks, got, last);
 }
 
 static void catmemi_je_list_add(catmemi_je_cache **head, catmemi_je_cache *c, int arena) {

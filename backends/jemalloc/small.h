@@ -52,17 +52,16 @@ static int catmemi_je_sm_holds(const void *p) {
    and the chunks, the first for the caller. */
 static void *catmemi_je_sm_pop(catmemi_slot *s, unsigned k) {
     catmemi_je_cache *c = catmemi_je_cache_for(s);
-    catmemi_je_bin *b;
     void *blocks[CATMEMI_JE_FILL_MAX], *p;
-    unsigned n;
+    unsigned i, n;
+    int last;
     if (c == NULL) return NULL;
     if ((p = catmemi_je_pop(c, k)) != NULL) return p;
-    b = &c->bin[k];
+    n = catmemi_je_count(&c->bin[k], CATMEMI_JE_FILL_MAX, &last);
     catmemi_sm_lock(&s->sm);
-    for (n = 0; n < b->fill && (blocks[n] = catmemi_sm_get(s, k, 16)) != NULL; n++) {}
+    for (i = 0; i < n && (blocks[i] = catmemi_sm_get(s, k, 16)) != NULL; i++) {}
     catmemi_sm_unlock(&s->sm);
-    if (b->fill < CATMEMI_JE_FILL_MAX) b->fill *= 2;
-    return n != 0 ? catmemi_je_deal(c, k, blocks, n) : NULL;
+    return i != 0 ? catmemi_je_deal(c, k, blocks, i, last) : NULL;
 }
 static int catmemi_je_sm_push(catmemi_slot *s, unsigned k, void *p) {
     catmemi_je_cache *c = catmemi_je_cache_for(s);
