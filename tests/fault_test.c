@@ -254,8 +254,8 @@ static void workload(void) {
 #if defined(FAULT_JEMALLOC)
 /* Allocations of class 112 (100 bytes) into w from an arena whose front cache holds none, until
    the cache is empty again after a refill of 4 blocks or more; how many. A refill takes a call
-   per block: the first 1 to 8 at random (1 at CATMEM_SECURE 0), each next one twice as many
-   as the one before. */
+   per block: the first 1 to 8 at random (1 at CATMEM_SECURE 0), each next one the power of two
+   above the one before. */
 static int empty_refills(catmem_arena *st, void **w) {
     int n = 0, k;
     long got;

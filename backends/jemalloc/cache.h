@@ -120,20 +120,30 @@ static void catmemi_je_add(catmemi_je_cache *c, unsigned k, void *p) {
 
 /* The largest refill, in blocks. */
 #define CATMEMI_JE_FILL_MAX 32
-/* A class's first refill in a new or reset cache takes up to this many blocks: 8 under
-   CATMEM_SECURE (catmemi_je_count), 1 otherwise, so that a class used once costs one block. */
-#define CATMEMI_JE_FILL_FIRST (CATMEM_SECURE ? 8 : 1)
+/* The fill of a class before its first refill in a new or reset cache: 0 under CATMEM_SECURE
+   (catmemi_je_count), 1 otherwise, so that a class used once costs one block. */
+#define CATMEMI_JE_FILL_FIRST (CATMEM_SECURE ? 0 : 1)
+/* The most blocks a class's first refill takes under CATMEM_SECURE. */
+#define CATMEMI_JE_FIRST_MAX 8
 
-/* How many blocks a refill of b takes, at most max; b's next refill takes twice as many.
-   jemalloc hands a slab's regions out lowest first and gives the same slabs back after a
-   reset, so under CATMEM_SECURE a class's first refill takes 1 to CATMEMI_JE_FILL_FIRST blocks
-   at random and its caller gets the last one taken (*last, catmemi_je_deal): the first block
-   after a reset is any of the slab's first 8, the old one 1 time in 8, for 4.5 blocks taken
-   on average (8 taken, one handed out at random, would give the old one more often). */
+/* How many blocks a refill of b takes, at most max; b's next refill takes twice as many, up to
+   CATMEMI_JE_FILL_MAX. jemalloc hands a slab's regions out lowest first and gives the same
+   slabs back after a reset, so under CATMEM_SECURE a class's first refill takes 1 to
+   CATMEMI_JE_FIRST_MAX blocks at random and its caller gets the last one taken (*last,
+   catmemi_je_deal): the first block after a reset is any of the slab's first 8, the old one 1
+   time in 8, for 4.5 blocks taken on average; the next refill takes the power of two above
+   that count, as the doubling would. (8 taken and one handed out at random would give the
+   old one more often.) */
 static unsigned catmemi_je_count(catmemi_je_bin *b, unsigned max, int *last) {
-    unsigned n = b->fill < max ? b->fill : max;
-    *last = CATMEM_SECURE && b->fill == CATMEMI_JE_FILL_FIRST;
-    if (*last) n = 1 + (unsigned)((catmemi_rand(&catmemi_je_self.rng) >> 32) % n);
+    unsigned n;
+    *last = CATMEM_SECURE && b->fill == 0;
+    if (*last) {
+        n = max < CATMEMI_JE_FIRST_MAX ? max : CATMEMI_JE_FIRST_MAX;
+        n = 1 + (unsigned)((catmemi_rand(&catmemi_je_self.rng) >> 32) % n);
+        for (b->fill = 1; b->fill <= n; b->fill *= 2) {}
+        return n;
+    }
+    n = b->fill < max ? b->fill : max;
     if (b->fill < CATMEMI_JE_FILL_MAX) b->fill *= 2;
     return n;
 }
@@ -256,7 +266,8 @@ static int catmemi_je_cache_valid(const catmemi_je_cache *c) {
         const catmemi_je_bin *b = &c->bin[k];
         const void *p = b->head;
         uint32_t n = 0;
-        if (b->fill == 0 || (b->fill & (b->fill - 1)) != 0 || b->fill > CATMEMI_JE_FILL_MAX)
+        if (b->fill == 0 ? !CATMEM_SECURE
+                         : (b->fill & (b->fill - 1)) != 0 || b->fill > CATMEMI_JE_FILL_MAX)
             return 0;
         for (; p != NULL && n <= b->n; p = catmemi_je_next(p)) n++;
         if (p != NULL || n != b->n) return 0;
@@ -378,12 +389,12 @@ static unsigned catmemi_je_take(const catmemi_je_cache *c, unsigned k, void **ou
 }
 
 /* Class k is empty: a batch from the arena, handed out in a random order (catmemi_je_deal), one
-   block for the caller. Batches start at up to CATMEMI_JE_FILL_FIRST blocks and double up to
-   CATMEMI_JE_FILL_MAX (catmemi_je_count), within the room the cache has left, so a class used
-   once costs a few blocks and a busy class visits the arena rarely. A failure midway
-   keeps what came; NULL only when not even one block could be had. The batch is charged to the
-   arena first; near its limit the batch is one block, and then the thread's own cached blocks
-   of the arena go back before the allocation is refused. */
+   block for the caller. Batches start at one block (1 to 8 at random under CATMEM_SECURE) and
+   double up to CATMEMI_JE_FILL_MAX (catmemi_je_count), within the room the cache has left, so
+   a class used once costs a few blocks and a busy class visits the arena rarely. A failure
+   midway keeps what came; NULL only when not even one block could be had. The batch is charged
+   to the arena first; near its limit the batch is one block, and then the thread's own cached
+   blocks of the arena go back before the allocation is refused. */
 static void *catmemi_je_refill(catmemi_je_cache *c, unsigned k) {
     catmemi_je_bin *b = &c->bin[k];
     catmemi_slot *s = catmemi_slot_at(c->slot);

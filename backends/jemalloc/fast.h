@@ -25,7 +25,8 @@
 
    Invariants (checked by catmemi_je_cache_valid under CATMEM_DEBUG): a bin's n is the length
    of its list; room + the bytes on all lists == allowance; top is catmemi_je_top(allowance);
-   a bin's fill is a power of two up to CATMEMI_JE_FILL_MAX. */
+   a bin's fill is a power of two up to CATMEMI_JE_FILL_MAX, or 0 before its first refill under
+   CATMEM_SECURE (cache.h, catmemi_je_count). */
 #ifndef CATMEMI_INLINE_H
 #  error "catmem: include catmem.h, not catmem's internal files"
 #endif
@@ -52,7 +53,7 @@ typedef char catmemi_je_flags_match[(CATMEMI_MALLOCX_ARENA(7) == MALLOCX_ARENA(7
 typedef struct catmemi_je_bin {
     void *head;
     uint32_t n;    /* blocks on the list */
-    uint32_t fill; /* blocks the next refill takes: 1, doubling up to CATMEMI_JE_FILL_MAX */
+    uint32_t fill; /* blocks the next refill takes: doubling up to CATMEMI_JE_FILL_MAX */
 } catmemi_je_bin;
 
 /* One thread's front cache for one arena. Only its thread touches it, except under catmemi_mu
