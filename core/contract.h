@@ -34,7 +34,7 @@
    - catmemi_say: adds a note to catmem_backend_info's text, from any thread.
    - catmemi_random_word: a random word (never 0), for an engine's keys; catmemi_rand and
      catmemi_shuffle: random picks and orders (reuse after a reset), from a state of the
-     caller's.
+     caller's or the calling thread's (catmemi_rng).
    - catmemi_alloc_slow, catmemi_free_slow: the core's slow paths (for the inline paths).
    - Small arenas (core/small.h): catmemi_sm_alloc, _free, _realloc, _usable, _owner, _reset,
      _stats, _fork, _init for a small slot's operations, and its lock, lists and headers for an
@@ -94,7 +94,6 @@ typedef struct catmemi_small {
     size_t chunk_bytes, solo_bytes, solo_mapped;
     uint64_t nmalloc, ndalloc;          /* calls served outside front caches: under mu, read
                                            without it (atomic loads and stores) */
-    uint64_t rng;                       /* where a chunk's first block starts (catmemi_sm_grow) */
 } catmemi_small;
 
 /* One arena slot: its record in the registry. Slots 0..CATMEM_KIND_COUNT-1 are the built-in
@@ -277,6 +276,7 @@ static void catmemi_say(const char *note);
 static uintptr_t catmemi_random_word(void); /* random (never 0), for keys; any time */
 static uint64_t catmemi_rand(uint64_t *state); /* the next number of *state's sequence */
 static void catmemi_shuffle(void **v, unsigned n, uint64_t *state); /* v[0..n) in random order */
+static CATMEMI_TLS uint64_t catmemi_rng; /* the calling thread's sequence, for its slow paths */
 static inline int catmemi_counted(const catmemi_slot *s);
 static size_t catmemi_charge(catmemi_slot *s, size_t bytes);
 static void catmemi_uncharge(catmemi_slot *s, size_t bytes);

@@ -274,7 +274,7 @@ static int catmemi_sm_grow(catmemi_small *m) {
     if (m->lo == 0 || (uintptr_t)c < m->lo) m->lo = (uintptr_t)c;
     if ((uintptr_t)c + size > m->hi) m->hi = (uintptr_t)c + size;
     m->cur = c + 32;
-    if (CATMEM_SECURE) m->cur += 16 * ((catmemi_rand(&m->rng) >> 32) % CATMEMI_SM_SHIFTS);
+    if (CATMEM_SECURE) m->cur += 16 * ((catmemi_rand(&catmemi_rng) >> 32) % CATMEMI_SM_SHIFTS);
     m->end = c + size;
     m->chunk_bytes += size;
     if (m->next_chunk < CATMEMI_SM_CHUNK_MAX) m->next_chunk *= 2;

@@ -135,15 +135,9 @@ static int intact(const void *p, size_t n, unsigned char tag) {
 #define NBLOCKS 40
 
 /* The workload must make the same calls in every run, so that the N-th call of a clean run is
-   the N-th of the next: catmem's random orders (a refill's count and order, a small arena's
-   chunk offset: issue 20 E) start each run from the same state. */
-static void same_random_orders(void) {
-    unsigned i;
-#if defined(FAULT_JEMALLOC)
-    catmemi_je_self.rng = 1;
-#endif
-    for (i = 0; i < catmemi_nslots; i++) catmemi_slot_at(i)->sm.rng = 1;
-}
+   the N-th of the next: the thread's random orders (a refill's count and order, a small
+   arena's chunk offset: issue 20 E) start each run from the same state. */
+static void same_random_orders(void) { catmemi_rng = 1; }
 
 /* The scripted workload: everything a program does with catmem, each result checked. Returns
    with everything it allocated given back, whatever failed on the way. */

@@ -66,12 +66,11 @@ typedef struct catmemi_je_thread {
     unsigned ncaches;         /* changed under catmemi_mu, read by its thread without */
     unsigned ntc;             /* its caches with a jemalloc cache of their own */
     struct catmemi_je_thread *prev, *next;
-    uint64_t rng; /* the order its refills hand blocks out in (catmemi_je_deal) */
 } catmemi_je_thread;
 
 static CATMEMI_TLS catmemi_je_thread catmemi_je_self;
 static catmemi_je_thread catmemi_je_threads = {NULL, NULL, NULL, 0, 0, &catmemi_je_threads,
-                                               &catmemi_je_threads, 0};
+                                               &catmemi_je_threads};
 static pthread_key_t catmemi_je_key;
 static size_t catmemi_je_page;
 /* Decided once, at the first init: front caches are used (see the top of this file). */
@@ -139,7 +138,7 @@ static unsigned catmemi_je_count(catmemi_je_bin *b, unsigned max, int *last) {
     *last = CATMEM_SECURE && b->fill == 0;
     if (*last) {
         n = max < CATMEMI_JE_FIRST_MAX ? max : CATMEMI_JE_FIRST_MAX;
-        n = 1 + (unsigned)((catmemi_rand(&catmemi_je_self.rng) >> 32) % n);
+        n = 1 + (unsigned)((catmemi_rand(&catmemi_rng) >> 32) % n);
         for (b->fill = 1; b->fill <= n; b->fill *= 2) {}
         return n;
     }
@@ -160,7 +159,7 @@ static void *catmemi_je_deal(catmemi_je_cache *c, unsigned k, void **blocks, uns
         blocks[0] = blocks[n - 1];
         blocks[n - 1] = t;
     }
-    if (CATMEM_SECURE) catmemi_shuffle(blocks + last, n - (unsigned)last, &catmemi_je_self.rng);
+    if (CATMEM_SECURE) catmemi_shuffle(blocks + last, n - (unsigned)last, &catmemi_rng);
     for (i = n; i > 1; i--) catmemi_je_put(c, k, blocks[i - 1], 1); /* handed out in order */
     *(uintptr_t *)blocks[0] = 0; /* defined, and no link: catmemi_je_linked reads it */
     CATMEMI_OWNER_ADD(c->nalloc, 1);
