@@ -522,9 +522,10 @@
      at random (the same page 1 time in 15); within a page blocks come in address order (a
      random order there cost the Lua VM in bench/ 10-40% of its time). On jemalloc, which
      gives the same slabs back and hands their regions out lowest first, a front cache hands
-     each refill's blocks out in a random order of its thread's, and a class's first refill
-     after a reset takes 1 to 8 blocks at random and hands out the last: the first block of a
-     class is where it was before 1 time in 8 (bench/results/hardening.md: what it costs). A
+     each refill's blocks out from one picked at random on, wrapping around (a random order
+     cost the Lua VM about a third of its time), and a class's first refill after a reset
+     takes 1 to 8 blocks at random and hands out the last: the first block of a class is
+     where it was before 1 time in 8 (bench/results/hardening.md: what it costs). A
      small arena's chunk starts its blocks at one of 8 offsets picked at random: after a
      reset (which gives its first chunk back first) its blocks are where they were 1 time in
      8. On jemalloc the old addresses still come back, in another order: a stale pointer
@@ -550,8 +551,8 @@
    front cache has its link cleared, and a freed block whose first word is a link is looked for
    on the freeing thread's list: a double free while that cache holds the block (in a row, or
    with other frees between) stops the process ("catmem: double free of <address>"), as one on
-   a small arena's free list does. Blocks after a reset come in a random order (THE SYSTEM
-   BACKEND, Hardening, Reuse). Not seen (undefined, as with free()): a block freed twice
+   a small arena's free list does. Blocks after a reset come in another order than before
+   (THE SYSTEM BACKEND, Hardening, Reuse). Not seen (undefined, as with free()): a block freed twice
    when another thread's cache holds it, or jemalloc has it back, or after a reset; an interior
    or wrong-size free (jemalloc's own safety checks, a build-time option, would be the place).
    Freeing a catmem block with plain free() on jemalloc puts it into the thread's automatic cache,

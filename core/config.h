@@ -118,8 +118,8 @@
    free-list links encoded with a per-process key and the block's address and checked when
    followed, links cleared in blocks handed out, a double free looked for on the list it would
    join (jemalloc's front caches; the system engine's pages); and, on slow paths, reuse after a
-   reset in an order that is not the old one (a random page, a refill's blocks in a random
-   order, a chunk's blocks at a random offset). 0 keeps the links raw, checks none of it and
+   reset in an order that is not the old one (a random page, a refill's blocks from a random
+   place on, a chunk's blocks at a random offset). 0 keeps the links raw, checks none of it and
    reuses in address order, for raw speed (the cost of 1: bench/results/hardening.md).
    What the slow paths check (records, headers, segment cookies) does not depend on it. */
 #ifndef CATMEM_SECURE

@@ -121,18 +121,6 @@ static uint64_t catmemi_rand(uint64_t *state) {
     return catmemi_rand_from(state, catmemi_rand_seed);
 }
 
-/* v[0..n) in a random order (Fisher-Yates; an index from the high 32 bits of a draw, scaled by
-   a multiplication). About 10 instructions a pointer. For the jemalloc engine's refills. */
-__attribute__((unused)) static void catmemi_shuffle(void **v, unsigned n, uint64_t *state) {
-    unsigned i, j;
-    for (i = n; i > 1; i--) {
-        void *t = v[i - 1];
-        j = (unsigned)(((catmemi_rand(state) >> 32) * i) >> 32);
-        v[i - 1] = v[j];
-        v[j] = t;
-    }
-}
-
 /* The live backend, chosen once per process before anything is allocated: memory always goes
    back to the allocator that gave it. catmemi_info says what was chosen and why. */
 static const catmemi_ops *catmemi_be;

@@ -135,7 +135,7 @@ static int intact(const void *p, size_t n, unsigned char tag) {
 #define NBLOCKS 40
 
 /* The workload must make the same calls in every run, so that the N-th call of a clean run is
-   the N-th of the next: the thread's random orders (a refill's count and order, a small
+   the N-th of the next: the thread's random picks (a refill's count and order, a small
    arena's chunk offset: issue 20 E) start each run from the same state. */
 static void same_random_orders(void) { catmemi_rng = 1; }
 

@@ -25,6 +25,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 #include "child.h"
+#include "reuse.h"
 
 #if defined(CATMEMI_ASAN)
 #  define BLOCKS_ARE_MALLOCS 1 /* the large-block path only: ASan watches each block */
@@ -562,19 +563,11 @@ static void test_forged_kept_large_block_stops_the_process(void **state) {
 static void test_reset_moves_each_class_to_another_page(void **state) {
     static const size_t sizes[8] = {16, 48, 96, 160, 256, 512, 1024, 4096};
     catmem_arena *a;
-    void *before[8], *p;
-    int i, r, same = 0;
+    int same;
     (void)state;
     if (BLOCKS_ARE_MALLOCS) skip();
     assert_non_null(a = catmem_arena_create("moved"));
-    for (r = 0; r < 9; r++) {
-        for (i = 0; i < 8; i++) {
-            assert_non_null(p = catmem_alloc(a, sizes[i]));
-            if (r > 0 && p == before[i]) same++;
-            before[i] = p;
-        }
-        assert_int_equal(catmem_arena_reset(a), 0);
-    }
+    same = first_blocks_in_place(a, sizes, 8, 8);
     fprintf(stderr, "  %d of 64 first blocks where they were before the reset\n", same);
     assert_true(same <= 20);
     assert_int_equal(catmem_arena_release(a), 0);
@@ -586,20 +579,15 @@ static void test_reset_moves_each_class_to_another_page(void **state) {
    of 8 offsets picked at random: the same 1 time in 8 (about 8 of the 64 resets here; more
    than 24 about once in 10^7 runs). */
 static void test_reset_moves_a_small_arenas_blocks(void **state) {
+    static const size_t size = 48;
     catmem_arena *a, *own[64]; /* CATMEM_OWN_ARENAS is 64 */
-    void *before = NULL, *p;
-    int i, same = 0;
+    int i, same;
     (void)state;
     if (BLOCKS_ARE_MALLOCS) skip();
     for (i = 0; i < 64; i++) own[i] = catmem_arena_create(NULL);
     assert_non_null(a = catmem_arena_create("small"));
     for (i = 0; i < 64; i++) assert_int_equal(catmem_arena_release(own[i]), 0);
-    for (i = 0; i < 65; i++) {
-        assert_non_null(p = catmem_alloc(a, 48));
-        if (i > 0 && p == before) same++;
-        before = p;
-        assert_int_equal(catmem_arena_reset(a), 0);
-    }
+    same = first_blocks_in_place(a, &size, 1, 64);
     fprintf(stderr, "  %d of 64 first blocks where they were before the reset\n", same);
     assert_true(same <= 24);
     assert_int_equal(catmem_arena_release(a), 0);

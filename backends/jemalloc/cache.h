@@ -148,22 +148,24 @@ static unsigned catmemi_je_count(catmemi_je_bin *b, unsigned max, int *last) {
 }
 
 /* n blocks (at least one) of class k that a refill got: one for the caller (the last one taken
-   when last), the rest onto the list. Under CATMEM_SECURE in a random order of the calling
-   thread's (about 10 instructions a block, beside a mallocx or a batch's share of a few
-   hundred): the k-th block after a reset is not the k-th before it (issue 20 E). */
+   when last), the rest onto the list. Under CATMEM_SECURE they go out from a random place on,
+   wrapping around (one draw a refill): the k-th block after a reset is not the k-th before it
+   (issue 20 E), and blocks handed out one after the other stay next to each other (a shuffle
+   of every refill cost the Lua VM about a third of its time: bench/results/hardening.md). */
 static void *catmemi_je_deal(catmemi_je_cache *c, unsigned k, void **blocks, unsigned n,
                              int last) {
-    unsigned i;
-    if (CATMEM_SECURE && last) {
-        void *t = blocks[0];
-        blocks[0] = blocks[n - 1];
-        blocks[n - 1] = t;
+    unsigned m = n - (unsigned)last, at = 0, start, j; /* blocks[0..m) go out from at on */
+    void *mine;
+    if (CATMEM_SECURE && m > 1) at = (unsigned)(((catmemi_rand(&catmemi_rng) >> 32) * m) >> 32);
+    mine = last ? blocks[n - 1] : blocks[at];
+    start = last ? at : at + 1;
+    for (j = last ? m : m - 1; j > 0; j--) { /* pushed last first, so handed out in order */
+        unsigned x = start + j - 1;
+        catmemi_je_put(c, k, blocks[x < m ? x : x - m], 1);
     }
-    if (CATMEM_SECURE) catmemi_shuffle(blocks + last, n - (unsigned)last, &catmemi_rng);
-    for (i = n; i > 1; i--) catmemi_je_put(c, k, blocks[i - 1], 1); /* handed out in order */
-    *(uintptr_t *)blocks[0] = 0; /* defined, and no link: catmemi_je_linked reads it */
+    *(uintptr_t *)mine = 0; /* defined, and no link: catmemi_je_linked reads it */
     CATMEMI_OWNER_ADD(c->nalloc, 1);
-    return blocks[0];
+    return mine;
 }
 
 /* Gives class k's blocks back to the arena until keep are left, one mallocx-free call each
@@ -387,8 +389,8 @@ static unsigned catmemi_je_take(const catmemi_je_cache *c, unsigned k, void **ou
     return i;
 }
 
-/* Class k is empty: a batch from the arena, handed out in a random order (catmemi_je_deal), one
-   block for the caller. Batches start at one block (1 to 8 at random under CATMEM_SECURE) and
+/* Class k is empty: a batch from the arena, handed out from a random place on (catmemi_je_deal),
+   one block for the caller. Batches start at one block (1 to 8 at random under CATMEM_SECURE) and
    double up to CATMEMI_JE_FILL_MAX (catmemi_je_count), within the room the cache has left, so
    a class used once costs a few blocks and a busy class visits the arena rarely. A failure
    midway keeps what came; NULL only when not even one block could be had. The batch is charged

@@ -12,10 +12,10 @@
    dangling pointers across arena.<i>.reset). That call takes the arena's bin lock, so each
    thread keeps, per arena, a FRONT CACHE of its own (catmemi_je_cache): freed blocks of each of
    jemalloc's 36 small classes (8 B to 14 KiB) on an intrusive list (its links encoded,
-   catmemi_je_link), refilled a few blocks at a time from the arena (handed out in a random
-   order: cache.h, catmemi_je_deal). The inline paths are one TLS load, a size-class lookup and
-   a list pop or push; catmem_free without a size first asks jemalloc for the block's class
-   (sallocx).
+   catmemi_je_link), refilled a few blocks at a time from the arena (handed out from a
+   random place on: cache.h, catmemi_je_deal). The inline paths are one TLS load, a size-class
+   lookup and a list pop or push; catmem_free without a size first asks jemalloc for the
+   block's class (sallocx).
    Blocks above the largest small class, and every block while heap profiling is on (opt.prof:
    jemalloc's sampler must see every allocation), go to the arena directly. A pair whose
    traffic runs past its front cache gets a jemalloc cache of its own behind it (a "busy
