@@ -198,25 +198,31 @@
      allocation failing inside it just fails); several threads may run it at once.
    - Limits (catmem_arena_set_limit): see LIMITS below.
    - catmem_report(out, CATMEM_REPORT_TEXT, _JSON or _OPENMETRICS) writes the live arenas (name,
-     id, parent, statistics with peak and limit, pending cleanups) and the total, as a table, as
-     one JSON object, or as OpenMetrics text for a metrics scraper (below); an anonymous arena is
-     "#<id>" in the table and has the name null in JSON, where "parent_id" gives its parent's
-     id. The JSON object: {"backend", "info", "arenas": [{"name", "id", "parent", "parent_id",
-     "cleanups", "allocated", "active", "resident", "mapped", "nmalloc", "ndalloc", "peak",
-     "limit"}, ...], "total": {the figures, from catmem_total_stats}}. With CATMEM_REPORT=stderr,
+     id, parent, statistics with peak and limit, pending cleanups) and two totals, each named
+     for what it is (STATISTICS): "all arenas", the sum over catmem's live arenas on every
+     backend (catmem_all_arenas_stats), and "backend <name>" (catmem_total_stats), as a table
+     (a line under the totals says what each is), as one JSON object, or as OpenMetrics text for a
+     metrics scraper (below); an anonymous arena is "#<id>" in the table and has the name null
+     in JSON, where "parent_id" gives its parent's id. The JSON object: {"backend", "info",
+     "arenas": [{"name", "id", "parent", "parent_id", "cleanups", "allocated", "active",
+     "resident", "mapped", "nmalloc", "ndalloc", "peak", "limit"}, ...], "all_arenas": {the
+     figures, from catmem_all_arenas_stats}, "backend_total": {the figures, from
+     catmem_total_stats}, "total": {the same as "backend_total": its name from before there
+     were two, kept for the readers that know it}}. With CATMEM_REPORT=stderr,
      stdout or a file path in the environment at the first init, the report is written when the
      process exits (JSON when the path ends in ".json", OpenMetrics when it ends in ".om" or
      ".prom", the table otherwise; with CATMEM_REPORT_ALL=1 beside it, every arena: below).
    - Bounded: past CATMEM_REPORT_ARENAS (100) live arenas, the table and the JSON object show
      the 100 with the most allocated bytes (the lower id first among equals), one row summing
-     the rest (their figures and cleanups added, peaks too, no limit), the total, and children
+     the rest (their figures and cleanups added, peaks too, no limit), the totals, and children
      per parent: for each parent, the top level included, how many live children it has (not
      grandchildren) and their allocated bytes, the 100 parents with the most children one by one
      (the lower id first among equals, the top level first of all), the rest summed in one row.
      The table says so above each part. The JSON object then also has "arenas_total" and
-     "shown" (before "arenas"), and before "total": "other": {"arenas": how many, "cleanups",
-     the figures}, "parents_total", "parents": [{"name", "id" (both null for the top level),
-     "children", "allocated"}, ...], "parents_other": {"parents", "children", "allocated"}. Up
+     "shown" (before "arenas"), and before "all_arenas": "other": {"arenas": how many,
+     "cleanups", the figures}, "parents_total", "parents": [{"name", "id" (both null for the top
+     level), "children", "allocated"}, ...], "parents_other": {"parents", "children",
+     "allocated"}. Up
      to the cut-off there is none of this. CATMEM_REPORT_ALL, OR-ed with any format (OpenMetrics
      too), lists every arena whatever their number. A report holds catmem's lock only to copy
      the arenas' names and links; it reads their statistics after one refresh for all (on
@@ -229,16 +235,17 @@
      (nmalloc, ndalloc), each series labelled arena (the name, "#<id>" when anonymous), id (no
      two live arenas share one) and parent ("" at the top). Label values are escaped, and bytes
      of a name that are not UTF-8 are written as U+FFFD. Totals, each named for what it is:
-     catmem_all_arenas_<figure>_bytes, the sum over catmem's live arenas on every backend;
-     catmem_backend_<figure>_bytes{backend=...}, catmem_total_stats (the whole process on
-     jemalloc, catmem's arenas on the system backend: STATISTICS); catmem_arenas, the live
-     arenas. Bounded: past CATMEM_REPORT_OPENMETRICS_ARENAS (1,000) live arenas, those with the
-     most allocated bytes (the lower id first among equals) have series of their own, and the
-     rest are summed into one series labelled arena="(other)" (its peak the sum of their peaks,
-     no limit); catmem_arenas_other says how many it sums. Counters restart from zero when an
-     arena's id goes to a new arena, and the (other) series' move when arenas change places.
-     Name arenas that come and go (one per request) after something stable, or leave them
-     anonymous: a new name is a new series for the scraper to keep.
+     catmem_all_arenas_<figure>_bytes, the sum over catmem's live arenas on every backend
+     (catmem_all_arenas_stats); catmem_backend_<figure>_bytes{backend=...}, catmem_total_stats
+     (the whole process on jemalloc, catmem's arenas on the system backend: STATISTICS);
+     catmem_arenas, the live arenas. Bounded: past CATMEM_REPORT_OPENMETRICS_ARENAS (1,000)
+     live arenas, those with the most allocated bytes (the lower id first among equals) have
+     series of their own, and the rest are summed into one series labelled arena="(other)" (its
+     peak the sum of their peaks, no limit); catmem_arenas_other says how many it sums.
+     Counters restart from zero when an arena's id goes to a new arena, and the (other) series'
+     move when arenas change places. Name arenas that come and go (one per request) after
+     something stable, or leave them anonymous: a new name is a new series for the scraper to
+     keep.
 
    HEAP PROFILES
    =============
@@ -269,6 +276,11 @@
      name, #<id> when anonymous) and parent ("-" at the top level). Addresses are not
      symbolized: pprof reads the function names and lines from the binaries named in the
      profile's mappings, which need their DWARF (-g) and to be at hand where pprof runs.
+     Its comments (go tool pprof -comments; -top shows them above the table) state the two
+     totals as the report names them (LIFETIMES, STATISTICS), read as it is written, beside
+     which to judge the sampled estimate: "all arenas: allocated <n>, active <n>, resident <n>,
+     mapped <n> bytes; catmem_all_arenas_stats, the sum over catmem's live arenas" and
+     "backend <name>: ...; catmem_total_stats, <what it covers on that backend>".
    - CATMEM_PROFILE=path in the environment at the first init turns sampling on (at
      CATMEM_PROFILE_INTERVAL bytes, else CATMEM_PROFILE_DEFAULT_INTERVAL: 512 KiB) and writes
      the profile at exit; CATMEM_PROFILE_INTERVAL alone sets the mean; a value that is not a
@@ -325,16 +337,17 @@
    ======
    Allocation functions return NULL and set errno; control functions return 0 or an errno value
    (and leave errno alone). Nothing is lost on failure: a failed realloc leaves the block as it was.
-     EINVAL      NULL, released or unknown arena handle (LIFECYCLE); NULL or uninitialised
-                 region; alignment zero, not
-                 a power of two, or above CATMEM_ALIGN_MAX; unknown kind; an empty name (or a
-                 NULL one to catmem_arena_find); release of a
-                 built-in arena; a dead or foreign region mark; a NULL cleanup function; an
-                 unknown report format or flag; profile flags other than 0, an interval above
-                 CATMEM_SIZE_MAX.
-     ENOMEM      out of memory (a new arena's record too), or past the arena's limit (after the
-                 out-of-memory handler had its chance); size above CATMEM_SIZE_MAX; n * size
-                 overflows in calloc.
+     EINVAL      NULL, released or unknown arena handle (LIFECYCLE); a NULL catmem_stats
+                 pointer (catmem_arena_stats, _all_arenas_stats, _total_stats); NULL or
+                 uninitialised region; alignment zero, not a power of two, or above
+                 CATMEM_ALIGN_MAX; unknown kind; an empty name (or a NULL one to
+                 catmem_arena_find); release of a built-in arena; a dead or foreign region
+                 mark; a NULL cleanup function; an unknown report format or flag; profile
+                 flags other than 0, an interval above CATMEM_SIZE_MAX.
+     ENOMEM      out of memory (a new arena's record too, and the copy of the arenas' list
+                 that a report, a profile and catmem_all_arenas_stats make), or past the
+                 arena's limit (after the out-of-memory handler had its chance); size above
+                 CATMEM_SIZE_MAX; n * size overflows in calloc.
      ESHUTDOWN   called after catmem_shutdown() (and before the next catmem_init()).
      EBUSY       the arena or region is running its cleanups (LIFETIMES).
      EIO         catmem_report or catmem_profile_write could not write to its stream.
@@ -470,15 +483,23 @@
    for that arena, so a single-threaded program sees exact figures; another thread's caches
    hold at most about CATMEM_JEMALLOC_CACHE_BYTES together, plus its busy pairs' jemalloc
    caches (THREADS).
-   catmem_total_stats covers the whole process on jemalloc (everything jemalloc serves) and the
-   sum of catmem's arenas on the system backend; its nmalloc and ndalloc are catmem's calls in
-   every arena, its peak and limit 0. The OpenMetrics report gives both, apart: the sum of
-   catmem's arenas and this figure (LIFETIMES). On the system backend the figures are exact
-   whatever the threads do: a block freed by another thread counts as freed the moment it is
-   freed, even while its owner sleeps, and its memory counts as resident until a purge (or
-   another thread's need for a segment) takes its page back. While other threads allocate, the
-   fields are read one after another and may be a few operations out of step; catmem keeps them
-   coherent (ndalloc <= nmalloc, allocated <= active). On jemalloc a stats
+   Two totals, each what its name says. catmem_all_arenas_stats: the sum over catmem's live
+   arenas, the same on every backend: each field the sum of the arenas' (peak the sum of their
+   peaks), limit 0. catmem_total_stats: the backend's own figure: on jemalloc the whole process
+   (every block jemalloc serves, catmem's or not: malloc's too where jemalloc is malloc), on
+   the system backend the sum of catmem's arenas (the bytes of catmem_all_arenas_stats); on
+   both its nmalloc and ndalloc are catmem's calls in every arena, its peak and limit 0.
+   catmem_all_arenas_stats reads the arenas as catmem_report does: their list copied under
+   catmem's lock (about 170 bytes per arena meanwhile; ENOMEM without them), their figures
+   after one refresh for all (an arena released meanwhile counts as zeros). The report (table,
+   JSON object, OpenMetrics) and the heap profile give both totals, each under its name
+   (LIFETIMES, HEAP PROFILES).
+   On the system backend the figures are exact whatever the threads do: a block freed by
+   another thread counts as freed the moment it is freed, even while its owner sleeps, and its
+   memory counts as resident until a purge (or another thread's need for a segment) takes its
+   page back. While other threads allocate, the fields are read one after another and may be a
+   few operations out of step; catmem keeps them coherent (ndalloc <= nmalloc, allocated <=
+   active). On jemalloc a stats
    call refreshes every arena's statistics (mallctl "epoch") and costs a fraction of a
    millisecond: call it to monitor, not on every request.
 
@@ -584,6 +605,9 @@
    core/alloc.h, core/accounting.h, core/classes.h, core/report.h, core/region.h   the rest.
    backends/jemalloc/, backends/system/, backends/runtime/   the engines, each described at the
                             top of its fast.h.
+   malloc/                  catmem as the process's malloc (LD_PRELOAD or linked): a program's
+                            malloc family and C++ operators from one arena named "malloc"
+                            (README.md, "Any program on catmem").
    To follow one allocation: catmem_alloc (>>inline paths, below) -> catmemi_be_alloc
    (backends/inline.h) -> the engine's fast path in its fast.h -> on a miss catmemi_alloc_slow
    (core/alloc.h) -> the engine's alloc_slow in its ops.h. CONTRIBUTING.md says how the house
@@ -674,6 +698,12 @@ CATMEMI_API int catmem_arena_owns(const catmem_arena *a, const void *p);
 CATMEMI_API int catmem_arena_reset(catmem_arena *a); /* frees every block of a at once */
 CATMEMI_API int catmem_arena_purge(catmem_arena *a); /* unused pages back to the OS */
 CATMEMI_API int catmem_arena_stats(catmem_arena *a, catmem_stats *out);
+/* Two totals, each what its name says (STATISTICS). catmem_all_arenas_stats: the sum over
+   catmem's live arenas, the same on every backend, read as catmem_report reads them (peak the
+   sum of their peaks, limit 0; ENOMEM when the copy of the arenas' list gets no memory).
+   catmem_total_stats: the backend's own figure: on jemalloc the whole process (every block
+   jemalloc serves, catmem's or not), on the system backend catmem's arenas; peak and limit 0. */
+CATMEMI_API int catmem_all_arenas_stats(catmem_stats *out);
 CATMEMI_API int catmem_total_stats(catmem_stats *out);
 /* jemalloc's page decay for one arena, in milliseconds (-1: never, 0: at once). System: ENOTSUP. */
 CATMEMI_API int catmem_arena_set_decay(catmem_arena *a, long dirty_ms, long muzzy_ms);
@@ -711,7 +741,7 @@ CATMEMI_API size_t catmem_arena_limit(const catmem_arena *a); /* 0: none, or a b
 typedef int (*catmem_oom_fn)(catmem_arena *a, size_t size, void *arg);
 CATMEMI_API void catmem_set_oom_handler(catmem_oom_fn fn, void *arg);
 
-/* The live arenas (name, id, parent, statistics, pending cleanups) and the total, as a
+/* The live arenas (name, id, parent, statistics, pending cleanups) and the two totals, as a
    readable table, as one JSON object, or as OpenMetrics text for a metrics scraper, each
    bounded with any number of arenas unless flags has CATMEM_REPORT_ALL (LIFETIMES says what
    each holds). 0 or an errno value: EINVAL for a NULL stream, an unknown format or other flag
@@ -740,8 +770,9 @@ CATMEMI_API int catmem_report(FILE *out, int flags);
 CATMEMI_API int catmem_profile_interval(size_t bytes);
 CATMEMI_API size_t catmem_profile_interval_get(void);
 /* The sampled heap as pprof's profile.proto (uncompressed), for pprof or go tool pprof: sample
-   types alloc_objects, alloc_space, inuse_objects, inuse_space, labels arena and parent. flags:
-   0. 0 or an errno value: EINVAL (NULL stream, flags), ENOMEM, EIO (the stream failed). */
+   types alloc_objects, alloc_space, inuse_objects, inuse_space, labels arena and parent, the
+   two totals as comments (HEAP PROFILES). flags: 0. 0 or an errno value: EINVAL (NULL stream,
+   flags), ENOMEM, EIO (the stream failed). */
 CATMEMI_API int catmem_profile_write(FILE *out, int flags);
 
 /* >>allocation (the fast paths are inline, below) ============================================== */
@@ -763,7 +794,10 @@ static inline void catmem_free_sized(catmem_arena *a, void *p, size_t size);
    live block from catmem. */
 CATMEMI_API size_t catmem_usable_size(const void *p);
 /* Frees p into whichever arena owns it (found from the pointer, without a lock), through that
-   arena's front cache as catmem_free(owner, p) would; NULL does nothing. */
+   arena's front cache as catmem_free(owner, p) would; NULL does nothing. Its cost
+   (bench/results/callgrind.md, a free + allocation pair): as catmem_free's on the system
+   engine (141 against 137 instructions), which finds the owner from p anyway; on jemalloc 1.28x
+   (215 against 169: the page map's lookup of the owner, out of line). */
 CATMEMI_API void catmem_free_any(void *p);
 /* catmem_realloc in the arena that owns p (found from the pointer): the block keeps its arena.
    p NULL, or not catmem's: NULL and EINVAL (there is no arena to allocate in; ERRORS). */

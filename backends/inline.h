@@ -1,7 +1,7 @@
 /* catmem: the engine behind the inline paths. The one place that chooses, for every file that
    includes catmem.h, which engine's inline paths catmem_alloc, catmem_calloc,
-   catmem_aligned_alloc, catmem_free and catmem_free_sized run, and how that engine reaches
-   jemalloc. core/contract.h says what these paths may assume and where they fall back. */
+   catmem_aligned_alloc, catmem_free and catmem_free_sized run (and catmem_free_any, where the
+   engine can), and how that engine reaches jemalloc. core/contract.h says what these paths may assume and where they fall back. */
 #ifndef CATMEMI_INLINE_H
 #define CATMEMI_INLINE_H
 
@@ -33,6 +33,11 @@ CATMEMI_INLINE void catmemi_be_free(const catmem_arena *a, void *p) { catmemi_je
 CATMEMI_INLINE void catmemi_be_free_sized(const catmem_arena *a, void *p, size_t size) {
     catmemi_je_fast_free_sized(a, p, size);
 }
+/* The front caches are found by arena, which only the page map knows: free_any's operation. */
+CATMEMI_INLINE int catmemi_be_free_any(void *p) {
+    (void)p;
+    return 0;
+}
 
 #elif defined(CATMEM_BACKEND_SYSTEM)
 #  include "system/fast.h"
@@ -43,6 +48,12 @@ CATMEMI_INLINE void *catmemi_be_alloc(const catmem_arena *a, size_t size, int op
 CATMEMI_INLINE void catmemi_be_free(const catmem_arena *a, void *p) { catmemi_sys_fast_free(a, p); }
 CATMEMI_INLINE void catmemi_be_free_sized(const catmem_arena *a, void *p, size_t size) {
     catmemi_sys_fast_free_sized(a, p, size);
+}
+/* catmem_free_any's inline path, where the engine's own free finds the owner from p: 1 when it
+   took p, 0 for the engine's free_any operation. */
+CATMEMI_INLINE int catmemi_be_free_any(void *p) {
+    catmemi_sys_fast_free(NULL, p);
+    return 1;
 }
 
 #else /* CATMEM_BACKEND_RUNTIME: both engines, one chosen at run time */
@@ -58,6 +69,11 @@ CATMEMI_INLINE void *catmemi_be_alloc(const catmem_arena *a, size_t size, int op
 CATMEMI_INLINE void catmemi_be_free(const catmem_arena *a, void *p) { catmemi_rt_fast_free(a, p); }
 CATMEMI_INLINE void catmemi_be_free_sized(const catmem_arena *a, void *p, size_t size) {
     catmemi_rt_fast_free_sized(a, p, size);
+}
+CATMEMI_INLINE int catmemi_be_free_any(void *p) {
+    if (catmemi_rt_je) return 0;
+    catmemi_sys_fast_free(NULL, p);
+    return 1;
 }
 #endif
 

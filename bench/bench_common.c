@@ -512,7 +512,12 @@ void bench_peers_load(const char *expect_malloc) {
     *(void **)&bench_mi.is_in_heap_region = must_sym(mi, "mi_is_in_heap_region");
     *(void **)&bench_mi.version = must_sym(mi, "mi_version");
 
-    /* Who serves what, checked rather than assumed. */
+    /* Who serves what, checked rather than assumed. A run with a malloc in LD_PRELOAD names it
+       (bench/run.sh); "libc" alone would also match libcatmem_malloc_*. */
+    if (getenv("BENCH_PRELOADED_MALLOC") != NULL && *getenv("BENCH_PRELOADED_MALLOC") != '\0')
+        expect_malloc = getenv("BENCH_PRELOADED_MALLOC");
+    else if (strcmp(expect_malloc, "libc") == 0)
+        expect_malloc = "libc.so";
     check(lib_is(live_malloc, expect_malloc), "plain malloc comes from the expected library");
     /* dlsym(RTLD_DEFAULT) resolves a name the way the program's own calls are resolved. */
     check(lib_is(dlsym(RTLD_DEFAULT, "__libc_malloc"), "libc.so") &&

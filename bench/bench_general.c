@@ -103,6 +103,11 @@ GENERAL_PEER(peer_glibc, NOTHING, __libc_malloc(size), __libc_free(p), NOTHING)
 
 GENERAL_PEER(peer_jemalloc, NOTHING, bench_je_malloc(size), bench_je_free(p), NOTHING)
 
+/* Whatever the process's malloc is: glibc's in the system and runtime builds, unless a library
+   is preloaded (bench/run.sh --callgrind runs this row with LD_PRELOAD set to catmem's malloc
+   libraries and the peers'); jemalloc's in the jemalloc build, which links it. */
+GENERAL_PEER(peer_malloc, NOTHING, malloc(size), free(p), NOTHING)
+
 GENERAL_PEER(peer_je_tcache,
              unsigned tc = bench_je_tcache_create();
              int flags = MALLOCX_ARENA(je_arena_tc) | MALLOCX_TCACHE(tc),
@@ -141,6 +146,7 @@ enum {
     P_CATMEM_LIMITED,
     P_GLIBC,
     P_JEMALLOC,
+    P_MALLOC,
     P_JE_TC,
     P_JE_NONE,
     P_MI,
@@ -187,6 +193,9 @@ int main(int argc, char **argv) {
             [P_CATMEM_LIMITED] = {n_limited, "catmem, arena with a limit", peer_catmem_limited},
             [P_GLIBC] = {"glibc malloc/free", "glibc malloc/free", peer_glibc},
             [P_JEMALLOC] = {"jemalloc malloc/free", "jemalloc malloc/free", peer_jemalloc},
+            [P_MALLOC] = {"malloc/free: the process's (glibc's, jemalloc's if linked, or "
+                          "preloaded)",
+                          "process malloc/free", peer_malloc},
             [P_JE_TC] = {"jemalloc mallocx/sdallocx, arena + explicit tcache",
                          "jemalloc arena + tcache", peer_je_tcache},
             [P_JE_NONE] = {"jemalloc mallocx/sdallocx, arena, MALLOCX_TCACHE_NONE",

@@ -42,7 +42,7 @@ cd "${root}"
 echo "run.sh: building //bench:all with -c opt" >&2
 # No convenience symlinks: with a separate output base they would point outside the default
 # one, and `bazel test //...` would then wander into them.
-"${bazel[@]}" build -c opt --symlink_prefix=/ //bench:all >&2
+"${bazel[@]}" build -c opt --symlink_prefix=/ //bench:all //malloc:all >&2
 # Not the bazel-bin symlink: it follows whatever configuration was built last, by anyone.
 bin="$("${bazel[@]}" info -c opt bazel-bin 2>/dev/null)/bench"
 mkdir -p "${results}"
@@ -113,6 +113,30 @@ run_callgrind() {
       done
     done
   done
+  # The general workload's "process malloc/free" row once more, with each malloc preloaded:
+  # catmem's libraries (malloc/) beside jemalloc's, in the system build (whose own malloc is
+  # glibc's). Its peer is renamed for the library.
+  local lib name
+  # Not mimalloc's: preloaded, it takes over __libc_malloc too, which the glibc peer and the
+  # system engine use (its heap row stands for it).
+  for lib in libcatmem_malloc_jemalloc.so libcatmem_malloc_system.so libcatmem_malloc_runtime.so \
+    libjemalloc.so.2; do
+    name="${lib}"
+    [[ "${lib}" != libcatmem* ]] || name="${bin%/bench}/malloc/${lib}"
+    echo "run.sh: callgrind general_system, LD_PRELOAD=${lib}" >&2
+    rm -f "${tmp}"/cg.out.*
+    LD_PRELOAD="${name}" BENCH_PRELOADED_MALLOC="${lib%%.so*}" \
+      valgrind --tool=callgrind --collect-atstart=no \
+      --callgrind-out-file="${tmp}/cg.out.%p" "${bin}/general_system" --callgrind >/dev/null \
+      2>"${tmp}/valgrind.log" || { cat "${tmp}/valgrind.log" >&2; return 1; }
+    for f in $(ls -v "${tmp}"/cg.out.*); do
+      awk -v lib="${lib}" '/^desc: Trigger: Client Request: bench\|/ { sub(/^desc: Trigger: Client Request: /, ""); label = $0 }
+           /^totals:/ { total = $2 }
+           END { n = split(label, a, "|"); if (a[4] == "process malloc/free")
+                   printf "general\tpreloaded\tmalloc/free, LD_PRELOAD=%s\t%.1f\n", lib, total / a[5] }' \
+        "${f}" >>"${tmp}/cg.tsv"
+    done
+  done
   {
     echo "## Instructions per operation (callgrind)"
     echo
@@ -130,6 +154,14 @@ run_callgrind() {
     echo "skips the 5 frees (it cannot free one block)."
     echo
     cg_table "lifetime|jemalloc,lifetime|system,lifetime|runtime,empty arena|jemalloc,empty arena|system,empty arena|runtime"
+    echo
+    echo "The process's malloc (the general workload's malloc/free row, system build, with each"
+    echo "library in LD_PRELOAD; glibc's own is that row without one: \"process malloc/free\""
+    echo "above). catmem's malloc libraries (malloc/) serve malloc from one arena; every free is"
+    echo "unsized, which on jemalloc asks jemalloc for the block's size class (sallocx). The"
+    echo "runtime library binds to the jemalloc this program links (its jemalloc peers need it)."
+    echo
+    cg_table "general|preloaded"
     echo
     echo "catmem rows are the build's backend: in the jemalloc build, catmem on jemalloc; in the"
     echo "system build, catmem's engine on glibc's malloc; in the runtime build, the runtime backend"

@@ -120,7 +120,7 @@ CATMEMI_API void catmem_free_any(void *p) {
         return;
     }
     catmemi_prof_freeing(p);
-    catmemi_be->free_any(p);
+    if (!catmemi_be_free_any(p)) catmemi_be->free_any(p);
 }
 
 CATMEMI_API char *catmem_strdup(catmem_arena *a, const char *str) {

@@ -6,7 +6,8 @@
               (by backends/inline.h, the one place that chooses the engine), and the type of its
               data in each arena slot (catmemi_<be>_slot, with CATMEMI_HAS_<BE> defined).
      *.h      its implementation, compiled once (core/impl.h lists the files in order), ending
-              with the table of its operations: CATMEMI_OPS_TABLE(<be>, "display name").
+              with the table of its operations: CATMEMI_OPS_TABLE(<be>, "display name", "what its
+              total_stats covers").
 
    WHAT AN ENGINE GIVES THE CORE
    - Inline paths: catmemi_<be>_fast_alloc(a, size, opts), catmemi_<be>_fast_free(a, p) and
@@ -167,7 +168,8 @@ typedef struct catmemi_ops {
     /* p moved or resized into s; NULL: failed, p untouched and still valid. */
     void *(*realloc)(catmemi_slot *s, void *p, size_t size);
     size_t (*usable_size)(const void *p); /* p != NULL, a live block; 0 if not catmem's */
-    void (*free_any)(void *p);            /* p != NULL; the owner comes from p */
+    void (*free_any)(void *p); /* p != NULL; the owner comes from p (where catmemi_be_free_any,
+                                  backends/inline.h, does not take p inline) */
     /* p != NULL, a live block: the slot whose arena holds it (live or not), NULL when no
        catmem arena does. Without catmemi_mu (it may take the engine's own later locks). */
     catmemi_slot *(*owner_of)(const void *p);
@@ -193,6 +195,9 @@ typedef struct catmemi_ops {
        current (jemalloc: one "epoch", whose cost grows with the number of arenas). */
     int (*refresh_stats)(void);
     int (*total_stats)(catmem_stats *out);             /* out zeroed */
+    /* What total_stats covers, in words, for the report and the profile, which name each total
+       for what it is (STATISTICS in the manual). */
+    const char *total_is;
     int (*owns)(const catmemi_slot *s, const void *p); /* p a live block of any arena */
     int (*set_decay)(catmemi_slot *s, long dirty_ms, long muzzy_ms); /* ENOTSUP if none */
     int (*prof_active)(int on);                                     /* ENOTSUP if none */
@@ -212,11 +217,12 @@ typedef struct catmemi_ops {
 /* A backend's table, filled by name from its catmemi_<be>_<operation> functions: the one list of
    the operations besides the struct above, so a missing or misnamed function is a compile error
    (and C++, which compiles this file too, has no designated initializers before C++20). */
-#define CATMEMI_OPS_TABLE(be, display_name)                                                        \
+#define CATMEMI_OPS_TABLE(be, display_name, total_words)                                           \
   static catmemi_ops catmemi_##be##_ops;                                                           \
   static const catmemi_ops *catmemi_##be##_table(void) {                                           \
     catmemi_ops *o = &catmemi_##be##_ops;                                                          \
     o->name = display_name;                                                                        \
+    o->total_is = total_words;                                                                     \
     o->once = catmemi_##be##_once;                                                                 \
     o->arena_create = catmemi_##be##_arena_create;                                                 \
     o->next_small = catmemi_##be##_next_small;                                                     \

@@ -64,7 +64,7 @@ static const catmemi_ops *catmemi_select(char *info, size_t size) {
 
 #include "registry.h" /* arenas: init, create, find, reset, release, limits, statistics */
 #include "alloc.h"    /* slow paths, out-of-memory handler, realloc, free_any, assertions */
-#include "report.h"   /* catmem_report, CATMEM_REPORT */
+#include "report.h"   /* catmem_report, CATMEM_REPORT, catmem_all_arenas_stats */
 #include "region.h"   /* regions' slow paths */
 #include "profile.h"  /* sampled heap profiles, catmem_profile_write, CATMEM_PROFILE */
 

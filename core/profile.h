@@ -262,8 +262,10 @@ CATMEMI_INLINE void catmemi_prof_realloced(const catmem_arena *a, void *p, size_
         catmemi_prof_record(a, p, size, mean, caller);
 }
 
-/* p is being freed (or moved by realloc): its sample, if it has one, goes. */
-CATMEMI_API void catmemi_prof_free(const void *p) {
+/* p is being freed (or moved by realloc): its sample, if it has one, goes. noinline: inlined
+   into the file that compiles the implementation (the malloc library's free), its mutex calls
+   made every free save and restore registers, 10 instructions of the 27 there. */
+CATMEMI_API __attribute__((noinline, cold)) void catmemi_prof_free(const void *p) {
     catmemi_prof_sample *x;
     pthread_mutex_lock(&catmemi_prof_mu);
     x = catmemi_prof_take((uintptr_t)p);
@@ -501,6 +503,7 @@ typedef struct catmemi_pp {
     catmemi_pb_set strs, locs;
     catmemi_pp_map *maps;
     size_t nmaps;
+    char totals[2][320]; /* the comments: the two totals (catmemi_pp_totals) */
 } catmemi_pp;
 
 static uint64_t catmemi_pp_str(catmemi_pp *w, const char *s) {
@@ -540,6 +543,23 @@ static void catmemi_pp_maps(catmemi_pp *w) {
         w->nmaps++;
     }
     fclose(f);
+}
+
+/* The two totals, each named for what it is as in the report's table (catmemi_total_say), as
+   the profile's comments: pprof shows them above -top and with -comments, beside the sampled
+   estimate, which they let a reader check. Read before the samples, outside the locks. */
+static void catmemi_pp_totals(catmemi_pp *w) {
+    catmemi_total_words t;
+    catmem_stats st[2];
+    int i;
+    if (catmemi_all_arenas(&st[0]) != 0) w->out.err = ENOMEM;
+    (void)catmemi_backend_total(&st[1]);
+    for (i = 0; i < 2; i++) {
+        catmemi_total_say(&t, i);
+        snprintf(w->totals[i], sizeof w->totals[i],
+                 "%s: allocated %zu, active %zu, resident %zu, mapped %zu bytes; %s", t.name,
+                 st[i].allocated, st[i].active, st[i].resident, st[i].mapped, t.is);
+    }
 }
 
 /* The location id of a return address: its call instruction, address - 1, which is what pprof
@@ -636,7 +656,7 @@ static void catmemi_pp_sample(catmemi_pp *w, const catmemi_pp_row *r) {
 }
 
 /* The whole profile into w->out: sample types, samples with their locations and strings, the
-   mappings, the period. */
+   mappings, the period, the totals. */
 static void catmemi_pp_encode(catmemi_pp *w, const catmemi_pp_row *rows, size_t n, size_t mean) {
     static const char *const types[4][2] = {{"alloc_objects", "count"}, {"alloc_space", "bytes"},
                                             {"inuse_objects", "count"}, {"inuse_space", "bytes"}};
@@ -665,6 +685,8 @@ static void catmemi_pp_encode(catmemi_pp *w, const catmemi_pp_row *rows, size_t 
     catmemi_pb_msg(&w->out, 11, &w->sub);                        /* period_type */
     catmemi_pb_uint(&w->out, 12, mean);                          /* period */
     catmemi_pb_uint(&w->out, 14, catmemi_pp_str(w, "inuse_space")); /* default_sample_type */
+    /* Profile.comment, unpacked: pprof reads repeated numbers either way */
+    for (i = 0; i < 2; i++) catmemi_pb_uint(&w->out, 13, catmemi_pp_str(w, w->totals[i]));
 }
 
 /* The profile into out, checked: 0, ENOMEM or EIO. Also after shutdown (at exit). */
@@ -674,6 +696,7 @@ static int catmemi_profile_write(FILE *out) {
     size_t n;
     int err, saved = errno;
     memset(&w, 0, sizeof w);
+    catmemi_pp_totals(&w);
     rows = catmemi_pp_snapshot(&n);
     if (rows == NULL && n != 0) {
         errno = saved;

@@ -739,12 +739,19 @@ CATMEMI_API int catmem_arena_stats(catmem_arena *a, catmem_stats *out) {
     return s != NULL ? catmemi_stats_of(s, out, 0) : err;
 }
 
+/* catmem_total_stats' figures whatever catmem's state: the report and the profile give them at
+   exit too, after a shutdown. */
+static int catmemi_backend_total(catmem_stats *out) {
+    memset(out, 0, sizeof *out);
+    return catmemi_stats_done(catmemi_be->total_stats(out), out);
+}
+
 CATMEMI_API int catmem_total_stats(catmem_stats *out) {
     int err;
     if (out == NULL) return EINVAL;
     memset(out, 0, sizeof *out);
     if ((err = catmemi_up_or_init()) != 0) return err;
-    return catmemi_stats_done(catmemi_be->total_stats(out), out);
+    return catmemi_backend_total(out);
 }
 
 CATMEMI_API int catmem_arena_set_decay(catmem_arena *a, long dirty_ms, long muzzy_ms) {

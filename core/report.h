@@ -1,5 +1,6 @@
-/* catmem: catmem_report, as text, JSON or OpenMetrics, and the report at exit (CATMEM_REPORT).
-   Part of the implementation (core/impl.h). */
+/* catmem: catmem_report, as text, JSON or OpenMetrics, the report at exit (CATMEM_REPORT), and
+   catmem_all_arenas_stats, the sum over the arenas that every report gives. Part of the
+   implementation (core/impl.h). */
 #ifndef CATMEMI_IMPL_H
 #  error "catmem: include catmem.h, not catmem's internal files"
 #endif
@@ -77,6 +78,13 @@ static void catmemi_report_add(catmem_stats *sum, const catmem_stats *st) {
     sum->ndalloc += st->ndalloc;
 }
 
+/* The sum over the live arenas: catmem_all_arenas_stats, and every report's "all arenas". */
+static void catmemi_report_sum(catmem_stats *sum, const catmemi_report_row *rows, unsigned n) {
+    unsigned i;
+    memset(sum, 0, sizeof *sum);
+    for (i = 0; i < n; i++) catmemi_report_add(sum, &rows[i].st);
+}
+
 /* The order in which arenas earn rows (series) of their own: most allocated bytes first, then
    the oldest slot, so that a report's choice is repeatable. */
 static int catmemi_report_by_bytes(const void *a, const void *b) {
@@ -90,7 +98,7 @@ typedef struct catmemi_report_view {
     const catmemi_report_row *rows;
     unsigned n, shown;           /* live arenas; how many have rows of their own */
     catmemi_report_row other;    /* id -1 */
-    catmem_stats sum;            /* every live arena */
+    catmem_stats sum;            /* every live arena: catmem_all_arenas_stats */
     const catmem_stats *backend; /* catmem_total_stats */
 } catmemi_report_view;
 
@@ -104,7 +112,7 @@ static void catmemi_report_select(catmemi_report_view *v, catmemi_report_row *ro
     v->rows = rows;
     v->n = v->shown = n;
     v->other.id = v->other.parent_id = -1;
-    for (i = 0; i < n; i++) catmemi_report_add(&v->sum, &rows[i].st);
+    catmemi_report_sum(&v->sum, rows, n);
     if (n <= cap) return;
     qsort(rows, n, sizeof *rows, catmemi_report_by_bytes);
     v->shown = cap;
@@ -171,6 +179,27 @@ static int catmemi_report_count(catmemi_report_tree *t, const catmemi_report_row
     return 0;
 }
 
+/* ---- the two totals, each named for what it is ------------------------------------------- */
+
+/* The sum over catmem's live arenas means the same on every backend; catmem_total_stats is the
+   whole process on jemalloc and catmem's arenas on the system backend (STATISTICS). The table
+   and the profile name each, and say what it is, the same way. */
+typedef struct catmemi_total_words {
+    char name[32]; /* "all arenas", "backend <name>" */
+    char is[160];  /* the call that gives it, and what it covers */
+} catmemi_total_words;
+
+/* which 0: the sum over the arenas; 1: the backend's total. */
+static void catmemi_total_say(catmemi_total_words *t, int which) {
+    if (which == 0) {
+        snprintf(t->name, sizeof t->name, "all arenas");
+        snprintf(t->is, sizeof t->is, "catmem_all_arenas_stats, the sum over catmem's live arenas");
+        return;
+    }
+    snprintf(t->name, sizeof t->name, "backend %s", catmemi_be->name);
+    snprintf(t->is, sizeof t->is, "catmem_total_stats, %s", catmemi_be->total_is);
+}
+
 /* ---- the JSON object and the text table ----------------------------------------------------- */
 
 static void catmemi_json_row(FILE *out, const catmemi_report_row *r) {
@@ -228,7 +257,11 @@ static void catmemi_report_json(FILE *out, const catmemi_report_view *v,
     }
     fputs("],\n", out);
     if (v->shown < v->n) catmemi_json_summary(out, v, t);
-    fputs(" \"total\": {", out);
+    fputs(" \"all_arenas\": {", out);
+    catmemi_report_stats(out, 1, &v->sum);
+    fputs("},\n \"backend_total\": {", out);
+    catmemi_report_stats(out, 1, v->backend);
+    fputs("},\n \"total\": {", out); /* the same, its name before there were two totals */
     catmemi_report_stats(out, 1, v->backend);
     fputs("}}\n", out);
 }
@@ -283,8 +316,21 @@ static void catmemi_text_parents(FILE *out, const catmemi_report_tree *t, int w)
                 t->other.children, t->other.allocated);
 }
 
-/* The table: a row per arena shown, past the cut-off one for the rest, the total, and then the
-   children per parent. */
+/* Below the arenas: the two totals' rows, and what each is. */
+static void catmemi_text_totals(FILE *out, const catmemi_report_view *v, int w) {
+    catmemi_total_words t[2];
+    int i;
+    for (i = 0; i < 2; i++) {
+        catmemi_total_say(&t[i], i);
+        fprintf(out, "%-*s", 2 * w + 7, t[i].name); /* across name, id and parent */
+        catmemi_report_stats(out, 0, i == 0 ? &v->sum : v->backend);
+        fputs("\n", out);
+    }
+    for (i = 0; i < 2; i++) fprintf(out, "%s: %s\n", t[i].name, t[i].is);
+}
+
+/* The table: a row per arena shown, past the cut-off one for the rest, the two totals, and then
+   the children per parent. */
 static void catmemi_report_text(FILE *out, const catmemi_report_view *v,
                                 const catmemi_report_tree *t) {
     int w = catmemi_text_width(v, t);
@@ -312,9 +358,7 @@ static void catmemi_report_text(FILE *out, const catmemi_report_view *v,
         catmemi_report_stats(out, 0, &v->other.st);
         fprintf(out, " %8u\n", v->other.cleanups);
     }
-    fprintf(out, "%-*s %5s %-*s", w, "total", "", w, "");
-    catmemi_report_stats(out, 0, v->backend);
-    fputs("\n", out);
+    catmemi_text_totals(out, v, w);
     if (v->shown < v->n) catmemi_text_parents(out, t, w);
 }
 
@@ -434,13 +478,17 @@ static const catmemi_om_family catmemi_om_families[] = {
     {"arena_cleanups", "gauge", CATMEMI_OM_ARENA, CATMEMI_OM_CLEANUPS,
      "Cleanups registered on the arena and not run yet (catmem_arena_on_reset)."},
     {"all_arenas_allocated_bytes", "gauge", CATMEMI_OM_SUM, CATMEMI_OM_ALLOCATED,
-     "Sum of catmem_arena_allocated_bytes: catmem's live arenas, on every backend."},
+     "Sum of catmem_arena_allocated_bytes: catmem's live arenas, on every backend "
+     "(catmem_all_arenas_stats)."},
     {"all_arenas_active_bytes", "gauge", CATMEMI_OM_SUM, CATMEMI_OM_ACTIVE,
-     "Sum of catmem_arena_active_bytes: catmem's live arenas, on every backend."},
+     "Sum of catmem_arena_active_bytes: catmem's live arenas, on every backend "
+     "(catmem_all_arenas_stats)."},
     {"all_arenas_resident_bytes", "gauge", CATMEMI_OM_SUM, CATMEMI_OM_RESIDENT,
-     "Sum of catmem_arena_resident_bytes: catmem's live arenas, on every backend."},
+     "Sum of catmem_arena_resident_bytes: catmem's live arenas, on every backend "
+     "(catmem_all_arenas_stats)."},
     {"all_arenas_mapped_bytes", "gauge", CATMEMI_OM_SUM, CATMEMI_OM_MAPPED,
-     "Sum of catmem_arena_mapped_bytes: catmem's live arenas, on every backend."},
+     "Sum of catmem_arena_mapped_bytes: catmem's live arenas, on every backend "
+     "(catmem_all_arenas_stats)."},
     {"backend_allocated_bytes", "gauge", CATMEMI_OM_BACKEND, CATMEMI_OM_ALLOCATED,
      "catmem_total_stats allocated: on jemalloc the whole process (every block jemalloc serves, "
      "catmem's or not); on the system backend catmem's arenas "
@@ -549,13 +597,45 @@ static catmemi_report_row *catmemi_report_snapshot(unsigned *n, unsigned *nslots
     return rows;
 }
 
+/* The rows' statistics, read outside the registry lock (a backend may take it to sum its
+   threads' counts) after the engine refreshed its figures once for all arenas (or, if it
+   cannot, for each). An arena released meanwhile reads as zeros. */
+static void catmemi_report_read(catmemi_report_row *rows, unsigned n) {
+    int fresh = catmemi_be->refresh_stats() == 0;
+    unsigned i;
+    for (i = 0; i < n; i++)
+        (void)catmemi_stats_of(catmemi_slot_at(rows[i].slot), &rows[i].st, fresh);
+}
+
+/* The sum over the live arenas, read as a report reads them, whatever catmem's state (the
+   profile at exit): 0 or ENOMEM. */
+static int catmemi_all_arenas(catmem_stats *out) {
+    unsigned n, nslots;
+    catmemi_report_row *rows = catmemi_report_snapshot(&n, &nslots);
+    memset(out, 0, sizeof *out);
+    if (rows == NULL) return ENOMEM;
+    catmemi_report_read(rows, n);
+    catmemi_report_sum(out, rows, n);
+    CATMEM_SYSTEM_FREE(rows);
+    return 0;
+}
+
+CATMEMI_API int catmem_all_arenas_stats(catmem_stats *out) {
+    int err, saved = errno; /* calloc may set errno; a control function leaves it */
+    if (out == NULL) return EINVAL;
+    memset(out, 0, sizeof *out);
+    if ((err = catmemi_up_or_init()) != 0) return err;
+    err = catmemi_all_arenas(out);
+    errno = saved;
+    return err;
+}
+
 /* The report whatever catmem's state (the exit report runs after a shutdown too). Statistics a
    backend cannot give are zeros, as everywhere. */
 static int catmemi_report(FILE *out, int flags) {
-    int saved = errno, err = 0, fresh; /* calloc and stdio may set errno; a control function
-                                          leaves it */
+    int saved = errno, err = 0; /* calloc and stdio may set errno; a control function leaves it */
     int format = flags & ~CATMEM_REPORT_ALL;
-    unsigned i, n, nslots, cap = CATMEM_REPORT_ARENAS;
+    unsigned n, nslots, cap = CATMEM_REPORT_ARENAS;
     catmemi_report_row *rows = catmemi_report_snapshot(&n, &nslots);
     catmemi_report_view v;
     catmemi_report_tree t;
@@ -564,14 +644,8 @@ static int catmemi_report(FILE *out, int flags) {
         errno = saved;
         return ENOMEM;
     }
-    /* Statistics outside the registry lock: a backend may take it to sum its threads' counts.
-       An arena released meanwhile reads as zeros. The engine refreshes its figures once, for
-       all arenas (or, if it cannot, for each). */
-    fresh = catmemi_be->refresh_stats() == 0;
-    for (i = 0; i < n; i++)
-        (void)catmemi_stats_of(catmemi_slot_at(rows[i].slot), &rows[i].st, fresh);
-    memset(&total, 0, sizeof total);
-    (void)catmemi_stats_done(catmemi_be->total_stats(&total), &total);
+    catmemi_report_read(rows, n);
+    (void)catmemi_backend_total(&total);
     if (format == CATMEM_REPORT_OPENMETRICS) cap = CATMEM_REPORT_OPENMETRICS_ARENAS;
     catmemi_report_select(&v, rows, n, (flags & CATMEM_REPORT_ALL) ? n : cap);
     v.backend = &total;

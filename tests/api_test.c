@@ -38,6 +38,7 @@ static void test_shutdown_before_init_makes_everything_fail_cleanly(void **state
     assert_null_errno(catmem_arena_create("early"), ESHUTDOWN);
     assert_null_errno(catmem_alloc(NULL, 16), EINVAL);
     assert_int_equal(catmem_total_stats(&st), ESHUTDOWN);
+    assert_int_equal(catmem_all_arenas_stats(&st), ESHUTDOWN);
     assert_int_equal(catmem_prof_dump(NULL), ESHUTDOWN);
     assert_int_equal(catmem_report(stdout, CATMEM_REPORT_TEXT), ESHUTDOWN);
     assert_false(catmem_is_initialized());
@@ -136,6 +137,7 @@ static void test_null_handle_fails_with_einval(void **state) {
         assert_int_equal(catmem_arena_stats(NULL, &st), EINVAL);
         assert_int_equal(catmem_arena_stats(req(), NULL), EINVAL);
         assert_int_equal(catmem_total_stats(NULL), EINVAL);
+        assert_int_equal(catmem_all_arenas_stats(NULL), EINVAL);
     }
     /* Every call rejects a handle that is not one of catmem's: a pointer to anything, a slot
        number that was never handed out, a generation the slot never had. Handles are values,
@@ -1001,6 +1003,8 @@ static void test_shutdown_then_use_then_reinit(void **state) {
     assert_int_equal(catmem_arena_reset(a), ESHUTDOWN);
     assert_int_equal(catmem_arena_purge(a), ESHUTDOWN);
     assert_int_equal(catmem_arena_stats(a, &st), ESHUTDOWN);
+    assert_int_equal(catmem_all_arenas_stats(&st), ESHUTDOWN);
+    assert_int_equal(catmem_total_stats(&st), ESHUTDOWN);
     assert_int_equal(catmem_arena_release(a), ESHUTDOWN);
     catmem_free(r, late);                    /* freeing keeps working */
     assert_string_equal(keep, "still here"); /* shutdown frees nothing */

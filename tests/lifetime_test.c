@@ -414,7 +414,8 @@ static void test_report_text_and_json(void **state) {
     assert_non_null(strstr(text, "rep-parent"));
     assert_non_null(strstr(text, "rep-child"));
     assert_non_null(strstr(text, "request"));
-    assert_non_null(strstr(text, "\ntotal"));
+    assert_non_null(strstr(text, "\nall arenas ")); /* the two totals, each named */
+    assert_non_null(strstr(text, "\nbackend "));
     assert_non_null(strstr(text, " peak "));
     assert_non_null(strstr(text, " limit "));
     assert_non_null(strstr(text, " 1048576 ")); /* the child's limit */
@@ -441,6 +442,8 @@ static void test_report_text_and_json(void **state) {
         cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(find_arena(doc, "rep-parent"), "parent")));
     assert_non_null(find_arena(doc, "q\"uo\\te\t")); /* escaped, and read back the same */
     total = cJSON_GetObjectItemCaseSensitive(doc, "total");
+    assert_true(cJSON_GetObjectItemCaseSensitive(total, "allocated")->valuedouble >= 5000);
+    total = cJSON_GetObjectItemCaseSensitive(doc, "all_arenas");
     assert_true(cJSON_GetObjectItemCaseSensitive(total, "allocated")->valuedouble >= 5000);
     cJSON_Delete(doc);
     unlink(path);

@@ -107,6 +107,73 @@ static int need_go(void) {
     return 0;
 }
 
+/* ---- the totals the profile states ---- */
+
+/* The line of pprof's output at out that starts with prefix, its four byte figures in st (the
+   other fields 0); fails when there is none. */
+static void comment_figures(const char *out, const char *prefix, catmem_stats *st) {
+    FILE *f = fopen(out, "r");
+    char line[1024];
+    int found = 0;
+    assert_non_null(f);
+    memset(st, 0, sizeof *st);
+    while (!found && fgets(line, sizeof line, f) != NULL) {
+        if (strncmp(line, prefix, strlen(prefix)) != 0) continue;
+        found = sscanf(line + strlen(prefix),
+                       "allocated %zu, active %zu, resident %zu, mapped %zu bytes; ",
+                       &st->allocated, &st->active, &st->resident, &st->mapped) == 4;
+        assert_true(found);
+    }
+    fclose(f);
+    if (!found) fail_msg("no comment \"%s...\" in the profile", prefix);
+}
+
+static int on_system(void) { return strcmp(catmem_backend_name(), "system") == 0; }
+
+/* The profile at path states both totals as comments (go tool pprof -comments), each named for
+   what it is: "all arenas", the sum of catmem_arena_stats over the live arenas (these n), and
+   "backend <name>", catmem_total_stats: catmem's arenas on the system backend; the whole
+   process on jemalloc, which stdio's mallocs move, so at least catmem's arenas there. Nothing
+   allocates in catmem's arenas between the profile and these readings. */
+static void check_totals(const char *path, catmem_arena *const *live, int n) {
+    const char *args[] = {"-comments", path, NULL};
+    char out[512], want[256];
+    catmem_stats sum, st, total, got;
+    int i;
+    memset(&sum, 0, sizeof sum);
+    for (i = 0; i < n; i++) {
+        assert_int_equal(catmem_arena_stats(live[i], &st), 0);
+        sum.allocated += st.allocated;
+        sum.active += st.active;
+        sum.resident += st.resident;
+        sum.mapped += st.mapped;
+    }
+    assert_int_equal(catmem_total_stats(&total), 0);
+    assert_int_equal(pprof(tmp_file(out, sizeof out, "comments.txt"), args), 0);
+    assert_true(file_has(out, "all arenas: allocated "));
+    assert_true(file_has(out, " bytes; catmem_all_arenas_stats, the sum over catmem's live "
+                              "arenas\n"));
+    comment_figures(out, "all arenas: ", &got);
+    assert_true(sum.allocated > 0);
+    assert_int_equal(got.allocated, sum.allocated);
+    assert_int_equal(got.active, sum.active);
+    assert_int_equal(got.resident, sum.resident);
+    assert_int_equal(got.mapped, sum.mapped);
+    snprintf(want, sizeof want, "backend %s: ", catmem_backend_name());
+    comment_figures(out, want, &got);
+    if (on_system()) {
+        assert_true(file_has(out, " bytes; catmem_total_stats, catmem's arenas\n"));
+        assert_int_equal(got.allocated, total.allocated);
+        assert_int_equal(got.active, total.active);
+        assert_int_equal(got.resident, total.resident);
+        assert_int_equal(got.mapped, total.mapped);
+    } else {
+        assert_true(file_has(out, " bytes; catmem_total_stats, the whole process (every block "
+                                  "jemalloc serves, catmem's or not)\n"));
+        assert_true(got.allocated >= sum.allocated && got.mapped >= sum.mapped);
+    }
+}
+
 /* ---- two arenas, two functions ---- */
 #define NA 65536 /* blocks of 256 B: 16 MiB, half of them freed */
 #define NB 8192  /* blocks of 1000 B: some 8 MiB */
@@ -135,7 +202,7 @@ static void assert_near(long long value, double truth) {
 
 static void test_pprof_attributes_each_function_to_its_arena(void **state) {
     char path[512], out[512];
-    catmem_arena *a, *b;
+    catmem_arena *a, *b, *live[CATMEM_KIND_COUNT + 2];
     int i;
     (void)state;
     assert_int_equal(catmem_profile_interval(INTERVAL), 0);
@@ -168,6 +235,10 @@ static void test_pprof_attributes_each_function_to_its_arena(void **state) {
         assert_true(file_has(out, ": alpha\n"));
         assert_true(file_has(out, ": beta\n"));
         assert_true(file_has(out, " parent: "));
+        for (i = 0; i < CATMEM_KIND_COUNT; i++) live[i] = catmem_arena_get((catmem_kind)i);
+        live[i++] = a; /* the process's only other arenas: the tests before ran in children */
+        live[i++] = b;
+        check_totals(path, live, i);
     }
     for (i = 1; i < NA; i += 2) catmem_free(a, blocks_a[i]);
     assert_int_equal(catmem_arena_release(a), 0); /* beta with it */

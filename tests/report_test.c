@@ -254,6 +254,75 @@ static void sum_rest(const kept *const *order, unsigned from, catmem_stats *sum,
     }
 }
 
+/* ---- the two totals ---- */
+
+/* catmem_all_arenas_stats and the reports' "all arenas": every live arena's catmem_arena_stats
+   (as last read) added up, the peaks too; no limit. */
+static void all_arenas_sum(catmem_stats *sum) {
+    static const kept *all[sizeof live / sizeof live[0]];
+    unsigned i, cleanups;
+    for (i = 0; i < nlive; i++) all[i] = &live[i];
+    sum_rest(all, 0, sum, &cleanups);
+}
+
+static void assert_same_stats(const catmem_stats *got, const catmem_stats *want) {
+    assert_int_equal(got->allocated, want->allocated);
+    assert_int_equal(got->active, want->active);
+    assert_int_equal(got->resident, want->resident);
+    assert_int_equal(got->mapped, want->mapped);
+    assert_int_equal(got->nmalloc, want->nmalloc);
+    assert_int_equal(got->ndalloc, want->ndalloc);
+    assert_int_equal(got->peak, want->peak);
+    assert_int_equal(got->limit, want->limit);
+}
+
+static int on_system(void) { return strcmp(catmem_backend_name(), "system") == 0; }
+
+/* The backend's total as a report gave it, against catmem_total_stats read right after: on the
+   system backend catmem's arenas, exact, and the sum over them; on jemalloc the whole process,
+   which stdio's mallocs move between the two readings: at least catmem's arenas. Its calls are
+   catmem's in the live arenas (a release starts its slot's counts again), on every backend. */
+static void check_backend_total(const catmem_stats *got, const catmem_stats *sum) {
+    catmem_stats total;
+    assert_int_equal(catmem_total_stats(&total), 0);
+    assert_int_equal(got->peak, 0);
+    assert_int_equal(got->limit, 0);
+    assert_int_equal(got->nmalloc, sum->nmalloc);
+    assert_int_equal(got->ndalloc, sum->ndalloc);
+    if (on_system()) {
+        assert_same_stats(got, &total);
+        assert_true(got->allocated == sum->allocated && got->active == sum->active);
+        assert_true(got->resident == sum->resident && got->mapped == sum->mapped);
+    } else {
+        assert_true(got->allocated >= sum->allocated && got->active >= sum->active);
+        assert_true(got->resident >= sum->resident && got->mapped >= sum->mapped);
+    }
+}
+
+static void json_stats(const cJSON *o, catmem_stats *st) {
+    st->allocated = (size_t)num(o, "allocated");
+    st->active = (size_t)num(o, "active");
+    st->resident = (size_t)num(o, "resident");
+    st->mapped = (size_t)num(o, "mapped");
+    st->nmalloc = (uint64_t)num(o, "nmalloc");
+    st->ndalloc = (uint64_t)num(o, "ndalloc");
+    st->peak = (size_t)num(o, "peak");
+    st->limit = (size_t)num(o, "limit");
+}
+
+/* The JSON object's totals: "all_arenas" the sum, "backend_total" the backend's, and "total",
+   its name before there were two, the same. */
+static void check_json_totals(const cJSON *doc) {
+    const cJSON *backend = cJSON_GetObjectItemCaseSensitive(doc, "backend_total");
+    catmem_stats sum, got;
+    all_arenas_sum(&sum);
+    check_json_stats(cJSON_GetObjectItemCaseSensitive(doc, "all_arenas"), &sum);
+    assert_true(cJSON_IsObject(backend));
+    assert_true(cJSON_Compare(backend, cJSON_GetObjectItemCaseSensitive(doc, "total"), 1));
+    json_stats(backend, &got);
+    check_backend_total(&got, &sum);
+}
+
 static void check_json_parents(const cJSON *doc) {
     const cJSON *list = cJSON_GetObjectItemCaseSensitive(doc, "parents"), *p;
     const cJSON *other = cJSON_GetObjectItemCaseSensitive(doc, "parents_other");
@@ -347,6 +416,43 @@ static void check_text_other(const char *line, unsigned count, const catmem_stat
     assert_int_equal(c, cleanups);
 }
 
+/* A total's row: its figures after the label, no limit, nothing more. */
+static void scan_text_total(const char *figures, catmem_stats *st) {
+    unsigned long long nmalloc, ndalloc;
+    char limit[32], rest[8];
+    memset(st, 0, sizeof *st);
+    assert_int_equal(sscanf(figures, "%zu %zu %zu %zu %llu %llu %zu %31s %7s", &st->allocated,
+                            &st->active, &st->resident, &st->mapped, &nmalloc, &ndalloc,
+                            &st->peak, limit, rest),
+                     8);
+    st->nmalloc = nmalloc;
+    st->ndalloc = ndalloc;
+    assert_string_equal(limit, "-");
+}
+
+/* The table's two totals, each named for what it is: the rows "all arenas" (the sum over the
+   live arenas) and "backend <name>" (catmem_total_stats), then a line saying what each is. */
+static void check_text_totals(char **text) {
+    char *line = next_line(text), want[160];
+    const char *name = catmem_backend_name();
+    catmem_stats sum, got;
+    all_arenas_sum(&sum);
+    assert_memory_equal(line, "all arenas ", 11);
+    scan_text_total(line + 11, &got);
+    assert_same_stats(&got, &sum);
+    line = next_line(text);
+    snprintf(want, sizeof want, "backend %s ", name);
+    assert_memory_equal(line, want, strlen(want));
+    scan_text_total(line + strlen(want), &got);
+    check_backend_total(&got, &sum);
+    assert_string_equal(next_line(text),
+                        "all arenas: catmem_all_arenas_stats, the sum over catmem's live arenas");
+    snprintf(want, sizeof want, "backend %s: catmem_total_stats, %s", name,
+             on_system() ? "catmem's arenas"
+                         : "the whole process (every block jemalloc serves, catmem's or not)");
+    assert_string_equal(next_line(text), want);
+}
+
 static void check_text_parents(char **text) {
     char want[256], name[64], buf[32], *line;
     unsigned i, children, others = 0, n;
@@ -434,8 +540,8 @@ static void test_exit_report_all_from_the_environment(void **state) {
     exit_report("1", CATMEM_KIND_COUNT + CAP + 50);
 }
 
-/* The report but its last part: the backend's total (on jemalloc the whole process, which
-   stdio's own mallocs move between two reports). */
+/* The report up to the backend's total (on jemalloc the whole process, which stdio's own mallocs
+   move between two reports). */
 static char *without_total(char *text, const char *total) {
     char *end = strstr(text, total);
     assert_non_null(end);
@@ -451,8 +557,8 @@ static void test_up_to_the_cut_off_every_arena_is_listed(void **state) {
     (void)state;
     keep_builtins();
     while (nlive < CAP) assert_non_null(catmem_alloc(keep(catmem_arena_create(NULL)), 100));
-    text = without_total(report(CATMEM_REPORT_TEXT), "\ntotal ");
-    all = without_total(report(CATMEM_REPORT_TEXT | CATMEM_REPORT_ALL), "\ntotal ");
+    text = without_total(report(CATMEM_REPORT_TEXT), "\nbackend ");
+    all = without_total(report(CATMEM_REPORT_TEXT | CATMEM_REPORT_ALL), "\nbackend ");
     assert_string_equal(text, all);
     assert_null(strstr(text, "largest of"));
     free(text);
@@ -464,8 +570,8 @@ static void test_up_to_the_cut_off_every_arena_is_listed(void **state) {
     assert_null(cJSON_GetObjectItemCaseSensitive(doc, "arenas_total"));
     assert_null(cJSON_GetObjectItemCaseSensitive(doc, "parents"));
     cJSON_Delete(doc);
-    all = without_total(report(CATMEM_REPORT_JSON | CATMEM_REPORT_ALL), "\"total\"");
-    assert_string_equal(without_total(text, "\"total\""), all);
+    all = without_total(report(CATMEM_REPORT_JSON | CATMEM_REPORT_ALL), "\"backend_total\"");
+    assert_string_equal(without_total(text, "\"backend_total\""), all);
     free(text);
     free(all);
 
@@ -500,7 +606,7 @@ static void test_json_past_the_cut_off(void **state) {
     assert_int_equal((unsigned)num(other, "cleanups"), cleanups);
     check_json_stats(other, &sum);
     check_json_parents(doc);
-    assert_true(cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(doc, "total")));
+    check_json_totals(doc);
     cJSON_Delete(doc);
     free(text);
 }
@@ -526,7 +632,7 @@ static void test_text_past_the_cut_off(void **state) {
     for (i = 0; i < CAP; i++) check_text_row(next_line(&at), order[i]);
     sum_rest(order, CAP, &sum, &cleanups);
     check_text_other(next_line(&at), nlive - CAP, &sum, cleanups);
-    assert_memory_equal(next_line(&at), "total ", 6);
+    check_text_totals(&at);
     check_text_parents(&at);
     free(text);
 }
@@ -547,6 +653,7 @@ static void test_all_lists_every_arena(void **state) {
     assert_null(cJSON_GetObjectItemCaseSensitive(doc, "arenas_total"));
     assert_null(cJSON_GetObjectItemCaseSensitive(doc, "other"));
     check_json_rows(cJSON_GetObjectItemCaseSensitive(doc, "arenas"), order, nlive);
+    check_json_totals(doc);
     cJSON_Delete(doc);
     free(text);
 
@@ -555,7 +662,7 @@ static void test_all_lists_every_arena(void **state) {
     next_line(&at);
     assert_memory_equal(next_line(&at), "arena ", 6);
     for (i = 0; i < nlive; i++) check_text_row(next_line(&at), order[i]);
-    assert_memory_equal(next_line(&at), "total ", 6);
+    check_text_totals(&at);
     assert_null(next_line(&at));
     free(text);
 
@@ -567,6 +674,26 @@ static void test_all_lists_every_arena(void **state) {
         series += strncmp(line, "catmem_arena_allocated_bytes{", 29) == 0;
     assert_int_equal(series, nlive);
     free(text);
+}
+
+/* catmem_all_arenas_stats: the sum of catmem_arena_stats over the live arenas (the peaks too,
+   no limit), on every backend; catmem's arenas are catmem_total_stats too on the system
+   backend, a part of it on jemalloc (the whole process). Thousands of arenas, small ones too,
+   with limits (test_json_past_the_cut_off's). */
+static void test_all_arenas_stats_is_the_sum_of_the_arenas(void **state) {
+    catmem_stats all, sum, total;
+    (void)state;
+    errno = 0;
+    assert_int_equal(catmem_all_arenas_stats(&all), 0);
+    assert_int_equal(errno, 0); /* a control function leaves errno alone */
+    read_stats();
+    all_arenas_sum(&sum);
+    assert_same_stats(&all, &sum);
+    assert_int_equal(all.limit, 0);
+    assert_true(all.allocated > 0 && all.nmalloc > 0 && all.peak >= all.allocated);
+    assert_int_equal(catmem_total_stats(&total), 0);
+    check_backend_total(&total, &all);
+    assert_int_equal(catmem_all_arenas_stats(NULL), EINVAL);
 }
 
 static void test_bad_flags_and_unwritable_stream(void **state) {
@@ -596,6 +723,7 @@ int main(void) {
         cmocka_unit_test(test_json_past_the_cut_off),
         cmocka_unit_test(test_text_past_the_cut_off),
         cmocka_unit_test(test_all_lists_every_arena),
+        cmocka_unit_test(test_all_arenas_stats_is_the_sum_of_the_arenas),
         cmocka_unit_test(test_bad_flags_and_unwritable_stream),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

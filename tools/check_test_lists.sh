@@ -65,7 +65,7 @@ fi
 # tests() expands the test_suite of each catmem_test into its cc_tests.
 (cd "${catmem}" && ./tools/bazel query 'tests(//tests/...)') >"${work}/query.out" \
   2>"${work}/query.log" || { cat "${work}/query.log" >&2; fail "bazel query"; }
-sed 's|^//tests:||' "${work}/query.out" | sort >"${work}/bazel"
+sed 's|^//tests[^:]*:||' "${work}/query.out" | sort >"${work}/bazel"
 printf '%s\n' "${bazel_only[@]}" | sort >"${work}/bazel_only"
 
 status=0

@@ -66,11 +66,12 @@ typedef struct catmemi_je_thread {
     unsigned ncaches;         /* changed under catmemi_mu, read by its thread without */
     unsigned ntc;             /* its caches with a jemalloc cache of their own */
     struct catmemi_je_thread *prev, *next;
+    int gone; /* its exit ran: it never joins again (its caches would outlive it) */
 } catmemi_je_thread;
 
 static CATMEMI_TLS catmemi_je_thread catmemi_je_self;
 static catmemi_je_thread catmemi_je_threads = {NULL, NULL, NULL, 0, 0, &catmemi_je_threads,
-                                               &catmemi_je_threads};
+                                               &catmemi_je_threads, 0};
 static pthread_key_t catmemi_je_key;
 static size_t catmemi_je_page;
 /* Decided once, at the first init: front caches are used (see the top of this file). */
@@ -489,9 +490,14 @@ static void catmemi_je_unlink(catmemi_je_thread *t) {
     t->prev = t->next = NULL;
 }
 
+/* Once it ran, the thread takes the arena's lock for whatever it still allocates or frees:
+   glibc may run its destructors in no further round (a destructor of a newer key, glibc's own
+   frees after the last round), and a thread linked here when its storage goes to the next
+   thread corrupts the list. */
 static void catmemi_je_thread_exit(void *arg) {
     catmemi_je_thread *t = (catmemi_je_thread *)arg;
     catmemi_lock();
+    t->gone = 1;
     if (t->next != NULL) {
         catmemi_je_drop_all(t);
         catmemi_je_reap(t);
@@ -506,7 +512,7 @@ static int catmemi_je_join(void) {
     catmemi_je_thread *t = &catmemi_je_self;
     CATMEMI_ASSERT_LOCKED();
     if (t->next != NULL) return 1;
-    if (pthread_setspecific(catmemi_je_key, t) != 0) return 0;
+    if (t->gone || pthread_setspecific(catmemi_je_key, t) != 0) return 0;
     t->tab = catmemi_je_tab;
     t->next = catmemi_je_threads.next;
     t->prev = &catmemi_je_threads;

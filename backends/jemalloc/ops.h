@@ -527,4 +527,5 @@ static void catmemi_je_atfork_child(void) {
     }
 }
 /* The table the core calls through (CATMEMI_OPS_TABLE, core/contract.h). */
-CATMEMI_OPS_TABLE(je, "jemalloc")
+CATMEMI_OPS_TABLE(je, "jemalloc",
+                  "the whole process (every block jemalloc serves, catmem's or not)")

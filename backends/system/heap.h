@@ -217,11 +217,18 @@ static catmemi_sys_heap *catmemi_sys_heap_for(catmemi_slot *s) {
     return h;
 }
 
+/* The thread's exit destructor ran: glibc may run it in no further round (an allocation in a
+   newer key's destructor, in the last round), so from then on every slow path that took a heap
+   gives it back at once (catmemi_sys_let_go); a heap kept would never be orphaned, and its
+   segment never reused. */
+static CATMEMI_TLS int catmemi_sys_gone;
+
 /* Runs on the exiting thread, whose thread-locals are still there. */
 static void catmemi_sys_thread_exit(void *arg) {
     catmemi_sys_heap *h, *next;
     unsigned i;
     (void)arg;
+    catmemi_sys_gone = 1;
     for (h = catmemi_sys_own; h != NULL; h = next) {
         catmemi_sys_slot *ss = &catmemi_slot_at(h->slot)->sys;
         next = h->tnext;
@@ -231,4 +238,9 @@ static void catmemi_sys_thread_exit(void *arg) {
     }
     catmemi_sys_own = NULL;
     for (i = 0; i < CATMEMI_TAB; i++) catmemi_sys_tab[i] = &catmemi_sys_nobody;
+}
+
+/* After a slow path of a thread whose exit ran: the heaps it took are orphans again. */
+static inline void catmemi_sys_let_go(void) {
+    if (CATMEMI_UNLIKELY(catmemi_sys_gone)) catmemi_sys_thread_exit(NULL);
 }

@@ -34,9 +34,12 @@ static int catmemi_sys_arena_create(catmemi_slot *s) {
 
 static void *catmemi_sys_alloc_slow(catmemi_slot *s, size_t size, int opts) {
     catmemi_sys_heap *h;
+    void *p;
     if (catmemi_sys_sm_only(s)) return catmemi_sm_alloc(s, size, opts);
     h = catmemi_sys_heap_for(s);
-    return h != NULL ? catmemi_sys_heap_alloc(h, size, opts) : NULL;
+    p = h != NULL ? catmemi_sys_heap_alloc(h, size, opts) : NULL;
+    catmemi_sys_let_go();
+    return p;
 }
 
 static void catmemi_sys_free_slow(catmemi_slot *s, void *p, size_t size) {
@@ -105,7 +108,7 @@ static void *catmemi_sys_large_realloc(catmemi_sys_large *r, size_t size) {
     return q != NULL ? (char *)q + CATMEMI_SYS_LPAD : NULL;
 }
 
-static void *catmemi_sys_realloc(catmemi_slot *s, void *p, size_t size) {
+static void *catmemi_sys_realloc_in(catmemi_slot *s, void *p, size_t size) {
     catmemi_sys_heap *h;
     catmemi_sys_large *r;
     unsigned slot = 0;
@@ -133,6 +136,12 @@ static void *catmemi_sys_realloc(catmemi_slot *s, void *p, size_t size) {
     pthread_mutex_unlock(&catmemi_sys_large_mu);
     if (r == NULL) return NULL; /* not catmem's */
     return catmemi_sys_move(h, p, r->size, size);
+}
+
+static void *catmemi_sys_realloc(catmemi_slot *s, void *p, size_t size) {
+    void *q = catmemi_sys_realloc_in(s, p, size);
+    catmemi_sys_let_go();
+    return q;
 }
 
 static void catmemi_sys_drop_caches(catmemi_slot *s) { (void)s; } /* no caches */
@@ -395,4 +404,4 @@ static void catmemi_sys_atfork_child(void) {
 }
 
 /* The table the core calls through (CATMEMI_OPS_TABLE, core/contract.h). */
-CATMEMI_OPS_TABLE(sys, "system")
+CATMEMI_OPS_TABLE(sys, "system", "catmem's arenas")

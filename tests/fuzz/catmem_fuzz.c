@@ -1700,11 +1700,38 @@ static void op_purge(void) {
           ename(want));
 }
 
+/* The two totals: catmem_total_stats (the backend's; peak and limit 0) and
+   catmem_all_arenas_stats (the sum over the live arenas; limit 0), each at least the live blocks
+   the model knows of where sizes are exact. */
+static void op_totals(void) {
+    catmem_stats st;
+    size_t sum = 0;
+    int rc, i, all;
+    for (i = 0; i < M.nb; i++)
+        if (M.b[i].kind == BLK_ARENA) sum += usable(&M.b[i]);
+    for (all = 0; all < 2; all++) {
+        const char *what = all ? "catmem_all_arenas_stats" : "catmem_total_stats";
+        if (all)
+            CTL(rc, catmem_all_arenas_stats(&st));
+        else
+            CTL(rc, catmem_total_stats(&st));
+        T("%s = %s: allocated %zu nmalloc %llu ndalloc %llu\n", what, ename(rc), st.allocated,
+          (unsigned long long)st.nmalloc, (unsigned long long)st.ndalloc);
+        CHECK(rc == (M.up ? 0 : ESHUTDOWN), "%s = %s", what, ename(rc));
+        if (rc != 0) continue;
+        check_sane(&st, what);
+        CHECK(st.limit == 0 && (all || st.peak == 0), "%s: peak %zu limit %zu", what, st.peak,
+              st.limit);
+        if (exact_sys || exact_je)
+            CHECK(st.allocated >= sum, "%s: allocated %zu < %zu live", what, st.allocated, sum);
+    }
+}
+
 static void op_stats(void) {
     catmem_arena *h = pick_arena();
     unsigned mode = u8() % 8;
     catmem_stats st;
-    int rc, want, i;
+    int rc, want;
     if (mode == 0) {
         CTL(rc, catmem_arena_stats(h, NULL));
         T("catmem_arena_stats(%s, NULL) = %s\n", hdesc(h), ename(rc));
@@ -1713,20 +1740,7 @@ static void op_stats(void) {
         return;
     }
     if (mode == 1) {
-        size_t sum = 0;
-        CTL(rc, catmem_total_stats(&st));
-        T("catmem_total_stats = %s: allocated %zu nmalloc %llu ndalloc %llu\n", ename(rc),
-          st.allocated, (unsigned long long)st.nmalloc, (unsigned long long)st.ndalloc);
-        CHECK(rc == (M.up ? 0 : ESHUTDOWN), "catmem_total_stats = %s", ename(rc));
-        if (rc != 0) return;
-        check_sane(&st, "catmem_total_stats");
-        CHECK(st.peak == 0 && st.limit == 0, "catmem_total_stats: peak %zu limit %zu, not 0",
-              st.peak, st.limit);
-        for (i = 0; i < M.nb; i++)
-            if (M.b[i].kind == BLK_ARENA) sum += usable(&M.b[i]);
-        if (exact_sys || exact_je)
-            CHECK(st.allocated >= sum, "catmem_total_stats: allocated %zu < %zu live", st.allocated,
-                  sum);
+        op_totals();
         return;
     }
     want = handle_err(h);
@@ -2141,6 +2155,8 @@ static void probe(void) {
         CTL(rc, catmem_total_stats(NULL));
         CHECK(rc == EINVAL || (!M.up && rc == ESHUTDOWN), "catmem_total_stats(NULL) = %s",
               ename(rc));
+        CTL(rc, catmem_all_arenas_stats(NULL));
+        CHECK(rc == EINVAL, "catmem_all_arenas_stats(NULL) = %s", ename(rc));
         CTL(rc, catmem_arena_set_decay(NULL, 0, 0));
         CHECK(rc == EINVAL, "catmem_arena_set_decay(NULL) = %s", ename(rc));
         CHECK(catmem_arena_name(NULL) == NULL && catmem_arena_id(NULL) == -1,
