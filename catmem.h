@@ -110,11 +110,12 @@
                             misuse that cannot be reported otherwise. Slow (every free looks
                             its block's owner up).
    CATMEM_SECURE            1 (default): free-list links of the inline paths encoded with a
-                            per-process key and checked, and double frees looked for on the
-                            list a block would join (THE SYSTEM BACKEND, MISUSE); 0: raw links
-                            and none of those checks, for raw speed (bench/results/hardening.md:
-                            12-30% of the instructions of a free and allocation pair). Every
-                            file the same way.
+                            per-process key and checked, double frees looked for on the list
+                            a block would join, and blocks after a reset handed out in an
+                            order that is not the old one (THE SYSTEM BACKEND, MISUSE); 0: raw
+                            links, none of those checks, and the address order, for raw speed
+                            (bench/results/hardening.md: 12-30% of the instructions of a free
+                            and allocation pair). Every file the same way.
    CATMEM_API               the storage class of catmem's functions (extern, or static).
    CATMEM_REGION_ALIGN, CATMEM_REGION_CHUNK_MIN, CATMEM_REGION_CHUNK_MAX
                             regions: the alignment of every allocation, the first and the
@@ -533,11 +534,23 @@
      lists (always so for an immediate double free by the owning thread; by other threads: when
      it is the last block freed into that page, or when the page takes back what they freed and
      finds it twice); a pointer catmem never handed out is refused with errno EINVAL.
-     Reuse: a size class starts on a page of its segment picked at random (after a reset, the
-     same page 1 time in 15), so a stale pointer does not land on the new object of its class
-     at a known offset; within a page blocks come in address order (a random order there cost
-     the Lua VM in bench/ 10-40% of its time). jemalloc's reuse after a reset is jemalloc's
-     own: the same addresses in the same order.
+     A heap's kept large blocks (above) are sealed with the key too, each pointer and size
+     checked before the block is handed out or freed: the heap record is a malloc among the
+     program's, and an overflow into it stops the process ("corrupted kept large block")
+     instead of making the next large allocation return a forged address.
+     Reuse after a reset or release (at CATMEM_SECURE 1), so that a stale pointer does not land
+     on the new object at a known offset: a size class starts on a page of its segment picked
+     at random (the same page 1 time in 15); within a page blocks come in address order (a
+     random order there cost the Lua VM in bench/ 10-40% of its time). On jemalloc, which
+     gives the same slabs back and hands their regions out lowest first, a front cache hands
+     each refill's blocks out from one picked at random on, wrapping around (a random order
+     cost the Lua VM about a third of its time), and a class's first refill after a reset
+     takes 1 to 8 blocks at random and hands out the last: the first block of a class is
+     where it was before 1 time in 8 (bench/results/hardening.md: what it costs). A
+     small arena's chunk starts its blocks at one of 8 offsets picked at random: after a
+     reset (which gives its first chunk back first) its blocks are where they were 1 time in
+     8. On jemalloc the old addresses still come back, in another order: a stale pointer
+     aliases some new object, which the attacker cannot name in advance.
      Small arenas (CATMEM_OWN_ARENAS): each block's header is sealed with the key and its
      address, their free lists' links too, checked when followed; a bad header stops the
      process.
@@ -559,7 +572,8 @@
    front cache has its link cleared, and a freed block whose first word is a link is looked for
    on the freeing thread's list: a double free while that cache holds the block (in a row, or
    with other frees between) stops the process ("catmem: double free of <address>"), as one on
-   a small arena's free list does. Not seen (undefined, as with free()): a block freed twice
+   a small arena's free list does. Blocks after a reset come in another order than before
+   (THE SYSTEM BACKEND, Hardening, Reuse). Not seen (undefined, as with free()): a block freed twice
    when another thread's cache holds it, or jemalloc has it back, or after a reset; an interior
    or wrong-size free (jemalloc's own safety checks, a build-time option, would be the place).
    Freeing a catmem block with plain free() on jemalloc puts it into the thread's automatic cache,

@@ -33,7 +33,9 @@
    - catmemi_counted, catmemi_charge, _uncharge, _peak, _recharge: the byte accounting of
      arenas with a limit (core/accounting.h).
    - catmemi_say: adds a note to catmem_backend_info's text, from any thread.
-   - catmemi_random_word: a random word (never 0), for an engine's keys.
+   - catmemi_random_word: a random word (never 0), for an engine's keys; catmemi_rand: random
+     picks (reuse after a reset), from a state of the caller's or the calling thread's
+     (catmemi_rng).
    - catmemi_alloc_slow, catmemi_free_slow: the core's slow paths (for the inline paths).
    - Small arenas (core/small.h): catmemi_sm_alloc, _free, _realloc, _usable, _owner, _reset,
      _stats, _fork, _init for a small slot's operations, and its lock, lists and headers for an
@@ -278,6 +280,8 @@ static int catmemi_slot_live(const catmemi_slot *s);
 static catmemi_slot *catmemi_slot_of(const catmem_arena *a); /* a handle's record, or NULL */
 static void catmemi_say(const char *note);
 static uintptr_t catmemi_random_word(void); /* random (never 0), for keys; any time */
+static uint64_t catmemi_rand(uint64_t *state); /* the next number of *state's sequence */
+static CATMEMI_TLS uint64_t catmemi_rng; /* the calling thread's sequence, for its slow paths */
 static inline int catmemi_counted(const catmemi_slot *s);
 static size_t catmemi_charge(catmemi_slot *s, size_t bytes);
 static void catmemi_uncharge(catmemi_slot *s, size_t bytes);

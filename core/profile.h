@@ -100,14 +100,10 @@ static double catmemi_prof_chance(double x) {
 }
 
 static intptr_t catmemi_prof_draw(size_t mean) {
-    uint64_t x = catmemi_prof_rng;
-    double u, d;
-    if (x == 0) /* the process's seed, set with the mean, told apart by the thread's storage */
-        x = (__atomic_load_n(&catmemi_prof_seed, __ATOMIC_RELAXED) ^
-             (uint64_t)(uintptr_t)&catmemi_prof_rng * 0x9e3779b97f4a7c15ull) | 1;
-    x ^= x >> 12, x ^= x << 25, x ^= x >> 27; /* xorshift64* */
-    catmemi_prof_rng = x;
-    u = ((double)((x * 0x2545f4914f6cdd1dull) >> 11) + 0.5) / 9007199254740992.0; /* (0, 1) */
+    /* the profile's own seed, set with the mean (which may come before the first init) */
+    uint64_t x =
+        catmemi_rand_from(&catmemi_prof_rng, __atomic_load_n(&catmemi_prof_seed, __ATOMIC_RELAXED));
+    double u = ((double)(x >> 11) + 0.5) / 9007199254740992.0, d; /* (0, 1) */
     d = -catmemi_prof_ln(u) * (double)mean;
     return d >= (double)INTPTR_MAX / 2 ? INTPTR_MAX / 2 : (intptr_t)d;
 }

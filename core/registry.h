@@ -102,6 +102,25 @@ static uintptr_t catmemi_random_word(void) {
     return k | 1;
 }
 
+/* The seed of every sequence of catmemi_rand: a random word of its own, drawn at the first
+   init, so that an order an attacker sees tells nothing of a key. */
+static uint64_t catmemi_rand_seed;
+
+/* The next number of the sequence kept in *state (xorshift64*), seeded at its first use from
+   seed and the state's own address, so that threads and heaps draw apart. */
+static uint64_t catmemi_rand_from(uint64_t *state, uint64_t seed) {
+    uint64_t x = *state;
+    if (x == 0) x = (seed ^ (uint64_t)(uintptr_t)state * 0x9e3779b97f4a7c15ull) | 1;
+    x ^= x >> 12, x ^= x << 25, x ^= x >> 27;
+    *state = x;
+    return x * 0x2545f4914f6cdd1dull;
+}
+/* The same from the process's seed: for picks and orders that must not be predictable (reuse
+   after a reset, issue 20 E), not keys (numbers seen could give the state away). */
+static uint64_t catmemi_rand(uint64_t *state) {
+    return catmemi_rand_from(state, catmemi_rand_seed);
+}
+
 /* The live backend, chosen once per process before anything is allocated: memory always goes
    back to the allocator that gave it. catmemi_info says what was chosen and why. */
 static const catmemi_ops *catmemi_be;
@@ -363,6 +382,7 @@ CATMEMI_API int catmem_init(void) {
     catmemi_lock();
     if (catmemi_state == CATMEMI_UP) goto out;
     if (!catmemi_once_done) {
+        catmemi_rand_seed = (uint64_t)catmemi_random_word();
         err = catmemi_be->once();
         if (err == 0 && pthread_atfork(catmemi_atfork_prepare, catmemi_atfork_parent,
                                        catmemi_atfork_child) != 0)

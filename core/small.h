@@ -255,9 +255,15 @@ static void catmemi_sm_chunk_drop(uintptr_t c, const char *arena) {
 
 /* ---- chunks and the shared lists, under the arena's lock ----------------------------------- */
 
+/* Under CATMEM_SECURE a chunk's first block starts 0 to 7 granules of 16 bytes later than it
+   could, at random (56 bytes of a 1-8 KiB chunk lost on average): chunks come back to the next
+   arenas, and to the same one after a reset (its first chunk first), and every block of a chunk
+   would otherwise be where it was before (issue 20 E). */
+#define CATMEMI_SM_SHIFTS 8
+
 /* A new chunk becomes the one blocks are carved from; 0: out of memory. Its first word links to
    the previous chunk (encoded with the key and its own address), its second is its size
-   (above), the first block starts 32 bytes in, after its header. */
+   (above), the first block starts 32 bytes in, after its header, or up to 7 granules later. */
 static int catmemi_sm_grow(catmemi_small *m) {
     size_t size = m->next_chunk;
     char *c = (char *)catmemi_sm_chunk_new(size);
@@ -268,6 +274,7 @@ static int catmemi_sm_grow(catmemi_small *m) {
     if (m->lo == 0 || (uintptr_t)c < m->lo) m->lo = (uintptr_t)c;
     if ((uintptr_t)c + size > m->hi) m->hi = (uintptr_t)c + size;
     m->cur = c + 32;
+    if (CATMEM_SECURE) m->cur += 16 * ((catmemi_rand(&catmemi_rng) >> 32) % CATMEMI_SM_SHIFTS);
     m->end = c + size;
     m->chunk_bytes += size;
     if (m->next_chunk < CATMEMI_SM_CHUNK_MAX) m->next_chunk *= 2;

@@ -21,18 +21,22 @@
 #include <unistd.h>
 #include <cmocka.h>
 #include "child.h"
+#include "reuse.h"
 
 static char target[64]; /* where the forged link points */
 
 /* The arena the attack runs in: the first user arena, or one past every arena with a jemalloc
-   arena of its own (busy, so that its threads have front caches). */
+   arena of its own (busy, so that its threads have front caches). The arenas made to get
+   there are released: the next arena made has a jemalloc arena of its own again. */
 static int small_kind;
 static catmem_arena *victim_arena(void) {
-    catmem_arena *a = NULL;
+    catmem_arena *a, *own[64]; /* CATMEM_OWN_ARENAS is 64 */
     int i;
     if (!small_kind) return catmem_arena_create("hardening");
-    for (i = 0; i <= 64; i++) a = catmem_arena_create(NULL); /* CATMEM_OWN_ARENAS is 64 */
+    for (i = 0; i < 64; i++) own[i] = catmem_arena_create(NULL);
+    a = catmem_arena_create(NULL);
     if (a == NULL || catmem_arena_set_decay(a, -1, -1) != ENOTSUP) _exit(3); /* not small */
+    for (i = 0; i < 64; i++) catmem_arena_release(own[i]);
     for (i = 0; i < 300; i++) catmem_free(a, catmem_alloc(a, 16));
     return a;
 }
@@ -161,6 +165,30 @@ static void test_blocks_freed_once_are_never_taken_for_double_frees(void **state
     }
 }
 
+/* issue 20 E: after a reset jemalloc gives the same slabs back and hands their regions out
+   lowest first, so the first block of a class was where the first one was before the reset,
+   every time (a stale pointer then aliases the new object at a known offset). A refill's
+   blocks now go out from a random place on, and a class's first refill after a reset takes 1
+   to 8 blocks at random and hands out the last, so the first block lands where it was 1 time
+   in 8 (a small arena's chunk also starts its blocks at a random offset): about 8 of the 64
+   here, more than 24 about once in 10^7 runs. */
+static void test_reset_hands_blocks_out_in_another_order(void **state) {
+    static const size_t sizes[8] = {16, 32, 48, 64, 96, 160, 256, 512};
+    int k;
+    (void)state;
+    for (k = 0; k < 2; k++) {
+        catmem_arena *a;
+        int same;
+        small_kind = k;
+        a = victim_arena();
+        same = first_blocks_in_place(a, sizes, 8, 8);
+        fprintf(stderr, "  %s arena: %d of 64 first blocks where they were before the reset\n",
+                k ? "small" : "own", same);
+        assert_true(same <= 24);
+        assert_int_equal(catmem_arena_release(a), 0);
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_forged_link_stops_the_process),
@@ -168,6 +196,7 @@ int main(void) {
         cmocka_unit_test(test_double_free_in_a_row_stops_the_process),
         cmocka_unit_test(test_double_free_with_frees_between_stops_the_process),
         cmocka_unit_test(test_blocks_freed_once_are_never_taken_for_double_frees),
+        cmocka_unit_test(test_reset_hands_blocks_out_in_another_order),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

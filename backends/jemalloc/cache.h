@@ -118,6 +118,57 @@ static void catmemi_je_add(catmemi_je_cache *c, unsigned k, void *p) {
     catmemi_je_put(c, k, p, 0);
 }
 
+/* The largest refill, in blocks. */
+#define CATMEMI_JE_FILL_MAX 32
+/* The fill of a class before its first refill in a new or reset cache: 0 under CATMEM_SECURE
+   (catmemi_je_count), 1 otherwise, so that a class used once costs one block. */
+#define CATMEMI_JE_FILL_FIRST (CATMEM_SECURE ? 0 : 1)
+/* The most blocks a class's first refill takes under CATMEM_SECURE. */
+#define CATMEMI_JE_FIRST_MAX 8
+
+/* How many blocks a refill of b takes, at most max; b's next refill takes twice as many, up to
+   CATMEMI_JE_FILL_MAX. jemalloc hands a slab's regions out lowest first and gives the same
+   slabs back after a reset, so under CATMEM_SECURE a class's first refill takes 1 to
+   CATMEMI_JE_FIRST_MAX blocks at random and its caller gets the last one taken (*last,
+   catmemi_je_deal): the first block after a reset is any of the slab's first 8, the old one 1
+   time in 8, for 4.5 blocks taken on average; the next refill takes the power of two above
+   that count, as the doubling would. (8 taken and one handed out at random would give the
+   old one more often.) */
+static unsigned catmemi_je_count(catmemi_je_bin *b, unsigned max, int *last) {
+    unsigned n;
+    *last = CATMEM_SECURE && b->fill == 0;
+    if (*last) {
+        n = max < CATMEMI_JE_FIRST_MAX ? max : CATMEMI_JE_FIRST_MAX;
+        n = 1 + (unsigned)((catmemi_rand(&catmemi_rng) >> 32) % n);
+        for (b->fill = 1; b->fill <= n; b->fill *= 2) {}
+        return n;
+    }
+    n = b->fill < max ? b->fill : max;
+    if (b->fill < CATMEMI_JE_FILL_MAX) b->fill *= 2;
+    return n;
+}
+
+/* n blocks (at least one) of class k that a refill got: one for the caller (the last one taken
+   when last), the rest onto the list. Under CATMEM_SECURE they go out from a random place on,
+   wrapping around (one draw a refill): the k-th block after a reset is not the k-th before it
+   (issue 20 E), and blocks handed out one after the other stay next to each other (a shuffle
+   of every refill cost the Lua VM about a third of its time: bench/results/hardening.md). */
+static void *catmemi_je_deal(catmemi_je_cache *c, unsigned k, void **blocks, unsigned n,
+                             int last) {
+    unsigned m = n - (unsigned)last, at = 0, start, j; /* blocks[0..m) go out from at on */
+    void *mine;
+    if (CATMEM_SECURE && m > 1) at = (unsigned)(((catmemi_rand(&catmemi_rng) >> 32) * m) >> 32);
+    mine = last ? blocks[n - 1] : blocks[at];
+    start = last ? at : at + 1;
+    for (j = last ? m : m - 1; j > 0; j--) { /* pushed last first, so handed out in order */
+        unsigned x = start + j - 1;
+        catmemi_je_put(c, k, blocks[x < m ? x : x - m], 1);
+    }
+    *(uintptr_t *)mine = 0; /* defined, and no link: catmemi_je_linked reads it */
+    CATMEMI_OWNER_ADD(c->nalloc, 1);
+    return mine;
+}
+
 /* Gives class k's blocks back to the arena until keep are left, one mallocx-free call each
    (jemalloc has no batch free). Stops at the list's end too: in a fork() child, a cache of a
    vanished thread may have been caught between two stores. */
@@ -178,7 +229,7 @@ static void catmemi_je_cache_init(catmemi_je_cache *c, intptr_t allowance) {
     for (k = 0; k < CATMEMI_NCLASS; k++) {
         c->bin[k].head = NULL;
         c->bin[k].n = 0;
-        c->bin[k].fill = 1;
+        c->bin[k].fill = CATMEMI_JE_FILL_FIRST;
     }
     c->room = c->allowance = allowance;
     c->top = catmemi_je_top(allowance);
@@ -203,8 +254,6 @@ static void catmemi_je_reshare_in(const catmemi_je_thread *t, catmemi_je_cache *
 }
 static void catmemi_je_reshare(catmemi_je_cache *c) { catmemi_je_reshare_in(&catmemi_je_self, c); }
 
-/* The largest refill, in blocks. */
-#define CATMEMI_JE_FILL_MAX 32
 
 #if CATMEM_DEBUG
 /* The front cache's invariants (top of fast.h). For its own thread, or under catmemi_mu while
@@ -219,7 +268,8 @@ static int catmemi_je_cache_valid(const catmemi_je_cache *c) {
         const catmemi_je_bin *b = &c->bin[k];
         const void *p = b->head;
         uint32_t n = 0;
-        if (b->fill == 0 || (b->fill & (b->fill - 1)) != 0 || b->fill > CATMEMI_JE_FILL_MAX)
+        if (b->fill == 0 ? !CATMEM_SECURE
+                         : (b->fill & (b->fill - 1)) != 0 || b->fill > CATMEMI_JE_FILL_MAX)
             return 0;
         for (; p != NULL && n <= b->n; p = catmemi_je_next(p)) n++;
         if (p != NULL || n != b->n) return 0;
@@ -340,40 +390,38 @@ static unsigned catmemi_je_take(const catmemi_je_cache *c, unsigned k, void **ou
     return i;
 }
 
-/* Class k is empty: a batch from the arena, the first block for the caller. Batches start at
-   one block and double up to CATMEMI_JE_FILL_MAX, within the room the cache has left, so a
-   class used once costs one block and a busy class visits the arena rarely. A failure midway
-   keeps what came; NULL only when not even one block could be had. The batch is charged to the
-   arena first; near its limit the batch is one block, and then the thread's own cached blocks
-   of the arena go back before the allocation is refused. */
+/* Class k is empty: a batch from the arena, handed out from a random place on (catmemi_je_deal),
+   one block for the caller. Batches start at one block (1 to 8 at random under CATMEM_SECURE) and
+   double up to CATMEMI_JE_FILL_MAX (catmemi_je_count), within the room the cache has left, so
+   a class used once costs a few blocks and a busy class visits the arena rarely. A failure
+   midway keeps what came; NULL only when not even one block could be had. The batch is charged
+   to the arena first; near its limit the batch is one block, and then the thread's own cached
+   blocks of the arena go back before the allocation is refused. */
 static void *catmemi_je_refill(catmemi_je_cache *c, unsigned k) {
     catmemi_je_bin *b = &c->bin[k];
     catmemi_slot *s = catmemi_slot_at(c->slot);
     size_t size = catmemi_class_size[k], fits, total = 0;
-    unsigned i, n, got;
-    int counted = catmemi_counted(s);
+    unsigned n, got;
+    int counted = catmemi_counted(s), last;
     void *blocks[CATMEMI_JE_FILL_MAX];
     CATMEMI_ASSERT(catmemi_je_cache_valid(c));
     catmemi_je_reshare(c);
     fits = c->room > 0 ? (size_t)c->room / size + 1 : 1;
-    n = b->fill < fits ? b->fill : (unsigned)fits;
+    n = catmemi_je_count(b, fits < CATMEMI_JE_FILL_MAX ? (unsigned)fits : CATMEMI_JE_FILL_MAX,
+                         &last);
     if (counted && (total = catmemi_charge(s, n * size)) == 0) {
         n = 1;
         if ((total = catmemi_je_charge(s, size)) == 0) return NULL;
     }
     got = catmemi_je_take(c, k, blocks, n);
-    if (b->fill < CATMEMI_JE_FILL_MAX) b->fill *= 2;
-    for (i = got; i > 1; i--) catmemi_je_put(c, k, blocks[i - 1], 1); /* handed out in order */
     if (counted) {
         catmemi_uncharge(s, (size_t)(n - got) * size); /* what did not come */
         if (got != 0) catmemi_peak(s, total - (size_t)(n - got) * size);
     }
     if (got == 0) return NULL;
-    *(uintptr_t *)blocks[0] = 0; /* defined, and no link: catmemi_je_linked reads it */
-    CATMEMI_OWNER_ADD(c->nalloc, 1);
     c->moved += got;
     if (c->moved >= CATMEMI_JE_BUSY && c->back == c->flags) catmemi_je_promote(c);
-    return blocks[0];
+    return catmemi_je_deal(c, k, blocks, got, last);
 }
 
 static void catmemi_je_list_add(catmemi_je_cache **head, catmemi_je_cache *c, int arena) {

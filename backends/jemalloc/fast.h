@@ -12,9 +12,10 @@
    dangling pointers across arena.<i>.reset). That call takes the arena's bin lock, so each
    thread keeps, per arena, a FRONT CACHE of its own (catmemi_je_cache): freed blocks of each of
    jemalloc's 36 small classes (8 B to 14 KiB) on an intrusive list (its links encoded,
-   catmemi_je_link), refilled a few blocks at a time from the arena. The inline paths are one
-   TLS load, a size-class lookup and a list pop or push; catmem_free without a size first asks
-   jemalloc for the block's class (sallocx).
+   catmemi_je_link), refilled a few blocks at a time from the arena (handed out from a
+   random place on: cache.h, catmemi_je_deal). The inline paths are one TLS load, a size-class
+   lookup and a list pop or push; catmem_free without a size first asks jemalloc for the
+   block's class (sallocx).
    Blocks above the largest small class, and every block while heap profiling is on (opt.prof:
    jemalloc's sampler must see every allocation), go to the arena directly. A pair whose
    traffic runs past its front cache gets a jemalloc cache of its own behind it (a "busy
@@ -24,7 +25,8 @@
 
    Invariants (checked by catmemi_je_cache_valid under CATMEM_DEBUG): a bin's n is the length
    of its list; room + the bytes on all lists == allowance; top is catmemi_je_top(allowance);
-   a bin's fill is a power of two up to CATMEMI_JE_FILL_MAX. */
+   a bin's fill is a power of two up to CATMEMI_JE_FILL_MAX, or 0 before its first refill under
+   CATMEM_SECURE (cache.h, catmemi_je_count). */
 #ifndef CATMEMI_INLINE_H
 #  error "catmem: include catmem.h, not catmem's internal files"
 #endif
@@ -51,7 +53,7 @@ typedef char catmemi_je_flags_match[(CATMEMI_MALLOCX_ARENA(7) == MALLOCX_ARENA(7
 typedef struct catmemi_je_bin {
     void *head;
     uint32_t n;    /* blocks on the list */
-    uint32_t fill; /* blocks the next refill takes: 1, doubling up to CATMEMI_JE_FILL_MAX */
+    uint32_t fill; /* blocks the next refill takes: doubling up to CATMEMI_JE_FILL_MAX */
 } catmemi_je_bin;
 
 /* One thread's front cache for one arena. Only its thread touches it, except under catmemi_mu

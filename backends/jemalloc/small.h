@@ -52,23 +52,16 @@ static int catmemi_je_sm_holds(const void *p) {
    and the chunks, the first for the caller. */
 static void *catmemi_je_sm_pop(catmemi_slot *s, unsigned k) {
     catmemi_je_cache *c = catmemi_je_cache_for(s);
-    catmemi_je_bin *b;
-    void *first = NULL, *p;
-    unsigned i;
+    void *blocks[CATMEMI_JE_FILL_MAX], *p;
+    unsigned i, n;
+    int last;
     if (c == NULL) return NULL;
     if ((p = catmemi_je_pop(c, k)) != NULL) return p;
-    b = &c->bin[k];
+    n = catmemi_je_count(&c->bin[k], CATMEMI_JE_FILL_MAX, &last);
     catmemi_sm_lock(&s->sm);
-    for (i = 0; i < b->fill && (p = catmemi_sm_get(s, k, 16)) != NULL; i++) {
-        if (first == NULL)
-            first = p;
-        else
-            catmemi_je_put(c, k, p, 1);
-    }
+    for (i = 0; i < n && (blocks[i] = catmemi_sm_get(s, k, 16)) != NULL; i++) {}
     catmemi_sm_unlock(&s->sm);
-    if (b->fill < CATMEMI_JE_FILL_MAX) b->fill *= 2;
-    if (first != NULL) CATMEMI_OWNER_ADD(c->nalloc, 1);
-    return first;
+    return i != 0 ? catmemi_je_deal(c, k, blocks, i, last) : NULL;
 }
 static int catmemi_je_sm_push(catmemi_slot *s, unsigned k, void *p) {
     catmemi_je_cache *c = catmemi_je_cache_for(s);

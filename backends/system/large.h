@@ -267,43 +267,76 @@ typedef char catmemi_sys_keep_fits[sizeof(((catmemi_sys_heap *)0)->kept) ==
                                        ? 1
                                        : -1];
 
+/* The seal of h's kept entry i: its pointer and size mixed with the key and the entry's
+   address. The heap is a malloc among the program's: an overflow of the one before it could
+   otherwise make the next large allocation return any address, or free one to malloc. */
+static uintptr_t catmemi_sys_kept_sum(const catmemi_sys_heap *h, unsigned i) {
+    const uintptr_t m = (uintptr_t)0x9e3779b97f4a7c15ull;
+    uintptr_t s = (catmemi_sys_key ^ (uintptr_t)&h->kept[i] ^ (uintptr_t)h->kept[i]) * m;
+    return (s ^ h->kept_total[i]) * m;
+}
+/* h's number of kept blocks, checked: one forged past the array stops the process. */
+static unsigned catmemi_sys_kept_n(const catmemi_sys_heap *h) {
+    if (h->nkept > CATMEMI_SYS_KEEP)
+        catmemi_sys_die("corrupted kept large block count", &h->nkept, h->slot);
+    return h->nkept;
+}
+/* Entry i of h (below its count), its seal checked: a forged one stops the process before it
+   is used, moved or freed. */
+static void *catmemi_sys_kept_at(const catmemi_sys_heap *h, unsigned i) {
+    if (h->kept_seal[i] != catmemi_sys_kept_sum(h, i))
+        catmemi_sys_die("corrupted kept large block", &h->kept[i], h->slot);
+    return h->kept[i];
+}
+/* Entry i of h becomes base, total bytes (NULL, 0: an empty entry, with no valid seal). */
+static void catmemi_sys_kept_set(catmemi_sys_heap *h, unsigned i, void *base, size_t total) {
+    h->kept[i] = base;
+    h->kept_total[i] = total;
+    h->kept_seal[i] = base != NULL ? catmemi_sys_kept_sum(h, i) : 0;
+}
+
 /* A kept block of h for total bytes (at least, at most a quarter more), out of the heap's set;
    NULL: none fits. *got: its size. */
 static char *catmemi_sys_kept_take(catmemi_sys_heap *h, size_t total, size_t *got) {
-    unsigned i, best = CATMEMI_SYS_KEEP;
+    unsigned i, best = CATMEMI_SYS_KEEP, n = catmemi_sys_kept_n(h);
     char *base;
-    for (i = 0; i < h->nkept; i++)
+    for (i = 0; i < n; i++)
         if (h->kept_total[i] >= total && h->kept_total[i] - total <= total / 4 &&
             (best == CATMEMI_SYS_KEEP || h->kept_total[i] < h->kept_total[best]))
             best = i;
     if (best == CATMEMI_SYS_KEEP) return NULL;
-    base = (char *)h->kept[best];
+    base = (char *)catmemi_sys_kept_at(h, best);
     *got = h->kept_total[best];
-    h->nkept--;
-    h->kept[best] = h->kept[h->nkept];
-    h->kept_total[best] = h->kept_total[h->nkept];
+    h->nkept = --n;
+    catmemi_sys_kept_set(h, best, catmemi_sys_kept_at(h, n), h->kept_total[n]); /* the last */
+    catmemi_sys_kept_set(h, n, NULL, 0);
     __atomic_store_n(&h->kept_bytes, h->kept_bytes - *got, __ATOMIC_RELAXED);
     return base;
 }
 /* base (total bytes, malloc's) kept by h: 1; 0 when h has no room for it. */
 static int catmemi_sys_kept_put(catmemi_sys_heap *h, void *base, size_t total) {
-    if (!CATMEMI_SYS_ENGINE || h->nkept == CATMEMI_SYS_KEEP ||
+    unsigned n = catmemi_sys_kept_n(h);
+    if (!CATMEMI_SYS_ENGINE || n == CATMEMI_SYS_KEEP ||
         total > CATMEMI_SYS_KEEP_BYTES - h->kept_bytes)
         return 0;
-    h->kept[h->nkept] = base;
-    h->kept_total[h->nkept++] = total;
+    catmemi_sys_kept_set(h, n, base, total);
+    h->nkept = n + 1;
     __atomic_store_n(&h->kept_bytes, h->kept_bytes + total, __ATOMIC_RELAXED);
     return 1;
 }
-/* Every block h keeps back to malloc (none: no lock taken; one kept meanwhile by another
-   thread's free stays, for the heap's next thread, until the next drop). */
+/* Every block h keeps back to malloc, each entry checked first (none: no lock taken; one kept
+   meanwhile by another thread's free stays, for the heap's next thread, until the next
+   drop). */
 static void catmemi_sys_kept_drop(catmemi_sys_heap *h) {
     void *kept[CATMEMI_SYS_KEEP];
     unsigned i, n;
     if (__atomic_load_n(&h->kept_bytes, __ATOMIC_RELAXED) == 0) return;
     pthread_mutex_lock(&catmemi_sys_large_mu);
-    n = h->nkept;
-    for (i = 0; i < n; i++) kept[i] = h->kept[i];
+    n = catmemi_sys_kept_n(h);
+    for (i = 0; i < n; i++) {
+        kept[i] = catmemi_sys_kept_at(h, i);
+        catmemi_sys_kept_set(h, i, NULL, 0);
+    }
     h->nkept = 0;
     __atomic_store_n(&h->kept_bytes, 0, __ATOMIC_RELAXED);
     pthread_mutex_unlock(&catmemi_sys_large_mu);

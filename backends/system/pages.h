@@ -338,14 +338,8 @@ static catmemi_sys_seg *catmemi_sys_reclaim(catmemi_sys_heap *h) {
    longer lands on the new object of its class at a known offset (issue 20 E, in part: within
    a page the order stays the address order, which the Lua VM's speed depends on). */
 static int catmemi_sys_page_pick(catmemi_sys_heap *h) {
-    uint64_t x = h->rng;
     if (!CATMEM_SECURE) return 1;
-    if (x == 0) x = (uint64_t)(catmemi_sys_key ^ (uintptr_t)h) | 1;
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
-    h->rng = x;
-    return 1 + (int)((x >> 32) % (CATMEMI_SYS_NPAGES - 1));
+    return 1 + (int)((catmemi_rand(&h->rng) >> 32) % (CATMEMI_SYS_NPAGES - 1));
 }
 
 static catmemi_sys_page *catmemi_sys_page_free_slot(catmemi_sys_heap *h, unsigned c) {
