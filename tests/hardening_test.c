@@ -32,17 +32,7 @@
 #else
 #  define BLOCKS_ARE_MALLOCS 0
 #endif
-/* RUNNING_ON_VALGRIND: testing.h */
-#if defined(__SANITIZE_THREAD__)
-#  define UNDER_TSAN 1
-#elif defined(__has_feature)
-#  if __has_feature(thread_sanitizer)
-#    define UNDER_TSAN 1
-#  endif
-#endif
-#if !defined(UNDER_TSAN)
-#  define UNDER_TSAN 0
-#endif
+/* RUNNING_ON_VALGRIND, UNDER_TSAN: testing.h */
 
 
 /* Writes n pointer-sized copies of v starting at address at: the overflow. */

@@ -30,6 +30,17 @@
 #if !defined(RUNNING_ON_VALGRIND)
 #  define RUNNING_ON_VALGRIND 0
 #endif
+/* UNDER_TSAN: 1 in a ThreadSanitizer build (gcc says so with a macro, clang with a feature). */
+#if defined(__SANITIZE_THREAD__)
+#  define UNDER_TSAN 1
+#elif defined(__has_feature)
+#  if __has_feature(thread_sanitizer)
+#    define UNDER_TSAN 1
+#  endif
+#endif
+#if !defined(UNDER_TSAN)
+#  define UNDER_TSAN 0
+#endif
 
 static inline int test_mallctl(const char *name, void *oldp, size_t *oldlenp, void *newp,
                                size_t newlen) {

@@ -4,6 +4,7 @@
 #include "testing.h"
 
 #include <errno.h>
+#include <limits.h> /* PTHREAD_DESTRUCTOR_ITERATIONS */
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -603,12 +604,18 @@ static void test_free_any_in_a_fork_child(void **state) {
 static pthread_key_t late_key;
 static catmem_arena *late_arena;
 
+/* ThreadSanitizer finishes a thread itself in the last round (its key, older than this one, runs
+   first): an allocation after that crashes inside it. There the last round is left out; the
+   earlier ones still come after catmem's own destructor. */
+#define LATE_ROUNDS (PTHREAD_DESTRUCTOR_ITERATIONS - UNDER_TSAN)
+
 static void late_destructor(void *arg) {
     uintptr_t round = (uintptr_t)arg;
     void *p = catmem_alloc(late_arena, 24 + round);
     assert_non_null(p);
     catmem_free(late_arena, p);
-    pthread_setspecific(late_key, (void *)(round + 1)); /* asks for every further round */
+    if (round < LATE_ROUNDS) /* asks for every further round */
+        pthread_setspecific(late_key, (void *)(round + 1));
 }
 
 static void *late_thread(void *arg) {
