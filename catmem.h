@@ -573,8 +573,8 @@
    on the freeing thread's list: a double free while that cache holds the block (in a row, or
    with other frees between) stops the process ("catmem: double free of <address>"), as one on
    a small arena's free list does. Blocks after a reset come in another order than before
-   (THE SYSTEM BACKEND, Hardening, Reuse). Not seen (undefined, as with free()): a block freed twice
-   when another thread's cache holds it, or jemalloc has it back, or after a reset; an interior
+   (THE SYSTEM BACKEND, Hardening, Reuse). Not seen (undefined, as with free()): a block freed
+   twice when another thread's cache holds it, or jemalloc has it back, or after a reset; an interior
    or wrong-size free (jemalloc's own safety checks, a build-time option, would be the place).
    Freeing a catmem block with plain free() on jemalloc puts it into the thread's automatic cache,
    which defeats reset; always use catmem_free (or catmem_free_any). Freeing into the wrong arena

@@ -1,7 +1,8 @@
 /* catmem: the engine behind the inline paths. The one place that chooses, for every file that
    includes catmem.h, which engine's inline paths catmem_alloc, catmem_calloc,
    catmem_aligned_alloc, catmem_free and catmem_free_sized run (and catmem_free_any, where the
-   engine can), and how that engine reaches jemalloc. core/contract.h says what these paths may assume and where they fall back. */
+   engine can), and how that engine reaches jemalloc. core/contract.h says what these paths
+   may assume and where they fall back. */
 #ifndef CATMEMI_INLINE_H
 #define CATMEMI_INLINE_H
 
