@@ -33,6 +33,14 @@ diff -u "${out}/glibc.txt" "${out}/preloaded.txt"
 check_report "${out}/report.json" 50
 LD_PRELOAD="${preload}" "${here}/stress" libcatmem_malloc_"${backend}"
 LD_PRELOAD="${preload}" "${here}/cxx" libcatmem_malloc_"${backend}"
+# Heap profiling samples inside malloc itself: backtrace() allocates on its first call, in every
+# thread, forks included. The profile written at exit must be there.
+LD_PRELOAD="${preload}" CATMEM_PROFILE="${out}/heap.pb" CATMEM_PROFILE_INTERVAL=4096 \
+  "${here}/stress" libcatmem_malloc_"${backend}"
+[[ -s "${out}/heap.pb" ]] || {
+  echo "no heap profile written at exit with CATMEM_PROFILE"
+  exit 1
+}
 if [[ -n "${also}" ]]; then # the runtime backend must have bound to the jemalloc preloaded
   LD_PRELOAD="${preload}" CATMEM_REPORT="${out}/bound.json" "${here}/semantics" > /dev/null
   grep -q '"backend": *"jemalloc"' "${out}/bound.json" || {
