@@ -17,13 +17,14 @@ python=/usr/bin/python3.11 # Debian's, whose test package is installed (not a py
 
 # Containers, strings, numbers, threads, fork, the garbage collector, weak references, codecs:
 # what makes CPython allocate, from every thread.
+# Not test_threading: it fails now and then on glibc's malloc alone here (two of its tests in a
+# CI run; its fork tests' children once, on catmem's), which would make this check flaky;
+# test_thread and test_fork1 cover threads and fork.
 tests=(test_array test_bytes test_collections test_dict test_list test_set test_json test_re
-  test_unicode test_threading test_thread test_itertools test_functools test_gc test_weakref
-  test_fork1 test_decimal test_struct test_sort test_deque test_heapq test_bisect test_string
-  test_tuple test_long test_float test_math test_hashlib test_zlib test_queue)
+  test_unicode test_thread test_itertools test_functools test_gc test_weakref test_fork1
+  test_decimal test_struct test_sort test_deque test_heapq test_bisect test_string test_tuple
+  test_long test_float test_math test_hashlib test_zlib test_queue)
 (($# == 0)) || tests=("$@")
-# Fails on this machine's glibc malloc as well (the import lock timing of a subprocess).
-ignore=(-i test_import_from_another_thread)
 
 ./tools/bazel build -c opt //malloc:all
 libs="$(./tools/bazel info -c opt bazel-bin)/malloc"
@@ -34,7 +35,7 @@ run() { # run NAME PRELOAD: the suite, its last lines on success, all of it on f
   local name="$1" preload="$2" start=${SECONDS}
   echo "== ${name}${preload:+ (LD_PRELOAD=${preload})}"
   if ! LD_PRELOAD="${preload}" PYTHONMALLOC=malloc CATMEM_REPORT="${work}/${name}.json" \
-    "${python}" -m test -j2 "${ignore[@]}" "${tests[@]}" >"${work}/${name}.log" 2>&1; then
+    "${python}" -m test -j2 "${tests[@]}" >"${work}/${name}.log" 2>&1; then
     cat "${work}/${name}.log"
     echo "check_malloc: FAIL: CPython's tests on ${name}"
     exit 1
