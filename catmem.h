@@ -111,7 +111,8 @@
                             its block's owner up).
    CATMEM_SECURE            1 (default): free-list links of the inline paths encoded with a
                             per-process key and checked, double frees looked for on the list
-                            a block would join, and blocks after a reset handed out in an
+                            a block would join (on jemalloc: a keyed free mark in every freed
+                            block of 16 bytes or more), and blocks after a reset handed out in an
                             order that is not the old one (THE SYSTEM BACKEND, MISUSE); 0: raw
                             links, none of those checks, and the address order, for raw speed
                             (bench/results/hardening.md: 12-30% of the instructions of a free
@@ -568,14 +569,20 @@
    frees it recognises (THE SYSTEM BACKEND).
    On jemalloc the front caches' free-list links are encoded (a per-process key, the block's
    address, a rotation) and checked when followed: a link rewritten whole or in part by an
-   overflow stops the process at the allocation that would follow it. A block handed out from a
-   front cache has its link cleared, and a freed block whose first word is a link is looked for
-   on the freeing thread's list: a double free while that cache holds the block (in a row, or
-   with other frees between) stops the process ("catmem: double free of <address>"), as one on
-   a small arena's free list does. Blocks after a reset come in another order than before
-   (THE SYSTEM BACKEND, Hardening, Reuse). Not seen (undefined, as with free()): a block freed
-   twice when another thread's cache holds it, or jemalloc has it back, or after a reset; an interior
-   or wrong-size free (jemalloc's own safety checks, a build-time option, would be the place).
+   overflow stops the process at the allocation that would follow it. Double frees: a block of
+   16 bytes or more that catmem takes back gets a free mark in its second word (its address
+   mixed with a per-process key), which every path that hands a block out clears; a free of a
+   block that has it stops the process ("catmem: double free of <address>"), wherever the block
+   is by then: in the freeing thread's front cache, in another thread's, back in jemalloc's
+   arena, or freed before a reset of its arena (until the memory is handed out again: then the
+   stale free looks like the new owner's). An 8-byte block has no room for it: there a freed
+   block whose first word is a link is looked for on the freeing thread's list (a double free
+   while that cache holds it, in a row or with other frees between). A small arena's free list
+   is searched the same way. Blocks after a reset come in another order than before (THE
+   SYSTEM BACKEND, Hardening, Reuse). Not seen (undefined, as with free()): an 8-byte block
+   freed twice when the freeing thread's cache does not hold it; a stale free of a block that
+   was live at a reset (jemalloc hands its memory out again); an interior or wrong-size free
+   (jemalloc's own safety checks, a build-time option, would be the place).
    Freeing a catmem block with plain free() on jemalloc puts it into the thread's automatic cache,
    which defeats reset; always use catmem_free (or catmem_free_any). Freeing into the wrong arena
    still frees the block, but on jemalloc puts it into the front cache of the arena named, which

@@ -322,6 +322,45 @@ static void b_remote(const heap_ops *o) {
     ran(r.refused);
 }
 
+/* p freed by its owner, then again by another thread, which allocates (its own cache, if it has
+   one, hands p out first) and exits; the owner allocates. */
+static void *free_p_take(void *arg) {
+    remote *r = (remote *)arg;
+    int i;
+    r->refused = r->o->free(r->h, r->p);
+    for (i = 0; i < 64; i++)
+        if (take(r->o, r->h, 48) == NULL) break;
+    return NULL;
+}
+static void b_other_thread(const heap_ops *o) {
+    remote r = {o, NULL, NULL, NULL, 0};
+    pthread_t t;
+    r.h = o->create();
+    r.p = o->alloc(r.h, 48);
+    o->free(r.h, r.p);
+    if (pthread_create(&t, NULL, free_p_take, &r) != 0 || pthread_join(t, NULL) != 0) _exit(2);
+    hunt(o, r.h, 48, HUNT);
+    ran(r.refused);
+}
+
+/* p freed by a thread that then exits (its cache, if any, emptied), then freed again. */
+static void *free_p(void *arg) {
+    remote *r = (remote *)arg;
+    r->o->free(r->h, r->p);
+    return NULL;
+}
+static void b_after_exit(const heap_ops *o) {
+    remote r = {o, NULL, NULL, NULL, 0};
+    pthread_t t;
+    int refused;
+    r.h = o->create();
+    r.p = o->alloc(r.h, 48);
+    if (pthread_create(&t, NULL, free_p, &r) != 0 || pthread_join(t, NULL) != 0) _exit(2);
+    refused = o->free(r.h, r.p);
+    hunt(o, r.h, 48, HUNT);
+    ran(refused);
+}
+
 /* A reset (or, without arenas, the program freeing what it held), a new block q, then a stale
    free of p, from before the reset: if q was p, it now has two owners. After the first reset, or
    the fourth (p from the round before it), as an engine may reuse memory only from then on. */
@@ -500,6 +539,8 @@ static const attack attacks[] = {
     {"B6", "B: free into the wrong arena, then the owner's reset", b_wrong_arena},
     {"B7", "B: interior free (p + 16 of a 64-byte block)", b_interior},
     {"B8", "B: sized free of a 16-byte block as 14,000 bytes", b_wrong_size},
+    {"B9", "B: double free, the second by another thread", b_other_thread},
+    {"B10", "B: double free after the freeing thread exited", b_after_exit},
     {"C1", "C: link forged after a use-after-free read (into a held block)", c_after_read},
     {"D1", "D: overflow of a large block into what follows it, then free", d_overflow},
     {"D2", "D: underflow of a large block into what precedes it, then free of the other",

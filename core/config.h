@@ -117,7 +117,8 @@
 /* CATMEM_SECURE [every file]: 1 (the default) checks what the inline paths can check cheaply:
    free-list links encoded with a per-process key and the block's address and checked when
    followed, links cleared in blocks handed out, a double free looked for on the list it would
-   join (jemalloc's front caches; the system engine's pages); and, on slow paths, reuse after a
+   join (the system engine's pages; on jemalloc a keyed free mark in each freed block of 16 bytes
+   or more, FREE MARKS in backends/jemalloc/fast.h); and, on slow paths, reuse after a
    reset in an order that is not the old one (a random page, a refill's blocks from a random
    place on, a chunk's blocks at a random offset). 0 keeps the links raw, checks none of it and
    reuses in address order, for raw speed (the cost of 1: bench/results/hardening.md).

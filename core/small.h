@@ -301,6 +301,7 @@ CATMEMI_INLINE void *catmemi_sm_get(catmemi_slot *s, unsigned k, size_t align) {
         m->shared[k] = (void *)next;
         m->shared_bytes -= size;
         *(uintptr_t *)(void *)p = 0; /* no link in a block handed out: catmemi_sm_put */
+        if (k != 0) ((uintptr_t *)(void *)p)[1] = 0; /* nor a free mark (jemalloc engine) */
         return p;
     }
     /* cur may be past end: the last block's stride ran over it. Rounding cur up keeps the
@@ -325,6 +326,7 @@ carve:
     m->carved += size;
     catmemi_sm_tag(p, s->id, k);
     *(uintptr_t *)(void *)p = 0; /* defined, and no link: catmemi_sm_put reads it at the free */
+    if (k != 0) ((uintptr_t *)(void *)p)[1] = 0; /* nor a free mark (jemalloc engine) */
     return p;
 }
 

@@ -58,10 +58,14 @@ system='catmem system|catmem runtime \(system\)'
 # free; D1, D2 a large block's neighbour overflowed, underflowed (bench/attacks.c).
 claim 'double free (system backend)' "${system}" 'B1 B2 B3 B7'
 # A block on the freeing thread's front cache (jemalloc) or on a small arena's free list (any
-# engine): not one in another thread's cache (B3) or freed after a reset (B4, B5).
+# engine).
 claim "double free while catmem's list holds the block (jemalloc: the freeing thread's front \
 cache; a small arena's free list), in a row or with other frees between" \
   "${jemalloc}|catmem system small arena|catmem runtime \(system\) small arena" 'B1 B2'
+# jemalloc's free marks: B9 the second free by another thread, B10 after the freeing thread
+# exited (its cache emptied into jemalloc, or into a small arena's lists).
+claim "double free on jemalloc, the block elsewhere: in another thread's front cache, back in \
+jemalloc (its thread exited), freed before a reset, or a large block" "${jemalloc}" 'B9 B10'
 claim 'a linear overflow into the next block; a forged free-list link (system backend)' \
   "${system}" 'A1 A2 A3 C1' 'D1 D2'
 claim 'a forged or partly overwritten link in a jemalloc front cache' "${jemalloc}" 'A1 A2 A3 C1'

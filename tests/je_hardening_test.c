@@ -10,6 +10,7 @@
 #include "testing.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -165,6 +166,213 @@ static void test_blocks_freed_once_are_never_taken_for_double_frees(void **state
     }
 }
 
+/* issue 20 B4, B5: a block freed twice where this thread's front cache does not hold it: in
+   another thread's cache, back in jemalloc's arena (its thread exited, emptying its caches),
+   freed before a reset of its arena, or a block too large for any cache. Each second free
+   stops the process, naming a double free. On main each of these went on: the block then came
+   out twice (two owners), or jemalloc's own state was corrupted. */
+enum { IN_OTHER_CACHE, BACK_IN_JEMALLOC, BEFORE_RESET, LARGE };
+static int where;
+static catmem_arena *b_arena;
+static void *b_block;
+static pthread_barrier_t b_freed, b_done;
+
+static void *other_thread(void *arg) {
+    void *r;
+    (void)arg;
+    catmem_free(b_arena, b_block);
+    if (where == BACK_IN_JEMALLOC) return NULL; /* its exit empties its caches */
+    pthread_barrier_wait(&b_freed);
+    pthread_barrier_wait(&b_done); /* the second free came between */
+    r = catmem_alloc(b_arena, 48);
+    return r;
+}
+
+/* 1 if one of the next n allocations of size bytes is handed out twice, or is b_block while
+   other is too (two owners). */
+static int handed_out_twice(size_t size, int n, void *other) {
+    void *got[256];
+    int i, j, hits = other == b_block;
+    if (n > 256) n = 256;
+    for (i = 0; i < n; i++) {
+        if ((got[i] = catmem_alloc(b_arena, size)) == NULL) _exit(3);
+        if (got[i] == b_block && ++hits > 1) return 1;
+        for (j = 0; j < i; j++)
+            if (got[j] == got[i]) return 1;
+    }
+    return 0;
+}
+
+static void twice_elsewhere(void) {
+    size_t size = where == LARGE ? 65536 : 48;
+    void *other = NULL;
+    pthread_t t;
+    b_arena = victim_arena();
+    if ((b_block = catmem_alloc(b_arena, size)) == NULL) _exit(3);
+    switch (where) {
+    case IN_OTHER_CACHE:
+        pthread_barrier_init(&b_freed, NULL, 2);
+        pthread_barrier_init(&b_done, NULL, 2);
+        if (pthread_create(&t, NULL, other_thread, NULL) != 0) _exit(3);
+        pthread_barrier_wait(&b_freed);
+        catmem_free(b_arena, b_block);
+        pthread_barrier_wait(&b_done);
+        pthread_join(t, &other);
+        break;
+    case BACK_IN_JEMALLOC:
+        if (pthread_create(&t, NULL, other_thread, NULL) != 0) _exit(3);
+        pthread_join(t, NULL);
+        catmem_free(b_arena, b_block);
+        break;
+    case BEFORE_RESET:
+        catmem_free(b_arena, b_block);
+        if (catmem_arena_reset(b_arena) != 0) _exit(3);
+        catmem_free(b_arena, b_block);
+        break;
+    default:
+        catmem_free(b_arena, b_block);
+        catmem_free(b_arena, b_block);
+        break;
+    }
+    _exit(handed_out_twice(size, 200, other) ? 4 : 0);
+}
+
+static void stops_when_freed_twice_elsewhere(int w) {
+    int k;
+    where = w;
+    for (k = 0; k < 2; k++) {
+        outcome o;
+        small_kind = k;
+        o = run_child(twice_elsewhere);
+        if (!(!o.exited && o.status == SIGABRT && strstr(o.err, "double free") != NULL))
+            fprintf(stderr, "  %s arena, case %d: %s %d: %s\n", k ? "small" : "own", w,
+                    o.exited ? "exited" : "signal", o.status, o.err);
+        assert_false(o.exited);
+        assert_int_equal(o.status, SIGABRT);
+        assert_non_null(strstr(o.err, "double free"));
+    }
+}
+
+static void test_double_free_while_another_threads_cache_holds_it_stops_the_process(void **s) {
+    (void)s;
+    stops_when_freed_twice_elsewhere(IN_OTHER_CACHE);
+}
+
+static void test_double_free_after_the_block_went_back_stops_the_process(void **s) {
+    (void)s;
+    stops_when_freed_twice_elsewhere(BACK_IN_JEMALLOC);
+}
+
+static void test_double_free_across_a_reset_stops_the_process(void **s) {
+    (void)s;
+    stops_when_freed_twice_elsewhere(BEFORE_RESET);
+}
+
+static void test_double_free_of_a_large_block_stops_the_process(void **s) {
+    (void)s;
+    stops_when_freed_twice_elsewhere(LARGE);
+}
+
+/* issue 20 B7, B8 as far as jemalloc's layout shows them cheaply: a free of a pointer that is
+   not at a multiple of its class's alignment (inside a block; a block freed with a size whose
+   class is aligned more) stops the process. how: 0 p + 16 of a 64-byte block, unsized; 1 p + 8
+   of a 32-byte block freed as 32 bytes; 2 a 16-byte block (not 2 KiB-aligned) freed as 14,000
+   bytes, whose class (14,336) is 2 KiB-aligned. On main each was taken into the cache and
+   handed out for the next allocation of its class: overlapping a live block. */
+static int how;
+static void stray_free(void) {
+    catmem_arena *a = victim_arena();
+    unsigned char *p = NULL;
+    int i;
+    switch (how) {
+    case 0:
+        p = (unsigned char *)catmem_alloc(a, 64);
+        catmem_free(a, p + 16);
+        _exit(catmem_alloc(a, 64) == p + 16 ? 4 : 0);
+    case 1:
+        p = (unsigned char *)catmem_alloc(a, 32);
+        catmem_free_sized(a, p + 8, 32);
+        _exit(catmem_alloc(a, 32) == p + 8 ? 4 : 0);
+    default:
+        for (i = 0; i < 100 && (p == NULL || ((uintptr_t)p & 2047) == 0); i++)
+            p = (unsigned char *)catmem_alloc(a, 16);
+        catmem_free_sized(a, p, 14000);
+        _exit(catmem_alloc(a, 14000) == p ? 4 : 0);
+    }
+}
+
+static void test_free_off_a_block_start_stops_the_process(void **state) {
+    (void)state;
+    small_kind = 0;
+    for (how = 0; how < 3; how++) {
+        outcome o = run_child(stray_free);
+        assert_false(o.exited);
+        assert_int_equal(o.status, SIGABRT);
+        assert_non_null(strstr(o.err, "not where a block of its size class starts"));
+    }
+    /* A small arena's blocks are 16 bytes apart: p + 8 (its header says what p + 16 is not) */
+    small_kind = 1;
+    how = 1;
+    {
+        outcome o = run_child(stray_free);
+        assert_false(o.exited);
+        assert_int_equal(o.status, SIGABRT);
+        assert_non_null(strstr(o.err, "not where a block of its size class starts"));
+    }
+}
+
+/* No false alarm from the free mark: every way a block comes out (the cache, a refill, the
+   arena directly, aligned, zeroed, realloc's moves from the 8-byte class up, blocks that went
+   back to jemalloc when their thread exited and came out again, after resets) and is freed
+   once, by its thread or another, with and without its size, ends with nothing stopped. */
+static void *free_them(void *arg) {
+    void **p = (void **)arg;
+    int i;
+    for (i = 0; i < 64; i++) catmem_free(b_arena, p[i]);
+    return NULL;
+}
+
+static void test_blocks_freed_once_on_every_path_are_never_taken_for_double_frees(void **s) {
+    static const size_t sizes[] = {8, 16, 24, 48, 100, 512, 4000, 14336, 20000, 100000};
+    int k;
+    (void)s;
+    for (k = 0; k < 2; k++) {
+        int round;
+        small_kind = k;
+        b_arena = victim_arena();
+        for (round = 0; round < 40; round++) {
+            void *p[64];
+            pthread_t t;
+            int i;
+            for (i = 0; i < 64; i++) {
+                size_t n = sizes[(i + round) % 10];
+                switch ((i + round) % 5) {
+                case 0: p[i] = catmem_alloc(b_arena, n); break;
+                case 1: p[i] = catmem_calloc(b_arena, 1, n); break;
+                case 2: p[i] = catmem_aligned_alloc(b_arena, 64, n); break;
+                case 3: p[i] = catmem_realloc(b_arena, catmem_alloc(b_arena, 8), n); break;
+                default: p[i] = catmem_aligned_alloc(b_arena, 16, 8); break;
+                }
+                assert_non_null(p[i]);
+            }
+            if (round % 3 == 0) { /* another thread frees them, then exits */
+                assert_int_equal(pthread_create(&t, NULL, free_them, p), 0);
+                pthread_join(t, NULL);
+            } else if (round % 3 == 1) {
+                for (i = 0; i < 64; i++) catmem_free(b_arena, p[(i * 7) % 64]);
+            } else { /* with the size, but the aligned ones (catmem_free_sized's contract) */
+                for (i = 0; i < 64; i++)
+                    if ((i + round) % 5 == 2 || (i + round) % 5 == 4)
+                        catmem_free(b_arena, p[i]);
+                    else
+                        catmem_free_sized(b_arena, p[i], sizes[(i + round) % 10]);
+            }
+            if (round % 10 == 9) assert_int_equal(catmem_arena_reset(b_arena), 0);
+        }
+        assert_int_equal(catmem_arena_release(b_arena), 0);
+    }
+}
+
 /* issue 20 E: after a reset jemalloc gives the same slabs back and hands their regions out
    lowest first, so the first block of a class was where the first one was before the reset,
    every time (a stale pointer then aliases the new object at a known offset). A refill's
@@ -197,6 +405,12 @@ int main(void) {
         cmocka_unit_test(test_double_free_with_frees_between_stops_the_process),
         cmocka_unit_test(test_blocks_freed_once_are_never_taken_for_double_frees),
         cmocka_unit_test(test_reset_hands_blocks_out_in_another_order),
+        cmocka_unit_test(test_double_free_while_another_threads_cache_holds_it_stops_the_process),
+        cmocka_unit_test(test_double_free_after_the_block_went_back_stops_the_process),
+        cmocka_unit_test(test_double_free_across_a_reset_stops_the_process),
+        cmocka_unit_test(test_double_free_of_a_large_block_stops_the_process),
+        cmocka_unit_test(test_free_off_a_block_start_stops_the_process),
+        cmocka_unit_test(test_blocks_freed_once_on_every_path_are_never_taken_for_double_frees),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -34,6 +34,7 @@
 static catmemi_je_cache catmemi_je_none; /* what an empty entry holds: key 0 */
 CATMEMI_TLS catmemi_je_cache *catmemi_je_tab[CATMEMI_TAB] = CATMEMI_TAB_INIT(&catmemi_je_none);
 uintptr_t catmemi_je_lkey; /* front-cache links (fast.h) */
+uintptr_t catmemi_je_fkey; /* free marks (fast.h) */
 
 /* p, freed, looks linked: it stops the process if it is on b's list (at most b->n blocks, each
    link checked as it is followed). Otherwise its first word was the user's data, or a link left
@@ -47,6 +48,37 @@ CATMEMI_API void catmemi_je_twice(const catmemi_je_bin *b, const void *p) {
                     i == 0 ? "freed twice in a row" : "this thread's front cache holds it");
             abort();
         }
+}
+
+/* p, freed, has its free mark: freed before and not handed out since. Where it is, when this
+   thread's list of its class (b, NULL for none) holds it, said; elsewhere, it may be anywhere
+   (see FREE MARKS in fast.h). */
+CATMEMI_API void catmemi_je_again(const catmemi_je_bin *b, const void *p) {
+    if (b != NULL) catmemi_je_twice(b, p);
+    fprintf(stderr, "catmem: double free of %p (freed before and not handed out since: another "
+                    "thread's front cache or the arena holds it, or its arena was reset)\n", p);
+    abort();
+}
+
+/* p, freed into a front cache, is not where a block of the class it was freed as starts. */
+CATMEMI_API void catmemi_je_stray(const void *p) {
+    fprintf(stderr, "catmem: free of %p, which is not where a block of its size class starts (a "
+                    "pointer inside a block, or a block freed with a size too large)\n", p);
+    abort();
+}
+
+/* p, freed outside the front caches (a direct free, realloc's old block), usize bytes:
+   checked and marked as catmemi_je_taking does. Only a block of one of catmem's jemalloc
+   arenas: every block those hand out comes through catmem, which clears the mark. */
+static void catmemi_je_mark(void *p, size_t usize) {
+#if CATMEM_SECURE
+    uintptr_t mark = (uintptr_t)p ^ catmemi_je_fkey;
+    if (usize <= sizeof mark) return;
+    if (((const uintptr_t *)p)[1] == mark) catmemi_je_again(NULL, p);
+    ((uintptr_t *)p)[1] = mark;
+#else
+    (void)p, (void)usize;
+#endif
 }
 
 /* A front cache's link that does not decode to a block address: overwritten. */
@@ -104,11 +136,14 @@ static int catmemi_je_ctl(const catmemi_slot *s, const char *fmt, void *old, siz
    more resident memory per pair. */
 #define CATMEMI_JE_CACHE_FLOOR 16384
 
-/* p onto class k's list: a block that was handed out (checked: catmemi_je_twice), or one a
+/* p onto class k's list: a block that was handed out (checked: catmemi_je_taking), or one a
    refill got (fresh: whatever its first word holds, it is on no list of catmem's). */
 static void catmemi_je_put(catmemi_je_cache *c, unsigned k, void *p, int fresh) {
     catmemi_je_bin *b = &c->bin[k];
-    if (!fresh && catmemi_je_linked(p)) catmemi_je_twice(b, p);
+    if (!fresh)
+        catmemi_je_taking(b, k, p);
+    else if (CATMEM_SECURE && k != 0)
+        ((uintptr_t *)p)[1] = (uintptr_t)p ^ catmemi_je_fkey; /* whatever it had */
     c->room -= (intptr_t)catmemi_class_size[k];
     *(uintptr_t *)p = catmemi_je_link(p, b->head);
     b->n++;
@@ -165,6 +200,7 @@ static void *catmemi_je_deal(catmemi_je_cache *c, unsigned k, void **blocks, uns
         catmemi_je_put(c, k, blocks[x < m ? x : x - m], 1);
     }
     *(uintptr_t *)mine = 0; /* defined, and no link: catmemi_je_linked reads it */
+    catmemi_je_handed(k, mine);
     CATMEMI_OWNER_ADD(c->nalloc, 1);
     return mine;
 }
@@ -227,9 +263,13 @@ static unsigned catmemi_je_top(intptr_t allowance) {
 static void catmemi_je_cache_init(catmemi_je_cache *c, intptr_t allowance) {
     unsigned k;
     for (k = 0; k < CATMEMI_NCLASS; k++) {
+        size_t size = catmemi_class_size[k], align = size & (~size + 1); /* lowest set bit */
+        if (align > catmemi_je_page) align = catmemi_je_page;
         c->bin[k].head = NULL;
         c->bin[k].n = 0;
         c->bin[k].fill = CATMEMI_JE_FILL_FIRST;
+        /* catmemi_je_taking; a small arena's blocks are 16 bytes apart in its chunks */
+        c->bin[k].amask = CATMEM_SECURE ? (uint16_t)((c->small ? 16 : align) - 1) : 0;
     }
     c->room = c->allowance = allowance;
     c->top = catmemi_je_top(allowance);

@@ -52,8 +52,9 @@ typedef char catmemi_je_flags_match[(CATMEMI_MALLOCX_ARENA(7) == MALLOCX_ARENA(7
 /* One size class of a front cache: freed blocks linked through their first word. */
 typedef struct catmemi_je_bin {
     void *head;
-    uint32_t n;    /* blocks on the list */
-    uint32_t fill; /* blocks the next refill takes: doubling up to CATMEMI_JE_FILL_MAX */
+    uint32_t n;     /* blocks on the list */
+    uint16_t fill;  /* blocks the next refill takes: doubling up to CATMEMI_JE_FILL_MAX */
+    uint16_t amask; /* CATMEM_SECURE: a block of the class has none of these address bits */
 } catmemi_je_bin;
 
 /* One thread's front cache for one arena. Only its thread touches it, except under catmemi_mu
@@ -124,7 +125,7 @@ static inline uintptr_t catmemi_je_link(const void *p, const void *next) {
 #endif
 }
 /* p's first word decodes to a link (a block address, or the end of a list): p may be on a
-   list already. A block handed out has its link cleared (catmemi_je_pop), so a block freed
+   list already. A block handed out has its link cleared (catmemi_je_handed), so a block freed
    once does not look so, but for a 2^-17 chance (the address's low bits meet the key's). */
 static inline int catmemi_je_linked(const void *p) {
 #if CATMEM_SECURE
@@ -148,13 +149,59 @@ static inline void *catmemi_je_next(const void *p) {
 #endif
 }
 
+/* FREE MARKS (CATMEM_SECURE). A block of 16 bytes or more that catmem takes back carries a
+   mark in its second word: its address ^ a per-process key (catmemi_je_fkey, not the links'
+   key: a mark read after a free gives its key away). Every path that hands a block out clears
+   it (catmemi_je_handed, the arena's direct allocations, realloc's new blocks, a small arena's
+   carving: core/small.h), so a block that has it when freed was freed before and not handed
+   out since, wherever it is now: this thread's cache, another thread's, jemalloc's arena (its
+   thread exited, a trim), or its arena was reset since. That free stops the process. The
+   program cannot write the mark by chance without knowing the key (one value in 2^64, a
+   different one for every address). The 8-byte class has no second word: there a block whose
+   first word decodes to a link is looked for on this thread's list (catmemi_je_linked). */
+extern uintptr_t catmemi_je_fkey;
+CATMEMI_API void catmemi_je_again(const catmemi_je_bin *b, const void *p) CATMEMI_NORETURN
+    __attribute__((cold));
+CATMEMI_API void catmemi_je_stray(const void *p) CATMEMI_NORETURN __attribute__((cold));
+/* p, of class k, taken back onto b's list: checked, then marked. The mark is looked at first:
+   jemalloc's answer for the class of a block freed before may be stale (sallocx of a large
+   block it has merged into a free extent reads what the page's last slab left). Then the check
+   jemalloc's layout allows cheaply: a block of a class starts at a multiple of the class's
+   alignment (the lowest set bit of its size, at most a page: a slab is page-aligned and its
+   blocks a multiple of the size apart; 16 bytes in a small arena's chunks), so a free of a
+   pointer that is not (inside a block, or a block freed with too large a size) stops the
+   process. A pointer inside a block at a multiple of that alignment is not seen. */
+static inline void catmemi_je_taking(const catmemi_je_bin *b, unsigned k, void *p) {
+#if CATMEM_SECURE
+    if (CATMEMI_LIKELY(k != 0)) {
+        uintptr_t mark = (uintptr_t)p ^ catmemi_je_fkey;
+        if (CATMEMI_UNLIKELY(((const uintptr_t *)p)[1] == mark)) catmemi_je_again(b, p);
+        ((uintptr_t *)p)[1] = mark;
+    } else if (CATMEMI_UNLIKELY(catmemi_je_linked(p))) {
+        catmemi_je_twice(b, p);
+    }
+    if (CATMEMI_UNLIKELY((uintptr_t)p & b->amask)) catmemi_je_stray(p);
+#else
+    (void)b, (void)k, (void)p;
+#endif
+}
+/* p, of class k, handed out: no link (catmemi_je_linked) and no mark. */
+static inline void catmemi_je_handed(unsigned k, void *p) {
+#if CATMEM_SECURE
+    ((uintptr_t *)p)[0] = 0;
+    if (k != 0) ((uintptr_t *)p)[1] = 0;
+#else
+    (void)k, (void)p;
+#endif
+}
+
 /* Every pop is a block handed to a caller: counted as one allocation. */
 static inline void *catmemi_je_pop(catmemi_je_cache *c, unsigned k) {
     catmemi_je_bin *b = &c->bin[k];
     void *p = b->head;
     if (CATMEMI_LIKELY(p != NULL)) {
         b->head = catmemi_je_next(p);
-        if (CATMEM_SECURE) *(uintptr_t *)p = 0; /* no link handed out: catmemi_je_linked */
+        catmemi_je_handed(k, p);
         b->n--;
         c->room += catmemi_class_size[k];
         CATMEMI_OWNER_ADD(c->nalloc, 1);
@@ -164,14 +211,12 @@ static inline void *catmemi_je_pop(catmemi_je_cache *c, unsigned k) {
 
 /* 0 when the cache is full or does not keep class k: the slow path then decides. The link is
    written before the head (a release store) so that a fork() child never sees a head without
-   its link. A block whose first word is a link is looked for on the list (catmemi_je_twice):
-   freed twice while this thread's cache holds it (in a row, or with others between) stops the
-   process. */
+   its link. A block freed twice stops the process (catmemi_je_taking). */
 CATMEMI_INLINE int catmemi_je_push(catmemi_je_cache *c, unsigned k, void *p) {
     catmemi_je_bin *b = &c->bin[k];
     intptr_t room = c->room - (intptr_t)catmemi_class_size[k];
     if (CATMEMI_UNLIKELY(room < 0 || k > c->top)) return 0;
-    if (CATMEMI_UNLIKELY(catmemi_je_linked(p))) catmemi_je_twice(b, p);
+    catmemi_je_taking(b, k, p);
     c->room = room;
     *(uintptr_t *)p = catmemi_je_link(p, b->head);
     b->n++;

@@ -65,6 +65,7 @@ static int catmemi_je_once(void) {
     catmemi_sm_key = catmemi_random_word();
     catmemi_sm_eng = &catmemi_je_sm_engine;
     catmemi_je_lkey = catmemi_random_word();
+    catmemi_je_fkey = catmemi_random_word();
     catmemi_je_map_init();
     return pthread_key_create(&catmemi_je_key, catmemi_je_thread_exit);
 }
@@ -177,6 +178,10 @@ static void *catmemi_je_direct_alloc(catmemi_slot *s, size_t size, int flags) {
     }
     if (counted) catmemi_peak(s, total);
     __atomic_fetch_add(&s->je.nmalloc, 1, __ATOMIC_RELAXED);
+    /* No free mark (FREE MARKS in fast.h): the block has a second word when it is above 8
+       bytes or aligned to 16 or more. */
+    if (CATMEM_SECURE && (size > sizeof(uintptr_t) || (flags & CATMEMI_LG_ALIGN_MASK) >= 4))
+        ((uintptr_t *)p)[1] = 0;
     return p;
 }
 
@@ -220,8 +225,11 @@ static void catmemi_je_direct_free(catmemi_slot *s, void *p, size_t size) {
         }
         s = catmemi_je_owner(index);
     }
-    if (s != NULL) {
-        if (catmemi_counted(s)) catmemi_uncharge(s, CATMEMI_JE(sallocx)(p, 0));
+    if (s != NULL) { /* the usable size for the charge, any size of the class for the mark */
+        int counted = catmemi_counted(s);
+        size_t usize = counted || (CATMEM_SECURE && size == 0) ? CATMEMI_JE(sallocx)(p, 0) : size;
+        catmemi_je_mark(p, usize);
+        if (counted) catmemi_uncharge(s, usize);
         __atomic_fetch_add(&s->je.ndalloc, 1, __ATOMIC_RELAXED);
     }
     if (size != 0)
@@ -285,6 +293,9 @@ static void *catmemi_je_realloc(catmemi_slot *s, void *p, size_t size) {
         if (counted && (usize == 0 || (usize > old && catmemi_je_charge(s, usize - old) == 0)))
             return NULL;
         q = CATMEMI_JE(rallocx)(p, size, flags);
+        /* From the 8-byte class: its second word is new, and may hold an old free mark. */
+        if (CATMEM_SECURE && q != NULL && old <= sizeof(uintptr_t) && size > old)
+            ((uintptr_t *)q)[1] = 0;
         if (counted) catmemi_recharge(s, had, q != NULL ? CATMEMI_JE(sallocx)(q, 0) : old);
         if (q != NULL && q != p) {
             __atomic_fetch_add(&s->je.nmalloc, 1, __ATOMIC_RELAXED);
@@ -297,6 +308,7 @@ static void *catmemi_je_realloc(catmemi_slot *s, void *p, size_t size) {
     q = catmemi_je_pop(c, k);
     if (q == NULL && (q = catmemi_je_refill(c, k)) == NULL) return NULL;
     memcpy(q, p, old < size ? old : size);
+    catmemi_je_mark(p, old);
     if (catmemi_counted(s)) catmemi_uncharge(s, old);
     CATMEMI_OWNER_ADD(c->nfree, 1);
     CATMEMI_JE(sdallocx)(p, old, CATMEMI_MALLOCX_TCACHE_NONE);
