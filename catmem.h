@@ -212,7 +212,9 @@
      were two, kept for the readers that know it}}. With CATMEM_REPORT=stderr,
      stdout or a file path in the environment at the first init, the report is written when the
      process exits (JSON when the path ends in ".json", OpenMetrics when it ends in ".om" or
-     ".prom", the table otherwise; with CATMEM_REPORT_ALL=1 beside it, every arena: below).
+     ".prom", the table otherwise; with CATMEM_REPORT_ALL=1 beside it, every arena: below). Each
+     "%p" in the path becomes the process's id ("%%" a "%"): one file per process of a program
+     that forks or starts others (CATMEM_PROFILE's path too).
    - Bounded: past CATMEM_REPORT_ARENAS (100) live arenas, the table and the JSON object show
      the 100 with the most allocated bytes (the lower id first among equals), one row summing
      the rest (their figures and cleanups added, peaks too, no limit), the totals, and children
@@ -581,8 +583,13 @@
    is searched the same way. Blocks after a reset come in another order than before (THE
    SYSTEM BACKEND, Hardening, Reuse). Not seen (undefined, as with free()): an 8-byte block
    freed twice when the freeing thread's cache does not hold it; a stale free of a block that
-   was live at a reset (jemalloc hands its memory out again); an interior or wrong-size free
-   (jemalloc's own safety checks, a build-time option, would be the place).
+   was live at a reset (jemalloc hands its memory out again). Interior and wrong-size frees: a
+   block of a class starts at a multiple of the class's alignment (the lowest set bit of its
+   size, at most a page; 16 bytes in a small arena), and a free of a pointer that is not stops
+   the process ("catmem: free of <address>, which is not where a block of its size class
+   starts"): p + 16 of a 64-byte block, a 16-byte block freed as 14,000 bytes (unless it is
+   2 KiB-aligned). Not seen: a pointer inside a block at such a multiple (p + 16 of a 48-byte
+   block), a wrong size whose class is no more aligned than the block.
    Freeing a catmem block with plain free() on jemalloc puts it into the thread's automatic cache,
    which defeats reset; always use catmem_free (or catmem_free_any). Freeing into the wrong arena
    still frees the block, but on jemalloc puts it into the front cache of the arena named, which

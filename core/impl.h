@@ -16,6 +16,7 @@
 #include <sys/mman.h>
 #include <sys/types.h>
 #include <time.h>
+#include <unistd.h>
 /* Hidden by strict ISO C modes (-std=c99 without _DEFAULT_SOURCE); its value on x86-64 and
    AArch64 Linux, the platforms the engines' address maps assume. */
 #if !defined(MAP_ANONYMOUS)

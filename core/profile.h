@@ -730,10 +730,7 @@ static void catmemi_prof_at_exit(void) {
     const char *where = getenv("CATMEM_PROFILE");
     FILE *f;
     if (where == NULL || where[0] == '\0' || catmemi_be == NULL) return;
-    if ((f = fopen(where, "wb")) == NULL) {
-        fprintf(stderr, "catmem: CATMEM_PROFILE: cannot open %s\n", where);
-        return;
-    }
+    if ((f = catmemi_exit_fopen("CATMEM_PROFILE", where, "wb")) == NULL) return;
     /* after catmem_shutdown too, as the report at exit: the records outlive it */
     if (catmemi_profile_write(f) != 0 || fclose(f) != 0)
         fprintf(stderr, "catmem: CATMEM_PROFILE: cannot write %s\n", where);

@@ -686,6 +686,33 @@ static int catmemi_report_format(const char *path) {
     return CATMEM_REPORT_TEXT;
 }
 
+/* The file named by var (CATMEM_REPORT, CATMEM_PROFILE), whose value is where, opened with mode
+   at exit: each "%p" in it becomes the process's id and "%%" a "%", so that every process of a
+   program that forks or starts others writes its own file. NULL (said on stderr): the name is
+   too long or the file cannot be opened. */
+static FILE *catmemi_exit_fopen(const char *var, const char *where, const char *mode) {
+    char path[4096];
+    size_t n = 0;
+    FILE *f;
+    for (; *where != '\0' && n < sizeof path; where++) {
+        if (where[0] == '%' && where[1] == 'p') {
+            int w = snprintf(path + n, sizeof path - n, "%ld", (long)getpid());
+            n = w < 0 ? sizeof path : n + (size_t)w;
+            where++;
+        } else {
+            if (where[0] == '%' && where[1] == '%') where++;
+            path[n++] = *where;
+        }
+    }
+    if (n >= sizeof path) {
+        fprintf(stderr, "catmem: %s: the file's name is too long\n", var);
+        return NULL;
+    }
+    path[n] = '\0';
+    if ((f = fopen(path, mode)) == NULL) fprintf(stderr, "catmem: %s: cannot open %s\n", var, path);
+    return f;
+}
+
 /* CATMEM_REPORT=stderr, stdout or a file path: the report when the process exits (the path's
    ending picks the format: catmemi_report_format); CATMEM_REPORT_ALL=1 beside it lists every
    arena. Read once, at the first init. */
@@ -700,10 +727,7 @@ static void catmemi_report_at_exit(void) {
         fflush(f);
         return;
     }
-    if ((f = fopen(where, "w")) == NULL) {
-        fprintf(stderr, "catmem: CATMEM_REPORT: cannot open %s\n", where);
-        return;
-    }
+    if ((f = catmemi_exit_fopen("CATMEM_REPORT", where, "w")) == NULL) return;
     (void)catmemi_report(f, catmemi_report_format(where) | flags);
     fclose(f);
 }

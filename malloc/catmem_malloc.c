@@ -37,6 +37,7 @@ void __libc_free(void *p);
 #include "../catmem.h"
 
 #include <malloc.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -64,9 +65,16 @@ static inline int catmemi_mx_is_boot(const void *p) {
     return (uintptr_t)p - (uintptr_t)catmemi_mx_boot < CATMEMI_MX_BOOT;
 }
 
+/* The size before p, a boot block. It sits between boot blocks, unsealed: a size past the
+   buffer's end (an overflow of the block before rewrote it) stops the process rather than let
+   realloc copy, or malloc_usable_size promise, memory after the buffer. */
 static size_t catmemi_mx_boot_size(const void *p) {
-    size_t n;
+    size_t n, left = (size_t)(catmemi_mx_boot + CATMEMI_MX_BOOT - (const unsigned char *)p);
     memcpy(&n, (const unsigned char *)p - sizeof n, sizeof n);
+    if (n > left) {
+        fprintf(stderr, "catmem: corrupted size of the boot block at %p\n", p);
+        abort();
+    }
     return n;
 }
 

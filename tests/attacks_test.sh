@@ -66,6 +66,9 @@ cache; a small arena's free list), in a row or with other frees between" \
 # exited (its cache emptied into jemalloc, or into a small arena's lists).
 claim "double free on jemalloc, the block elsewhere: in another thread's front cache, back in \
 jemalloc (its thread exited), freed before a reset, or a large block" "${jemalloc}" 'B9 B10'
+# B7 free(p + 16) of a 64-byte block: off its class's alignment (a small arena: its header).
+# Not B8: a 16-byte block freed as 14,000 bytes is stopped unless it is 2 KiB-aligned (1 in 128).
+claim 'a free inside a block, or with a size too large, on jemalloc' "${jemalloc}" 'B7'
 claim 'a linear overflow into the next block; a forged free-list link (system backend)' \
   "${system}" 'A1 A2 A3 C1' 'D1 D2'
 claim 'a forged or partly overwritten link in a jemalloc front cache' "${jemalloc}" 'A1 A2 A3 C1'

@@ -540,6 +540,59 @@ static void test_exit_report_all_from_the_environment(void **state) {
     exit_report("1", CATMEM_KIND_COUNT + CAP + 50);
 }
 
+/* CATMEM_REPORT's "%p" is the process's id, "%%" a "%": a process and the child it forks each
+   write their own report (a path without them: the one that exits last overwrites the other). */
+static void test_exit_report_path_names_each_process(void **state) {
+    char pattern[512], mine[600], its[600], *text;
+    int status, i;
+    pid_t pid, child = 0;
+    int fds[2];
+    (void)state;
+    assert_false(catmem_is_initialized());
+    tmp_file(pattern, sizeof pattern, "exit.%p.%%.json");
+    assert_int_equal(pipe(fds), 0);
+    fflush(NULL);
+    pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        pid_t grandchild;
+        setenv("CATMEM_REPORT", pattern, 1);
+        if (catmem_arena_create("parent") == NULL) _exit(3);
+        fflush(NULL);
+        if ((grandchild = fork()) < 0) _exit(3);
+        if (grandchild == 0) {
+            if (catmem_arena_create("child") == NULL) _exit(3);
+            exit(0); /* its report, at its exit */
+        }
+        if (write(fds[1], &grandchild, sizeof grandchild) != (ssize_t)sizeof grandchild ||
+            waitpid(grandchild, &status, 0) != grandchild || status != 0)
+            _exit(3);
+        exit(0);
+    }
+    close(fds[1]);
+    assert_int_equal(read(fds[0], &child, sizeof child), (ssize_t)sizeof child);
+    close(fds[0]);
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    for (i = 0; i < 2; i++) {
+        char *at, *path = i == 0 ? mine : its;
+        FILE *f;
+        snprintf(path, sizeof mine, "%s", pattern);
+        at = strstr(path, "%p.%%");
+        assert_non_null(at);
+        snprintf(at, sizeof mine - (size_t)(at - path), "%ld.%%.json",
+                 (long)(i == 0 ? pid : child));
+        f = fopen(path, "r");
+        assert_non_null(f);
+        text = slurp(f);
+        fclose(f);
+        assert_non_null(strstr(text, i == 0 ? "\"parent\"" : "\"child\""));
+        if (i == 0) assert_null(strstr(text, "\"child\"")); /* not overwritten by the child's */
+        free(text);
+        unlink(path);
+    }
+}
+
 /* The report up to the backend's total (on jemalloc the whole process, which stdio's own mallocs
    move between two reports). */
 static char *without_total(char *text, const char *total) {
@@ -719,6 +772,7 @@ static void test_bad_flags_and_unwritable_stream(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_exit_report_all_from_the_environment),
+        cmocka_unit_test(test_exit_report_path_names_each_process),
         cmocka_unit_test(test_up_to_the_cut_off_every_arena_is_listed),
         cmocka_unit_test(test_json_past_the_cut_off),
         cmocka_unit_test(test_text_past_the_cut_off),
