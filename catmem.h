@@ -362,7 +362,7 @@
                  arena when the front caches are off (catmem_backend_info says so; small
                  arenas need them). catmem has no cap of its own.
      ENOTSUP     the feature does not exist on this backend or in this process (profiling without
-                 MALLOC_CONF=prof:true, decay tuning on the system backend).
+                 MALLOC_CONF=prof:true, decay of a small arena).
      ENOENT      catmem_arena_find found no arena of that name.
    Size 0 is valid everywhere and returns a unique pointer, as if 1 byte had been asked for; this
    includes catmem_realloc(a, p, 0), which is catmem_realloc(a, p, 1): p is never freed without a
@@ -517,7 +517,9 @@
      it can. A large block freed is kept for the next large blocks of the same thread and arena
      (up to 8 blocks, 4 MiB, each reused for a request it fits within a quarter), so that a
      program freeing and allocating large blocks in turn does not make glibc trim its heap and
-     grow it again; kept blocks count in resident and mapped.
+     grow it again; kept blocks count in resident and mapped. One kept unused longer than the
+     arena's decay (1 s by default: CATMEM_SYSTEM_DECAY_MS, catmem_arena_set_decay) goes back
+     to malloc at that thread's next large allocation or free in the arena.
    - catmem_arena_reset and _release free the arena's segments and large blocks (kept ones
      too, as do catmem_arena_purge and the thread's exit), in time
      proportional to segments, not to small objects. catmem_arena_purge gives the OS the pages
@@ -719,7 +721,11 @@ CATMEMI_API int catmem_arena_stats(catmem_arena *a, catmem_stats *out);
    jemalloc serves, catmem's or not), on the system backend catmem's arenas; peak and limit 0. */
 CATMEMI_API int catmem_all_arenas_stats(catmem_stats *out);
 CATMEMI_API int catmem_total_stats(catmem_stats *out);
-/* jemalloc's page decay for one arena, in milliseconds (-1: never, 0: at once). System: ENOTSUP. */
+/* Page decay for one arena, in milliseconds (-1: never, 0: at once). jemalloc: its dirty and
+   muzzy decay. System engine: how long a freed large block kept for the arena's next ones may
+   wait unused (dirty_ms; 0: none kept; default CATMEM_SYSTEM_DECAY_MS, 1000; muzzy_ms unused);
+   it goes back to malloc at that heap's next large allocation or free. A small arena, or the
+   engine off under a memory checker: ENOTSUP. */
 CATMEMI_API int catmem_arena_set_decay(catmem_arena *a, long dirty_ms, long muzzy_ms);
 
 /* Heap profiling: jemalloc only, and only when the process started with MALLOC_CONF=prof:true

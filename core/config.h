@@ -186,6 +186,18 @@
 #  error "catmem: CATMEM_PROFILE_DEFAULT_INTERVAL must be a positive number of bytes"
 #endif
 
+/* CATMEM_SYSTEM_DECAY_MS [impl]: on the system engine, how long a freed large block a heap keeps
+   for its next ones (backends/system/large.h) may wait unused before it goes back to malloc, in
+   milliseconds, until catmem_arena_set_decay says otherwise for an arena; -1: never (until a
+   purge, reset, release or the thread's exit). Default 1000: the programs that free and
+   allocate large blocks in turn reuse them within microseconds. */
+#ifndef CATMEM_SYSTEM_DECAY_MS
+#  define CATMEM_SYSTEM_DECAY_MS 1000
+#endif
+#if CATMEM_SYSTEM_DECAY_MS < -1
+#  error "catmem: CATMEM_SYSTEM_DECAY_MS must be -1 or more"
+#endif
+
 /* CATMEM_SYSTEM_ENGINE [every file]: 1 runs the system backend's engine even under a memory
    checker (the fuzzer does, under ASan); 0 gives every block a malloc of its own, which the
    checker watches. Default: 0 under AddressSanitizer and with CATMEM_VALGRIND, 1 otherwise. */

@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #if defined(CATMEMI_ASAN) || defined(__SANITIZE_THREAD__)
@@ -151,10 +152,61 @@ static void test_freed_large_blocks_are_kept_for_the_next_ones(void **state) {
 #endif
 }
 
+/* Kept large blocks decay (issue 21): one that waited unused longer than its arena's decay goes
+   back to malloc at the heap's next large allocation or free; decay 0 keeps none, -1 keeps them
+   until a purge. On main a kept block stayed until a purge, whatever the time. */
+#if defined(CATMEMI_SYS_ENGINE)
+static size_t mapped_of(catmem_arena *a) {
+    catmem_stats st;
+    assert_int_equal(catmem_arena_stats(a, &st), 0);
+    return st.mapped;
+}
+#endif
+
+static void test_kept_large_blocks_decay(void **state) {
+#if defined(CATMEMI_SYS_ENGINE)
+    catmem_arena *a;
+    (void)state;
+    if (!CATMEMI_SYS_ENGINE || strcmp(catmem_backend_name(), "system") != 0) skip();
+    assert_non_null(a = catmem_arena_create("decaying"));
+    assert_int_equal(catmem_arena_set_decay(a, 50, 50), 0);
+    catmem_free(a, catmem_alloc(a, 100000));
+    assert_true(mapped_of(a) >= 100000); /* kept */
+    usleep(150 * 1000);
+    catmem_free(a, catmem_alloc(a, 20000)); /* too small for it: the next large call */
+    assert_true(mapped_of(a) < 100000);     /* it went back; the 20,000 bytes are kept */
+    assert_true(mapped_of(a) >= 20000);
+
+    assert_int_equal(catmem_arena_set_decay(a, -1, -1), 0); /* never */
+    catmem_free(a, catmem_alloc(a, 100000));
+    usleep(150 * 1000);
+    catmem_free(a, catmem_alloc(a, 20000));
+    assert_true(mapped_of(a) >= 120000);
+
+    assert_int_equal(catmem_arena_set_decay(a, 0, 0), 0); /* none kept */
+    assert_int_equal(catmem_arena_purge(a), 0);
+    catmem_free(a, catmem_alloc(a, 100000));
+    assert_true(mapped_of(a) < 100000);
+    assert_int_equal(catmem_arena_release(a), 0);
+
+    /* The next arena in a slot starts from the default: kept across a short sleep. */
+    assert_non_null(a = catmem_arena_create("decaying"));
+    catmem_free(a, catmem_alloc(a, 100000));
+    usleep(20 * 1000);
+    catmem_free(a, catmem_alloc(a, 20000));
+    assert_true(mapped_of(a) >= 120000);
+    assert_int_equal(catmem_arena_release(a), 0);
+#else
+    (void)state;
+    skip();
+#endif
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_memory_freed_elsewhere_comes_back_while_its_owner_sleeps),
         cmocka_unit_test(test_freed_large_blocks_are_kept_for_the_next_ones),
+        cmocka_unit_test(test_kept_large_blocks_decay),
     };
     if (catmem_init() != 0) return 1;
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -130,6 +130,7 @@ struct catmemi_sys_heap {
     void *kept[8];
     size_t kept_total[8];
     uintptr_t kept_seal[8];
+    uint64_t kept_at[8]; /* when each was kept, ms (catmemi_sys_now): its decay */
     unsigned nkept;
     size_t kept_bytes;
 };
@@ -282,4 +283,5 @@ typedef struct catmemi_sys_slot {
     catmemi_sys_heap *heaps;
     int open;     /* catmem is up and the arena live: the generic path may serve it; atomic */
     int was_open; /* under catmemi_mu: open at the last publish */
+    long decay;   /* ms a kept large block may wait unused (large.h); -1 never; atomic */
 } catmemi_sys_slot;

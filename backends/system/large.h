@@ -257,9 +257,12 @@ static catmemi_sys_large *catmemi_sys_large_record(catmemi_sys_heap *h, char *ba
    of an arena). A program that frees and allocates large blocks in turn (mstress in issue 21)
    otherwise makes glibc trim its heap and grow it again, a page fault per page every time. A
    kept block serves an allocation it fits within a quarter; reset, release, purge and the
-   thread's exit give them all back. Only 16-byte aligned blocks, and only with the engine on
-   (under a memory checker every block stays a malloc of its own, freed when freed). Table
-   mutex. */
+   thread's exit give them all back. DECAY: a kept block that waited unused longer than its
+   arena's decay (CATMEM_SYSTEM_DECAY_MS, catmem_arena_set_decay's dirty_ms; 0: none is kept,
+   -1: no decay) goes back to malloc at its heap's next large allocation or free, as jemalloc
+   purges at an arena's next operations when it has no background thread. Only 16-byte aligned
+   blocks, and only with the engine on (under a memory checker every block stays a malloc of
+   its own, freed when freed). Table mutex. */
 #define CATMEMI_SYS_KEEP       8
 #define CATMEMI_SYS_KEEP_BYTES ((size_t)4 << 20)
 typedef char catmemi_sys_keep_fits[sizeof(((catmemi_sys_heap *)0)->kept) ==
@@ -295,6 +298,31 @@ static void catmemi_sys_kept_set(catmemi_sys_heap *h, unsigned i, void *base, si
     h->kept_seal[i] = base != NULL ? catmemi_sys_kept_sum(h, i) : 0;
 }
 
+/* clock_gettime under a name of catmem's: strict ISO C modes hide it and struct timespec (two
+   longs on the 64-bit Linux ABIs catmem runs on). */
+struct catmemi_sys_ts {
+    long sec, nsec;
+};
+extern int catmemi_sys_clock(int id, struct catmemi_sys_ts *t) __asm__("clock_gettime");
+
+/* Now, for decay: milliseconds of a clock that only goes forward: Linux's CLOCK_MONOTONIC_COARSE
+   (6: a tick of a few milliseconds, read without a system call), else CLOCK_MONOTONIC (1). */
+static uint64_t catmemi_sys_now(void) {
+    struct catmemi_sys_ts t = {0, 0};
+    if (catmemi_sys_clock(6, &t) != 0) (void)catmemi_sys_clock(1, &t);
+    return (uint64_t)t.sec * 1000u + (uint64_t)t.nsec / 1000000u;
+}
+
+/* h's kept entry i leaves the set: the last one takes its place. Its block: the caller's. */
+static void catmemi_sys_kept_out(catmemi_sys_heap *h, unsigned i) {
+    unsigned n = catmemi_sys_kept_n(h) - 1;
+    __atomic_store_n(&h->kept_bytes, h->kept_bytes - h->kept_total[i], __ATOMIC_RELAXED);
+    catmemi_sys_kept_set(h, i, catmemi_sys_kept_at(h, n), h->kept_total[n]);
+    h->kept_at[i] = h->kept_at[n];
+    catmemi_sys_kept_set(h, n, NULL, 0);
+    h->nkept = n;
+}
+
 /* A kept block of h for total bytes (at least, at most a quarter more), out of the heap's set;
    NULL: none fits. *got: its size. */
 static char *catmemi_sys_kept_take(catmemi_sys_heap *h, size_t total, size_t *got) {
@@ -307,22 +335,40 @@ static char *catmemi_sys_kept_take(catmemi_sys_heap *h, size_t total, size_t *go
     if (best == CATMEMI_SYS_KEEP) return NULL;
     base = (char *)catmemi_sys_kept_at(h, best);
     *got = h->kept_total[best];
-    h->nkept = --n;
-    catmemi_sys_kept_set(h, best, catmemi_sys_kept_at(h, n), h->kept_total[n]); /* the last */
-    catmemi_sys_kept_set(h, n, NULL, 0);
-    __atomic_store_n(&h->kept_bytes, h->kept_bytes - *got, __ATOMIC_RELAXED);
+    catmemi_sys_kept_out(h, best);
     return base;
 }
-/* base (total bytes, malloc's) kept by h: 1; 0 when h has no room for it. */
-static int catmemi_sys_kept_put(catmemi_sys_heap *h, void *base, size_t total) {
+/* h's arena's decay (DECAY above). */
+static long catmemi_sys_decay_of(const catmemi_sys_heap *h) {
+    return __atomic_load_n(&catmemi_slot_at(h->slot)->sys.decay, __ATOMIC_RELAXED);
+}
+/* base (total bytes, malloc's) kept by h since now: 1; 0 when h has no room for it, or its
+   arena keeps nothing (decay 0). */
+static int catmemi_sys_kept_put(catmemi_sys_heap *h, void *base, size_t total, uint64_t now) {
     unsigned n = catmemi_sys_kept_n(h);
     if (!CATMEMI_SYS_ENGINE || n == CATMEMI_SYS_KEEP ||
-        total > CATMEMI_SYS_KEEP_BYTES - h->kept_bytes)
+        total > CATMEMI_SYS_KEEP_BYTES - h->kept_bytes || catmemi_sys_decay_of(h) == 0)
         return 0;
     catmemi_sys_kept_set(h, n, base, total);
+    h->kept_at[n] = now;
     h->nkept = n + 1;
     __atomic_store_n(&h->kept_bytes, h->kept_bytes + total, __ATOMIC_RELAXED);
     return 1;
+}
+/* h's kept blocks that waited unused longer than its arena's decay, out of its set into out
+   (room for CATMEMI_SYS_KEEP), for the caller to free outside the mutex: how many. */
+static unsigned catmemi_sys_kept_expire(catmemi_sys_heap *h, uint64_t now, void **out) {
+    long decay = catmemi_sys_decay_of(h);
+    unsigned i = 0, gone = 0;
+    if (decay < 0) return 0;
+    while (i < catmemi_sys_kept_n(h))
+        if (now >= h->kept_at[i] && now - h->kept_at[i] >= (uint64_t)decay) {
+            out[gone++] = catmemi_sys_kept_at(h, i);
+            catmemi_sys_kept_out(h, i);
+        } else {
+            i++;
+        }
+    return gone;
 }
 /* Every block h keeps back to malloc, each entry checked first (none: no lock taken; one kept
    meanwhile by another thread's free stays, for the heap's next thread, until the next
@@ -351,13 +397,18 @@ static void *catmemi_sys_large_alloc(catmemi_sys_heap *h, size_t size, unsigned 
     if (size > CATMEM_SIZE_MAX - 2 * align - 16) return NULL; /* no malloc can serve it */
     total = usable + CATMEMI_SYS_LPAD + (align > 16 ? align : 0);
     if (align <= 16 && __atomic_load_n(&h->kept_bytes, __ATOMIC_RELAXED) != 0) {
+        void *gone[CATMEMI_SYS_KEEP];
+        uint64_t now = catmemi_sys_now();
+        unsigned i, ngone;
         pthread_mutex_lock(&catmemi_sys_large_mu);
         if ((base = catmemi_sys_kept_take(h, total, &got)) != NULL &&
             (r = catmemi_sys_large_record(h, base, usable, got, align)) != NULL)
             p = r->p;
-        else if (base != NULL && !catmemi_sys_kept_put(h, base, got))
+        else if (base != NULL && !catmemi_sys_kept_put(h, base, got, now))
             CATMEM_SYSTEM_FREE(base); /* no record to be had: back where it was, or to malloc */
+        ngone = catmemi_sys_kept_expire(h, now, gone);
         pthread_mutex_unlock(&catmemi_sys_large_mu);
+        for (i = 0; i < ngone; i++) CATMEM_SYSTEM_FREE(gone[i]);
         if (p != NULL) {
             if (zero) memset(p, 0, usable);
             return p;
@@ -376,23 +427,27 @@ static void *catmemi_sys_large_alloc(catmemi_sys_heap *h, size_t size, unsigned 
 /* Frees p if it is a large block: 1; 0 when it is not one (anymore). */
 static int catmemi_sys_large_free(void *p) {
     catmemi_sys_large *r;
-    void *base = NULL;
+    void *base = NULL, *gone[CATMEMI_SYS_KEEP];
     size_t size = 0;
-    unsigned slot = 0;
+    unsigned slot = 0, i, ngone = 0;
+    uint64_t now = catmemi_sys_now();
     pthread_mutex_lock(&catmemi_sys_large_mu);
     r = catmemi_sys_large_take(p);
     if (r != NULL) {
+        catmemi_sys_heap *h = r->heap;
         catmemi_sys_large_unlink(r);
-        CATMEMI_OWNER_ADD(r->heap->nlarge_free, 1);
+        CATMEMI_OWNER_ADD(h->nlarge_free, 1);
         base = r->base;
         size = r->size;
         slot = r->slot;
+        ngone = catmemi_sys_kept_expire(h, now, gone); /* first: room for this one */
         if ((char *)r->p == (char *)base + CATMEMI_SYS_LPAD &&
-            catmemi_sys_kept_put(r->heap, base, r->mapped))
+            catmemi_sys_kept_put(h, base, r->mapped, now))
             base = NULL;
         catmemi_sys_large_recycle(r);
     }
     pthread_mutex_unlock(&catmemi_sys_large_mu);
+    for (i = 0; i < ngone; i++) CATMEM_SYSTEM_FREE(gone[i]);
     if (r == NULL) return 0;
     if (catmemi_counted(catmemi_slot_at(slot))) catmemi_uncharge(catmemi_slot_at(slot), size);
     if (base != NULL) CATMEM_SYSTEM_FREE(base);

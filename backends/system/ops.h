@@ -21,6 +21,7 @@ static int catmemi_sys_next_small(void) {
 static int catmemi_sys_arena_create(catmemi_slot *s) {
     int err = pthread_mutex_init(&s->sys.mu, NULL);
     s->sys.heaps = NULL;
+    s->sys.decay = CATMEM_SYSTEM_DECAY_MS;
     if (err != 0 || s->id < CATMEM_KIND_COUNT) return err;
     if (catmemi_sys_next_small()) {
         s->small = 1;
@@ -180,7 +181,10 @@ static int catmemi_sys_reset(catmemi_slot *s, int release) {
             __atomic_store_n(&h->nlarge_free, 0, __ATOMIC_RELAXED);
         }
     }
-    if (release) __atomic_store_n(&s->counted, 0, __ATOMIC_RELAXED);
+    if (release) {
+        __atomic_store_n(&s->counted, 0, __ATOMIC_RELAXED);
+        __atomic_store_n(&s->sys.decay, (long)CATMEM_SYSTEM_DECAY_MS, __ATOMIC_RELAXED);
+    }
     pthread_mutex_unlock(&s->sys.mu);
     return 0;
 }
@@ -312,11 +316,15 @@ static int catmemi_sys_owns(const catmemi_slot *s, const void *p) {
 
 static void catmemi_sys_free_any(void *p) { catmemi_sys_free_generic(p); }
 
+/* dirty_ms: how long the arena's kept large blocks may wait unused (large.h); the engine has no
+   second stage (jemalloc's muzzy pages): muzzy_ms is checked, not used. A small arena keeps no
+   large blocks: ENOTSUP, as on jemalloc; nor does any arena with the engine off (every block a
+   malloc of its own). Pages of segments go back at catmem_arena_purge. */
 static int catmemi_sys_set_decay(catmemi_slot *s, long dirty_ms, long muzzy_ms) {
-    (void)s;
-    (void)dirty_ms;
     (void)muzzy_ms;
-    return ENOTSUP; /* no decay: catmem_arena_purge gives pages back when asked */
+    if (s->small || !CATMEMI_SYS_ENGINE) return ENOTSUP;
+    __atomic_store_n(&s->sys.decay, dirty_ms, __ATOMIC_RELAXED);
+    return 0;
 }
 static int catmemi_sys_prof_active(int on) {
     (void)on;
