@@ -301,24 +301,27 @@ static void stray_free(void) {
     }
 }
 
+static void stops_off_a_block_start(int small, int h) {
+    outcome o;
+    small_kind = small;
+    how = h;
+    o = run_child(stray_free);
+    if (o.exited || o.status != SIGABRT ||
+        strstr(o.err, "not where a block of its size class starts") == NULL)
+        fprintf(stderr, "  %s arena, case %d: %s %d: %s\n", small ? "small" : "own", h,
+                o.exited ? "exited" : "signal", o.status, o.err);
+    assert_false(o.exited);
+    assert_int_equal(o.status, SIGABRT);
+    assert_non_null(strstr(o.err, "not where a block of its size class starts"));
+}
+
 static void test_free_off_a_block_start_stops_the_process(void **state) {
     (void)state;
-    small_kind = 0;
-    for (how = 0; how < 3; how++) {
-        outcome o = run_child(stray_free);
-        assert_false(o.exited);
-        assert_int_equal(o.status, SIGABRT);
-        assert_non_null(strstr(o.err, "not where a block of its size class starts"));
-    }
+    stops_off_a_block_start(0, 0);
+    stops_off_a_block_start(0, 1);
+    stops_off_a_block_start(0, 2);
     /* A small arena's blocks are 16 bytes apart: p + 8 (its header says what p + 16 is not) */
-    small_kind = 1;
-    how = 1;
-    {
-        outcome o = run_child(stray_free);
-        assert_false(o.exited);
-        assert_int_equal(o.status, SIGABRT);
-        assert_non_null(strstr(o.err, "not where a block of its size class starts"));
-    }
+    stops_off_a_block_start(1, 1);
 }
 
 /* No false alarm from the free mark: every way a block comes out (the cache, a refill, the

@@ -54,6 +54,14 @@ CATMEMI_API void catmemi_je_twice(const catmemi_je_bin *b, const void *p) {
    thread's list of its class (b, NULL for none) holds it, said; elsewhere, it may be anywhere
    (see FREE MARKS in fast.h). */
 CATMEMI_API void catmemi_je_again(const catmemi_je_bin *b, const void *p) {
+    if (b != NULL && ((uintptr_t)p & b->amask) != 0) {
+        /* A mark off a block start: a block of an older layout of the slab freed there, under
+           a pointer inside a block now, or a block freed twice whose class jemalloc no longer
+           knows (a large block it merged): which, catmem cannot tell. */
+        fprintf(stderr, "catmem: free of %p, which is not where a block of its size class starts "
+                        "and has a free mark (a pointer inside a block, or a double free)\n", p);
+        abort();
+    }
     if (b != NULL) catmemi_je_twice(b, p);
     fprintf(stderr, "catmem: double free of %p (freed before and not handed out since: another "
                     "thread's front cache or the arena holds it, or its arena was reset)\n", p);

@@ -2299,10 +2299,12 @@ static void op_decay(void) {
     catmem_arena *h = pick_arena();
     long d = v[u8() % 6], m = v[u8() % 6];
     int rc, want = handle_err(h), bad = (d < -1 || m < -1) ? EINVAL : 0;
-    /* No decay of its own: every arena on the system backend, a small arena on jemalloc. */
+    /* No decay of its own: a small arena (either backend), and every arena on the system backend
+       with its engine off (every block a malloc of its own: nothing kept to decay). */
+    catmemi_slot *s = catmemi_slot_of(h);
     if (want == 0 && bad)
         want = bad;
-    else if (want == 0 && (exact_sys || small_arena(h)))
+    else if (want == 0 && ((exact_sys && !CATMEMI_SYS_ENGINE) || (s != NULL && s->small)))
         want = ENOTSUP;
     CTL(rc, catmem_arena_set_decay(h, d, m));
     T("catmem_arena_set_decay(%s, %ld, %ld) = %s\n", hdesc(h), d, m, ename(rc));
