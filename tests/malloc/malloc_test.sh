@@ -41,6 +41,17 @@ LD_PRELOAD="${preload}" CATMEM_PROFILE="${out}/heap.pb" CATMEM_PROFILE_INTERVAL=
   echo "no heap profile written at exit with CATMEM_PROFILE"
   exit 1
 }
+# glibc under the library (tuning.c): tuned on the system engine, left alone on jemalloc, and
+# the user's own tunables win.
+tuned=$'512KiB heap\n2MiB mapped'
+untouched=$'512KiB mapped\n2MiB mapped'
+want="${tuned}"
+[[ "${backend}" == jemalloc || -n "${also}" ]] && want="${untouched}"
+got="$(LD_PRELOAD="${preload}" "${here}/tuning")"
+[[ "${got}" == "${want}" ]] || { echo "glibc under the library: ${got}, not ${want}"; exit 1; }
+got="$(GLIBC_TUNABLES=glibc.malloc.mmap_threshold=131072 LD_PRELOAD="${preload}" "${here}/tuning")"
+[[ "${got}" == "${untouched}" ]] || { echo "with the user's tunables: ${got}"; exit 1; }
+[[ "$("${here}/tuning")" == "${untouched}" ]] || { echo "glibc alone: $("${here}/tuning")"; exit 1; }
 if [[ -n "${also}" ]]; then # the runtime backend must have bound to the jemalloc preloaded
   LD_PRELOAD="${preload}" CATMEM_REPORT="${out}/bound.json" "${here}/semantics" > /dev/null
   grep -q '"backend": *"jemalloc"' "${out}/bound.json" || {
