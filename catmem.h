@@ -555,7 +555,10 @@
      small arena's chunk starts its blocks at one of 8 offsets picked at random: after a
      reset (which gives its first chunk back first) its blocks are where they were 1 time in
      8. On jemalloc the old addresses still come back, in another order: a stale pointer
-     aliases some new object, which the attacker cannot name in advance.
+     aliases some new object, which the attacker cannot name in advance. The picks come from a
+     sequence per thread (and per heap) seeded from a random word of the process's own, not a
+     key; a fork child draws a new seed (getrandom) and restarts them, so that its orders are
+     not its parent's.
      Small arenas (CATMEM_OWN_ARENAS): each block's header is sealed with the key and its
      address, their free lists' links too, checked when followed; a bad header stops the
      process.

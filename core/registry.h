@@ -121,6 +121,23 @@ static uint64_t catmemi_rand(uint64_t *state) {
     return catmemi_rand_from(state, catmemi_rand_seed);
 }
 
+/* getrandom(2) under a name of catmem's (strict ISO C modes hide it; glibc has it since 2.25):
+   no file opened and nothing allocated, so a fork child's handler may call it. */
+extern long catmemi_getrandom(void *buf, size_t n, unsigned flags) __asm__("getrandom");
+
+/* In a fork child: a new seed, and the calling thread's sequence restarted from it (the engine
+   restarts its own: atfork_child), so that the child's orders of reuse are not its parent's,
+   which the parent's may have shown (issue 20 E). Without getrandom: the old seed mixed with
+   the child's pid and the clock. */
+static void catmemi_rand_reseed(void) {
+    uint64_t s = 0;
+    if (catmemi_getrandom(&s, sizeof s, 0) != (long)sizeof s || s == 0)
+        s = (catmemi_rand_seed ^ ((uint64_t)getpid() << 32) ^ (uint64_t)clock()) *
+            0x9e3779b97f4a7c15ull;
+    catmemi_rand_seed = s | 1;
+    catmemi_rng = 0;
+}
+
 /* The live backend, chosen once per process before anything is allocated: memory always goes
    back to the allocator that gave it. catmemi_info says what was chosen and why. */
 static const catmemi_ops *catmemi_be;
@@ -364,6 +381,7 @@ static void catmemi_atfork_parent(void) {
 }
 static void catmemi_atfork_child(void) {
     catmemi_prof_atfork(2);
+    catmemi_rand_reseed();
     catmemi_be->atfork_child();
     pthread_mutex_init(&catmemi_mu, NULL); /* other threads are gone; nobody else holds it */
 #if CATMEM_DEBUG

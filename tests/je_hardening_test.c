@@ -166,6 +166,24 @@ static void test_blocks_freed_once_are_never_taken_for_double_frees(void **state
     }
 }
 
+/* issue 20 E after fork(): a child draws new random sequences, so a parent's order of reuse
+   (which an attacker may have seen) does not tell its children's. On main a child kept its
+   parent's sequence and reused memory after a reset exactly as the parent did, every time; now
+   both match by chance about once in 8^8 (a refill's count and start per class). */
+static void test_a_fork_child_reuses_in_an_order_of_its_own(void **state) {
+    static const size_t sizes[8] = {16, 32, 48, 64, 96, 160, 256, 512};
+    int k, i;
+    (void)state;
+    for (k = 0; k < 2; k++) {
+        catmem_arena *a;
+        small_kind = k;
+        a = victim_arena();
+        for (i = 0; i < 8; i++) catmem_free(a, catmem_alloc(a, sizes[i]));
+        assert_false(child_reuses_like_parent(a, sizes, 8));
+        assert_int_equal(catmem_arena_release(a), 0);
+    }
+}
+
 /* issue 20 B4, B5: a block freed twice where this thread's front cache does not hold it: in
    another thread's cache, back in jemalloc's arena (its thread exited, emptying its caches),
    freed before a reset of its arena, or a block too large for any cache. Each second free
@@ -408,6 +426,7 @@ int main(void) {
         cmocka_unit_test(test_double_free_with_frees_between_stops_the_process),
         cmocka_unit_test(test_blocks_freed_once_are_never_taken_for_double_frees),
         cmocka_unit_test(test_reset_hands_blocks_out_in_another_order),
+        cmocka_unit_test(test_a_fork_child_reuses_in_an_order_of_its_own),
         cmocka_unit_test(test_double_free_while_another_threads_cache_holds_it_stops_the_process),
         cmocka_unit_test(test_double_free_after_the_block_went_back_stops_the_process),
         cmocka_unit_test(test_double_free_across_a_reset_stops_the_process),

@@ -19,4 +19,34 @@ static int first_blocks_in_place(catmem_arena *a, const size_t *sizes, int n, in
     return same;
 }
 
+/* Whether a fork child reuses a's memory after a reset in its parent's order: each resets a
+   and takes a block of each of the n sizes (at most 16). 1 when every block of the child's was
+   where its parent's was, as it is every time when the child keeps its parent's random
+   sequences (with the same memory, the same draws give the same blocks). */
+static int child_reuses_like_parent(catmem_arena *a, const size_t *sizes, int n) {
+    void *mine[16], *its[16];
+    int fds[2], i, status, same = 1;
+    pid_t pid;
+    if (n > 16) n = 16;
+    assert_int_equal(pipe(fds), 0);
+    fflush(NULL);
+    pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        if (catmem_arena_reset(a) != 0) _exit(3);
+        for (i = 0; i < n; i++) its[i] = catmem_alloc(a, sizes[i]);
+        _exit(write(fds[1], its, (size_t)n * sizeof its[0]) == (ssize_t)(n * sizeof its[0]) ? 0
+                                                                                          : 3);
+    }
+    close(fds[1]);
+    assert_int_equal(catmem_arena_reset(a), 0);
+    for (i = 0; i < n; i++) assert_non_null(mine[i] = catmem_alloc(a, sizes[i]));
+    assert_int_equal(read(fds[0], its, (size_t)n * sizeof its[0]), (ssize_t)(n * sizeof its[0]));
+    close(fds[0]);
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    for (i = 0; i < n; i++) same &= mine[i] == its[i];
+    return same;
+}
+
 #endif

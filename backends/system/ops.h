@@ -406,6 +406,7 @@ static void catmemi_sys_atfork_child(void) {
         pthread_mutex_init(&catmemi_slot_at(i)->sys.mu, NULL);
         for (h = catmemi_slot_at(i)->sys.heaps; h != NULL; h = h->next) {
             pthread_mutex_init(&h->mu, NULL);
+            h->rng = 0; /* restarts from the child's seed (catmemi_rand_reseed) */
             if (h->owner != NULL && h->owner != catmemi_sys_tab) catmemi_sys_orphan(h);
         }
     }
