@@ -80,6 +80,8 @@
                             all four or none.
    CATMEM_SYSTEM_ENGINE     0: every block of the system backend a malloc of its own (the default
                             under a memory checker); 1: catmem's engine.
+   CATMEM_SYSTEM_DECAY_MS   the engine's decay of the large blocks it keeps for reuse, in ms
+                            (default 1000; -1 never): catmem_arena_set_decay per arena.
    CATMEM_NAME_MAX          the longest arena name, in bytes.
    CATMEM_JEMALLOC_CACHE_BYTES  jemalloc: bytes of freed blocks one thread keeps in its front
                             caches, all arenas together; 0: every call goes to the arena's lock.
