@@ -112,8 +112,9 @@ a row; B2 A-B-A; B3 p, q, p freed by another thread; B4 a stale free after a res
 arenas: after the block was freed and allocated again), B5 the same after the fourth reset; B6
 a free into the wrong arena, then the owner's reset; B7 free(p + 16) of a 64-byte block; B8 a
 16-byte block freed as 14,000 bytes; B9 p freed, then freed again by another thread, which
-allocates 64 blocks and exits; B10 p freed by a thread that exits, then freed again; C1 one read of a freed block's link gives the secret it is
-mixed with by XOR, and a link into a held block is written with it; D1 (D2) 64 bytes after
+allocates 64 blocks and exits; B10 p freed by a thread that exits, then freed again; C1 one
+read of a freed block's link gives the secret it is mixed with by XOR, and a link into a held
+block is written with it; D1 (D2) 64 bytes after
 (before) a 20,000-byte block forged with pointers to a global, then free; E1 16 blocks, a reset,
 16 blocks: are they the old addresses in the old order? E2 the same at the fourth reset.
 
