@@ -67,8 +67,8 @@ pub enum ErrorKind {
     /// EAGAIN: jemalloc cannot create more arenas (about 4,000 live ones; catmem itself has no
     /// cap, and on the system malloc arenas are limited by memory alone).
     NoFreeSlot,
-    /// ENOTSUP: not on this backend, or not in this process (profiling, decay on the system
-    /// backend).
+    /// ENOTSUP: not on this backend, or not in this process (profiling, decay of a small
+    /// arena).
     Unsupported,
     /// EIO: the report could not be written.
     Io,
@@ -417,8 +417,9 @@ impl<'p> Arena<'p> {
         }
     }
 
-    /// jemalloc's page decay for this arena, in milliseconds (-1: never, 0: at once);
-    /// [`ErrorKind::Unsupported`] on the system backend.
+    /// This arena's decay, in milliseconds (-1: never, 0: at once): jemalloc's page decay, or on
+    /// the system engine that of the large blocks it keeps for reuse (`muzzy_ms` unused);
+    /// [`ErrorKind::Unsupported`] for a small arena.
     pub fn set_decay(&self, dirty_ms: i64, muzzy_ms: i64) -> Result<()> {
         let ms = |v: i64| c_long::try_from(v).map_err(|_| Error::from_code(libc::EINVAL));
         check(unsafe {
