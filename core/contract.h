@@ -136,7 +136,9 @@ typedef struct catmemi_slot {
 
 /* What an engine gives small arenas (core/small.h): memory it shares among them all, and on
    jemalloc its front caches. Its once() points catmemi_sm_eng at its table; read without a lock
-   afterwards. */
+   afterwards. In return, a block the core hands out of a small arena's chunks or lists has its
+   first word cleared (no link) and, above the 8-byte class, its second (no free mark of the
+   jemalloc engine's: FREE MARKS in backends/jemalloc/fast.h). */
 typedef struct catmemi_sm_engine {
     /* size bytes aligned to 1 << lg (at least 16), zeroed when zero; NULL: out of memory */
     void *(*get)(size_t size, unsigned lg, int zero);

@@ -54,9 +54,10 @@ claim() {
 jemalloc='catmem jemalloc|catmem runtime \(jemalloc\)'
 system='catmem system|catmem runtime \(system\)'
 # A1-A3: a free block's link overwritten, whole or in part; B1 double free in a row, B2 A-B-A,
-# B3 by another thread, B7 inside a block; C1 a link forged with the key learnt by a read after
+# B3 by another thread, B7 inside a block, B9 the second free by another thread, B10 after the
+# freeing thread exited; C1 a link forged with the key learnt by a read after
 # free; D1, D2 a large block's neighbour overflowed, underflowed (bench/attacks.c).
-claim 'double free (system backend)' "${system}" 'B1 B2 B3 B7'
+claim 'double free (system backend)' "${system}" 'B1 B2 B3 B7 B9 B10'
 # A block on the freeing thread's front cache (jemalloc) or on a small arena's free list (any
 # engine).
 claim "double free while catmem's list holds the block (jemalloc: the freeing thread's front \

@@ -80,10 +80,7 @@ CATMEMI_API void catmemi_je_stray(const void *p) {
    arenas: every block those hand out comes through catmem, which clears the mark. */
 static void catmemi_je_mark(void *p, size_t usize) {
 #if CATMEM_SECURE
-    uintptr_t mark = (uintptr_t)p ^ catmemi_je_fkey;
-    if (usize <= sizeof mark) return;
-    if (((const uintptr_t *)p)[1] == mark) catmemi_je_again(NULL, p);
-    ((uintptr_t *)p)[1] = mark;
+    if (usize > sizeof(uintptr_t)) catmemi_je_marking(NULL, p);
 #else
     (void)p, (void)usize;
 #endif
@@ -151,7 +148,7 @@ static void catmemi_je_put(catmemi_je_cache *c, unsigned k, void *p, int fresh) 
     if (!fresh)
         catmemi_je_taking(b, k, p);
     else if (CATMEM_SECURE && k != 0)
-        ((uintptr_t *)p)[1] = (uintptr_t)p ^ catmemi_je_fkey; /* whatever it had */
+        ((uintptr_t *)p)[1] = catmemi_je_mark_of(p); /* whatever it had */
     c->room -= (intptr_t)catmemi_class_size[k];
     *(uintptr_t *)p = catmemi_je_link(p, b->head);
     b->n++;

@@ -163,6 +163,17 @@ extern uintptr_t catmemi_je_fkey;
 CATMEMI_API void catmemi_je_again(const catmemi_je_bin *b, const void *p) CATMEMI_NORETURN
     __attribute__((cold));
 CATMEMI_API void catmemi_je_stray(const void *p) CATMEMI_NORETURN __attribute__((cold));
+/* p's free mark. */
+static inline uintptr_t catmemi_je_mark_of(const void *p) {
+    return (uintptr_t)p ^ catmemi_je_fkey;
+}
+/* p, a block of 16 bytes or more taken back onto b's list (NULL: straight to jemalloc): a mark
+   there already stops the process, else it is marked. */
+static inline void catmemi_je_marking(const catmemi_je_bin *b, void *p) {
+    uintptr_t mark = catmemi_je_mark_of(p);
+    if (CATMEMI_UNLIKELY(((const uintptr_t *)p)[1] == mark)) catmemi_je_again(b, p);
+    ((uintptr_t *)p)[1] = mark;
+}
 /* p, of class k, taken back onto b's list: checked, then marked. The mark is looked at first:
    jemalloc's answer for the class of a block freed before may be stale (sallocx of a large
    block it has merged into a free extent reads what the page's last slab left). Then the check
@@ -173,13 +184,10 @@ CATMEMI_API void catmemi_je_stray(const void *p) CATMEMI_NORETURN __attribute__(
    process. A pointer inside a block at a multiple of that alignment is not seen. */
 static inline void catmemi_je_taking(const catmemi_je_bin *b, unsigned k, void *p) {
 #if CATMEM_SECURE
-    if (CATMEMI_LIKELY(k != 0)) {
-        uintptr_t mark = (uintptr_t)p ^ catmemi_je_fkey;
-        if (CATMEMI_UNLIKELY(((const uintptr_t *)p)[1] == mark)) catmemi_je_again(b, p);
-        ((uintptr_t *)p)[1] = mark;
-    } else if (CATMEMI_UNLIKELY(catmemi_je_linked(p))) {
+    if (CATMEMI_LIKELY(k != 0))
+        catmemi_je_marking(b, p);
+    else if (CATMEMI_UNLIKELY(catmemi_je_linked(p)))
         catmemi_je_twice(b, p);
-    }
     if (CATMEMI_UNLIKELY((uintptr_t)p & b->amask)) catmemi_je_stray(p);
 #else
     (void)b, (void)k, (void)p;
