@@ -50,7 +50,9 @@
      3. catmemi_sys_heap.mu  system engine: a heap's slow path and other threads' visits. The
                              owner takes it only on its slow path and never holds it while
                              taking an arena's mutex.
-     4. catmemi_sys_large_mu system engine: the large-block table.
+     4. catmemi_sys_heap.lmu system engine: a heap's large blocks (backends/system/large.h).
+     5. a stripe's mutex     system engine: a 64th of the large-block table.
+     6. catmemi_sys_rec_mu   system engine: new slabs of large-block records.
    Leaves, held around nothing else: catmemi_oom_mu (the out-of-memory handler and its
    argument), catmemi_info_mu (writers of catmem_backend_info's text); a small arena's spin
    lock (catmemi_small.mu) and catmemi_sm_big_mu, taken with or without catmemi_mu, and around

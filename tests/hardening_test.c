@@ -264,7 +264,7 @@ static uintptr_t *find_record(const unsigned char *x) {
     return find_words(want, at, 4);
 }
 
-/* One word of x's record, the one before p (the check word) to the 8th after it, forged; then
+/* One word of x's record, the one before p (the check word) to the 9th after it, forged; then
    free(x). Exit 4: no record found. */
 static int record_word;
 static void record_write(void) {
@@ -284,7 +284,7 @@ static void test_large_record_written_anywhere_stops_the_process(void **state) {
     outcome o;
     (void)state;
     if (BLOCKS_ARE_MALLOCS || UNDER_TSAN || RUNNING_ON_VALGRIND) skip();
-    for (record_word = 0; record_word < 10; record_word++) {
+    for (record_word = 0; record_word < 11; record_word++) {
         o = run_child(record_write);
         if (!o.exited && o.status == SIGABRT && strstr(o.err, "corrupted large block record"))
             continue;

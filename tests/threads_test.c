@@ -7,6 +7,7 @@
 #include <limits.h> /* PTHREAD_DESTRUCTOR_ITERATIONS */
 #include <pthread.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -596,6 +597,130 @@ static void test_free_any_in_a_fork_child(void **state) {
     }
 }
 
+/* ---- large blocks under threads and fork ----------------------------------------------------- */
+
+/* Workers trade large blocks through shared slots (a block is freed, or realloc'ed and freed,
+   by whichever thread takes it out: mostly not its maker, so its heap's lock is taken by
+   others), asking usable_size of each; the main thread forks meanwhile, and each child uses
+   large blocks at once: a lock held across fork() by a worker would hang it (alarm). The
+   arena's counts must be exact at the end. */
+#define LSLOTS 64
+static catmem_arena *large_arena;
+static unsigned char *large_slot[LSLOTS];
+static int large_forked; /* the main thread's forks are done: workers run until then */
+
+static size_t large_size(uint32_t *seed) { return 16385 + rnd(seed) % (300u << 10); }
+/* A block holds its size in its first word and its last byte. */
+static unsigned char *large_make(catmem_arena *a, size_t n) {
+    unsigned char *p = (unsigned char *)catmem_alloc(a, n);
+    if (p == NULL) return NULL;
+    memcpy(p, &n, sizeof n);
+    p[n - 1] = (unsigned char)n;
+    return p;
+}
+static int large_good(const unsigned char *p) {
+    size_t n;
+    memcpy(&n, p, sizeof n);
+    return catmem_usable_size(p) >= n && p[n - 1] == (unsigned char)n;
+}
+
+static void *large_worker(void *arg) {
+    uint32_t seed = 0x2545f491u * (uint32_t)((uintptr_t)arg + 1);
+    int i, bad = 0;
+    for (i = 0; i < test_scaled(3000) || !__atomic_load_n(&large_forked, __ATOMIC_ACQUIRE); i++) {
+        unsigned k = rnd(&seed) % LSLOTS;
+        unsigned char *p = large_make(large_arena, large_size(&seed)), *x;
+        if (p == NULL) bad = 1;
+        x = __atomic_exchange_n(&large_slot[k], p, __ATOMIC_ACQ_REL);
+        if (x == NULL) continue;
+        if (!large_good(x)) bad = 1;
+        if (rnd(&seed) % 4 == 0) { /* grows or shrinks, keeping what fits */
+            size_t n = large_size(&seed), old;
+            memcpy(&old, x, sizeof old);
+            if ((x = (unsigned char *)catmem_realloc(large_arena, x, n)) == NULL) {
+                bad = 1;
+                continue;
+            }
+            if (n < old) old = n;
+            memcpy(x, &old, sizeof old);
+            x[old - 1] = (unsigned char)old;
+            if (!large_good(x)) bad = 1;
+        }
+        catmem_free(large_arena, x);
+    }
+    return bad ? (void *)1 : NULL;
+}
+
+/* Waits up to 30 s for child pid: 0 when it hung (it is killed; a lock held across fork() can
+   hang its fork handlers, before any code of the child's could set an alarm). */
+static int wait_a_while(pid_t pid, int *status) {
+    int ms;
+    for (ms = 0; ms < 30000; ms++) {
+        if (waitpid(pid, status, WNOHANG) == pid) return 1;
+        usleep(1000);
+    }
+    kill(pid, SIGKILL);
+    waitpid(pid, status, 0);
+    return 0;
+}
+
+/* In a fork child: large blocks in the parent's arena and a new one, freed, realloc'ed. */
+static int large_child(void) {
+    catmem_arena *b = catmem_arena_create(NULL);
+    unsigned char *p[8];
+    uint32_t seed = 7;
+    int i, bad = b == NULL;
+    for (i = 0; !bad && i < 8; i++)
+        if ((p[i] = large_make(i % 2 ? b : large_arena, large_size(&seed))) == NULL) bad = 1;
+    for (i = 0; !bad && i < 8; i++) {
+        bad |= !large_good(p[i]);
+        catmem_free_any(p[i]);
+    }
+    for (i = 0; !bad && i < LSLOTS; i++) /* the workers' blocks, as the fork left them */
+        if (large_slot[i] != NULL) {
+            bad |= !large_good(large_slot[i]);
+            catmem_free(large_arena, large_slot[i]);
+        }
+    return bad || catmem_arena_release(b) != 0;
+}
+
+static void test_large_blocks_across_threads_and_forks(void **state) {
+    pthread_t t[WORKERS];
+    catmem_stats st;
+    void *bad;
+    int i, status;
+    (void)state;
+    assert_non_null(large_arena = catmem_arena_create("large"));
+    for (i = 0; i < WORKERS; i++)
+        assert_int_equal(pthread_create(&t[i], NULL, large_worker, (void *)(intptr_t)i), 0);
+    /* ThreadSanitizer does not follow a fork of a process with threads running. */
+    large_forked = 0;
+    for (i = 0; i < test_scaled(100) && !UNDER_TSAN; i++) {
+        pid_t pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) _exit(large_child());
+        assert_true(wait_a_while(pid, &status));
+        assert_true(WIFEXITED(status));
+        assert_int_equal(WEXITSTATUS(status), 0);
+    }
+    __atomic_store_n(&large_forked, 1, __ATOMIC_RELEASE);
+    for (i = 0; i < WORKERS; i++) {
+        assert_int_equal(pthread_join(t[i], &bad), 0);
+        assert_null(bad);
+    }
+    for (i = 0; i < LSLOTS; i++)
+        if (large_slot[i] != NULL) {
+            assert_true(large_good(large_slot[i]));
+            catmem_free(large_arena, large_slot[i]);
+            large_slot[i] = NULL;
+        }
+    assert_int_equal(catmem_arena_stats(large_arena, &st), 0);
+    assert_int_equal(st.allocated, 0);
+    assert_int_equal(st.nmalloc, st.ndalloc);
+    assert_true(st.nmalloc >= (uint64_t)WORKERS * test_scaled(3000));
+    assert_int_equal(catmem_arena_release(large_arena), 0);
+}
+
 /* A thread that still allocates and frees after catmem's thread-exit destructor ran, in every
    round glibc gives destructors (a newer key's, which runs after catmem's), the last one
    included: after it nothing of catmem may stay linked to the thread, whose storage the next
@@ -670,6 +795,7 @@ int main(void) {
         cmocka_unit_test(test_blocks_freed_into_one_arena_never_come_back_from_another),
         cmocka_unit_test(test_free_any_from_many_threads_keeps_every_arenas_counts),
         cmocka_unit_test(test_free_any_in_a_fork_child),
+        cmocka_unit_test(test_large_blocks_across_threads_and_forks),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }

@@ -33,8 +33,9 @@
    - Blocks above 16 KiB (and every block when CATMEMI_SYS_ENGINE is 0: under AddressSanitizer
      or CATMEM_VALGRIND, so that the checker sees each one) are LARGE: one malloc each,
      recorded in a side table (keyed by address, each record checked with the key) rather than
-     in a header next to the block; a global mutex, taken only for large blocks. A heap keeps
-     a few freed large blocks for its next ones (large.h).
+     in a header next to the block. The table is split in 64 stripes by address, each with
+     its mutex, and each heap has a mutex of its own for its large blocks: no lock is shared
+     by all of them. A heap keeps a few freed large blocks for its next ones (large.h).
    - A thread finds its heaps through its table (catmemi_sys_tab, by slot: backends/inline.h);
      a heap's key is the handle the inline paths may serve through it, 0 for none.
    - Arenas with a limit are charged exactly: their heaps are kept off the inline paths (key
@@ -120,8 +121,9 @@ struct catmemi_sys_heap {
     struct catmemi_sys_heap *next;  /* the arena's heaps; arena mutex */
     struct catmemi_sys_heap *tnext; /* the owner's heaps; the owner */
     unsigned slot;
-    /* Large blocks: under the table's mutex, read relaxed. */
-    catmemi_sys_large *large;
+    /* Large blocks (large.h): under lmu, the counters read relaxed. */
+    pthread_mutex_t lmu;
+    catmemi_sys_large *large, *lfree; /* its blocks' records; its free records */
     uint64_t nlarge, nlarge_free;
     size_t large_bytes, large_mapped;
     /* Freed large blocks kept for the heap's next ones (large.h): malloc's pointers and sizes,

@@ -184,6 +184,11 @@ static catmemi_sys_heap *catmemi_sys_heap_new(unsigned slot) {
         CATMEM_SYSTEM_FREE(h);
         return NULL;
     }
+    if (pthread_mutex_init(&h->lmu, NULL) != 0) {
+        pthread_mutex_destroy(&h->mu);
+        CATMEM_SYSTEM_FREE(h);
+        return NULL;
+    }
     catmemi_sys_heap_close(h);
     h->slot = slot;
     return h;

@@ -15,9 +15,12 @@
 
 /* A large block's record. Records and the table live in mappings of their own, between guard
    pages, never next to a block: an overflow or underflow of a block faults or hits other
-   blocks before it reaches one. check seals every other field with the key and the record's
-   own address; it is verified whenever a record is followed, so that a record changed by any
-   other write stops the process before it is trusted. */
+   blocks before it reaches one. Two seals, each the key and the record's address mixed with
+   the fields one lock guards, verified whenever a record is followed, so that a record changed
+   by any other write stops the process before it is trusted: check, the block's fields and the
+   table's chain (its stripe's mutex); lcheck, the heap's list (the heap's lmu). A record
+   belongs to one heap for the process's life (a freed one waits on its heap's free list), so
+   heap never changes and either lock's holder may read it. */
 struct catmemi_sys_large {
     uintptr_t check;
     void *p, *base;
@@ -26,21 +29,36 @@ struct catmemi_sys_large {
     catmemi_sys_heap *heap;
     unsigned slot;                  /* the arena: heaps sit among the blocks, records do not */
     catmemi_sys_large *hnext;       /* hash chain; on the free list: the next free record */
+    uintptr_t lcheck;
     catmemi_sys_large *prev, *next; /* the heap's large blocks */
 };
 
 /* The largest page size of Linux (AArch64 with 64 KiB pages): a guard of one page anywhere. */
 #define CATMEMI_SYS_GUARD ((size_t)1 << 16)
-/* Records are carved from 1 MiB at a time (13,107 of them); pages never touched cost no RSS. */
+/* Records are carved from 1 MiB at a time (11,915 of them); pages never touched cost no RSS. */
 #define CATMEMI_SYS_LSLAB ((size_t)1 << 20)
 
-/* All under catmemi_sys_large_mu: the table, the records and every heap's list of them. The
-   table is made at the first large block. */
-static pthread_mutex_t catmemi_sys_large_mu = PTHREAD_MUTEX_INITIALIZER;
-static catmemi_sys_large **catmemi_sys_buckets;
-static size_t catmemi_sys_nbuckets, catmemi_sys_nlarge;
-static char *catmemi_sys_lnext, *catmemi_sys_lend; /* what is left of the newest slab */
-static catmemi_sys_large *catmemi_sys_lfree;       /* recycled records */
+/* LOCKS of large blocks (core/contract.h's order): a heap's lmu (its list of large blocks, its
+   kept blocks, its free records), then a stripe's mutex (a 64th of the table, by address),
+   then catmemi_sys_rec_mu (new slabs of records, and the table's first mapping; a leaf). A
+   free takes its block's stripe, then its heap's lmu, one after the other: no lock is shared
+   by all large blocks, so threads of different heaps meet only on a stripe, for a few
+   instructions, 1 time in 64. */
+#define CATMEMI_SYS_NSTRIPE 64
+#define CATMEMI_SYS_STRIPE0 64 /* buckets of each stripe at first */
+typedef union {
+    struct {
+        pthread_mutex_t mu;
+        catmemi_sys_large **buckets;
+        size_t nbuckets, n;
+        int own; /* buckets mapped for this stripe alone (not the first, shared mapping) */
+    } s;
+    char line[128]; /* a cache line or two of its own: stripes are taken by different threads */
+} catmemi_sys_stripe;
+static catmemi_sys_stripe catmemi_sys_stripes[CATMEMI_SYS_NSTRIPE];
+static int catmemi_sys_lready; /* atomic: the stripes are made (at the first large block) */
+static pthread_mutex_t catmemi_sys_rec_mu = PTHREAD_MUTEX_INITIALIZER;
+static char *catmemi_sys_lnext, *catmemi_sys_lend; /* what is left of the newest slab; rec_mu */
 
 /* Zeroed memory of at least bytes between two PROT_NONE guards; NULL when the OS refuses. */
 static void *catmemi_sys_guarded(size_t bytes) {
@@ -67,93 +85,149 @@ static void catmemi_sys_unguarded(void *p, size_t bytes) {
 
 /* Each field is mixed in by a multiplication, a bijection: changing any one field always
    changes the sum, and changing several so that it stays needs the key. */
+#define CATMEMI_SYS_MIX(s, x) (((s) ^ (uintptr_t)(x)) * (uintptr_t)0x9e3779b97f4a7c15ull)
 static uintptr_t catmemi_sys_large_sum(const catmemi_sys_large *r) {
-    const uintptr_t m = (uintptr_t)0x9e3779b97f4a7c15ull;
     uintptr_t s = catmemi_sys_key ^ (uintptr_t)r;
-    s = (s ^ (uintptr_t)r->p) * m;
-    s = (s ^ (uintptr_t)r->base) * m;
-    s = (s ^ r->size) * m;
-    s = (s ^ r->mapped) * m;
-    s = (s ^ (uintptr_t)r->heap) * m;
-    s = (s ^ r->slot) * m;
-    s = (s ^ (uintptr_t)r->hnext) * m;
-    s = (s ^ (uintptr_t)r->prev) * m;
-    return (s ^ (uintptr_t)r->next) * m;
+    s = CATMEMI_SYS_MIX(s, r->p);
+    s = CATMEMI_SYS_MIX(s, r->base);
+    s = CATMEMI_SYS_MIX(s, r->size);
+    s = CATMEMI_SYS_MIX(s, r->mapped);
+    s = CATMEMI_SYS_MIX(s, r->heap);
+    s = CATMEMI_SYS_MIX(s, r->slot);
+    return CATMEMI_SYS_MIX(s, r->hnext);
+}
+/* The list's seal starts from another value than the table's (r + 1: records are aligned),
+   so that neither seal can stand for the other. */
+static uintptr_t catmemi_sys_large_lsum(const catmemi_sys_large *r) {
+    uintptr_t s = catmemi_sys_key ^ ((uintptr_t)r + 1);
+    s = CATMEMI_SYS_MIX(s, r->heap);
+    s = CATMEMI_SYS_MIX(s, r->prev);
+    return CATMEMI_SYS_MIX(s, r->next);
 }
 static void catmemi_sys_large_seal(catmemi_sys_large *r) { r->check = catmemi_sys_large_sum(r); }
+static void catmemi_sys_large_lseal(catmemi_sys_large *r) { r->lcheck = catmemi_sys_large_lsum(r); }
 static catmemi_sys_large *catmemi_sys_large_ok(catmemi_sys_large *r) {
     if (r->check != catmemi_sys_large_sum(r)) catmemi_sys_corrupt(r, "large block record");
     return r;
 }
-
-static size_t catmemi_sys_hash(const void *p, size_t n) {
-    return (size_t)((((uint64_t)(uintptr_t)p >> 4) * 0x9e3779b97f4a7c15ull) >> 20) & (n - 1);
-}
-
-/* Table mutex. A recycled record, or a new one from the newest slab; NULL: out of memory. */
-static catmemi_sys_large *catmemi_sys_large_new(void) {
-    catmemi_sys_large *r = catmemi_sys_lfree;
-    if (r != NULL) {
-        catmemi_sys_lfree = catmemi_sys_large_ok(r)->hnext;
-        return r;
-    }
-    if (catmemi_sys_lnext == NULL || (size_t)(catmemi_sys_lend - catmemi_sys_lnext) < sizeof *r) {
-        char *slab = (char *)catmemi_sys_guarded(CATMEMI_SYS_LSLAB);
-        if (slab == NULL) return NULL;
-        catmemi_sys_lnext = slab;
-        catmemi_sys_lend = slab + CATMEMI_SYS_LSLAB;
-    }
-    r = (catmemi_sys_large *)(void *)catmemi_sys_lnext;
-    catmemi_sys_lnext += sizeof *r;
+static catmemi_sys_large *catmemi_sys_large_lok(catmemi_sys_large *r) {
+    if (r->lcheck != catmemi_sys_large_lsum(r)) catmemi_sys_corrupt(r, "large block record");
     return r;
 }
 
-/* Table mutex: r, out of the table and its heap's list, back to the free list. Zeroed, so that
-   nothing of its block lingers; kept for the process. */
-static void catmemi_sys_large_recycle(catmemi_sys_large *r) {
-    memset(r, 0, sizeof *r);
-    r->hnext = catmemi_sys_lfree;
-    catmemi_sys_large_seal(r);
-    catmemi_sys_lfree = r;
+static uint64_t catmemi_sys_hash(const void *p) {
+    return ((uint64_t)(uintptr_t)p >> 4) * 0x9e3779b97f4a7c15ull;
+}
+/* p's stripe: the hash's top bits; its bucket there: lower ones (catmemi_sys_bucket). */
+static catmemi_sys_stripe *catmemi_sys_stripe_of(const void *p) {
+    return &catmemi_sys_stripes[catmemi_sys_hash(p) >> 58];
+}
+static size_t catmemi_sys_bucket(const void *p, size_t n) {
+    return (size_t)(catmemi_sys_hash(p) >> 20) & (n - 1);
 }
 
-/* Table mutex. The table becomes n buckets (a power of two); 0 when it cannot be had. Every
+/* The stripes, made once, at the first large block: 0 when the OS refuses their memory. Their
+   first buckets share one mapping. */
+static int catmemi_sys_large_boot(void) {
+    catmemi_sys_large **b;
+    int i;
+    if (__atomic_load_n(&catmemi_sys_lready, __ATOMIC_ACQUIRE)) return 1;
+    pthread_mutex_lock(&catmemi_sys_rec_mu);
+    if (!catmemi_sys_lready &&
+        (b = (catmemi_sys_large **)catmemi_sys_guarded(CATMEMI_SYS_NSTRIPE * CATMEMI_SYS_STRIPE0 *
+                                                       sizeof *b)) != NULL) {
+        for (i = 0; i < CATMEMI_SYS_NSTRIPE; i++) {
+            catmemi_sys_stripe *st = &catmemi_sys_stripes[i];
+            pthread_mutex_init(&st->s.mu, NULL);
+            st->s.buckets = b + i * CATMEMI_SYS_STRIPE0;
+            st->s.nbuckets = CATMEMI_SYS_STRIPE0;
+            st->s.n = 0;
+            st->s.own = 0;
+        }
+        __atomic_store_n(&catmemi_sys_lready, 1, __ATOMIC_RELEASE);
+    }
+    pthread_mutex_unlock(&catmemi_sys_rec_mu);
+    return __atomic_load_n(&catmemi_sys_lready, __ATOMIC_ACQUIRE);
+}
+
+/* h's lmu. A record of h: one it recycled, or a new one from the newest slab (rec_mu); NULL: out
+   of memory. */
+static catmemi_sys_large *catmemi_sys_large_new(catmemi_sys_heap *h) {
+    catmemi_sys_large *r = h->lfree;
+    if (r != NULL) {
+        if (catmemi_sys_large_ok(r)->heap != h) catmemi_sys_corrupt(r, "large block record");
+        h->lfree = r->hnext;
+        return r;
+    }
+    pthread_mutex_lock(&catmemi_sys_rec_mu);
+    if (catmemi_sys_lnext == NULL || (size_t)(catmemi_sys_lend - catmemi_sys_lnext) < sizeof *r) {
+        char *slab = (char *)catmemi_sys_guarded(CATMEMI_SYS_LSLAB);
+        if (slab != NULL) {
+            catmemi_sys_lnext = slab;
+            catmemi_sys_lend = slab + CATMEMI_SYS_LSLAB;
+        }
+    }
+    if (catmemi_sys_lnext != NULL && (size_t)(catmemi_sys_lend - catmemi_sys_lnext) >= sizeof *r) {
+        r = (catmemi_sys_large *)(void *)catmemi_sys_lnext;
+        catmemi_sys_lnext += sizeof *r;
+        r->heap = h;
+    }
+    pthread_mutex_unlock(&catmemi_sys_rec_mu);
+    return r;
+}
+
+/* r's heap's lmu: r, out of the table and its heap's list, back to its heap's free records.
+   Zeroed but for its heap, so that nothing of its block lingers. */
+static void catmemi_sys_large_recycle(catmemi_sys_large *r) {
+    catmemi_sys_heap *h = r->heap;
+    memset(r, 0, sizeof *r);
+    r->heap = h;
+    r->hnext = h->lfree;
+    catmemi_sys_large_seal(r);
+    h->lfree = r;
+}
+
+/* st's mutex. st's table becomes n buckets (a power of two), when the memory can be had; every
    record is verified on the way, as it is followed. */
-static int catmemi_sys_large_rehash(size_t n) {
+static void catmemi_sys_large_rehash(catmemi_sys_stripe *st, size_t n) {
     catmemi_sys_large **b = (catmemi_sys_large **)catmemi_sys_guarded(n * sizeof *b), *r, *next;
     size_t i;
-    if (b == NULL) return 0;
-    for (i = 0; i < catmemi_sys_nbuckets; i++)
-        for (r = catmemi_sys_buckets[i]; r != NULL; r = next) {
-            size_t j = catmemi_sys_hash(catmemi_sys_large_ok(r)->p, n);
+    if (b == NULL) return; /* longer chains */
+    for (i = 0; i < st->s.nbuckets; i++)
+        for (r = st->s.buckets[i]; r != NULL; r = next) {
+            size_t j = catmemi_sys_bucket(catmemi_sys_large_ok(r)->p, n);
             next = r->hnext;
             r->hnext = b[j];
             catmemi_sys_large_seal(r);
             b[j] = r;
         }
-    if (catmemi_sys_buckets != NULL)
-        catmemi_sys_unguarded(catmemi_sys_buckets, catmemi_sys_nbuckets * sizeof *b);
-    catmemi_sys_buckets = b;
-    catmemi_sys_nbuckets = n;
-    return 1;
+    if (st->s.own) catmemi_sys_unguarded(st->s.buckets, st->s.nbuckets * sizeof *b);
+    st->s.buckets = b;
+    st->s.nbuckets = n;
+    st->s.own = 1;
 }
 
-/* Table mutex. r joins the table; there is one (catmemi_sys_large_alloc made it). */
+/* r, its fields set, joins the table (its stripe's mutex taken here), which seals it. */
 static void catmemi_sys_large_put(catmemi_sys_large *r) {
-    size_t i = catmemi_sys_hash(r->p, catmemi_sys_nbuckets);
-    r->hnext = catmemi_sys_buckets[i];
+    catmemi_sys_stripe *st = catmemi_sys_stripe_of(r->p);
+    size_t i;
+    pthread_mutex_lock(&st->s.mu);
+    if (st->s.n >= st->s.nbuckets * 2) catmemi_sys_large_rehash(st, st->s.nbuckets * 4);
+    i = catmemi_sys_bucket(r->p, st->s.nbuckets);
+    r->hnext = st->s.buckets[i];
     catmemi_sys_large_seal(r);
-    catmemi_sys_buckets[i] = r;
-    catmemi_sys_nlarge++;
+    st->s.buckets[i] = r;
+    st->s.n++;
+    pthread_mutex_unlock(&st->s.mu);
 }
 
-/* Table mutex. Where the table points at p's record (NULL when p is no large block), and the
+/* st's mutex. Where st's table points at p's record (NULL when p is no large block), and the
    record before it on its chain (NULL for the first), every record on the way verified. */
-static catmemi_sys_large **catmemi_sys_large_find(const void *p, catmemi_sys_large **before) {
+static catmemi_sys_large **catmemi_sys_large_find(catmemi_sys_stripe *st, const void *p,
+                                                  catmemi_sys_large **before) {
     catmemi_sys_large **at, *x;
     *before = NULL;
-    if (catmemi_sys_buckets == NULL) return NULL;
-    for (at = &catmemi_sys_buckets[catmemi_sys_hash(p, catmemi_sys_nbuckets)]; (x = *at) != NULL;
+    for (at = &st->s.buckets[catmemi_sys_bucket(p, st->s.nbuckets)]; (x = *at) != NULL;
          at = &x->hnext) {
         if (catmemi_sys_large_ok(x)->p == p) return at;
         *before = x;
@@ -161,59 +235,59 @@ static catmemi_sys_large **catmemi_sys_large_find(const void *p, catmemi_sys_lar
     return NULL;
 }
 
-/* Removes and returns p's record; NULL when p is no large block. Table mutex. */
+/* Removes and returns p's record (its stripe's mutex taken here); NULL when p is no large
+   block. The record is then the caller's alone: out of the table, nobody else finds it. */
 static catmemi_sys_large *catmemi_sys_large_take(const void *p) {
-    catmemi_sys_large *before, **at = catmemi_sys_large_find(p, &before), *x;
-    if (at == NULL) return NULL;
-    x = *at;
-    *at = x->hnext;
-    if (before != NULL) catmemi_sys_large_seal(before);
-    catmemi_sys_nlarge--;
+    catmemi_sys_stripe *st = catmemi_sys_stripe_of(p);
+    catmemi_sys_large *before, **at, *x = NULL;
+    if (!__atomic_load_n(&catmemi_sys_lready, __ATOMIC_ACQUIRE)) return NULL;
+    pthread_mutex_lock(&st->s.mu);
+    if ((at = catmemi_sys_large_find(st, p, &before)) != NULL) {
+        x = *at;
+        *at = x->hnext;
+        if (before != NULL) catmemi_sys_large_seal(before);
+        st->s.n--;
+    }
+    pthread_mutex_unlock(&st->s.mu);
     return x;
 }
 
-/* Table mutex. A bigger table when chains grow; when it cannot be had, longer chains. */
-static void catmemi_sys_large_grow(void) {
-    if (catmemi_sys_nlarge >= catmemi_sys_nbuckets * 2)
-        (void)catmemi_sys_large_rehash(catmemi_sys_nbuckets * 4);
-}
-
-/* Table mutex: r joins or leaves its heap's list and counters. The neighbours are verified, and
-   must point back at r, before anything is written through them. A record that joins goes into
-   the table next (catmemi_sys_large_put), which seals it: its fields may have changed since it
-   was sealed (a realloc, ops.h). */
+/* r's heap's lmu: r joins or leaves its heap's list and counters. The neighbours are verified,
+   and must point back at r, before anything is written through them. */
 static void catmemi_sys_large_link(catmemi_sys_large *r) {
     catmemi_sys_heap *h = r->heap;
     catmemi_sys_large *next = h->large;
     if (next != NULL) {
-        if (catmemi_sys_large_ok(next)->prev != NULL || next->heap != h)
+        if (catmemi_sys_large_lok(next)->prev != NULL || next->heap != h)
             catmemi_sys_corrupt(next, "large block record");
         next->prev = r;
-        catmemi_sys_large_seal(next);
+        catmemi_sys_large_lseal(next);
     }
     r->prev = NULL;
     r->next = next;
+    catmemi_sys_large_lseal(r);
     h->large = r;
     CATMEMI_OWNER_ADD(h->large_bytes, r->size);
     CATMEMI_OWNER_ADD(h->large_mapped, r->mapped);
 }
 static void catmemi_sys_large_unlink(catmemi_sys_large *r) {
-    catmemi_sys_heap *h = catmemi_sys_large_ok(r)->heap;
+    catmemi_sys_heap *h = catmemi_sys_large_lok(r)->heap;
     catmemi_sys_large *prev = r->prev, *next = r->next;
-    if (prev != NULL ? catmemi_sys_large_ok(prev)->next != r : h->large != r)
+    if (prev != NULL ? catmemi_sys_large_lok(prev)->next != r : h->large != r)
         catmemi_sys_corrupt(r, "large block record");
-    if (next != NULL && catmemi_sys_large_ok(next)->prev != r)
+    if (next != NULL && catmemi_sys_large_lok(next)->prev != r)
         catmemi_sys_corrupt(r, "large block record");
     if (prev != NULL) {
         prev->next = next;
-        catmemi_sys_large_seal(prev);
+        catmemi_sys_large_lseal(prev);
     } else {
         h->large = next;
     }
     if (next != NULL) {
         next->prev = prev;
-        catmemi_sys_large_seal(next);
+        catmemi_sys_large_lseal(next);
     }
+    r->prev = r->next = NULL;
     CATMEMI_OWNER_ADD(h->large_bytes, (size_t)0 - r->size);
     CATMEMI_OWNER_ADD(h->large_mapped, (size_t)0 - r->mapped);
 }
@@ -230,24 +304,21 @@ static size_t catmemi_sys_large_usable(size_t size) {
     return CATMEMI_SYS_ENGINE ? (size + 15) & ~(size_t)15 : size;
 }
 
-/* Table mutex: a record for base, in the table and on h's list; NULL: no memory for it. */
+/* h's lmu: a record for base, on h's list and counted (catmemi_sys_large_put puts it in the
+   table after the lmu is let go); NULL: no memory for it. */
 static catmemi_sys_large *catmemi_sys_large_record(catmemi_sys_heap *h, char *base, size_t usable,
                                                    size_t total, size_t align) {
     catmemi_sys_large *r;
     uintptr_t at = (uintptr_t)base + CATMEMI_SYS_LPAD;
-    if (catmemi_sys_buckets == NULL && !catmemi_sys_large_rehash(256)) return NULL;
-    if ((r = catmemi_sys_large_new()) == NULL) return NULL;
+    if ((r = catmemi_sys_large_new(h)) == NULL) return NULL;
     r->base = base;
     r->p = (void *)(align > 16 ? (at + align - 1) & ~(uintptr_t)(align - 1) : at);
     if (CATMEMI_SYS_LPAD != 0) ((uintptr_t *)r->p)[-1] = 0;
     r->size = usable;
     r->mapped = total;
-    r->heap = h;
     r->slot = h->slot;
     catmemi_sys_large_link(r);
-    catmemi_sys_large_put(r);
     CATMEMI_OWNER_ADD(h->nlarge, 1);
-    catmemi_sys_large_grow();
     return r;
 }
 
@@ -262,7 +333,7 @@ static catmemi_sys_large *catmemi_sys_large_record(catmemi_sys_heap *h, char *ba
    -1: no decay) goes back to malloc at its heap's next large allocation or free, as jemalloc
    purges at an arena's next operations when it has no background thread. Only 16-byte aligned
    blocks, and only with the engine on (under a memory checker every block stays a malloc of
-   its own, freed when freed). Table mutex. */
+   its own, freed when freed). Under the heap's lmu. */
 #define CATMEMI_SYS_KEEP       8
 #define CATMEMI_SYS_KEEP_BYTES ((size_t)4 << 20)
 typedef char catmemi_sys_keep_fits[sizeof(((catmemi_sys_heap *)0)->kept) ==
@@ -377,7 +448,7 @@ static void catmemi_sys_kept_drop(catmemi_sys_heap *h) {
     void *kept[CATMEMI_SYS_KEEP];
     unsigned i, n;
     if (__atomic_load_n(&h->kept_bytes, __ATOMIC_RELAXED) == 0) return;
-    pthread_mutex_lock(&catmemi_sys_large_mu);
+    pthread_mutex_lock(&h->lmu);
     n = catmemi_sys_kept_n(h);
     for (i = 0; i < n; i++) {
         kept[i] = catmemi_sys_kept_at(h, i);
@@ -385,70 +456,74 @@ static void catmemi_sys_kept_drop(catmemi_sys_heap *h) {
     }
     h->nkept = 0;
     __atomic_store_n(&h->kept_bytes, 0, __ATOMIC_RELAXED);
-    pthread_mutex_unlock(&catmemi_sys_large_mu);
+    pthread_mutex_unlock(&h->lmu);
     for (i = 0; i < n; i++) CATMEM_SYSTEM_FREE(kept[i]);
 }
 
 static void *catmemi_sys_large_alloc(catmemi_sys_heap *h, size_t size, unsigned lg, int zero) {
     size_t align = (size_t)1 << lg, usable = catmemi_sys_large_usable(size), total, got = 0;
-    catmemi_sys_large *r;
+    catmemi_sys_large *r = NULL;
     char *base = NULL;
-    void *p = NULL;
     if (size > CATMEM_SIZE_MAX - 2 * align - 16) return NULL; /* no malloc can serve it */
+    if (!catmemi_sys_large_boot()) return NULL;
     total = usable + CATMEMI_SYS_LPAD + (align > 16 ? align : 0);
     if (align <= 16 && __atomic_load_n(&h->kept_bytes, __ATOMIC_RELAXED) != 0) {
         void *gone[CATMEMI_SYS_KEEP];
         uint64_t now = catmemi_sys_now();
         unsigned i, ngone;
-        pthread_mutex_lock(&catmemi_sys_large_mu);
+        pthread_mutex_lock(&h->lmu);
         if ((base = catmemi_sys_kept_take(h, total, &got)) != NULL &&
-            (r = catmemi_sys_large_record(h, base, usable, got, align)) != NULL)
-            p = r->p;
-        else if (base != NULL && !catmemi_sys_kept_put(h, base, got, now))
+            (r = catmemi_sys_large_record(h, base, usable, got, align)) == NULL &&
+            !catmemi_sys_kept_put(h, base, got, now))
             CATMEM_SYSTEM_FREE(base); /* no record to be had: back where it was, or to malloc */
         ngone = catmemi_sys_kept_expire(h, now, gone);
-        pthread_mutex_unlock(&catmemi_sys_large_mu);
+        pthread_mutex_unlock(&h->lmu);
         for (i = 0; i < ngone; i++) CATMEM_SYSTEM_FREE(gone[i]);
-        if (p != NULL) {
-            if (zero) memset(p, 0, usable);
-            return p;
+        if (r != NULL) {
+            catmemi_sys_large_put(r);
+            if (zero) memset(r->p, 0, usable);
+            return r->p;
         }
         if (base != NULL) return NULL;
     }
     base = (char *)(zero ? CATMEM_SYSTEM_CALLOC(1, total) : CATMEM_SYSTEM_MALLOC(total));
     if (base == NULL) return NULL;
-    pthread_mutex_lock(&catmemi_sys_large_mu);
-    if ((r = catmemi_sys_large_record(h, base, usable, total, align)) != NULL) p = r->p;
-    pthread_mutex_unlock(&catmemi_sys_large_mu);
-    if (p == NULL) CATMEM_SYSTEM_FREE(base);
-    return p;
+    pthread_mutex_lock(&h->lmu);
+    r = catmemi_sys_large_record(h, base, usable, total, align);
+    pthread_mutex_unlock(&h->lmu);
+    if (r == NULL) {
+        CATMEM_SYSTEM_FREE(base);
+        return NULL;
+    }
+    catmemi_sys_large_put(r);
+    return r->p;
 }
 
-/* Frees p if it is a large block: 1; 0 when it is not one (anymore). */
+/* Frees p if it is a large block: 1; 0 when it is not one (anymore). Out of the table first
+   (its stripe), then off its heap's list, under its heap's lmu. */
 static int catmemi_sys_large_free(void *p) {
-    catmemi_sys_large *r;
-    void *base = NULL, *gone[CATMEMI_SYS_KEEP];
-    size_t size = 0;
-    unsigned slot = 0, i, ngone = 0;
-    uint64_t now = catmemi_sys_now();
-    pthread_mutex_lock(&catmemi_sys_large_mu);
-    r = catmemi_sys_large_take(p);
-    if (r != NULL) {
-        catmemi_sys_heap *h = r->heap;
-        catmemi_sys_large_unlink(r);
-        CATMEMI_OWNER_ADD(h->nlarge_free, 1);
-        base = r->base;
-        size = r->size;
-        slot = r->slot;
-        ngone = catmemi_sys_kept_expire(h, now, gone); /* first: room for this one */
-        if ((char *)r->p == (char *)base + CATMEMI_SYS_LPAD &&
-            catmemi_sys_kept_put(h, base, r->mapped, now))
-            base = NULL;
-        catmemi_sys_large_recycle(r);
-    }
-    pthread_mutex_unlock(&catmemi_sys_large_mu);
-    for (i = 0; i < ngone; i++) CATMEM_SYSTEM_FREE(gone[i]);
+    catmemi_sys_large *r = catmemi_sys_large_take(p);
+    catmemi_sys_heap *h;
+    void *base, *gone[CATMEMI_SYS_KEEP];
+    size_t size;
+    unsigned slot, i, ngone;
+    uint64_t now;
     if (r == NULL) return 0;
+    now = catmemi_sys_now();
+    h = r->heap;
+    pthread_mutex_lock(&h->lmu);
+    catmemi_sys_large_unlink(r);
+    CATMEMI_OWNER_ADD(h->nlarge_free, 1);
+    base = r->base;
+    size = r->size;
+    slot = r->slot;
+    ngone = catmemi_sys_kept_expire(h, now, gone); /* first: room for this one */
+    if ((char *)r->p == (char *)base + CATMEMI_SYS_LPAD &&
+        catmemi_sys_kept_put(h, base, r->mapped, now))
+        base = NULL;
+    catmemi_sys_large_recycle(r);
+    pthread_mutex_unlock(&h->lmu);
+    for (i = 0; i < ngone; i++) CATMEM_SYSTEM_FREE(gone[i]);
     if (catmemi_counted(catmemi_slot_at(slot))) catmemi_uncharge(catmemi_slot_at(slot), size);
     if (base != NULL) CATMEM_SYSTEM_FREE(base);
     return 1;
@@ -456,27 +531,28 @@ static int catmemi_sys_large_free(void *p) {
 
 /* Looks p up without changing anything: its usable size and arena, or 0. */
 static size_t catmemi_sys_large_info(const void *p, unsigned *slot) {
+    catmemi_sys_stripe *st = catmemi_sys_stripe_of(p);
     catmemi_sys_large *before, **at;
     size_t n = 0;
-    pthread_mutex_lock(&catmemi_sys_large_mu);
-    at = catmemi_sys_large_find(p, &before);
-    if (at != NULL) {
+    if (!__atomic_load_n(&catmemi_sys_lready, __ATOMIC_ACQUIRE)) return 0;
+    pthread_mutex_lock(&st->s.mu);
+    if ((at = catmemi_sys_large_find(st, p, &before)) != NULL) {
         n = (*at)->size;
         *slot = (*at)->slot;
     }
-    pthread_mutex_unlock(&catmemi_sys_large_mu);
+    pthread_mutex_unlock(&st->s.mu);
     return n;
 }
 
 /* Under catmemi_mu, nobody else using h's arena (THREADS in catmem.h): every large block of h
-   back to malloc, counted as freed, its record recycled. Records are taken out under the table
-   mutex, the blocks freed outside it, the records recycled under it again. */
+   back to malloc, counted as freed, its record recycled. Records are taken out under the
+   heap's lmu, the blocks freed outside it, the records recycled under it again. */
 static void catmemi_sys_large_reset(catmemi_sys_heap *h) {
     catmemi_sys_large *all, *r, *prev = NULL;
-    pthread_mutex_lock(&catmemi_sys_large_mu);
+    pthread_mutex_lock(&h->lmu);
     all = h->large;
     for (r = all; r != NULL; prev = r, r = r->next) {
-        if (catmemi_sys_large_ok(r)->heap != h || r->prev != prev ||
+        if (catmemi_sys_large_lok(r)->heap != h || r->prev != prev ||
             catmemi_sys_large_take(r->p) != r)
             catmemi_sys_corrupt(r, "large block record");
         CATMEMI_OWNER_ADD(h->nlarge_free, 1);
@@ -484,13 +560,28 @@ static void catmemi_sys_large_reset(catmemi_sys_heap *h) {
     h->large = NULL;
     __atomic_store_n(&h->large_bytes, 0, __ATOMIC_RELAXED);
     __atomic_store_n(&h->large_mapped, 0, __ATOMIC_RELAXED);
-    pthread_mutex_unlock(&catmemi_sys_large_mu);
+    pthread_mutex_unlock(&h->lmu);
     for (r = all; r != NULL; r = r->next) CATMEM_SYSTEM_FREE(r->base);
-    pthread_mutex_lock(&catmemi_sys_large_mu);
+    pthread_mutex_lock(&h->lmu);
     while ((r = all) != NULL) {
         all = r->next;
         catmemi_sys_large_recycle(r);
     }
-    pthread_mutex_unlock(&catmemi_sys_large_mu);
+    pthread_mutex_unlock(&h->lmu);
     catmemi_sys_kept_drop(h);
+}
+
+/* fork(): every lock of large blocks, after the heaps' (which take their lmu themselves:
+   catmemi_sys_atfork_*); 0 prepare, 1 parent, 2 child. */
+static void catmemi_sys_large_fork(int when) {
+    int i, ready = __atomic_load_n(&catmemi_sys_lready, __ATOMIC_ACQUIRE);
+    for (i = 0; ready && i < CATMEMI_SYS_NSTRIPE; i++) {
+        pthread_mutex_t *mu = &catmemi_sys_stripes[i].s.mu;
+        if (when == 0) pthread_mutex_lock(mu);
+        else if (when == 1) pthread_mutex_unlock(mu);
+        else pthread_mutex_init(mu, NULL);
+    }
+    if (when == 0) pthread_mutex_lock(&catmemi_sys_rec_mu);
+    else if (when == 1) pthread_mutex_unlock(&catmemi_sys_rec_mu);
+    else pthread_mutex_init(&catmemi_sys_rec_mu, NULL);
 }

@@ -80,9 +80,11 @@ static void *catmemi_sys_move(catmemi_sys_heap *h, void *p, size_t old, size_t s
 }
 
 /* A large block of this arena, not aligned beyond malloc's: realloc'ed where it is, its record
-   out of the table meanwhile. NULL: failed, the block as it was. */
+   out of the table meanwhile (the caller took it out), and back in after. NULL: failed, the
+   block as it was. */
 static void *catmemi_sys_large_realloc(catmemi_sys_large *r, size_t size) {
-    catmemi_slot *s = catmemi_slot_at(r->heap->slot);
+    catmemi_slot *s = catmemi_slot_at(r->slot);
+    catmemi_sys_heap *h = r->heap;
     size_t usable = catmemi_sys_large_usable(size), old = r->size;
     int counted = catmemi_counted(s);
     void *q = NULL;
@@ -91,21 +93,21 @@ static void *catmemi_sys_large_realloc(catmemi_sys_large *r, size_t size) {
         q = CATMEM_SYSTEM_REALLOC(r->base, usable + CATMEMI_SYS_LPAD);
         if (counted) catmemi_recharge(s, usable > old ? usable : old, q != NULL ? usable : old);
     }
-    pthread_mutex_lock(&catmemi_sys_large_mu);
-    if (q != NULL && q != r->base) { /* moved: counted as an allocation and a free */
-        CATMEMI_OWNER_ADD(r->heap->nlarge, 1);
-        CATMEMI_OWNER_ADD(r->heap->nlarge_free, 1);
-    }
     if (q != NULL) {
+        pthread_mutex_lock(&h->lmu);
+        if (q != r->base) { /* moved: counted as an allocation and a free */
+            CATMEMI_OWNER_ADD(h->nlarge, 1);
+            CATMEMI_OWNER_ADD(h->nlarge_free, 1);
+        }
         catmemi_sys_large_unlink(r);
         r->base = q;
         r->p = (char *)q + CATMEMI_SYS_LPAD;
         r->size = usable;
         r->mapped = usable + CATMEMI_SYS_LPAD;
         catmemi_sys_large_link(r);
+        pthread_mutex_unlock(&h->lmu);
     }
     catmemi_sys_large_put(r);
-    pthread_mutex_unlock(&catmemi_sys_large_mu);
     return q != NULL ? (char *)q + CATMEMI_SYS_LPAD : NULL;
 }
 
@@ -125,18 +127,13 @@ static void *catmemi_sys_realloc_in(catmemi_slot *s, void *p, size_t size) {
         if (slot == s->id && size <= old && size > old / 2) return p;
         return catmemi_sys_move(h, p, old, size);
     }
-    pthread_mutex_lock(&catmemi_sys_large_mu);
-    r = catmemi_sys_large_take(p);
-    if (r != NULL && r->heap->slot == s->id &&
-        (char *)r->p == (char *)r->base + CATMEMI_SYS_LPAD &&
-        (!CATMEMI_SYS_ENGINE || size > CATMEMI_SYS_SMALL_MAX)) {
-        pthread_mutex_unlock(&catmemi_sys_large_mu);
+    if ((r = catmemi_sys_large_take(p)) == NULL) return NULL; /* not catmem's */
+    if (r->slot == s->id && (char *)r->p == (char *)r->base + CATMEMI_SYS_LPAD &&
+        (!CATMEMI_SYS_ENGINE || size > CATMEMI_SYS_SMALL_MAX))
         return catmemi_sys_large_realloc(r, size);
-    }
-    if (r != NULL) catmemi_sys_large_put(r);
-    pthread_mutex_unlock(&catmemi_sys_large_mu);
-    if (r == NULL) return NULL; /* not catmem's */
-    return catmemi_sys_move(h, p, r->size, size);
+    old = r->size;
+    catmemi_sys_large_put(r);
+    return catmemi_sys_move(h, p, old, size);
 }
 
 static void *catmemi_sys_realloc(catmemi_slot *s, void *p, size_t size) {
@@ -378,19 +375,23 @@ static void catmemi_sys_atfork_prepare(void) {
     for (i = 0; i < catmemi_nslots; i++)
         if (catmemi_created(catmemi_slot_at(i))) {
             pthread_mutex_lock(&catmemi_slot_at(i)->sys.mu);
-            for (h = catmemi_slot_at(i)->sys.heaps; h != NULL; h = h->next)
+            for (h = catmemi_slot_at(i)->sys.heaps; h != NULL; h = h->next) {
                 pthread_mutex_lock(&h->mu);
+                pthread_mutex_lock(&h->lmu);
+            }
         }
-    pthread_mutex_lock(&catmemi_sys_large_mu);
+    catmemi_sys_large_fork(0);
 }
 static void catmemi_sys_atfork_parent(void) {
     unsigned i;
     catmemi_sys_heap *h;
-    pthread_mutex_unlock(&catmemi_sys_large_mu);
+    catmemi_sys_large_fork(1);
     for (i = 0; i < catmemi_nslots; i++)
         if (catmemi_created(catmemi_slot_at(i))) {
-            for (h = catmemi_slot_at(i)->sys.heaps; h != NULL; h = h->next)
+            for (h = catmemi_slot_at(i)->sys.heaps; h != NULL; h = h->next) {
+                pthread_mutex_unlock(&h->lmu);
                 pthread_mutex_unlock(&h->mu);
+            }
             pthread_mutex_unlock(&catmemi_slot_at(i)->sys.mu);
         }
     catmemi_sm_fork(1);
@@ -399,13 +400,14 @@ static void catmemi_sys_atfork_parent(void) {
 static void catmemi_sys_atfork_child(void) {
     unsigned i;
     catmemi_sm_fork(2);
-    pthread_mutex_init(&catmemi_sys_large_mu, NULL);
+    catmemi_sys_large_fork(2);
     for (i = 0; i < catmemi_nslots; i++) {
         catmemi_sys_heap *h;
         if (!catmemi_created(catmemi_slot_at(i))) continue;
         pthread_mutex_init(&catmemi_slot_at(i)->sys.mu, NULL);
         for (h = catmemi_slot_at(i)->sys.heaps; h != NULL; h = h->next) {
             pthread_mutex_init(&h->mu, NULL);
+            pthread_mutex_init(&h->lmu, NULL);
             h->rng = 0; /* restarts from the child's seed (catmemi_rand_reseed) */
             if (h->owner != NULL && h->owner != catmemi_sys_tab) catmemi_sys_orphan(h);
         }
