@@ -605,6 +605,15 @@ static void test_free_any_in_a_fork_child(void **state) {
    large blocks at once: a lock held across fork() by a worker would hang it (alarm). The
    arena's counts must be exact at the end. */
 #define LSLOTS 64
+/* The sanitizers' allocators do not survive a fork while other threads are inside them: gcc
+   12's AddressSanitizer hangs the child on its allocator's mutex, and ThreadSanitizer does not
+   support it. Under Valgrind each child would report the blocks the vanished threads held as
+   leaks. There the workers run without forks. */
+#if defined(CATMEMI_ASAN)
+#  define FORKS_AMID_THREADS 0
+#else
+#  define FORKS_AMID_THREADS (!UNDER_TSAN && !RUNNING_ON_VALGRIND)
+#endif
 static catmem_arena *large_arena;
 static unsigned char *large_slot[LSLOTS];
 static int large_forked; /* the main thread's forks are done: workers run until then */
@@ -627,7 +636,7 @@ static int large_good(const unsigned char *p) {
 static void *large_worker(void *arg) {
     uint32_t seed = 0x2545f491u * (uint32_t)((uintptr_t)arg + 1);
     int i, bad = 0;
-    for (i = 0; i < test_scaled(3000) || !__atomic_load_n(&large_forked, __ATOMIC_ACQUIRE); i++) {
+    for (i = 0; i < test_scaled(1000) || !__atomic_load_n(&large_forked, __ATOMIC_ACQUIRE); i++) {
         unsigned k = rnd(&seed) % LSLOTS;
         unsigned char *p = large_make(large_arena, large_size(&seed)), *x;
         if (p == NULL) bad = 1;
@@ -693,9 +702,8 @@ static void test_large_blocks_across_threads_and_forks(void **state) {
     assert_non_null(large_arena = catmem_arena_create("large"));
     for (i = 0; i < WORKERS; i++)
         assert_int_equal(pthread_create(&t[i], NULL, large_worker, (void *)(intptr_t)i), 0);
-    /* ThreadSanitizer does not follow a fork of a process with threads running. */
     large_forked = 0;
-    for (i = 0; i < test_scaled(100) && !UNDER_TSAN; i++) {
+    for (i = 0; i < test_scaled(100) && FORKS_AMID_THREADS; i++) {
         pid_t pid = fork();
         assert_true(pid >= 0);
         if (pid == 0) _exit(large_child());
@@ -717,7 +725,7 @@ static void test_large_blocks_across_threads_and_forks(void **state) {
     assert_int_equal(catmem_arena_stats(large_arena, &st), 0);
     assert_int_equal(st.allocated, 0);
     assert_int_equal(st.nmalloc, st.ndalloc);
-    assert_true(st.nmalloc >= (uint64_t)WORKERS * test_scaled(3000));
+    assert_true(st.nmalloc >= (uint64_t)WORKERS * test_scaled(1000));
     assert_int_equal(catmem_arena_release(large_arena), 0);
 }
 
