@@ -516,7 +516,9 @@
      pages of 64 KiB of one size class (the unit of "active"); blocks above 16 KiB are a malloc
      each. catmem_usable_size is the size class (36 classes from 16 bytes to 16 KiB; large
      blocks rounded up to 16 bytes). catmem_realloc of a large block reallocs it in place when
-     it can. A large block freed is kept for the next large blocks of the same thread and arena
+     it can. No lock is shared by all large blocks: their table is split by address into 64
+     stripes with a mutex each, and each thread's heap in an arena has a mutex for its own
+     large blocks (any thread's free of one takes it). A large block freed is kept for the next large blocks of the same thread and arena
      (up to 8 blocks, 4 MiB, each reused for a request it fits within a quarter), so that a
      program freeing and allocating large blocks in turn does not make glibc trim its heap and
      grow it again; kept blocks count in resident and mapped. One kept unused longer than the
@@ -541,7 +543,7 @@
      lists (always so for an immediate double free by the owning thread; by other threads: when
      it is the last block freed into that page, or when the page takes back what they freed and
      finds it twice); a pointer catmem never handed out is refused with errno EINVAL.
-     A heap's kept large blocks (above) are sealed with the key too, each pointer and size
+     A heap's kept large blocks (above) are sealed with the key too, each pointer, size and time
      checked before the block is handed out or freed: the heap record is a malloc among the
      program's, and an overflow into it stops the process ("corrupted kept large block")
      instead of making the next large allocation return a forged address.

@@ -514,8 +514,9 @@ static void overflow_by_one(void) {
    arrays of the heap record, a malloc of its own among the program's. Forged there (malloc's
    pointer of x, kept after x was freed, and 64 bytes on its size), the next large allocation
    returned the forged address, or a block too small for it; each entry is now sealed with the
-   key and checked before use. kept_word: 0 the pointer, 1 the size. Exit 4: the forgery was
-   handed out; 3: no entry found. */
+   key and checked before use. kept_word: 0 the pointer, 1 the size, 2 the time it was kept
+   (forged into the future, the block would never decay). Exit 4: the forgery was handed out;
+   3: no entry found. */
 static char forged[2 * LARGE];
 static int kept_word;
 static void kept_write(void) {
@@ -531,8 +532,10 @@ static void kept_write(void) {
     if ((w = find_words(want, at, 2)) == NULL) _exit(3);
     if (kept_word == 0)
         w[0] = (uintptr_t)forged;
-    else
+    else if (kept_word == 1)
         w[8] = 2 * LARGE; /* x would serve an allocation of up to twice its size */
+    else
+        w[24] = ~(uintptr_t)0; /* kept_at, after kept_total and kept_seal */
     p = (unsigned char *)catmem_alloc(a, kept_word == 0 ? LARGE : 2 * LARGE - 32);
     _exit(p == (unsigned char *)forged + 16 || p == x ? 4 : 0);
 }
@@ -540,7 +543,7 @@ static void kept_write(void) {
 static void test_forged_kept_large_block_stops_the_process(void **state) {
     (void)state;
     if (BLOCKS_ARE_MALLOCS || UNDER_TSAN || RUNNING_ON_VALGRIND) skip();
-    for (kept_word = 0; kept_word < 2; kept_word++)
+    for (kept_word = 0; kept_word < 3; kept_word++)
         assert_non_null(strstr(stops_saying(kept_write, "corrupted kept large block").err,
                                 "in arena 'kept'"));
 }

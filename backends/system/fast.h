@@ -128,7 +128,7 @@ struct catmemi_sys_heap {
     size_t large_bytes, large_mapped;
     /* Freed large blocks kept for the heap's next ones (large.h): malloc's pointers and sizes,
        here and not in the blocks, each entry sealed with the key (the heap is a malloc of its
-       own, next to others); under the table's mutex, kept_bytes read relaxed. */
+       own, next to others); under lmu, kept_bytes read relaxed. */
     void *kept[8];
     size_t kept_total[8];
     uintptr_t kept_seal[8];

@@ -341,13 +341,14 @@ typedef char catmemi_sys_keep_fits[sizeof(((catmemi_sys_heap *)0)->kept) ==
                                        ? 1
                                        : -1];
 
-/* The seal of h's kept entry i: its pointer and size mixed with the key and the entry's
+/* The seal of h's kept entry i: its pointer, size and time mixed with the key and the entry's
    address. The heap is a malloc among the program's: an overflow of the one before it could
-   otherwise make the next large allocation return any address, or free one to malloc. */
+   otherwise make the next large allocation return any address, free one to malloc, or keep a
+   block for ever. */
 static uintptr_t catmemi_sys_kept_sum(const catmemi_sys_heap *h, unsigned i) {
-    const uintptr_t m = (uintptr_t)0x9e3779b97f4a7c15ull;
-    uintptr_t s = (catmemi_sys_key ^ (uintptr_t)&h->kept[i] ^ (uintptr_t)h->kept[i]) * m;
-    return (s ^ h->kept_total[i]) * m;
+    uintptr_t s = CATMEMI_SYS_MIX(catmemi_sys_key ^ (uintptr_t)&h->kept[i], h->kept[i]);
+    s = CATMEMI_SYS_MIX(s, h->kept_total[i]);
+    return CATMEMI_SYS_MIX(s, h->kept_at[i]);
 }
 /* h's number of kept blocks, checked: one forged past the array stops the process. */
 static unsigned catmemi_sys_kept_n(const catmemi_sys_heap *h) {
@@ -362,10 +363,13 @@ static void *catmemi_sys_kept_at(const catmemi_sys_heap *h, unsigned i) {
         catmemi_sys_die("corrupted kept large block", &h->kept[i], h->slot);
     return h->kept[i];
 }
-/* Entry i of h becomes base, total bytes (NULL, 0: an empty entry, with no valid seal). */
-static void catmemi_sys_kept_set(catmemi_sys_heap *h, unsigned i, void *base, size_t total) {
+/* Entry i of h becomes base, total bytes, kept since at (NULL, 0, 0: an empty entry, with no
+   valid seal). */
+static void catmemi_sys_kept_set(catmemi_sys_heap *h, unsigned i, void *base, size_t total,
+                                 uint64_t at) {
     h->kept[i] = base;
     h->kept_total[i] = total;
+    h->kept_at[i] = at;
     h->kept_seal[i] = base != NULL ? catmemi_sys_kept_sum(h, i) : 0;
 }
 
@@ -388,9 +392,8 @@ static uint64_t catmemi_sys_now(void) {
 static void catmemi_sys_kept_out(catmemi_sys_heap *h, unsigned i) {
     unsigned n = catmemi_sys_kept_n(h) - 1;
     __atomic_store_n(&h->kept_bytes, h->kept_bytes - h->kept_total[i], __ATOMIC_RELAXED);
-    catmemi_sys_kept_set(h, i, catmemi_sys_kept_at(h, n), h->kept_total[n]);
-    h->kept_at[i] = h->kept_at[n];
-    catmemi_sys_kept_set(h, n, NULL, 0);
+    catmemi_sys_kept_set(h, i, catmemi_sys_kept_at(h, n), h->kept_total[n], h->kept_at[n]);
+    catmemi_sys_kept_set(h, n, NULL, 0, 0);
     h->nkept = n;
 }
 
@@ -420,8 +423,7 @@ static int catmemi_sys_kept_put(catmemi_sys_heap *h, void *base, size_t total, u
     if (!CATMEMI_SYS_ENGINE || n == CATMEMI_SYS_KEEP ||
         total > CATMEMI_SYS_KEEP_BYTES - h->kept_bytes || catmemi_sys_decay_of(h) == 0)
         return 0;
-    catmemi_sys_kept_set(h, n, base, total);
-    h->kept_at[n] = now;
+    catmemi_sys_kept_set(h, n, base, total, now);
     h->nkept = n + 1;
     __atomic_store_n(&h->kept_bytes, h->kept_bytes + total, __ATOMIC_RELAXED);
     return 1;
@@ -432,13 +434,15 @@ static unsigned catmemi_sys_kept_expire(catmemi_sys_heap *h, uint64_t now, void 
     long decay = catmemi_sys_decay_of(h);
     unsigned i = 0, gone = 0;
     if (decay < 0) return 0;
-    while (i < catmemi_sys_kept_n(h))
+    while (i < catmemi_sys_kept_n(h)) {
+        void *base = catmemi_sys_kept_at(h, i); /* its time is sealed too */
         if (now >= h->kept_at[i] && now - h->kept_at[i] >= (uint64_t)decay) {
-            out[gone++] = catmemi_sys_kept_at(h, i);
+            out[gone++] = base;
             catmemi_sys_kept_out(h, i);
         } else {
             i++;
         }
+    }
     return gone;
 }
 /* Every block h keeps back to malloc, each entry checked first (none: no lock taken; one kept
@@ -452,7 +456,7 @@ static void catmemi_sys_kept_drop(catmemi_sys_heap *h) {
     n = catmemi_sys_kept_n(h);
     for (i = 0; i < n; i++) {
         kept[i] = catmemi_sys_kept_at(h, i);
-        catmemi_sys_kept_set(h, i, NULL, 0);
+        catmemi_sys_kept_set(h, i, NULL, 0, 0);
     }
     h->nkept = 0;
     __atomic_store_n(&h->kept_bytes, 0, __ATOMIC_RELAXED);
