@@ -425,8 +425,9 @@
      learns of a smaller share at its next refill or overflow). One busy arena gets the whole
      budget; 100 arenas get 16 KiB each, and keep blocks up to a sixteenth of that (1 KiB),
      so that a few large blocks do not push out the small ones. Blocks above 14 KiB (or above
-     that sixteenth of a cache's share), and every block while heap profiling is on (MALLOC_CONF=prof:true, so that
-     jemalloc's sampler sees every allocation), go to the arena directly, with its lock.
+     that sixteenth of a cache's share), and every block while heap profiling is on
+     (MALLOC_CONF=prof:true, so that jemalloc's sampler sees every allocation), go to the
+     arena directly, with its lock.
    - On jemalloc a busy pair (one that moves more blocks than its front cache holds) also gets a
      jemalloc cache of its own, which takes blocks from the arena and gives them back in
      batches under one lock (how, and what it costs: backends/jemalloc/cache.h). Only that pair
@@ -521,9 +522,10 @@
      large blocks (any thread's free of one takes it). A large block freed is kept for the
      next large blocks of the same thread and arena (up to 8 blocks, 4 MiB, each reused for a
      request it fits within a quarter), so that a program freeing and allocating large blocks
-     in turn does not make glibc trim its heap and grow it again; kept blocks count in resident and mapped. One kept unused longer than the
-     arena's decay (1 s by default: CATMEM_SYSTEM_DECAY_MS, catmem_arena_set_decay) goes back
-     to malloc at that thread's next large allocation or free in the arena.
+     in turn does not make glibc trim its heap and grow it again; kept blocks count in
+     resident and mapped. One kept unused longer than the arena's decay (1 s by default:
+     CATMEM_SYSTEM_DECAY_MS, catmem_arena_set_decay) goes back to malloc at that thread's next
+     large allocation or free in the arena.
    - catmem_arena_reset and _release free the arena's segments and large blocks (kept ones
      too, as do catmem_arena_purge and the thread's exit), in time
      proportional to segments, not to small objects. catmem_arena_purge gives the OS the pages
