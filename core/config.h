@@ -121,13 +121,18 @@
    or more, FREE MARKS in backends/jemalloc/fast.h); and, on slow paths, reuse after a
    reset in an order that is not the old one (a random page, a refill's blocks from a random
    place on, a chunk's blocks at a random offset). 0 keeps the links raw, checks none of it and
-   reuses in address order, for raw speed (the cost of 1: bench/results/hardening.md).
+   reuses in address order, for raw speed (the cost of 1: bench/results/hardening.md). 2 adds,
+   on jemalloc, a check of every free into a front cache against the page map (backends/
+   jemalloc/owners.h; about 17 instructions a free): a block freed into the wrong arena goes to
+   its own (errno EINVAL) instead of into the named arena's cache, which would hand it out
+   while its owner still counts it, and after a reset of the owner give it two (issue 20's B6).
+   The system engine finds every block's owner from its address at every level.
    What the slow paths check (records, headers, segment cookies) does not depend on it. */
 #ifndef CATMEM_SECURE
 #  define CATMEM_SECURE 1
 #endif
-#if CATMEM_SECURE != 0 && CATMEM_SECURE != 1
-#  error "catmem: CATMEM_SECURE must be 0 or 1"
+#if CATMEM_SECURE != 0 && CATMEM_SECURE != 1 && CATMEM_SECURE != 2
+#  error "catmem: CATMEM_SECURE must be 0, 1 or 2"
 #endif
 
 /* CATMEM_REGION_ALIGN, CATMEM_REGION_CHUNK_MIN, CATMEM_REGION_CHUNK_MAX [every file]: the

@@ -418,6 +418,45 @@ static void test_reset_hands_blocks_out_in_another_order(void **state) {
     }
 }
 
+/* Issue 20 B6: a block freed into the wrong arena went into that arena's front cache, which
+   handed it out again while its own arena still counted it (and after a reset of the owner,
+   gave it two owners). At CATMEM_SECURE 2 it goes to its own arena, with EINVAL: the named
+   arena never hands it out, and the owner counts it freed. Lower levels keep the old behaviour
+   (the manual's MISUSE); without the page map (no extent hooks) nothing can tell. */
+static void test_free_into_the_wrong_arena_goes_to_its_owner(void **state) {
+    catmem_arena *a = catmem_arena_create("owner"), *b = catmem_arena_create("named");
+    catmem_stats st;
+    void *p[2], *q[64];
+    int i, j;
+    (void)state;
+    if (CATMEM_SECURE < 2 || strstr(catmem_backend_info(), "arenas.lookup") != NULL) skip();
+    assert_non_null(a);
+    assert_non_null(b);
+    for (j = 0; j < 2; j++) {
+        assert_non_null(p[j] = catmem_alloc(a, 48));
+        catmem_free(b, catmem_alloc(b, 48)); /* b's cache holds blocks of that class */
+        errno = 0;
+        if (j == 0)
+            catmem_free(b, p[j]);
+        else
+            catmem_free_sized(b, p[j], 48);
+        assert_int_equal(errno, EINVAL);
+        for (i = 0; i < 64; i++) {
+            assert_non_null(q[i] = catmem_alloc(b, 48));
+            assert_ptr_not_equal(q[i], p[j]);
+        }
+        for (i = 0; i < 64; i++) catmem_free(b, q[i]);
+    }
+    assert_int_equal(catmem_arena_stats(a, &st), 0);
+    assert_int_equal(st.nmalloc, 2);
+    assert_int_equal(st.ndalloc, 2);
+    assert_int_equal(catmem_arena_stats(b, &st), 0);
+    assert_int_equal(st.nmalloc, st.ndalloc);
+    assert_int_equal(st.nmalloc, 2 * 65);
+    assert_int_equal(catmem_arena_release(a), 0);
+    assert_int_equal(catmem_arena_release(b), 0);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_forged_link_stops_the_process),
@@ -433,6 +472,7 @@ int main(void) {
         cmocka_unit_test(test_double_free_of_a_large_block_stops_the_process),
         cmocka_unit_test(test_free_off_a_block_start_stops_the_process),
         cmocka_unit_test(test_blocks_freed_once_on_every_path_are_never_taken_for_double_frees),
+        cmocka_unit_test(test_free_into_the_wrong_arena_goes_to_its_owner),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

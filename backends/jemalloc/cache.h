@@ -595,6 +595,7 @@ static catmemi_je_cache *catmemi_je_cache_new(catmemi_slot *s) {
     c->tc = 0;
     c->moved = 0;
     c->slot = s->id;
+    c->owner = s->je.index + 1;
     c->thread = t;
     c->key = catmemi_key(s);
     catmemi_je_list_add(&s->je.caches, c, 1);

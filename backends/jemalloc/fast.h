@@ -78,6 +78,7 @@ typedef struct catmemi_je_cache {
     unsigned tc;
     unsigned moved; /* blocks refilled or given back since the last promotion check */
     unsigned slot;
+    unsigned owner; /* its jemalloc arena's index + 1: the page map's entry for its blocks */
     int small; /* a small arena's cache: refilled from its chunks, never gives back (small.h) */
     struct catmemi_je_thread *thread;       /* its thread */
     struct catmemi_je_cache *anext, *aprev; /* its arena's caches; catmemi_mu */
@@ -149,6 +150,30 @@ static inline void *catmemi_je_next(const void *p) {
 #endif
 }
 
+/* THE PAGE MAP (owners.h): the jemalloc arena of each 4 KiB page catmem's arenas hold, kept
+   by extent hooks: index + 1, 0 for none. Read here by the inline free, which checks that a
+   block freed into a front cache is of that cache's arena (CATMEM_SECURE 2). */
+#define CATMEMI_JE_MAP_PAGE 12 /* 4 KiB: jemalloc's smallest page */
+#define CATMEMI_JE_MAP_LEAF 18 /* pages per leaf (1 GiB); a leaf is 512 KiB, touched as used */
+#define CATMEMI_JE_MAP_TOP  47 /* user addresses of x86-64 and AArch64 Linux */
+#define CATMEMI_JE_MAP_ROOT                                                                        \
+  ((size_t)1 << (CATMEMI_JE_MAP_TOP - CATMEMI_JE_MAP_PAGE - CATMEMI_JE_MAP_LEAF))
+typedef uint16_t catmemi_je_leaf[(size_t)1 << CATMEMI_JE_MAP_LEAF]; /* index + 1 per page */
+extern catmemi_je_leaf *catmemi_je_map[CATMEMI_JE_MAP_ROOT];
+extern int catmemi_je_map_on; /* 0: the map is off (owners.h), and owners come from jemalloc */
+
+/* u's entry: the arena index + 1, 0 for none. */
+CATMEMI_INLINE unsigned catmemi_je_map_get(uintptr_t u) {
+    catmemi_je_leaf *leaf;
+    if (CATMEMI_UNLIKELY(u >> CATMEMI_JE_MAP_TOP)) return 0;
+    leaf = __atomic_load_n(&catmemi_je_map[u >> (CATMEMI_JE_MAP_PAGE + CATMEMI_JE_MAP_LEAF)],
+                           __ATOMIC_ACQUIRE);
+    if (CATMEMI_UNLIKELY(leaf == NULL)) return 0;
+    return __atomic_load_n(
+        &(*leaf)[(u >> CATMEMI_JE_MAP_PAGE) & (((size_t)1 << CATMEMI_JE_MAP_LEAF) - 1)],
+        __ATOMIC_RELAXED);
+}
+
 /* FREE MARKS (CATMEM_SECURE). A block of 16 bytes or more that catmem takes back carries a
    mark in its second word: its address ^ a per-process key (catmemi_je_fkey, not the links'
    key: a mark read after a free gives its key away). Every path that hands a block out clears
@@ -217,13 +242,23 @@ static inline void *catmemi_je_pop(catmemi_je_cache *c, unsigned k) {
     return p;
 }
 
+/* p is not a block of c's arena, where the page map can say so (CATMEM_SECURE 2: about 17
+   instructions a free, core/config.h): freed into the wrong arena, or no block of catmem's.
+   The slow path gives it to its owner (ops.h, catmemi_je_free_slow). In the cache, c's arena
+   would hand it out again while its owner still counts it, and after a reset of the owner it
+   would have two. */
+static inline int catmemi_je_foreign(const catmemi_je_cache *c, const void *p) {
+    return CATMEM_SECURE >= 2 && __atomic_load_n(&catmemi_je_map_on, __ATOMIC_RELAXED) &&
+           catmemi_je_map_get((uintptr_t)p) != c->owner;
+}
+
 /* 0 when the cache is full or does not keep class k: the slow path then decides. The link is
    written before the head (a release store) so that a fork() child never sees a head without
    its link. A block freed twice stops the process (catmemi_je_taking). */
 CATMEMI_INLINE int catmemi_je_push(catmemi_je_cache *c, unsigned k, void *p) {
     catmemi_je_bin *b = &c->bin[k];
     intptr_t room = c->room - (intptr_t)catmemi_class_size[k];
-    if (CATMEMI_UNLIKELY(room < 0 || k > c->top)) return 0;
+    if (CATMEMI_UNLIKELY(room < 0 || k > c->top || catmemi_je_foreign(c, p))) return 0;
     catmemi_je_taking(b, k, p);
     c->room = room;
     *(uintptr_t *)p = catmemi_je_link(p, b->head);

@@ -240,6 +240,7 @@ static void catmemi_je_direct_free(catmemi_slot *s, void *p, size_t size) {
 
 /* s NULL: no usable arena (NULL handle, shutdown, released): straight back to its arena. A
    small block goes into the cache even past its allowance; the cache then trims itself. */
+static void catmemi_je_free_any(void *p);
 static void catmemi_je_free_slow(catmemi_slot *s, void *p, size_t size) {
     catmemi_je_cache *c;
     if (s != NULL && s->small) {
@@ -247,6 +248,11 @@ static void catmemi_je_free_slow(catmemi_slot *s, void *p, size_t size) {
         return;
     }
     c = s != NULL ? catmemi_je_cache_for(s) : NULL;
+    if (c != NULL && catmemi_je_foreign(c, p)) { /* freed into the wrong arena: its owner's */
+        catmemi_je_free_any(p);
+        errno = EINVAL;
+        return;
+    }
     if (c != NULL) {
         size_t usize = size != 0 ? size : CATMEMI_JE(sallocx)(p, 0);
         if (usize <= CATMEMI_CLASS_MAX && catmemi_class(usize) <= c->top) {

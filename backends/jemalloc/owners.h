@@ -52,30 +52,13 @@ struct catmemi_je_hooks {
 typedef char catmemi_je_hooks_match[sizeof(catmemi_je_hooks) == sizeof(extent_hooks_t) ? 1 : -1];
 #endif
 
-#define CATMEMI_JE_MAP_PAGE 12 /* 4 KiB: jemalloc's smallest page */
-#define CATMEMI_JE_MAP_LEAF 18 /* pages per leaf (1 GiB); a leaf is 512 KiB, touched as used */
-#define CATMEMI_JE_MAP_TOP  47 /* user addresses of x86-64 and AArch64 Linux */
-#define CATMEMI_JE_MAP_ROOT                                                                        \
-  ((size_t)1 << (CATMEMI_JE_MAP_TOP - CATMEMI_JE_MAP_PAGE - CATMEMI_JE_MAP_LEAF))
-typedef uint16_t catmemi_je_leaf[(size_t)1 << CATMEMI_JE_MAP_LEAF]; /* index + 1 per page */
+/* The map's layout and its read are in fast.h (the inline free checks a block's arena). */
 typedef char catmemi_je_index_fits[CATMEMI_JE_ARENA_LIMIT <= 65535 ? 1 : -1];
-static catmemi_je_leaf *catmemi_je_map[CATMEMI_JE_MAP_ROOT]; /* atomic; 1 MiB, touched as used */
+catmemi_je_leaf *catmemi_je_map[CATMEMI_JE_MAP_ROOT]; /* atomic; 1 MiB, touched as used */
 /* 1: every arena catmem made so far has the hooks and every entry was written; atomic. */
-static int catmemi_je_map_on;
+int catmemi_je_map_on;
 static catmemi_je_hooks *catmemi_je_def;     /* jemalloc's default hooks, set once */
 static catmemi_je_hooks catmemi_je_my_hooks; /* what catmem's arenas get, set once */
-
-/* p's entry: the arena index + 1, 0 for none. */
-CATMEMI_INLINE unsigned catmemi_je_map_get(uintptr_t u) {
-    catmemi_je_leaf *leaf;
-    if (CATMEMI_UNLIKELY(u >> CATMEMI_JE_MAP_TOP)) return 0;
-    leaf = __atomic_load_n(&catmemi_je_map[u >> (CATMEMI_JE_MAP_PAGE + CATMEMI_JE_MAP_LEAF)],
-                           __ATOMIC_ACQUIRE);
-    if (CATMEMI_UNLIKELY(leaf == NULL)) return 0;
-    return __atomic_load_n(
-        &(*leaf)[(u >> CATMEMI_JE_MAP_PAGE) & (((size_t)1 << CATMEMI_JE_MAP_LEAF) - 1)],
-        __ATOMIC_RELAXED);
-}
 
 /* The leaf of u, made when make; NULL: none (or no memory for it). Not malloc: this runs inside
    jemalloc, under its locks. */
