@@ -695,6 +695,9 @@ static const char *catmem_label(void) {
 #else
     snprintf(label, sizeof label, "%s", catmem_backend_name());
 #endif
+#if CATMEM_SECURE == 2
+    strcat(label, " (CATMEM_SECURE 2)"); /* attacks_jemalloc_strict */
+#endif
     return label;
 }
 

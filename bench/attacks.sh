@@ -15,7 +15,7 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "${here}/.." && pwd)"
 out="${1:-${here}/results/attacks.md}"
 runs="${2:-20}"
-builds=(jemalloc runtime_bound runtime system) # system last: its run adds the peers' rows
+builds=(jemalloc jemalloc_strict runtime_bound runtime system) # system last: it adds the peers
 work="$(mktemp -d "${TMPDIR:-/tmp}/catmem-attacks.XXXXXX")"
 trap 'rm -rf "${work}"' EXIT
 

@@ -19,7 +19,7 @@ if [[ "$("${runfiles}/bench/attacks_system" --sanitizer)" == yes ]]; then
   echo "attacks_test: built with a sanitizer: nothing asserted"
   exit 0
 fi
-for build in jemalloc runtime_bound system runtime; do
+for build in jemalloc jemalloc_strict runtime_bound system runtime; do
   "${runfiles}/bench/attacks_${build}" --tsv >>"${rows}"
 done
 
@@ -73,6 +73,10 @@ claim 'a free inside a block, or with a size too large, on jemalloc' "${jemalloc
 claim 'a linear overflow into the next block; a forged free-list link (system backend)' \
   "${system}" 'A1 A2 A3 C1' 'D1 D2'
 claim 'a forged or partly overwritten link in a jemalloc front cache' "${jemalloc}" 'A1 A2 A3 C1'
+# B6: a block freed into the wrong arena, the owner reset, the block allocated again. At
+# CATMEM_SECURE 2 the free is refused (its own arena takes it); a small arena's header always
+# names its own.
+claim 'free into the wrong arena' 'catmem jemalloc \(CATMEM_SECURE 2\)' '' 'B6'
 
 # Every row of the bad-input table that says catmem stops something is claimed above.
 while IFS= read -r row; do
