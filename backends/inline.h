@@ -34,11 +34,7 @@ CATMEMI_INLINE void catmemi_be_free(const catmem_arena *a, void *p) { catmemi_je
 CATMEMI_INLINE void catmemi_be_free_sized(const catmem_arena *a, void *p, size_t size) {
     catmemi_je_fast_free_sized(a, p, size);
 }
-/* The front caches are found by arena, which only the page map knows: free_any's operation. */
-CATMEMI_INLINE int catmemi_be_free_any(void *p) {
-    (void)p;
-    return 0;
-}
+CATMEMI_INLINE int catmemi_be_free_any(void *p) { return catmemi_je_fast_free_any(p); }
 
 #elif defined(CATMEM_BACKEND_SYSTEM)
 #  include "system/fast.h"
@@ -72,7 +68,7 @@ CATMEMI_INLINE void catmemi_be_free_sized(const catmem_arena *a, void *p, size_t
     catmemi_rt_fast_free_sized(a, p, size);
 }
 CATMEMI_INLINE int catmemi_be_free_any(void *p) {
-    if (catmemi_rt_je) return 0;
+    if (catmemi_rt_je) return catmemi_je_fast_free_any(p);
     catmemi_sys_fast_free(NULL, p);
     return 1;
 }

@@ -121,10 +121,10 @@ static uint32_t catmemi_je_nregs[CATMEMI_NCLASS];
 static unsigned catmemi_je_ntc;
 static int catmemi_je_cap_said;
 /* The slot of each jemalloc arena catmem made for one (NULL for the small arenas' shared one):
-   for frees that name no arena. jemalloc's arena indexes stay below its MALLOCX_ARENA_LIMIT.
-   Written under catmemi_mu, once per arena, read anywhere. */
-#define CATMEMI_JE_ARENA_LIMIT 4096
+   for frees that name no arena; its id + 1 in catmemi_je_slot_id (fast.h) for the inline
+   free_any. Written under catmemi_mu, once per arena, read anywhere. */
 static catmemi_slot *catmemi_je_slot_of[CATMEMI_JE_ARENA_LIMIT];
+unsigned catmemi_je_slot_id[CATMEMI_JE_ARENA_LIMIT];
 
 /* mallctl on "<fmt with the arena index>". */
 static int catmemi_je_ctl(const catmemi_slot *s, const char *fmt, void *old, size_t *oldlen,

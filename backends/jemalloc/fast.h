@@ -159,6 +159,8 @@ static inline void *catmemi_je_next(const void *p) {
 #define CATMEMI_JE_MAP_ROOT                                                                        \
   ((size_t)1 << (CATMEMI_JE_MAP_TOP - CATMEMI_JE_MAP_PAGE - CATMEMI_JE_MAP_LEAF))
 typedef uint16_t catmemi_je_leaf[(size_t)1 << CATMEMI_JE_MAP_LEAF]; /* index + 1 per page */
+/* jemalloc's arena indexes stay below its MALLOCX_ARENA_LIMIT. */
+#define CATMEMI_JE_ARENA_LIMIT 4096
 extern catmemi_je_leaf *catmemi_je_map[CATMEMI_JE_MAP_ROOT];
 extern int catmemi_je_map_on; /* 0: the map is off (owners.h), and owners come from jemalloc */
 
@@ -309,6 +311,28 @@ CATMEMI_INLINE void catmemi_je_fast_free_sized(const catmem_arena *a, void *p, s
     catmemi_free_slow(a, p, size);
 }
 
+
+/* The slot id + 1 of each jemalloc arena catmem made for one (0: none, or the small arenas'
+   shared one; cache.h). Atomic. */
+extern unsigned catmemi_je_slot_id[CATMEMI_JE_ARENA_LIMIT];
+
+/* catmem_free_any's inline path (backends/inline.h): p's jemalloc arena from the page map,
+   its slot, and this thread's front cache there from the table, which is the arena's when its
+   own index is p's (a small arena's cache never is: their blocks' class is in their header).
+   1 when p went into it; 0: the engine's free_any decides (no map, no cache, a full one). */
+CATMEMI_INLINE int catmemi_je_fast_free_any(void *p) {
+    unsigned e, id;
+    catmemi_je_cache *c;
+    size_t usize;
+    if (!__atomic_load_n(&catmemi_je_map_on, __ATOMIC_RELAXED) ||
+        (e = catmemi_je_map_get((uintptr_t)p)) - 1 >= CATMEMI_JE_ARENA_LIMIT ||
+        (id = __atomic_load_n(&catmemi_je_slot_id[e - 1], __ATOMIC_ACQUIRE)) == 0)
+        return 0;
+    c = catmemi_je_tab[CATMEMI_TAB_OF(id - 1)];
+    if (c->owner != e || c->small || __atomic_load_n(&c->key, __ATOMIC_RELAXED) == 0) return 0;
+    usize = CATMEMI_JE(sallocx)(p, 0);
+    return usize <= CATMEMI_CLASS_MAX && catmemi_je_push(c, catmemi_class(usize), p);
+}
 
 /* The engine's data in each arena slot (catmemi_slot.je, core/contract.h). */
 #define CATMEMI_HAS_JE 1

@@ -110,6 +110,7 @@ static int catmemi_je_arena_create(catmemi_slot *s) {
         catmemi_je_nown += (unsigned)user;
         s->je.index = index;
         __atomic_store_n(&catmemi_je_slot_of[index], s, __ATOMIC_RELEASE);
+        __atomic_store_n(&catmemi_je_slot_id[index], s->id + 1, __ATOMIC_RELEASE);
         return 0;
     }
     /* The shared arena of small arenas' chunks comes with the first one (its failure fails
