@@ -63,7 +63,10 @@ machine_facts() {
   echo "- machine: $(nproc) CPUs (nproc), $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1), $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo) RAM, Linux $(uname -r)"
   echo "- load average at start: $(cut -d' ' -f1-3 /proc/loadavg) (the machine is shared: compare ratios, not absolute times)"
   echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC')"
-  echo "- commit: $(git -C "${root}" rev-parse --short HEAD)$(git -C "${root}" diff --quiet HEAD -- catmem.h backends bench 2>/dev/null || echo ' (with local changes)')"
+  # Not bench/results: the run writes there before this header.
+  changed="$(git -C "${root}" diff --quiet HEAD -- catmem.h core backends malloc bench \
+    ':!bench/results' 2>/dev/null || echo ' (with local changes)')"
+  echo "- commit: $(git -C "${root}" rev-parse --short HEAD)${changed}"
   echo "- compiler: $(gcc --version | head -n1); Bazel \`-c opt\` plus \`-O2 -Wall -Wextra\`"
   echo "- libraries: $(dpkg-query -W -f='${Package} ${Version}, ' libc6 libjemalloc2 'libmimalloc2*' libapr1 libtalloc2 2>/dev/null | sed 's/, $//')"
   echo "- command: \`${command_line}\`"

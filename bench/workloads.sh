@@ -131,7 +131,7 @@ mkdir -p "${results}"
   echo "- load average at start: ${start_facts} (the machine is shared: compare ratios, not times)"
   echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC'); the run took ${elapsed} s"
   changed="$(git -C "${root}" diff --quiet HEAD -- catmem.h core backends malloc bench \
-    2>/dev/null || echo ' (with local changes)')"
+    ':!bench/results' 2>/dev/null || echo ' (with local changes)')"
   echo "- commit: $(git -C "${root}" rev-parse --short HEAD)${changed}"
   echo "- libraries: $(dpkg-query -W -f='${Package} ${Version}, ' libc6 libjemalloc2 \
     'libmimalloc2*' 2>/dev/null | sed 's/, $//')"
