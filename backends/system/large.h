@@ -207,7 +207,9 @@ static void catmemi_sys_large_rehash(catmemi_sys_stripe *st, size_t n) {
     st->s.own = 1;
 }
 
-/* r, its fields set, joins the table (its stripe's mutex taken here), which seals it. */
+/* r's heap's lmu: r, its fields set, joins the table (its stripe's mutex taken here), which
+   seals it. Under the lmu, so that r is on its heap's list and in the table together, as a
+   fork() may see them (catmemi_sys_large_claim). */
 static void catmemi_sys_large_put(catmemi_sys_large *r) {
     catmemi_sys_stripe *st = catmemi_sys_stripe_of(r->p);
     size_t i;
@@ -236,7 +238,7 @@ static catmemi_sys_large **catmemi_sys_large_find(catmemi_sys_stripe *st, const 
 }
 
 /* Removes and returns p's record (its stripe's mutex taken here); NULL when p is no large
-   block. The record is then the caller's alone: out of the table, nobody else finds it. */
+   block. Under the record's heap's lmu (catmemi_sys_large_claim, reset). */
 static catmemi_sys_large *catmemi_sys_large_take(const void *p) {
     catmemi_sys_stripe *st = catmemi_sys_stripe_of(p);
     catmemi_sys_large *before, **at, *x = NULL;
@@ -292,6 +294,30 @@ static void catmemi_sys_large_unlink(catmemi_sys_large *r) {
     CATMEMI_OWNER_ADD(h->large_mapped, (size_t)0 - r->mapped);
 }
 
+/* p's record, out of the table and off its heap's list, with that heap's lmu held; NULL
+   (nothing held): p is no large block (or another thread's free of it came first). It leaves
+   both under the lmu, which fork() takes first: a child never finds a record on a list and
+   not in the table, however its parent's threads were caught. The record is then the
+   caller's alone. */
+static catmemi_sys_large *catmemi_sys_large_claim(const void *p) {
+    catmemi_sys_stripe *st = catmemi_sys_stripe_of(p);
+    catmemi_sys_large *before, **at, *r;
+    catmemi_sys_heap *h = NULL;
+    if (!__atomic_load_n(&catmemi_sys_lready, __ATOMIC_ACQUIRE)) return NULL;
+    pthread_mutex_lock(&st->s.mu);
+    if ((at = catmemi_sys_large_find(st, p, &before)) != NULL) h = (*at)->heap;
+    pthread_mutex_unlock(&st->s.mu);
+    if (h == NULL) return NULL;
+    pthread_mutex_lock(&h->lmu); /* records never change heaps: h stays r's */
+    if ((r = catmemi_sys_large_take(p)) == NULL) {
+        pthread_mutex_unlock(&h->lmu);
+        return NULL;
+    }
+    if (r->heap != h) catmemi_sys_corrupt(r, "large block record");
+    catmemi_sys_large_unlink(r);
+    return r;
+}
+
 /* Usable bytes of a large block of size bytes: 16-byte granules, or exactly size when a
    checker watches every block (so that it sees an overflow by one byte). */
 /* With the engine on, 16 bytes of the malloc come before each large block: a word before the
@@ -304,8 +330,8 @@ static size_t catmemi_sys_large_usable(size_t size) {
     return CATMEMI_SYS_ENGINE ? (size + 15) & ~(size_t)15 : size;
 }
 
-/* h's lmu: a record for base, on h's list and counted (catmemi_sys_large_put puts it in the
-   table after the lmu is let go); NULL: no memory for it. */
+/* h's lmu: a record for base, on h's list and counted (the caller puts it in the table
+   before it lets the lmu go); NULL: no memory for it. */
 static catmemi_sys_large *catmemi_sys_large_record(catmemi_sys_heap *h, char *base, size_t usable,
                                                    size_t total, size_t align) {
     catmemi_sys_large *r;
@@ -480,11 +506,11 @@ static void *catmemi_sys_large_alloc(catmemi_sys_heap *h, size_t size, unsigned 
             (r = catmemi_sys_large_record(h, base, usable, got, align)) == NULL &&
             !catmemi_sys_kept_put(h, base, got, now))
             CATMEM_SYSTEM_FREE(base); /* no record to be had: back where it was, or to malloc */
+        if (r != NULL) catmemi_sys_large_put(r);
         ngone = catmemi_sys_kept_expire(h, now, gone);
         pthread_mutex_unlock(&h->lmu);
         for (i = 0; i < ngone; i++) CATMEM_SYSTEM_FREE(gone[i]);
         if (r != NULL) {
-            catmemi_sys_large_put(r);
             if (zero) memset(r->p, 0, usable);
             return r->p;
         }
@@ -493,30 +519,26 @@ static void *catmemi_sys_large_alloc(catmemi_sys_heap *h, size_t size, unsigned 
     base = (char *)(zero ? CATMEM_SYSTEM_CALLOC(1, total) : CATMEM_SYSTEM_MALLOC(total));
     if (base == NULL) return NULL;
     pthread_mutex_lock(&h->lmu);
-    r = catmemi_sys_large_record(h, base, usable, total, align);
+    if ((r = catmemi_sys_large_record(h, base, usable, total, align)) != NULL)
+        catmemi_sys_large_put(r);
     pthread_mutex_unlock(&h->lmu);
     if (r == NULL) {
         CATMEM_SYSTEM_FREE(base);
         return NULL;
     }
-    catmemi_sys_large_put(r);
     return r->p;
 }
 
-/* Frees p if it is a large block: 1; 0 when it is not one (anymore). Out of the table first
-   (its stripe), then off its heap's list, under its heap's lmu. */
+/* Frees p if it is a large block: 1; 0 when it is not one (anymore). */
 static int catmemi_sys_large_free(void *p) {
-    catmemi_sys_large *r = catmemi_sys_large_take(p);
+    uint64_t now = catmemi_sys_now();
+    catmemi_sys_large *r = catmemi_sys_large_claim(p);
     catmemi_sys_heap *h;
     void *base, *gone[CATMEMI_SYS_KEEP];
     size_t size;
     unsigned slot, i, ngone;
-    uint64_t now;
     if (r == NULL) return 0;
-    now = catmemi_sys_now();
     h = r->heap;
-    pthread_mutex_lock(&h->lmu);
-    catmemi_sys_large_unlink(r);
     CATMEMI_OWNER_ADD(h->nlarge_free, 1);
     base = r->base;
     size = r->size;

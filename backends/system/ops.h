@@ -80,8 +80,8 @@ static void *catmemi_sys_move(catmemi_sys_heap *h, void *p, size_t old, size_t s
 }
 
 /* A large block of this arena, not aligned beyond malloc's: realloc'ed where it is, its record
-   out of the table meanwhile (the caller took it out), and back in after. NULL: failed, the
-   block as it was. */
+   out of the table and its heap's list meanwhile (catmemi_sys_large_claim), and back in both
+   after. NULL: failed, the block as it was. */
 static void *catmemi_sys_large_realloc(catmemi_sys_large *r, size_t size) {
     catmemi_slot *s = catmemi_slot_at(r->slot);
     catmemi_sys_heap *h = r->heap;
@@ -93,21 +93,20 @@ static void *catmemi_sys_large_realloc(catmemi_sys_large *r, size_t size) {
         q = CATMEM_SYSTEM_REALLOC(r->base, usable + CATMEMI_SYS_LPAD);
         if (counted) catmemi_recharge(s, usable > old ? usable : old, q != NULL ? usable : old);
     }
+    pthread_mutex_lock(&h->lmu);
     if (q != NULL) {
-        pthread_mutex_lock(&h->lmu);
         if (q != r->base) { /* moved: counted as an allocation and a free */
             CATMEMI_OWNER_ADD(h->nlarge, 1);
             CATMEMI_OWNER_ADD(h->nlarge_free, 1);
         }
-        catmemi_sys_large_unlink(r);
         r->base = q;
         r->p = (char *)q + CATMEMI_SYS_LPAD;
         r->size = usable;
         r->mapped = usable + CATMEMI_SYS_LPAD;
-        catmemi_sys_large_link(r);
-        pthread_mutex_unlock(&h->lmu);
     }
+    catmemi_sys_large_link(r);
     catmemi_sys_large_put(r);
+    pthread_mutex_unlock(&h->lmu);
     return q != NULL ? (char *)q + CATMEMI_SYS_LPAD : NULL;
 }
 
@@ -127,12 +126,16 @@ static void *catmemi_sys_realloc_in(catmemi_slot *s, void *p, size_t size) {
         if (slot == s->id && size <= old && size > old / 2) return p;
         return catmemi_sys_move(h, p, old, size);
     }
-    if ((r = catmemi_sys_large_take(p)) == NULL) return NULL; /* not catmem's */
+    if ((r = catmemi_sys_large_claim(p)) == NULL) return NULL; /* not catmem's */
     if (r->slot == s->id && (char *)r->p == (char *)r->base + CATMEMI_SYS_LPAD &&
-        (!CATMEMI_SYS_ENGINE || size > CATMEMI_SYS_SMALL_MAX))
+        (!CATMEMI_SYS_ENGINE || size > CATMEMI_SYS_SMALL_MAX)) {
+        pthread_mutex_unlock(&r->heap->lmu);
         return catmemi_sys_large_realloc(r, size);
+    }
     old = r->size;
+    catmemi_sys_large_link(r);
     catmemi_sys_large_put(r);
+    pthread_mutex_unlock(&r->heap->lmu);
     return catmemi_sys_move(h, p, old, size);
 }
 
