@@ -155,6 +155,11 @@ typedef struct catmemi_sm_engine {
     void *(*pop)(catmemi_slot *s, unsigned k);
     int (*push)(catmemi_slot *s, unsigned k, void *p);
     void (*forget)(catmemi_slot *s); /* every cache of s forgets its blocks; mu */
+    /* The calling thread's first use of a small arena's short way (catmemi_sm_quick_alloc):
+       what it does next may make the engine's per-thread state, as late as its exit's last
+       destructor round, where no destructor registered then runs; the engine registers the
+       thread's exit now (NULL: nothing to do). */
+    void (*seen)(void);
 } catmemi_sm_engine;
 
 /* The operations an engine gives the core (WHAT AN ENGINE GIVES THE CORE, above). */

@@ -591,10 +591,15 @@ static catmemi_slot *catmemi_sm_plain(const catmem_arena *a) {
         return NULL;
     return s;
 }
+static CATMEMI_TLS int catmemi_sm_seen; /* the calling thread took the short way */
 static void *catmemi_sm_quick_alloc(const catmem_arena *a, size_t size, int opts) {
     catmemi_slot *s;
     if (opts != 0 || size - 1 >= CATMEMI_SM_MAX || (s = catmemi_sm_plain(a)) == NULL)
         return NULL;
+    if (CATMEMI_UNLIKELY(!catmemi_sm_seen)) {
+        catmemi_sm_seen = 1;
+        if (catmemi_sm_eng->seen != NULL) catmemi_sm_eng->seen();
+    }
     {
         unsigned k = catmemi_class(size);
         void *p;

@@ -62,7 +62,7 @@ static int catmemi_sys_sm_holds(const void *p) {
 
 static const catmemi_sm_engine catmemi_sys_sm_engine = {
     catmemi_sys_sm_get, catmemi_sys_sm_put, catmemi_sys_sm_mapped, catmemi_sys_sm_holds,
-    NULL,               NULL,               NULL};
+    NULL,               NULL,               NULL,                 NULL};
 
 /* s serves from its small arena's chunks alone. A small arena that turns busy (CATMEMI_SM_BUSY
    calls) gets heaps of its own for what it allocates next, and so the engine's inline paths:
