@@ -701,9 +701,9 @@ static void test_large_blocks_across_threads_and_forks(void **state) {
     int i, status;
     (void)state;
     assert_non_null(large_arena = catmem_arena_create("large"));
+    __atomic_store_n(&large_forked, 0, __ATOMIC_RELAXED); /* before the workers read it */
     for (i = 0; i < WORKERS; i++)
         assert_int_equal(pthread_create(&t[i], NULL, large_worker, (void *)(intptr_t)i), 0);
-    large_forked = 0;
     for (i = 0; i < test_scaled(100) && FORKS_AMID_THREADS; i++) {
         pid_t pid = fork();
         assert_true(pid >= 0);
