@@ -105,6 +105,46 @@ static void test_a_fork_child_keeps_every_invariant(void **state) {
     assert_int_equal(catmem_arena_release(a), 0);
 }
 
+/* On jemalloc the unsized free takes a block's class from the page map (backends/jemalloc/
+   fast.h), written where blocks leave jemalloc; under CATMEM_DEBUG every such free checks it
+   against jemalloc's. Pages of one class's slabs, given back by a reset, come back as large
+   blocks, aligned blocks, realloc's blocks and slabs of other classes: each freed without a
+   size (and through catmem_free_any), so a page whose entry still named its earlier class
+   stops the test. */
+static void free_either(catmem_arena *a, void *p, unsigned i) {
+    if (i & 1)
+        catmem_free_any(p);
+    else
+        catmem_free(a, p);
+}
+static void reuse(catmem_arena *a, size_t small, size_t other) {
+    enum { N = 3000, M = 60 };
+    static void *p[N];
+    unsigned i;
+    for (i = 0; i < N; i++) assert_non_null(p[i] = catmem_alloc(a, small));
+    for (i = 0; i < N; i++) catmem_free(a, p[i]);
+    assert_int_equal(catmem_arena_reset(a), 0);
+    for (i = 0; i < M; i++) {
+        assert_non_null(p[i] = catmem_alloc(a, 20000 + 4096 * (i % 3)));
+        assert_non_null(p[M + i] = catmem_aligned_alloc(a, 8192, 64));
+        assert_non_null(p[2 * M + i] = catmem_alloc(a, 24));
+        assert_non_null(p[2 * M + i] = catmem_realloc(a, p[2 * M + i], 30000));
+    }
+    for (i = 0; i < 3 * M; i++) free_either(a, p[i], i);
+    for (i = 0; i < N; i++) assert_non_null(p[i] = catmem_alloc(a, other));
+    for (i = 0; i < N; i++) free_either(a, p[i], i);
+}
+
+static void test_a_page_reused_by_another_class_frees_by_its_own(void **state) {
+    catmem_arena *a = catmem_arena_create("inv-reuse");
+    (void)state;
+    assert_non_null(a);
+    reuse(a, 48, 160);
+    reuse(a, 160, 8);
+    reuse(a, 8, 48);
+    assert_int_equal(catmem_arena_release(a), 0);
+}
+
 /* One count of the engine's state made wrong by hand, then the slow path that checks it. */
 static void corrupt_and_allocate(void) {
     /* A built-in arena: on jemalloc its front cache is made at its first allocation (a user
@@ -149,6 +189,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_a_threaded_workload_keeps_every_invariant),
         cmocka_unit_test(test_a_fork_child_keeps_every_invariant),
+        cmocka_unit_test(test_a_page_reused_by_another_class_frees_by_its_own),
         cmocka_unit_test(test_a_corrupted_count_stops_the_process),
     };
     assert_int_equal(catmem_init(), 0);

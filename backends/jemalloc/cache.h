@@ -435,6 +435,8 @@ static unsigned catmemi_je_take(const catmemi_je_cache *c, unsigned k, void **ou
     return i;
 }
 
+static void catmemi_je_map_class(const void *p, unsigned v); /* owners.h */
+
 /* Class k is empty: a batch from the arena, handed out from a random place on (catmemi_je_deal),
    one block for the caller. Batches start at one block (1 to 8 at random under CATMEM_SECURE) and
    double up to CATMEMI_JE_FILL_MAX (catmemi_je_count), within the room the cache has left, so
@@ -446,9 +448,10 @@ static void *catmemi_je_refill(catmemi_je_cache *c, unsigned k) {
     catmemi_je_bin *b = &c->bin[k];
     catmemi_slot *s = catmemi_slot_at(c->slot);
     size_t size = catmemi_class_size[k], fits, total = 0;
-    unsigned n, got;
+    unsigned n, got, i;
     int counted = catmemi_counted(s), last;
     void *blocks[CATMEMI_JE_FILL_MAX];
+    uintptr_t page;
     CATMEMI_ASSERT(catmemi_je_cache_valid(c));
     catmemi_je_reshare(c);
     fits = c->room > 0 ? (size_t)c->room / size + 1 : 1;
@@ -464,6 +467,11 @@ static void *catmemi_je_refill(catmemi_je_cache *c, unsigned k) {
         if (got != 0) catmemi_peak(s, total - (size_t)(n - got) * size);
     }
     if (got == 0) return NULL;
+    for (i = 0, page = 0; i < got; i++) /* the class on their pages, once a page */
+        if ((uintptr_t)blocks[i] >> CATMEMI_JE_MAP_PAGE != page) {
+            page = (uintptr_t)blocks[i] >> CATMEMI_JE_MAP_PAGE;
+            catmemi_je_map_class(blocks[i], k + 1);
+        }
     c->moved += got;
     if (c->moved >= CATMEMI_JE_BUSY && c->back == c->flags) catmemi_je_promote(c);
     return catmemi_je_deal(c, k, blocks, got, last);

@@ -14,8 +14,8 @@
    jemalloc's 36 small classes (8 B to 14 KiB) on an intrusive list (its links encoded,
    catmemi_je_link), refilled a few blocks at a time from the arena (handed out from a
    random place on: cache.h, catmemi_je_deal). The inline paths are one TLS load, a size-class
-   lookup and a list pop or push; catmem_free without a size first asks jemalloc for the
-   block's class (sallocx).
+   lookup and a list pop or push; catmem_free without a size reads the block's class from the
+   page map (below), or asks jemalloc (sallocx) where the map has none.
    Blocks above the largest small class, and every block while heap profiling is on (opt.prof:
    jemalloc's sampler must see every allocation), go to the arena directly. A pair whose
    traffic runs past its front cache gets a jemalloc cache of its own behind it (a "busy
@@ -150,30 +150,59 @@ static inline void *catmemi_je_next(const void *p) {
 #endif
 }
 
-/* THE PAGE MAP (owners.h): the jemalloc arena of each 4 KiB page catmem's arenas hold, kept
-   by extent hooks: index + 1, 0 for none. Read here by the inline free, which checks that a
-   block freed into a front cache is of that cache's arena (CATMEM_SECURE 2). */
+/* THE PAGE MAP (owners.h): per 4 KiB page of catmem's arenas, the jemalloc arena that holds it
+   (index + 1, 0 for none), kept by extent hooks, and the size class of the blocks catmem handed
+   out on it (class + 1, 0 for "ask jemalloc"), written where a block leaves jemalloc for a
+   front cache (cache.h, catmemi_je_refill) and cleared where one leaves it for a caller
+   (ops.h). The inline frees read both in one entry: the owner checks that a block freed into a
+   front cache is of that cache's arena, and the class spares the unsized free jemalloc's
+   lookup (sallocx, about 40 instructions; issue 21).
+   Why the class is right: a page lies in one jemalloc extent at a time, and an extent has one
+   class (a slab) or none (a large block); every block catmem hands out wrote its first page's
+   entry (its class, or 0) after jemalloc made it and before any caller saw it, so while a block
+   is live its first page's entry is its class or 0. Older values (a page's earlier extent) are
+   written over before any block of the new extent there goes out. Only an entry whose owner is
+   the freeing cache's arena is trusted: a pointer of any other memory falls back to jemalloc. */
 #define CATMEMI_JE_MAP_PAGE 12 /* 4 KiB: jemalloc's smallest page */
-#define CATMEMI_JE_MAP_LEAF 18 /* pages per leaf (1 GiB); a leaf is 512 KiB, touched as used */
+#define CATMEMI_JE_MAP_LEAF 18 /* pages per leaf (1 GiB); a leaf is 1 MiB, touched as used */
 #define CATMEMI_JE_MAP_TOP  47 /* user addresses of x86-64 and AArch64 Linux */
 #define CATMEMI_JE_MAP_ROOT                                                                        \
   ((size_t)1 << (CATMEMI_JE_MAP_TOP - CATMEMI_JE_MAP_PAGE - CATMEMI_JE_MAP_LEAF))
-typedef uint16_t catmemi_je_leaf[(size_t)1 << CATMEMI_JE_MAP_LEAF]; /* index + 1 per page */
+typedef struct catmemi_je_pg {
+    uint16_t owner; /* the arena's index + 1; written by the extent hooks */
+    uint8_t cls;    /* the class + 1 of the blocks catmem handed out here, or 0 */
+    uint8_t spare;
+} catmemi_je_pg;
+typedef catmemi_je_pg catmemi_je_leaf[(size_t)1 << CATMEMI_JE_MAP_LEAF];
 /* jemalloc's arena indexes stay below its MALLOCX_ARENA_LIMIT. */
 #define CATMEMI_JE_ARENA_LIMIT 4096
 extern catmemi_je_leaf *catmemi_je_map[CATMEMI_JE_MAP_ROOT];
 extern int catmemi_je_map_on; /* 0: the map is off (owners.h), and owners come from jemalloc */
 
-/* u's entry: the arena index + 1, 0 for none. */
-CATMEMI_INLINE unsigned catmemi_je_map_get(uintptr_t u) {
+/* u's entry, or NULL: no leaf there (no arena of catmem's ever held the page). */
+CATMEMI_INLINE catmemi_je_pg *catmemi_je_pg_of(uintptr_t u) {
     catmemi_je_leaf *leaf;
-    if (CATMEMI_UNLIKELY(u >> CATMEMI_JE_MAP_TOP)) return 0;
+    if (CATMEMI_UNLIKELY(u >> CATMEMI_JE_MAP_TOP)) return NULL;
     leaf = __atomic_load_n(&catmemi_je_map[u >> (CATMEMI_JE_MAP_PAGE + CATMEMI_JE_MAP_LEAF)],
                            __ATOMIC_ACQUIRE);
-    if (CATMEMI_UNLIKELY(leaf == NULL)) return 0;
-    return __atomic_load_n(
-        &(*leaf)[(u >> CATMEMI_JE_MAP_PAGE) & (((size_t)1 << CATMEMI_JE_MAP_LEAF) - 1)],
-        __ATOMIC_RELAXED);
+    if (CATMEMI_UNLIKELY(leaf == NULL)) return NULL;
+    return &(*leaf)[(u >> CATMEMI_JE_MAP_PAGE) & (((size_t)1 << CATMEMI_JE_MAP_LEAF) - 1)];
+}
+/* u's owner: the arena index + 1, 0 for none. */
+CATMEMI_INLINE unsigned catmemi_je_map_get(uintptr_t u) {
+    const catmemi_je_pg *e = catmemi_je_pg_of(u);
+    return e != NULL ? __atomic_load_n(&e->owner, __ATOMIC_RELAXED) : 0;
+}
+/* The class + 1 of p, a block freed into a front cache of the jemalloc arena owner (index + 1),
+   from the map; 0: ask jemalloc (the map is off, p is not on owner's pages, or no class is
+   written there). */
+CATMEMI_INLINE unsigned catmemi_je_class_in(const void *p, unsigned owner) {
+    const catmemi_je_pg *e;
+    if (!__atomic_load_n(&catmemi_je_map_on, __ATOMIC_RELAXED) ||
+        (e = catmemi_je_pg_of((uintptr_t)p)) == NULL ||
+        __atomic_load_n(&e->owner, __ATOMIC_RELAXED) != owner)
+        return 0;
+    return __atomic_load_n(&e->cls, __ATOMIC_RELAXED);
 }
 
 /* FREE MARKS (CATMEM_SECURE). A block of 16 bytes or more that catmem takes back carries a
@@ -256,11 +285,13 @@ static inline int catmemi_je_foreign(const catmemi_je_cache *c, const void *p) {
 
 /* 0 when the cache is full or does not keep class k: the slow path then decides. The link is
    written before the head (a release store) so that a fork() child never sees a head without
-   its link. A block freed twice stops the process (catmemi_je_taking). */
-CATMEMI_INLINE int catmemi_je_push(catmemi_je_cache *c, unsigned k, void *p) {
+   its link. A block freed twice stops the process (catmemi_je_taking). mapped: the page map
+   said p is of c's arena (catmemi_je_class_in), no need to look again. */
+CATMEMI_INLINE int catmemi_je_push_in(catmemi_je_cache *c, unsigned k, void *p, int mapped) {
     catmemi_je_bin *b = &c->bin[k];
     intptr_t room = c->room - (intptr_t)catmemi_class_size[k];
-    if (CATMEMI_UNLIKELY(room < 0 || k > c->top || catmemi_je_foreign(c, p))) return 0;
+    if (CATMEMI_UNLIKELY(room < 0 || k > c->top || (!mapped && catmemi_je_foreign(c, p))))
+        return 0;
     catmemi_je_taking(b, k, p);
     c->room = room;
     *(uintptr_t *)p = catmemi_je_link(p, b->head);
@@ -268,6 +299,9 @@ CATMEMI_INLINE int catmemi_je_push(catmemi_je_cache *c, unsigned k, void *p) {
     __atomic_store_n(&b->head, p, __ATOMIC_RELEASE);
     CATMEMI_OWNER_ADD(c->nfree, 1);
     return 1;
+}
+CATMEMI_INLINE int catmemi_je_push(catmemi_je_cache *c, unsigned k, void *p) {
+    return catmemi_je_push_in(c, k, p, 0);
 }
 
 /* Small requests without alignment come from the cache; calloc zeroes what it gets there. */
@@ -284,19 +318,29 @@ static inline void *catmemi_je_fast_alloc(const catmem_arena *a, size_t size, in
     return catmemi_alloc_slow(a, size, opts);
 }
 
-/* The block's class comes from jemalloc (sallocx): aligned blocks and blocks from realloc are
-   ordinary class-sized blocks too. The slow path gets the usable size, a valid size to free. */
+/* The block's class comes from the page map (catmemi_je_class_in), or else from jemalloc
+   (sallocx): aligned blocks and blocks from realloc are ordinary class-sized blocks too. A
+   small arena's cache takes the class from the block's header (jemalloc's is its chunk's). The
+   slow path gets the usable size when it was asked, a valid size to free. */
+CATMEMI_API int catmemi_je_class_check(const void *p, unsigned k); /* CATMEM_DEBUG */
 CATMEMI_INLINE void catmemi_je_fast_free(const catmem_arena *a, void *p) {
     catmemi_je_cache *c = catmemi_je_entry(a);
     size_t usize = 0;
     if (CATMEMI_LIKELY(catmemi_je_serves(c, a))) {
-        usize = CATMEMI_JE(sallocx)(p, 0);
-        if (CATMEMI_LIKELY(usize <= CATMEMI_CLASS_MAX) &&
-            CATMEMI_LIKELY(catmemi_je_push(c, catmemi_class(usize), p)))
-            return;
-        if (c->small) { /* jemalloc's class is the chunk's: the block's own is in its header */
+        unsigned k;
+        if (CATMEMI_UNLIKELY(c->small)) {
             catmemi_je_free_small(c, p);
             return;
+        }
+        if (CATMEMI_LIKELY((k = catmemi_je_class_in(p, c->owner)) != 0)) {
+            CATMEMI_ASSERT(catmemi_je_class_check(p, k - 1));
+            if (CATMEMI_LIKELY(catmemi_je_push_in(c, k - 1, p, 1))) return;
+            usize = catmemi_class_size[k - 1];
+        } else {
+            usize = CATMEMI_JE(sallocx)(p, 0);
+            if (CATMEMI_LIKELY(usize <= CATMEMI_CLASS_MAX) &&
+                CATMEMI_LIKELY(catmemi_je_push(c, catmemi_class(usize), p)))
+                return;
         }
     }
     catmemi_free_slow(a, p, usize);
@@ -321,15 +365,21 @@ extern unsigned catmemi_je_slot_id[CATMEMI_JE_ARENA_LIMIT];
    own index is p's (a small arena's cache never is: their blocks' class is in their header).
    1 when p went into it; 0: the engine's free_any decides (no map, no cache, a full one). */
 CATMEMI_INLINE int catmemi_je_fast_free_any(void *p) {
-    unsigned e, id;
+    const catmemi_je_pg *pg;
+    unsigned e, id, k;
     catmemi_je_cache *c;
     size_t usize;
     if (!__atomic_load_n(&catmemi_je_map_on, __ATOMIC_RELAXED) ||
-        (e = catmemi_je_map_get((uintptr_t)p)) - 1 >= CATMEMI_JE_ARENA_LIMIT ||
+        (pg = catmemi_je_pg_of((uintptr_t)p)) == NULL ||
+        (e = __atomic_load_n(&pg->owner, __ATOMIC_RELAXED)) - 1 >= CATMEMI_JE_ARENA_LIMIT ||
         (id = __atomic_load_n(&catmemi_je_slot_id[e - 1], __ATOMIC_ACQUIRE)) == 0)
         return 0;
     c = catmemi_je_tab[CATMEMI_TAB_OF(id - 1)];
     if (c->owner != e || c->small || __atomic_load_n(&c->key, __ATOMIC_RELAXED) == 0) return 0;
+    if (CATMEMI_LIKELY((k = __atomic_load_n(&pg->cls, __ATOMIC_RELAXED)) != 0)) {
+        CATMEMI_ASSERT(catmemi_je_class_check(p, k - 1));
+        return catmemi_je_push_in(c, k - 1, p, 1);
+    }
     usize = CATMEMI_JE(sallocx)(p, 0);
     return usize <= CATMEMI_CLASS_MAX && catmemi_je_push(c, catmemi_class(usize), p);
 }

@@ -178,6 +178,7 @@ static void *catmemi_je_direct_alloc(catmemi_slot *s, size_t size, int flags) {
         return NULL;
     }
     if (counted) catmemi_peak(s, total);
+    catmemi_je_map_class(p, 0); /* its page's class (fast.h, THE PAGE MAP): ask jemalloc */
     __atomic_fetch_add(&s->je.nmalloc, 1, __ATOMIC_RELAXED);
     /* No free mark (FREE MARKS in fast.h): the block has a second word when it is above 8
        bytes or aligned to 16 or more. */
@@ -300,6 +301,7 @@ static void *catmemi_je_realloc(catmemi_slot *s, void *p, size_t size) {
         if (counted && (usize == 0 || (usize > old && catmemi_je_charge(s, usize - old) == 0)))
             return NULL;
         q = CATMEMI_JE(rallocx)(p, size, flags);
+        if (q != NULL) catmemi_je_map_class(q, 0);
         /* From the 8-byte class: its second word is new, and may hold an old free mark. */
         if (CATMEM_SECURE && q != NULL && old <= sizeof(uintptr_t) && size > old)
             ((uintptr_t *)q)[1] = 0;

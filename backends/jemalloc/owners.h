@@ -7,8 +7,10 @@
    leaves of 1 GiB each, leaves mapped on demand and never freed), and the dalloc and destroy
    hooks clear it. arenas.lookup takes jemalloc's process-wide control mutex and parses a name on
    every call (issue 21: free_any made larson 4.3x glibc's time); a map read is two loads.
+   Each entry holds a size class too, written where catmem hands blocks out (catmemi_je_map_class
+   below; why it is right: THE PAGE MAP in fast.h).
 
-   INVARIANT: a page's entry is 1 + the index of the catmem arena whose alloc hook handed it out
+   INVARIANT: a page's owner is 1 + the index of the catmem arena whose alloc hook handed it out
    last, or 0 when none did or it went back to the OS since. So every block of a catmem arena
    lies on pages naming that arena, and a block of anyone else's (malloc's, another arena of
    jemalloc's) on pages reading 0. Why it holds: jemalloc moves memory between arenas only
@@ -94,10 +96,31 @@ static int catmemi_je_map_set(void *addr, size_t size, unsigned v) {
         }
         if (leaf != NULL)
             __atomic_store_n(
-                &(*leaf)[(u >> CATMEMI_JE_MAP_PAGE) & (((size_t)1 << CATMEMI_JE_MAP_LEAF) - 1)],
+                &(*leaf)[(u >> CATMEMI_JE_MAP_PAGE) & (((size_t)1 << CATMEMI_JE_MAP_LEAF) - 1)]
+                     .owner,
                 (uint16_t)v, __ATOMIC_RELAXED);
     }
     return 1;
+}
+
+/* The blocks catmem hands out on p's page are of class v - 1 (0: ask jemalloc; THE PAGE MAP in
+   fast.h says why it holds). Written only when it changes: every refill of a class writes the
+   same value, and the page's line stays shared between the threads that read it. A page with
+   no leaf is on none of catmem's arenas' extents, whose frees never trust the map. */
+static void catmemi_je_map_class(const void *p, unsigned v) {
+    catmemi_je_pg *e;
+    if (!__atomic_load_n(&catmemi_je_map_on, __ATOMIC_RELAXED) ||
+        (e = catmemi_je_pg_of((uintptr_t)p)) == NULL)
+        return;
+    if (__atomic_load_n(&e->cls, __ATOMIC_RELAXED) != v)
+        __atomic_store_n(&e->cls, (uint8_t)v, __ATOMIC_RELAXED);
+}
+/* CATMEM_DEBUG: the map's class k of p is jemalloc's, or p was freed before (its free mark: the
+   free is about to stop the process, where jemalloc's answer may be stale). */
+CATMEMI_API int catmemi_je_class_check(const void *p, unsigned k) {
+    size_t usize = CATMEMI_JE(sallocx)(p, 0);
+    if (usize <= CATMEMI_CLASS_MAX && catmemi_class(usize) == k) return 1;
+    return CATMEM_SECURE && k != 0 && ((const uintptr_t *)p)[1] == catmemi_je_mark_of(p);
 }
 
 /* ---- the hooks: jemalloc's default ones, and the map kept -------------------------------- */

@@ -7,10 +7,10 @@
      and each thread that uses it gets a front cache of its own for it (cache.h), so that a busy
      small arena runs the same inline paths as any arena. Such a cache keeps classes up to
      CATMEMI_SM_MAX bytes and never gives blocks back to jemalloc: it gives them to the shared
-     lists when it is dropped or flushed. The inline paths leave a small arena's blocks to the
-     slow path where they must: the inline free without a size asks jemalloc for the block's
-     class (sallocx), which for a block inside a chunk is the chunk's class, above what such a
-     cache keeps; a solo block is at least 640 bytes of jemalloc's, above it too. */
+     lists when it is dropped or flushed. The inline free without a size takes a small arena's
+     block to catmemi_je_free_small (below), which reads its class from its header: jemalloc's
+     class of a block inside a chunk is the chunk's, above what such a cache keeps, and a solo
+     block is at least 640 bytes of jemalloc's, above it too. */
 #ifndef CATMEMI_IMPL_H
 #  error "catmem: include catmem.h, not catmem's internal files"
 #endif
