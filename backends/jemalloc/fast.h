@@ -181,10 +181,10 @@ extern int catmemi_je_map_on; /* 0: the map is off (owners.h), and owners come f
 
 /* u's entry, or NULL: no leaf there (no arena of catmem's ever held the page). */
 CATMEMI_INLINE catmemi_je_pg *catmemi_je_pg_of(uintptr_t u) {
+    uintptr_t at = u >> (CATMEMI_JE_MAP_PAGE + CATMEMI_JE_MAP_LEAF);
     catmemi_je_leaf *leaf;
-    if (CATMEMI_UNLIKELY(u >> CATMEMI_JE_MAP_TOP)) return NULL;
-    leaf = __atomic_load_n(&catmemi_je_map[u >> (CATMEMI_JE_MAP_PAGE + CATMEMI_JE_MAP_LEAF)],
-                           __ATOMIC_ACQUIRE);
+    if (CATMEMI_UNLIKELY(at >= CATMEMI_JE_MAP_ROOT)) return NULL; /* above 47 bits */
+    leaf = __atomic_load_n(&catmemi_je_map[at], __ATOMIC_ACQUIRE);
     if (CATMEMI_UNLIKELY(leaf == NULL)) return NULL;
     return &(*leaf)[(u >> CATMEMI_JE_MAP_PAGE) & (((size_t)1 << CATMEMI_JE_MAP_LEAF) - 1)];
 }
