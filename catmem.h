@@ -114,13 +114,14 @@
    CATMEM_SECURE            1 (default): free-list links of the inline paths encoded with a
                             per-process key and checked, double frees looked for on the list
                             a block would join (on jemalloc: a keyed free mark in every freed
-                            block of 16 bytes or more), and blocks after a reset handed out in an
-                            order that is not the old one (THE SYSTEM BACKEND, MISUSE); 0: raw
-                            links, none of those checks, and the address order, for raw speed
-                            (bench/results/hardening.md: 12-30% of the instructions of a free
-                            and allocation pair); 2: 1, and on jemalloc every free into a front
-                            cache checked against the page map (17 instructions a pair more): a
-                            block freed into the wrong arena goes to its own, with EINVAL.
+                            block of 16 bytes or more), a block freed without a size into the
+                            wrong arena sent to its own (on jemalloc, with EINVAL), and blocks
+                            after a reset handed out in an order that is not the old one (THE
+                            SYSTEM BACKEND, MISUSE); 0: raw links, none of those checks, and the
+                            address order, for raw speed (bench/results/hardening.md: 12-30% of
+                            the instructions of a free and allocation pair); 2: 1, and on
+                            jemalloc catmem_free_sized's arena checked too (16 instructions a
+                            pair more: bench/pairs.sh).
                             Every file the same way.
    CATMEM_API               the storage class of catmem's functions (extern, or static).
    CATMEM_REGION_ALIGN, CATMEM_REGION_CHUNK_MIN, CATMEM_REGION_CHUNK_MAX
@@ -606,9 +607,12 @@
    block), a wrong size whose class is no more aligned than the block.
    Freeing a catmem block with plain free() on jemalloc puts it into the thread's automatic cache,
    which defeats reset; always use catmem_free (or catmem_free_any). Freeing into the wrong arena
-   still frees the block, but on jemalloc puts it into the front cache of the arena named, which
-   hands it out again, and counts it there (statistics and limits of both arenas go wrong):
-   CATMEM_DEBUG aborts on it.
+   still frees the block. On jemalloc, catmem_free (without a size) sends it to its own arena
+   and sets errno to EINVAL (the page map it reads for the block's class names the arena; not
+   at CATMEM_SECURE 0, nor where the map is off: CATMEM_INFO says so); catmem_free_sized does
+   so at CATMEM_SECURE 2 only, and otherwise puts the block into the front cache of the arena
+   named, which hands it out again and counts it there (statistics and limits of both arenas go
+   wrong). CATMEM_DEBUG aborts on it.
    Under valgrind's memcheck, catmem's probes may be reported: catmem_free_any, _usable_size,
    _arena_owns and _realloc_any of a pointer catmem did not hand out read the word before it
    (malloc's own, which memcheck forbids), and a free reads the block's first word, which

@@ -120,12 +120,13 @@
    join (the system engine's pages; on jemalloc a keyed free mark in each freed block of 16 bytes
    or more, FREE MARKS in backends/jemalloc/fast.h); and, on slow paths, reuse after a
    reset in an order that is not the old one (a random page, a refill's blocks from a random
-   place on, a chunk's blocks at a random offset). 0 keeps the links raw, checks none of it and
-   reuses in address order, for raw speed (the cost of 1: bench/results/hardening.md). 2 adds,
-   on jemalloc, a check of every free into a front cache against the page map (backends/
-   jemalloc/owners.h; about 17 instructions a free): a block freed into the wrong arena goes to
-   its own (errno EINVAL) instead of into the named arena's cache, which would hand it out
-   while its owner still counts it, and after a reset of the owner give it two (issue 20's B6).
+   place on, a chunk's blocks at a random offset); on jemalloc, a block freed without a size
+   into the wrong arena goes to its own (errno EINVAL: the page map the free reads for the
+   block's class names its arena, backends/jemalloc/fast.h). 0 keeps the links raw, checks none
+   of it and reuses in address order, for raw speed (the cost of 1: bench/results/hardening.md).
+   2 adds, on jemalloc, the same check of every sized free (about 16 instructions a free,
+   bench/pairs.sh): in the named arena's cache the block would be handed out while its owner
+   still counts it, and after a reset of the owner have two (issue 20's B6).
    The system engine finds every block's owner from its address at every level.
    What the slow paths check (records, headers, segment cookies) does not depend on it. */
 #ifndef CATMEM_SECURE

@@ -73,10 +73,10 @@ claim 'a free inside a block, or with a size too large, on jemalloc' "${jemalloc
 claim 'a linear overflow into the next block; a forged free-list link (system backend)' \
   "${system}" 'A1 A2 A3 C1' 'D1 D2'
 claim 'a forged or partly overwritten link in a jemalloc front cache' "${jemalloc}" 'A1 A2 A3 C1'
-# B6: a block freed into the wrong arena, the owner reset, the block allocated again. At
-# CATMEM_SECURE 2 the free is refused (its own arena takes it); a small arena's header always
-# names its own.
-claim 'free into the wrong arena' 'catmem jemalloc \(CATMEM_SECURE 2\)' '' 'B6'
+# B6: a block freed into the wrong arena (catmem_free, no size), the owner reset, the block
+# allocated again. The free is refused (its own arena takes it) at every level but 0; a small
+# arena's header always names its own.
+claim 'free into the wrong arena' "${jemalloc}|catmem jemalloc \(CATMEM_SECURE 2\)" '' 'B6'
 
 # Every row of the bad-input table that says catmem stops something is claimed above.
 while IFS= read -r row; do

@@ -273,14 +273,18 @@ static inline void *catmemi_je_pop(catmemi_je_cache *c, unsigned k) {
     return p;
 }
 
-/* p is not a block of c's arena, where the page map can say so (CATMEM_SECURE 2: about 17
-   instructions a free, core/config.h): freed into the wrong arena, or no block of catmem's.
-   The slow path gives it to its owner (ops.h, catmemi_je_free_slow). In the cache, c's arena
-   would hand it out again while its owner still counts it, and after a reset of the owner it
-   would have two. */
-static inline int catmemi_je_foreign(const catmemi_je_cache *c, const void *p) {
-    return CATMEM_SECURE >= 2 && __atomic_load_n(&catmemi_je_map_on, __ATOMIC_RELAXED) &&
+/* p is not a block of c's arena, where the page map can say so: freed into the wrong arena, or
+   no block of catmem's. The slow path gives it to its owner (ops.h, catmemi_je_free_slow). In
+   the cache, c's arena would hand it out again while its owner still counts it, and after a
+   reset of the owner it would have two. The free without a size reads p's entry anyway (its
+   class): it is checked at every level but 0; every free at CATMEM_SECURE 2 (about 16
+   instructions a sized free, core/config.h). */
+static inline int catmemi_je_alien(const catmemi_je_cache *c, const void *p) {
+    return __atomic_load_n(&catmemi_je_map_on, __ATOMIC_RELAXED) &&
            catmemi_je_map_get((uintptr_t)p) != c->owner;
+}
+static inline int catmemi_je_foreign(const catmemi_je_cache *c, const void *p) {
+    return CATMEM_SECURE >= 2 && catmemi_je_alien(c, p);
 }
 
 /* 0 when the cache is full or does not keep class k: the slow path then decides. The link is
@@ -318,10 +322,10 @@ static inline void *catmemi_je_fast_alloc(const catmem_arena *a, size_t size, in
     return catmemi_alloc_slow(a, size, opts);
 }
 
-/* The block's class comes from the page map (catmemi_je_class_in), or else from jemalloc
-   (sallocx): aligned blocks and blocks from realloc are ordinary class-sized blocks too. A
-   small arena's cache takes the class from the block's header (jemalloc's is its chunk's). The
-   slow path gets the usable size when it was asked, a valid size to free. */
+/* The block's class comes from the page map (catmemi_je_class_in); where the map has none
+   (blocks jemalloc made for a caller directly: large, aligned past a page, realloc's; the map
+   off; another arena's block) the slow path decides. A small arena's cache takes the class
+   from the block's header (jemalloc's is its chunk's). */
 CATMEMI_API int catmemi_je_class_check(const void *p, unsigned k); /* CATMEM_DEBUG */
 CATMEMI_INLINE void catmemi_je_fast_free(const catmem_arena *a, void *p) {
     catmemi_je_cache *c = catmemi_je_entry(a);
@@ -335,12 +339,7 @@ CATMEMI_INLINE void catmemi_je_fast_free(const catmem_arena *a, void *p) {
         if (CATMEMI_LIKELY((k = catmemi_je_class_in(p, c->owner)) != 0)) {
             CATMEMI_ASSERT(catmemi_je_class_check(p, k - 1));
             if (CATMEMI_LIKELY(catmemi_je_push_in(c, k - 1, p, 1))) return;
-            usize = catmemi_class_size[k - 1];
-        } else {
-            usize = CATMEMI_JE(sallocx)(p, 0);
-            if (CATMEMI_LIKELY(usize <= CATMEMI_CLASS_MAX) &&
-                CATMEMI_LIKELY(catmemi_je_push(c, catmemi_class(usize), p)))
-                return;
+            usize = catmemi_class_size[k - 1]; /* the cache is full */
         }
     }
     catmemi_free_slow(a, p, usize);

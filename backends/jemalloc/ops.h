@@ -250,7 +250,10 @@ static void catmemi_je_free_slow(catmemi_slot *s, void *p, size_t size) {
         return;
     }
     c = s != NULL ? catmemi_je_cache_for(s) : NULL;
-    if (c != NULL && catmemi_je_foreign(c, p)) { /* freed into the wrong arena: its owner's */
+    /* Freed into the wrong arena: to its owner. A free without a size is checked at every level
+       but 0 (the inline path read p's entry: no class there, or not c's arena). */
+    if (c != NULL && (catmemi_je_foreign(c, p) ||
+                      (CATMEM_SECURE && size == 0 && catmemi_je_alien(c, p)))) {
         catmemi_je_free_any(p);
         errno = EINVAL;
         return;
