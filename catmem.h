@@ -833,8 +833,8 @@ CATMEMI_API size_t catmem_usable_size(const void *p);
    arena's front cache as catmem_free(owner, p) would; NULL does nothing. Its cost
    (bench/results/callgrind.md, a free + allocation pair): as catmem_free's on the system
    engine (141 against 137 instructions), which finds the owner from p anyway; on jemalloc 1.14x
-   (173 against 151: the owner's front cache found from the page map). */
-CATMEMI_API void catmem_free_any(void *p);
+   (169 against 151: the owner's front cache found from the page map). Inline, as catmem_free. */
+static inline void catmem_free_any(void *p);
 /* catmem_realloc in the arena that owns p (found from the pointer): the block keeps its arena.
    p NULL, or not catmem's: NULL and EINVAL (there is no arena to allocate in; ERRORS). */
 CATMEMI_API void *catmem_realloc_any(void *p, size_t size) CATMEMI_SIZE(2) CATMEMI_NODISCARD;
@@ -977,6 +977,15 @@ CATMEMI_INLINE void catmem_free(catmem_arena *a, void *p) {
         catmemi_be_free(a, p);
     else
         catmemi_free_slow(a, p, 0);
+}
+
+/* catmem_free_any where the engine's inline path did not take p (jemalloc: no page map, no
+   front cache of the owner's for this thread, a full one; or before init). */
+CATMEMI_API void catmemi_free_any_slow(void *p);
+CATMEMI_INLINE void catmem_free_any(void *p) {
+    if (p == NULL) return;
+    catmemi_prof_freeing(p);
+    if (!catmemi_be_free_any(p)) catmemi_free_any_slow(p);
 }
 
 CATMEMI_INLINE void catmem_free_sized(catmem_arena *a, void *p, size_t size) {

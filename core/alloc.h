@@ -113,14 +113,12 @@ CATMEMI_API size_t catmem_usable_size(const void *p) {
     return (p != NULL && catmemi_be != NULL) ? catmemi_be->usable_size(p) : 0;
 }
 
-CATMEMI_API void catmem_free_any(void *p) {
-    if (p == NULL) return;
+CATMEMI_API void catmemi_free_any_slow(void *p) {
     if (catmemi_be == NULL) { /* before any init: p cannot be catmem's */
         errno = EINVAL;
         return;
     }
-    catmemi_prof_freeing(p);
-    if (!catmemi_be_free_any(p)) catmemi_be->free_any(p);
+    catmemi_be->free_any(p);
 }
 
 CATMEMI_API char *catmem_strdup(catmem_arena *a, const char *str) {

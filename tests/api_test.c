@@ -29,6 +29,7 @@ static catmem_arena *req(void) { return catmem_arena_get(CATMEM_REQUEST); }
    an explicit catmem_shutdown first makes every call fail until catmem_init. */
 static void test_shutdown_before_init_makes_everything_fail_cleanly(void **state) {
     catmem_stats st;
+    void *m;
     (void)state;
     assert_false(catmem_is_initialized());
     catmem_shutdown();
@@ -37,6 +38,12 @@ static void test_shutdown_before_init_makes_everything_fail_cleanly(void **state
     assert_null_errno(catmem_arena_get(CATMEM_REQUEST), ESHUTDOWN);
     assert_null_errno(catmem_arena_create("early"), ESHUTDOWN);
     assert_null_errno(catmem_alloc(NULL, 16), EINVAL);
+    m = malloc(32); /* no pointer is catmem's yet: refused, untouched */
+    assert_non_null(m);
+    errno = 0;
+    catmem_free_any(m);
+    assert_int_equal(errno, EINVAL);
+    free(m);
     assert_int_equal(catmem_total_stats(&st), ESHUTDOWN);
     assert_int_equal(catmem_all_arenas_stats(&st), ESHUTDOWN);
     assert_int_equal(catmem_prof_dump(NULL), ESHUTDOWN);

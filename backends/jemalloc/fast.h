@@ -361,7 +361,8 @@ extern unsigned catmemi_je_slot_id[CATMEMI_JE_ARENA_LIMIT];
 
 /* catmem_free_any's inline path (backends/inline.h): p's jemalloc arena from the page map,
    its slot, and this thread's front cache there from the table, which is the arena's when its
-   own index is p's (a small arena's cache never is: their blocks' class is in their header).
+   own index is p's (a small arena's never is, p's arena having a slot id: a small arena's
+   block goes the engine's way, its class being in its header).
    1 when p went into it; 0: the engine's free_any decides (no map, no cache, a full one). */
 CATMEMI_INLINE int catmemi_je_fast_free_any(void *p) {
     const catmemi_je_pg *pg;
@@ -374,7 +375,8 @@ CATMEMI_INLINE int catmemi_je_fast_free_any(void *p) {
         (id = __atomic_load_n(&catmemi_je_slot_id[e - 1], __ATOMIC_ACQUIRE)) == 0)
         return 0;
     c = catmemi_je_tab[CATMEMI_TAB_OF(id - 1)];
-    if (c->owner != e || c->small || __atomic_load_n(&c->key, __ATOMIC_RELAXED) == 0) return 0;
+    /* Not a small arena's cache: their shared jemalloc arena has no slot id. */
+    if (c->owner != e || __atomic_load_n(&c->key, __ATOMIC_RELAXED) == 0) return 0;
     if (CATMEMI_LIKELY((k = __atomic_load_n(&pg->cls, __ATOMIC_RELAXED)) != 0)) {
         CATMEMI_ASSERT(catmemi_je_class_check(p, k - 1));
         return catmemi_je_push_in(c, k - 1, p, 1);
