@@ -53,9 +53,6 @@
      4. catmemi_sys_heap.lmu system engine: a heap's large blocks (backends/system/large.h).
      5. a stripe's mutex     system engine: a 64th of the large-block table.
      6. catmemi_sys_rec_mu   system engine: new slabs of large-block records.
-   A later lock held, an earlier one may be tried (pthread_mutex_trylock), never waited for: a
-   large block's free tries its heap's lmu under the stripe's mutex, and on failure lets go and
-   takes them in order.
    Leaves, held around nothing else: catmemi_oom_mu (the out-of-memory handler and its
    argument), catmemi_info_mu (writers of catmem_backend_info's text); a small arena's spin
    lock (catmemi_small.mu) and catmemi_sm_big_mu, taken with or without catmemi_mu, and around

@@ -237,17 +237,6 @@ static catmemi_sys_large **catmemi_sys_large_find(catmemi_sys_stripe *st, const 
     return NULL;
 }
 
-/* st's mutex: the record *at (after before on its chain) out of the table. */
-static catmemi_sys_large *catmemi_sys_large_unchain(catmemi_sys_stripe *st,
-                                                    catmemi_sys_large **at,
-                                                    catmemi_sys_large *before) {
-    catmemi_sys_large *x = *at;
-    *at = x->hnext;
-    if (before != NULL) catmemi_sys_large_seal(before);
-    st->s.n--;
-    return x;
-}
-
 /* Removes and returns p's record (its stripe's mutex taken here); NULL when p is no large
    block. Under the record's heap's lmu (catmemi_sys_large_claim, reset). */
 static catmemi_sys_large *catmemi_sys_large_take(const void *p) {
@@ -255,8 +244,12 @@ static catmemi_sys_large *catmemi_sys_large_take(const void *p) {
     catmemi_sys_large *before, **at, *x = NULL;
     if (!__atomic_load_n(&catmemi_sys_lready, __ATOMIC_ACQUIRE)) return NULL;
     pthread_mutex_lock(&st->s.mu);
-    if ((at = catmemi_sys_large_find(st, p, &before)) != NULL)
-        x = catmemi_sys_large_unchain(st, at, before);
+    if ((at = catmemi_sys_large_find(st, p, &before)) != NULL) {
+        x = *at;
+        *at = x->hnext;
+        if (before != NULL) catmemi_sys_large_seal(before);
+        st->s.n--;
+    }
     pthread_mutex_unlock(&st->s.mu);
     return x;
 }
@@ -312,19 +305,7 @@ static catmemi_sys_large *catmemi_sys_large_claim(const void *p) {
     catmemi_sys_heap *h = NULL;
     if (!__atomic_load_n(&catmemi_sys_lready, __ATOMIC_ACQUIRE)) return NULL;
     pthread_mutex_lock(&st->s.mu);
-    if ((at = catmemi_sys_large_find(st, p, &before)) != NULL) {
-        h = (*at)->heap;
-        /* The short way: the heap's mutex while the stripe's is held, which the lock order
-           forbids waiting for (core/contract.h), but not trying: one stripe lock a free, not
-           two (a locked instruction is most of a large free's time: bench/results/
-           large-locks.md). */
-        if (pthread_mutex_trylock(&h->lmu) == 0) {
-            r = catmemi_sys_large_unchain(st, at, before);
-            pthread_mutex_unlock(&st->s.mu);
-            catmemi_sys_large_unlink(r);
-            return r;
-        }
-    }
+    if ((at = catmemi_sys_large_find(st, p, &before)) != NULL) h = (*at)->heap;
     pthread_mutex_unlock(&st->s.mu);
     if (h == NULL) return NULL;
     pthread_mutex_lock(&h->lmu); /* records never change heaps: h stays r's */
