@@ -620,8 +620,8 @@
    suppression, for programs that do so).
    catmem_free_sized needs the size asked for (or anything up to the usable size) and must not be
    used on blocks from catmem_aligned_alloc; use catmem_free for those. It is the fastest free:
-   on jemalloc, catmem_free first reads the block's size class from catmem's page map (21
-   instructions of a free + allocation pair, 151 against 130: bench/results/callgrind.md).
+   on jemalloc, catmem_free first reads the block's size class from catmem's page map (18
+   instructions of a free + allocation pair, 149 against 130: bench/results/callgrind.md).
 
    WHERE THE CODE IS
    =================
@@ -831,9 +831,9 @@ static inline void catmem_free_sized(catmem_arena *a, void *p, size_t size);
 CATMEMI_API size_t catmem_usable_size(const void *p);
 /* Frees p into whichever arena owns it (found from the pointer, without a lock), through that
    arena's front cache as catmem_free(owner, p) would; NULL does nothing. Its cost
-   (bench/results/callgrind.md, a free + allocation pair): as catmem_free's on the system
-   engine (141 against 137 instructions), which finds the owner from p anyway; on jemalloc 1.14x
-   (169 against 151: the owner's front cache found from the page map). Inline, as catmem_free. */
+   (bench/results/callgrind.md, a free + allocation pair) is catmem_free's: 133 against 137
+   instructions on the system engine, which finds the owner from p anyway; 150 against 149 on
+   jemalloc, whose page map names the owner and the block's class in one entry. Inline. */
 static inline void catmem_free_any(void *p);
 /* catmem_realloc in the arena that owns p (found from the pointer): the block keeps its arena.
    p NULL, or not catmem's: NULL and EINVAL (there is no arena to allocate in; ERRORS). */
