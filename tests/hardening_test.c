@@ -548,6 +548,65 @@ static void test_forged_kept_large_block_stops_the_process(void **state) {
                                 "in arena 'kept'"));
 }
 
+/* Issue 20 (review): a heap (its current page of each class, its lists of pages and large
+   blocks, its kept blocks) was a calloc of its own among malloc's blocks, where an overflow of
+   the block before it, or off the end of one of the engine's own segments, rewrote it. Heaps
+   now come from catmem's guarded metadata: the mapping that holds one has an inaccessible
+   (PROT_NONE) mapping right before and right after it, which no malloc'd memory has on both
+   sides (the main thread's glibc heap follows the program's data; a thread's arena starts its
+   own mapping). Checked for the main thread's heap and another thread's. */
+/* 0: h's mapping has a PROT_NONE one right before and right after it; 1: the thread has no heap
+   serving the arena (the engine is off); 2: not so. No cmocka asserts: it runs on a thread too. */
+static int heap_has_guards(void) {
+    catmem_arena *a = catmem_arena_get(CATMEM_TASK);
+    const void *h;
+    FILE *f;
+    char line[512], perm[8], before[8] = "", after[8] = "";
+    unsigned long lo, hi, prev_hi = 0, at_hi = 0;
+    void *p = catmem_alloc(a, 32); /* the thread's heap for the arena, in its table */
+    if (p == NULL) return 2;
+    h = catmemi_sys_entry(a);
+    if (!catmemi_sys_serves(catmemi_sys_entry(a), a)) {
+        catmem_free(a, p);
+        return 1;
+    }
+    if ((f = fopen("/proc/self/maps", "r")) == NULL) return 2;
+    while (fgets(line, sizeof line, f) != NULL) {
+        if (sscanf(line, "%lx-%lx %7s", &lo, &hi, perm) != 3) continue;
+        if (at_hi != 0) { /* the mapping after h's */
+            if (lo == at_hi) strcpy(after, perm);
+            break;
+        }
+        if ((uintptr_t)h >= lo && (uintptr_t)h < hi) {
+            at_hi = hi;
+            if (prev_hi != lo) before[0] = 0; /* a gap: nothing right before */
+        } else {
+            strcpy(before, perm);
+        }
+        prev_hi = hi;
+    }
+    fclose(f);
+    catmem_free(a, p);
+    return strcmp(before, "---p") == 0 && strcmp(after, "---p") == 0 ? 0 : 2;
+}
+static void *heap_has_guards_thread(void *arg) {
+    *(int *)arg = heap_has_guards();
+    return NULL;
+}
+
+static void test_heaps_are_not_among_mallocs_blocks(void **state) {
+    pthread_t t;
+    int main_heap, thread_heap = -1;
+    (void)state;
+    if (strcmp(catmem_backend_name(), "system") != 0) skip();
+    main_heap = heap_has_guards();
+    if (main_heap == 1) skip(); /* no engine: blocks are malloc's (MEMORY CHECKERS) */
+    assert_int_equal(main_heap, 0);
+    assert_int_equal(pthread_create(&t, NULL, heap_has_guards_thread, &thread_heap), 0);
+    assert_int_equal(pthread_join(t, NULL), 0);
+    assert_int_equal(thread_heap, 0);
+}
+
 /* Issue 20 E, in part: after a reset each class's blocks come from a page of the segment picked
    at random, so that a stale pointer does not land on the new object of its class at a known
    offset. 8 classes over 8 resets: with the page picked at random, a class lands where it was
@@ -642,6 +701,7 @@ int main(void) {
         cmocka_unit_test(test_large_record_written_anywhere_stops_the_process),
         cmocka_unit_test(test_large_records_are_reused),
         cmocka_unit_test(test_forged_kept_large_block_stops_the_process),
+        cmocka_unit_test(test_heaps_are_not_among_mallocs_blocks),
         cmocka_unit_test(test_a_fork_child_reuses_in_an_order_of_its_own),
     };
     return cmocka_run_group_tests(tests, setup, NULL);

@@ -127,8 +127,9 @@ struct catmemi_sys_heap {
     uint64_t nlarge, nlarge_free;
     size_t large_bytes, large_mapped;
     /* Freed large blocks kept for the heap's next ones (large.h): malloc's pointers and sizes,
-       here and not in the blocks, each entry sealed with the key (the heap is a malloc of its
-       own, next to others); under lmu, kept_bytes read relaxed. */
+       here and not in the blocks, each entry sealed with the key (a forged entry would free or
+       hand out any address; heaps are in guarded memory, the seal is the second line); under
+       lmu, kept_bytes read relaxed. */
     void *kept[8];
     size_t kept_total[8];
     uintptr_t kept_seal[8];

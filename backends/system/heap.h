@@ -177,16 +177,16 @@ static void catmemi_sys_orphan(catmemi_sys_heap *h) {
     catmemi_sys_kept_drop(h); /* no thread of its own to reuse them */
 }
 
+/* A heap lives as long as the process (an orphan is adopted, never freed), in catmem's guarded
+   metadata (large.h, catmemi_sys_meta), not among malloc's blocks where an overflow of the
+   memory before it would rewrite its pages and lists; on cache lines of its own. Linux's
+   mutexes cannot fail to initialise; were one to, its memory would stay unused. */
 static catmemi_sys_heap *catmemi_sys_heap_new(unsigned slot) {
-    catmemi_sys_heap *h = (catmemi_sys_heap *)CATMEM_SYSTEM_CALLOC(1, sizeof *h);
+    catmemi_sys_heap *h = (catmemi_sys_heap *)catmemi_sys_meta(sizeof *h, 64);
     if (h == NULL) return NULL;
-    if (pthread_mutex_init(&h->mu, NULL) != 0) {
-        CATMEM_SYSTEM_FREE(h);
-        return NULL;
-    }
+    if (pthread_mutex_init(&h->mu, NULL) != 0) return NULL;
     if (pthread_mutex_init(&h->lmu, NULL) != 0) {
         pthread_mutex_destroy(&h->mu);
-        CATMEM_SYSTEM_FREE(h);
         return NULL;
     }
     catmemi_sys_heap_close(h);

@@ -27,7 +27,7 @@ struct catmemi_sys_large {
     size_t size;   /* usable bytes */
     size_t mapped; /* bytes taken from malloc */
     catmemi_sys_heap *heap;
-    unsigned slot;                  /* the arena: heaps sit among the blocks, records do not */
+    unsigned slot;                  /* the arena (read without the heap's lock) */
     catmemi_sys_large *hnext;       /* hash chain; on the free list: the next free record */
     uintptr_t lcheck;
     catmemi_sys_large *prev, *next; /* the heap's large blocks */
@@ -35,7 +35,8 @@ struct catmemi_sys_large {
 
 /* The largest page size of Linux (AArch64 with 64 KiB pages): a guard of one page anywhere. */
 #define CATMEMI_SYS_GUARD ((size_t)1 << 16)
-/* Records are carved from 1 MiB at a time (11,915 of them); pages never touched cost no RSS. */
+/* Records and heaps (catmemi_sys_meta) are carved from 1 MiB at a time (11,915 records);
+   pages never touched cost no RSS. */
 #define CATMEMI_SYS_LSLAB ((size_t)1 << 20)
 
 /* LOCKS of large blocks (core/contract.h's order): a heap's lmu (its list of large blocks, its
@@ -150,8 +151,34 @@ static int catmemi_sys_large_boot(void) {
     return __atomic_load_n(&catmemi_sys_lready, __ATOMIC_ACQUIRE);
 }
 
-/* h's lmu. A record of h: one it recycled, or a new one from the newest slab (rec_mu); NULL: out
-   of memory. */
+/* rec_mu. Zeroed memory for the engine's metadata that lives as long as the process (records
+   of large blocks, heaps), bytes rounded up to align (a power of two up to a page), carved from
+   guarded slabs, never from malloc: no block of the program's lies next to it, so no linear
+   overflow or underflow of one reaches it (issue 20). NULL: out of memory. */
+static void *catmemi_sys_meta_locked(size_t bytes, size_t align) {
+    char *at;
+    bytes = (bytes + align - 1) & ~(align - 1);
+    at = catmemi_sys_lnext == NULL
+             ? NULL
+             : (char *)(((uintptr_t)catmemi_sys_lnext + align - 1) & ~(uintptr_t)(align - 1));
+    if (at == NULL || at > catmemi_sys_lend || (size_t)(catmemi_sys_lend - at) < bytes) {
+        char *slab = (char *)catmemi_sys_guarded(CATMEMI_SYS_LSLAB);
+        if (slab == NULL) return NULL;
+        catmemi_sys_lnext = at = slab; /* the old slab's rest stays unused */
+        catmemi_sys_lend = slab + CATMEMI_SYS_LSLAB;
+    }
+    catmemi_sys_lnext = at + bytes;
+    return at;
+}
+static void *catmemi_sys_meta(size_t bytes, size_t align) {
+    void *p;
+    pthread_mutex_lock(&catmemi_sys_rec_mu);
+    p = catmemi_sys_meta_locked(bytes, align);
+    pthread_mutex_unlock(&catmemi_sys_rec_mu);
+    return p;
+}
+
+/* h's lmu. A record of h: one it recycled, or a new one (rec_mu); NULL: out of memory. */
 static catmemi_sys_large *catmemi_sys_large_new(catmemi_sys_heap *h) {
     catmemi_sys_large *r = h->lfree;
     if (r != NULL) {
@@ -159,20 +186,8 @@ static catmemi_sys_large *catmemi_sys_large_new(catmemi_sys_heap *h) {
         h->lfree = r->hnext;
         return r;
     }
-    pthread_mutex_lock(&catmemi_sys_rec_mu);
-    if (catmemi_sys_lnext == NULL || (size_t)(catmemi_sys_lend - catmemi_sys_lnext) < sizeof *r) {
-        char *slab = (char *)catmemi_sys_guarded(CATMEMI_SYS_LSLAB);
-        if (slab != NULL) {
-            catmemi_sys_lnext = slab;
-            catmemi_sys_lend = slab + CATMEMI_SYS_LSLAB;
-        }
-    }
-    if (catmemi_sys_lnext != NULL && (size_t)(catmemi_sys_lend - catmemi_sys_lnext) >= sizeof *r) {
-        r = (catmemi_sys_large *)(void *)catmemi_sys_lnext;
-        catmemi_sys_lnext += sizeof *r;
-        r->heap = h;
-    }
-    pthread_mutex_unlock(&catmemi_sys_rec_mu);
+    r = (catmemi_sys_large *)catmemi_sys_meta(sizeof *r, sizeof(void *));
+    if (r != NULL) r->heap = h;
     return r;
 }
 
@@ -368,9 +383,9 @@ typedef char catmemi_sys_keep_fits[sizeof(((catmemi_sys_heap *)0)->kept) ==
                                        : -1];
 
 /* The seal of h's kept entry i: its pointer, size and time mixed with the key and the entry's
-   address. The heap is a malloc among the program's: an overflow of the one before it could
-   otherwise make the next large allocation return any address, free one to malloc, or keep a
-   block for ever. */
+   address. A forged entry would make the next large allocation return any address, free one
+   to malloc, or keep a block for ever; heaps live in guarded memory (heap.h), and the seal
+   still catches a write that got there some other way. */
 static uintptr_t catmemi_sys_kept_sum(const catmemi_sys_heap *h, unsigned i) {
     uintptr_t s = CATMEMI_SYS_MIX(catmemi_sys_key ^ (uintptr_t)&h->kept[i], h->kept[i]);
     s = CATMEMI_SYS_MIX(s, h->kept_total[i]);
