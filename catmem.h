@@ -549,10 +549,10 @@
      lists (always so for an immediate double free by the owning thread; by other threads: when
      it is the last block freed into that page, or when the page takes back what they freed and
      finds it twice); a pointer catmem never handed out is refused with errno EINVAL.
-     A heap's kept large blocks (above) are sealed with the key too, each pointer, size and time
-     checked before the block is handed out or freed: the heap record is a malloc among the
-     program's, and an overflow into it stops the process ("corrupted kept large block")
-     instead of making the next large allocation return a forged address.
+     Heaps (a thread's current pages, lists and large blocks in an arena) live between guard
+     pages too, never next to a block; their kept large blocks (above) are sealed with the key
+     all the same, each pointer, size and time checked before the block is handed out or freed
+     ("corrupted kept large block").
      Reuse after a reset or release (at CATMEM_SECURE 1), so that a stale pointer does not land
      on the new object at a known offset: a size class starts on a page of its segment picked
      at random (the same page 1 time in 15); within a page blocks come in address order (a
