@@ -109,8 +109,8 @@ static void test_a_fork_child_keeps_every_invariant(void **state) {
    fast.h), written where blocks leave jemalloc; under CATMEM_DEBUG every such free checks it
    against jemalloc's. Pages of one class's slabs, given back by a reset, come back as large
    blocks, aligned blocks, realloc's blocks and slabs of other classes: each freed without a
-   size (and through catmem_free_any), so a page whose entry still named its earlier class
-   stops the test. */
+   size (and through catmem_free_any) and asked its usable size, so a page whose entry still
+   named its earlier class stops the test. */
 static void free_either(catmem_arena *a, void *p, unsigned i) {
     if (i & 1)
         catmem_free_any(p);
@@ -131,7 +131,10 @@ static void reuse(catmem_arena *a, size_t small, size_t other) {
         assert_non_null(p[2 * M + i] = catmem_realloc(a, p[2 * M + i], 30000));
     }
     for (i = 0; i < 3 * M; i++) free_either(a, p[i], i);
-    for (i = 0; i < N; i++) assert_non_null(p[i] = catmem_alloc(a, other));
+    for (i = 0; i < N; i++) {
+        assert_non_null(p[i] = catmem_alloc(a, other));
+        assert_true(catmem_usable_size(p[i]) >= other); /* the map's class, checked too */
+    }
     for (i = 0; i < N; i++) free_either(a, p[i], i);
 }
 

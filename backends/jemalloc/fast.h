@@ -359,23 +359,31 @@ CATMEMI_INLINE void catmemi_je_fast_free_sized(const catmem_arena *a, void *p, s
    shared one; cache.h). Atomic. */
 extern unsigned catmemi_je_slot_id[CATMEMI_JE_ARENA_LIMIT];
 
-/* catmem_free_any's inline path (backends/inline.h): p's jemalloc arena from the page map,
-   its slot, and this thread's front cache there from the table, which is the arena's when its
-   own index is p's (a small arena's never is, p's arena having a slot id: a small arena's
-   block goes the engine's way, its class being in its header).
-   1 when p went into it; 0: the engine's free_any decides (no map, no cache, a full one). */
-CATMEMI_INLINE int catmemi_je_fast_free_any(void *p) {
+/* p's page map entry, when the page is in a jemalloc arena catmem made for one of its arenas
+   (*owner: the entry's arena index + 1, *id: the slot id + 1); NULL otherwise (the map off, no arena of catmem's, or the small
+   arenas' shared one, which has no slot id: their blocks' class is in their header). */
+CATMEMI_INLINE const catmemi_je_pg *catmemi_je_owned(const void *p, unsigned *owner,
+                                                     unsigned *id) {
     const catmemi_je_pg *pg;
-    unsigned e, id, k;
-    catmemi_je_cache *c;
-    size_t usize;
     if (!__atomic_load_n(&catmemi_je_map_on, __ATOMIC_RELAXED) ||
         (pg = catmemi_je_pg_of((uintptr_t)p)) == NULL ||
-        (e = __atomic_load_n(&pg->owner, __ATOMIC_RELAXED)) - 1 >= CATMEMI_JE_ARENA_LIMIT ||
-        (id = __atomic_load_n(&catmemi_je_slot_id[e - 1], __ATOMIC_ACQUIRE)) == 0)
-        return 0;
+        (*owner = __atomic_load_n(&pg->owner, __ATOMIC_RELAXED)) - 1 >= CATMEMI_JE_ARENA_LIMIT ||
+        (*id = __atomic_load_n(&catmemi_je_slot_id[*owner - 1], __ATOMIC_ACQUIRE)) == 0)
+        return NULL;
+    return pg;
+}
+
+/* catmem_free_any's inline path (backends/inline.h): p's arena and class from the page map,
+   and this thread's front cache there from the table, which is the arena's when its own
+   arena index is p's. 1 when p went into it; 0: the engine's free_any decides (no map, no
+   cache, a full one). */
+CATMEMI_INLINE int catmemi_je_fast_free_any(void *p) {
+    unsigned e, id, k;
+    const catmemi_je_pg *pg = catmemi_je_owned(p, &e, &id);
+    catmemi_je_cache *c;
+    size_t usize;
+    if (pg == NULL) return 0;
     c = catmemi_je_tab[CATMEMI_TAB_OF(id - 1)];
-    /* Not a small arena's cache: their shared jemalloc arena has no slot id. */
     if (c->owner != e || __atomic_load_n(&c->key, __ATOMIC_RELAXED) == 0) return 0;
     if (CATMEMI_LIKELY((k = __atomic_load_n(&pg->cls, __ATOMIC_RELAXED)) != 0)) {
         CATMEMI_ASSERT(catmemi_je_class_check(p, k - 1));
@@ -383,6 +391,16 @@ CATMEMI_INLINE int catmemi_je_fast_free_any(void *p) {
     }
     usize = CATMEMI_JE(sallocx)(p, 0);
     return usize <= CATMEMI_CLASS_MAX && catmemi_je_push(c, catmemi_class(usize), p);
+}
+
+/* The class + 1 of p, a live block of one of catmem's arenas with a jemalloc arena of its own,
+   from the page map; 0: ask jemalloc (no class there, or catmemi_je_owned says no). */
+CATMEMI_INLINE unsigned catmemi_je_mapped_class(const void *p) {
+    unsigned e, id, k;
+    const catmemi_je_pg *pg = catmemi_je_owned(p, &e, &id);
+    if (pg == NULL || (k = __atomic_load_n(&pg->cls, __ATOMIC_RELAXED)) == 0) return 0;
+    CATMEMI_ASSERT(catmemi_je_class_check(p, k - 1));
+    return k;
 }
 
 /* The engine's data in each arena slot (catmemi_slot.je, core/contract.h). */

@@ -330,7 +330,10 @@ static void *catmemi_je_realloc(catmemi_slot *s, void *p, size_t size) {
 /* A block of a small arena is inside a chunk or after a solo record, where jemalloc's size is
    not its own: above CATMEMI_SM_MAX, jemalloc is asked whose the block is. */
 static size_t catmemi_je_usable_size(const void *p) {
-    size_t n = CATMEMI_JE(sallocx)(p, 0);
+    size_t n;
+    unsigned k = catmemi_je_mapped_class(p);
+    if (k != 0) return catmemi_class_size[k - 1];
+    n = CATMEMI_JE(sallocx)(p, 0);
     if (n > CATMEMI_SM_MAX && catmemi_je_in_small(catmemi_je_lookup(p)))
         return catmemi_sm_usable(p);
     return n;
