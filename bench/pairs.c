@@ -19,7 +19,7 @@ static size_t sizes[RING];
 static size_t size_at(long i) { return 16 + (size_t)((i * 37) % 200); }
 
 #define PAIRS_LOOP(name, freeing)                                                                  \
-  static __attribute__((noinline, noipa)) void name(catmem_arena *a, long n) {                           \
+  static __attribute__((noinline, noipa)) void name(catmem_arena *a, long n) {                     \
     long i;                                                                                        \
     for (i = 0; i < n; i++) {                                                                      \
       unsigned k = (unsigned)i & (RING - 1);                                                       \
@@ -34,7 +34,7 @@ PAIRS_LOOP(measured_any, catmem_free_any(ring[k]))
 PAIRS_LOOP(warm, catmem_free(a, ring[k]))
 /* The process's malloc and free in the same ring: jemalloc's where the program links it. */
 #define MALLOC_LOOP(name)                                                                          \
-  static __attribute__((noinline, noipa)) void name(long n) {                                     \
+  static __attribute__((noinline, noipa)) void name(long n) {                                      \
     long i;                                                                                        \
     for (i = 0; i < n; i++) {                                                                      \
       unsigned k = (unsigned)i & (RING - 1);                                                       \

@@ -360,8 +360,9 @@ CATMEMI_INLINE void catmemi_je_fast_free_sized(const catmem_arena *a, void *p, s
 extern unsigned catmemi_je_slot_id[CATMEMI_JE_ARENA_LIMIT];
 
 /* p's page map entry, when the page is in a jemalloc arena catmem made for one of its arenas
-   (*owner: the entry's arena index + 1, *id: the slot id + 1); NULL otherwise (the map off, no arena of catmem's, or the small
-   arenas' shared one, which has no slot id: their blocks' class is in their header). */
+   (*owner: the entry's arena index + 1, *id: the slot id + 1); NULL otherwise (the map off,
+   no arena of catmem's, or the small arenas' shared one, which has no slot id: their blocks'
+   class is in their header). */
 CATMEMI_INLINE const catmemi_je_pg *catmemi_je_owned(const void *p, unsigned *owner,
                                                      unsigned *id) {
     const catmemi_je_pg *pg;
