@@ -20,6 +20,7 @@ void catmem_rs_free(catmem_arena *a, void *p) { catmem_free(a, p); }
 void catmem_rs_free_sized(catmem_arena *a, void *p, size_t size) {
     catmem_free_sized(a, p, size);
 }
+void catmem_rs_free_any(void *p) { catmem_free_any(p); }
 void *catmem_rs_region_alloc(catmem_region *r, size_t size) {
     return catmem_region_alloc(r, size);
 }

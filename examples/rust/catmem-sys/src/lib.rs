@@ -7,8 +7,8 @@
 //! Every function keeps catmem's C contract: allocation functions return NULL and set errno,
 //! control functions return 0 or an errno value. The API's `static inline` functions
 //! (`catmem_alloc`, `catmem_calloc`, `catmem_aligned_alloc`, `catmem_free`, `catmem_free_sized`,
-//! `catmem_region_alloc`, `catmem_region_alloc_aligned`) are reached through out-of-line copies
-//! in src/catmem_rs.c, under the same names here.
+//! `catmem_free_any`, `catmem_region_alloc`, `catmem_region_alloc_aligned`) are reached through
+//! out-of-line copies in src/catmem_rs.c, under the same names here.
 //!
 //! The safe interface is the `catmem` crate.
 #![allow(non_camel_case_types)]
@@ -146,7 +146,8 @@ extern "C" {
     pub fn catmem_set_oom_handler(f: catmem_oom_fn, arg: *mut c_void);
     pub fn catmem_report(out: *mut FILE, flags: c_int) -> c_int;
 
-    // >>allocation (the first five are catmem.h's inline functions, out of line)
+    // >>allocation (the first five and catmem_free_any are catmem.h's inline functions, out of
+    // line)
     #[link_name = "catmem_rs_alloc"]
     pub fn catmem_alloc(a: *mut catmem_arena, size: usize) -> *mut c_void;
     #[link_name = "catmem_rs_calloc"]
@@ -161,6 +162,7 @@ extern "C" {
     pub fn catmem_realloc(a: *mut catmem_arena, p: *mut c_void, size: usize) -> *mut c_void;
     pub fn catmem_strdup(a: *mut catmem_arena, s: *const c_char) -> *mut c_char;
     pub fn catmem_usable_size(p: *const c_void) -> usize;
+    #[link_name = "catmem_rs_free_any"]
     pub fn catmem_free_any(p: *mut c_void);
 
     // >>regions (the first two inline in C, out of line here)
