@@ -609,10 +609,10 @@
    which defeats reset; always use catmem_free (or catmem_free_any). Freeing into the wrong arena
    still frees the block. On jemalloc, catmem_free (without a size) sends it to its own arena
    and sets errno to EINVAL (the page map it reads for the block's class names the arena; not
-   at CATMEM_SECURE 0, nor where the map is off: CATMEM_INFO says so); catmem_free_sized does
-   so at CATMEM_SECURE 2 only, and otherwise puts the block into the front cache of the arena
-   named, which hands it out again and counts it there (statistics and limits of both arenas go
-   wrong). CATMEM_DEBUG aborts on it.
+   at CATMEM_SECURE 0, nor where the map is off: catmem_backend_info says so);
+   catmem_free_sized does so at CATMEM_SECURE 2 only, and otherwise puts the block into the
+   front cache of the arena named, which hands it out again and counts it there (statistics
+   and limits of both arenas go wrong). CATMEM_DEBUG aborts on it.
    Under valgrind's memcheck, catmem's probes may be reported: catmem_free_any, _usable_size,
    _arena_owns and _realloc_any of a pointer catmem did not hand out read the word before it
    (malloc's own, which memcheck forbids), and a free reads the block's first word, which
