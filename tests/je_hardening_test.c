@@ -458,6 +458,23 @@ static void test_free_into_the_wrong_arena_goes_to_its_owner(void **state) {
     assert_int_equal(catmem_arena_release(b), 0);
 }
 
+/* Issue 20 (review): the page map's classes decide which list a freed block joins. A leaf of
+   the map is a mapping of its own, which the OS may place right after one of jemalloc's
+   extents: guards on both sides keep an overflow off that extent's last block away from it. */
+static void test_page_map_leaves_are_between_guards(void **state) {
+    catmem_arena *a = catmem_arena_create("leaf");
+    void *p;
+    (void)state;
+    if (strstr(catmem_backend_info(), "arenas.lookup") != NULL) skip(); /* no map */
+    assert_non_null(a);
+    assert_non_null(p = catmem_alloc(a, 48));
+    assert_non_null(catmemi_je_map[(uintptr_t)p >> (CATMEMI_JE_MAP_PAGE + CATMEMI_JE_MAP_LEAF)]);
+    assert_true(between_guards(
+        catmemi_je_map[(uintptr_t)p >> (CATMEMI_JE_MAP_PAGE + CATMEMI_JE_MAP_LEAF)]));
+    catmem_free(a, p);
+    assert_int_equal(catmem_arena_release(a), 0);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_forged_link_stops_the_process),
@@ -474,6 +491,7 @@ int main(void) {
         cmocka_unit_test(test_free_off_a_block_start_stops_the_process),
         cmocka_unit_test(test_blocks_freed_once_on_every_path_are_never_taken_for_double_frees),
         cmocka_unit_test(test_free_into_the_wrong_arena_goes_to_its_owner),
+        cmocka_unit_test(test_page_map_leaves_are_between_guards),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,4 +1,5 @@
-/* Issue 20 E's measure of reuse after a reset: where the first blocks land. Include after
+/* The hardening tests' views of memory: issue 20 E's measure of reuse after a reset (where the
+   first blocks land), and whether an address lies between guard pages. Include after
    <cmocka.h>. */
 #ifndef CATMEM_TEST_REUSE_H
 #define CATMEM_TEST_REUSE_H
@@ -47,6 +48,32 @@ static int child_reuses_like_parent(catmem_arena *a, const size_t *sizes, int n)
     assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
     for (i = 0; i < n; i++) same &= mine[i] == its[i];
     return same;
+}
+
+/* 1 when the mapping that holds addr has an inaccessible (PROT_NONE) mapping right before and
+   right after it, which no malloc'd memory has on both sides; 0 otherwise. No cmocka asserts:
+   it may run on any thread. */
+static inline int between_guards(const void *addr) {
+    FILE *f = fopen("/proc/self/maps", "r");
+    char line[512], perm[8], before[8] = "", after[8] = "";
+    unsigned long lo, hi, prev_hi = 0, at_hi = 0;
+    if (f == NULL) return 0;
+    while (fgets(line, sizeof line, f) != NULL) {
+        if (sscanf(line, "%lx-%lx %7s", &lo, &hi, perm) != 3) continue;
+        if (at_hi != 0) { /* the mapping after addr's */
+            if (lo == at_hi) strcpy(after, perm);
+            break;
+        }
+        if ((uintptr_t)addr >= lo && (uintptr_t)addr < hi) {
+            at_hi = hi;
+            if (prev_hi != lo) before[0] = 0; /* a gap: nothing right before */
+        } else {
+            strcpy(before, perm);
+        }
+        prev_hi = hi;
+    }
+    fclose(f);
+    return strcmp(before, "---p") == 0 && strcmp(after, "---p") == 0;
 }
 
 #endif

@@ -339,7 +339,7 @@ CATMEMI_INLINE void catmemi_je_fast_free(const catmem_arena *a, void *p) {
         if (CATMEMI_LIKELY((k = catmemi_je_class_in(p, c->owner)) != 0)) {
             CATMEMI_ASSERT(catmemi_je_class_check(p, k - 1));
             if (CATMEMI_LIKELY(catmemi_je_push_in(c, k - 1, p, 1))) return;
-            usize = catmemi_class_size[k - 1]; /* the cache is full */
+            usize = catmemi_class_size[k - 1]; /* full, or not keeping k */
         }
     }
     catmemi_free_slow(a, p, usize);

@@ -63,18 +63,26 @@ static catmemi_je_hooks *catmemi_je_def;     /* jemalloc's default hooks, set on
 static catmemi_je_hooks catmemi_je_my_hooks; /* what catmem's arenas get, set once */
 
 /* The leaf of u, made when make; NULL: none (or no memory for it). Not malloc: this runs inside
-   jemalloc, under its locks. */
+   jemalloc, under its locks. A leaf sits between two inaccessible guards (64 KiB: Linux's
+   largest page): the OS may map it right after one of jemalloc's extents, and an overflow off
+   that extent's last block must not reach the classes the inline free trusts. */
+#define CATMEMI_JE_LEAF_GUARD ((size_t)1 << 16)
 static catmemi_je_leaf *catmemi_je_leaf_of(uintptr_t u, int make) {
     catmemi_je_leaf **slot = &catmemi_je_map[u >> (CATMEMI_JE_MAP_PAGE + CATMEMI_JE_MAP_LEAF)];
     catmemi_je_leaf *leaf = __atomic_load_n(slot, __ATOMIC_ACQUIRE), *mine;
-    void *m;
+    size_t total = sizeof *leaf + 2 * CATMEMI_JE_LEAF_GUARD;
+    char *m;
     if (leaf != NULL || !make) return leaf;
-    m = mmap(NULL, sizeof *leaf, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (m == MAP_FAILED) return NULL;
-    mine = (catmemi_je_leaf *)m;
+    m = (char *)mmap(NULL, total, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (m == (char *)MAP_FAILED) return NULL;
+    if (mprotect(m + CATMEMI_JE_LEAF_GUARD, sizeof *leaf, PROT_READ | PROT_WRITE) != 0) {
+        munmap(m, total);
+        return NULL;
+    }
+    mine = (catmemi_je_leaf *)(void *)(m + CATMEMI_JE_LEAF_GUARD);
     if (__atomic_compare_exchange_n(slot, &leaf, mine, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
         return mine;
-    munmap(m, sizeof *leaf); /* another thread made it first: leaf is that one */
+    munmap(m, total); /* another thread made it first: leaf is that one */
     return leaf;
 }
 
